@@ -1,0 +1,74 @@
+import * as fs from 'node:fs';
+import type { Diagnostic } from '../language/ast';
+import { parse } from '../language/parse';
+import { positionAt } from '../language/positions';
+import { defaultCacheDir, effectiveModelsDir } from '../model/resolve';
+import { ClozeLanguageService } from '../service/languageService';
+
+export interface CheckOptions {
+  readonly modelsDir?: string;
+  readonly offline?: boolean;
+  readonly model?: string;
+  readonly format: 'text' | 'json';
+}
+
+/** The JSON shape of `cloze check --format json`: LSP's 0-based ranges. */
+export interface FileReport {
+  readonly file: string;
+  readonly diagnostics: Array<{
+    range: { start: { line: number; character: number }; end: { line: number; character: number } };
+    severity: Diagnostic['severity'];
+    code: string;
+    message: string;
+  }>;
+}
+
+export function createService(options: { modelsDir?: string; offline?: boolean }): ClozeLanguageService {
+  return new ClozeLanguageService({
+    modelsDir: effectiveModelsDir(options.modelsDir),
+    allowRemoteModels: !options.offline,
+    cacheDir: defaultCacheDir(),
+    defaultModel: 'Xenova/bert-base-uncased',
+  });
+}
+
+export async function runCheck(files: readonly string[], options: CheckOptions): Promise<number> {
+  const service = createService(options);
+  const reports: FileReport[] = [];
+  let usageError = false;
+  for (const file of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (error) {
+      process.stderr.write(`cloze: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
+      usageError = true;
+      continue;
+    }
+    const doc = parse(text);
+    const diagnostics = await service.check(doc, file, options.model);
+    reports.push({
+      file,
+      diagnostics: diagnostics.map((d) => ({
+        range: { start: positionAt(doc, d.span.start), end: positionAt(doc, d.span.end) },
+        severity: d.severity,
+        code: d.code,
+        message: d.message,
+      })),
+    });
+  }
+  if (options.format === 'json') {
+    process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
+  } else {
+    for (const report of reports) {
+      for (const d of report.diagnostics) {
+        process.stdout.write(`${report.file}:${d.range.start.line + 1}:${d.range.start.character + 1} ${d.severity} ${d.code} ${d.message}\n`);
+      }
+    }
+    const errors = reports.reduce((n, r) => n + r.diagnostics.filter((d) => d.severity === 'error').length, 0);
+    const warnings = reports.reduce((n, r) => n + r.diagnostics.filter((d) => d.severity === 'warning').length, 0);
+    process.stderr.write(`${reports.length} file${reports.length === 1 ? '' : 's'} checked: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`);
+  }
+  if (usageError) return 2;
+  return reports.some((r) => r.diagnostics.some((d) => d.severity === 'error')) ? 1 : 0;
+}

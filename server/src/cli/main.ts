@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { runCheck } from './check';
+
+/**
+ * `cloze`: the language service on the command line, for CI. Argument parsing
+ * is commander's (help, errors for unknown flags, `--` handling) so the
+ * commands only deal with the work. Exit codes: 0 clean, 1 errors found,
+ * 2 bad usage.
+ */
+
+const program = new Command()
+  .name('cloze')
+  .description('Check and preview Cloze prompt templates (.cloze) for masked language models.')
+  .version('0.1.0')
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+const modelsDirOption = (): Option => new Option('--models-dir <dir>', 'folder searched first for models (<dir>/<model id>/); default: CLOZE_MODELS_DIR');
+const offlineOption = (): Option => new Option('--offline', 'never download a model from the Hugging Face hub');
+const formatOption = (): Option => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
+
+program
+  .command('check')
+  .description('report the diagnostics of .cloze files (the same as the editor shows)')
+  .argument('<files...>', '.cloze files to check')
+  .addOption(modelsDirOption())
+  .addOption(offlineOption())
+  .option('--model <id>', "model to check against, instead of each file's `model:` line")
+  .addOption(formatOption())
+  .action(async (files: string[], options: { modelsDir?: string; offline?: boolean; model?: string; format: 'text' | 'json' }) => {
+    process.exitCode = await runCheck(files, options);
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not errors; everything else commander rejects is bad usage.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.stderr.write(`cloze: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+  }
+}
+
+void main();

@@ -1,0 +1,82 @@
+import { patternDisplayName, type ClozeDocument, type LabelWord, type Pattern } from './ast';
+import { hasSingleMask, maskContext } from './render';
+import { labelWordInContext, type MaskContext, type TokenPiece, type TokenizerView } from './tokenizer';
+
+/**
+ * How each label word looks to the model at the mask. The validator, the
+ * hovers, the quick fixes and the scorer all go through here, so a word that
+ * is checked as `Ġgreat` is also scored as `Ġgreat`.
+ */
+
+/** A label word tokenized in one mask context, and the patterns that put the mask there. */
+export interface LabelWordForm {
+  readonly context: MaskContext;
+  readonly pieces: readonly TokenPiece[];
+  readonly patterns: readonly Pattern[];
+}
+
+/**
+ * The mask contexts the document's scorable patterns create. When no pattern
+ * has a single mask yet, words are checked after a space, the common case
+ * (`It was [MASK].`).
+ */
+export function maskContexts(doc: ClozeDocument): Map<MaskContext, Pattern[]> {
+  const contexts = new Map<MaskContext, Pattern[]>();
+  for (const pattern of doc.patterns) {
+    if (!hasSingleMask(pattern)) continue;
+    const context = maskContext(pattern);
+    contexts.set(context, [...(contexts.get(context) ?? []), pattern]);
+  }
+  if (contexts.size === 0) contexts.set('after-space', []);
+  return contexts;
+}
+
+export function labelWordForms(
+  word: string,
+  contexts: ReadonlyMap<MaskContext, readonly Pattern[]>,
+  tokenizer: TokenizerView,
+): LabelWordForm[] {
+  return [...contexts].map(([context, patterns]) => ({
+    context,
+    pieces: tokenizer.tokenize(labelWordInContext(word, context)),
+    patterns,
+  }));
+}
+
+/** The single token a label word is in a context, or undefined when it is not one known token. */
+export function singleToken(form: LabelWordForm, tokenizer: TokenizerView): TokenPiece | undefined {
+  const [first] = form.pieces;
+  return form.pieces.length === 1 && first.id !== tokenizer.unkTokenId ? first : undefined;
+}
+
+/** "in pattern short and lead", "" when every pattern shares the context. */
+export function whereDescription(form: LabelWordForm, formCount: number): string {
+  if (formCount < 2 || form.patterns.length === 0) return '';
+  const names = form.patterns.map(patternDisplayName);
+  return ` where the mask follows ${form.context === 'after-space' ? 'a space' : 'no space'} (${names.join(', ')})`;
+}
+
+/**
+ * Single-token spellings of a label word that the vocabulary really has in
+ * the given context: other casings. Used by the quick fix, which must never
+ * offer a word the model cannot predict in one token.
+ */
+export function singleTokenVariants(
+  word: LabelWord,
+  context: MaskContext,
+  tokenizer: TokenizerView,
+): Array<{ text: string; piece: TokenPiece }> {
+  const lower = word.text.toLowerCase();
+  const candidates = [lower, lower.charAt(0).toUpperCase() + lower.slice(1), word.text.toUpperCase()];
+  const seen = new Set<number>();
+  const variants: Array<{ text: string; piece: TokenPiece }> = [];
+  for (const text of candidates) {
+    if (text === word.text) continue;
+    const pieces = tokenizer.tokenize(labelWordInContext(text, context));
+    const [piece] = pieces;
+    if (pieces.length !== 1 || piece.id === tokenizer.unkTokenId || seen.has(piece.id)) continue;
+    seen.add(piece.id);
+    variants.push({ text, piece });
+  }
+  return variants;
+}

@@ -1,0 +1,487 @@
+import type {
+  ClozeDocument,
+  DataStatement,
+  Diagnostic,
+  Example,
+  ExampleField,
+  LabelEntry,
+  LabelWord,
+  ModelStatement,
+  Name,
+  Pattern,
+  PatternPart,
+  Span,
+  Statement,
+  Verbalizer,
+} from './ast';
+
+/**
+ * The parser of the Cloze language: a hand-written, line-oriented recursive
+ * descent that never throws. The language is line based (a statement is one
+ * line, or a header line followed by indented lines), so recovery is simple:
+ * a line that cannot be read yields one `syntax` diagnostic and the parser
+ * resumes at the next line. One bad line never hides the problems of others.
+ */
+
+const KEYWORDS = ['model', 'pattern', 'verbalizer', 'example', 'data'] as const;
+
+/** Names of patterns, labels and fields: letters and marks of any script, digits, `_`, `-`, `.`. */
+const NAME = /^[\p{L}\p{M}\p{N}_.-]+$/u;
+/** Field names inside `{…}`: the brief allows letters of any script, digits and `_`. */
+const FIELD = /^[\p{L}\p{M}\p{N}_]+$/u;
+
+const ESCAPABLE = new Set(['{', '}', '[', ']', '\\']);
+
+const SPECIAL_TOKENS: ReadonlyArray<{ text: string; part: 'mask' | '[SEP]' | '[CLS]' | '<s>' | '</s>' }> = [
+  { text: '[MASK]', part: 'mask' },
+  { text: '<mask>', part: 'mask' },
+  { text: '[SEP]', part: '[SEP]' },
+  { text: '</s>', part: '</s>' },
+  { text: '[CLS]', part: '[CLS]' },
+  { text: '<s>', part: '<s>' },
+];
+
+interface Line {
+  /** Offset of the first character. */
+  readonly start: number;
+  /** Offset just past the last character, line break excluded. */
+  readonly end: number;
+  readonly text: string;
+}
+
+interface MutableExample {
+  readonly keywordSpan: Span;
+  readonly headerSpan: Span;
+  readonly label: Name | undefined;
+  readonly fields: ExampleField[];
+  end: number;
+}
+
+interface MutableVerbalizer {
+  readonly headerSpan: Span;
+  readonly entries: LabelEntry[];
+  end: number;
+}
+
+export function parse(text: string): ClozeDocument {
+  return new Parser(text).run();
+}
+
+export function splitLines(text: string): Line[] {
+  const lines: Line[] = [];
+  const lineBreak = /\r\n|\r|\n/g;
+  let start = 0;
+  for (let match = lineBreak.exec(text); match; match = lineBreak.exec(text)) {
+    lines.push({ start, end: match.index, text: text.slice(start, match.index) });
+    start = match.index + match[0].length;
+  }
+  lines.push({ start, end: text.length, text: text.slice(start) });
+  return lines;
+}
+
+class Parser {
+  private readonly lines: Line[];
+  private readonly statements: Statement[] = [];
+  private readonly errors: Diagnostic[] = [];
+  private patternCount = 0;
+  /** The open indented block, if any: indented lines belong to it. */
+  private block: { kind: 'verbalizer'; node: MutableVerbalizer } | { kind: 'example'; node: MutableExample } | undefined;
+
+  constructor(private readonly text: string) {
+    this.lines = splitLines(text);
+  }
+
+  run(): ClozeDocument {
+    for (const line of this.lines) this.parseLine(line);
+    this.closeBlock();
+    const statements = this.statements;
+    return {
+      text: this.text,
+      statements,
+      models: statements.filter((s): s is ModelStatement => s.kind === 'model'),
+      patterns: statements.filter((s): s is Pattern => s.kind === 'pattern'),
+      verbalizers: statements.filter((s): s is Verbalizer => s.kind === 'verbalizer'),
+      examples: statements.filter((s): s is Example => s.kind === 'example'),
+      data: statements.filter((s): s is DataStatement => s.kind === 'data'),
+      syntaxErrors: this.errors,
+      lineStarts: this.lines.map((line) => line.start),
+    };
+  }
+
+  private parseLine(line: Line): void {
+    const indent = line.text.length - line.text.trimStart().length;
+    const content = line.text.trim();
+    if (content === '') return;
+    if (content.startsWith('#')) {
+      this.statements.push({ kind: 'comment', span: { start: line.start + indent, end: line.end } });
+      return;
+    }
+    if (indent > 0) {
+      this.parseIndented(line, indent);
+      return;
+    }
+    this.closeBlock();
+    const keyword = /^[\p{L}\p{M}\p{N}_-]+/u.exec(line.text)?.[0] ?? '';
+    switch (keyword) {
+      case 'model':
+      case 'data':
+        this.parseSimple(line, keyword);
+        return;
+      case 'pattern':
+        this.parsePattern(line);
+        return;
+      case 'verbalizer':
+        this.parseVerbalizerHeader(line);
+        return;
+      case 'example':
+        this.parseExampleHeader(line);
+        return;
+      default:
+        this.error(
+          { start: line.start, end: line.end },
+          `This line is not a statement. ${suggestKeyword(keyword)}A line starts with model, pattern, verbalizer, example, data or # (a comment).`,
+        );
+    }
+  }
+
+  private parseIndented(line: Line, indent: number): void {
+    const span = { start: line.start + indent, end: line.end };
+    if (!this.block) {
+      this.error(
+        span,
+        'Unexpected indented line: only the entries of a `verbalizer:` and the fields of a multi-line `example` are indented.',
+      );
+      return;
+    }
+    const pair = this.readPair(line, indent);
+    if (this.block.kind === 'verbalizer') {
+      if (!pair) {
+        this.error(span, 'A verbalizer entry is written `label: word, word, …`.');
+        return;
+      }
+      this.block.node.entries.push(this.labelEntry(line, pair));
+      this.block.node.end = line.end;
+    } else {
+      if (!pair) {
+        this.error(span, 'An example field is written `field: value`.');
+        return;
+      }
+      const value = trimmedSpan(line, pair.valueStart, line.end);
+      this.block.node.fields.push({ name: pair.name, value: value.text, valueSpan: value.span });
+      this.block.node.end = line.end;
+    }
+  }
+
+  /** Reads `name: rest` from an indented line, or reports why it cannot. */
+  private readPair(line: Line, indent: number): { name: Name; valueStart: number } | undefined {
+    const colon = line.text.indexOf(':', indent);
+    if (colon < 0) return undefined;
+    const rawName = line.text.slice(indent, colon);
+    const name = rawName.trimEnd();
+    if (!NAME.test(name)) {
+      if (name !== '') {
+        this.error(
+          { start: line.start + indent, end: line.start + indent + rawName.length },
+          `\`${name}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.`,
+        );
+      }
+      return undefined;
+    }
+    const nameStart = line.start + indent;
+    return { name: { text: name, span: { start: nameStart, end: nameStart + name.length } }, valueStart: line.start + colon + 1 };
+  }
+
+  private labelEntry(line: Line, pair: { name: Name; valueStart: number }): LabelEntry {
+    const words: LabelWord[] = [];
+    const list = line.text.slice(pair.valueStart - line.start);
+    let offset = pair.valueStart;
+    const pieces = list.split(',');
+    pieces.forEach((piece, i) => {
+      const word = trimmedSpan(line, offset, offset + piece.length);
+      if (word.text === '') {
+        if (pieces.length > 1 || i > 0) {
+          const at = i < pieces.length - 1 ? offset + piece.length : offset - 1;
+          this.error({ start: at, end: at + 1 }, 'Empty label word: remove the extra comma.');
+        }
+      } else {
+        words.push({ text: word.text, span: word.span });
+      }
+      offset += piece.length + 1;
+    });
+    if (pieces.length === 1 && words.length === 0) {
+      this.error(pair.name.span, `Label \`${pair.name.text}\` has no label words: write \`${pair.name.text}: word, word\`.`);
+    }
+    return { span: { start: pair.name.span.start, end: line.end }, label: pair.name, words };
+  }
+
+  /** `model: id` and `data: path`. */
+  private parseSimple(line: Line, keyword: 'model' | 'data'): void {
+    const keywordSpan = { start: line.start, end: line.start + keyword.length };
+    const colon = /^\s*:/.exec(line.text.slice(keyword.length));
+    if (!colon) {
+      this.error({ start: line.start, end: line.end }, `Expected \`${keyword}: ${keyword === 'model' ? '<model id or path>' : '<file>'}\`.`);
+      return;
+    }
+    const value = trimmedSpan(line, keywordSpan.end + colon[0].length, line.end);
+    if (value.text === '') {
+      this.error(
+        { start: line.start, end: line.end },
+        keyword === 'model'
+          ? 'The model is missing: write a Hugging Face model id (`Xenova/bert-base-uncased`) or a path (`./models/mine`).'
+          : 'The data file is missing: write a path to a JSONL, CSV or TSV file.',
+      );
+      return;
+    }
+    const span = { start: line.start, end: line.end };
+    if (keyword === 'model') {
+      this.statements.push({ kind: 'model', span, keywordSpan, id: value.text, idSpan: value.span });
+    } else {
+      this.statements.push({ kind: 'data', span, keywordSpan, path: value.text, pathSpan: value.span });
+    }
+  }
+
+  /** Reads `keyword [name]:` and returns the name and where the text after the colon starts. */
+  private readHeader(
+    line: Line,
+    keyword: string,
+    allowQuestionMark: boolean,
+  ): { name: Name | undefined; afterColon: number } | undefined {
+    const rest = line.text.slice(keyword.length);
+    const colon = rest.indexOf(':');
+    if (colon < 0) return undefined;
+    const between = rest.slice(0, colon);
+    const nameText = between.trim();
+    if (between !== '' && !/^\s/.test(between)) return undefined;
+    if (nameText === '' || (allowQuestionMark && nameText === '?')) {
+      return { name: undefined, afterColon: line.start + keyword.length + colon + 1 };
+    }
+    const nameStart = line.start + keyword.length + between.indexOf(nameText);
+    const name = { text: nameText, span: { start: nameStart, end: nameStart + nameText.length } };
+    if (!NAME.test(nameText)) {
+      this.error(name.span, `\`${nameText}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.`);
+    }
+    return { name, afterColon: line.start + keyword.length + colon + 1 };
+  }
+
+  private parsePattern(line: Line): void {
+    const header = this.readHeader(line, 'pattern', false);
+    if (!header) {
+      this.error({ start: line.start, end: line.end }, 'Expected `pattern [name]: <text with one [MASK]>`.');
+      return;
+    }
+    const text = trimmedSpan(line, header.afterColon, line.end);
+    this.patternCount += 1;
+    this.statements.push({
+      kind: 'pattern',
+      span: { start: line.start, end: line.end },
+      keywordSpan: { start: line.start, end: line.start + 'pattern'.length },
+      name: header.name,
+      index: this.patternCount,
+      parts: this.patternParts(text.text, text.span.start),
+      textSpan: text.span,
+    });
+  }
+
+  /** Splits pattern text into literal text, `[MASK]`, special tokens and `{placeholders}`. */
+  private patternParts(text: string, base: number): PatternPart[] {
+    const parts: PatternPart[] = [];
+    let literal = '';
+    let literalStart = base;
+    const flush = (end: number): void => {
+      if (literal !== '') parts.push({ kind: 'text', value: literal, span: { start: literalStart, end } });
+      literal = '';
+    };
+    let i = 0;
+    while (i < text.length) {
+      const at = base + i;
+      const char = text[i];
+      if (char === '\\') {
+        const next = text[i + 1];
+        if (next !== undefined && ESCAPABLE.has(next)) {
+          if (literal === '') literalStart = at;
+          literal += next;
+        } else {
+          this.error(
+            { start: at, end: at + (next === undefined ? 1 : 2) },
+            `Bad escape \`\\${next ?? ''}\`: only \\{ \\} \\[ \\] and \\\\ are escapes. Write \\\\ for a backslash.`,
+          );
+          if (literal === '') literalStart = at;
+          literal += next === undefined ? '\\' : `\\${next}`;
+        }
+        i += next === undefined ? 1 : 2;
+        continue;
+      }
+      if (char === '{') {
+        const close = text.indexOf('}', i + 1);
+        const nextOpen = text.indexOf('{', i + 1);
+        if (close < 0 || (nextOpen >= 0 && nextOpen < close)) {
+          this.error(
+            { start: at, end: base + (close < 0 ? text.length : nextOpen) },
+            'Unclosed `{`: a placeholder is written `{field}`; write `\\{` for a literal brace.',
+          );
+          if (literal === '') literalStart = at;
+          literal += char;
+          i += 1;
+          continue;
+        }
+        const field = text.slice(i + 1, close);
+        const span = { start: at, end: base + close + 1 };
+        if (!FIELD.test(field)) {
+          this.error(
+            span,
+            field === ''
+              ? 'Empty placeholder `{}`: write the field name, e.g. `{review}`.'
+              : `\`{${field}}\` is not a placeholder: a field name has only letters, digits and \`_\`. Write \`\\{\` for a literal brace.`,
+          );
+          if (literal === '') literalStart = at;
+          literal += text.slice(i, close + 1);
+          i = close + 1;
+          continue;
+        }
+        flush(at);
+        parts.push({ kind: 'placeholder', field, span, fieldSpan: { start: at + 1, end: base + close } });
+        i = close + 1;
+        continue;
+      }
+      if (char === '}') {
+        this.error({ start: at, end: at + 1 }, 'Unmatched `}`: write `\\}` for a literal brace.');
+        if (literal === '') literalStart = at;
+        literal += char;
+        i += 1;
+        continue;
+      }
+      const special = char === '[' || char === '<' ? SPECIAL_TOKENS.find((s) => text.startsWith(s.text, i)) : undefined;
+      if (special) {
+        flush(at);
+        const span = { start: at, end: at + special.text.length };
+        parts.push(special.part === 'mask' ? { kind: 'mask', span } : { kind: 'special', token: special.part, span });
+        i += special.text.length;
+        continue;
+      }
+      if (literal === '') literalStart = at;
+      literal += char;
+      i += 1;
+    }
+    flush(base + text.length);
+    return parts;
+  }
+
+  private parseVerbalizerHeader(line: Line): void {
+    if (!/^verbalizer\s*:\s*$/.test(line.text)) {
+      this.error(
+        { start: line.start, end: line.end },
+        'Expected `verbalizer:` alone on its line, followed by indented lines `label: word, word`.',
+      );
+      return;
+    }
+    const node: MutableVerbalizer = { headerSpan: { start: line.start, end: line.end }, entries: [], end: line.end };
+    this.block = { kind: 'verbalizer', node };
+  }
+
+  private parseExampleHeader(line: Line): void {
+    const header = this.readHeader(line, 'example', true);
+    if (!header) {
+      this.error({ start: line.start, end: line.end }, 'Expected `example [label]: <text>`, or `example [label]:` followed by indented `field: value` lines.');
+      return;
+    }
+    const keywordSpan = { start: line.start, end: line.start + 'example'.length };
+    const value = trimmedSpan(line, header.afterColon, line.end);
+    if (value.text !== '') {
+      this.statements.push({
+        kind: 'example',
+        span: { start: line.start, end: line.end },
+        keywordSpan,
+        headerSpan: { start: line.start, end: header.afterColon },
+        label: header.name,
+        singleLine: true,
+        fields: [{ name: undefined, value: value.text, valueSpan: value.span }],
+      });
+      return;
+    }
+    const node: MutableExample = {
+      keywordSpan,
+      headerSpan: { start: line.start, end: header.afterColon },
+      label: header.name,
+      fields: [],
+      end: line.end,
+    };
+    this.block = { kind: 'example', node };
+  }
+
+  /** Ends the open indented block and turns it into a statement. */
+  private closeBlock(): void {
+    const block = this.block;
+    this.block = undefined;
+    if (!block) return;
+    if (block.kind === 'verbalizer') {
+      const node = block.node;
+      if (node.entries.length === 0) {
+        this.error(node.headerSpan, 'The verbalizer has no labels: add indented lines `label: word, word` below it.');
+      }
+      this.statements.push({
+        kind: 'verbalizer',
+        span: { start: node.headerSpan.start, end: node.end },
+        headerSpan: node.headerSpan,
+        entries: node.entries,
+      });
+      return;
+    }
+    const node = block.node;
+    if (node.fields.length === 0) {
+      this.error(
+        node.headerSpan,
+        'The example has no text: write it after the colon, or as indented `field: value` lines below.',
+      );
+      return;
+    }
+    this.statements.push({
+      kind: 'example',
+      span: { start: node.headerSpan.start, end: node.end },
+      keywordSpan: node.keywordSpan,
+      headerSpan: node.headerSpan,
+      label: node.label,
+      singleLine: false,
+      fields: node.fields,
+    });
+  }
+
+  private error(span: Span, message: string): void {
+    this.errors.push({ code: 'syntax', severity: 'error', message, span });
+  }
+}
+
+/** The part of a line between two offsets, without surrounding blanks, and its span. */
+function trimmedSpan(line: Line, start: number, end: number): { text: string; span: Span } {
+  const raw = line.text.slice(start - line.start, end - line.start);
+  const leading = raw.length - raw.trimStart().length;
+  const text = raw.trim();
+  return { text, span: { start: start + leading, end: start + leading + text.length } };
+}
+
+/** "Did you mean `pattern`?" for a misspelt keyword, by edit distance. */
+function suggestKeyword(word: string): string {
+  if (word === '') return '';
+  const lower = word.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const keyword of KEYWORDS) {
+    const distance = editDistance(lower, keyword);
+    if (distance < bestDistance) {
+      best = keyword;
+      bestDistance = distance;
+    }
+  }
+  return best ? `Did you mean \`${best}\`? ` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}

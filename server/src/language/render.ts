@@ -1,0 +1,78 @@
+import { maskParts, patternFields, type Example, type Pattern } from './ast';
+import type { MaskContext, SpecialTokens } from './tokenizer';
+
+/**
+ * Turning a pattern and an example into the exact text given to the
+ * tokenizer. The scorer and the validator both call this, so what the editor
+ * checks is what the model is fed.
+ */
+
+/** Field values of one input: an example, a data row, or empty for the content-free input. */
+export type FieldValues = ReadonlyMap<string, string>;
+
+/**
+ * Fills the pattern. `[MASK]`, `[SEP]`, `[CLS]` and `<s>` become the model's
+ * own tokens; a missing field becomes the empty string (which is how the
+ * content-free input of calibration is made). Blanks at both ends are
+ * trimmed, so an empty leading field does not leave a stray space that a
+ * byte-level BPE tokenizer would turn into a token.
+ */
+export function renderPattern(pattern: Pattern, fields: FieldValues, special: SpecialTokens): string {
+  let text = '';
+  for (const part of pattern.parts) {
+    switch (part.kind) {
+      case 'text':
+        text += part.value;
+        break;
+      case 'mask':
+        text += special.mask;
+        break;
+      case 'placeholder':
+        text += fields.get(part.field) ?? '';
+        break;
+      case 'special':
+        text += part.token === '[SEP]' || part.token === '</s>' ? special.sep : (special.cls ?? '');
+        break;
+    }
+  }
+  return text.trim();
+}
+
+/**
+ * The field values an example gives. A one-line example fills the single
+ * field the patterns use (`text` when they use none). When the patterns use
+ * several fields it fills none of them: the validator reports that.
+ */
+export function exampleFields(example: Example, patterns: readonly Pattern[]): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const field of example.fields) {
+    if (field.name) {
+      values.set(field.name.text, field.value);
+    } else {
+      const used = usedFields(patterns);
+      if (used.length <= 1) values.set(used[0] ?? 'text', field.value);
+    }
+  }
+  return values;
+}
+
+/** All fields the patterns read, in order of first use. */
+export function usedFields(patterns: readonly Pattern[]): string[] {
+  const fields: string[] = [];
+  for (const pattern of patterns) {
+    for (const field of patternFields(pattern)) if (!fields.includes(field)) fields.push(field);
+  }
+  return fields;
+}
+
+/** Whether the pattern has exactly one mask, the condition for scoring it. */
+export function hasSingleMask(pattern: Pattern): boolean {
+  return maskParts(pattern).length === 1;
+}
+
+/** The context of the (first) mask: after whitespace, or not. */
+export function maskContext(pattern: Pattern): MaskContext {
+  const index = pattern.parts.findIndex((part) => part.kind === 'mask');
+  const before = index > 0 ? pattern.parts[index - 1] : undefined;
+  return before?.kind === 'text' && /\s$/u.test(before.value) ? 'after-space' : 'no-space';
+}

@@ -1,0 +1,242 @@
+import {
+  describePattern,
+  maskParts,
+  patternFields,
+  type ClozeDocument,
+  type DataStatement,
+  type Diagnostic,
+  type DiagnosticCode,
+  type Example,
+  type Severity,
+  type Span,
+} from './ast';
+import { usedFields } from './render';
+
+/**
+ * Structural checks: everything that can be known without the model. They
+ * run on every keystroke, so they are linear in the document and never wait
+ * for anything; the tokenizer checks (`validateWithTokenizer`) follow later.
+ */
+
+/** What the host learnt by reading a `data:` file; the core does no I/O. */
+export type DataSetSummary =
+  | { readonly ok: true; readonly columns: readonly string[]; readonly labels: readonly string[]; readonly rowCount: number }
+  | { readonly ok: false; readonly reason: string };
+
+export function validateStructure(
+  doc: ClozeDocument,
+  dataSets: ReadonlyMap<string, DataSetSummary> = new Map(),
+): Diagnostic[] {
+  const out: Diagnostic[] = [...doc.syntaxErrors];
+  const report = (code: DiagnosticCode, severity: Severity, span: Span, message: string): void => {
+    out.push({ code, severity, span, message });
+  };
+  const lineBreak = doc.text.search(/\r|\n/);
+  const firstLine = { start: 0, end: lineBreak < 0 ? doc.text.length : lineBreak };
+
+  for (const extra of doc.models.slice(1)) {
+    report('model-duplicate', 'error', extra.span, 'A file has one `model:` line; this one repeats it. Remove one of them.');
+  }
+
+  checkPatterns(doc, report, firstLine);
+  checkVerbalizer(doc, report, firstLine);
+
+  const labels = new Set(doc.verbalizers[0]?.entries.map((entry) => entry.label.text) ?? []);
+  const fields = usedFields(doc.patterns);
+  for (const example of doc.examples) checkExample(example, doc, labels, fields, report);
+  for (const data of doc.data) checkData(data, dataSets.get(data.path), doc, labels, fields, report);
+  return out;
+}
+
+type Report = (code: DiagnosticCode, severity: Severity, span: Span, message: string) => void;
+
+function checkPatterns(doc: ClozeDocument, report: Report, firstLine: Span): void {
+  if (doc.patterns.length === 0) {
+    report(
+      'pattern-missing',
+      'error',
+      firstLine,
+      'The file has no pattern. Add one, e.g. `pattern: {text} It was [MASK].`',
+    );
+  }
+  const names = new Map<string, string>();
+  for (const pattern of doc.patterns) {
+    const label = describePattern(pattern);
+    if (pattern.name) {
+      if (names.has(pattern.name.text)) {
+        report('pattern-duplicate', 'error', pattern.name.span, `Pattern \`${pattern.name.text}\` is declared twice; give each pattern its own name.`);
+      }
+      names.set(pattern.name.text, label);
+    }
+    const masks = maskParts(pattern);
+    const textSpan = pattern.textSpan.end > pattern.textSpan.start ? pattern.textSpan : pattern.span;
+    if (masks.length === 0) {
+      report(
+        'mask-missing',
+        'error',
+        textSpan,
+        `${capitalize(label)} has no [MASK]: the model needs exactly one position to fill in.`,
+      );
+    }
+    for (const extra of masks.slice(1)) {
+      report(
+        'mask-multiple',
+        'error',
+        extra.span,
+        `A second [MASK] in ${label}: PET scores one mask per pattern, and the model would fill only the first. Remove this one.`,
+      );
+    }
+    if (patternFields(pattern).length === 0) {
+      report(
+        'placeholder-none',
+        'warning',
+        textSpan,
+        `${capitalize(label)} has no {field}: the example's text never reaches the model, so every example gets the same prediction.`,
+      );
+    }
+    for (const part of pattern.parts) {
+      if (part.kind === 'special' && (part.token === '[CLS]' || part.token === '<s>')) {
+        report(
+          'special-token-explicit',
+          'warning',
+          part.span,
+          `${part.token} is added by the tokenizer at the start of every input; writing it here adds a second one. Remove it.`,
+        );
+      }
+    }
+  }
+}
+
+function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): void {
+  if (doc.verbalizers.length === 0) {
+    report(
+      'verbalizer-missing',
+      'error',
+      firstLine,
+      'The file has no verbalizer: add `verbalizer:` with indented lines `label: word, word` that map each label to its label words.',
+    );
+  }
+  for (const extra of doc.verbalizers.slice(1)) {
+    report(
+      'verbalizer-duplicate',
+      'error',
+      extra.headerSpan,
+      'A file has one verbalizer; move these labels into the first `verbalizer:` block.',
+    );
+  }
+  for (const verbalizer of doc.verbalizers) {
+    const seen = new Set<string>();
+    for (const entry of verbalizer.entries) {
+      if (seen.has(entry.label.text)) {
+        report('label-duplicate', 'error', entry.label.span, `Label \`${entry.label.text}\` is declared twice; list all its label words on one line.`);
+      }
+      seen.add(entry.label.text);
+      const words = new Set<string>();
+      for (const word of entry.words) {
+        if (words.has(word.text)) {
+          report('label-word-repeated', 'warning', word.span, `\`${word.text}\` is already a label word of \`${entry.label.text}\`; it would count twice.`);
+        }
+        words.add(word.text);
+      }
+    }
+  }
+}
+
+function checkExample(
+  example: Example,
+  doc: ClozeDocument,
+  labels: ReadonlySet<string>,
+  fields: readonly string[],
+  report: Report,
+): void {
+  if (example.label && doc.verbalizers.length > 0 && !labels.has(example.label.text)) {
+    report('label-undeclared', 'error', example.label.span, undeclaredMessage(example.label.text, labels));
+  }
+  if (example.singleLine) {
+    if (fields.length > 1) {
+      report(
+        'placeholder-unknown',
+        'error',
+        example.headerSpan,
+        `The patterns use the fields ${fields.map((f) => `{${f}}`).join(', ')}, but a one-line example gives only one text. Write the fields as indented \`field: value\` lines.`,
+      );
+    }
+    return;
+  }
+  const given = new Map<string, Span>();
+  for (const field of example.fields) {
+    if (!field.name) continue;
+    if (given.has(field.name.text)) {
+      report('syntax', 'error', field.name.span, `Field \`${field.name.text}\` is given twice in this example.`);
+    }
+    given.set(field.name.text, field.name.span);
+  }
+  for (const pattern of doc.patterns) {
+    for (const field of patternFields(pattern)) {
+      if (!given.has(field)) {
+        report(
+          'placeholder-unknown',
+          'error',
+          example.headerSpan,
+          `This example has no field \`${field}\`, which ${describePattern(pattern)} uses as {${field}}.${suggestField(field, [...given.keys()])}`,
+        );
+      }
+    }
+  }
+}
+
+function checkData(
+  data: DataStatement,
+  summary: DataSetSummary | undefined,
+  doc: ClozeDocument,
+  labels: ReadonlySet<string>,
+  fields: readonly string[],
+  report: Report,
+): void {
+  if (!summary) return;
+  if (!summary.ok) {
+    report('data-unreadable', 'error', data.pathSpan, summary.reason);
+    return;
+  }
+  const inputColumns = summary.columns.filter((column) => column !== 'label');
+  // Like a one-line example, a file with one text column fills the one field the patterns use.
+  const fillsSingleField = fields.length === 1 && inputColumns.length === 1;
+  if (!fillsSingleField) {
+    const missing = fields.filter((field) => !summary.columns.includes(field));
+    if (missing.length > 0) {
+      report(
+        'placeholder-unknown',
+        'error',
+        data.pathSpan,
+        `The rows of ${data.path} have no column ${missing.map((f) => `\`${f}\``).join(', ')} (they have ${summary.columns.map((c) => `\`${c}\``).join(', ')}).`,
+      );
+    }
+  }
+  if (doc.verbalizers.length > 0) {
+    const unknown = summary.labels.filter((label) => !labels.has(label));
+    if (unknown.length > 0) {
+      report(
+        'label-undeclared',
+        'error',
+        data.pathSpan,
+        `Rows of ${data.path} have labels the verbalizer does not declare: ${unknown.slice(0, 5).map((l) => `\`${l}\``).join(', ')}${unknown.length > 5 ? ', …' : ''}.`,
+      );
+    }
+  }
+}
+
+function undeclaredMessage(label: string, labels: ReadonlySet<string>): string {
+  const declared = [...labels];
+  const close = declared.find((candidate) => candidate.toLowerCase() === label.toLowerCase());
+  const hint = close ? ` Did you mean \`${close}\`?` : declared.length > 0 ? ` Declared: ${declared.map((l) => `\`${l}\``).join(', ')}.` : '';
+  return `Label \`${label}\` is not in the verbalizer.${hint}`;
+}
+
+function suggestField(field: string, given: readonly string[]): string {
+  const close = given.find((name) => name.toLowerCase() === field.toLowerCase() || name.startsWith(field) || field.startsWith(name));
+  return close ? ` Did you mean to name \`${close}\` \`${field}\`?` : '';
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

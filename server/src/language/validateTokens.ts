@@ -1,0 +1,104 @@
+import { describePattern, type ClozeDocument, type Diagnostic } from './ast';
+import { labelWordForms, maskContexts, singleToken, whereDescription } from './labelWords';
+import { exampleFields, hasSingleMask, renderPattern } from './render';
+import { formatPieces, type TokenizerView } from './tokenizer';
+
+/**
+ * The checks that need the model's real tokenizer: label words that are not
+ * one token, unknown or shared between labels, and inputs too long for the
+ * model. They run after the structural checks, once the tokenizer is loaded.
+ */
+export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerView): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const verbalizer = doc.verbalizers[0];
+  const contexts = maskContexts(doc);
+  const model = tokenizer.modelId;
+
+  /** Which label first claimed a token id, per context. */
+  const owners = new Map<string, { label: string; word: string }>();
+
+  for (const entry of verbalizer?.entries ?? []) {
+    const tokensOfLabel = new Map<string, string>();
+    const textsOfLabel = new Set<string>();
+    for (const word of entry.words) {
+      // A word written twice is reported by the structural check already.
+      if (textsOfLabel.has(word.text)) continue;
+      textsOfLabel.add(word.text);
+      const forms = labelWordForms(word.text, contexts, tokenizer);
+      let reported = false;
+      for (const form of forms) {
+        if (reported) break;
+        const where = whereDescription(form, forms.length);
+        if (form.pieces.length === 0) {
+          out.push({
+            code: 'label-word-unknown',
+            severity: 'error',
+            span: word.span,
+            message: `\`${word.text}\` becomes no token at all in ${model}${where}: the model cannot predict it.`,
+          });
+          reported = true;
+        } else if (form.pieces.length > 1) {
+          out.push({
+            code: 'label-word-multi-token',
+            severity: 'error',
+            span: word.span,
+            message: `\`${word.text}\` is not one token in ${model}${where}: \`${word.text} → ${formatPieces(form.pieces)}\` (${form.pieces.length} tokens). A label word must be a single token; the mask is one.`,
+          });
+          reported = true;
+        } else if (!singleToken(form, tokenizer)) {
+          out.push({
+            code: 'label-word-unknown',
+            severity: 'error',
+            span: word.span,
+            message: `\`${word.text}\` is not in the vocabulary of ${model}: it maps to the unknown token ${form.pieces[0].token}, so its probability says nothing about the label.`,
+          });
+          reported = true;
+        }
+        if (reported) continue;
+        const piece = form.pieces[0];
+        const key = `${form.context}:${piece.id}`;
+        const sameLabel = tokensOfLabel.get(key);
+        if (sameLabel !== undefined) {
+          out.push({
+            code: 'label-word-repeated',
+            severity: 'warning',
+            span: word.span,
+            message: `\`${word.text}\` is the same token as \`${sameLabel}\` (${piece.token}, id ${piece.id}) in ${model}; it would count twice for \`${entry.label.text}\`.`,
+          });
+          reported = true;
+          continue;
+        }
+        tokensOfLabel.set(key, word.text);
+        const owner = owners.get(key);
+        if (owner && owner.label !== entry.label.text) {
+          out.push({
+            code: 'label-word-ambiguous',
+            severity: 'error',
+            span: word.span,
+            message: `\`${word.text}\` is the token ${piece.token} (id ${piece.id}) in ${model}, which already stands for \`${owner.label}\` (as \`${owner.word}\`). One token cannot vote for two labels.`,
+          });
+          reported = true;
+        } else if (!owner) {
+          owners.set(key, { label: entry.label.text, word: word.text });
+        }
+      }
+    }
+  }
+
+  for (const example of doc.examples) {
+    const values = exampleFields(example, doc.patterns);
+    for (const pattern of doc.patterns) {
+      if (!hasSingleMask(pattern)) continue;
+      const length = tokenizer.countTokens(renderPattern(pattern, values, tokenizer.special));
+      if (length > tokenizer.maxLength) {
+        out.push({
+          code: 'input-too-long',
+          severity: 'warning',
+          span: example.headerSpan,
+          message: `With this example, ${describePattern(pattern)} is ${length} tokens long, more than the ${tokenizer.maxLength} that ${model} reads: the end of the input, and perhaps the mask, would be cut off.`,
+        });
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,83 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/**
+ * Where a model id is found: the models folder first, then the transformers.js
+ * cache, then the Hugging Face hub when downloads are allowed. A path in
+ * `model:` (`./models/mine`) is taken relative to the `.cloze` file.
+ */
+
+export interface ModelSettings {
+  /** `cloze.modelsDir`, `--models-dir` or `CLOZE_MODELS_DIR`; empty when none. */
+  readonly modelsDir: string;
+  readonly allowRemoteModels: boolean;
+  /** Where downloads are kept and looked up (the transformers.js file cache). */
+  readonly cacheDir: string;
+}
+
+/**
+ * A model ready to be loaded by transformers.js: `root` is given to it as
+ * `env.localModelPath` and `name` as the model id, so the files are read from
+ * `<root>/<name>/`. `remote` means neither place has it and it will be
+ * downloaded into the cache.
+ */
+export type ModelLocation =
+  | { readonly ok: true; readonly source: 'path' | 'models-dir' | 'cache'; readonly root: string; readonly name: string; readonly id: string }
+  | { readonly ok: true; readonly source: 'remote'; readonly root: string; readonly name: string; readonly id: string }
+  | { readonly ok: false; readonly id: string; readonly reason: string };
+
+export function defaultCacheDir(): string {
+  const fromEnv = process.env['CLOZE_CACHE_DIR'];
+  if (fromEnv) return fromEnv;
+  const xdg = process.env['XDG_CACHE_HOME'] || path.join(os.homedir(), '.cache');
+  return path.join(xdg, 'cloze', 'models');
+}
+
+/** The models folder from settings, else from `CLOZE_MODELS_DIR`. */
+export function effectiveModelsDir(configured: string | undefined): string {
+  return configured && configured.trim() !== '' ? configured : (process.env['CLOZE_MODELS_DIR'] ?? '');
+}
+
+export function isModelPath(id: string): boolean {
+  return id.startsWith('./') || id.startsWith('../') || id.startsWith('~/') || path.isAbsolute(id) || id.startsWith('.\\') || id.startsWith('..\\');
+}
+
+function hasTokenizer(folder: string): boolean {
+  return fs.existsSync(path.join(folder, 'tokenizer.json'));
+}
+
+export function resolveModel(id: string, documentDir: string | undefined, settings: ModelSettings): ModelLocation {
+  if (isModelPath(id)) {
+    const expanded = id.startsWith('~/') ? path.join(os.homedir(), id.slice(2)) : id;
+    const folder = path.resolve(documentDir ?? process.cwd(), expanded);
+    if (!fs.existsSync(folder)) {
+      return { ok: false, id, reason: `the folder ${folder} does not exist. Check the path; it is relative to the .cloze file.` };
+    }
+    if (!hasTokenizer(folder)) {
+      return { ok: false, id, reason: `${folder} has no tokenizer.json. A model folder holds tokenizer.json, config.json and onnx/model.onnx (as exported for transformers.js).` };
+    }
+    return { ok: true, source: 'path', root: path.dirname(folder), name: path.basename(folder), id };
+  }
+  if (settings.modelsDir !== '' && hasTokenizer(path.join(settings.modelsDir, id))) {
+    return { ok: true, source: 'models-dir', root: settings.modelsDir, name: id, id };
+  }
+  if (hasTokenizer(path.join(settings.cacheDir, id))) {
+    return { ok: true, source: 'cache', root: settings.cacheDir, name: id, id };
+  }
+  if (settings.allowRemoteModels) {
+    return { ok: true, source: 'remote', root: settings.cacheDir, name: id, id };
+  }
+  const cache = `the download cache (${path.join(settings.cacheDir, id)})`;
+  const places = settings.modelsDir !== '' ? `is neither in the models folder (${path.join(settings.modelsDir, id)}) nor in ${cache}` : `is not in ${cache} and no models folder is set`;
+  const fix =
+    settings.modelsDir === ''
+      ? 'Set cloze.modelsDir (CLI: --models-dir, or CLOZE_MODELS_DIR) to a folder that holds it, or allow downloads (cloze.allowRemoteModels; the CLI without --offline).'
+      : `Put the model in ${path.join(settings.modelsDir, id)}, fix the id, or allow downloads (cloze.allowRemoteModels; the CLI without --offline).`;
+  return { ok: false, id, reason: `\`${id}\` ${places}, and downloads are off. ${fix}` };
+}
+
+/** A stable key for caches: the same files give the same key. */
+export function locationKey(location: Extract<ModelLocation, { ok: true }>): string {
+  return path.join(location.root, location.name);
+}

@@ -1,0 +1,115 @@
+import type { PreTrainedTokenizer } from '@xenova/transformers' with { 'resolution-mode': 'import' };
+import type { TokenPiece, TokenizerView } from '../language/tokenizer';
+import { locationKey, type ModelLocation } from './resolve';
+import { withModelEnv } from './transformers';
+
+/**
+ * Loads real tokenizers through transformers.js `AutoTokenizer` and adapts
+ * them to the core's `TokenizerView`. Every check that depends on the
+ * vocabulary goes through the model's own tokenizer, never an imitation.
+ */
+
+export type TokenizerResult = { readonly ok: true; readonly tokenizer: TokenizerView } | { readonly ok: false; readonly reason: string };
+
+/** Loaded tokenizers, one per model folder, shared by all open documents. */
+export class TokenizerCache {
+  private readonly loads = new Map<string, Promise<TokenizerResult>>();
+
+  constructor(private readonly cacheDir: string) {}
+
+  get(location: Extract<ModelLocation, { ok: true }>): Promise<TokenizerResult> {
+    const key = locationKey(location);
+    let load = this.loads.get(key);
+    if (!load) {
+      load = loadTokenizer(location, this.cacheDir);
+      this.loads.set(key, load);
+      // A failed load is not cached for ever: the user may fix the folder or go online.
+      void load.then((result) => {
+        if (!result.ok) this.loads.delete(key);
+      });
+    }
+    return load;
+  }
+
+  /** The tokenizer if it has already loaded, without waiting. */
+  peek(location: Extract<ModelLocation, { ok: true }>): Promise<TokenizerResult> | undefined {
+    return this.loads.get(locationKey(location));
+  }
+}
+
+async function loadTokenizer(location: Extract<ModelLocation, { ok: true }>, cacheDir: string): Promise<TokenizerResult> {
+  try {
+    const tokenizer = await withModelEnv(location, cacheDir, (module) => module.AutoTokenizer.from_pretrained(location.name));
+    if (tokenizer.mask_token === null || tokenizer.mask_token === undefined || tokenizer.mask_token_id === undefined) {
+      return {
+        ok: false,
+        reason: `${location.id} has no mask token in its tokenizer: it is not a masked language model. Use a BERT-style model such as Xenova/bert-base-uncased or Xenova/roberta-base.`,
+      };
+    }
+    return { ok: true, tokenizer: new TransformersTokenizerView(location.id, tokenizer) };
+  } catch (error) {
+    return { ok: false, reason: describeLoadError(location, error) };
+  }
+}
+
+export function describeLoadError(location: Extract<ModelLocation, { ok: true }>, error: unknown): string {
+  const detail = error instanceof Error ? error.message : String(error);
+  if (location.source === 'remote') {
+    return `${location.id} could not be downloaded (${firstLine(detail)}). Check the id and the network, or put the model in the models folder (cloze.modelsDir).`;
+  }
+  return `${location.id} could not be loaded from ${locationKey(location)}: ${firstLine(detail)}. The folder needs tokenizer.json, tokenizer_config.json and config.json as exported for transformers.js.`;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]?.trim() ?? text;
+}
+
+/** Reads a special token out of a tokenizer config, where it may be a string or `{ content }`. */
+function configToken(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && 'content' in value && typeof value.content === 'string') return value.content;
+  return undefined;
+}
+
+class TransformersTokenizerView implements TokenizerView {
+  readonly special;
+  readonly maskTokenId: number;
+  readonly unkTokenId: number | undefined;
+  readonly maxLength: number;
+  private readonly vocab: readonly string[];
+  private readonly ids: Map<string, number>;
+
+  constructor(
+    readonly modelId: string,
+    private readonly tokenizer: PreTrainedTokenizer,
+  ) {
+    const config = (tokenizer as unknown as { _tokenizer_config: Record<string, unknown> })._tokenizer_config;
+    const sep = tokenizer.sep_token ?? configToken(config['eos_token']) ?? '[SEP]';
+    this.special = {
+      mask: tokenizer.mask_token as string,
+      sep,
+      cls: configToken(config['cls_token']) ?? configToken(config['bos_token']),
+    };
+    this.maskTokenId = tokenizer.mask_token_id as number;
+    this.unkTokenId = tokenizer.unk_token_id ?? undefined;
+    // Tokenizers without a declared limit report a huge number; BERT-style models read 512.
+    const declared = tokenizer.model_max_length;
+    this.maxLength = typeof declared === 'number' && declared > 0 && declared < 100_000 ? declared : 512;
+    const model = (tokenizer as unknown as { model: { vocab: string[]; tokens_to_ids: Map<string, number> } }).model;
+    this.vocab = model.vocab;
+    this.ids = model.tokens_to_ids;
+  }
+
+  tokenize(text: string): TokenPiece[] {
+    const ids = this.tokenizer.encode(text, null, { add_special_tokens: false });
+    return ids.map((id) => ({ id, token: this.vocab[id] ?? String(id) }));
+  }
+
+  countTokens(text: string): number {
+    return this.tokenizer.encode(text).length;
+  }
+
+  tokenId(token: string): number | undefined {
+    return this.ids.get(token);
+  }
+}
