@@ -211,12 +211,13 @@ const cases: readonly Case[] = [
       ['{two words}', 'invalid.illegal.placeholder.cloze'],
       ['{two words}', `!${PLACEHOLDER}`],
       ['{}', 'invalid.illegal.placeholder.cloze'],
-      ['{a', 'invalid.illegal.unclosed-placeholder.cloze'],
-      ['a', `!${PLACEHOLDER}`, 2],
+      ['{', 'invalid.illegal.unclosed-placeholder.cloze', 2],
+      ['a', `!${PLACEHOLDER}`, 1],
       ['{b}', PLACEHOLDER],
       ['{b}', '!invalid'],
       ['[MASK]', MASK],
-      ['}', 'invalid.illegal.unmatched-brace.cloze', 4],
+      ['}', 'invalid.illegal.unmatched-brace.cloze', 3],
+      ['x', '!invalid', 0],
     ],
   },
   {
@@ -456,9 +457,7 @@ function loadGrammar(): Promise<vsctm.IGrammar> {
         createOnigString: (text: string) => new oniguruma.OnigString(text),
       }),
       loadGrammar: async (scopeName: string) =>
-        scopeName === 'source.cloze'
-          ? vsctm.parseRawGrammar(fs.readFileSync(grammarPath, 'utf8'), grammarPath)
-          : null,
+        scopeName === 'source.cloze' ? vsctm.parseRawGrammar(fs.readFileSync(grammarPath, 'utf8'), grammarPath) : null,
     });
     const grammar = await registry.loadGrammar('source.cloze');
     assert.ok(grammar, 'grammar source.cloze did not load');
