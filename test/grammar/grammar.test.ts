@@ -14,8 +14,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as oniguruma from 'vscode-oniguruma';
 import * as vsctm from 'vscode-textmate';
+import { repoRoot } from '../support/paths';
 
-const root = path.resolve(__dirname, '..', '..', '..');
+const root = repoRoot;
 const grammarPath = path.join(root, 'syntaxes', 'cloze.tmLanguage.json');
 const languageConfigurationPath = path.join(root, 'language-configuration.json');
 const wasmPath = path.join(root, 'node_modules', 'vscode-oniguruma', 'release', 'onig.wasm');

@@ -1,8 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** The repository root (test files compile to test/out/<folder>/). */
-export const repoRoot = path.resolve(__dirname, '..', '..', '..');
+/** The repository root: the nearest folder above with the extension's package.json. */
+export const repoRoot = findRoot(__dirname);
+
+function findRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === 'cloze') return dir;
+    if (path.dirname(dir) === dir) throw new Error(`No Cloze package.json above ${start}`);
+  }
+}
 
 /** The folder of real models the tests load; set by scripts/test.mjs and .ci/run. */
 export function modelsDir(): string {

@@ -1,0 +1,41 @@
+import * as fs from 'node:fs';
+import * as vscode from 'vscode';
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+
+/**
+ * The VS Code side is deliberately thin: it starts the Cloze language server
+ * and lets the Language Server Protocol carry everything else, so Neovim and
+ * other editors get the same features from the same server.
+ */
+
+let client: LanguageClient | undefined;
+
+/** The bundled server of a packaged extension, else the tsc output of a checkout. */
+function serverModule(context: vscode.ExtensionContext): string {
+  const bundled = context.asAbsolutePath('dist/server.js');
+  return fs.existsSync(bundled) ? bundled : context.asAbsolutePath('server/out/lsp/main.js');
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const module = serverModule(context);
+  const serverOptions: ServerOptions = {
+    run: { module, transport: TransportKind.ipc },
+    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6010'] } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      { scheme: 'file', language: 'cloze' },
+      { scheme: 'untitled', language: 'cloze' },
+    ],
+    // The server pulls `cloze.*` per document; this makes changes reach it.
+    synchronize: { configurationSection: 'cloze' },
+    initializationOptions: { settings: vscode.workspace.getConfiguration('cloze') },
+  };
+  client = new LanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions);
+  await client.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}

@@ -1,0 +1,116 @@
+import { describePattern, type ClozeDocument, type Diagnostic, type Span } from './ast';
+import { labelWordAt } from './find';
+import { labelWordForms, maskContexts, singleToken, singleTokenVariants } from './labelWords';
+import type { TokenizerView } from './tokenizer';
+
+/** A text edit as offsets into the document. */
+export interface TextEdit {
+  readonly span: Span;
+  readonly newText: string;
+}
+
+/** A quick fix as plain data: the server turns it into an LSP `CodeAction`. */
+export interface QuickFix {
+  readonly title: string;
+  readonly diagnostic: Diagnostic;
+  readonly edits: readonly TextEdit[];
+  readonly isPreferred: boolean;
+}
+
+/**
+ * Quick fixes for the given diagnostics. Fixes for label words only ever
+ * offer spellings that are real single tokens of the model's vocabulary, so
+ * applying one can never trade one error for another.
+ */
+export function quickFixes(doc: ClozeDocument, diagnostics: readonly Diagnostic[], tokenizer: TokenizerView | undefined): QuickFix[] {
+  const fixes: QuickFix[] = [];
+  for (const diagnostic of diagnostics) {
+    switch (diagnostic.code) {
+      case 'mask-multiple':
+        fixes.push({ title: 'Remove this extra [MASK]', diagnostic, edits: [removeWithOneBlank(doc, diagnostic.span)], isPreferred: true });
+        break;
+      case 'mask-missing': {
+        const pattern = doc.patterns.find((p) => p.textSpan.start === diagnostic.span.start || p.span.start === diagnostic.span.start);
+        if (!pattern) break;
+        const end = pattern.textSpan.end > pattern.textSpan.start ? pattern.textSpan.end : pattern.span.end;
+        const separator = end > pattern.textSpan.start ? ' ' : '';
+        fixes.push({ title: 'Append [MASK] to the pattern', diagnostic, edits: [{ span: { start: end, end }, newText: `${separator}[MASK]` }], isPreferred: true });
+        break;
+      }
+      case 'special-token-explicit':
+        fixes.push({ title: `Remove ${doc.text.slice(diagnostic.span.start, diagnostic.span.end)}`, diagnostic, edits: [removeWithOneBlank(doc, diagnostic.span)], isPreferred: true });
+        break;
+      case 'label-word-repeated':
+        fixes.push({ title: 'Remove the repeated label word', diagnostic, edits: [removeListItem(doc, diagnostic.span)], isPreferred: true });
+        break;
+      case 'label-word-multi-token':
+      case 'label-word-unknown':
+        if (tokenizer) fixes.push(...labelWordFixes(doc, diagnostic, tokenizer));
+        break;
+      default:
+        break;
+    }
+  }
+  return fixes;
+}
+
+function labelWordFixes(doc: ClozeDocument, diagnostic: Diagnostic, tokenizer: TokenizerView): QuickFix[] {
+  const found = labelWordAt(doc, diagnostic.span);
+  if (!found) return [];
+  const { word } = found;
+  const contexts = maskContexts(doc);
+  const fixes: QuickFix[] = [];
+
+  // Other casings that are one token in every context the patterns create.
+  const perContext = [...contexts.keys()].map((context) => singleTokenVariants(word, context, tokenizer));
+  const [first, ...rest] = perContext;
+  for (const variant of first ?? []) {
+    if (!rest.every((variants) => variants.some((v) => v.text === variant.text))) continue;
+    fixes.push({
+      title: `Replace with \`${variant.text}\` (the single token ${variant.piece.token}, id ${variant.piece.id})`,
+      diagnostic,
+      edits: [{ span: word.span, newText: variant.text }],
+      isPreferred: fixes.length === 0,
+    });
+  }
+
+  // Byte-level BPE: the word may be one token only after a space (`ĠSociety`).
+  // Then the fix is in the pattern: a space before its [MASK].
+  const forms = labelWordForms(word.text, contexts, tokenizer);
+  const spaced = labelWordForms(word.text, new Map([['after-space', []]]), tokenizer)[0];
+  const spacedToken = singleToken(spaced, tokenizer);
+  if (spacedToken) {
+    for (const form of forms) {
+      if (form.context !== 'no-space' || singleToken(form, tokenizer)) continue;
+      const edits: TextEdit[] = [];
+      for (const pattern of form.patterns) {
+        const mask = pattern.parts.find((part) => part.kind === 'mask');
+        if (mask) edits.push({ span: { start: mask.span.start, end: mask.span.start }, newText: ' ' });
+      }
+      if (edits.length === 0) continue;
+      fixes.push({
+        title: `Put a space before [MASK] in ${form.patterns.map(describePattern).join(', ')}, where \`${word.text}\` is the single token ${spacedToken.token}`,
+        diagnostic,
+        edits,
+        isPreferred: fixes.length === 0,
+      });
+    }
+  }
+  return fixes;
+}
+
+/** Deletes a span and one neighbouring blank, so `a [MASK] b` becomes `a b`. */
+function removeWithOneBlank(doc: ClozeDocument, span: Span): TextEdit {
+  if (doc.text[span.start - 1] === ' ') return { span: { start: span.start - 1, end: span.end }, newText: '' };
+  if (doc.text[span.end] === ' ') return { span: { start: span.start, end: span.end + 1 }, newText: '' };
+  return { span, newText: '' };
+}
+
+/** Deletes an item of a comma-separated list together with one comma. */
+function removeListItem(doc: ClozeDocument, span: Span): TextEdit {
+  const before = doc.text.slice(0, span.start);
+  const comma = /,\s*$/.exec(before);
+  if (comma) return { span: { start: span.start - comma[0].length, end: span.end }, newText: '' };
+  const after = /^\s*,\s*/.exec(doc.text.slice(span.end));
+  return { span: { start: span.start, end: span.end + (after ? after[0].length : 0) }, newText: '' };
+}

@@ -1,0 +1,85 @@
+import { describePattern, type ClozeDocument, type Span } from './ast';
+import { nodeAt } from './find';
+import { labelWordForms, maskContexts } from './labelWords';
+import { exampleFields } from './render';
+import { formatPieces, type TokenizerView } from './tokenizer';
+
+/** A hover as plain data: Markdown and the span it belongs to. */
+export interface HoverResult {
+  readonly span: Span;
+  readonly markdown: string;
+}
+
+/**
+ * Hovers that need at most the tokenizer. What the model predicts (the
+ * preview) is appended by the server when it has numbers.
+ */
+export function hoverAt(doc: ClozeDocument, offset: number, tokenizer: TokenizerView | undefined): HoverResult | undefined {
+  const node = nodeAt(doc, offset);
+  if (!node) return undefined;
+  switch (node.kind) {
+    case 'label-word': {
+      const { word, entry } = node;
+      const lines = [`**${escapeMarkdown(word.text)}** — label word of \`${entry.label.text}\``, ''];
+      if (!tokenizer) {
+        lines.push('_The tokenizer is not loaded yet._');
+      } else {
+        const forms = labelWordForms(word.text, maskContexts(doc), tokenizer);
+        for (const form of forms) {
+          const where = forms.length > 1 ? ` where the mask follows ${form.context === 'after-space' ? 'a space' : 'no space'}` : '';
+          const pieces = form.pieces.map((piece) => `\`${escapeCode(piece.token)}\` (${piece.id})`).join(' ');
+          const verdict = form.pieces.length === 1 && form.pieces[0].id !== tokenizer.unkTokenId ? 'one token' : `${form.pieces.length} tokens: \`${escapeCode(formatPieces(form.pieces))}\``;
+          lines.push(`In ${tokenizer.modelId}${where}: ${pieces || '_no token_'} — ${verdict}`);
+        }
+      }
+      return { span: word.span, markdown: lines.join('\n') };
+    }
+    case 'mask': {
+      const text = tokenizer
+        ? `**[MASK]** — the position the model fills in. In ${tokenizer.modelId} it is the token \`${escapeCode(tokenizer.special.mask)}\` (id ${tokenizer.maskTokenId}).`
+        : '**[MASK]** — the position the model fills in; it becomes the model’s own mask token.';
+      return { span: node.mask.span, markdown: text };
+    }
+    case 'placeholder': {
+      const field = node.placeholder.field;
+      const filling = doc.examples.filter((example) => exampleFields(example, doc.patterns).has(field));
+      const lines = [`**{${field}}** — input field of ${describePattern(node.pattern)}`, ''];
+      if (filling.length === 0) {
+        lines.push('No example of this file fills it yet.');
+      } else {
+        lines.push(`Filled by ${filling.length} example${filling.length === 1 ? '' : 's'}:`);
+        for (const example of filling.slice(0, 5)) {
+          const value = exampleFields(example, doc.patterns).get(field) ?? '';
+          lines.push(`- ${example.label ? `\`${example.label.text}\`` : '_unlabelled_'}: ${escapeMarkdown(truncate(value, 60))}`);
+        }
+        if (filling.length > 5) lines.push(`- … and ${filling.length - 5} more`);
+      }
+      if (doc.data.length > 0) lines.push('', `and by the rows of ${doc.data.map((d) => `\`${d.path}\``).join(', ')}`);
+      return { span: node.placeholder.span, markdown: lines.join('\n') };
+    }
+    case 'label': {
+      const words = node.entry.words.map((w) => `\`${escapeCode(w.text)}\``).join(', ');
+      const count = doc.examples.filter((example) => example.label?.text === node.entry.label.text).length;
+      return {
+        span: node.entry.label.span,
+        markdown: `**${escapeMarkdown(node.entry.label.text)}** — label with the words ${words}; ${count} example${count === 1 ? '' : 's'} in this file.`,
+      };
+    }
+    case 'example-label':
+    case 'pattern':
+      return undefined;
+  }
+}
+
+export function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (char) => `\\${char}`);
+}
+
+/** Inside backticks only a backtick needs care. */
+export function escapeCode(text: string): string {
+  return text.replace(/`/g, 'ˋ');
+}
+
+function truncate(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}

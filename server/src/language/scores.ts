@@ -1,0 +1,103 @@
+/**
+ * The numbers the editor shows, as docs/language.md defines them ("Meaning of
+ * the numbers"): from the model's probabilities of the label words at the mask
+ * to label probabilities, calibrated probabilities and the ensemble over
+ * patterns. Pure arithmetic on plain arrays, so the same code serves the
+ * lenses, the hovers and `cloze preview`, and tests can check it by hand.
+ *
+ * Distributions over labels are arrays aligned with the verbalizer's label
+ * order; `toRecord` turns one into `{ label: P }` for JSON.
+ */
+
+/** The probability of one vocabulary token at the mask. */
+export interface TokenProbability {
+  readonly token: string;
+  readonly tokenId: number;
+  readonly p: number;
+}
+
+/** The probability of a requested token (a label word) at the mask, and its rank in the vocabulary. */
+export interface WordProbability {
+  readonly tokenId: number;
+  readonly p: number;
+  /** 1 for the most probable token of the whole vocabulary; tokens with equal probability share a rank. */
+  readonly rank: number;
+}
+
+/** What the model says at the mask of one input. */
+export interface MaskScores {
+  /** False when the input has no mask token the model can see; `top` and `words` are then empty. */
+  readonly maskFound: boolean;
+  /** True when the input was longer than the model reads and text away from the mask was cut. */
+  readonly truncated: boolean;
+  /** The most probable tokens, best first. */
+  readonly top: readonly TokenProbability[];
+  /** One entry per requested token id, in the order requested. */
+  readonly words: readonly WordProbability[];
+}
+
+/**
+ * Anything that scores inputs at their mask: the in-process engine, the
+ * worker, or a test double. `inputs` already contain the model's mask token.
+ */
+export type Scorer = (inputs: readonly string[], wordIds: readonly number[], topK: number) => Promise<MaskScores[]>;
+
+/** s(L) = Σ p(w | x) over the label words of each label. */
+export function labelScores(wordProbabilities: readonly (readonly number[])[]): number[] {
+  return wordProbabilities.map((ps) => ps.reduce((sum, p) => sum + p, 0));
+}
+
+/**
+ * Renormalises non-negative weights into a distribution. When they carry no
+ * information (all zero: no label word was scorable, or every probability
+ * underflowed) the answer is uniform, the distribution that claims nothing,
+ * rather than NaN.
+ */
+export function normalize(weights: readonly number[]): number[] {
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  if (!(total > 0) || !Number.isFinite(total)) return weights.map(() => 1 / weights.length);
+  return weights.map((w) => w / total);
+}
+
+/** P(L | x) = s(L) / Σ s(L'). */
+export function labelProbabilities(scores: readonly number[]): number[] {
+  return normalize(scores);
+}
+
+/**
+ * Contextual calibration (Zhao et al. 2021): P̂(L | x) ∝ P(L | x) / P₀(L),
+ * where P₀ is the pattern's distribution on the content-free input.
+ *
+ * A label the prior gives exactly zero would get an infinite weight. That is
+ * the limit of a tiny prior, so such labels (when x gives them any mass) take
+ * all the calibrated mass, shared in proportion to P(L | x); labels with zero
+ * probability under both stay at zero.
+ */
+export function calibrate(probabilities: readonly number[], prior: readonly number[]): number[] {
+  const unbounded = probabilities.map((p, i) => p > 0 && !(prior[i] > 0));
+  if (unbounded.some(Boolean)) return normalize(probabilities.map((p, i) => (unbounded[i] ? p : 0)));
+  return normalize(probabilities.map((p, i) => (p > 0 ? p / prior[i] : 0)));
+}
+
+/** The mean of several distributions over the same labels (the ensemble over patterns); [] when there are none. */
+export function ensemble(distributions: readonly (readonly number[])[]): number[] {
+  const [first] = distributions;
+  if (first === undefined) return [];
+  return first.map((_, i) => distributions.reduce((sum, d) => sum + d[i], 0) / distributions.length);
+}
+
+/** The index of the most probable label (the first on a tie), or -1 for an empty distribution. */
+export function argmax(distribution: readonly number[]): number {
+  let best = -1;
+  for (let i = 0; i < distribution.length; i++) {
+    if (best < 0 || distribution[i] > distribution[best]) best = i;
+  }
+  return best;
+}
+
+/** `{ label: P }` in label order, for JSON and the protocol. */
+export function toRecord(labels: readonly string[], distribution: readonly number[]): Record<string, number> {
+  const record: Record<string, number> = {};
+  labels.forEach((label, i) => (record[label] = distribution[i]));
+  return record;
+}

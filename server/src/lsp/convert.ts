@@ -1,0 +1,76 @@
+import {
+  CompletionItemKind,
+  DiagnosticSeverity,
+  SymbolKind,
+  type Diagnostic as LspDiagnostic,
+  type DocumentSymbol,
+  type Range,
+} from 'vscode-languageserver/node';
+import { offsetAt, positionAt, type ClozeDocument, type CompletionProposal, type Diagnostic, type OutlineSymbol, type Span } from '../language';
+
+/**
+ * The edge between the core's offsets and LSP's line/character ranges. Only
+ * this folder knows about LSP types.
+ */
+
+export function toRange(doc: ClozeDocument, span: Span): Range {
+  return { start: positionAt(doc, span.start), end: positionAt(doc, span.end) };
+}
+
+export function toSpan(doc: ClozeDocument, range: Range): Span {
+  return { start: offsetAt(doc, range.start), end: offsetAt(doc, range.end) };
+}
+
+const SEVERITY: Record<Diagnostic['severity'], DiagnosticSeverity> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
+};
+
+export function toLspDiagnostic(doc: ClozeDocument, diagnostic: Diagnostic): LspDiagnostic {
+  return {
+    range: toRange(doc, diagnostic.span),
+    severity: SEVERITY[diagnostic.severity],
+    code: diagnostic.code,
+    source: 'cloze',
+    message: diagnostic.message,
+  };
+}
+
+/** Finds the core diagnostic an LSP diagnostic (sent back in a code action request) came from. */
+export function fromLspDiagnostic(doc: ClozeDocument, diagnostic: LspDiagnostic): Diagnostic | undefined {
+  if (diagnostic.source !== 'cloze' || typeof diagnostic.code !== 'string') return undefined;
+  const severity = (Object.keys(SEVERITY) as Array<Diagnostic['severity']>).find((key) => SEVERITY[key] === diagnostic.severity) ?? 'error';
+  return { code: diagnostic.code as Diagnostic['code'], severity, message: diagnostic.message, span: toSpan(doc, diagnostic.range) };
+}
+
+const SYMBOL_KIND: Record<OutlineSymbol['kind'], SymbolKind> = {
+  model: SymbolKind.Module,
+  pattern: SymbolKind.Function,
+  verbalizer: SymbolKind.Enum,
+  label: SymbolKind.EnumMember,
+  example: SymbolKind.String,
+  data: SymbolKind.File,
+};
+
+export function toDocumentSymbol(doc: ClozeDocument, symbol: OutlineSymbol): DocumentSymbol {
+  return {
+    name: symbol.name,
+    detail: symbol.detail,
+    kind: SYMBOL_KIND[symbol.kind],
+    range: toRange(doc, symbol.span),
+    selectionRange: toRange(doc, symbol.selectionSpan),
+    children: symbol.children.map((child) => toDocumentSymbol(doc, child)),
+  };
+}
+
+const COMPLETION_KIND: Record<CompletionProposal['kind'], CompletionItemKind> = {
+  keyword: CompletionItemKind.Keyword,
+  field: CompletionItemKind.Field,
+  label: CompletionItemKind.EnumMember,
+};
+
+export function completionKind(kind: CompletionProposal['kind']): CompletionItemKind {
+  return COMPLETION_KIND[kind];
+}

@@ -1,0 +1,244 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CodeActionKind,
+  DidChangeConfigurationNotification,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type CodeAction,
+  type CompletionItem,
+  type Connection,
+  type Hover,
+  type InitializeParams,
+  type InitializeResult,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import {
+  completeAt,
+  documentSymbols,
+  hoverAt,
+  offsetAt,
+  parse,
+  quickFixes,
+  validateWithTokenizer,
+  type ClozeDocument,
+  type Diagnostic,
+} from '../language';
+import { defaultCacheDir, effectiveModelsDir } from '../model/resolve';
+import { TokenizerCache } from '../model/tokenizers';
+import { readSettings, type ClozeSettings } from '../protocol/settings';
+import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
+import { completionKind, fromLspDiagnostic, toDocumentSymbol, toLspDiagnostic, toRange } from './convert';
+
+/**
+ * Wires the language service to an LSP connection. Handlers parse through a
+ * per-version cache, call the core, and convert at the edge; none of them may
+ * throw into the connection (`safely`) or wait for a model on the typing path.
+ */
+export class ClozeServer {
+  private readonly documents = new TextDocuments(TextDocument);
+  private readonly parsed = new Map<string, { version: number; doc: ClozeDocument }>();
+  private readonly settings = new Map<string, Promise<ClozeSettings>>();
+  private readonly services = new Map<string, ClozeLanguageService>();
+  private readonly tokenizers: TokenizerCache;
+  private readonly cacheDir = defaultCacheDir();
+  private workspaceRoot: string | undefined;
+  private canPullConfiguration = false;
+  private canShowProgress = false;
+  private initialSettings: unknown;
+
+  constructor(private readonly connection: Connection) {
+    this.tokenizers = new TokenizerCache(this.cacheDir);
+    connection.onInitialize((params) => this.initialize(params));
+    connection.onInitialized(() => {
+      if (this.canPullConfiguration) void connection.client.register(DidChangeConfigurationNotification.type, { section: 'cloze' }).catch(() => undefined);
+    });
+    connection.onDidChangeConfiguration((change) => {
+      this.settings.clear();
+      if (!this.canPullConfiguration) this.initialSettings = (change.settings as Record<string, unknown> | undefined)?.['cloze'];
+      for (const document of this.documents.all()) void this.validate(document);
+    });
+    this.documents.onDidChangeContent((change) => void this.validate(change.document));
+    this.documents.onDidClose((event) => {
+      this.parsed.delete(event.document.uri);
+      this.settings.delete(event.document.uri);
+      void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
+    });
+    connection.onHover((params) => this.safely(() => this.hover(params.textDocument.uri, params.position), null));
+    connection.onCompletion((params) => this.safely(() => this.complete(params.textDocument.uri, params.position), []));
+    connection.onCodeAction((params) => this.safely(() => this.codeActions(params.textDocument.uri, params.context.diagnostics), []));
+    connection.onDocumentSymbol((params) =>
+      this.safely(() => {
+        const doc = this.parsedDocument(params.textDocument.uri);
+        return doc ? documentSymbols(doc).map((symbol) => toDocumentSymbol(doc, symbol)) : [];
+      }, []),
+    );
+    this.documents.listen(connection);
+  }
+
+  listen(): void {
+    this.connection.listen();
+  }
+
+  private initialize(params: InitializeParams): InitializeResult {
+    this.canPullConfiguration = params.capabilities.workspace?.configuration === true;
+    this.canShowProgress = params.capabilities.window?.workDoneProgress === true;
+    this.initialSettings = (params.initializationOptions as Record<string, unknown> | undefined)?.['settings'];
+    const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
+    this.workspaceRoot = folder ? uriToPath(folder) : undefined;
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        hoverProvider: true,
+        completionProvider: { triggerCharacters: ['{', ' '] },
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+        documentSymbolProvider: true,
+      },
+      serverInfo: { name: 'cloze-language-server', version: '0.1.0' },
+    };
+  }
+
+  private parsedDocument(uri: string): ClozeDocument | undefined {
+    const document = this.documents.get(uri);
+    if (!document) return undefined;
+    const cached = this.parsed.get(uri);
+    if (cached && cached.version === document.version) return cached.doc;
+    const doc = parse(document.getText());
+    this.parsed.set(uri, { version: document.version, doc });
+    return doc;
+  }
+
+  private settingsFor(uri: string): Promise<ClozeSettings> {
+    let settings = this.settings.get(uri);
+    if (!settings) {
+      settings = this.canPullConfiguration
+        ? this.connection.workspace.getConfiguration({ scopeUri: uri, section: 'cloze' }).then(readSettings, () => readSettings(this.initialSettings))
+        : Promise.resolve(readSettings(this.initialSettings));
+      this.settings.set(uri, settings);
+    }
+    return settings;
+  }
+
+  /** One service per distinct model settings; all share the tokenizer cache. */
+  private serviceFor(settings: ClozeSettings): ClozeLanguageService {
+    const configured = effectiveModelsDir(settings.modelsDir);
+    const modelsDir = configured !== '' && this.workspaceRoot && !path.isAbsolute(configured) ? path.resolve(this.workspaceRoot, configured) : configured;
+    const key = JSON.stringify([modelsDir, settings.allowRemoteModels, settings.model]);
+    let service = this.services.get(key);
+    if (!service) {
+      service = new ClozeLanguageService(
+        { modelsDir, allowRemoteModels: settings.allowRemoteModels, cacheDir: this.cacheDir, defaultModel: settings.model },
+        this.tokenizers,
+      );
+      this.services.set(key, service);
+    }
+    return service;
+  }
+
+  private async context(uri: string): Promise<{ doc: ClozeDocument; service: ClozeLanguageService; choice: ModelChoice; file: string | undefined } | undefined> {
+    const doc = this.parsedDocument(uri);
+    if (!doc) return undefined;
+    const service = this.serviceFor(await this.settingsFor(uri));
+    const file = uriToPath(uri);
+    return { doc, service, choice: service.modelChoice(doc, file), file };
+  }
+
+  /**
+   * Structural diagnostics are published at once; when the tokenizer is not
+   * loaded yet, the tokenizer checks follow in a second publish once it is.
+   * A result for an outdated version is dropped.
+   */
+  private async validate(document: TextDocument): Promise<void> {
+    const { uri, version } = document;
+    try {
+      const context = await this.context(uri);
+      if (!context || this.documents.get(uri)?.version !== version) return;
+      const { doc, service, choice, file } = context;
+      const structural = service.checkStructure(doc, file);
+      const loaded = service.loadedTokenizer(choice);
+      if (loaded) {
+        this.publish(uri, doc, [...structural, ...validateWithTokenizer(doc, loaded)]);
+        return;
+      }
+      this.publish(uri, doc, structural);
+      const tokens = await this.withProgress(choice, () => service.checkTokens(doc, choice));
+      if (this.documents.get(uri)?.version !== version) return;
+      this.publish(uri, doc, [...structural, ...tokens]);
+    } catch (error) {
+      this.connection.console.error(`Validation of ${uri} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+  }
+
+  private publish(uri: string, doc: ClozeDocument, diagnostics: readonly Diagnostic[]): void {
+    void this.connection.sendDiagnostics({ uri, diagnostics: diagnostics.map((d) => toLspDiagnostic(doc, d)) });
+  }
+
+  /** Shows a progress notification while a model is downloaded. */
+  private async withProgress<T>(choice: ModelChoice, work: () => Promise<T>): Promise<T> {
+    if (!this.canShowProgress || !choice.location.ok || choice.location.source !== 'remote') return work();
+    const progress = await this.connection.window.createWorkDoneProgress();
+    progress.begin('Cloze', undefined, `Downloading ${choice.id} from the Hugging Face hub…`);
+    try {
+      return await work();
+    } finally {
+      progress.done();
+    }
+  }
+
+  private async hover(uri: string, position: { line: number; character: number }): Promise<Hover | null> {
+    const context = await this.context(uri);
+    if (!context) return null;
+    const { doc, service, choice } = context;
+    const result = hoverAt(doc, offsetAt(doc, position), service.loadedTokenizer(choice));
+    return result ? { contents: { kind: 'markdown', value: result.markdown }, range: toRange(doc, result.span) } : null;
+  }
+
+  private complete(uri: string, position: { line: number; character: number }): CompletionItem[] {
+    const doc = this.parsedDocument(uri);
+    if (!doc) return [];
+    return completeAt(doc, offsetAt(doc, position)).map((proposal) => ({
+      label: proposal.label,
+      kind: completionKind(proposal.kind),
+      detail: proposal.detail,
+      textEdit: { range: toRange(doc, proposal.replace), newText: proposal.insertText ?? proposal.label },
+    }));
+  }
+
+  private async codeActions(uri: string, diagnostics: Parameters<typeof fromLspDiagnostic>[1][]): Promise<CodeAction[]> {
+    const context = await this.context(uri);
+    if (!context) return [];
+    const { doc, service, choice } = context;
+    const ours = diagnostics.map((d) => ({ lsp: d, core: fromLspDiagnostic(doc, d) }));
+    const fixes = quickFixes(
+      doc,
+      ours.flatMap((d) => (d.core ? [d.core] : [])),
+      service.loadedTokenizer(choice),
+    );
+    return fixes.map((fix) => ({
+      title: fix.title,
+      kind: CodeActionKind.QuickFix,
+      isPreferred: fix.isPreferred,
+      diagnostics: ours.filter((d) => d.core === fix.diagnostic).map((d) => d.lsp),
+      edit: { changes: { [uri]: fix.edits.map((edit) => ({ range: toRange(doc, edit.span), newText: edit.newText })) } },
+    }));
+  }
+
+  /** Runs a request handler so that a bug answers with an empty result, logged, instead of an error. */
+  private async safely<T>(handler: () => T | Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await handler();
+    } catch (error) {
+      this.connection.console.error(`Request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      return fallback;
+    }
+  }
+}
+
+function uriToPath(uri: string): string | undefined {
+  if (!uri.startsWith('file:')) return undefined;
+  try {
+    return fileURLToPath(uri);
+  } catch {
+    return undefined;
+  }
+}
