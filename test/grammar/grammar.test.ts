@@ -497,9 +497,7 @@ function locate(lines: readonly string[], needle: string, occurrence: number): {
 }
 
 function describeLine(line: string, tokens: readonly vsctm.IToken[]): string {
-  return tokens
-    .map((t) => `    ${JSON.stringify(line.slice(t.startIndex, t.endIndex))} ${t.scopes.join(' ')}`)
-    .join('\n');
+  return tokens.map((t) => `    ${JSON.stringify(line.slice(t.startIndex, t.endIndex))} ${t.scopes.join(' ')}`).join('\n');
 }
 
 for (const c of cases) {
@@ -525,11 +523,7 @@ for (const c of cases) {
     if (!expectsInvalid) {
       c.lines.forEach((text, line) => {
         const invalid = tokens[line]!.filter((t) => t.scopes.some((s) => scopeMatches(s, 'invalid')));
-        assert.equal(
-          invalid.length,
-          0,
-          `line ${line + 1} has unexpected invalid tokens:\n${describeLine(text, tokens[line]!)}`,
-        );
+        assert.equal(invalid.length, 0, `line ${line + 1} has unexpected invalid tokens:\n${describeLine(text, tokens[line]!)}`);
       });
     }
   });

@@ -34,14 +34,29 @@ export function quickFixes(doc: ClozeDocument, diagnostics: readonly Diagnostic[
         if (!pattern) break;
         const end = pattern.textSpan.end > pattern.textSpan.start ? pattern.textSpan.end : pattern.span.end;
         const separator = end > pattern.textSpan.start ? ' ' : '';
-        fixes.push({ title: 'Append [MASK] to the pattern', diagnostic, edits: [{ span: { start: end, end }, newText: `${separator}[MASK]` }], isPreferred: true });
+        fixes.push({
+          title: 'Append [MASK] to the pattern',
+          diagnostic,
+          edits: [{ span: { start: end, end }, newText: `${separator}[MASK]` }],
+          isPreferred: true,
+        });
         break;
       }
       case 'special-token-explicit':
-        fixes.push({ title: `Remove ${doc.text.slice(diagnostic.span.start, diagnostic.span.end)}`, diagnostic, edits: [removeWithOneBlank(doc, diagnostic.span)], isPreferred: true });
+        fixes.push({
+          title: `Remove ${doc.text.slice(diagnostic.span.start, diagnostic.span.end)}`,
+          diagnostic,
+          edits: [removeWithOneBlank(doc, diagnostic.span)],
+          isPreferred: true,
+        });
         break;
       case 'label-word-repeated':
-        fixes.push({ title: 'Remove the repeated label word', diagnostic, edits: [removeListItem(doc, diagnostic.span)], isPreferred: true });
+        fixes.push({
+          title: 'Remove the repeated label word',
+          diagnostic,
+          edits: [removeListItem(doc, diagnostic.span)],
+          isPreferred: true,
+        });
         break;
       case 'label-word-multi-token':
       case 'label-word-unknown':

@@ -48,7 +48,13 @@ export function completeAt(doc: ClozeDocument, offset: number): CompletionPropos
     const start = offset - exampleLabel[1].length;
     const labels = doc.verbalizers[0]?.entries.map((entry) => entry.label.text) ?? [];
     return [
-      ...labels.map((label) => ({ label, kind: 'label' as const, detail: 'label of the verbalizer', insertText: `${label}: `, replace: { start, end: offset } })),
+      ...labels.map((label) => ({
+        label,
+        kind: 'label' as const,
+        detail: 'label of the verbalizer',
+        insertText: `${label}: `,
+        replace: { start, end: offset },
+      })),
       { label: '?', kind: 'label' as const, detail: 'unlabelled example', insertText: '?: ', replace: { start, end: offset } },
     ];
   }
@@ -56,13 +62,25 @@ export function completeAt(doc: ClozeDocument, offset: number): CompletionPropos
   const indented = /^(\s+)([\p{L}\p{M}\p{N}_]*)$/u.exec(before);
   if (indented && insideMultiFieldExample(doc, lineIndex)) {
     const start = offset - indented[2].length;
-    return usedFields(doc.patterns).map((name) => ({ label: name, kind: 'field', detail: 'field the patterns read', insertText: `${name}: `, replace: { start, end: offset } }));
+    return usedFields(doc.patterns).map((name) => ({
+      label: name,
+      kind: 'field',
+      detail: 'field the patterns read',
+      insertText: `${name}: `,
+      replace: { start, end: offset },
+    }));
   }
 
   const word = /^([a-z]*)$/.exec(before);
   if (word) {
     const start = offset - word[1].length;
-    return KEYWORDS.filter((k) => k.label.startsWith(word[1])).map((k) => ({ label: k.label, kind: 'keyword', detail: k.detail, insertText: k.insertText, replace: { start, end: offset } }));
+    return KEYWORDS.filter((k) => k.label.startsWith(word[1])).map((k) => ({
+      label: k.label,
+      kind: 'keyword',
+      detail: k.detail,
+      insertText: k.insertText,
+      replace: { start, end: offset },
+    }));
   }
   return [];
 }

@@ -28,7 +28,10 @@ export function hoverAt(doc: ClozeDocument, offset: number, tokenizer: Tokenizer
         for (const form of forms) {
           const where = forms.length > 1 ? ` where the mask follows ${form.context === 'after-space' ? 'a space' : 'no space'}` : '';
           const pieces = form.pieces.map((piece) => `\`${escapeCode(piece.token)}\` (${piece.id})`).join(' ');
-          const verdict = form.pieces.length === 1 && form.pieces[0].id !== tokenizer.unkTokenId ? 'one token' : `${form.pieces.length} tokens: \`${escapeCode(formatPieces(form.pieces))}\``;
+          const verdict =
+            form.pieces.length === 1 && form.pieces[0].id !== tokenizer.unkTokenId
+              ? 'one token'
+              : `${form.pieces.length} tokens: \`${escapeCode(formatPieces(form.pieces))}\``;
           lines.push(`In ${tokenizer.modelId}${where}: ${pieces || '_no token_'} — ${verdict}`);
         }
       }

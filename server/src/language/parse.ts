@@ -219,7 +219,10 @@ class Parser {
     const keywordSpan = { start: line.start, end: line.start + keyword.length };
     const colon = /^\s*:/.exec(line.text.slice(keyword.length));
     if (!colon) {
-      this.error({ start: line.start, end: line.end }, `Expected \`${keyword}: ${keyword === 'model' ? '<model id or path>' : '<file>'}\`.`);
+      this.error(
+        { start: line.start, end: line.end },
+        `Expected \`${keyword}: ${keyword === 'model' ? '<model id or path>' : '<file>'}\`.`,
+      );
       return;
     }
     const value = trimmedSpan(line, keywordSpan.end + colon[0].length, line.end);
@@ -241,11 +244,7 @@ class Parser {
   }
 
   /** Reads `keyword [name]:` and returns the name and where the text after the colon starts. */
-  private readHeader(
-    line: Line,
-    keyword: string,
-    allowQuestionMark: boolean,
-  ): { name: Name | undefined; afterColon: number } | undefined {
+  private readHeader(line: Line, keyword: string, allowQuestionMark: boolean): { name: Name | undefined; afterColon: number } | undefined {
     const rest = line.text.slice(keyword.length);
     const colon = rest.indexOf(':');
     if (colon < 0) return undefined;
@@ -381,7 +380,10 @@ class Parser {
   private parseExampleHeader(line: Line): void {
     const header = this.readHeader(line, 'example', true);
     if (!header) {
-      this.error({ start: line.start, end: line.end }, 'Expected `example [label]: <text>`, or `example [label]:` followed by indented `field: value` lines.');
+      this.error(
+        { start: line.start, end: line.end },
+        'Expected `example [label]: <text>`, or `example [label]:` followed by indented `field: value` lines.',
+      );
       return;
     }
     const keywordSpan = { start: line.start, end: line.start + 'example'.length };
@@ -428,10 +430,7 @@ class Parser {
     }
     const node = block.node;
     if (node.fields.length === 0) {
-      this.error(
-        node.headerSpan,
-        'The example has no text: write it after the colon, or as indented `field: value` lines below.',
-      );
+      this.error(node.headerSpan, 'The example has no text: write it after the colon, or as indented `field: value` lines below.');
       return;
     }
     this.statements.push({

@@ -16,7 +16,14 @@ export function documentSymbols(doc: ClozeDocument): OutlineSymbol[] {
   for (const statement of doc.statements) {
     switch (statement.kind) {
       case 'model':
-        symbols.push({ name: statement.id, detail: 'model', kind: 'model', span: statement.span, selectionSpan: statement.idSpan, children: [] });
+        symbols.push({
+          name: statement.id,
+          detail: 'model',
+          kind: 'model',
+          span: statement.span,
+          selectionSpan: statement.idSpan,
+          children: [],
+        });
         break;
       case 'pattern':
         symbols.push({
@@ -58,7 +65,14 @@ export function documentSymbols(doc: ClozeDocument): OutlineSymbol[] {
         break;
       }
       case 'data':
-        symbols.push({ name: statement.path, detail: 'data', kind: 'data', span: statement.span, selectionSpan: statement.pathSpan, children: [] });
+        symbols.push({
+          name: statement.path,
+          detail: 'data',
+          kind: 'data',
+          span: statement.span,
+          selectionSpan: statement.pathSpan,
+          children: [],
+        });
         break;
       case 'comment':
         break;

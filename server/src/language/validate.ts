@@ -23,10 +23,7 @@ export type DataSetSummary =
   | { readonly ok: true; readonly columns: readonly string[]; readonly labels: readonly string[]; readonly rowCount: number }
   | { readonly ok: false; readonly reason: string };
 
-export function validateStructure(
-  doc: ClozeDocument,
-  dataSets: ReadonlyMap<string, DataSetSummary> = new Map(),
-): Diagnostic[] {
+export function validateStructure(doc: ClozeDocument, dataSets: ReadonlyMap<string, DataSetSummary> = new Map()): Diagnostic[] {
   const out: Diagnostic[] = [...doc.syntaxErrors];
   const report = (code: DiagnosticCode, severity: Severity, span: Span, message: string): void => {
     out.push({ code, severity, span, message });
@@ -52,31 +49,26 @@ type Report = (code: DiagnosticCode, severity: Severity, span: Span, message: st
 
 function checkPatterns(doc: ClozeDocument, report: Report, firstLine: Span): void {
   if (doc.patterns.length === 0) {
-    report(
-      'pattern-missing',
-      'error',
-      firstLine,
-      'The file has no pattern. Add one, e.g. `pattern: {text} It was [MASK].`',
-    );
+    report('pattern-missing', 'error', firstLine, 'The file has no pattern. Add one, e.g. `pattern: {text} It was [MASK].`');
   }
   const names = new Map<string, string>();
   for (const pattern of doc.patterns) {
     const label = describePattern(pattern);
     if (pattern.name) {
       if (names.has(pattern.name.text)) {
-        report('pattern-duplicate', 'error', pattern.name.span, `Pattern \`${pattern.name.text}\` is declared twice; give each pattern its own name.`);
+        report(
+          'pattern-duplicate',
+          'error',
+          pattern.name.span,
+          `Pattern \`${pattern.name.text}\` is declared twice; give each pattern its own name.`,
+        );
       }
       names.set(pattern.name.text, label);
     }
     const masks = maskParts(pattern);
     const textSpan = pattern.textSpan.end > pattern.textSpan.start ? pattern.textSpan : pattern.span;
     if (masks.length === 0) {
-      report(
-        'mask-missing',
-        'error',
-        textSpan,
-        `${capitalize(label)} has no [MASK]: the model needs exactly one position to fill in.`,
-      );
+      report('mask-missing', 'error', textSpan, `${capitalize(label)} has no [MASK]: the model needs exactly one position to fill in.`);
     }
     for (const extra of masks.slice(1)) {
       report(
@@ -128,13 +120,23 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
     const seen = new Set<string>();
     for (const entry of verbalizer.entries) {
       if (seen.has(entry.label.text)) {
-        report('label-duplicate', 'error', entry.label.span, `Label \`${entry.label.text}\` is declared twice; list all its label words on one line.`);
+        report(
+          'label-duplicate',
+          'error',
+          entry.label.span,
+          `Label \`${entry.label.text}\` is declared twice; list all its label words on one line.`,
+        );
       }
       seen.add(entry.label.text);
       const words = new Set<string>();
       for (const word of entry.words) {
         if (words.has(word.text)) {
-          report('label-word-repeated', 'warning', word.span, `\`${word.text}\` is already a label word of \`${entry.label.text}\`; it would count twice.`);
+          report(
+            'label-word-repeated',
+            'warning',
+            word.span,
+            `\`${word.text}\` is already a label word of \`${entry.label.text}\`; it would count twice.`,
+          );
         }
         words.add(word.text);
       }
@@ -142,13 +144,7 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
   }
 }
 
-function checkExample(
-  example: Example,
-  doc: ClozeDocument,
-  labels: ReadonlySet<string>,
-  fields: readonly string[],
-  report: Report,
-): void {
+function checkExample(example: Example, doc: ClozeDocument, labels: ReadonlySet<string>, fields: readonly string[], report: Report): void {
   if (example.label && doc.verbalizers.length > 0 && !labels.has(example.label.text)) {
     report('label-undeclared', 'error', example.label.span, undeclaredMessage(example.label.text, labels));
   }
@@ -219,7 +215,10 @@ function checkData(
         'label-undeclared',
         'error',
         data.pathSpan,
-        `Rows of ${data.path} have labels the verbalizer does not declare: ${unknown.slice(0, 5).map((l) => `\`${l}\``).join(', ')}${unknown.length > 5 ? ', …' : ''}.`,
+        `Rows of ${data.path} have labels the verbalizer does not declare: ${unknown
+          .slice(0, 5)
+          .map((l) => `\`${l}\``)
+          .join(', ')}${unknown.length > 5 ? ', …' : ''}.`,
       );
     }
   }
@@ -228,7 +227,11 @@ function checkData(
 function undeclaredMessage(label: string, labels: ReadonlySet<string>): string {
   const declared = [...labels];
   const close = declared.find((candidate) => candidate.toLowerCase() === label.toLowerCase());
-  const hint = close ? ` Did you mean \`${close}\`?` : declared.length > 0 ? ` Declared: ${declared.map((l) => `\`${l}\``).join(', ')}.` : '';
+  const hint = close
+    ? ` Did you mean \`${close}\`?`
+    : declared.length > 0
+      ? ` Declared: ${declared.map((l) => `\`${l}\``).join(', ')}.`
+      : '';
   return `Label \`${label}\` is not in the verbalizer.${hint}`;
 }
 

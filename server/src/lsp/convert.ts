@@ -6,7 +6,15 @@ import {
   type DocumentSymbol,
   type Range,
 } from 'vscode-languageserver/node';
-import { offsetAt, positionAt, type ClozeDocument, type CompletionProposal, type Diagnostic, type OutlineSymbol, type Span } from '../language';
+import {
+  offsetAt,
+  positionAt,
+  type ClozeDocument,
+  type CompletionProposal,
+  type Diagnostic,
+  type OutlineSymbol,
+  type Span,
+} from '../language';
 
 /**
  * The edge between the core's offsets and LSP's line/character ranges. Only

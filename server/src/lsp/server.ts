@@ -51,7 +51,8 @@ export class ClozeServer {
     this.tokenizers = new TokenizerCache(this.cacheDir);
     connection.onInitialize((params) => this.initialize(params));
     connection.onInitialized(() => {
-      if (this.canPullConfiguration) void connection.client.register(DidChangeConfigurationNotification.type, { section: 'cloze' }).catch(() => undefined);
+      if (this.canPullConfiguration)
+        void connection.client.register(DidChangeConfigurationNotification.type, { section: 'cloze' }).catch(() => undefined);
     });
     connection.onDidChangeConfiguration((change) => {
       this.settings.clear();
@@ -112,7 +113,9 @@ export class ClozeServer {
     let settings = this.settings.get(uri);
     if (!settings) {
       settings = this.canPullConfiguration
-        ? this.connection.workspace.getConfiguration({ scopeUri: uri, section: 'cloze' }).then(readSettings, () => readSettings(this.initialSettings))
+        ? this.connection.workspace
+            .getConfiguration({ scopeUri: uri, section: 'cloze' })
+            .then(readSettings, () => readSettings(this.initialSettings))
         : Promise.resolve(readSettings(this.initialSettings));
       this.settings.set(uri, settings);
     }
@@ -122,7 +125,8 @@ export class ClozeServer {
   /** One service per distinct model settings; all share the tokenizer cache. */
   private serviceFor(settings: ClozeSettings): ClozeLanguageService {
     const configured = effectiveModelsDir(settings.modelsDir);
-    const modelsDir = configured !== '' && this.workspaceRoot && !path.isAbsolute(configured) ? path.resolve(this.workspaceRoot, configured) : configured;
+    const modelsDir =
+      configured !== '' && this.workspaceRoot && !path.isAbsolute(configured) ? path.resolve(this.workspaceRoot, configured) : configured;
     const key = JSON.stringify([modelsDir, settings.allowRemoteModels, settings.model]);
     let service = this.services.get(key);
     if (!service) {
@@ -135,7 +139,9 @@ export class ClozeServer {
     return service;
   }
 
-  private async context(uri: string): Promise<{ doc: ClozeDocument; service: ClozeLanguageService; choice: ModelChoice; file: string | undefined } | undefined> {
+  private async context(
+    uri: string,
+  ): Promise<{ doc: ClozeDocument; service: ClozeLanguageService; choice: ModelChoice; file: string | undefined } | undefined> {
     const doc = this.parsedDocument(uri);
     if (!doc) return undefined;
     const service = this.serviceFor(await this.settingsFor(uri));
@@ -165,7 +171,9 @@ export class ClozeServer {
       if (this.documents.get(uri)?.version !== version) return;
       this.publish(uri, doc, [...structural, ...tokens]);
     } catch (error) {
-      this.connection.console.error(`Validation of ${uri} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      this.connection.console.error(
+        `Validation of ${uri} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
     }
   }
 

@@ -23,7 +23,13 @@ export interface ModelSettings {
  * downloaded into the cache.
  */
 export type ModelLocation =
-  | { readonly ok: true; readonly source: 'path' | 'models-dir' | 'cache'; readonly root: string; readonly name: string; readonly id: string }
+  | {
+      readonly ok: true;
+      readonly source: 'path' | 'models-dir' | 'cache';
+      readonly root: string;
+      readonly name: string;
+      readonly id: string;
+    }
   | { readonly ok: true; readonly source: 'remote'; readonly root: string; readonly name: string; readonly id: string }
   | { readonly ok: false; readonly id: string; readonly reason: string };
 
@@ -40,7 +46,14 @@ export function effectiveModelsDir(configured: string | undefined): string {
 }
 
 export function isModelPath(id: string): boolean {
-  return id.startsWith('./') || id.startsWith('../') || id.startsWith('~/') || path.isAbsolute(id) || id.startsWith('.\\') || id.startsWith('..\\');
+  return (
+    id.startsWith('./') ||
+    id.startsWith('../') ||
+    id.startsWith('~/') ||
+    path.isAbsolute(id) ||
+    id.startsWith('.\\') ||
+    id.startsWith('..\\')
+  );
 }
 
 function hasTokenizer(folder: string): boolean {
@@ -55,7 +68,11 @@ export function resolveModel(id: string, documentDir: string | undefined, settin
       return { ok: false, id, reason: `the folder ${folder} does not exist. Check the path; it is relative to the .cloze file.` };
     }
     if (!hasTokenizer(folder)) {
-      return { ok: false, id, reason: `${folder} has no tokenizer.json. A model folder holds tokenizer.json, config.json and onnx/model.onnx (as exported for transformers.js).` };
+      return {
+        ok: false,
+        id,
+        reason: `${folder} has no tokenizer.json. A model folder holds tokenizer.json, config.json and onnx/model.onnx (as exported for transformers.js).`,
+      };
     }
     return { ok: true, source: 'path', root: path.dirname(folder), name: path.basename(folder), id };
   }
@@ -69,7 +86,10 @@ export function resolveModel(id: string, documentDir: string | undefined, settin
     return { ok: true, source: 'remote', root: settings.cacheDir, name: id, id };
   }
   const cache = `the download cache (${path.join(settings.cacheDir, id)})`;
-  const places = settings.modelsDir !== '' ? `is neither in the models folder (${path.join(settings.modelsDir, id)}) nor in ${cache}` : `is not in ${cache} and no models folder is set`;
+  const places =
+    settings.modelsDir !== ''
+      ? `is neither in the models folder (${path.join(settings.modelsDir, id)}) nor in ${cache}`
+      : `is not in ${cache} and no models folder is set`;
   const fix =
     settings.modelsDir === ''
       ? 'Set cloze.modelsDir (CLI: --models-dir, or CLOZE_MODELS_DIR) to a folder that holds it, or allow downloads (cloze.allowRemoteModels; the CLI without --offline).'

@@ -14,6 +14,8 @@ export type TokenizerResult = { readonly ok: true; readonly tokenizer: Tokenizer
 /** Loaded tokenizers, one per model folder, shared by all open documents. */
 export class TokenizerCache {
   private readonly loads = new Map<string, Promise<TokenizerResult>>();
+  /** Settled loads, so callers on the typing path can use a tokenizer without awaiting. */
+  private readonly settled = new Map<string, TokenizerResult>();
 
   constructor(private readonly cacheDir: string) {}
 
@@ -25,15 +27,17 @@ export class TokenizerCache {
       this.loads.set(key, load);
       // A failed load is not cached for ever: the user may fix the folder or go online.
       void load.then((result) => {
-        if (!result.ok) this.loads.delete(key);
+        if (result.ok) this.settled.set(key, result);
+        else this.loads.delete(key);
       });
     }
     return load;
   }
 
   /** The tokenizer if it has already loaded, without waiting. */
-  peek(location: Extract<ModelLocation, { ok: true }>): Promise<TokenizerResult> | undefined {
-    return this.loads.get(locationKey(location));
+  loaded(location: Extract<ModelLocation, { ok: true }>): TokenizerView | undefined {
+    const result = this.settled.get(locationKey(location));
+    return result?.ok ? result.tokenizer : undefined;
   }
 }
 

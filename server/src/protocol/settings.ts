@@ -29,7 +29,10 @@ export function readSettings(raw: unknown): ClozeSettings {
   const preview = (value['preview'] && typeof value['preview'] === 'object' ? value['preview'] : {}) as Record<string, unknown>;
   const string = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
   const boolean = (v: unknown, fallback: boolean): boolean => (typeof v === 'boolean' ? v : fallback);
-  const topK = typeof preview['topK'] === 'number' && Number.isFinite(preview['topK']) ? Math.min(100, Math.max(1, Math.round(preview['topK']))) : defaultSettings.preview.topK;
+  const topK =
+    typeof preview['topK'] === 'number' && Number.isFinite(preview['topK'])
+      ? Math.min(100, Math.max(1, Math.round(preview['topK'])))
+      : defaultSettings.preview.topK;
   return {
     model: string(value['model'], defaultSettings.model) || defaultSettings.model,
     modelsDir: string(value['modelsDir'], defaultSettings.modelsDir),

@@ -11,7 +11,9 @@ import type { DataSetSummary } from '../language/validate';
 
 export type Row = Readonly<Record<string, string>>;
 
-export type DataSet = { readonly ok: true; readonly rows: readonly Row[]; readonly columns: readonly string[] } | { readonly ok: false; readonly reason: string };
+export type DataSet =
+  | { readonly ok: true; readonly rows: readonly Row[]; readonly columns: readonly string[] }
+  | { readonly ok: false; readonly reason: string };
 
 const cache = new Map<string, { mtimeMs: number; size: number; data: DataSet }>();
 
@@ -41,7 +43,13 @@ function readUncached(file: string): DataSet {
   try {
     if (extension === '.jsonl' || extension === '.ndjson') return fromJsonLines(text, file);
     if (extension === '.csv' || extension === '.tsv') {
-      const records = parseCsv(text, { columns: true, delimiter: extension === '.tsv' ? '\t' : ',', skip_empty_lines: true, bom: true, relax_quotes: extension === '.tsv' }) as Array<Record<string, string>>;
+      const records = parseCsv(text, {
+        columns: true,
+        delimiter: extension === '.tsv' ? '\t' : ',',
+        skip_empty_lines: true,
+        bom: true,
+        relax_quotes: extension === '.tsv',
+      }) as Array<Record<string, string>>;
       const columns = records[0] ? Object.keys(records[0]) : [];
       return { ok: true, rows: records, columns };
     }

@@ -29,10 +29,15 @@ export interface ModelChoice {
 }
 
 export class ClozeLanguageService {
-  readonly tokenizers: TokenizerCache;
+  constructor(
+    readonly settings: ServiceSettings,
+    /** Shared by every service of the process, so one model is loaded once. */
+    readonly tokenizers: TokenizerCache = new TokenizerCache(settings.cacheDir),
+  ) {}
 
-  constructor(readonly settings: ServiceSettings) {
-    this.tokenizers = new TokenizerCache(settings.cacheDir);
+  /** The tokenizer of a model choice if it is loaded already: the typing path never waits. */
+  loadedTokenizer(choice: ModelChoice): TokenizerView | undefined {
+    return choice.location.ok ? this.tokenizers.loaded(choice.location) : undefined;
   }
 
   modelChoice(doc: ClozeDocument, documentPath: string | undefined, override?: string): ModelChoice {

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import {
+  createProtocolConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  PublishDiagnosticsNotification,
+  ConfigurationRequest,
+  WorkDoneProgressCreateRequest,
+  type Diagnostic,
+  type ProtocolConnection,
+} from 'vscode-languageserver-protocol/node';
+import { repoRoot, serverMain } from './paths';
+
+/**
+ * A minimal LSP client for protocol tests: starts the built server as a child
+ * process over stdio and speaks real JSON-RPC to it, as an editor would.
+ */
+export interface TestClient {
+  readonly connection: ProtocolConnection;
+  readonly process: ChildProcess;
+  /** Resolves with the first diagnostics for `uri` published after the call that satisfy `accept`. */
+  diagnostics(uri: string, accept?: (diagnostics: Diagnostic[]) => boolean, timeoutMs?: number): Promise<Diagnostic[]>;
+  /** Every publish received so far, in order, per URI. */
+  readonly published: Map<string, Diagnostic[][]>;
+  /** Server stderr, for failure messages. */
+  stderr(): string;
+  close(): Promise<void>;
+}
+
+export async function startServer(settings: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<TestClient> {
+  const child = spawn(process.execPath, [serverMain, '--stdio'], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  const published = new Map<string, Diagnostic[][]>();
+  const waiters: Array<{ uri: string; accept: (d: Diagnostic[]) => boolean; resolve: (d: Diagnostic[]) => void }> = [];
+  connection.onNotification(PublishDiagnosticsNotification.type, (params) => {
+    published.set(params.uri, [...(published.get(params.uri) ?? []), params.diagnostics]);
+    for (const waiter of [...waiters]) {
+      if (waiter.uri === params.uri && waiter.accept(params.diagnostics)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(params.diagnostics);
+      }
+    }
+  });
+  connection.onRequest(ConfigurationRequest.type, (params) => params.items.map(() => settings));
+  connection.onRequest(WorkDoneProgressCreateRequest.type, () => null);
+  connection.listen();
+  await connection.sendRequest('initialize', {
+    processId: process.pid,
+    rootUri: pathToFileURL(repoRoot).href,
+    workspaceFolders: [{ uri: pathToFileURL(repoRoot).href, name: 'cloze' }],
+    capabilities: { workspace: { configuration: true }, window: { workDoneProgress: true }, textDocument: { codeLens: {} } },
+    initializationOptions: { settings },
+  });
+  await connection.sendNotification('initialized', {});
+  return {
+    connection,
+    process: child,
+    published,
+    stderr: () => stderr,
+    diagnostics(uri, accept = () => true, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `No matching diagnostics for ${uri} within ${timeoutMs} ms. Received: ${JSON.stringify(published.get(uri))}\nServer stderr:\n${stderr}`,
+              ),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          uri,
+          accept,
+          resolve: (d) => {
+            clearTimeout(timer);
+            resolve(d);
+          },
+        });
+      });
+    },
+    async close() {
+      try {
+        await connection.sendRequest('shutdown');
+        await connection.sendNotification('exit');
+      } catch {
+        // The server may already be gone; the kill below makes sure.
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        if (child.exitCode !== null) resolve();
+      });
+      connection.dispose();
+    },
+  };
+}
