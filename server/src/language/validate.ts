@@ -7,10 +7,10 @@ import {
   type Diagnostic,
   type DiagnosticCode,
   type Example,
+  type Pattern,
   type Severity,
   type Span,
 } from './ast';
-import { usedFields } from './render';
 
 /**
  * Structural checks: everything that can be known without the model. They
@@ -39,8 +39,9 @@ export function validateStructure(doc: ClozeDocument, dataSets: ReadonlyMap<stri
   checkVerbalizer(doc, report, firstLine);
 
   const labels = new Set(doc.verbalizers[0]?.entries.map((entry) => entry.label.text) ?? []);
-  const fields = usedFields(doc.patterns);
-  for (const example of doc.examples) checkExample(example, doc, labels, fields, report);
+  const fieldUsers = fieldReaders(doc);
+  const fields = [...fieldUsers.keys()];
+  for (const example of doc.examples) checkExample(example, doc, labels, fieldUsers, report);
   for (const data of doc.data) checkData(data, dataSets.get(data.path), doc, labels, fields, report);
   return out;
 }
@@ -144,7 +145,14 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
   }
 }
 
-function checkExample(example: Example, doc: ClozeDocument, labels: ReadonlySet<string>, fields: readonly string[], report: Report): void {
+function checkExample(
+  example: Example,
+  doc: ClozeDocument,
+  labels: ReadonlySet<string>,
+  fieldUsers: ReadonlyMap<string, readonly Pattern[]>,
+  report: Report,
+): void {
+  const fields = [...fieldUsers.keys()];
   if (example.label && doc.verbalizers.length > 0 && !labels.has(example.label.text)) {
     report('label-undeclared', 'error', example.label.span, undeclaredMessage(example.label.text, labels));
   }
@@ -167,18 +175,34 @@ function checkExample(example: Example, doc: ClozeDocument, labels: ReadonlySet<
     }
     given.set(field.name.text, field.name.span);
   }
+  // One diagnostic per missing field, naming the patterns that read it: linear in
+  // the example, however many patterns the file has.
+  for (const [field, users] of fieldUsers) {
+    if (given.has(field)) continue;
+    const readers =
+      users.length > 3
+        ? `${users.slice(0, 3).map(describePattern).join(', ')} and ${users.length - 3} more`
+        : users.map(describePattern).join(', ');
+    report(
+      'placeholder-unknown',
+      'error',
+      example.headerSpan,
+      `This example has no field \`${field}\`, which ${readers} use${users.length === 1 ? 's' : ''} as {${field}}.${suggestField(field, [...given.keys()])}`,
+    );
+  }
+}
+
+/** Which patterns read each field, in order of first use. */
+function fieldReaders(doc: ClozeDocument): Map<string, Pattern[]> {
+  const readers = new Map<string, Pattern[]>();
   for (const pattern of doc.patterns) {
     for (const field of patternFields(pattern)) {
-      if (!given.has(field)) {
-        report(
-          'placeholder-unknown',
-          'error',
-          example.headerSpan,
-          `This example has no field \`${field}\`, which ${describePattern(pattern)} uses as {${field}}.${suggestField(field, [...given.keys()])}`,
-        );
-      }
+      const list = readers.get(field);
+      if (list) list.push(pattern);
+      else readers.set(field, [pattern]);
     }
   }
+  return readers;
 }
 
 function checkData(

@@ -1,4 +1,4 @@
-import { describePattern, type ClozeDocument, type Diagnostic } from './ast';
+import { describePattern, patternFields, type ClozeDocument, type Diagnostic, type Pattern } from './ast';
 import { labelWordForms, maskContexts, singleToken, whereDescription } from './labelWords';
 import { exampleFields, hasSingleMask, renderPattern } from './render';
 import { formatPieces, type TokenizerView } from './tokenizer';
@@ -85,17 +85,52 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
     }
   }
 
+  out.push(...inputsTooLong(doc, tokenizer));
+  return out;
+}
+
+/** How far below the limit an estimated length may be before the exact length is computed. */
+const ESTIMATE_SLACK = 16;
+
+/**
+ * `input-too-long`, linear in the file. Token counts are nearly additive over
+ * the pieces of an input, so each pattern's own length (filled with empty
+ * fields) and each field value are tokenized once; only (pattern, example)
+ * pairs whose estimate comes near the limit are rendered and counted exactly.
+ * Checking every pair exactly would cost patterns × examples tokenizations.
+ */
+function inputsTooLong(doc: ClozeDocument, tokenizer: TokenizerView): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const groups = new Map<string, { fields: string[]; patterns: Pattern[]; overhead: number }>();
+  for (const pattern of doc.patterns) {
+    if (!hasSingleMask(pattern)) continue;
+    const fields = patternFields(pattern);
+    const key = fields.join('\u0000');
+    const overhead = tokenizer.countTokens(renderPattern(pattern, new Map(), tokenizer.special));
+    const group = groups.get(key);
+    if (group) {
+      group.patterns.push(pattern);
+      group.overhead = Math.max(group.overhead, overhead);
+    } else {
+      groups.set(key, { fields, patterns: [pattern], overhead });
+    }
+  }
+  if (groups.size === 0) return out;
   for (const example of doc.examples) {
     const values = exampleFields(example, doc.patterns);
-    for (const pattern of doc.patterns) {
-      if (!hasSingleMask(pattern)) continue;
-      const length = tokenizer.countTokens(renderPattern(pattern, values, tokenizer.special));
-      if (length > tokenizer.maxLength) {
+    const lengths = new Map<string, number>();
+    for (const [field, value] of values) lengths.set(field, tokenizer.tokenize(value).length);
+    for (const group of groups.values()) {
+      const estimate = group.fields.reduce((sum, field) => sum + (lengths.get(field) ?? 0), group.overhead);
+      if (estimate <= tokenizer.maxLength - ESTIMATE_SLACK) continue;
+      for (const pattern of group.patterns) {
+        const length = tokenizer.countTokens(renderPattern(pattern, values, tokenizer.special));
+        if (length <= tokenizer.maxLength) continue;
         out.push({
           code: 'input-too-long',
           severity: 'warning',
           span: example.headerSpan,
-          message: `With this example, ${describePattern(pattern)} is ${length} tokens long, more than the ${tokenizer.maxLength} that ${model} reads: the end of the input, and perhaps the mask, would be cut off.`,
+          message: `With this example, ${describePattern(pattern)} is ${length} tokens long, more than the ${tokenizer.maxLength} that ${tokenizer.modelId} reads: the end of the input, and perhaps the mask, would be cut off.`,
         });
       }
     }
