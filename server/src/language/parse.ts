@@ -92,7 +92,7 @@ class Parser {
   }
 
   run(): ClozeDocument {
-    for (const line of this.lines) this.parseLine(line);
+    for (const line of this.lines) this.parseLine(line.start === 0 ? withoutByteOrderMark(line) : line);
     this.closeBlock();
     const statements = this.statements;
     return {
@@ -153,17 +153,20 @@ class Parser {
       );
       return;
     }
+    const errorsBefore = this.errors.length;
     const pair = this.readPair(line, indent);
+    // readPair reports a bad name itself; the generic message would only repeat it, wrongly.
+    const reported = this.errors.length > errorsBefore;
     if (this.block.kind === 'verbalizer') {
       if (!pair) {
-        this.error(span, 'A verbalizer entry is written `label: word, word, …`.');
+        if (!reported) this.error(span, 'A verbalizer entry is written `label: word, word, …`.');
         return;
       }
       this.block.node.entries.push(this.labelEntry(line, pair));
       this.block.node.end = line.end;
     } else {
       if (!pair) {
-        this.error(span, 'An example field is written `field: value`.');
+        if (!reported) this.error(span, 'An example field is written `field: value`.');
         return;
       }
       const value = trimmedSpan(line, pair.valueStart, line.end);
@@ -295,19 +298,21 @@ class Parser {
       const at = base + i;
       const char = text[i];
       if (char === '\\') {
-        const next = text[i + 1];
+        // The escaped character is a whole code point: `\😀` must not end a span inside a surrogate pair.
+        const nextCode = text.codePointAt(i + 1);
+        const next = nextCode === undefined ? undefined : String.fromCodePoint(nextCode);
         if (next !== undefined && ESCAPABLE.has(next)) {
           if (literal === '') literalStart = at;
           literal += next;
         } else {
           this.error(
-            { start: at, end: at + (next === undefined ? 1 : 2) },
+            { start: at, end: at + 1 + (next?.length ?? 0) },
             `Bad escape \`\\${next ?? ''}\`: only \\{ \\} \\[ \\] and \\\\ are escapes. Write \\\\ for a backslash.`,
           );
           if (literal === '') literalStart = at;
           literal += next === undefined ? '\\' : `\\${next}`;
         }
-        i += next === undefined ? 1 : 2;
+        i += 1 + (next?.length ?? 0);
         continue;
       }
       if (char === '{') {
@@ -447,6 +452,15 @@ class Parser {
   private error(span: Span, message: string): void {
     this.errors.push({ code: 'syntax', severity: 'error', message, span });
   }
+}
+
+/**
+ * A file saved with a UTF-8 byte order mark (as some Windows editors do, and as
+ * `cloze check` reads it) starts with U+FEFF. It is no indentation: the first
+ * statement starts after it, and spans stay offsets into the text as given.
+ */
+function withoutByteOrderMark(line: Line): Line {
+  return line.text.startsWith('\uFEFF') ? { start: line.start + 1, end: line.end, text: line.text.slice(1) } : line;
 }
 
 /** The part of a line between two offsets, without surrounding blanks, and its span. */
