@@ -1,4 +1,4 @@
-import { describePattern, patternFields, type ClozeDocument, type Diagnostic, type Pattern } from './ast';
+import { describePattern, type ClozeDocument, type Diagnostic, type Pattern } from './ast';
 import { labelWordForms, maskContexts, singleToken, whereDescription } from './labelWords';
 import { exampleFields, hasSingleMask, renderPattern } from './render';
 import { formatPieces, type TokenizerView } from './tokenizer';
@@ -104,7 +104,8 @@ function inputsTooLong(doc: ClozeDocument, tokenizer: TokenizerView): Diagnostic
   const groups = new Map<string, { fields: string[]; patterns: Pattern[]; overhead: number }>();
   for (const pattern of doc.patterns) {
     if (!hasSingleMask(pattern)) continue;
-    const fields = patternFields(pattern);
+    // Every placeholder counts, a field read twice twice: `{a} … {a}` puts `a` in the input twice.
+    const fields = pattern.parts.flatMap((part) => (part.kind === 'placeholder' ? [part.field] : []));
     const key = fields.join('\u0000');
     const overhead = tokenizer.countTokens(renderPattern(pattern, new Map(), tokenizer.special));
     const group = groups.get(key);
