@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 
@@ -10,9 +11,14 @@ import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerO
 
 let client: LanguageClient | undefined;
 
-/** The bundled server of a packaged extension, else the tsc output of a checkout. */
+/**
+ * The bundled server beside the bundled client (dist/ of a packaged extension),
+ * else the tsc output of a checkout. Looking beside this file rather than in the
+ * extension's dist/ keeps a checkout that has run `npm run package` on its
+ * freshly compiled server instead of the last bundle.
+ */
 function serverModule(context: vscode.ExtensionContext): string {
-  const bundled = context.asAbsolutePath('dist/server.js');
+  const bundled = path.join(__dirname, 'server.js');
   return fs.existsSync(bundled) ? bundled : context.asAbsolutePath('server/out/lsp/main.js');
 }
 
