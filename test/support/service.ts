@@ -32,7 +32,13 @@ export function serviceFor(defaultModel: string): ClozeLanguageService {
   let service = services.get(defaultModel);
   if (!service) {
     service = new ClozeLanguageService(
-      { modelsDir: modelsDir(), allowRemoteModels: false, cacheDir: emptyCacheDir, defaultModel },
+      {
+        modelsDir: modelsDir(),
+        allowRemoteModels: false,
+        cacheDir: emptyCacheDir,
+        defaultModel,
+        defaultModelOrigin: 'the cloze.model setting',
+      },
       sharedTokenizers,
     );
     services.set(defaultModel, service);

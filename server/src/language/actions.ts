@@ -1,7 +1,7 @@
-import { describePattern, type ClozeDocument, type Diagnostic, type Span } from './ast';
+import { describePattern, type ClozeDocument, type Diagnostic, type LabelWord, type Pattern, type Span } from './ast';
 import { labelWordAt } from './find';
 import { labelWordForms, maskContexts, singleToken, singleTokenVariants } from './labelWords';
-import type { TokenizerView } from './tokenizer';
+import type { MaskContext, TokenizerView } from './tokenizer';
 
 /** A text edit as offsets into the document. */
 export interface TextEdit {
@@ -76,11 +76,14 @@ function labelWordFixes(doc: ClozeDocument, diagnostic: Diagnostic, tokenizer: T
   const contexts = maskContexts(doc);
   const fixes: QuickFix[] = [];
 
-  // Other casings that are one token in every context the patterns create.
+  // Other casings that are one token in every context the patterns create,
+  // and not a token another label word already is (that would be a new error).
+  const taken = tokensOfOtherWords(doc, word, contexts, tokenizer);
   const perContext = [...contexts.keys()].map((context) => singleTokenVariants(word, context, tokenizer));
   const [first, ...rest] = perContext;
   for (const variant of first ?? []) {
     if (!rest.every((variants) => variants.some((v) => v.text === variant.text))) continue;
+    if (taken.has(variant.piece.id)) continue;
     fixes.push({
       title: `Replace with \`${variant.text}\` (the single token ${variant.piece.token}, id ${variant.piece.id})`,
       diagnostic,
@@ -99,8 +102,9 @@ function labelWordFixes(doc: ClozeDocument, diagnostic: Diagnostic, tokenizer: T
       if (form.context !== 'no-space' || singleToken(form, tokenizer)) continue;
       const edits: TextEdit[] = [];
       for (const pattern of form.patterns) {
-        const mask = pattern.parts.find((part) => part.kind === 'mask');
-        if (mask) edits.push({ span: { start: mask.span.start, end: mask.span.start }, newText: ' ' });
+        // A mask that opens the pattern has no context to change: blanks at the start are trimmed.
+        const index = pattern.parts.findIndex((part) => part.kind === 'mask');
+        if (index > 0) edits.push({ span: { start: pattern.parts[index].span.start, end: pattern.parts[index].span.start }, newText: ' ' });
       }
       if (edits.length === 0) continue;
       fixes.push({
@@ -128,4 +132,24 @@ function removeListItem(doc: ClozeDocument, span: Span): TextEdit {
   if (comma) return { span: { start: span.start - comma[0].length, end: span.end }, newText: '' };
   const after = /^\s*,\s*/.exec(doc.text.slice(span.end));
   return { span: { start: span.start, end: span.end + (after ? after[0].length : 0) }, newText: '' };
+}
+
+/** Token ids the other label words of the verbalizer already are, in any of the contexts. */
+function tokensOfOtherWords(
+  doc: ClozeDocument,
+  except: LabelWord,
+  contexts: ReadonlyMap<MaskContext, readonly Pattern[]>,
+  tokenizer: TokenizerView,
+): Set<number> {
+  const ids = new Set<number>();
+  for (const entry of doc.verbalizers[0]?.entries ?? []) {
+    for (const word of entry.words) {
+      if (word === except) continue;
+      for (const form of labelWordForms(word.text, contexts, tokenizer)) {
+        const token = singleToken(form, tokenizer);
+        if (token) ids.add(token.id);
+      }
+    }
+  }
+  return ids;
 }

@@ -136,7 +136,7 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
             'label-word-repeated',
             'warning',
             word.span,
-            `\`${word.text}\` is already a label word of \`${entry.label.text}\`; it would count twice.`,
+            `\`${word.text}\` is already a label word of \`${entry.label.text}\`; a label word counts once, so remove the repeat.`,
           );
         }
         words.add(word.text);

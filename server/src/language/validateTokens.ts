@@ -63,7 +63,7 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
             code: 'label-word-repeated',
             severity: 'warning',
             span: word.span,
-            message: `\`${word.text}\` is the same token as \`${sameLabel}\` (${piece.token}, id ${piece.id}) in ${model}; it would count twice for \`${entry.label.text}\`.`,
+            message: `\`${word.text}\` is the same token as \`${sameLabel}\` (${piece.token}, id ${piece.id}) in ${model}: for \`${entry.label.text}\` the token counts once, so one of the two spellings is redundant.`,
           });
           reported = true;
           continue;
@@ -85,6 +85,7 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
     }
   }
 
+  out.push(...masksInText(doc, tokenizer));
   out.push(...inputsTooLong(doc, tokenizer));
   return out;
 }
@@ -131,9 +132,43 @@ function inputsTooLong(doc: ClozeDocument, tokenizer: TokenizerView): Diagnostic
           code: 'input-too-long',
           severity: 'warning',
           span: example.headerSpan,
-          message: `With this example, ${describePattern(pattern)} is ${length} tokens long, more than the ${tokenizer.maxLength} that ${tokenizer.modelId} reads: the end of the input, and perhaps the mask, would be cut off.`,
+          message: `With this example, ${describePattern(pattern)} is ${length} tokens long, more than the ${tokenizer.maxLength} that ${tokenizer.modelId} reads. The input has to be truncated: the preview keeps the tokens nearest the mask, but code that cuts the end of the input can cut the mask off.`,
         });
       }
+    }
+  }
+  return out;
+}
+
+/**
+ * Text that reaches the tokenizer as the model's mask token although it is
+ * not the pattern's `[MASK]`: an escaped `\[MASK\]` in a pattern, or the
+ * mask token inside an example. The tokenizer cannot tell them apart, so the
+ * input would have two masks and the wrong one could be scored.
+ */
+function masksInText(doc: ClozeDocument, tokenizer: TokenizerView): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const mask = tokenizer.special.mask;
+  for (const pattern of doc.patterns) {
+    for (const part of pattern.parts) {
+      if (part.kind !== 'text' || !part.value.includes(mask)) continue;
+      out.push({
+        code: 'mask-multiple',
+        severity: 'error',
+        span: part.span,
+        message: `This text contains ${mask}, which ${tokenizer.modelId} reads as its mask token even when escaped: ${describePattern(pattern)} would have two masks. Rephrase it.`,
+      });
+    }
+  }
+  for (const example of doc.examples) {
+    for (const field of example.fields) {
+      if (!field.value.includes(mask)) continue;
+      out.push({
+        code: 'mask-multiple',
+        severity: 'error',
+        span: field.valueSpan,
+        message: `This example contains ${mask}, which ${tokenizer.modelId} reads as its mask token: filled into a pattern it makes a second mask. Rephrase it.`,
+      });
     }
   }
   return out;

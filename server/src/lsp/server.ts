@@ -131,7 +131,13 @@ export class ClozeServer {
     let service = this.services.get(key);
     if (!service) {
       service = new ClozeLanguageService(
-        { modelsDir, allowRemoteModels: settings.allowRemoteModels, cacheDir: this.cacheDir, defaultModel: settings.model },
+        {
+          modelsDir,
+          allowRemoteModels: settings.allowRemoteModels,
+          cacheDir: this.cacheDir,
+          defaultModel: settings.model,
+          defaultModelOrigin: 'the cloze.model setting',
+        },
         this.tokenizers,
       );
       this.services.set(key, service);

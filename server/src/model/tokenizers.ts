@@ -1,6 +1,7 @@
 import type { PreTrainedTokenizer } from '@xenova/transformers' with { 'resolution-mode': 'import' };
 import type { TokenPiece, TokenizerView } from '../language/tokenizer';
 import { locationKey, type ModelLocation } from './resolve';
+import { modelMaxLength } from './maxLength';
 import { withModelEnv } from './transformers';
 
 /**
@@ -43,14 +44,22 @@ export class TokenizerCache {
 
 async function loadTokenizer(location: Extract<ModelLocation, { ok: true }>, cacheDir: string): Promise<TokenizerResult> {
   try {
-    const tokenizer = await withModelEnv(location, cacheDir, (module) => module.AutoTokenizer.from_pretrained(location.name));
+    const { tokenizer, config } = await withModelEnv(location, cacheDir, async (module) => {
+      const loaded = await module.AutoTokenizer.from_pretrained(location.name);
+      // config.json gives the position table; a folder without one still checks, against the tokenizer's limit.
+      const modelConfig = await module.AutoConfig.from_pretrained(location.name).catch(() => ({}));
+      return { tokenizer: loaded, config: modelConfig as Record<string, unknown> };
+    });
     if (tokenizer.mask_token === null || tokenizer.mask_token === undefined || tokenizer.mask_token_id === undefined) {
       return {
         ok: false,
         reason: `${location.id} has no mask token in its tokenizer: it is not a masked language model. Use a BERT-style model such as Xenova/bert-base-uncased or Xenova/roberta-base.`,
       };
     }
-    return { ok: true, tokenizer: new TransformersTokenizerView(location.id, tokenizer) };
+    return {
+      ok: true,
+      tokenizer: new TransformersTokenizerView(location.id, tokenizer, modelMaxLength(config, tokenizer.model_max_length)),
+    };
   } catch (error) {
     return { ok: false, reason: describeLoadError(location, error) };
   }
@@ -79,13 +88,13 @@ class TransformersTokenizerView implements TokenizerView {
   readonly special;
   readonly maskTokenId: number;
   readonly unkTokenId: number | undefined;
-  readonly maxLength: number;
   private readonly vocab: readonly string[];
   private readonly ids: Map<string, number>;
 
   constructor(
     readonly modelId: string,
     private readonly tokenizer: PreTrainedTokenizer,
+    readonly maxLength: number,
   ) {
     const config = (tokenizer as unknown as { _tokenizer_config: Record<string, unknown> })._tokenizer_config;
     const sep = tokenizer.sep_token ?? configToken(config['eos_token']) ?? '[SEP]';
@@ -96,9 +105,6 @@ class TransformersTokenizerView implements TokenizerView {
     };
     this.maskTokenId = tokenizer.mask_token_id as number;
     this.unkTokenId = tokenizer.unk_token_id ?? undefined;
-    // Tokenizers without a declared limit report a huge number; BERT-style models read 512.
-    const declared = tokenizer.model_max_length;
-    this.maxLength = typeof declared === 'number' && declared > 0 && declared < 100_000 ? declared : 512;
     const model = (tokenizer as unknown as { model: { vocab: string[]; tokens_to_ids: Map<string, number> } }).model;
     this.vocab = model.vocab;
     this.ids = model.tokens_to_ids;

@@ -43,15 +43,16 @@ function readUncached(file: string): DataSet {
   try {
     if (extension === '.jsonl' || extension === '.ndjson') return fromJsonLines(text, file);
     if (extension === '.csv' || extension === '.tsv') {
+      // The header names the columns even when no row follows it.
+      let header: string[] = [];
       const records = parseCsv(text, {
-        columns: true,
+        columns: (names: string[]) => (header = names),
         delimiter: extension === '.tsv' ? '\t' : ',',
         skip_empty_lines: true,
         bom: true,
         relax_quotes: extension === '.tsv',
       }) as Array<Record<string, string>>;
-      const columns = records[0] ? Object.keys(records[0]) : [];
-      return { ok: true, rows: records, columns };
+      return { ok: true, rows: records, columns: header };
     }
     return { ok: false, reason: `${path.basename(file)}: unknown data format. Use .jsonl, .csv or .tsv.` };
   } catch (error) {

@@ -17,6 +17,8 @@ import { readDataSet, summarize } from './dataSets';
 export interface ServiceSettings extends ModelSettings {
   /** `cloze.model`: the model of files without a `model:` line. */
   readonly defaultModel: string;
+  /** How messages name where `defaultModel` came from ("the cloze.model setting"). */
+  readonly defaultModelOrigin: string;
 }
 
 /** Which model a document uses and where the diagnostics about it go. */
@@ -86,7 +88,7 @@ export class ClozeLanguageService {
   private unavailable(choice: ModelChoice, reason: string): Diagnostic {
     const origin =
       choice.origin === 'settings'
-        ? ' (the file has no `model:` line, so the cloze.model setting chose it)'
+        ? ` (the file has no \`model:\` line, so ${this.settings.defaultModelOrigin} chose it)`
         : choice.origin === 'override'
           ? ' (chosen by --model)'
           : '';
