@@ -27,7 +27,16 @@ export function quickFixes(doc: ClozeDocument, diagnostics: readonly Diagnostic[
   for (const diagnostic of diagnostics) {
     switch (diagnostic.code) {
       case 'mask-multiple':
-        fixes.push({ title: 'Remove this extra [MASK]', diagnostic, edits: [removeWithOneBlank(doc, diagnostic.span)], isPreferred: true });
+        // Only a written second [MASK] is removed; a mask token inside text (an example, an
+        // escaped \[MASK\]) is reported on the whole text, which must not be deleted.
+        if (isMaskPart(doc, diagnostic.span)) {
+          fixes.push({
+            title: 'Remove this extra [MASK]',
+            diagnostic,
+            edits: [removeWithOneBlank(doc, diagnostic.span)],
+            isPreferred: true,
+          });
+        }
         break;
       case 'mask-missing': {
         const pattern = doc.patterns.find((p) => p.textSpan.start === diagnostic.span.start || p.span.start === diagnostic.span.start);
@@ -102,11 +111,12 @@ function labelWordFixes(doc: ClozeDocument, diagnostic: Diagnostic, tokenizer: T
       if (form.context !== 'no-space' || singleToken(form, tokenizer)) continue;
       const edits: TextEdit[] = [];
       for (const pattern of form.patterns) {
-        // A mask that opens the pattern has no context to change: blanks at the start are trimmed.
         const index = pattern.parts.findIndex((part) => part.kind === 'mask');
         if (index > 0) edits.push({ span: { start: pattern.parts[index].span.start, end: pattern.parts[index].span.start }, newText: ' ' });
       }
-      if (edits.length === 0) continue;
+      // A mask that opens a pattern has no context to change (blanks at the start are trimmed),
+      // so spacing the other patterns would leave the diagnostic: then this is no fix.
+      if (edits.length === 0 || edits.length < form.patterns.length) continue;
       fixes.push({
         title: `Put a space before [MASK] in ${form.patterns.map(describePattern).join(', ')}, where \`${word.text}\` is the single token ${spacedToken.token}`,
         diagnostic,
@@ -116,6 +126,12 @@ function labelWordFixes(doc: ClozeDocument, diagnostic: Diagnostic, tokenizer: T
     }
   }
   return fixes;
+}
+
+function isMaskPart(doc: ClozeDocument, span: Span): boolean {
+  return doc.patterns.some((pattern) =>
+    pattern.parts.some((part) => part.kind === 'mask' && part.span.start === span.start && part.span.end === span.end),
+  );
 }
 
 /** Deletes a span and one neighbouring blank, so `a [MASK] b` becomes `a b`. */
