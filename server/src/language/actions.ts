@@ -42,7 +42,8 @@ export function quickFixes(doc: ClozeDocument, diagnostics: readonly Diagnostic[
         const pattern = doc.patterns.find((p) => p.textSpan.start === diagnostic.span.start || p.span.start === diagnostic.span.start);
         if (!pattern) break;
         const end = pattern.textSpan.end > pattern.textSpan.start ? pattern.textSpan.end : pattern.span.end;
-        const separator = end > pattern.textSpan.start ? ' ' : '';
+        // `pattern: text [MASK]`, and `pattern: [MASK]` rather than `pattern:[MASK]` when the text is empty.
+        const separator = /\s/.test(doc.text[end - 1] ?? ' ') ? '' : ' ';
         fixes.push({
           title: 'Append [MASK] to the pattern',
           diagnostic,
