@@ -242,6 +242,10 @@ describe('quick fixes', () => {
     );
     assert.equal(fixed.split('\n')[0], 'pattern: {x} It was great. [MASK]');
     assert.deepEqual(codes(after), []);
+    // An empty pattern gets a blank after its colon.
+    const empty = fixAndRecheck('pattern short:\nverbalizer:\n  a: good\n  b: bad', bert, 'mask-missing', /Append \[MASK\]/);
+    assert.equal(empty.fixed.split('\n')[0], 'pattern short: [MASK]');
+    assert.deepEqual(codes(empty.after), ['placeholder-none']);
   });
 
   test('remove an explicit [CLS]; remove a repeated label word', async () => {

@@ -1,0 +1,69 @@
+// The `cloze.*` settings exist twice: in package.json (what VS Code shows and stores) and in
+// server/src/protocol/settings.ts (what client and server read). They must agree.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { defaultSettings, readSettings, type ClozeSettings } from '../../server/src/protocol/settings';
+import { repoRoot } from '../support/paths';
+
+interface ConfigurationProperty {
+  readonly type: string;
+  readonly default: unknown;
+  readonly minimum?: number;
+  readonly maximum?: number;
+}
+
+const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+  contributes: { configuration: { properties: Record<string, ConfigurationProperty> } };
+};
+const properties = manifest.contributes.configuration.properties;
+
+/** `defaultSettings` flattened to the dotted names of package.json. */
+function flatten(value: object, prefix: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const [key, inner] of Object.entries(value)) {
+    if (inner !== null && typeof inner === 'object') for (const [k, v] of flatten(inner as object, `${prefix}${key}.`)) out.set(k, v);
+    else out.set(`${prefix}${key}`, inner);
+  }
+  return out;
+}
+const defaults = flatten(defaultSettings, 'cloze.');
+
+test('the settings are the ones the extension documents', () => {
+  assert.deepEqual([...defaults.keys()].sort(), [
+    'cloze.allowRemoteModels',
+    'cloze.model',
+    'cloze.modelsDir',
+    'cloze.preview.calibrate',
+    'cloze.preview.enabled',
+    'cloze.preview.topK',
+    'cloze.quantized',
+  ]);
+});
+
+test('package.json declares every setting of settings.ts, with the same default and type', () => {
+  for (const [name, value] of defaults) {
+    const property = properties[name];
+    assert.ok(property, `package.json has no ${name}`);
+    assert.deepEqual(property.default, value, `default of ${name}`);
+    const type = typeof value === 'number' ? (Number.isInteger(value) ? 'integer' : 'number') : typeof value;
+    assert.equal(property.type, type, `type of ${name}`);
+  }
+});
+
+test('package.json has no cloze setting that settings.ts lacks (but the client-only trace)', () => {
+  const extra = Object.keys(properties).filter((name) => !defaults.has(name) && name !== 'cloze.trace.server');
+  assert.deepEqual(extra, []);
+});
+
+test('readSettings keeps topK within the bounds package.json declares, and falls back to the defaults', () => {
+  const topK = properties['cloze.preview.topK'];
+  assert.equal(readSettings({ preview: { topK: 10_000 } }).preview.topK, topK.maximum);
+  assert.equal(readSettings({ preview: { topK: -3 } }).preview.topK, topK.minimum);
+  const fallback: ClozeSettings = readSettings({ model: 42, preview: 'no', quantized: 'yes' });
+  assert.deepEqual(fallback, defaultSettings);
+  assert.deepEqual(readSettings(undefined), defaultSettings);
+  assert.equal(readSettings({ model: '' }).model, defaultSettings.model);
+});
