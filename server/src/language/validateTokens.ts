@@ -150,6 +150,8 @@ function masksInText(doc: ClozeDocument, tokenizer: TokenizerView): Diagnostic[]
   const out: Diagnostic[] = [];
   const mask = tokenizer.special.mask;
   for (const pattern of doc.patterns) {
+    // Without a written [MASK] the pattern has no second mask: mask-missing reports it, and it is not scored.
+    if (!pattern.parts.some((part) => part.kind === 'mask')) continue;
     for (const part of pattern.parts) {
       if (part.kind !== 'text' || !part.value.includes(mask)) continue;
       out.push({
