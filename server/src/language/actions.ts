@@ -41,6 +41,9 @@ export function quickFixes(doc: ClozeDocument, diagnostics: readonly Diagnostic[
       case 'mask-missing': {
         const pattern = doc.patterns.find((p) => p.textSpan.start === diagnostic.span.start || p.span.start === diagnostic.span.start);
         if (!pattern) break;
+        // Text that holds the model's mask token (an escaped \[MASK\]) would become a second mask.
+        const mask = tokenizer?.special.mask;
+        if (mask !== undefined && pattern.parts.some((part) => part.kind === 'text' && part.value.includes(mask))) break;
         const end = pattern.textSpan.end > pattern.textSpan.start ? pattern.textSpan.end : pattern.span.end;
         // `pattern: text [MASK]`, and `pattern: [MASK]` rather than `pattern:[MASK]` when the text is empty.
         const separator = /\s/.test(doc.text[end - 1] ?? ' ') ? '' : ' ';
