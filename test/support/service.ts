@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TokenizerView } from '../../server/src/language';
 import { parse } from '../../server/src/language';
 import { TokenizerCache } from '../../server/src/model/tokenizers';
 import { ClozeLanguageService } from '../../server/src/service/languageService';
-import { modelsDir } from './paths';
+import { modelsDir, repoRoot } from './paths';
 
 /**
  * The language service as the tests use it: the real models of `modelsDir()`, downloads off, and
@@ -23,7 +22,9 @@ export const families = [
 ] as const;
 export type Family = (typeof families)[number];
 
-const emptyCacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-unit-cache-'));
+// Never created: with downloads off nothing is written there, and nothing can be found there.
+const emptyCacheDir = path.join(repoRoot, 'test', 'out', 'no-download-cache');
+if (fs.existsSync(emptyCacheDir)) throw new Error(`${emptyCacheDir} should not exist: the tests must not find models in a download cache.`);
 const sharedTokenizers = new TokenizerCache(emptyCacheDir);
 const services = new Map<string, ClozeLanguageService>();
 
