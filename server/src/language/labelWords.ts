@@ -25,7 +25,9 @@ export function maskContexts(doc: ClozeDocument): Map<MaskContext, Pattern[]> {
   for (const pattern of doc.patterns) {
     if (!hasSingleMask(pattern)) continue;
     const context = maskContext(pattern);
-    contexts.set(context, [...(contexts.get(context) ?? []), pattern]);
+    const patterns = contexts.get(context);
+    if (patterns) patterns.push(pattern);
+    else contexts.set(context, [pattern]);
   }
   if (contexts.size === 0) contexts.set('after-space', []);
   return contexts;

@@ -56,13 +56,23 @@ export function exampleFields(example: Example, patterns: readonly Pattern[]): M
   return values;
 }
 
+/**
+ * Per parsed document the patterns array never changes, so its fields are
+ * computed once: callers ask for them once per example, and recomputing would
+ * make checking grow as patterns × examples.
+ */
+const usedFieldsCache = new WeakMap<readonly Pattern[], readonly string[]>();
+
 /** All fields the patterns read, in order of first use. */
 export function usedFields(patterns: readonly Pattern[]): string[] {
-  const fields: string[] = [];
-  for (const pattern of patterns) {
-    for (const field of patternFields(pattern)) if (!fields.includes(field)) fields.push(field);
+  let fields = usedFieldsCache.get(patterns);
+  if (!fields) {
+    const seen = new Set<string>();
+    for (const pattern of patterns) for (const field of patternFields(pattern)) seen.add(field);
+    fields = [...seen];
+    usedFieldsCache.set(patterns, fields);
   }
-  return fields;
+  return [...fields];
 }
 
 /** Whether the pattern has exactly one mask, the condition for scoring it. */
