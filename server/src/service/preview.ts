@@ -1,0 +1,377 @@
+import { maskParts, patternDisplayName, type ClozeDocument, type Example, type Pattern } from '../language/ast';
+import { labelWordForms, singleToken } from '../language/labelWords';
+import { positionAt } from '../language/positions';
+import { exampleFields, hasSingleMask, maskContext, renderPattern } from '../language/render';
+import {
+  argmax,
+  calibrate,
+  ensemble,
+  labelProbabilities,
+  labelScores,
+  toRecord,
+  type MaskScores,
+  type Scorer,
+  type TokenProbability,
+} from '../language/scores';
+import { formatPieces, type MaskContext, type TokenizerView } from '../language/tokenizer';
+
+/**
+ * The preview of issue 3: what the model puts at the mask for every example
+ * and pattern, turned into label probabilities. The editor's lenses and hovers
+ * and `cloze preview --format json` all show this one structure.
+ *
+ * It is planned from the syntax tree and the tokenizer (which inputs, which
+ * label-word tokens), scored in one call, and assembled by the arithmetic of
+ * language/scores.ts. Label words are scored in the token form the mask's
+ * context implies (`Ġgreat` after a space for RoBERTa), exactly as the
+ * validator checks them; words that are not one known token are left out and
+ * listed in `skippedWords` (the validator reports them as errors).
+ */
+
+export interface PreviewOptions {
+  /** How many of the most probable tokens at the mask each result lists. */
+  readonly topK: number;
+  /** Whether predictions, accuracies and the text view use the calibrated probabilities. */
+  readonly calibrate: boolean;
+}
+
+export interface PreviewLabelWord {
+  readonly label: string;
+  readonly word: string;
+  /** The vocabulary token scored, e.g. `great` or `Ġgreat`. */
+  readonly token: string;
+  readonly tokenId: number;
+  readonly p: number;
+  /** 1-based rank of the token in the whole vocabulary at the mask. */
+  readonly rank: number;
+}
+
+export interface PatternResult {
+  readonly pattern: string;
+  /** The exact text given to the tokenizer. */
+  readonly input: string;
+  readonly maskToken: string;
+  /** False when the model never saw the mask; the distributions are then empty. */
+  readonly maskFound: boolean;
+  /** The input was longer than the model reads and was cut away from the mask. */
+  readonly truncated: boolean;
+  /** P(L | x). */
+  readonly labels: Record<string, number>;
+  /** P̂(L | x), calibrated against the pattern's content-free input. */
+  readonly calibrated: Record<string, number>;
+  /** The most probable label by the numbers shown (`calibrated` when calibrating). */
+  readonly prediction: string | null;
+  /** Whether `prediction` is the example's label; null for unlabelled examples. */
+  readonly correct: boolean | null;
+  readonly labelWords: readonly PreviewLabelWord[];
+  readonly top: readonly TokenProbability[];
+}
+
+export interface ExamplePreview {
+  /** 1-based line of the `example` keyword. */
+  readonly line: number;
+  readonly label: string | null;
+  readonly fields: Record<string, string>;
+  readonly results: readonly PatternResult[];
+  /** Mean over the patterns of P(L | x). */
+  readonly ensemble: Record<string, number>;
+  /** Mean over the patterns of P̂(L | x). */
+  readonly calibratedEnsemble: Record<string, number>;
+  readonly prediction: string | null;
+  readonly correct: boolean | null;
+}
+
+/** How a pattern (or the ensemble) does on the labelled examples. */
+export interface AccuracySummary {
+  readonly pattern: string;
+  /** Examples whose label is one of the verbalizer's. */
+  readonly labelled: number;
+  /** Share of them predicted right from P (null when none is labelled). */
+  readonly accuracy: number | null;
+  readonly calibratedAccuracy: number | null;
+  /** Mean P(gold | x): a softer measure than accuracy. */
+  readonly meanGoldProbability: number | null;
+  readonly meanGoldCalibrated: number | null;
+}
+
+export interface ExcludedPattern {
+  readonly pattern: string;
+  readonly line: number;
+  readonly code: 'mask-missing' | 'mask-multiple';
+  readonly reason: string;
+}
+
+export interface SkippedWord {
+  readonly label: string;
+  readonly word: string;
+  readonly patterns: readonly string[];
+  readonly reason: string;
+}
+
+export interface PreviewResult {
+  readonly model: string;
+  readonly calibrate: boolean;
+  /** The previewed patterns' display names (`short`, `pattern 2`). */
+  readonly patterns: readonly string[];
+  readonly labels: readonly string[];
+  readonly examples: readonly ExamplePreview[];
+  /** The content-free input of each pattern (its fields empty) and P₀, the prior calibration divides by. */
+  readonly contentFree: Record<string, string>;
+  readonly priors: Record<string, Record<string, number>>;
+  readonly summary: { readonly patterns: readonly AccuracySummary[]; readonly ensemble: AccuracySummary };
+  /** Patterns that cannot be previewed, and why. */
+  readonly excluded: readonly ExcludedPattern[];
+  readonly skippedWords: readonly SkippedWord[];
+}
+
+/** One label word as one token, ready to score. */
+interface ScoredWord {
+  readonly label: number;
+  readonly word: string;
+  readonly token: string;
+  readonly tokenId: number;
+}
+
+/** What a previewed pattern scores: its name and the label-word tokens its mask context gives. */
+interface PatternPlan {
+  readonly pattern: Pattern;
+  readonly name: string;
+  readonly words: readonly ScoredWord[];
+}
+
+export async function computePreview(
+  doc: ClozeDocument,
+  tokenizer: TokenizerView,
+  scorer: Scorer,
+  options: PreviewOptions,
+): Promise<PreviewResult> {
+  const labels = verbalizerLabels(doc);
+  const excluded = excludedPatterns(doc);
+  const { plans, skippedWords } = planPatterns(doc, labels, tokenizer);
+  const wordIds = [...new Set(plans.flatMap((plan) => plan.words.map((word) => word.tokenId)))];
+
+  const examples = doc.examples.map((example) => ({ example, fields: exampleFields(example, doc.patterns) }));
+  const contentFree = plans.map((plan) => renderPattern(plan.pattern, new Map(), tokenizer.special));
+  // One call for everything, so the scorer can batch and cache across patterns and examples.
+  const inputs = [
+    ...contentFree,
+    ...examples.flatMap(({ fields }) => plans.map((plan) => renderPattern(plan.pattern, fields, tokenizer.special))),
+  ];
+  const scores = plans.length === 0 ? [] : await scorer(inputs, wordIds, options.topK);
+  if (scores.length !== inputs.length) throw new Error(`The scorer answered ${scores.length} inputs of ${inputs.length}.`);
+
+  const priors = plans.map((plan, i) => distribution(plan, labels, scores[i]).probabilities);
+  const declared = new Set(labels);
+  const examplePreviews = examples.map(({ example, fields }, e) => {
+    const gold = example.label?.text ?? null;
+    const results = plans.map((plan, p) => {
+      const index = plans.length + e * plans.length + p;
+      return patternResult(plan, labels, inputs[index], scores[index], priors[p], gold, declared, tokenizer.special.mask, options);
+    });
+    return exampleSummary(doc, example, gold, fields, results, labels, declared, options);
+  });
+
+  return {
+    model: tokenizer.modelId,
+    calibrate: options.calibrate,
+    patterns: plans.map((plan) => plan.name),
+    labels,
+    examples: examplePreviews,
+    contentFree: Object.fromEntries(plans.map((plan, i) => [plan.name, contentFree[i]])),
+    priors: Object.fromEntries(plans.map((plan, i) => [plan.name, toRecord(labels, priors[i])])),
+    summary: {
+      patterns: plans.map((plan, p) => accuracy(plan.name, examplePreviews, labels, (example) => example.results[p])),
+      ensemble: accuracy('ensemble', examplePreviews, labels, (example) => ({
+        labels: example.ensemble,
+        calibrated: example.calibratedEnsemble,
+      })),
+    },
+    excluded,
+    skippedWords,
+  };
+}
+
+/** The verbalizer's labels in order, each once (a repeated label is an error the validator reports). */
+function verbalizerLabels(doc: ClozeDocument): string[] {
+  return [...new Set(doc.verbalizers[0]?.entries.map((entry) => entry.label.text) ?? [])];
+}
+
+function excludedPatterns(doc: ClozeDocument): ExcludedPattern[] {
+  return doc.patterns
+    .filter((pattern) => !hasSingleMask(pattern))
+    .map((pattern) => {
+      const masks = maskParts(pattern).length;
+      return {
+        pattern: patternDisplayName(pattern),
+        line: positionAt(doc, pattern.span.start).line + 1,
+        code: masks === 0 ? 'mask-missing' : 'mask-multiple',
+        reason: masks === 0 ? 'the pattern has no [MASK]' : `the pattern has ${masks} masks; the model fills one`,
+      };
+    });
+}
+
+/**
+ * The label-word tokens of each previewed pattern. A word is tokenized once
+ * per mask context; a token listed twice under one label counts once, so a
+ * repeated word cannot double its label's score.
+ */
+function planPatterns(
+  doc: ClozeDocument,
+  labels: readonly string[],
+  tokenizer: TokenizerView,
+): { plans: PatternPlan[]; skippedWords: SkippedWord[] } {
+  const entries = doc.verbalizers[0]?.entries ?? [];
+  const forms = new Map<string, { token: string; tokenId: number } | { reason: string }>();
+  const skipped = new Map<string, { label: string; word: string; patterns: string[]; reason: string }>();
+  const formOf = (word: string, context: MaskContext): { token: string; tokenId: number } | { reason: string } => {
+    const key = `${context}\u0000${word}`;
+    let form = forms.get(key);
+    if (!form) {
+      const [tokenized] = labelWordForms(word, new Map([[context, []]]), tokenizer);
+      const piece = singleToken(tokenized, tokenizer);
+      form = piece
+        ? { token: piece.token, tokenId: piece.id }
+        : {
+            reason:
+              tokenized.pieces.length === 1
+                ? `maps to the unknown token ${tokenized.pieces[0].token}`
+                : `is not one token (${word} → ${formatPieces(tokenized.pieces)})`,
+          };
+      forms.set(key, form);
+    }
+    return form;
+  };
+
+  const plans = doc.patterns.filter(hasSingleMask).map((pattern) => {
+    const name = patternDisplayName(pattern);
+    const context = maskContext(pattern);
+    const words: ScoredWord[] = [];
+    for (const entry of entries) {
+      const label = labels.indexOf(entry.label.text);
+      for (const { text } of entry.words) {
+        const form = formOf(text, context);
+        if ('reason' in form) {
+          const key = `${entry.label.text}\u0000${text}\u0000${form.reason}`;
+          const record = skipped.get(key) ?? { label: entry.label.text, word: text, patterns: [], reason: form.reason };
+          if (!record.patterns.includes(name)) record.patterns.push(name);
+          skipped.set(key, record);
+        } else if (!words.some((w) => w.label === label && w.tokenId === form.tokenId)) {
+          words.push({ label, word: text, ...form });
+        }
+      }
+    }
+    return { pattern, name, words };
+  });
+  return { plans, skippedWords: [...skipped.values()] };
+}
+
+/** P(L | x) of one pattern on one input, from the model's word probabilities. */
+function distribution(
+  plan: PatternPlan,
+  labels: readonly string[],
+  scores: MaskScores,
+): { probabilities: number[]; words: PreviewLabelWord[] } {
+  if (!scores.maskFound) return { probabilities: labels.map(() => 1 / labels.length), words: [] };
+  const byId = new Map(scores.words.map((word) => [word.tokenId, word]));
+  const perLabel: number[][] = labels.map(() => []);
+  const words = plan.words.map((word) => {
+    const scored = byId.get(word.tokenId);
+    const p = scored?.p ?? 0;
+    perLabel[word.label].push(p);
+    return { label: labels[word.label], word: word.word, token: word.token, tokenId: word.tokenId, p, rank: scored?.rank ?? 0 };
+  });
+  return { probabilities: labelProbabilities(labelScores(perLabel)), words };
+}
+
+function patternResult(
+  plan: PatternPlan,
+  labels: readonly string[],
+  input: string,
+  scores: MaskScores,
+  prior: readonly number[],
+  gold: string | null,
+  declared: ReadonlySet<string>,
+  maskToken: string,
+  options: PreviewOptions,
+): PatternResult {
+  const base = { pattern: plan.name, input, maskToken, maskFound: scores.maskFound, truncated: scores.truncated, top: scores.top };
+  if (!scores.maskFound) return { ...base, labels: {}, calibrated: {}, prediction: null, correct: null, labelWords: [] };
+  const { probabilities, words } = distribution(plan, labels, scores);
+  const calibrated = calibrate(probabilities, prior);
+  const prediction = labels[argmax(options.calibrate ? calibrated : probabilities)] ?? null;
+  return {
+    ...base,
+    labels: toRecord(labels, probabilities),
+    calibrated: toRecord(labels, calibrated),
+    prediction,
+    correct: gold !== null && declared.has(gold) && prediction !== null ? prediction === gold : null,
+    labelWords: words,
+  };
+}
+
+function exampleSummary(
+  doc: ClozeDocument,
+  example: Example,
+  gold: string | null,
+  fields: ReadonlyMap<string, string>,
+  results: readonly PatternResult[],
+  labels: readonly string[],
+  declared: ReadonlySet<string>,
+  options: PreviewOptions,
+): ExamplePreview {
+  const scored = results.filter((result) => result.maskFound);
+  const raw = ensemble(scored.map((result) => labels.map((label) => result.labels[label])));
+  const calibrated = ensemble(scored.map((result) => labels.map((label) => result.calibrated[label])));
+  const shown = options.calibrate ? calibrated : raw;
+  const prediction = shown.length > 0 ? (labels[argmax(shown)] ?? null) : null;
+  return {
+    line: positionAt(doc, example.span.start).line + 1,
+    label: gold,
+    fields: Object.fromEntries(fields),
+    results,
+    ensemble: toRecord(labels, raw),
+    calibratedEnsemble: toRecord(labels, calibrated),
+    prediction,
+    correct: gold !== null && declared.has(gold) && prediction !== null ? prediction === gold : null,
+  };
+}
+
+function accuracy(
+  name: string,
+  examples: readonly ExamplePreview[],
+  labelOrder: readonly string[],
+  pick: (example: ExamplePreview) => { labels: Record<string, number>; calibrated: Record<string, number> },
+): AccuracySummary {
+  let labelled = 0;
+  let right = 0;
+  let rightCalibrated = 0;
+  let gold = 0;
+  let goldCalibrated = 0;
+  for (const example of examples) {
+    const { labels, calibrated } = pick(example);
+    if (example.label === null || !labelOrder.includes(example.label) || labels[example.label] === undefined) continue;
+    labelled++;
+    if (bestLabel(labelOrder, labels) === example.label) right++;
+    if (bestLabel(labelOrder, calibrated) === example.label) rightCalibrated++;
+    gold += labels[example.label];
+    goldCalibrated += calibrated[example.label];
+  }
+  const share = (count: number): number | null => (labelled === 0 ? null : count / labelled);
+  return {
+    pattern: name,
+    labelled,
+    accuracy: share(right),
+    calibratedAccuracy: share(rightCalibrated),
+    meanGoldProbability: share(gold),
+    meanGoldCalibrated: share(goldCalibrated),
+  };
+}
+
+/**
+ * The first label (in verbalizer order) with the highest probability, as
+ * `argmax` picks it. The order comes from the verbalizer, not the record,
+ * because JavaScript lists integer-like keys (`0`, `1`) first.
+ */
+function bestLabel(labels: readonly string[], distribution: Record<string, number>): string | undefined {
+  return labels[argmax(labels.map((label) => distribution[label]))];
+}
