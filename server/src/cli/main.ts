@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runCheck } from './check';
+import { runPreview } from './preview';
 
 /**
  * `cloze`: the language service on the command line, for CI. Argument parsing
@@ -16,7 +17,8 @@ const program = new Command()
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
-const modelsDirOption = (): Option => new Option('--models-dir <dir>', 'folder searched first for models (<dir>/<model id>/); default: CLOZE_MODELS_DIR');
+const modelsDirOption = (): Option =>
+  new Option('--models-dir <dir>', 'folder searched first for models (<dir>/<model id>/); default: CLOZE_MODELS_DIR');
 const offlineOption = (): Option => new Option('--offline', 'never download a model from the Hugging Face hub');
 const formatOption = (): Option => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
 
@@ -31,6 +33,42 @@ program
   .action(async (files: string[], options: { modelsDir?: string; offline?: boolean; model?: string; format: 'text' | 'json' }) => {
     process.exitCode = await runCheck(files, options);
   });
+
+/** `--top-k`: a whole number from 1 to 1000 (commander turns the throw into a usage error). */
+function parseTopK(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > 1000)
+    throw new InvalidArgumentError('expected a whole number from 1 to 1000.');
+  return n;
+}
+
+program
+  .command('preview')
+  .description('show what the model puts at [MASK] for each example: label probabilities per pattern and their ensemble')
+  .argument('<file>', '.cloze file to preview')
+  .addOption(modelsDirOption())
+  .addOption(offlineOption())
+  .option('--model <id>', "model to preview with, instead of the file's `model:` line")
+  .option('--calibrate', "calibrate against each pattern's content-free input (its fields left empty)")
+  .addOption(new Option('--top-k <n>', 'most probable tokens listed at the mask').argParser(parseTopK).default(5))
+  .option('--no-quantized', 'use onnx/model.onnx (full precision) instead of onnx/model_quantized.onnx')
+  .addOption(formatOption())
+  .action(
+    async (
+      file: string,
+      options: {
+        modelsDir?: string;
+        offline?: boolean;
+        model?: string;
+        calibrate?: boolean;
+        topK: number;
+        quantized: boolean;
+        format: 'text' | 'json';
+      },
+    ) => {
+      process.exitCode = await runPreview(file, options);
+    },
+  );
 
 async function main(): Promise<void> {
   try {

@@ -1,0 +1,110 @@
+// `cloze preview` as a user runs it: the built CLI in a child process, the models folder given by
+// --models-dir, downloads off. The JSON has the shape of issue 3; the exit codes are 0 (previewed),
+// 1 (nothing can be previewed) and 2 (bad usage).
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { cliMain, fixturesDir, modelsDir, repoRoot } from '../support/paths';
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-cli-cache-'));
+
+function preview(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cliMain, 'preview', ...args, '--models-dir', modelsDir(), '--offline'],
+      { cwd: repoRoot, env: { ...process.env, CLOZE_CACHE_DIR: cacheDir } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const fixture = (name: string): string => path.join(fixturesDir, 'preview', name);
+
+/** Keys of an object, sorted, to compare shapes. */
+const keys = (value: unknown): string[] => Object.keys(value as object).sort();
+
+describe('cloze preview', () => {
+  // Started together: the runs are independent and each spends most of its time loading.
+  const json = preview(fixture('sentiment.cloze'), '--format', 'json', '--top-k', '3');
+  const text = preview(fixture('sentiment.cloze'), '--calibrate');
+  const noMask = preview(fixture('no-mask.cloze'), '--format', 'json');
+  const badTopK = preview(fixture('sentiment.cloze'), '--top-k', 'many');
+
+  test('--format json has the shape of issue 3', async () => {
+    const run = await json;
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as Record<string, unknown> & {
+      examples: Array<Record<string, unknown> & { results: Array<Record<string, unknown> & { labelWords: object[]; top: object[] }> }>;
+    };
+    assert.equal(result['model'], 'review-bert-small');
+    assert.deepEqual(result['patterns'], ['short', 'pattern 2']);
+    assert.deepEqual(result['labels'], ['positive', 'negative']);
+    for (const key of ['examples', 'priors', 'contentFree', 'summary', 'excluded', 'skippedWords', 'calibrate', 'quantized'])
+      assert.ok(key in result, key);
+    assert.equal(result.examples.length, 3);
+    const [first, , unlabelled] = result.examples;
+    assert.equal(first['line'], 11);
+    assert.equal(first['label'], 'positive');
+    assert.equal(unlabelled['label'], null);
+    assert.deepEqual(unlabelled['fields'], { review: 'The soundtrack had its moments.' });
+    for (const key of ['line', 'label', 'fields', 'results', 'ensemble']) assert.ok(key in first, key);
+    const [short] = first.results;
+    for (const key of ['pattern', 'input', 'maskToken', 'labels', 'calibrated', 'labelWords', 'top']) assert.ok(key in short, key);
+    assert.equal(short['input'], `${(first['fields'] as Record<string, string>)['review']} It was [MASK].`);
+    assert.equal(short['maskToken'], '[MASK]');
+    assert.deepEqual(keys(short['labels']), ['negative', 'positive']);
+    assert.deepEqual(keys(short.labelWords[0]), ['label', 'p', 'rank', 'token', 'tokenId', 'word']);
+    assert.equal(short.labelWords.length, 4);
+    assert.equal(short.top.length, 3);
+    assert.deepEqual(keys(short.top[0]), ['p', 'token', 'tokenId']);
+    assert.ok((short['labels'] as Record<string, number>)['positive'] > 0.5);
+  });
+
+  test('the text table names the model, says it is calibrated and marks right and wrong', async () => {
+    const run = await text;
+    assert.equal(run.code, 0, run.stderr);
+    const [header] = run.stdout.split('\n');
+    assert.match(header, /review-bert-small/);
+    assert.match(header, /calibrated/);
+    assert.match(run.stdout, /line 11 {2}positive: a gorgeous/);
+    assert.match(run.stdout, /ensemble +(positive|negative) +\d+\.\d% [✓✗]/);
+    assert.match(run.stdout, /accuracy on 2 labelled examples/);
+  });
+
+  test('a file where no pattern has a mask exits 1 and says why', async () => {
+    const run = await noMask;
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /mask-missing/);
+    assert.match(run.stderr, /cannot be previewed/);
+  });
+
+  test('a bad --top-k is a usage error (exit 2)', async () => {
+    const run = await badTopK;
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--top-k/);
+  });
+
+  test('an unreadable model is exit 1 with model-unavailable', async () => {
+    const file = path.join(cacheDir, 'missing-model.cloze');
+    fs.writeFileSync(
+      file,
+      'model: no-such-model\npattern: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\nexample positive: Fine.\n',
+    );
+    const run = await preview(file);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /model-unavailable/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+});
