@@ -149,7 +149,12 @@ export async function until(what, check, timeoutMs, intervalMs = 100) {
 export async function startCodeServer({ stateDir, folder, env = {} }) {
   const codeServer = ensureCodeServer();
   const port = await freePort();
-  for (const dir of ['user', 'ext', 'config', 'data']) mkdirSync(join(stateDir, dir), { recursive: true });
+  for (const dir of ['user/User', 'ext', 'config', 'data']) mkdirSync(join(stateDir, dir), { recursive: true });
+  // No welcome page or walkthrough tabs over the editors a test looks at.
+  writeFileSync(
+    join(stateDir, 'user', 'User', 'settings.json'),
+    JSON.stringify({ 'workbench.startupEditor': 'none', 'workbench.welcomePage.walkthroughs.openOnInstall': false }, null, 2),
+  );
   const child = spawn(
     process.execPath,
     [

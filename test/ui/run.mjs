@@ -1,0 +1,222 @@
+/* global document */
+// `npm run test:ui`: the packaged extension, as a user gets it. The .vsix of
+// `npm run package` is installed into a fresh code-server (fresh user-data and
+// extensions folders), which opens a workspace holding only a copy of
+// examples/ (settings: the local models, no downloads), far from this
+// checkout; headless Chromium then checks what the screen shows:
+//
+//   - examples/mistakes.cloze: a red squiggle, and the Problems panel lists a
+//     label-word-multi-token error (from the real tokenizer, so the bundled
+//     transformers.js and the shipped onnxruntime-node both work);
+//   - examples/sentiment.cloze: code lenses show label probabilities, and the
+//     hover on [MASK] shows the model's top tokens (compared with the CLI of
+//     this checkout: `cloze preview --format json`).
+//
+// Screenshots go to test/artifacts/. Every check runs and is reported; the exit
+// code is 1 when any failed. Everything started is stopped by PID (whole tree).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { installExtension, killTree, launchChromium, makeWorkspace, readJson, startCodeServer } from '../../scripts/code-server.mjs';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const manifest = readJson(join(root, 'package.json'));
+const vsix = resolve(process.env.CLOZE_VSIX ?? join(root, `${manifest.name}-${manifest.version}.vsix`));
+const modelsDir = resolve(process.env.CLOZE_MODELS_DIR ?? join(root, '..', 'shared', 'models'));
+const artifacts = join(root, 'test', 'artifacts');
+const started = Date.now();
+
+if (!existsSync(vsix)) {
+  console.error(`test:ui: ${vsix} does not exist: run \`npm run package\` first.`);
+  process.exit(1);
+}
+mkdirSync(artifacts, { recursive: true });
+
+const state = mkdtempSync(join(tmpdir(), 'cloze-ui-test-'));
+let codeServer;
+let browser;
+const cleanUp = async () => {
+  await browser?.close().catch(() => undefined);
+  killTree(codeServer?.child.pid);
+  rmSync(state, { recursive: true, force: true });
+};
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    void cleanUp().then(() => process.exit(130));
+  });
+}
+
+const results = [];
+/** Runs one check; a failure is recorded (with a screenshot) and the next check still runs. */
+async function check(name, page, body) {
+  const checkStarted = Date.now();
+  try {
+    const detail = await body();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name} (${Date.now() - checkStarted} ms)${detail ? `\n     ${detail}` : ''}`);
+  } catch (error) {
+    results.push({ name, ok: false });
+    console.log(
+      `FAIL ${name} (${Date.now() - checkStarted} ms)\n     ${error instanceof Error ? error.message.split('\n').join('\n     ') : error}`,
+    );
+    const file = join(artifacts, `ui-failed-${results.length}.png`);
+    await page?.screenshot({ path: file }).catch(() => undefined);
+    console.log(`     screenshot: ${file}`);
+  }
+}
+
+/** Opens a workspace file with Quick Open (Ctrl+P) and waits for its editor tab. */
+async function openFile(page, relativePath) {
+  const name = relativePath.split('/').pop();
+  await page
+    .locator('.monaco-workbench')
+    .click({ position: { x: 700, y: 400 } })
+    .catch(() => undefined);
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(relativePath);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  await page.locator(`.tab.active[data-resource-name="${name}"]`).waitFor({ timeout: 10_000 });
+  await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 10_000 });
+}
+
+/**
+ * The screen position of the middle of `[MASK]` on the editor line that starts
+ * with `lineStart`: a DOM Range over those characters, whatever spans the
+ * grammar split the line into.
+ */
+async function maskOnScreen(page, lineStart) {
+  await page.locator('.monaco-editor .view-line', { hasText: lineStart }).first().waitFor({ timeout: 10_000 });
+  const point = await page.evaluate((start) => {
+    const line = [...document.querySelectorAll('.monaco-editor .view-line')].find((element) =>
+      element.textContent.replace(/\u00a0/g, ' ').startsWith(start),
+    );
+    if (!line) return undefined;
+    const walker = document.createTreeWalker(line, 4 /* NodeFilter.SHOW_TEXT */);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const at = node.textContent.indexOf('[MASK]');
+      if (at < 0) continue;
+      const range = document.createRange();
+      range.setStart(node, at + 1);
+      range.setEnd(node, at + 5);
+      const rect = range.getBoundingClientRect();
+      return { x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 };
+    }
+    return undefined;
+  }, lineStart);
+  if (!point) throw new Error(`no [MASK] on the line starting with \`${lineStart}\``);
+  return point;
+}
+
+let status = 1;
+try {
+  const stateDir = join(state, 'code-server');
+  const installed = installExtension({ stateDir, vsix });
+  console.log(installed.trim());
+  const extensionDirs = readdirSync(join(stateDir, 'ext')).filter((name) => name.startsWith('cloze.cloze-'));
+  console.log(`test:ui: installed ${extensionDirs.join(', ')} into a fresh extensions folder`);
+
+  // The workspace is a copy of examples/ in a temporary folder: nothing of this checkout is reachable.
+  const workspace = makeWorkspace(join(state, 'workspace'), { repoRoot: root, modelsDir });
+  // No CLOZE_MODELS_DIR either: the models come from the workspace settings alone.
+  codeServer = await startCodeServer({ stateDir, folder: workspace, env: { CLOZE_MODELS_DIR: '' } });
+
+  // What the model predicts, from this checkout's CLI, for the hover check.
+  const cli = spawnSync(
+    process.execPath,
+    [
+      join(root, 'server', 'out', 'cli', 'main.js'),
+      'preview',
+      join(workspace, 'examples', 'sentiment.cloze'),
+      '--format',
+      'json',
+      '--models-dir',
+      modelsDir,
+      '--offline',
+    ],
+    { encoding: 'utf8' },
+  );
+  const preview = cli.status === 0 ? JSON.parse(cli.stdout) : undefined;
+  if (!preview) console.log(`test:ui: cloze preview failed (${cli.status}), the hover check cannot compare tokens: ${cli.stderr}`);
+
+  browser = await launchChromium(join(state, 'chromium'));
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  await page.goto(`${codeServer.url}/?folder=${encodeURIComponent(workspace)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ timeout: 60_000 });
+
+  await check('mistakes.cloze: a red squiggle in the editor', page, async () => {
+    await openFile(page, 'examples/mistakes.cloze');
+    await page.locator('.monaco-editor .squiggly-error').first().waitFor({ state: 'attached', timeout: 60_000 });
+    return `${await page.locator('.monaco-editor .squiggly-error').count()} error squiggles`;
+  });
+
+  await check('mistakes.cloze: the Problems panel (Ctrl+Shift+M) lists label-word-multi-token', page, async () => {
+    await page.keyboard.press('Control+Shift+M');
+    const rows = page.locator('.markers-panel .monaco-list-row');
+    await rows.filter({ hasText: 'label-word-multi-token' }).first().waitFor({ timeout: 60_000 });
+    const texts = await rows.allInnerTexts();
+    await page.screenshot({ path: join(artifacts, 'ui-mistakes.png') });
+    return `${texts.length} rows; ${texts
+      .filter((text) => text.includes('label-word-multi-token'))
+      .map((text) => text.replace(/\s+/g, ' ').trim())
+      .join(' | ')}`;
+  });
+
+  await check('sentiment.cloze: code lenses show label probabilities', page, async () => {
+    await openFile(page, 'examples/sentiment.cloze');
+    const labels = preview?.labels ?? ['positive', 'negative'];
+    const withNumbers = page.locator('.codelens-decoration').filter({ hasText: /\d+(\.\d+)?\s*%|\b0\.\d+/ });
+    await withNumbers.first().waitFor({ timeout: 60_000 });
+    const texts = (await page.locator('.codelens-decoration').allInnerTexts()).map((text) => text.replace(/\s+/g, ' ').trim());
+    if (!texts.some((text) => labels.some((label) => text.includes(label))))
+      throw new Error(`no lens names a label (${labels.join(', ')}): ${JSON.stringify(texts)}`);
+    await page.screenshot({ path: join(artifacts, 'ui-lenses.png') });
+    return texts.join(' | ');
+  });
+
+  await check('sentiment.cloze: the hover on [MASK] shows the top tokens', page, async () => {
+    await openFile(page, 'examples/sentiment.cloze');
+    const point = await maskOnScreen(page, 'pattern short');
+    const hover = page.locator('.monaco-hover .hover-contents, .monaco-hover .monaco-hover-content').first();
+    const expected = [
+      ...new Set(
+        (preview?.examples ?? []).flatMap((example) => example.results.flatMap((result) => (result.top ?? []).map((token) => token.token))),
+      ),
+    ];
+    let text = '';
+    const deadline = Date.now() + 60_000;
+    // The hover gains the predictions once the model has run; hover again until they are there.
+    for (;;) {
+      await page.mouse.move(0, 0);
+      await page.mouse.move(point.x, point.y);
+      await hover.waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
+      text = (await page.locator('.monaco-hover').allInnerTexts()).join('\n');
+      const tokens = expected.filter((token) => text.includes(token));
+      if (/\[MASK\]/.test(text) && tokens.length >= 3) {
+        await page.screenshot({ path: join(artifacts, 'ui-hover.png') });
+        return `hover names ${tokens.length} of the CLI's top tokens (${tokens.slice(0, 5).join(', ')}…): ${text.replace(/\s+/g, ' ').slice(0, 200)}`;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`the hover shows no top tokens (expected some of ${expected.slice(0, 8).join(', ')}…): ${JSON.stringify(text)}`);
+      await page.waitForTimeout(250); // Between two hover attempts, not a wait for a result.
+    }
+  });
+
+  await page.screenshot({ path: join(artifacts, 'ui-final.png') });
+  status = results.every((result) => result.ok) ? 0 : 1;
+} catch (error) {
+  console.error(`test:ui: ${error instanceof Error ? error.stack : error}`);
+  if (codeServer) console.error(codeServer.log());
+} finally {
+  await cleanUp();
+}
+
+const passed = results.filter((result) => result.ok).length;
+console.log(
+  `test:ui: ${passed} of ${results.length} checks passed, exit ${status}, ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${artifacts}`,
+);
+process.exit(status);
