@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CodeActionKind,
+  type CodeLens,
   DidChangeConfigurationNotification,
   TextDocuments,
   TextDocumentSyncKind,
@@ -19,16 +20,33 @@ import {
   hoverAt,
   offsetAt,
   parse,
+  patternDisplayName,
   quickFixes,
   validateWithTokenizer,
   type ClozeDocument,
   type Diagnostic,
 } from '../language';
+import { nodeAt } from '../language/find';
+import { InferenceWorker } from '../model/inferenceWorker';
+import type { LoadEvent } from '../model/messages';
 import { defaultCacheDir, effectiveModelsDir } from '../model/resolve';
 import { TokenizerCache } from '../model/tokenizers';
 import { readSettings, type ClozeSettings } from '../protocol/settings';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
 import { completionKind, fromLspDiagnostic, toDocumentSymbol, toLspDiagnostic, toRange } from './convert';
+import { lensAnchors, lensContent, type LensAnchor } from './lenses';
+import { labelWordHover, maskHover } from './previewHover';
+import { PreviewManager } from './previews';
+
+/** What a code lens carries between `textDocument/codeLens` and `codeLens/resolve`. */
+interface LensData {
+  readonly uri: string;
+  readonly version: number;
+  readonly anchor: LensAnchor;
+}
+
+/** Custom request: the inference worker's counters (computed vs cached pairs), for tests and benchmarks. */
+export const StatsRequest = 'cloze/stats';
 
 /**
  * Wires the language service to an LSP connection. Handlers parse through a
@@ -46,6 +64,10 @@ export class ClozeServer {
   private canPullConfiguration = false;
   private canShowProgress = false;
   private initialSettings: unknown;
+  private canRefreshLenses = false;
+  /** Created on the first preview: the model loads lazily, on first need. */
+  private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
+  private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
 
   constructor(private readonly connection: Connection) {
     this.tokenizers = new TokenizerCache(this.cacheDir);
@@ -62,6 +84,7 @@ export class ClozeServer {
     this.documents.onDidChangeContent((change) => void this.validate(change.document));
     this.documents.onDidClose((event) => {
       this.parsed.delete(event.document.uri);
+      this.inference?.previews.forget(event.document.uri);
       this.settings.delete(event.document.uri);
       void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
     });
@@ -74,6 +97,12 @@ export class ClozeServer {
         return doc ? documentSymbols(doc).map((symbol) => toDocumentSymbol(doc, symbol)) : [];
       }, []),
     );
+    connection.onCodeLens((params) => this.safely(() => this.codeLenses(params.textDocument.uri), []));
+    connection.onCodeLensResolve((lens) => this.safely(() => this.resolveLens(lens), lens));
+    connection.onRequest(StatsRequest, () => this.safely(async () => (this.inference ? await this.inference.worker.stats() : null), null));
+    connection.onShutdown(async () => {
+      await this.inference?.worker.dispose();
+    });
     this.documents.listen(connection);
   }
 
@@ -84,6 +113,7 @@ export class ClozeServer {
   private initialize(params: InitializeParams): InitializeResult {
     this.canPullConfiguration = params.capabilities.workspace?.configuration === true;
     this.canShowProgress = params.capabilities.window?.workDoneProgress === true;
+    this.canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
     this.initialSettings = (params.initializationOptions as Record<string, unknown> | undefined)?.['settings'];
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
     this.workspaceRoot = folder ? uriToPath(folder) : undefined;
@@ -94,6 +124,7 @@ export class ClozeServer {
         completionProvider: { triggerCharacters: ['{', ' '] },
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
         documentSymbolProvider: true,
+        codeLensProvider: { resolveProvider: true },
       },
       serverInfo: { name: 'cloze-language-server', version: '0.1.0' },
     };
@@ -203,8 +234,19 @@ export class ClozeServer {
     const context = await this.context(uri);
     if (!context) return null;
     const { doc, service, choice } = context;
-    const result = hoverAt(doc, offsetAt(doc, position), service.loadedTokenizer(choice));
-    return result ? { contents: { kind: 'markdown', value: result.markdown }, range: toRange(doc, result.span) } : null;
+    const offset = offsetAt(doc, position);
+    const result = hoverAt(doc, offset, service.loadedTokenizer(choice));
+    if (!result) return null;
+    // Only a preview that is already there: a hover never waits for the model.
+    const preview = this.inference?.previews.latest(uri);
+    let extra = '';
+    if (preview?.ok) {
+      const node = nodeAt(doc, offset);
+      if (node?.kind === 'mask') extra = maskHover(preview.result, patternDisplayName(node.pattern));
+      if (node?.kind === 'label-word') extra = labelWordHover(preview.result, node.entry.label.text, node.word.text);
+    }
+    const value = extra ? `${result.markdown}\n\n---\n\n${extra}` : result.markdown;
+    return { contents: { kind: 'markdown', value }, range: toRange(doc, result.span) };
   }
 
   private complete(uri: string, position: { line: number; character: number }): CompletionItem[] {
@@ -235,6 +277,83 @@ export class ClozeServer {
       diagnostics: ours.filter((d) => d.core === fix.diagnostic).map((d) => d.lsp),
       edit: { changes: { [uri]: fix.edits.map((edit) => ({ range: toRange(doc, edit.span), newText: edit.newText })) } },
     }));
+  }
+
+  private inferenceFor(): { worker: InferenceWorker; previews: PreviewManager } {
+    if (!this.inference) {
+      const worker = new InferenceWorker({
+        onLoadEvent: (event) => this.onLoadEvent(event),
+        log: (text) => this.connection.console.log(text),
+      });
+      const previews = new PreviewManager(worker, this.cacheDir, () => {
+        if (this.canRefreshLenses) void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+      });
+      this.inference = { worker, previews };
+    }
+    return this.inference;
+  }
+
+  /** Progress in the editor while the worker loads a model (the first preview waits for it). */
+  private onLoadEvent(event: LoadEvent): void {
+    if (!this.canShowProgress) return;
+    const key = `${event.modelKey}|${event.quantized}`;
+    if (event.type === 'load-start') {
+      this.loadProgress.set(
+        key,
+        this.connection.window.createWorkDoneProgress().then(
+          (progress) => {
+            progress.begin('Cloze', undefined, `Loading ${event.id} for the preview…`);
+            return progress;
+          },
+          () => undefined,
+        ),
+      );
+    } else {
+      const progress = this.loadProgress.get(key);
+      this.loadProgress.delete(key);
+      void progress?.then((p) => p?.done());
+    }
+  }
+
+  private async previewRequest(uri: string) {
+    const document = this.documents.get(uri);
+    const context = await this.context(uri);
+    if (!document || !context) return undefined;
+    const settings = await this.settingsFor(uri);
+    if (!settings.preview.enabled) return undefined;
+    return { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice };
+  }
+
+  /** Lenses at once from the syntax tree; their text now if the preview is ready, else at resolve. */
+  private async codeLenses(uri: string): Promise<CodeLens[]> {
+    const request = await this.previewRequest(uri);
+    if (!request) return [];
+    const { previews } = this.inferenceFor();
+    const ready = previews.ready(request);
+    if (!ready) void previews.preview(request);
+    return lensAnchors(request.doc).map((anchor) => {
+      const data: LensData = { uri, version: request.version, anchor };
+      const lens: CodeLens = { range: toRange(request.doc, anchor.span), data };
+      if (ready) {
+        const content = lensContent(anchor, ready);
+        lens.command = { title: content.title, command: '', arguments: [content.numbers] };
+      }
+      return lens;
+    });
+  }
+
+  private async resolveLens(lens: CodeLens): Promise<CodeLens> {
+    const data = lens.data as LensData | undefined;
+    if (!data) return lens;
+    const request = await this.previewRequest(data.uri);
+    if (!request || request.version !== data.version) {
+      // The document moved on; the client asks for new lenses after an edit.
+      return { ...lens, command: { title: '…', command: '' } };
+    }
+    const outcome = await this.inferenceFor().previews.preview(request);
+    if (!outcome) return { ...lens, command: { title: '…', command: '' } };
+    const content = lensContent(data.anchor, outcome);
+    return { ...lens, command: { title: content.title, command: '', arguments: [content.numbers] } };
   }
 
   /** Runs a request handler so that a bug answers with an empty result, logged, instead of an error. */
