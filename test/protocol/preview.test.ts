@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import type { CodeLens, Hover } from 'vscode-languageserver-protocol';
+import { startServer, type TestClient } from '../support/lsp';
+import { cliMain, modelsDir, repoRoot } from '../support/paths';
+
+/**
+ * The preview over the real protocol: lenses resolve to the numbers
+ * `cloze preview --format json` prints for the same file, an edit recomputes
+ * only the pairs it changed, and hovers do not wait for a running preview.
+ */
+
+const file = path.join(repoRoot, 'examples', 'sentiment.cloze');
+const uri = pathToFileURL(file).href;
+const text = fs.readFileSync(file, 'utf8');
+
+interface WorkerStats {
+  computedPairs: number;
+  cachedPairs: number;
+}
+
+interface CliPreview {
+  patterns: string[];
+  examples: Array<{ line: number; results: Array<{ pattern: string; labels: Record<string, number> }>; ensemble: Record<string, number> }>;
+}
+
+interface ExampleNumbers {
+  line: number;
+  results: Array<{ pattern: string; labels: Record<string, number> }>;
+  ensemble: Record<string, number>;
+}
+
+async function resolvedLenses(client: TestClient, documentUri: string): Promise<CodeLens[]> {
+  const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri: documentUri } })) as CodeLens[];
+  return Promise.all(
+    lenses.map((lens) => (lens.command ? lens : (client.connection.sendRequest('codeLens/resolve', lens) as Promise<CodeLens>))),
+  );
+}
+
+describe('preview over stdio', () => {
+  let client: TestClient;
+  let lenses: CodeLens[];
+  let afterOpen: WorkerStats;
+
+  before(async () => {
+    client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
+    lenses = await resolvedLenses(client, uri);
+    afterOpen = (await client.connection.sendRequest('cloze/stats')) as WorkerStats;
+  });
+
+  after(async () => client.close());
+
+  test('the example lenses show the numbers of `cloze preview --format json`', () => {
+    const json = JSON.parse(
+      execFileSync(process.execPath, [cliMain, 'preview', file, '--format', 'json', '--models-dir', modelsDir(), '--offline'], {
+        encoding: 'utf8',
+      }),
+    ) as CliPreview;
+    const exampleLenses = lenses.filter((lens) => (lens.data as { anchor: { kind: string } }).anchor.kind === 'example');
+    assert.equal(exampleLenses.length, json.examples.length);
+    for (const lens of exampleLenses) {
+      const numbers = lens.command?.arguments?.[0] as ExampleNumbers;
+      const expected = json.examples.find((e) => e.line === numbers.line);
+      assert.ok(expected, `an example at line ${numbers.line}`);
+      for (const result of expected.results) {
+        const shown = numbers.results.find((r) => r.pattern === result.pattern)!;
+        for (const [label, p] of Object.entries(result.labels)) {
+          assert.ok(Math.abs(shown.labels[label] - p) < 1e-9, `${result.pattern} ${label}: ${shown.labels[label]} vs ${p}`);
+        }
+        // The title rounds the winning label's probability.
+        const winner = Object.entries(result.labels).sort((a, b) => b[1] - a[1])[0];
+        assert.ok(lens.command!.title.includes(`${result.pattern}: ${winner[0]} ${Math.round(winner[1] * 100)}%`), lens.command!.title);
+      }
+    }
+  });
+
+  test('pattern lenses count the correct labelled examples; the verbalizer lens shows the prior', () => {
+    const titles = lenses.map((lens) => lens.command?.title ?? '');
+    assert.equal(titles.filter((t) => /^\d+\/4 correct · mean P\(gold\) \d+%$/.test(t)).length, 3, titles.join('\n'));
+    assert.ok(titles.some((t) => t.startsWith('content-free prior')));
+  });
+
+  test('opening scored every (pattern, example) pair and each content-free input once', () => {
+    assert.equal(afterOpen.computedPairs, 3 * 5 + 3);
+  });
+
+  test('an edit to one example recomputes only that example’s pairs', async () => {
+    const line = text.split('\n').findIndex((l) => l.startsWith('example: The soundtrack'));
+    await client.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version: 2 },
+      contentChanges: [{ range: { start: { line, character: 9 }, end: { line, character: 9 } }, text: 'Honestly, ' }],
+    });
+    const updated = await resolvedLenses(client, uri);
+    const stats = (await client.connection.sendRequest('cloze/stats')) as WorkerStats;
+    assert.equal(stats.computedPairs - afterOpen.computedPairs, 3, 'three patterns × the one edited example');
+    assert.equal(stats.cachedPairs - afterOpen.cachedPairs, 3 * 4 + 3, 'everything else comes from the cache');
+    assert.equal(updated.length, lenses.length);
+  });
+
+  test('while a large preview runs, a hover on a label word answers without waiting for it', async () => {
+    const big = pathToFileURL(path.join(repoRoot, 'test', 'fixtures', 'protocol-big.cloze')).href;
+    const reviews = fs
+      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .slice(0, 120)
+      .map((line) => JSON.parse(line) as { text: string; label: string });
+    const bigText = [
+      'model: review-bert-small',
+      'pattern a: {review} It was [MASK].',
+      'pattern b: {review} All in all, it was [MASK].',
+      'verbalizer:',
+      '  positive: great, good',
+      '  negative: terrible, bad',
+      ...reviews.map((r) => `example ${r.label}: ${r.text}`),
+      '',
+    ].join('\n');
+    await client.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: big, languageId: 'cloze', version: 1, text: bigText },
+    });
+    let previewDone = false;
+    const preview = resolvedLenses(client, big).then(() => (previewDone = true));
+    const hover = (await client.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri: big },
+      position: { line: 4, character: 14 },
+    })) as Hover;
+    assert.equal(previewDone, false, 'the hover came back while the preview of 240 pairs was still running');
+    assert.match((hover.contents as { value: string }).value, /label word of `positive`/);
+    await preview;
+  });
+});
