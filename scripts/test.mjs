@@ -30,5 +30,5 @@ if (files.length === 0) {
   console.error('No test files found under test/out: did `tsc -b` run?');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', ...files], { stdio: 'inherit', env: process.env });
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env: process.env });
 process.exit(result.status ?? 1);

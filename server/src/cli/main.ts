@@ -34,11 +34,11 @@ program
     process.exitCode = await runCheck(files, options);
   });
 
-/** `--top-k`: a whole number from 1 to 1000 (commander turns the throw into a usage error). */
+/** `--top-k`: a whole number from 1 to 100, as the cloze.preview.topK setting (commander turns the throw into a usage error). */
 function parseTopK(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > 1000)
-    throw new InvalidArgumentError('expected a whole number from 1 to 1000.');
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > 100)
+    throw new InvalidArgumentError('expected a whole number from 1 to 100.');
   return n;
 }
 
@@ -50,7 +50,7 @@ program
   .addOption(offlineOption())
   .option('--model <id>', "model to preview with, instead of the file's `model:` line")
   .option('--calibrate', "calibrate against each pattern's content-free input (its fields left empty)")
-  .addOption(new Option('--top-k <n>', 'most probable tokens listed at the mask').argParser(parseTopK).default(5))
+  .addOption(new Option('--top-k <n>', 'most probable tokens listed at the mask').argParser(parseTopK).default(10))
   .option('--no-quantized', 'use onnx/model.onnx (full precision) instead of onnx/model_quantized.onnx')
   .addOption(formatOption())
   .action(

@@ -4,6 +4,7 @@ import type { PreTrainedTokenizer, Tensor } from '@xenova/transformers' with { '
 import type { MaskScores } from '../language/scores';
 import { CancelledError } from './cancelled';
 import { LogitsCache } from './logitsCache';
+import { modelMaxLength, numberOr } from './maxLength';
 import { maskNotFound, maskScoresFromLogits } from './maskDistribution';
 import { locationKey, type ModelLocation } from './resolve';
 import { withModelEnv } from './transformers';
@@ -86,7 +87,6 @@ interface EncodedInput {
 }
 
 /** RoBERTa-style models number positions from `pad_token_id + 1`, so they read two fewer tokens than they have positions. */
-const paddingOffsetModels = new Set(['roberta', 'xlm-roberta', 'camembert']);
 
 export class MaskedLmEngine {
   private readonly cache: LogitsCache;
@@ -293,22 +293,6 @@ export class MaskedLmEngine {
       data.slice((row * width + input.maskIndex) * vocabSize, (row * width + input.maskIndex + 1) * vocabSize),
     );
   }
-}
-
-function numberOr(value: unknown, fallback: number): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
-}
-
-/** The longest input both the position table and the tokenizer allow; 512 when neither says. */
-function modelMaxLength(config: Record<string, unknown>, tokenizerMax: number | undefined): number {
-  const modelType = typeof config['model_type'] === 'string' ? config['model_type'] : '';
-  const positions = numberOr(config['max_position_embeddings'], Infinity);
-  const offset = paddingOffsetModels.has(modelType) ? numberOr(config['pad_token_id'], 1) + 1 : 0;
-  const fromModel = positions - offset > 0 ? positions - offset : Infinity;
-  // Tokenizers without a declared limit report a huge number.
-  const fromTokenizer = typeof tokenizerMax === 'number' && tokenizerMax > 0 && tokenizerMax < 100_000 ? tokenizerMax : Infinity;
-  const limit = Math.min(fromModel, fromTokenizer);
-  return Number.isFinite(limit) ? limit : 512;
 }
 
 function describeEngineLoadError(location: LoadableModel, file: string, quantized: boolean, error: unknown): string {

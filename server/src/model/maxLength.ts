@@ -19,6 +19,7 @@ export function modelMaxLength(config: Readonly<Record<string, unknown>>, tokeni
   return Number.isFinite(limit) ? limit : 512;
 }
 
-function numberOr(value: unknown, fallback: number): number {
+/** A finite number from a config value, else the fallback. */
+export function numberOr(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
 }
