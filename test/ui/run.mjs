@@ -181,7 +181,7 @@ try {
   await check('sentiment.cloze: the hover on [MASK] shows the top tokens', page, async () => {
     await openFile(page, 'examples/sentiment.cloze');
     const point = await maskOnScreen(page, 'pattern short');
-    const hover = page.locator('.monaco-hover .hover-contents, .monaco-hover .monaco-hover-content').first();
+    const hover = page.locator('.monaco-hover', { hasText: 'the position the model fills in' }).first();
     const expected = [
       ...new Set(
         (preview?.examples ?? []).flatMap((example) => example.results.flatMap((result) => (result.top ?? []).map((token) => token.token))),
@@ -193,7 +193,7 @@ try {
     for (;;) {
       await page.mouse.move(0, 0);
       await page.mouse.move(point.x, point.y);
-      await hover.waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
+      await hover.waitFor({ state: 'visible', timeout: 5_000 }).catch(() => undefined);
       text = (await page.locator('.monaco-hover').allInnerTexts()).join('\n');
       const tokens = expected.filter((token) => text.includes(token));
       if (/\[MASK\]/.test(text) && tokens.length >= 3) {

@@ -185,6 +185,8 @@ suite('Cloze in VS Code', () => {
       );
     });
 
+    console.log(`      lenses: ${lenses.map((lens) => `line ${lens.range.start.line + 1}: ${lens.command!.title}`).join(' | ')}`);
+    let compared = 0;
     for (const example of preview.examples) {
       const line = exampleLine(doc, example);
       const titles = lenses.filter((lens) => lens.range.start.line === line).map((lens) => lens.command!.title);
@@ -197,6 +199,18 @@ suite('Cloze in VS Code', () => {
         `line ${line + 1}: no lens names a label (${preview.labels.join(', ')}): ${JSON.stringify(titles)}`,
       );
       for (const title of titles) {
+        // `pattern: label 68%` (or `ensemble: …`) must be that pattern's probability of that label.
+        for (const match of title.matchAll(/([\w-]+): ([\w-]+) (\d+(?:\.\d+)?%)/g)) {
+          const [, source, label, text] = match;
+          const result = source === 'ensemble' ? example.ensemble : example.results.find((r) => r.pattern === source)?.labels;
+          if (!result || !(label in result)) continue;
+          const shown = numbersIn(text)[0];
+          compared++;
+          assert.ok(
+            Math.abs(result[label] - shown.value) <= shown.tolerance,
+            `line ${line + 1}: the lens shows ${source}: ${label} ${text}, cloze preview says ${(result[label] * 100).toFixed(2)}%`,
+          );
+        }
         for (const shown of numbersIn(title)) {
           assert.ok(
             expected.some((p) => Math.abs(p - shown.value) <= shown.tolerance),
@@ -205,6 +219,7 @@ suite('Cloze in VS Code', () => {
         }
       }
     }
+    console.log(`      ${compared} pattern/ensemble probabilities compared one to one with cloze preview`);
   });
 });
 
