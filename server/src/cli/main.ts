@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runCheck } from './check';
+import { runEval } from './eval';
 import { runPreview } from './preview';
 
 /**
@@ -67,6 +68,43 @@ program
       },
     ) => {
       process.exitCode = await runPreview(file, options);
+    },
+  );
+
+/** `--limit`: a positive whole number. */
+function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1) throw new InvalidArgumentError('expected a positive whole number.');
+  return n;
+}
+
+program
+  .command('eval')
+  .description("accuracy of each pattern and of their ensemble on the labelled rows of the file's data: files")
+  .argument('<file>', '.cloze file whose patterns and verbalizer to evaluate')
+  .option('--data <files...>', 'labelled JSONL, CSV or TSV files to evaluate on, instead of the `data:` lines')
+  .addOption(new Option('--limit <n>', 'score only the first n labelled rows').argParser(parseLimit))
+  .addOption(modelsDirOption())
+  .addOption(offlineOption())
+  .option('--model <id>', "model to evaluate with, instead of the file's `model:` line")
+  .option('--calibrate', "predict with calibrated probabilities (against each pattern's content-free input)")
+  .option('--no-quantized', 'use onnx/model.onnx (full precision) instead of onnx/model_quantized.onnx')
+  .addOption(formatOption())
+  .action(
+    async (
+      file: string,
+      options: {
+        data?: string[];
+        limit?: number;
+        modelsDir?: string;
+        offline?: boolean;
+        model?: string;
+        calibrate?: boolean;
+        quantized: boolean;
+        format: 'text' | 'json';
+      },
+    ) => {
+      process.exitCode = await runEval(file, options);
     },
   );
 

@@ -1,84 +1,28 @@
-import * as fs from 'node:fs';
-import type { ClozeDocument, Diagnostic } from '../language/ast';
-import { parse } from '../language/parse';
-import { positionAt } from '../language/positions';
-import { hasSingleMask } from '../language/render';
-import { MaskedLmEngine, type ModelInfo } from '../model/engine';
+import type { ModelInfo } from '../model/engine';
 import { computePreview, type ExamplePreview, type PatternResult, type PreviewResult } from '../service/preview';
-import { createService } from './check';
+import { openScoringSession, type ScoringOptions } from './session';
 
 /**
  * `cloze preview <file>`: what the model puts at the mask for each example,
- * as the editor's lenses show it. The engine runs in this process: a CLI run
- * has nothing else to keep responsive, so it needs no worker.
+ * as the editor's lenses show it.
  *
  * Exit codes: 0 a preview was printed, 1 the file cannot be previewed
  * (no verbalizer, no pattern with one mask, model unavailable), 2 bad usage.
  */
 
-export interface PreviewCommandOptions {
-  readonly modelsDir?: string;
-  readonly offline?: boolean;
-  readonly model?: string;
+export interface PreviewCommandOptions extends ScoringOptions {
   readonly calibrate?: boolean;
   readonly topK: number;
-  readonly quantized: boolean;
   readonly format: 'text' | 'json';
 }
 
-/** Structural errors after which there is nothing to score. */
-const blockingCodes = new Set(['pattern-missing', 'verbalizer-missing']);
-
 export async function runPreview(file: string, options: PreviewCommandOptions): Promise<number> {
-  let text: string;
+  const session = await openScoringSession(file, options, 'previewed');
+  if (typeof session === 'number') return session;
+  const { doc, tokenizer, engine } = session;
   try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    process.stderr.write(`cloze: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
-    return 2;
-  }
-  const doc = parse(text);
-  const service = createService(options);
-  const structural = service.checkStructure(doc, file);
-  const report = (diagnostics: readonly Diagnostic[]): void => {
-    for (const d of diagnostics) process.stderr.write(`${location(file, doc, d)} ${d.severity} ${d.code} ${d.message}\n`);
-  };
-
-  const blockers = structural.filter((d) => blockingCodes.has(d.code));
-  if (doc.patterns.length > 0 && !doc.patterns.some(hasSingleMask)) {
-    blockers.push(...structural.filter((d) => d.code === 'mask-missing' || d.code === 'mask-multiple'));
-  }
-  if (blockers.length > 0) {
-    report(blockers);
-    process.stderr.write(`cloze: ${file} cannot be previewed: it needs a verbalizer and a pattern with exactly one [MASK].\n`);
-    return 1;
-  }
-
-  const choice = service.modelChoice(doc, file, options.model);
-  const tokenizer = await service.tokenizer(choice);
-  if (!tokenizer.ok) {
-    report([tokenizer.diagnostic]);
-    return 1;
-  }
-  if (!choice.location.ok) return 1; // The tokenizer loaded, so the model was found; this only narrows the type.
-  let engine: MaskedLmEngine;
-  try {
-    engine = await MaskedLmEngine.load(choice.location, service.settings.cacheDir, { quantized: options.quantized });
-  } catch (error) {
-    report([
-      {
-        code: 'model-unavailable',
-        severity: 'error',
-        span: choice.span,
-        message: `Model ${choice.id} is unavailable: ${error instanceof Error ? error.message : String(error)}`,
-      },
-    ]);
-    return 1;
-  }
-  try {
-    // Errors that do not stop the preview still change what it means (a skipped label word, a missing field): show them.
-    report([...structural, ...(await service.checkTokens(doc, choice))].filter((d) => d.severity === 'error'));
-    const result = await computePreview(doc, tokenizer.tokenizer, (inputs, wordIds, topK) => engine.score(inputs, wordIds, topK), {
+    session.report(session.errors);
+    const result = await computePreview(doc, tokenizer, (inputs, wordIds, topK) => engine.score(inputs, wordIds, topK), {
       topK: options.topK,
       calibrate: options.calibrate ?? false,
     });
@@ -91,11 +35,6 @@ export async function runPreview(file: string, options: PreviewCommandOptions): 
   } finally {
     await engine.dispose();
   }
-}
-
-function location(file: string, doc: ClozeDocument, diagnostic: Diagnostic): string {
-  const { line, character } = positionAt(doc, diagnostic.span.start);
-  return `${file}:${line + 1}:${character + 1}`;
 }
 
 function percent(p: number | undefined): string {

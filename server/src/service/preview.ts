@@ -1,4 +1,4 @@
-import { maskParts, patternDisplayName, type ClozeDocument, type Example, type Pattern } from '../language/ast';
+import { maskParts, patternDisplayName, type ClozeDocument, type Pattern } from '../language/ast';
 import { labelWordForms, singleToken } from '../language/labelWords';
 import { positionAt } from '../language/positions';
 import { exampleFields, hasSingleMask, maskContext, renderPattern } from '../language/render';
@@ -28,11 +28,21 @@ import { formatPieces, type MaskContext, type TokenizerView } from '../language/
  * listed in `skippedWords` (the validator reports them as errors).
  */
 
+/** One input to preview: an example of the file, or a row of a data file (`cloze eval`). */
+export interface PreviewRow {
+  /** 1-based line of the example, or of the row in its data file. */
+  readonly line: number;
+  readonly label: string | null;
+  readonly fields: ReadonlyMap<string, string>;
+}
+
 export interface PreviewOptions {
   /** How many of the most probable tokens at the mask each result lists. */
   readonly topK: number;
   /** Whether predictions, accuracies and the text view use the calibrated probabilities. */
   readonly calibrate: boolean;
+  /** What to preview instead of the file's examples (`cloze eval` passes data rows). */
+  readonly rows?: readonly PreviewRow[];
 }
 
 export interface PreviewLabelWord {
@@ -150,7 +160,13 @@ export async function computePreview(
   const { plans, skippedWords } = planPatterns(doc, labels, tokenizer);
   const wordIds = [...new Set(plans.flatMap((plan) => plan.words.map((word) => word.tokenId)))];
 
-  const examples = doc.examples.map((example) => ({ example, fields: exampleFields(example, doc.patterns) }));
+  const examples: readonly PreviewRow[] =
+    options.rows ??
+    doc.examples.map((example) => ({
+      line: positionAt(doc, example.span.start).line + 1,
+      label: example.label?.text ?? null,
+      fields: exampleFields(example, doc.patterns),
+    }));
   const contentFree = plans.map((plan) => renderPattern(plan.pattern, new Map(), tokenizer.special));
   // One call for everything, so the scorer can batch and cache across patterns and examples.
   const inputs = [
@@ -162,13 +178,12 @@ export async function computePreview(
 
   const priors = plans.map((plan, i) => distribution(plan, labels, scores[i]).probabilities);
   const declared = new Set(labels);
-  const examplePreviews = examples.map(({ example, fields }, e) => {
-    const gold = example.label?.text ?? null;
+  const examplePreviews = examples.map(({ line, label: gold, fields }, e) => {
     const results = plans.map((plan, p) => {
       const index = plans.length + e * plans.length + p;
       return patternResult(plan, labels, inputs[index], scores[index], priors[p], gold, declared, tokenizer.special.mask, options);
     });
-    return exampleSummary(doc, example, gold, fields, results, labels, declared, options);
+    return exampleSummary(line, gold, fields, results, labels, declared, options);
   });
 
   return {
@@ -180,8 +195,8 @@ export async function computePreview(
     contentFree: Object.fromEntries(plans.map((plan, i) => [plan.name, contentFree[i]])),
     priors: Object.fromEntries(plans.map((plan, i) => [plan.name, toRecord(labels, priors[i])])),
     summary: {
-      patterns: plans.map((plan, p) => accuracy(plan.name, examplePreviews, labels, (example) => example.results[p])),
-      ensemble: accuracy('ensemble', examplePreviews, labels, (example) => ({
+      patterns: plans.map((plan, p) => accuracySummary(plan.name, examplePreviews, labels, (example) => example.results[p])),
+      ensemble: accuracySummary('ensemble', examplePreviews, labels, (example) => ({
         labels: example.ensemble,
         calibrated: example.calibratedEnsemble,
       })),
@@ -310,8 +325,7 @@ function patternResult(
 }
 
 function exampleSummary(
-  doc: ClozeDocument,
-  example: Example,
+  line: number,
   gold: string | null,
   fields: ReadonlyMap<string, string>,
   results: readonly PatternResult[],
@@ -325,7 +339,7 @@ function exampleSummary(
   const shown = options.calibrate ? calibrated : raw;
   const prediction = shown.length > 0 ? (labels[argmax(shown)] ?? null) : null;
   return {
-    line: positionAt(doc, example.span.start).line + 1,
+    line,
     label: gold,
     fields: Object.fromEntries(fields),
     results,
@@ -336,7 +350,8 @@ function exampleSummary(
   };
 }
 
-function accuracy(
+/** Accuracy and mean gold probability of one pattern (or the ensemble) over previewed inputs. */
+export function accuracySummary(
   name: string,
   examples: readonly ExamplePreview[],
   labelOrder: readonly string[],
