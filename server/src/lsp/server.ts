@@ -80,6 +80,8 @@ export class ClozeServer {
       this.settings.clear();
       if (!this.canPullConfiguration) this.initialSettings = (change.settings as Record<string, unknown> | undefined)?.['cloze'];
       for (const document of this.documents.all()) void this.validate(document);
+      // Preview settings (model, calibration, top-k) change what every lens says.
+      if (this.canRefreshLenses) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
     });
     this.documents.onDidChangeContent((change) => void this.validate(change.document));
     this.documents.onDidClose((event) => {
