@@ -32,6 +32,8 @@ if (!existsSync(vsix)) {
   process.exit(1);
 }
 mkdirSync(artifacts, { recursive: true });
+// Screenshots of an earlier run would read as this run's.
+for (const name of readdirSync(artifacts).filter((file) => /^ui-.*\.png$/.test(file))) rmSync(join(artifacts, name));
 
 const state = mkdtempSync(join(tmpdir(), 'cloze-ui-test-'));
 let codeServer;
