@@ -48,7 +48,7 @@ const vsix = join(root, `${manifest.name}-${manifest.version}${isDefaultTarget ?
 const stage = mkdtempSync(join(tmpdir(), 'cloze-vsix-stage-'));
 const unpacked = mkdtempSync(join(tmpdir(), 'cloze-vsix-check-'));
 try {
-  for (const file of ['README.md', 'language-configuration.json', 'syntaxes', 'dist']) {
+  for (const file of ['README.md', 'LICENSE', 'language-configuration.json', 'syntaxes', 'dist']) {
     cpSync(join(root, file), join(stage, file), { recursive: true });
   }
   // .vscodeignore names the linux-x64 binaries; another target gets its own.
@@ -86,9 +86,8 @@ try {
       vsix,
       '--target',
       options.target,
-      // No LICENSE file and no repository URL yet; the README's relative links
-      // (docs/, ARCHITECTURE.md) point into the repository, not the .vsix.
-      '--skip-license',
+      // No repository URL yet; the README's relative links (docs/,
+      // ARCHITECTURE.md) point into the repository, not the .vsix.
       '--allow-missing-repository',
       '--no-rewrite-relative-links',
     ],
