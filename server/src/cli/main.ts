@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { runCheck } from './check';
-import { runEval } from './eval';
-import { runPreview } from './preview';
+import { runCheck, type CheckOptions } from './check';
+import { runEval, type EvalCommandOptions } from './eval';
+import { runPreview, type PreviewCommandOptions } from './preview';
 
 /**
  * `cloze`: the language service on the command line, for CI. Argument parsing
@@ -21,6 +21,8 @@ const program = new Command()
 const modelsDirOption = (): Option =>
   new Option('--models-dir <dir>', 'folder searched first for models (<dir>/<model id>/); default: CLOZE_MODELS_DIR');
 const offlineOption = (): Option => new Option('--offline', 'never download a model from the Hugging Face hub');
+const noQuantizedOption = (): Option =>
+  new Option('--no-quantized', 'use onnx/model.onnx (full precision) instead of onnx/model_quantized.onnx');
 const formatOption = (): Option => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
 
 program
@@ -31,7 +33,7 @@ program
   .addOption(offlineOption())
   .option('--model <id>', "model to check against, instead of each file's `model:` line")
   .addOption(formatOption())
-  .action(async (files: string[], options: { modelsDir?: string; offline?: boolean; model?: string; format: 'text' | 'json' }) => {
+  .action(async (files: string[], options: CheckOptions) => {
     process.exitCode = await runCheck(files, options);
   });
 
@@ -52,24 +54,11 @@ program
   .option('--model <id>', "model to preview with, instead of the file's `model:` line")
   .option('--calibrate', "calibrate against each pattern's content-free input (its fields left empty)")
   .addOption(new Option('--top-k <n>', 'most probable tokens listed at the mask').argParser(parseTopK).default(10))
-  .option('--no-quantized', 'use onnx/model.onnx (full precision) instead of onnx/model_quantized.onnx')
+  .addOption(noQuantizedOption())
   .addOption(formatOption())
-  .action(
-    async (
-      file: string,
-      options: {
-        modelsDir?: string;
-        offline?: boolean;
-        model?: string;
-        calibrate?: boolean;
-        topK: number;
-        quantized: boolean;
-        format: 'text' | 'json';
-      },
-    ) => {
-      process.exitCode = await runPreview(file, options);
-    },
-  );
+  .action(async (file: string, options: PreviewCommandOptions) => {
+    process.exitCode = await runPreview(file, options);
+  });
 
 /** `--limit`: a positive whole number. */
 function parseLimit(value: string): number {
@@ -88,25 +77,11 @@ program
   .addOption(offlineOption())
   .option('--model <id>', "model to evaluate with, instead of the file's `model:` line")
   .option('--calibrate', "predict with calibrated probabilities (against each pattern's content-free input)")
-  .option('--no-quantized', 'use onnx/model.onnx (full precision) instead of onnx/model_quantized.onnx')
+  .addOption(noQuantizedOption())
   .addOption(formatOption())
-  .action(
-    async (
-      file: string,
-      options: {
-        data?: string[];
-        limit?: number;
-        modelsDir?: string;
-        offline?: boolean;
-        model?: string;
-        calibrate?: boolean;
-        quantized: boolean;
-        format: 'text' | 'json';
-      },
-    ) => {
-      process.exitCode = await runEval(file, options);
-    },
-  );
+  .action(async (file: string, options: EvalCommandOptions) => {
+    process.exitCode = await runEval(file, options);
+  });
 
 async function main(): Promise<void> {
   try {
