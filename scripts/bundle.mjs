@@ -2,7 +2,7 @@
 //
 //   dist/extension.js  client/src/extension.ts   (VS Code loads it; 'vscode' is external)
 //   dist/server.js     server/src/lsp/main.ts    (the language server, started by the client)
-//   dist/worker.js     server/src/model/worker.ts (the inference worker, when that file exists)
+//   dist/worker.js     server/src/model/worker.ts (the inference worker)
 //
 // server.js and worker.js sit in the same folder, so the server's
 // `new Worker(path.join(__dirname, 'worker.js'))` finds the worker in the bundle
@@ -13,7 +13,7 @@
 // is bundled; two of its load-time imports are replaced by stubs (scripts/stubs/):
 // `sharp` (images only) and `onnxruntime-web` (browsers only).
 import * as esbuild from 'esbuild';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -22,13 +22,8 @@ const dist = join(root, 'dist');
 const entryPoints = {
   extension: 'client/src/extension.ts',
   server: 'server/src/lsp/main.ts',
+  worker: 'server/src/model/worker.ts',
 };
-const workerSource = 'server/src/model/worker.ts';
-if (existsSync(join(root, workerSource))) {
-  entryPoints.worker = workerSource;
-} else {
-  console.log(`bundle: ${workerSource} does not exist yet; no dist/worker.js`);
-}
 
 rmSync(dist, { recursive: true, force: true });
 const result = await esbuild.build({
