@@ -14,38 +14,95 @@ export function maskScoresFromLogits(
   tokenOf: (id: number) => string,
   truncated: boolean,
 ): MaskScores {
+  const size = logits.length;
   let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
-  const probability = (id: number): number => Math.exp(logits[id] - max) / sum;
+  for (let i = 0; i < size; i++) if (logits[i] > max) max = logits[i];
 
-  const words: WordProbability[] = wordIds.map((tokenId) => {
-    if (!(tokenId >= 0 && tokenId < logits.length)) return { tokenId, p: 0, rank: logits.length };
-    // The rank is computed on the logits, which order tokens as the probabilities do.
-    const own = logits[tokenId];
-    let above = 0;
-    for (let i = 0; i < logits.length; i++) if (logits[i] > own) above++;
-    return { tokenId, p: probability(tokenId), rank: above + 1 };
-  });
-
-  const top: TokenProbability[] = topIds(logits, topK).map((tokenId) => ({ token: tokenOf(tokenId), tokenId, p: probability(tokenId) }));
-  return { maskFound: true, truncated, top, words };
-}
-
-/** The ids of the k largest logits, largest first, lower id first on a tie: one pass with a small sorted list. */
-function topIds(logits: Float32Array, k: number): number[] {
-  const count = Math.max(0, Math.min(Math.floor(k), logits.length));
+  // One more pass does the rest: the sum of the softmax, the rank of each word
+  // (counted on the logits, which order tokens as the probabilities do) and the
+  // top k. A word outside the vocabulary gets p 0 and the last rank.
+  const valid = wordIds.map((id) => id >= 0 && id < size);
+  const own = wordIds.map((id, w) => (valid[w] ? logits[id] : Infinity));
+  const lowest = Math.min(...own);
+  const above = own.map(() => 0);
+  const count = Math.max(0, Math.min(Math.floor(topK), size));
   const best: number[] = [];
-  for (let id = 0; id < logits.length; id++) {
+  let sum = 0;
+  for (let id = 0; id < size; id++) {
     const value = logits[id];
-    if (best.length === count && (count === 0 || value <= logits[best[count - 1]])) continue;
+    sum += Math.exp(value - max);
+    if (value > lowest) for (let w = 0; w < own.length; w++) if (value > own[w]) above[w]++;
+    // The top k: a short list, largest first, lower id first on a tie.
+    if (count === 0 || (best.length === count && value <= logits[best[count - 1]])) continue;
     let at = best.length;
     while (at > 0 && logits[best[at - 1]] < value) at--;
     best.splice(at, 0, id);
     if (best.length > count) best.pop();
   }
-  return best;
+  const probability = (id: number): number => Math.exp(logits[id] - max) / sum;
+
+  const words: WordProbability[] = wordIds.map((tokenId, w) =>
+    valid[w] ? { tokenId, p: probability(tokenId), rank: above[w] + 1 } : { tokenId, p: 0, rank: size },
+  );
+  const top: TokenProbability[] = best.map((tokenId) => ({ token: tokenOf(tokenId), tokenId, p: probability(tokenId) }));
+  return { maskFound: true, truncated, top, words };
+}
+
+/**
+ * The same answer from statistics computed elsewhere (`MaskStats`): the row's
+ * maximum, Σ exp(logit − max) in float64 and the ids of its top logits. Only
+ * the ranks still need a pass over the row.
+ */
+export function maskScoresFromStats(
+  logits: Float32Array,
+  stats: { readonly max: number; readonly sum: number; readonly top: readonly number[] },
+  wordIds: readonly number[],
+  topK: number,
+  tokenOf: (id: number) => string,
+  truncated: boolean,
+): MaskScores {
+  const size = logits.length;
+  const { max, sum } = stats;
+  const probability = (id: number): number => Math.exp(logits[id] - max) / sum;
+  const ranks = ranksOf(logits, wordIds);
+  const words: WordProbability[] = wordIds.map((tokenId, w) =>
+    tokenId >= 0 && tokenId < size ? { tokenId, p: probability(tokenId), rank: ranks[w] } : { tokenId, p: 0, rank: size },
+  );
+  const count = Math.max(0, Math.min(Math.floor(topK), size));
+  const top: TokenProbability[] = stats.top
+    .slice(0, count)
+    .map((tokenId) => ({ token: tokenOf(tokenId), tokenId, p: probability(tokenId) }));
+  return { maskFound: true, truncated, top, words };
+}
+
+/**
+ * 1 + the number of logits larger than each word's (an id outside the row
+ * ranks last). Label words usually rank near the top, where one pass that
+ * looks further only at the few logits above the lowest word is fastest; when
+ * the lowest word ranks far down (an untrained model) that pass mispredicts
+ * half its branches, and one branch-free count per word is faster (about
+ * 30 µs a word for 30,522 logits against 100 µs). The branch-free count of
+ * the lowest word tells which case this is.
+ */
+function ranksOf(logits: Float32Array, wordIds: readonly number[]): number[] {
+  const size = logits.length;
+  const own = wordIds.map((id) => (id >= 0 && id < size ? logits[id] : Infinity));
+  if (own.length === 0) return [];
+  const lowest = Math.min(...own);
+  const aboveLowest = countAbove(logits, lowest);
+  if (aboveLowest > size / 32) return own.map((value) => (value === lowest ? aboveLowest : countAbove(logits, value)) + 1);
+  const above = own.map(() => 0);
+  for (let id = 0; id < size; id++) {
+    const value = logits[id];
+    if (value > lowest) for (let w = 0; w < own.length; w++) if (value > own[w]) above[w]++;
+  }
+  return above.map((count) => count + 1);
+}
+
+function countAbove(logits: Float32Array, threshold: number): number {
+  let count = 0;
+  for (let id = 0; id < logits.length; id++) count += +(logits[id] > threshold);
+  return count;
 }
 
 /** The answer for an input the model cannot score at a mask. */

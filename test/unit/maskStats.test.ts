@@ -1,0 +1,106 @@
+// The softmax statistics computed by ONNX Runtime (server/src/model/maskStats.ts) against the
+// all-JavaScript, all-float64 computation (maskScoresFromLogits): the same top tokens in the same
+// order (ties: lower id first), the same ranks, the same probabilities to 1e-6. And the logits
+// cache, which counts memory by buffer now that a batch's rows are views into one buffer.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { LogitsCache } from '../../server/src/model/logitsCache';
+import { maskScoresFromLogits, maskScoresFromStats } from '../../server/src/model/maskDistribution';
+import { MaskStats } from '../../server/src/model/maskStats';
+import { maskOnlyGraph } from '../../server/src/model/maskOnlyGraph';
+import { modelFile } from '../support/directOnnx';
+
+/** Real rows: review-bert-small's logits at the mask of `[CLS] it was [MASK] . [SEP]` and of `[CLS] [MASK] ! [SEP]`. */
+async function realRows(): Promise<{ data: Float32Array; rows: number; vocabulary: number }> {
+  const rewritten = maskOnlyGraph(fs.readFileSync(modelFile('review-bert-small')));
+  assert.ok(rewritten);
+  const session = await ort.InferenceSession.create(rewritten.bytes);
+  const ids = [101, 2009, 2001, 103, 1012, 102, 101, 103, 999, 102, 0, 0];
+  const shape = [2, 6];
+  const output = await session.run({
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), shape),
+    attention_mask: new ort.Tensor('int64', BigInt64Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0], BigInt), shape),
+    token_type_ids: new ort.Tensor('int64', new BigInt64Array(12), shape),
+    [rewritten.maskInput]: new ort.Tensor('int64', BigInt64Array.from([3n, 1n]), [2, 1]),
+  });
+  const logits = output[rewritten.output];
+  return { data: logits.data as Float32Array, rows: logits.dims[0], vocabulary: logits.dims[1] };
+}
+
+function compare(
+  data: Float32Array,
+  rows: number,
+  vocabulary: number,
+  wordIds: number[],
+  topK: number,
+  stats: Awaited<ReturnType<MaskStats['compute']>>,
+): void {
+  const tokenOf = (id: number): string => `t${id}`;
+  for (let row = 0; row < rows; row++) {
+    const logits = data.subarray(row * vocabulary, (row + 1) * vocabulary);
+    const expected = maskScoresFromLogits(logits, wordIds, topK, tokenOf, false);
+    const top = Array.from(stats.top.subarray(row * stats.k, (row + 1) * stats.k), Number);
+    const actual = maskScoresFromStats(logits, { max: stats.max[row], sum: stats.sum[row], top }, wordIds, topK, tokenOf, false);
+    assert.deepEqual(
+      actual.top.map((t) => t.tokenId),
+      expected.top.map((t) => t.tokenId),
+      `row ${row}: top ids`,
+    );
+    assert.deepEqual(
+      actual.words.map((w) => w.rank),
+      expected.words.map((w) => w.rank),
+      `row ${row}: ranks`,
+    );
+    for (const [i, word] of actual.words.entries()) {
+      const p = expected.words[i].p;
+      assert.ok(Math.abs(word.p - p) <= 1e-6 * p + 1e-15, `row ${row}: p(${word.tokenId}) ${word.p} ≠ ${p}`);
+    }
+    for (const [i, token] of actual.top.entries()) {
+      const p = expected.top[i].p;
+      assert.ok(Math.abs(token.p - p) <= 1e-6 * p, `row ${row}: top p ${token.p} ≠ ${p}`);
+    }
+  }
+}
+
+describe('softmax statistics by ONNX Runtime', () => {
+  test('equal the float64 JavaScript computation on real rows', async () => {
+    const stats = await MaskStats.create({});
+    assert.ok(stats, 'ONNX Runtime runs the statistics graph');
+    const { data, rows, vocabulary } = await realRows();
+    // great, good, terrible, bad; an id outside the vocabulary ranks last with p 0.
+    const wordIds = [2307, 2204, 6659, 2919, vocabulary + 5];
+    compare(data, rows, vocabulary, wordIds, 10, await stats.compute(data, rows, vocabulary, 10));
+  });
+
+  test('ties: the lower id first, and untrained (flat) rows', async () => {
+    const stats = await MaskStats.create({});
+    assert.ok(stats);
+    const vocabulary = 50;
+    const data = new Float32Array(vocabulary * 3);
+    // Row 0: all equal. Row 1: a few equal maxima. Row 2: spread values.
+    for (let i = 0; i < vocabulary; i++) {
+      data[vocabulary + i] = i % 7 === 3 ? 2.5 : -i / 10;
+      data[2 * vocabulary + i] = Math.sin(i * 12.9898) * 4;
+    }
+    compare(data, 3, vocabulary, [3, 10, 17, 49], 5, await stats.compute(data, 3, vocabulary, 5));
+  });
+});
+
+describe('the logits cache', () => {
+  test('counts a buffer once while any of its rows is kept', () => {
+    const vocabulary = 1000; // 4,000 bytes a row
+    const batch = new Float32Array(vocabulary * 4); // 16,000 bytes, four rows
+    const cache = new LogitsCache(20_000);
+    for (let row = 0; row < 4; row++) cache.set(`b${row}`, batch.subarray(row * vocabulary, (row + 1) * vocabulary));
+    assert.equal(cache.size, 4, 'four views of one 16 kB buffer fit in 20 kB');
+    // A second buffer does not fit beside the first: the oldest rows go until the first buffer is freed.
+    const other = new Float32Array(vocabulary * 2);
+    cache.set('c0', other.subarray(0, vocabulary));
+    assert.equal(cache.get('b0'), undefined);
+    assert.equal(cache.get('b3'), undefined, 'every row of the first buffer went: keeping one would have kept all 16 kB');
+    assert.ok(cache.get('c0'));
+  });
+});
