@@ -1,11 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PreTrainedTokenizer, Tensor } from '@xenova/transformers' with { 'resolution-mode': 'import' };
+import type { PreTrainedTokenizer } from '@xenova/transformers' with { 'resolution-mode': 'import' };
+import * as ort from 'onnxruntime-node';
 import type { MaskScores } from '../language/scores';
 import { CancelledError } from './cancelled';
 import { LogitsCache } from './logitsCache';
 import { modelMaxLength, numberOr } from './maxLength';
-import { maskNotFound, maskScoresFromLogits } from './maskDistribution';
+import { maskNotFound, maskScoresFromLogits, maskScoresFromStats } from './maskDistribution';
+import { maskOnlyGraph } from './maskOnlyGraph';
+import { MaskStats, type RowStats } from './maskStats';
 import { locationKey, type ModelLocation } from './resolve';
 import { withModelEnv } from './transformers';
 
@@ -15,6 +18,11 @@ import { withModelEnv } from './transformers';
  * rather than the fill-mask pipeline, because the pipeline of transformers.js
  * 2.17.2 cannot score chosen tokens (no `targets`), keeps only the top k and
  * silently looks at the first mask only.
+ *
+ * The tokenizer and config come from transformers.js; the ONNX file is run
+ * with onnxruntime-node (the 1.14.0 transformers.js itself uses), on the graph
+ * rewritten by `maskOnlyGraph` to compute the vocabulary logits at the mask
+ * only, when the file allows it (else on the graph as it is).
  */
 
 export type LoadableModel = Extract<ModelLocation, { ok: true }>;
@@ -22,26 +30,46 @@ export type LoadableModel = Extract<ModelLocation, { ok: true }>;
 export interface EngineOptions {
   /** `onnx/model_quantized.onnx` (true, the transformers.js default) or `onnx/model.onnx`. */
   readonly quantized?: boolean;
-  /** Most inputs run in one model call. */
+  /** Most inputs run in one model call (default: by graph, `defaultBatching`). */
   readonly batchSize?: number;
   /**
-   * Most padded tokens in one model call. The graph returns logits at every
-   * position (batch × length × vocabulary floats: 120 KB a token for BERT), so
-   * this bounds the memory of one call as well as its padding waste.
+   * Most padded tokens in one model call (default: by graph). It bounds the
+   * memory of one call (hidden states and attention grow with it, and the
+   * full graph's logits by 120 KB a token for BERT) and its padding waste.
    */
   readonly maxBatchTokens?: number;
   /** Memory for the logits of inputs already scored. */
   readonly cacheBytes?: number;
 }
 
+/** Which graph the engine runs: logits at the mask only (`maskOnlyGraph`), or the file's graph as it is. */
+export type GraphKind = 'mask-only' | 'full';
+
 /**
- * Small batches are the fastest here: the graph computes the vocabulary
- * projection at every position, so a call's cost and memory grow with
- * batch × length and big batches only add padding and allocation. On
- * review-bert-small (2 cores, 64 SST-2 inputs of ~29 tokens) batches of 2–4
- * took 0.55–0.6 s (fp32) and 0.9–1.0 s (int8), batches of 16 took 2.0–2.5 s.
+ * The fastest batching per graph, measured by `npm run bench` (bench/preview.mjs:
+ * 256 SST-2 pairs of 11–52 tokens, 2 cores). With logits at the mask only, a
+ * call costs about its padded tokens, so inputs sorted by length go in large
+ * batches: on review-bert-small int8, 32 gave 473 pairs/s against 265 for 4,
+ * 451 for 16 and 387 for 64 (the int8 file dequantizes its vocabulary matrix
+ * once a call, so tiny batches pay that often); in arrival order instead of
+ * sorted, 16 lost a fifth. The full graph returns batch × length × vocabulary
+ * floats, so there small batches are fastest (4 took a third of the time of 16).
  */
-export const defaultEngineOptions = { quantized: true, batchSize: 4, maxBatchTokens: 512, cacheBytes: 64 * 1024 * 1024 } as const;
+export const defaultBatching: Readonly<Record<GraphKind, { readonly batchSize: number; readonly maxBatchTokens: number }>> = {
+  'mask-only': { batchSize: 32, maxBatchTokens: 4096 },
+  full: { batchSize: 4, maxBatchTokens: 512 },
+};
+
+export const defaultEngineOptions = { quantized: true, cacheBytes: 64 * 1024 * 1024 } as const;
+
+/** Rows of cached logits per call of the statistics graph. */
+const STATS_ROWS = 32;
+
+/** How the ONNX Runtime sessions run (the benchmark's limit uses the same). */
+export const sessionOptions: ort.InferenceSession.SessionOptions = {
+  executionProviders: ['cpu'],
+  graphOptimizationLevel: 'all',
+};
 
 export interface EngineCounters {
   /** Inputs run through the model. */
@@ -65,17 +93,10 @@ export interface ModelInfo {
   readonly maxLength: number;
   readonly maskToken: string;
   readonly maskTokenId: number;
+  /** `mask-only` when the file's graph could be rewritten to compute logits at the mask only. */
+  readonly graph: GraphKind;
   readonly loadMs: number;
 }
-
-/** The callable masked-LM model of transformers.js, as much of it as the engine uses. */
-interface MaskedLmModel {
-  (inputs: { input_ids: Tensor; attention_mask: Tensor }): Promise<{ logits: Tensor }>;
-  readonly config: Record<string, unknown>;
-  dispose(): Promise<unknown>;
-}
-
-type TensorClass = new (type: 'int64', data: BigInt64Array, dims: number[]) => Tensor;
 
 /** An input ready for the model: its ids (cut to the model's length) and where its mask is. */
 interface EncodedInput {
@@ -86,28 +107,38 @@ interface EncodedInput {
   readonly cacheKey: string;
 }
 
-/** RoBERTa-style models number positions from `pad_token_id + 1`, so they read two fewer tokens than they have positions. */
-
 export class MaskedLmEngine {
   private readonly cache: LogitsCache;
   private counters = { computedPairs: 0, cachedPairs: 0, batches: 0, modelMs: 0 };
   private readonly vocab: readonly string[];
-  private readonly padTokenId: number;
-  private readonly batchSize: number;
-  private readonly maxBatchTokens: number;
+  /** The id padding positions carry (attention mask 0). */
+  readonly padTokenId: number;
+  /** The batching in use: the options given, else `defaultBatching` for the graph. */
+  readonly batching: { readonly batchSize: number; readonly maxBatchTokens: number };
+  private readonly feedsTokenTypes: boolean;
 
   private constructor(
     readonly info: ModelInfo,
     private readonly tokenizer: PreTrainedTokenizer,
-    private readonly model: MaskedLmModel,
-    private readonly TensorOf: TensorClass,
+    private readonly session: ort.InferenceSession,
+    /** The mask-only graph's position input, when the engine runs that graph. */
+    private readonly maskInput: string | undefined,
+    private readonly output: string,
+    /** Softmax statistics by ONNX Runtime; undefined: computed in JavaScript. */
+    private readonly maskStats: MaskStats | undefined,
+    config: Readonly<Record<string, unknown>>,
     options: EngineOptions,
   ) {
     this.cache = new LogitsCache(options.cacheBytes ?? defaultEngineOptions.cacheBytes);
-    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? defaultEngineOptions.batchSize));
-    this.maxBatchTokens = Math.max(1, Math.floor(options.maxBatchTokens ?? defaultEngineOptions.maxBatchTokens));
+    const defaults = defaultBatching[info.graph];
+    this.batching = {
+      batchSize: Math.max(1, Math.floor(options.batchSize ?? defaults.batchSize)),
+      maxBatchTokens: Math.max(1, Math.floor(options.maxBatchTokens ?? defaults.maxBatchTokens)),
+    };
     this.vocab = (tokenizer as unknown as { model: { vocab: string[] } }).model.vocab;
-    this.padTokenId = tokenizer.pad_token_id ?? numberOr(model.config['pad_token_id'], 0);
+    this.padTokenId = tokenizer.pad_token_id ?? numberOr(config['pad_token_id'], 0);
+    // transformers.js feeds all-zero token types when the graph takes them (BERT); so does this.
+    this.feedsTokenTypes = session.inputNames.includes('token_type_ids');
   }
 
   /** Loads the tokenizer and the ONNX model; rejects with a message that names the folder, the file and the fix. */
@@ -123,34 +154,51 @@ export class MaskedLmEngine {
       throw new Error(`${location.id} cannot be scored: ${folder} has no ${file}.${hint}`);
     }
     const started = performance.now();
-    let loaded: { tokenizer: PreTrainedTokenizer; model: MaskedLmModel; TensorOf: TensorClass };
+    let tokenizer: PreTrainedTokenizer;
+    let config: Record<string, unknown>;
+    let session: ort.InferenceSession;
+    let rewritten: ReturnType<typeof maskOnlyGraph>;
     try {
-      loaded = await withModelEnv(location, cacheDir, async (module) => {
-        const tokenizer = await module.AutoTokenizer.from_pretrained(location.name);
-        const model = (await module.AutoModelForMaskedLM.from_pretrained(location.name, { quantized })) as unknown as MaskedLmModel;
-        return { tokenizer, model, TensorOf: module.Tensor as unknown as TensorClass };
-      });
+      ({ tokenizer, config } = await withModelEnv(location, cacheDir, async (module) => {
+        const loadedTokenizer = await module.AutoTokenizer.from_pretrained(location.name);
+        const loadedConfig = (await module.AutoConfig.from_pretrained(location.name)) as unknown as Record<string, unknown>;
+        if (location.source === 'remote') {
+          // transformers.js knows the hub's layout: it downloads the file into the cache, where it is read below.
+          const downloaded = await module.AutoModelForMaskedLM.from_pretrained(location.name, { quantized });
+          await downloaded.dispose();
+        }
+        return { tokenizer: loadedTokenizer, config: loadedConfig };
+      }));
+      const bytes = await fs.promises.readFile(path.join(folder, file));
+      rewritten = maskOnlyGraph(bytes);
+      session = await ort.InferenceSession.create(rewritten?.bytes ?? bytes, sessionOptions);
+      if (rewritten && !(await answersAtMask(session, rewritten, tokenizer))) {
+        // A graph the rewrite misread: run the file as it is.
+        rewritten = undefined;
+        session = await ort.InferenceSession.create(bytes, sessionOptions);
+      }
     } catch (error) {
       throw new Error(describeEngineLoadError(location, file, quantized, error));
     }
-    const { tokenizer, model, TensorOf } = loaded;
     const maskTokenId = tokenizer.mask_token_id;
     if (tokenizer.mask_token === null || tokenizer.mask_token === undefined || maskTokenId === undefined) {
-      await model.dispose();
       throw new Error(`${location.id} has no mask token in its tokenizer: it is not a masked language model.`);
     }
+    const output = rewritten?.output ?? (session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]);
     const info: ModelInfo = {
       modelKey: locationKey(location),
       id: location.id,
       quantized,
       file,
-      vocabSize: numberOr(model.config['vocab_size'], (tokenizer as unknown as { model: { vocab: string[] } }).model.vocab.length),
-      maxLength: modelMaxLength(model.config, tokenizer.model_max_length),
+      vocabSize: numberOr(config['vocab_size'], (tokenizer as unknown as { model: { vocab: string[] } }).model.vocab.length),
+      maxLength: modelMaxLength(config, tokenizer.model_max_length),
       maskToken: tokenizer.mask_token,
       maskTokenId,
+      graph: rewritten ? 'mask-only' : 'full',
       loadMs: performance.now() - started,
     };
-    return new MaskedLmEngine(info, tokenizer, model, TensorOf, options);
+    const maskStats = await MaskStats.create(sessionOptions);
+    return new MaskedLmEngine(info, tokenizer, session, rewritten?.maskInput, output, maskStats, config, options);
   }
 
   stats(): EngineCounters & { readonly cacheEntries: number } {
@@ -189,23 +237,56 @@ export class MaskedLmEngine {
       }
     }
 
+    // The softmax statistics of each row this call reads, for its top k.
+    const statistics = new Map<string, { max: number; sum: number; top: number[] }>();
+    const record = (keys: readonly string[], stats: RowStats): void =>
+      keys.forEach((key, row) => {
+        const top = Array.from(stats.top.subarray(row * stats.k, (row + 1) * stats.k), Number);
+        statistics.set(key, { max: stats.max[row], sum: stats.sum[row], top });
+      });
+
     for (const batch of this.batches(toRun)) {
       // ONNX Runtime runs synchronously on this thread: yield once per batch so a
       // cancel message (or any other event) gets through between batches.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (signal?.aborted) throw new CancelledError();
-      const logits = await this.run(batch);
+      const { rows: logits, contiguous } = await this.run(batch);
       batch.forEach((input, i) => {
         rows.set(input.cacheKey, logits[i]);
         this.cache.set(input.cacheKey, logits[i]);
       });
       this.counters.computedPairs += batch.length;
+      if (this.maskStats && contiguous) {
+        record(
+          batch.map((input) => input.cacheKey),
+          await this.maskStats.compute(contiguous, batch.length, logits[0].length, topK),
+        );
+      }
+    }
+
+    if (this.maskStats) {
+      // Rows from the cache (and the full graph's rows): their statistics, a few rows a call.
+      const pending = [...rows].filter((entry): entry is [string, Float32Array] => entry[1] !== null && !statistics.has(entry[0]));
+      for (let start = 0; start < pending.length; start += STATS_ROWS) {
+        const chunk = pending.slice(start, start + STATS_ROWS);
+        const vocabulary = chunk[0][1].length;
+        const data = new Float32Array(chunk.length * vocabulary);
+        chunk.forEach(([, row], i) => data.set(row, i * vocabulary));
+        record(
+          chunk.map(([key]) => key),
+          await this.maskStats.compute(data, chunk.length, vocabulary, topK),
+        );
+      }
     }
 
     const tokenOf = (id: number): string => this.vocab[id] ?? String(id);
     return encoded.map((input) => {
       const row = input.maskIndex < 0 ? null : rows.get(input.cacheKey);
-      return row ? maskScoresFromLogits(row, wordIds, topK, tokenOf, input.truncated) : maskNotFound(input.truncated);
+      if (!row) return maskNotFound(input.truncated);
+      const stats = statistics.get(input.cacheKey);
+      return stats
+        ? maskScoresFromStats(row, stats, wordIds, topK, tokenOf, input.truncated)
+        : maskScoresFromLogits(row, wordIds, topK, tokenOf, input.truncated);
     });
   }
 
@@ -215,8 +296,9 @@ export class MaskedLmEngine {
   }
 
   async dispose(): Promise<void> {
+    // onnxruntime-node 1.14 has no release(): a session is freed when it is collected.
     this.cache.clear();
-    await this.model.dispose();
+    return Promise.resolve();
   }
 
   /**
@@ -245,12 +327,13 @@ export class MaskedLmEngine {
 
   /** Groups inputs of similar length (shortest first) into batches within both limits. */
   private *batches(inputs: readonly EncodedInput[]): Generator<EncodedInput[]> {
+    const { batchSize, maxBatchTokens } = this.batching;
     const sorted = [...inputs].sort((a, b) => a.ids.length - b.ids.length);
     let batch: EncodedInput[] = [];
     for (const input of sorted) {
       // Sorted ascending, so this input sets the padded width of the batch.
       const width = input.ids.length;
-      if (batch.length > 0 && (batch.length >= this.batchSize || (batch.length + 1) * width > this.maxBatchTokens)) {
+      if (batch.length > 0 && (batch.length >= batchSize || (batch.length + 1) * width > maxBatchTokens)) {
         yield batch;
         batch = [];
       }
@@ -261,11 +344,13 @@ export class MaskedLmEngine {
 
   /**
    * One model call on a right-padded batch. Padding carries attention mask 0;
-   * transformers.js adds all-zero `token_type_ids` itself when the graph takes
-   * them (BERT) and not when it does not (RoBERTa).
+   * token types are all zero. The mask-only graph also takes each row's mask
+   * position and returns one logits row per input; the full graph returns
+   * them at every position and the mask rows are copied out.
    */
-  private async run(batch: readonly EncodedInput[]): Promise<Float32Array[]> {
+  private async run(batch: readonly EncodedInput[]): Promise<{ rows: Float32Array[]; contiguous: Float32Array | undefined }> {
     const width = Math.max(...batch.map((input) => input.ids.length));
+    const shape = [batch.length, width];
     const inputIds = new BigInt64Array(batch.length * width).fill(BigInt(this.padTokenId));
     const attention = new BigInt64Array(batch.length * width);
     batch.forEach((input, row) => {
@@ -274,24 +359,66 @@ export class MaskedLmEngine {
         attention[row * width + column] = 1n;
       });
     });
-    const started = performance.now();
-    const { logits } = await this.model({
-      input_ids: new this.TensorOf('int64', inputIds, [batch.length, width]),
-      attention_mask: new this.TensorOf('int64', attention, [batch.length, width]),
-    });
-    this.counters.modelMs += performance.now() - started;
-    this.counters.batches++;
-    const vocabSize = logits.dims[2];
-    const data = logits.data;
-    if (!(data instanceof Float32Array) || logits.dims[0] !== batch.length || logits.dims[1] !== width) {
-      throw new Error(
-        `${this.info.id}: the model returned logits of shape [${logits.dims.join(', ')}], not [${batch.length}, ${width}, vocabulary] float32.`,
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', inputIds, shape),
+      attention_mask: new ort.Tensor('int64', attention, shape),
+    };
+    if (this.feedsTokenTypes) feeds['token_type_ids'] = new ort.Tensor('int64', new BigInt64Array(inputIds.length), shape);
+    if (this.maskInput) {
+      feeds[this.maskInput] = new ort.Tensor(
+        'int64',
+        BigInt64Array.from(batch, (input) => BigInt(input.maskIndex)),
+        [batch.length, 1],
       );
     }
+    const started = performance.now();
+    const logits = (await this.session.run(feeds))[this.output];
+    this.counters.modelMs += performance.now() - started;
+    this.counters.batches++;
+    const data = logits.data;
+    const dims = logits.dims;
+    const vocabSize = dims[dims.length - 1];
+    const expected = this.maskInput ? [batch.length, 'vocabulary'] : [batch.length, width, 'vocabulary'];
+    const ok =
+      data instanceof Float32Array && dims.length === expected.length && dims[0] === batch.length && (this.maskInput || dims[1] === width);
+    if (!ok) {
+      throw new Error(`${this.info.id}: the model returned logits of shape [${dims.join(', ')}], not [${expected.join(', ')}] float32.`);
+    }
+    const all = data as Float32Array;
+    if (this.maskInput) {
+      // One row per input already: views, not copies (copying a fresh 120 KB row cost about 0.08 ms).
+      return { rows: batch.map((_, row) => all.subarray(row * vocabSize, (row + 1) * vocabSize)), contiguous: all };
+    }
     // Copy the mask rows out so the batch's large logits buffer can be freed.
-    return batch.map((input, row) =>
-      data.slice((row * width + input.maskIndex) * vocabSize, (row * width + input.maskIndex + 1) * vocabSize),
+    const rows = batch.map((input, row) =>
+      all.slice((row * width + input.maskIndex) * vocabSize, (row * width + input.maskIndex + 1) * vocabSize),
     );
+    return { rows, contiguous: undefined };
+  }
+}
+
+/** Whether a rewritten graph runs and gives one vocabulary row for a one-input batch (`[CLS] [MASK] [SEP]`). */
+async function answersAtMask(
+  session: ort.InferenceSession,
+  graph: NonNullable<ReturnType<typeof maskOnlyGraph>>,
+  tokenizer: PreTrainedTokenizer,
+): Promise<boolean> {
+  try {
+    const ids = tokenizer.encode(tokenizer.mask_token ?? '');
+    const mask = ids.indexOf(tokenizer.mask_token_id ?? -1);
+    if (mask < 0) return false;
+    const shape = [1, ids.length];
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), shape),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), shape),
+      [graph.maskInput]: new ort.Tensor('int64', BigInt64Array.from([BigInt(mask)]), [1, 1]),
+    };
+    if (session.inputNames.includes('token_type_ids'))
+      feeds['token_type_ids'] = new ort.Tensor('int64', new BigInt64Array(ids.length), shape);
+    const logits = (await session.run(feeds))[graph.output];
+    return logits.dims.length === 2 && logits.dims[0] === 1 && logits.dims[1] > 1 && logits.data instanceof Float32Array;
+  } catch {
+    return false;
   }
 }
 
