@@ -84,12 +84,44 @@ function configToken(value: unknown): string | undefined {
   return undefined;
 }
 
+/** Texts remembered per tokenizer and question: enough for a 10,000-line document, a few MB. */
+const MEMO_ENTRIES = 32_768;
+
+/** A bounded map that forgets the least recently used entry first. */
+class Recent<T> {
+  private readonly entries = new Map<string, T>();
+
+  constructor(private readonly limit: number) {}
+
+  get(key: string, compute: () => T): T {
+    const found = this.entries.get(key);
+    if (found !== undefined) {
+      // Map keeps insertion order: re-inserting marks the entry as recently used.
+      this.entries.delete(key);
+      this.entries.set(key, found);
+      return found;
+    }
+    const value = compute();
+    if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, value);
+    return value;
+  }
+}
+
 class TransformersTokenizerView implements TokenizerView {
   readonly special;
   readonly maskTokenId: number;
   readonly unkTokenId: number | undefined;
   private readonly vocab: readonly string[];
   private readonly ids: Map<string, number>;
+  /**
+   * Recent answers, by text. Every check tokenizes each pattern and each
+   * example's fields, so after a one-line edit nearly all of them are the
+   * same texts as one check before: only the changed line is tokenized again.
+   */
+  private readonly pieces = new Recent<readonly TokenPiece[]>(MEMO_ENTRIES);
+  private readonly pieceById = new Map<number, TokenPiece>();
+  private readonly counts = new Recent<number>(MEMO_ENTRIES);
 
   constructor(
     readonly modelId: string,
@@ -111,12 +143,24 @@ class TransformersTokenizerView implements TokenizerView {
   }
 
   tokenize(text: string): TokenPiece[] {
-    const ids = this.tokenizer.encode(text, null, { add_special_tokens: false });
-    return ids.map((id) => ({ id, token: this.vocab[id] ?? String(id) }));
+    // Shared and frozen: a re-check allocates nothing for a text it has seen.
+    return this.pieces.get(text, () =>
+      Object.freeze(this.tokenizer.encode(text, null, { add_special_tokens: false }).map((id) => this.piece(id))),
+    ) as TokenPiece[];
+  }
+
+  /** One frozen piece object per vocabulary id, so remembered tokenizations hold only references. */
+  private piece(id: number): TokenPiece {
+    let piece = this.pieceById.get(id);
+    if (!piece) {
+      piece = Object.freeze({ id, token: this.vocab[id] ?? String(id) });
+      this.pieceById.set(id, piece);
+    }
+    return piece;
   }
 
   countTokens(text: string): number {
-    return this.tokenizer.encode(text).length;
+    return this.counts.get(text, () => this.tokenizer.encode(text).length);
   }
 
   tokenId(token: string): number | undefined {
