@@ -54,7 +54,7 @@ function check(text, tokenizer) {
 export async function benchCheck({ tokenizer, model, modelsDir, quick, log }) {
   const sizes = quick ? [10, 100] : [10, 100, 1000, 10000];
   // More runs where a run is short: the medians of the small sizes are otherwise at the mercy of one hiccup.
-  const runsFor = (size) => (quick ? 1 : size >= 10000 ? 9 : 21);
+  const runsFor = (size) => (quick ? 1 : size >= 10000 ? 15 : 21);
   const rows = [];
   let variant = 1;
   for (const size of sizes) {
