@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { format } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isCancelled } from './cancelled';
@@ -21,6 +23,24 @@ const port = parentPort;
 /** Batch size and cache limits chosen by the host (benchmarks tune them). */
 const engineOptions: Omit<EngineOptions, 'quantized'> =
   (workerData as { engineOptions?: Omit<EngineOptions, 'quantized'> } | undefined)?.engineOptions ?? {};
+
+/**
+ * This thread, and the ONNX Runtime threads it starts, yield the CPU to the
+ * language server's thread when both want it: nice +10 (Linux, where a thread
+ * has its own nice value and `/proc/thread-self` names it; elsewhere a no-op).
+ * On 2 cores a preview otherwise competes with hovers and completions for a
+ * core whenever anything else runs.
+ */
+export const WORKER_NICENESS = 10;
+function yieldToTheServer(): void {
+  try {
+    const thread = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(thread) && thread > 0 && thread !== process.pid) os.setPriority(thread, WORKER_NICENESS);
+  } catch {
+    // Not Linux, or not allowed: run at the process's priority.
+  }
+}
+yieldToTheServer();
 
 const engines = new Map<string, Promise<MaskedLmEngine>>();
 const loaded = new Map<string, MaskedLmEngine>();
