@@ -24,7 +24,9 @@ export function fileUri(name) {
  */
 export async function startServer(settings, { codeLensRefresh = false } = {}) {
   const spawned = performance.now();
-  const child = spawn(process.execPath, [serverMain, '--stdio'], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+  // CLOZE_BENCH_SERVER_ARGS: extra Node options for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeArgs = (process.env.CLOZE_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, serverMain, '--stdio'], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk.toString()));
   const connection = protocol.createProtocolConnection(
