@@ -78,12 +78,12 @@ export async function benchResponsiveness({ modelsDir, dataFile, model, quick, l
     const intervalMs = 10;
 
     // Idle: nothing else runs.
-    const idleCount = quick ? 10 : 300;
+    const idleCount = quick ? 10 : 600;
     let sent = 0;
     const idle = await probe(client, uri, at, { intervalMs, until: () => sent++ >= idleCount });
 
     // Busy: each round puts new examples in the document (nothing cached) and previews them.
-    const rounds = quick ? 1 : 6;
+    const rounds = quick ? 1 : 12;
     const busy = [];
     const previewMs = [];
     for (let round = 1; round <= rounds; round++) {
