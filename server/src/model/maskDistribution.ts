@@ -14,38 +14,27 @@ export function maskScoresFromLogits(
   tokenOf: (id: number) => string,
   truncated: boolean,
 ): MaskScores {
+  return maskScoresFromStats(logits, statsInJavaScript(logits, topK), wordIds, topK, tokenOf, truncated);
+}
+
+/** The row's maximum, Σ exp(logit − max) in float64 and the ids of its top k logits (largest first, lower id first on a tie). */
+function statsInJavaScript(logits: Float32Array, topK: number): { max: number; sum: number; top: number[] } {
   const size = logits.length;
   let max = -Infinity;
   for (let i = 0; i < size; i++) if (logits[i] > max) max = logits[i];
-
-  // One more pass does the rest: the sum of the softmax, the rank of each word
-  // (counted on the logits, which order tokens as the probabilities do) and the
-  // top k. A word outside the vocabulary gets p 0 and the last rank.
-  const valid = wordIds.map((id) => id >= 0 && id < size);
-  const own = wordIds.map((id, w) => (valid[w] ? logits[id] : Infinity));
-  const lowest = Math.min(...own);
-  const above = own.map(() => 0);
   const count = Math.max(0, Math.min(Math.floor(topK), size));
-  const best: number[] = [];
+  const top: number[] = [];
   let sum = 0;
   for (let id = 0; id < size; id++) {
     const value = logits[id];
     sum += Math.exp(value - max);
-    if (value > lowest) for (let w = 0; w < own.length; w++) if (value > own[w]) above[w]++;
-    // The top k: a short list, largest first, lower id first on a tie.
-    if (count === 0 || (best.length === count && value <= logits[best[count - 1]])) continue;
-    let at = best.length;
-    while (at > 0 && logits[best[at - 1]] < value) at--;
-    best.splice(at, 0, id);
-    if (best.length > count) best.pop();
+    if (count === 0 || (top.length === count && value <= logits[top[count - 1]])) continue;
+    let at = top.length;
+    while (at > 0 && logits[top[at - 1]] < value) at--;
+    top.splice(at, 0, id);
+    if (top.length > count) top.pop();
   }
-  const probability = (id: number): number => Math.exp(logits[id] - max) / sum;
-
-  const words: WordProbability[] = wordIds.map((tokenId, w) =>
-    valid[w] ? { tokenId, p: probability(tokenId), rank: above[w] + 1 } : { tokenId, p: 0, rank: size },
-  );
-  const top: TokenProbability[] = best.map((tokenId) => ({ token: tokenOf(tokenId), tokenId, p: probability(tokenId) }));
-  return { maskFound: true, truncated, top, words };
+  return { max, sum, top };
 }
 
 /**
