@@ -1,4 +1,4 @@
-import { describePattern, type ClozeDocument, type Diagnostic, type Pattern } from './ast';
+import { describePattern, type ClozeDocument, type Diagnostic, type Pattern, type Span } from './ast';
 import { labelWordForms, maskContexts, singleToken, whereDescription } from './labelWords';
 import { exampleFields, hasSingleMask, renderPattern } from './render';
 import { formatPieces, type TokenizerView } from './tokenizer';
@@ -154,24 +154,47 @@ function masksInText(doc: ClozeDocument, tokenizer: TokenizerView): Diagnostic[]
     if (!pattern.parts.some((part) => part.kind === 'mask')) continue;
     for (const part of pattern.parts) {
       if (part.kind !== 'text' || !part.value.includes(mask)) continue;
-      out.push({
-        code: 'mask-multiple',
-        severity: 'error',
-        span: part.span,
-        message: `This text contains ${mask}, which ${tokenizer.modelId} reads as its mask token even when escaped: ${describePattern(pattern)} would have two masks. Rephrase it.`,
-      });
+      // The source may escape the token's brackets (`\[MASK\]`): find it as written.
+      for (const span of occurrences(doc.text, part.span, writtenForm(mask))) {
+        out.push({
+          code: 'mask-multiple',
+          severity: 'error',
+          span,
+          message: `This text contains ${mask}, which ${tokenizer.modelId} reads as its mask token even when escaped: ${describePattern(pattern)} would have two masks. Rephrase it.`,
+        });
+      }
     }
   }
   for (const example of doc.examples) {
     for (const field of example.fields) {
-      if (!field.value.includes(mask)) continue;
-      out.push({
-        code: 'mask-multiple',
-        severity: 'error',
-        span: field.valueSpan,
-        message: `This example contains ${mask}, which ${tokenizer.modelId} reads as its mask token: filled into a pattern it makes a second mask. Rephrase it.`,
-      });
+      // Example text has no escapes: the value is the source between its span's ends.
+      for (const span of occurrences(doc.text, field.valueSpan, new RegExp(escapeRegExp(mask), 'g'))) {
+        out.push({
+          code: 'mask-multiple',
+          severity: 'error',
+          span,
+          message: `This example contains ${mask}, which ${tokenizer.modelId} reads as its mask token: filled into a pattern it makes a second mask. Rephrase it.`,
+        });
+      }
     }
   }
   return out;
+}
+
+/** A pattern that finds a token in pattern source, where each escapable character may carry its backslash. */
+function writtenForm(token: string): RegExp {
+  return new RegExp([...token].map((char) => ('{}[]\\'.includes(char) ? `\\\\?${escapeRegExp(char)}` : escapeRegExp(char))).join(''), 'g');
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Every match of `pattern` inside `span` of the text, as spans of the document. */
+function occurrences(text: string, span: Span, pattern: RegExp): Span[] {
+  const slice = text.slice(span.start, span.end);
+  return [...slice.matchAll(pattern)].map((match) => ({
+    start: span.start + (match.index ?? 0),
+    end: span.start + (match.index ?? 0) + match[0].length,
+  }));
 }
