@@ -256,3 +256,28 @@ export function makeWorkspace(dir, { repoRoot, modelsDir, extraFiles = {} }) {
 export function readJson(file) {
   return JSON.parse(readFileSync(file, 'utf8'));
 }
+
+/**
+ * A run's state folder and its clean-up: close the browser, kill code-server's
+ * whole process tree (extension hosts of closed windows otherwise live on) and
+ * remove the folder — also when the run is interrupted. Set `session.codeServer`
+ * and `session.browser` as they start; call `session.cleanUp()` at the end.
+ */
+export function testSession(prefix) {
+  const session = {
+    state: mkdtempSync(join(tmpdir(), prefix)),
+    codeServer: undefined,
+    browser: undefined,
+    async cleanUp() {
+      await session.browser?.close().catch(() => undefined);
+      killTree(session.codeServer?.child.pid);
+      rmSync(session.state, { recursive: true, force: true });
+    },
+  };
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      void session.cleanUp().then(() => process.exit(130));
+    });
+  }
+  return session;
+}

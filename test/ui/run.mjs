@@ -15,10 +15,9 @@
 // Screenshots go to test/artifacts/. Every check runs and is reported; the exit
 // code is 1 when any failed. Everything started is stopped by PID (whole tree).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { installExtension, killTree, launchChromium, makeWorkspace, readJson, startCodeServer } from '../../scripts/code-server.mjs';
+import { installExtension, launchChromium, makeWorkspace, readJson, startCodeServer, testSession } from '../../scripts/code-server.mjs';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const manifest = readJson(join(root, 'package.json'));
@@ -35,19 +34,8 @@ mkdirSync(artifacts, { recursive: true });
 // Screenshots of an earlier run would read as this run's.
 for (const name of readdirSync(artifacts).filter((file) => /^ui-.*\.png$/.test(file))) rmSync(join(artifacts, name));
 
-const state = mkdtempSync(join(tmpdir(), 'cloze-ui-test-'));
-let codeServer;
-let browser;
-const cleanUp = async () => {
-  await browser?.close().catch(() => undefined);
-  killTree(codeServer?.child.pid);
-  rmSync(state, { recursive: true, force: true });
-};
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    void cleanUp().then(() => process.exit(130));
-  });
-}
+const session = testSession('cloze-ui-test-');
+const { state } = session;
 
 const results = [];
 /** Runs one check; a failure is recorded (with a screenshot) and the next check still runs. */
@@ -124,7 +112,7 @@ try {
   // The workspace is a copy of examples/ in a temporary folder: nothing of this checkout is reachable.
   const workspace = makeWorkspace(join(state, 'workspace'), { repoRoot: root, modelsDir });
   // No CLOZE_MODELS_DIR either: the models come from the workspace settings alone.
-  codeServer = await startCodeServer({ stateDir, folder: workspace, env: { CLOZE_MODELS_DIR: '' } });
+  const codeServer = (session.codeServer = await startCodeServer({ stateDir, folder: workspace, env: { CLOZE_MODELS_DIR: '' } }));
 
   // What the model predicts, from this checkout's CLI, for the hover check.
   const cli = spawnSync(
@@ -144,7 +132,7 @@ try {
   const preview = cli.status === 0 ? JSON.parse(cli.stdout) : undefined;
   if (!preview) console.log(`test:ui: cloze preview failed (${cli.status}), the hover check cannot compare tokens: ${cli.stderr}`);
 
-  browser = await launchChromium(join(state, 'chromium'));
+  const browser = (session.browser = await launchChromium(join(state, 'chromium')));
   const page = browser.pages()[0] ?? (await browser.newPage());
   await page.goto(`${codeServer.url}/?folder=${encodeURIComponent(workspace)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
@@ -212,9 +200,9 @@ try {
   status = results.every((result) => result.ok) ? 0 : 1;
 } catch (error) {
   console.error(`test:ui: ${error instanceof Error ? error.stack : error}`);
-  if (codeServer) console.error(codeServer.log());
+  if (session.codeServer) console.error(session.codeServer.log());
 } finally {
-  await cleanUp();
+  await session.cleanUp();
 }
 
 const passed = results.filter((result) => result.ok).length;

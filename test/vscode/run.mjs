@@ -9,11 +9,9 @@
 // (the exit code), which this script exposes to the page. Everything it starts
 // is stopped by PID, with its whole process tree, when it ends.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { format } from 'node:util';
-import { killTree, launchChromium, makeWorkspace, startCodeServer } from '../../scripts/code-server.mjs';
+import { launchChromium, makeWorkspace, startCodeServer, testSession } from '../../scripts/code-server.mjs';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const modelsDir = resolve(process.env.CLOZE_MODELS_DIR ?? join(root, '..', 'shared', 'models'));
@@ -24,25 +22,18 @@ execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 
   stdio: 'inherit',
 });
 
-const state = mkdtempSync(join(tmpdir(), 'cloze-vscode-test-'));
-let codeServer;
-let browser;
-const cleanUp = async () => {
-  await browser?.close().catch(() => undefined);
-  killTree(codeServer?.child.pid);
-  rmSync(state, { recursive: true, force: true });
-};
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    void cleanUp().then(() => process.exit(130));
-  });
-}
+const session = testSession('cloze-vscode-test-');
+const { state } = session;
 
 let status = 1;
 const log = [];
 try {
   const workspace = makeWorkspace(join(state, 'workspace'), { repoRoot: root, modelsDir });
-  codeServer = await startCodeServer({ stateDir: join(state, 'code-server'), folder: workspace, env: { CLOZE_MODELS_DIR: modelsDir } });
+  const codeServer = (session.codeServer = await startCodeServer({
+    stateDir: join(state, 'code-server'),
+    folder: workspace,
+    env: { CLOZE_MODELS_DIR: modelsDir },
+  }));
   const authority = `127.0.0.1:${codeServer.port}`;
   const payload = [
     ['extensionDevelopmentPath', `vscode-remote://${authority}${root}`],
@@ -51,7 +42,7 @@ try {
   ];
   const url = `${codeServer.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 
-  browser = await launchChromium(join(state, 'chromium'));
+  const browser = (session.browser = await launchChromium(join(state, 'chromium')));
   const page = browser.pages()[0] ?? (await browser.newPage());
   let exit;
   const exited = new Promise((resolveExit) => (exit = resolveExit));
@@ -81,9 +72,9 @@ try {
   }
 } catch (error) {
   console.error(`test:vscode: ${error instanceof Error ? error.stack : error}`);
-  if (codeServer) console.error(codeServer.log());
+  if (session.codeServer) console.error(session.codeServer.log());
 } finally {
-  await cleanUp();
+  await session.cleanUp();
 }
 
 const text = log.join('\n');
