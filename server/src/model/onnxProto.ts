@@ -59,6 +59,17 @@ export function text(bytes: Uint8Array, field: Field | undefined): string {
 }
 
 export function varint(value: number): Uint8Array {
+  if (value < 0) {
+    // A negative int64 (an axis of -1) is its 64-bit two's complement: ten bytes.
+    const out: number[] = [];
+    let rest = BigInt.asUintN(64, BigInt(value));
+    while (rest >= 128n) {
+      out.push(Number(rest % 128n) | 128);
+      rest /= 128n;
+    }
+    out.push(Number(rest));
+    return Uint8Array.from(out);
+  }
   const out: number[] = [];
   let rest = value;
   while (rest >= 128) {
@@ -103,6 +114,9 @@ const DIM_PARAM = 2;
 
 /** Element types (TensorProto.DataType). */
 export const ELEM_FLOAT = 1;
+export const ELEM_UINT8 = 2;
+export const ELEM_INT8 = 3;
+export const ELEM_INT32 = 6;
 export const ELEM_INT64 = 7;
 export const ELEM_DOUBLE = 11;
 
@@ -200,5 +214,16 @@ export function onnxModel(
     int(MODEL_IR_VERSION, 7),
     bytesField(MODEL_OPSET, concat([str(OPSET_DOMAIN, ''), int(OPSET_VERSION, opset)])),
     bytesField(MODEL_GRAPH, body),
+  ]);
+}
+
+/** A float32 initializer: a scalar when `dims` is empty. */
+export function floatTensor(name: string, values: readonly number[], dims: readonly number[] = []): Uint8Array {
+  const raw = new Uint8Array(Float32Array.from(values).buffer);
+  return concat([
+    ...dims.map((d) => int(TENSOR_DIMS, d)),
+    int(TENSOR_DATA_TYPE, ELEM_FLOAT),
+    str(TENSOR_NAME, name),
+    bytesField(TENSOR_RAW_DATA, raw),
   ]);
 }

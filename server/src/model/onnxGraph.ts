@@ -1,0 +1,230 @@
+/**
+ * An ONNX model's graph as a list of nodes that can be edited, over the
+ * protobuf bytes (`onnxProto.ts`): nodes are decoded to their op, domain,
+ * inputs and outputs; everything else (attributes, initializers, which are
+ * nearly all of the file) stays as the file's bytes and is copied once when
+ * the edited model is written.
+ */
+
+import { bytesField, concat, type Field, readFields, str, text, varint } from './onnxProto';
+
+export interface GraphNode {
+  op: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+  /** The node's other fields (name, attributes, domain, doc), as bytes. */
+  readonly rest: readonly Uint8Array[];
+}
+
+export interface Initializer {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly dataType: number;
+}
+
+export interface OnnxGraph {
+  readonly opset: number;
+  nodes: GraphNode[];
+  readonly initializers: ReadonlyMap<string, Initializer>;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  /** Initializers added by an edit (TensorProto bytes). */
+  readonly newInitializers: Uint8Array[];
+  /** Graph inputs added by an edit (ValueInfoProto bytes). */
+  readonly newInputs: Uint8Array[];
+  /** Replacements of graph outputs by name (ValueInfoProto bytes). */
+  readonly replacedOutputs: Map<string, Uint8Array>;
+  /** The model's bytes and where the graph and its fields lie. */
+  readonly source: { readonly bytes: Uint8Array; readonly graph: Field; readonly fields: readonly Field[] };
+}
+
+// Field numbers of onnx.proto3 used here.
+const MODEL_GRAPH = 7;
+const MODEL_OPSET = 8;
+const OPSET_DOMAIN = 1;
+const OPSET_VERSION = 2;
+const GRAPH_NODE = 1;
+const GRAPH_INITIALIZER = 5;
+const GRAPH_INPUT = 11;
+const GRAPH_OUTPUT = 12;
+const GRAPH_VALUE_INFO = 13;
+const NODE_INPUT = 1;
+const NODE_OUTPUT = 2;
+const NODE_OP = 4;
+const NODE_DOMAIN = 7;
+const TENSOR_DIMS = 1;
+const TENSOR_DATA_TYPE = 2;
+const TENSOR_NAME = 8;
+const VALUE_INFO_NAME = 1;
+
+/** Reads a model; throws on bytes that are not a model of one graph. */
+export function readGraph(bytes: Uint8Array): OnnxGraph {
+  const top = readFields(bytes, 0, bytes.length);
+  const graphs = top.filter((f) => f.field === MODEL_GRAPH && f.wire === 2);
+  if (graphs.length !== 1) throw new Error('not an ONNX model of one graph');
+  const opset = top
+    .filter((f) => f.field === MODEL_OPSET && f.wire === 2)
+    .map((f) => readFields(bytes, f.start, f.end))
+    .find((parts) => text(bytes, parts.find((p) => p.field === OPSET_DOMAIN)) === '');
+  const graph = graphs[0];
+  const fields = readFields(bytes, graph.start, graph.end);
+  const nodes = fields
+    .filter((f) => f.field === GRAPH_NODE && f.wire === 2)
+    .map((field): GraphNode => {
+      const parts = readFields(bytes, field.start, field.end);
+      const strings = (n: number): string[] => parts.filter((p) => p.field === n).map((p) => text(bytes, p));
+      return {
+        op: strings(NODE_OP)[0] ?? '',
+        domain: strings(NODE_DOMAIN)[0] ?? '',
+        inputs: strings(NODE_INPUT),
+        outputs: strings(NODE_OUTPUT),
+        rest: parts.filter((p) => p.field !== NODE_INPUT && p.field !== NODE_OUTPUT).map((p) => bytes.subarray(p.from, p.to)),
+      };
+    });
+  const initializers = new Map<string, Initializer>();
+  for (const f of fields.filter((f) => f.field === GRAPH_INITIALIZER && f.wire === 2)) {
+    const parts = readFields(bytes, f.start, f.end);
+    const name = text(
+      bytes,
+      parts.find((p) => p.field === TENSOR_NAME),
+    );
+    initializers.set(name, { name, dims: dims(bytes, parts), dataType: parts.find((p) => p.field === TENSOR_DATA_TYPE)?.value ?? 0 });
+  }
+  const names = (field: number): string[] =>
+    fields
+      .filter((f) => f.field === field && f.wire === 2)
+      .map((f) =>
+        text(
+          bytes,
+          readFields(bytes, f.start, f.end).find((p) => p.field === VALUE_INFO_NAME),
+        ),
+      );
+  return {
+    opset: opset?.find((p) => p.field === OPSET_VERSION)?.value ?? 0,
+    nodes,
+    initializers,
+    inputs: names(GRAPH_INPUT),
+    outputs: names(GRAPH_OUTPUT),
+    newInitializers: [],
+    newInputs: [],
+    replacedOutputs: new Map(),
+    source: { bytes, graph, fields },
+  };
+}
+
+/**
+ * The edited model's bytes. Shape hints (`value_info`) are left out: an edit
+ * changes shapes (a per-tensor scale becomes one per row, logits lose their
+ * length axis), and ONNX Runtime infers them again.
+ */
+export function writeGraph(graph: OnnxGraph): Uint8Array {
+  const { bytes, fields } = graph.source;
+  const nodeBytes = graph.nodes.map((n) =>
+    bytesField(
+      GRAPH_NODE,
+      concat([...n.inputs.map((name) => str(NODE_INPUT, name)), ...n.outputs.map((name) => str(NODE_OUTPUT, name)), ...n.rest]),
+    ),
+  );
+  const parts: Uint8Array[] = [...nodeBytes];
+  const lastInput = fields.filter((f) => f.field === GRAPH_INPUT).at(-1);
+  for (const f of fields) {
+    if (f.field === GRAPH_NODE || f.field === GRAPH_VALUE_INFO) continue;
+    if (f.field === GRAPH_OUTPUT && f.wire === 2) {
+      const name = text(
+        bytes,
+        readFields(bytes, f.start, f.end).find((p) => p.field === VALUE_INFO_NAME),
+      );
+      const replaced = graph.replacedOutputs.get(name);
+      parts.push(replaced ? bytesField(GRAPH_OUTPUT, replaced) : bytes.subarray(f.from, f.to));
+      continue;
+    }
+    parts.push(bytes.subarray(f.from, f.to));
+    if (f === lastInput) parts.push(...graph.newInputs.map((v) => bytesField(GRAPH_INPUT, v)));
+  }
+  if (!lastInput) parts.push(...graph.newInputs.map((v) => bytesField(GRAPH_INPUT, v)));
+  parts.push(...graph.newInitializers.map((t) => bytesField(GRAPH_INITIALIZER, t)));
+  const length = parts.reduce((sum, p) => sum + p.length, 0);
+  const header = concat([varint(MODEL_GRAPH * 8 + 2), varint(length)]);
+  return concat([bytes.subarray(0, graph.source.graph.from), header, ...parts, bytes.subarray(graph.source.graph.to)]);
+}
+
+/** A node of the default domain, built by an edit. */
+export function newNode(op: string, inputs: readonly string[], outputs: readonly string[], name: string, attributes: readonly Uint8Array[] = []): GraphNode {
+  return { op, domain: '', inputs: [...inputs], outputs: [...outputs], rest: [str(3, name), str(NODE_OP, op), ...attributes] };
+}
+
+/** Names not yet used in the graph. */
+export function nameMaker(graph: OnnxGraph): (base: string) => string {
+  const names = new Set<string>([
+    ...graph.initializers.keys(),
+    ...graph.inputs,
+    ...graph.outputs,
+    ...graph.nodes.flatMap((n) => [...n.inputs, ...n.outputs]),
+  ]);
+  return (base) => {
+    let name = base;
+    for (let i = 1; names.has(name); i++) name = `${base}_${i}`;
+    names.add(name);
+    return name;
+  };
+}
+
+/** Who produces each tensor, and who reads it. */
+export function wiring(nodes: readonly GraphNode[]): {
+  producer: Map<string, GraphNode>;
+  consumers: Map<string, GraphNode[]>;
+} {
+  const producer = new Map<string, GraphNode>();
+  const consumers = new Map<string, GraphNode[]>();
+  for (const node of nodes) {
+    for (const name of node.outputs) producer.set(name, node);
+    for (const name of node.inputs) {
+      if (name === '') continue;
+      const list = consumers.get(name) ?? [];
+      if (!list.includes(node)) list.push(node);
+      consumers.set(name, list);
+    }
+  }
+  return { producer, consumers };
+}
+
+/** Whether a tensor is computed from initializers only (no graph input reaches it), memoised. */
+export function constantTest(graph: OnnxGraph, producer: ReadonlyMap<string, GraphNode>): (name: string | undefined) => boolean {
+  const known = new Map<string, boolean>();
+  const test = (name: string | undefined, depth: number): boolean => {
+    if (name === undefined || name === '') return true; // an omitted optional input
+    if (graph.initializers.has(name)) return true;
+    const cached = known.get(name);
+    if (cached !== undefined) return cached;
+    const node = producer.get(name);
+    // A graph input, or a chain too long to be a weight's preprocessing.
+    const result = node !== undefined && depth < 64 && node.inputs.every((input) => test(input, depth + 1));
+    known.set(name, result);
+    return result;
+  };
+  return (name) => test(name, 0);
+}
+
+/** A TensorProto's `dims` (field 1), written one by one or packed. */
+function dims(bytes: Uint8Array, tensorParts: readonly Field[]): number[] {
+  const out: number[] = [];
+  for (const p of tensorParts) {
+    if (p.field !== TENSOR_DIMS) continue;
+    if (p.wire === 0) out.push(p.value);
+    else if (p.wire === 2) {
+      let value = 0;
+      let scale = 1;
+      for (let i = p.start; i < p.end; i++) {
+        value += (bytes[i] & 0x7f) * scale;
+        scale *= 128;
+        if ((bytes[i] & 0x80) === 0) {
+          out.push(value);
+          value = 0;
+          scale = 1;
+        }
+      }
+    }
+  }
+  return out;
+}
