@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
+import { engineReport } from '../model/engine';
 import { evaluate, evaluationRows, type Evaluation } from '../service/evaluate';
 import type { AccuracySummary } from '../service/preview';
 import { openScoringSession, type ScoringOptions } from './session';
@@ -51,7 +52,7 @@ export async function runEval(file: string, options: EvalCommandOptions): Promis
     bar?.stop();
     process.stdout.write(
       options.format === 'json'
-        ? `${JSON.stringify({ ...result, file, quantized: engine.info.quantized }, null, 2)}\n`
+        ? `${JSON.stringify({ ...result, file, quantized: engine.info.quantized, engine: engineReport(engine.info) }, null, 2)}\n`
         : formatText(result, engine.info.file),
     );
     return 0;

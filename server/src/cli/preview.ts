@@ -1,4 +1,4 @@
-import type { ModelInfo } from '../model/engine';
+import { describeEngine, engineReport, type ModelInfo } from '../model/engine';
 import { computePreview, type ExamplePreview, type PatternResult, type PreviewResult } from '../service/preview';
 import { openScoringSession, type ScoringOptions } from './session';
 
@@ -27,7 +27,9 @@ export async function runPreview(file: string, options: PreviewCommandOptions): 
       calibrate: options.calibrate ?? false,
     });
     if (options.format === 'json') {
-      process.stdout.write(`${JSON.stringify({ ...result, file, quantized: engine.info.quantized }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ ...result, file, quantized: engine.info.quantized, engine: engineReport(engine.info) }, null, 2)}\n`,
+      );
     } else {
       process.stdout.write(formatText(result, engine.info));
     }
@@ -56,7 +58,7 @@ export function formatText(result: PreviewResult, info: ModelInfo): string {
   const numbers = result.calibrate
     ? 'calibrated probabilities (P̂, against each pattern’s content-free input)'
     : 'label probabilities P(label | input) (--calibrate for calibrated)';
-  lines.push(`model ${result.model} (${info.file}) · ${numbers}`);
+  lines.push(`model ${result.model} (${describeEngine(info)}) · ${numbers}`);
   lines.push(`labels: ${result.labels.join(', ')}`);
   for (const skipped of result.skippedWords) lines.push(`skipped label word \`${skipped.word}\` (${skipped.label}): it ${skipped.reason}`);
   for (const excluded of result.excluded)

@@ -18,8 +18,12 @@ function exampleName(line: number, label: string | null): string {
   return `line ${line}${label ? ` (${label})` : ''}`;
 }
 
-/** Top tokens at the mask of one pattern, per example, with the label words' probabilities and ranks. */
-export function maskHover(result: PreviewResult, pattern: string): string {
+/**
+ * Top tokens at the mask of one pattern, per example, with the label words'
+ * probabilities and ranks; `engine` (the file, graph and precision that ran,
+ * `describeEngine`) goes in a footer.
+ */
+export function maskHover(result: PreviewResult, pattern: string, engine?: string): string {
   const rows: string[] = [];
   for (const example of result.examples) {
     const r = example.results.find((x) => x.pattern === pattern);
@@ -35,6 +39,7 @@ export function maskHover(result: PreviewResult, pattern: string): string {
     '| example | top tokens | label words (rank) |',
     '|---|---|---|',
     ...rows,
+    ...(engine ? ['', `_${cell(engine)}_`] : []),
   ].join('\n');
 }
 

@@ -29,7 +29,8 @@ import {
 import { nodeAt } from '../language/find';
 import { InferenceWorker } from '../model/inferenceWorker';
 import type { LoadEvent } from '../model/messages';
-import { defaultCacheDir, effectiveModelsDir } from '../model/resolve';
+import { defaultCacheDir, effectiveModelsDir, locationKey } from '../model/resolve';
+import { describeEngine, type ModelInfo } from '../model/engine';
 import { TokenizerCache } from '../model/tokenizers';
 import { readSettings, type ClozeSettings } from '../protocol/settings';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
@@ -68,6 +69,8 @@ export class ClozeServer {
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
+  /** What each loaded engine runs (file, graph, precision), by model folder and precision, for the [MASK] hover. */
+  private readonly engines = new Map<string, ModelInfo>();
 
   constructor(private readonly connection: Connection) {
     this.tokenizers = new TokenizerCache(this.cacheDir);
@@ -244,7 +247,11 @@ export class ClozeServer {
     let extra = '';
     if (preview?.ok) {
       const node = nodeAt(doc, offset);
-      if (node?.kind === 'mask') extra = maskHover(preview.result, patternDisplayName(node.pattern));
+      if (node?.kind === 'mask') {
+        const quantized = (await this.settingsFor(uri)).quantized;
+        const engine = choice.location.ok ? this.engines.get(`${locationKey(choice.location)}|${quantized}`) : undefined;
+        extra = maskHover(preview.result, patternDisplayName(node.pattern), engine && describeEngine(engine));
+      }
       if (node?.kind === 'label-word') extra = labelWordHover(preview.result, node.entry.label.text, node.word.text);
     }
     const value = extra ? `${result.markdown}\n\n---\n\n${extra}` : result.markdown;
@@ -297,8 +304,12 @@ export class ClozeServer {
 
   /** Progress in the editor while the worker loads a model (the first preview waits for it). */
   private onLoadEvent(event: LoadEvent): void {
-    if (!this.canShowProgress) return;
     const key = `${event.modelKey}|${event.quantized}`;
+    if (event.type === 'load-end' && event.ok) {
+      this.engines.set(key, event.info);
+      this.connection.console.log(`Loaded ${event.id} for previews: ${describeEngine(event.info)}`);
+    }
+    if (!this.canShowProgress) return;
     if (event.type === 'load-start') {
       this.loadProgress.set(
         key,

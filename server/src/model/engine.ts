@@ -7,7 +7,7 @@ import { CancelledError } from './cancelled';
 import { LogitsCache } from './logitsCache';
 import { modelMaxLength, numberOr } from './maxLength';
 import { maskNotFound, maskScoresFromLogits, maskScoresFromStats } from './maskDistribution';
-import { maskOnlyGraph } from './maskOnlyGraph';
+import { type Precision, previewGraph, type PreviewGraph } from './maskOnlyGraph';
 import { MaskStats, type RowStats } from './maskStats';
 import { locationKey, type ModelLocation } from './resolve';
 import { withModelEnv } from './transformers';
@@ -95,6 +95,19 @@ export interface ModelInfo {
   readonly maskTokenId: number;
   /** `mask-only` when the file's graph could be rewritten to compute logits at the mask only. */
   readonly graph: GraphKind;
+  /** Why the graph is `full` (undefined on `mask-only`). */
+  readonly graphReason?: string;
+  /**
+   * What the matrix products compute in: `fp32`; `int8-weights` (int8 weights
+   * dequantized to fp32); `int8-dynamic-per-token` (a hub `quantize_dynamic`
+   * file, its activation scales made per token at load); or
+   * `int8-dynamic-per-input` (such a file whose quantizers could not be
+   * rewritten: each input then runs alone, so its numbers still do not depend
+   * on the others).
+   */
+  readonly precision: Precision;
+  /** Why the precision is `int8-dynamic-per-input`. */
+  readonly precisionReason?: string;
   readonly loadMs: number;
 }
 
@@ -132,7 +145,8 @@ export class MaskedLmEngine {
     this.cache = new LogitsCache(options.cacheBytes ?? defaultEngineOptions.cacheBytes);
     const defaults = defaultBatching[info.graph];
     this.batching = {
-      batchSize: Math.max(1, Math.floor(options.batchSize ?? defaults.batchSize)),
+      // One activation scale per call: only an input alone keeps numbers that are its own.
+      batchSize: info.precision === 'int8-dynamic-per-input' ? 1 : Math.max(1, Math.floor(options.batchSize ?? defaults.batchSize)),
       maxBatchTokens: Math.max(1, Math.floor(options.maxBatchTokens ?? defaults.maxBatchTokens)),
     };
     this.vocab = (tokenizer as unknown as { model: { vocab: string[] } }).model.vocab;
@@ -157,7 +171,7 @@ export class MaskedLmEngine {
     let tokenizer: PreTrainedTokenizer;
     let config: Record<string, unknown>;
     let session: ort.InferenceSession;
-    let rewritten: ReturnType<typeof maskOnlyGraph>;
+    let prepared: PreviewGraph;
     try {
       ({ tokenizer, config } = await withModelEnv(location, cacheDir, async (module) => {
         const loadedTokenizer = await module.AutoTokenizer.from_pretrained(location.name);
@@ -170,13 +184,7 @@ export class MaskedLmEngine {
         return { tokenizer: loadedTokenizer, config: loadedConfig };
       }));
       const bytes = await fs.promises.readFile(path.join(folder, file));
-      rewritten = maskOnlyGraph(bytes);
-      session = await ort.InferenceSession.create(rewritten?.bytes ?? bytes, sessionOptions);
-      if (rewritten && !(await answersAtMask(session, rewritten, tokenizer))) {
-        // A graph the rewrite misread: run the file as it is.
-        rewritten = undefined;
-        session = await ort.InferenceSession.create(bytes, sessionOptions);
-      }
+      ({ prepared, session } = await preparedSession(bytes, tokenizer));
     } catch (error) {
       throw new Error(describeEngineLoadError(location, file, quantized, error));
     }
@@ -184,7 +192,8 @@ export class MaskedLmEngine {
     if (tokenizer.mask_token === null || tokenizer.mask_token === undefined || maskTokenId === undefined) {
       throw new Error(`${location.id} has no mask token in its tokenizer: it is not a masked language model.`);
     }
-    const output = rewritten?.output ?? (session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]);
+    const output =
+      prepared.maskInput && prepared.output ? prepared.output : session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
     const info: ModelInfo = {
       modelKey: locationKey(location),
       id: location.id,
@@ -194,11 +203,16 @@ export class MaskedLmEngine {
       maxLength: modelMaxLength(config, tokenizer.model_max_length),
       maskToken: tokenizer.mask_token,
       maskTokenId,
-      graph: rewritten ? 'mask-only' : 'full',
+      graph: prepared.graph,
+      ...(prepared.reason !== undefined ? { graphReason: prepared.reason } : {}),
+      precision: prepared.precision,
+      ...(prepared.quantizationReason !== undefined && prepared.precision === 'int8-dynamic-per-input'
+        ? { precisionReason: prepared.quantizationReason }
+        : {}),
       loadMs: performance.now() - started,
     };
     const maskStats = await MaskStats.create(sessionOptions);
-    return new MaskedLmEngine(info, tokenizer, session, rewritten?.maskInput, output, maskStats, config, options);
+    return new MaskedLmEngine(info, tokenizer, session, prepared.maskInput, output, maskStats, config, options);
   }
 
   stats(): EngineCounters & { readonly cacheEntries: number } {
@@ -365,10 +379,11 @@ export class MaskedLmEngine {
     };
     if (this.feedsTokenTypes) feeds['token_type_ids'] = new ort.Tensor('int64', new BigInt64Array(inputIds.length), shape);
     if (this.maskInput) {
+      // Each row's mask in the batch flattened to [batch × width] rows.
       feeds[this.maskInput] = new ort.Tensor(
         'int64',
-        BigInt64Array.from(batch, (input) => BigInt(input.maskIndex)),
-        [batch.length, 1],
+        BigInt64Array.from(batch, (input, row) => BigInt(row * width + input.maskIndex)),
+        [batch.length],
       );
     }
     const started = performance.now();
@@ -397,29 +412,104 @@ export class MaskedLmEngine {
   }
 }
 
-/** Whether a rewritten graph runs and gives one vocabulary row for a one-input batch (`[CLS] [MASK] [SEP]`). */
-async function answersAtMask(
-  session: ort.InferenceSession,
-  graph: NonNullable<ReturnType<typeof maskOnlyGraph>>,
+/**
+ * The session for previews: the mask-only graph when the file allows it and it
+ * passes a one-input probe, else the full graph (with per-token quantization
+ * if it can be), else the file as shipped; the graph says why.
+ */
+async function preparedSession(
+  bytes: Uint8Array,
   tokenizer: PreTrainedTokenizer,
-): Promise<boolean> {
+): Promise<{ prepared: PreviewGraph; session: ort.InferenceSession }> {
+  let prepared = previewGraph(bytes);
+  if (prepared.graph === 'mask-only') {
+    let problem: string | undefined;
+    try {
+      const session = await ort.InferenceSession.create(prepared.bytes, sessionOptions);
+      problem = await probeMaskOnly(session, prepared, tokenizer);
+      if (problem === undefined) return { prepared, session };
+    } catch (error) {
+      problem = `ONNX Runtime could not load it: ${firstLine(error)}`;
+    }
+    // A graph the rewrite misread: the full graph instead, and why.
+    prepared = { ...previewGraph(bytes, { maskOnly: false }), reason: `the mask-only graph failed a check at load (${problem})` };
+  }
+  if (prepared.bytes !== bytes) {
+    try {
+      return { prepared, session: await ort.InferenceSession.create(prepared.bytes, sessionOptions) };
+    } catch (error) {
+      const { reason } = prepared;
+      prepared = {
+        bytes,
+        graph: 'full',
+        precision: prepared.precision === 'int8-dynamic-per-token' ? 'int8-dynamic-per-input' : prepared.precision,
+      };
+      prepared = {
+        ...prepared,
+        reason: reason ?? 'the rewritten graph did not load',
+        quantizationReason: `the rewritten graph did not load (${firstLine(error)})`,
+      };
+    }
+  }
+  return { prepared, session: await ort.InferenceSession.create(bytes, sessionOptions) };
+}
+
+/** Undefined when a rewritten graph runs and gives one vocabulary row for a one-input batch (`[CLS] [MASK] [SEP]`), else what went wrong. */
+async function probeMaskOnly(
+  session: ort.InferenceSession,
+  graph: PreviewGraph,
+  tokenizer: PreTrainedTokenizer,
+): Promise<string | undefined> {
   try {
     const ids = tokenizer.encode(tokenizer.mask_token ?? '');
     const mask = ids.indexOf(tokenizer.mask_token_id ?? -1);
-    if (mask < 0) return false;
+    if (mask < 0 || !graph.maskInput || !graph.output) return 'the tokenizer gives no mask token';
     const shape = [1, ids.length];
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), shape),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), shape),
-      [graph.maskInput]: new ort.Tensor('int64', BigInt64Array.from([BigInt(mask)]), [1, 1]),
+      [graph.maskInput]: new ort.Tensor('int64', BigInt64Array.from([BigInt(mask)]), [1]),
     };
     if (session.inputNames.includes('token_type_ids'))
       feeds['token_type_ids'] = new ort.Tensor('int64', new BigInt64Array(ids.length), shape);
     const logits = (await session.run(feeds))[graph.output];
-    return logits.dims.length === 2 && logits.dims[0] === 1 && logits.dims[1] > 1 && logits.data instanceof Float32Array;
-  } catch {
-    return false;
+    const ok = logits.dims.length === 2 && logits.dims[0] === 1 && logits.dims[1] > 1 && logits.data instanceof Float32Array;
+    return ok ? undefined : `it returned logits of shape [${logits.dims.join(', ')}]`;
+  } catch (error) {
+    return `it did not run: ${firstLine(error)}`;
   }
+}
+
+function firstLine(error: unknown): string {
+  return ((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '').trim().replace(/\.+$/, '');
+}
+
+/** What ran, as `cloze preview --format json` and `cloze eval --format json` report it (`engine`). */
+export interface EngineReport {
+  readonly file: string;
+  readonly graph: GraphKind;
+  readonly precision: Precision;
+  /** Why the graph is `full`. */
+  readonly reason?: string;
+  /** Why the precision is per input rather than per token. */
+  readonly precisionReason?: string;
+}
+
+export function engineReport(info: ModelInfo): EngineReport {
+  return {
+    file: info.file,
+    graph: info.graph,
+    precision: info.precision,
+    ...(info.graph === 'full' ? { reason: info.graphReason ?? 'unknown' } : {}),
+    ...(info.precisionReason !== undefined ? { precisionReason: info.precisionReason } : {}),
+  };
+}
+
+/** One line for logs and hover footers: `onnx/model_quantized.onnx · mask-only graph · int8-dynamic-per-token`. */
+export function describeEngine(info: ModelInfo): string {
+  const graph = info.graph === 'mask-only' ? 'mask-only graph' : `full graph (${info.graphReason ?? 'reason unknown'})`;
+  const precision = info.precisionReason ? `${info.precision} (${info.precisionReason})` : info.precision;
+  return `${info.file} · ${graph} · ${precision}`;
 }
 
 function describeEngineLoadError(location: LoadableModel, file: string, quantized: boolean, error: unknown): string {

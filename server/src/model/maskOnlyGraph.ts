@@ -78,7 +78,8 @@ export function previewGraph(model: Uint8Array, options: PreviewGraphOptions = {
   }
   try {
     const precisionBefore = precisionOf(graph, false);
-    const maskOnly = options.maskOnly === false ? { ok: false as const, reason: 'the mask-only graph was turned off' } : gatherAtMask(graph);
+    const maskOnly =
+      options.maskOnly === false ? { ok: false as const, reason: 'the mask-only graph was turned off' } : gatherAtMask(graph);
     const perToken = perTokenQuantization(graph);
     const changed = maskOnly.ok || (perToken.ok && perToken.rewritten > 0);
     const bytes = changed ? writeGraph(graph) : model;
@@ -103,7 +104,8 @@ export function maskOnlyGraph(model: Uint8Array): MaskOnlyGraph | undefined {
     : undefined;
 }
 
-type Gathered = { readonly ok: true; readonly maskInput: string; readonly output: string } | { readonly ok: false; readonly reason: string };
+type Gathered =
+  { readonly ok: true; readonly maskInput: string; readonly output: string } | { readonly ok: false; readonly reason: string };
 
 /** Finds the vocabulary projection and gathers its input at the mask rows (edits `graph` only on success). */
 function gatherAtMask(graph: OnnxGraph): Gathered {
@@ -141,12 +143,21 @@ function gatherAtMask(graph: OnnxGraph): Gathered {
     const integer = cast ? producer.get(cast.inputs[0]) : undefined;
     const quantizer = integer?.op === 'MatMulInteger' ? producer.get(integer.inputs[0]) : undefined;
     if (!cast || !integer || integer.op !== 'MatMulInteger' || !quantizer || quantizer.op !== 'DynamicQuantizeLinear') {
-      return { ok: false, reason: 'the output is a Mul, but not the dequantization of a MatMulInteger of dynamically quantized hidden states' };
+      return {
+        ok: false,
+        reason: 'the output is a Mul, but not the dequantization of a MatMulInteger of dynamically quantized hidden states',
+      };
     }
     if (!constant(integer.inputs[1])) return { ok: false, reason: 'the last MatMulInteger is not by a constant matrix' };
     const [y, s, z] = quantizer.outputs;
     const scaleUsers = consumers.get(s) ?? [];
-    if (!only(y, integer) || !only(z, integer) || scaleUsers.length !== 1 || !only(cast.outputs[0], product) || !only(integer.outputs[0], cast)) {
+    if (
+      !only(y, integer) ||
+      !only(z, integer) ||
+      scaleUsers.length !== 1 ||
+      !only(cast.outputs[0], product) ||
+      !only(integer.outputs[0], cast)
+    ) {
       return { ok: false, reason: 'the quantized hidden states of the last MatMulInteger are also read elsewhere' };
     }
     const scaleProduct = scaleUsers[0];

@@ -66,7 +66,13 @@ export function readGraph(bytes: Uint8Array): OnnxGraph {
   const opset = top
     .filter((f) => f.field === MODEL_OPSET && f.wire === 2)
     .map((f) => readFields(bytes, f.start, f.end))
-    .find((parts) => text(bytes, parts.find((p) => p.field === OPSET_DOMAIN)) === '');
+    .find(
+      (parts) =>
+        text(
+          bytes,
+          parts.find((p) => p.field === OPSET_DOMAIN),
+        ) === '',
+    );
   const graph = graphs[0];
   const fields = readFields(bytes, graph.start, graph.end);
   const nodes = fields
@@ -150,7 +156,13 @@ export function writeGraph(graph: OnnxGraph): Uint8Array {
 }
 
 /** A node of the default domain, built by an edit. */
-export function newNode(op: string, inputs: readonly string[], outputs: readonly string[], name: string, attributes: readonly Uint8Array[] = []): GraphNode {
+export function newNode(
+  op: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  name: string,
+  attributes: readonly Uint8Array[] = [],
+): GraphNode {
   return { op, domain: '', inputs: [...inputs], outputs: [...outputs], rest: [str(3, name), str(NODE_OP, op), ...attributes] };
 }
 
