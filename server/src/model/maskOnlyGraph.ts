@@ -25,6 +25,8 @@
  *    embedding size): all end in that product plus a bias.
  * 2. **Per-token activation quantization** (`perTokenQuantization.ts`), so
  *    dynamic-int8 numbers do not depend on the batch.
+ * 3. **Weight-only int8 dequantized at load** (`foldDequantization.ts`), for
+ *    the same reason and for speed.
  *
  * Every other node is untouched. The rewrite works on the protobuf bytes
  * directly (`onnxGraph.ts`, no ONNX library): the initializers, nearly all of
@@ -34,6 +36,7 @@
 
 import { ELEM_FLOAT, ELEM_INT64, valueInfo, attribute } from './onnxProto';
 import { constantTest, type GraphNode, nameMaker, newNode, type OnnxGraph, readGraph, wiring, writeGraph } from './onnxGraph';
+import { foldWeightDequantization } from './foldDequantization';
 import { perTokenQuantization, type Precision, precisionOf } from './perTokenQuantization';
 
 export type { Precision } from './perTokenQuantization';
@@ -76,12 +79,13 @@ export function previewGraph(model: Uint8Array, options: PreviewGraphOptions = {
   } catch (error) {
     return { bytes: model, graph: 'full', precision: 'fp32', reason: `the file could not be read as an ONNX model (${message(error)})` };
   }
+  const precisionBefore = precisionOf(graph, false);
   try {
-    const precisionBefore = precisionOf(graph, false);
+    const folded = foldWeightDequantization(graph);
     const maskOnly =
       options.maskOnly === false ? { ok: false as const, reason: 'the mask-only graph was turned off' } : gatherAtMask(graph);
     const perToken = perTokenQuantization(graph);
-    const changed = maskOnly.ok || (perToken.ok && perToken.rewritten > 0);
+    const changed = folded > 0 || maskOnly.ok || (perToken.ok && perToken.rewritten > 0);
     const bytes = changed ? writeGraph(graph) : model;
     const precision = precisionBefore === 'int8-dynamic-per-input' && perToken.ok ? 'int8-dynamic-per-token' : precisionBefore;
     return {
@@ -92,7 +96,13 @@ export function previewGraph(model: Uint8Array, options: PreviewGraphOptions = {
       ...(perToken.ok ? {} : { quantizationReason: perToken.reason }),
     };
   } catch (error) {
-    return { bytes: model, graph: 'full', precision: 'fp32', reason: `the graph could not be rewritten (${message(error)})` };
+    return {
+      bytes: model,
+      graph: 'full',
+      precision: precisionBefore,
+      reason: `the graph could not be rewritten (${message(error)})`,
+      ...(precisionBefore === 'int8-dynamic-per-input' ? { quantizationReason: 'the graph could not be rewritten' } : {}),
+    };
   }
 }
 

@@ -21,6 +21,8 @@ export interface Initializer {
   readonly name: string;
   readonly dims: readonly number[];
   readonly dataType: number;
+  /** The TensorProto's fields (for its data). */
+  readonly parts: readonly Field[];
 }
 
 export interface OnnxGraph {
@@ -31,6 +33,10 @@ export interface OnnxGraph {
   readonly outputs: readonly string[];
   /** Initializers added by an edit (TensorProto bytes). */
   readonly newInitializers: Uint8Array[];
+  /** The names of `newInitializers` that replace computed tensors (constants now). */
+  readonly addedConstants: Set<string>;
+  /** Initializers an edit made unused, left out when the model is written. */
+  readonly droppedInitializers: Set<string>;
   /** Graph inputs added by an edit (ValueInfoProto bytes). */
   readonly newInputs: Uint8Array[];
   /** Replacements of graph outputs by name (ValueInfoProto bytes). */
@@ -95,7 +101,12 @@ export function readGraph(bytes: Uint8Array): OnnxGraph {
       bytes,
       parts.find((p) => p.field === TENSOR_NAME),
     );
-    initializers.set(name, { name, dims: dims(bytes, parts), dataType: parts.find((p) => p.field === TENSOR_DATA_TYPE)?.value ?? 0 });
+    initializers.set(name, {
+      name,
+      dims: dims(bytes, parts),
+      dataType: parts.find((p) => p.field === TENSOR_DATA_TYPE)?.value ?? 0,
+      parts,
+    });
   }
   const names = (field: number): string[] =>
     fields
@@ -113,6 +124,8 @@ export function readGraph(bytes: Uint8Array): OnnxGraph {
     inputs: names(GRAPH_INPUT),
     outputs: names(GRAPH_OUTPUT),
     newInitializers: [],
+    addedConstants: new Set(),
+    droppedInitializers: new Set(),
     newInputs: [],
     replacedOutputs: new Map(),
     source: { bytes, graph, fields },
@@ -136,6 +149,13 @@ export function writeGraph(graph: OnnxGraph): Uint8Array {
   const lastInput = fields.filter((f) => f.field === GRAPH_INPUT).at(-1);
   for (const f of fields) {
     if (f.field === GRAPH_NODE || f.field === GRAPH_VALUE_INFO) continue;
+    if (f.field === GRAPH_INITIALIZER && f.wire === 2 && graph.droppedInitializers.size > 0) {
+      const name = text(
+        bytes,
+        readFields(bytes, f.start, f.end).find((p) => p.field === TENSOR_NAME),
+      );
+      if (graph.droppedInitializers.has(name)) continue;
+    }
     if (f.field === GRAPH_OUTPUT && f.wire === 2) {
       const name = text(
         bytes,
@@ -206,7 +226,7 @@ export function constantTest(graph: OnnxGraph, producer: ReadonlyMap<string, Gra
   const known = new Map<string, boolean>();
   const test = (name: string | undefined, depth: number): boolean => {
     if (name === undefined || name === '') return true; // an omitted optional input
-    if (graph.initializers.has(name)) return true;
+    if (graph.initializers.has(name) || graph.addedConstants.has(name)) return true;
     const cached = known.get(name);
     if (cached !== undefined) return cached;
     const node = producer.get(name);
@@ -236,6 +256,92 @@ function dims(bytes: Uint8Array, tensorParts: readonly Field[]): number[] {
           scale = 1;
         }
       }
+    }
+  }
+  return out;
+}
+
+/** A node's integer attribute (negative values decoded), or undefined. */
+export function intAttribute(node: GraphNode, name: string): number | undefined {
+  for (const field of node.rest) {
+    const [outer] = readFields(field, 0, field.length);
+    if (outer?.field !== 5 || outer.wire !== 2) continue;
+    const parts = readFields(field, outer.start, outer.end);
+    if (
+      text(
+        field,
+        parts.find((p) => p.field === 1),
+      ) !== name
+    )
+      continue;
+    const value = parts.find((p) => p.field === 3 && p.wire === 0);
+    if (!value) return undefined;
+    // Decode the varint again as a 64-bit two's complement (an axis of -1 is ten bytes).
+    let result = 0n;
+    let shift = 0n;
+    for (let i = value.start; i < value.to; i++) {
+      result |= BigInt(field[i] & 0x7f) << shift;
+      shift += 7n;
+      if ((field[i] & 0x80) === 0) break;
+    }
+    return Number(BigInt.asIntN(64, result));
+  }
+  return undefined;
+}
+
+/** The values of a numeric initializer (float32, int8, uint8, int32 or int64), from raw_data or the typed fields; undefined for other kinds. */
+export function initializerValues(graph: OnnxGraph, tensor: Initializer): ArrayLike<number> | undefined {
+  const { bytes } = graph.source;
+  const count = tensor.dims.reduce((a, b) => a * b, 1);
+  const raw = tensor.parts.find((p) => p.field === 9 && p.wire === 2);
+  if (raw) {
+    // A copy of its own (a Buffer's slice would share, and misalign, the file's memory).
+    const copy = new Uint8Array(raw.end - raw.start);
+    copy.set(bytes.subarray(raw.start, raw.end));
+    const view =
+      tensor.dataType === 1
+        ? new Float32Array(copy.buffer)
+        : tensor.dataType === 3
+          ? new Int8Array(copy.buffer)
+          : tensor.dataType === 2
+            ? new Uint8Array(copy.buffer)
+            : tensor.dataType === 6
+              ? new Int32Array(copy.buffer)
+              : undefined;
+    return view && view.length === count ? view : undefined;
+  }
+  const out: number[] = [];
+  if (tensor.dataType === 1) {
+    for (const p of tensor.parts.filter((p) => p.field === 4)) {
+      const at = p.wire === 2 ? p.start : p.to - 4;
+      const end = p.wire === 2 ? p.end : p.to;
+      const view = new DataView(bytes.buffer, bytes.byteOffset + at, end - at);
+      for (let i = 0; i + 4 <= end - at; i += 4) out.push(view.getFloat32(i, true));
+    }
+  } else if (tensor.dataType === 2 || tensor.dataType === 3 || tensor.dataType === 6) {
+    for (const p of tensor.parts.filter((p) => p.field === 5)) {
+      if (p.wire === 0) out.push(p.value);
+      else if (p.wire === 2) for (const f of readPackedVarints(bytes, p.start, p.end)) out.push(f);
+    }
+    if (tensor.dataType === 3) for (let i = 0; i < out.length; i++) out[i] = (out[i] << 24) >> 24;
+    if (tensor.dataType === 6) for (let i = 0; i < out.length; i++) out[i] = out[i] | 0;
+  } else {
+    return undefined;
+  }
+  return out.length === count ? out : undefined;
+}
+
+function readPackedVarints(bytes: Uint8Array, start: number, end: number): number[] {
+  const out: number[] = [];
+  let value = 0;
+  let scale = 1;
+  for (let i = start; i < end; i++) {
+    value += (bytes[i] & 0x7f) * scale;
+    scale *= 128;
+    if ((bytes[i] & 0x80) === 0) {
+      out.push(value % 2 ** 32);
+      value = 0;
+      scale = 1;
     }
   }
   return out;

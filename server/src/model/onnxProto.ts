@@ -218,8 +218,9 @@ export function onnxModel(
 }
 
 /** A float32 initializer: a scalar when `dims` is empty. */
-export function floatTensor(name: string, values: readonly number[], dims: readonly number[] = []): Uint8Array {
-  const raw = new Uint8Array(Float32Array.from(values).buffer);
+export function floatTensor(name: string, values: ArrayLike<number>, dims: readonly number[] = []): Uint8Array {
+  const floats = values instanceof Float32Array ? values : Float32Array.from(values);
+  const raw = new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
   return concat([
     ...dims.map((d) => int(TENSOR_DIMS, d)),
     int(TENSOR_DATA_TYPE, ELEM_FLOAT),
