@@ -13,7 +13,7 @@ const MAX_DETAIL = 160;
 export function describeModelFailure(message: string): string {
   let text = (message.split('\n')[0] ?? message).trim();
   text = text.replace(
-    /Failed to load model because protobuf parsing failed\.?/i,
+    /Failed to load model because protobuf parsing failed/i,
     'the file is not a complete ONNX model (truncated, still being copied, or not ONNX at all)',
   );
   text = text.replace(/\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*[A-Z_]+\s*:\s*/g, '');

@@ -88,16 +88,18 @@ const running = new Map<number, AbortController>();
 function fileStamp(model: ModelRequest): string {
   if (model.location.source === 'remote') return '';
   const file = path.join(locationKey(model.location), model.quantized ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx');
-  const stamps = [file, path.join(locationKey(model.location), 'config.json'), path.join(locationKey(model.location), 'tokenizer.json')].map(
-    (name) => {
-      try {
-        const stat = fs.statSync(name);
-        return `${stat.size}:${stat.mtimeMs}`;
-      } catch {
-        return 'missing';
-      }
-    },
-  );
+  const stamps = [
+    file,
+    path.join(locationKey(model.location), 'config.json'),
+    path.join(locationKey(model.location), 'tokenizer.json'),
+  ].map((name) => {
+    try {
+      const stat = fs.statSync(name);
+      return `${stat.size}:${stat.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  });
   return stamps.join('|');
 }
 
