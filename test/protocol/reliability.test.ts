@@ -227,26 +227,28 @@ describe('a document closed and opened again', () => {
 
   test("the old text's diagnostics are never published for the new one", async () => {
     for (let round = 0; round < 3; round++) {
-      // A model whose tokenizer this server has not loaded yet, so the old text's tokenizer checks are still running when it closes.
+      // A model whose tokenizer this server has not loaded yet, so the old text's checks are still running when it closes.
       const model = ['tiny-random-bert-cased', 'tiny-random-albert-xenova', 'tiny-random-distilbert-xenova'][round];
       const uri = pathToFileURL(path.join(modelsDir(), '..', `reopen-${round}.cloze`)).href;
-      const oldText = `model: ${model}\npattern: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\nexample positive: Old text with a field {typo}.\nexample positive: zzzqqqxxx\n`;
-      const newText = 'model: tiny-random-bert-uncased\npattern: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\n';
+      // Errors of both kinds: one found from the text alone, one only with the tokenizer.
+      const oldText = `model: ${model}\npattern: {text} It was [MASK].\npattern b: no mask in the old text\nverbalizer:\n  positive: great\n  negative: terriblenessfulness\nexample positive: Old text.\n`;
+      const newText =
+        'model: tiny-random-bert-uncased\npattern: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\nexample positive: Fine.\n';
       await open(client, uri, oldText);
       await client.connection.sendNotification('textDocument/didClose', { textDocument: { uri } });
-      const seenBefore = client.published.get(uri)?.length ?? 0;
       await open(client, uri, newText);
-      // Wait until the new text's checks are done, then some more for any late publish of the old text.
-      await client.diagnostics(uri, () => true);
+      // The new text is clean: wait until its checks are done, then some more for any late publish of the old text.
+      await latestDiagnostics(client, uri, (d) => d.length === 0);
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      const lines = newText.split('\n').length;
-      const after = (client.published.get(uri) ?? []).slice(seenBefore);
-      for (const publish of after) {
-        for (const d of publish) {
-          assert.ok(d.range.end.line < lines, `a diagnostic of the old text (line ${d.range.start.line + 1}): ${d.message}`);
-          assert.doesNotMatch(d.message, new RegExp(model), `a diagnostic about the old text's model: ${d.message}`);
-        }
-      }
+      const publishes = client.published.get(uri) ?? [];
+      // The old text always has errors, the new one none: from the close's empty publish on, every publish must be empty.
+      const closedAt = publishes.findIndex((d) => d.length === 0);
+      const stale = publishes.slice(closedAt).filter((d) => d.length > 0);
+      assert.deepEqual(
+        stale.map((d) => d.map((x) => x.message)),
+        [],
+        `round ${round}: published after the reopen: ${JSON.stringify(publishes.map((d) => d.map((x) => x.message)))}`,
+      );
     }
   });
 });
