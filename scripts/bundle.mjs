@@ -2,10 +2,10 @@
 //
 //   dist/extension.js  client/src/extension.ts   (VS Code loads it; 'vscode' is external)
 //   dist/server.js     server/src/lsp/main.ts    (the language server, started by the client)
-//   dist/worker.js     server/src/model/worker.ts (the inference worker)
+//   dist/worker.js     server/src/model/worker.ts (the inference process)
 //
 // server.js and worker.js sit in the same folder, so the server's
-// `new Worker(path.join(__dirname, 'worker.js'))` finds the worker in the bundle
+// `fork(path.join(__dirname, 'worker.js'))` finds the inference process's script in the bundle
 // exactly as it does in server/out/model/ of a checkout.
 //
 // `onnxruntime-node` stays external (native .node files cannot be bundled) and

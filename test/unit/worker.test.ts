@@ -1,6 +1,6 @@
-// The inference worker: one worker_threads worker owns the engines. Scoring through it equals
+// The inference process: one child process owns the engines. Scoring through it equals
 // scoring in-process; a newer document version cancels older requests with a recognisable error;
-// a broken model comes back as a rejected promise with a clear message, and the worker lives on.
+// a broken model comes back as a rejected promise with a clear message, and the process lives on.
 
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -56,6 +56,8 @@ export async function runEval(file: string, options: EvalCommandOptions): Promis
         : formatText(result, engine.info.file),
     );
     return 0;
+  } catch (error) {
+    return session.scoringFailed(error);
   } finally {
     await engine.dispose();
   }

@@ -7,7 +7,8 @@ import { openScoringSession, type ScoringOptions } from './session';
  * as the editor's lenses show it.
  *
  * Exit codes: 0 a preview was printed, 1 the file cannot be previewed
- * (no verbalizer, no pattern with one mask, model unavailable), 2 bad usage.
+ * (no verbalizer, no pattern with one mask, model unavailable or failing while
+ * scoring), 2 bad usage.
  */
 
 export interface PreviewCommandOptions extends ScoringOptions {
@@ -34,6 +35,8 @@ export async function runPreview(file: string, options: PreviewCommandOptions): 
       process.stdout.write(formatText(result, engine.info));
     }
     return 0;
+  } catch (error) {
+    return session.scoringFailed(error);
   } finally {
     await engine.dispose();
   }

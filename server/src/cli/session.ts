@@ -5,6 +5,8 @@ import { positionAt } from '../language/positions';
 import { hasSingleMask } from '../language/render';
 import type { TokenizerView } from '../language/tokenizer';
 import { MaskedLmEngine } from '../model/engine';
+import { describeModelFailure } from '../model/modelFailure';
+import { checkModelOutput } from '../model/outputCheck';
 import type { ClozeLanguageService } from '../service/languageService';
 import { createService } from './check';
 
@@ -31,6 +33,12 @@ export interface ScoringSession {
   /** Errors that do not stop scoring but change what it means (a skipped label word, a missing field). */
   readonly errors: readonly Diagnostic[];
   report(diagnostics: readonly Diagnostic[]): void;
+  /**
+   * The model failed while scoring (it loaded, but a run failed): reported
+   * as `model-unavailable` on its line, exit code 1. Not bad usage (2): the
+   * command was right, the model is not.
+   */
+  scoringFailed(error: unknown): number;
 }
 
 /** Structural errors after which there is nothing to score. */
@@ -80,16 +88,20 @@ export async function openScoringSession(
   try {
     engine = await MaskedLmEngine.load(choice.location, service.settings.cacheDir, { quantized: options.quantized });
   } catch (error) {
-    report([
-      {
-        code: 'model-unavailable',
-        severity: 'error',
-        span: choice.span,
-        message: `Model ${choice.id} is unavailable: ${error instanceof Error ? error.message : String(error)}`,
-      },
-    ]);
+    return modelUnavailable(error);
+  }
+  try {
+    // A model that loads but does not give vocabulary logits would be scored as noise (every label 50 %).
+    await checkModelOutput(engine);
+  } catch (error) {
+    await engine.dispose();
+    return modelUnavailable(error);
+  }
+  function modelUnavailable(error: unknown): number {
+    const message = describeModelFailure(error instanceof Error ? error.message : String(error));
+    report([{ code: 'model-unavailable', severity: 'error', span: choice.span, message: `Model ${choice.id} is unavailable: ${message}` }]);
     return 1;
   }
   const errors = [...structural, ...(await service.checkTokens(doc, choice))].filter((d) => d.severity === 'error');
-  return { file, doc, service, tokenizer: tokenizer.tokenizer, engine, errors, report };
+  return { file, doc, service, tokenizer: tokenizer.tokenizer, engine, errors, report, scoringFailed: modelUnavailable };
 }

@@ -38,7 +38,7 @@ export interface LensContent {
 }
 
 export function lensContent(anchor: LensAnchor, outcome: PreviewOutcome): LensContent {
-  if (!outcome.ok) return { title: `Cloze preview unavailable: ${outcome.reason}`, numbers: null };
+  if (!outcome.ok) return { title: `no preview: ${outcome.reason}`, numbers: null };
   const result = outcome.result;
   switch (anchor.kind) {
     case 'example': {

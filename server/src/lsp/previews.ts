@@ -1,6 +1,8 @@
 import type { ClozeDocument } from '../language';
 import { isCancelled } from '../model/cancelled';
 import type { InferenceWorker } from '../model/inferenceWorker';
+import type { ModelRequest } from '../model/messages';
+import { describeModelFailure, shortModelFailure } from '../model/modelFailure';
 import type { ClozeSettings } from '../protocol/settings';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
 import { computePreview, type PreviewResult } from '../service/preview';
@@ -8,16 +10,34 @@ import { computePreview, type PreviewResult } from '../service/preview';
 /**
  * The previews of open documents: one computation per document version and
  * preview settings, shared by the lenses and hovers that ask for it. Scoring
- * happens in the inference worker; this class only keeps promises and results.
+ * happens in the inference process; this class only keeps promises and
+ * results, one entry per open document, dropped when it closes (and the
+ * inference process is told which models the open documents still use).
  */
 
-export type PreviewOutcome = { readonly ok: true; readonly result: PreviewResult } | { readonly ok: false; readonly reason: string };
+export type PreviewOutcome =
+  | { readonly ok: true; readonly result: PreviewResult }
+  | {
+      readonly ok: false;
+      /** A few words, for a lens title. */
+      readonly reason: string;
+      /** When the model itself failed (load, output check, run): the whole message, for the `model:` line's diagnostic. */
+      readonly modelProblem?: ModelProblem;
+    };
+
+/** Why a model that has a tokenizer still cannot be scored. */
+export interface ModelProblem {
+  readonly modelId: string;
+  readonly message: string;
+}
 
 interface Entry {
   readonly key: string;
   readonly promise: Promise<PreviewOutcome | undefined>;
   /** Set when the promise settles with an outcome. */
   outcome: PreviewOutcome | undefined;
+  /** The engine the preview uses, so the inference process keeps it while the document is open. */
+  readonly model: ModelRequest | undefined;
 }
 
 export interface PreviewRequest {
@@ -31,12 +51,16 @@ export interface PreviewRequest {
 
 export class PreviewManager {
   private readonly entries = new Map<string, Entry>();
+  /** The last failed outcome per document, kept while a newer preview is computed. */
+  private readonly lastProblems = new Map<string, PreviewOutcome>();
 
   constructor(
     private readonly worker: InferenceWorker,
     private readonly cacheDir: string,
     /** Called when a preview has been computed, e.g. to ask the client to refresh its lenses. */
     private readonly onComputed: (uri: string) => void,
+    /** Called when a document's model problem appears or goes away, to publish its diagnostics again. */
+    private readonly onModelProblemChanged: (uri: string) => void = () => undefined,
   ) {}
 
   /** The preview of a document version, computing it if needed. Undefined when a newer version superseded it. */
@@ -44,14 +68,37 @@ export class PreviewManager {
     const key = entryKey(request);
     const existing = this.entries.get(request.uri);
     if (existing && existing.key === key) return existing.promise;
-    const entry: Entry = { key, promise: this.compute(request), outcome: undefined };
+    const entry: Entry = { key, promise: this.compute(request), outcome: undefined, model: modelRequest(request, this.cacheDir) };
+    const before = this.modelProblem(request.uri);
     this.entries.set(request.uri, entry);
+    this.retainModels();
     void entry.promise.then((outcome) => {
       if (!outcome || this.entries.get(request.uri) !== entry) return;
       entry.outcome = outcome;
       this.onComputed(request.uri);
+      if (JSON.stringify(before) !== JSON.stringify(this.modelProblem(request.uri))) this.onModelProblemChanged(request.uri);
     });
     return entry.promise;
+  }
+
+  /** The user looks at this document: its preview goes before the others'. */
+  focus(uri: string): void {
+    this.worker.focus(uri);
+  }
+
+  /**
+   * Why the document's model cannot be scored, from its newest settled
+   * preview (an older problem stays until a newer preview settles, so the
+   * diagnostic does not flicker while the retry runs).
+   */
+  modelProblem(uri: string): ModelProblem | undefined {
+    const outcome = this.entries.get(uri)?.outcome ?? this.lastProblems.get(uri);
+    return outcome && !outcome.ok ? outcome.modelProblem : undefined;
+  }
+
+  /** How many documents have a preview entry (for tests: none after every document closed). */
+  get size(): number {
+    return this.entries.size;
   }
 
   /** The preview if it is ready, without starting or waiting for anything. */
@@ -65,9 +112,18 @@ export class PreviewManager {
     return this.entries.get(uri)?.outcome;
   }
 
+  /** The document closed: its preview goes, and the inference process may drop models no open document uses. */
   forget(uri: string): void {
     this.entries.delete(uri);
+    this.lastProblems.delete(uri);
     this.worker.forget(uri);
+    this.retainModels();
+  }
+
+  private retainModels(): void {
+    const models = new Map<string, ModelRequest>();
+    for (const entry of this.entries.values()) if (entry.model) models.set(JSON.stringify(entry.model), entry.model);
+    this.worker.retain([...models.values()]);
   }
 
   private async compute(request: PreviewRequest): Promise<PreviewOutcome | undefined> {
@@ -81,10 +137,22 @@ export class PreviewManager {
         topK: settings.preview.topK,
         calibrate: settings.preview.calibrate,
       });
+      this.lastProblems.delete(request.uri);
       return { ok: true, result };
     } catch (error) {
       if (isCancelled(error)) return undefined;
-      return { ok: false, reason: firstLine(error instanceof Error ? error.message : String(error)) };
+      const message = error instanceof Error ? error.message : String(error);
+      if (/^The inference process (stopped unexpectedly|has been disposed)/.test(message)) {
+        // Not the model's fault: the next edit or lens request tries again in a fresh process.
+        return { ok: false, reason: firstLine(message) };
+      }
+      const outcome: PreviewOutcome = {
+        ok: false,
+        reason: shortModelFailure(choice.id),
+        modelProblem: { modelId: choice.id, message: describeModelFailure(message) },
+      };
+      this.lastProblems.set(request.uri, outcome);
+      return outcome;
     }
   }
 }
@@ -98,6 +166,11 @@ function entryKey(request: { version: number; settings: ClozeSettings; choice: M
     request.settings.preview.topK,
     request.settings.preview.calibrate,
   ]);
+}
+
+function modelRequest(request: PreviewRequest, cacheDir: string): ModelRequest | undefined {
+  const { location } = request.choice;
+  return location.ok ? { location, cacheDir, quantized: request.settings.quantized } : undefined;
 }
 
 function firstLine(text: string): string {

@@ -33,6 +33,7 @@ import { defaultCacheDir, effectiveModelsDir, locationKey } from '../model/resol
 import { describeEngine, type ModelInfo } from '../model/engine';
 import { TokenizerCache } from '../model/tokenizers';
 import { readSettings, type ClozeSettings } from '../protocol/settings';
+import { retainDataSets } from '../service/dataSets';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
 import { completionKind, fromLspDiagnostic, toDocumentSymbol, toLspDiagnostic, toRange } from './convert';
 import { lensAnchors, lensContent, type LensAnchor } from './lenses';
@@ -86,13 +87,11 @@ export class ClozeServer {
       // Preview settings (model, calibration, top-k) change what every lens says.
       if (this.canRefreshLenses) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
     });
-    this.documents.onDidChangeContent((change) => void this.validate(change.document));
-    this.documents.onDidClose((event) => {
-      this.parsed.delete(event.document.uri);
-      this.inference?.previews.forget(event.document.uri);
-      this.settings.delete(event.document.uri);
-      void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
+    this.documents.onDidChangeContent((change) => {
+      this.inference?.previews.focus(change.document.uri);
+      void this.validate(change.document);
     });
+    this.documents.onDidClose((event) => this.closed(event.document.uri));
     connection.onHover((params) => this.safely(() => this.hover(params.textDocument.uri, params.position), null));
     connection.onCompletion((params) => this.safely(() => this.complete(params.textDocument.uri, params.position), []));
     connection.onCodeAction((params) => this.safely(() => this.codeActions(params.textDocument.uri, params.context.diagnostics), []));
@@ -104,7 +103,12 @@ export class ClozeServer {
     );
     connection.onCodeLens((params) => this.safely(() => this.codeLenses(params.textDocument.uri), []));
     connection.onCodeLensResolve((lens) => this.safely(() => this.resolveLens(lens), lens));
-    connection.onRequest(StatsRequest, () => this.safely(async () => (this.inference ? await this.inference.worker.stats() : null), null));
+    connection.onRequest(StatsRequest, () =>
+      this.safely(
+        async () => (this.inference ? { ...(await this.inference.worker.stats()), previews: this.inference.previews.size } : null),
+        null,
+      ),
+    );
     connection.onShutdown(async () => {
       await this.inference?.worker.dispose();
     });
@@ -113,6 +117,34 @@ export class ClozeServer {
 
   listen(): void {
     this.connection.listen();
+  }
+
+  /**
+   * A document closed: everything kept for it goes (parsed tree, settings,
+   * preview, its data files' rows unless another open document reads them),
+   * and the inference process drops the models no open document uses.
+   */
+  private closed(uri: string): void {
+    this.parsed.delete(uri);
+    this.inference?.previews.forget(uri);
+    this.settings.delete(uri);
+    const dataFiles = new Set<string>();
+    for (const document of this.documents.all()) {
+      const file = uriToPath(document.uri);
+      const doc = file && document.uri !== uri ? this.parsedDocument(document.uri) : undefined;
+      if (file && doc) for (const data of doc.data) dataFiles.add(path.resolve(path.dirname(file), data.path));
+    }
+    retainDataSets(dataFiles);
+    void this.connection.sendDiagnostics({ uri, diagnostics: [] });
+  }
+
+  /**
+   * Whether a result computed for `document` at `version` is still current.
+   * The object is compared too: a document closed and opened again starts
+   * again at version 1, and the old text's results must not be published for it.
+   */
+  private isCurrent(document: TextDocument, version: number): boolean {
+    return this.documents.get(document.uri) === document && document.version === version;
   }
 
   private initialize(params: InitializeParams): InitializeResult {
@@ -200,7 +232,7 @@ export class ClozeServer {
     const { uri, version } = document;
     try {
       const context = await this.context(uri);
-      if (!context || this.documents.get(uri)?.version !== version) return;
+      if (!context || !this.isCurrent(document, version)) return;
       const { doc, service, choice, file } = context;
       const structural = service.checkStructure(doc, file);
       const loaded = service.loadedTokenizer(choice);
@@ -210,7 +242,7 @@ export class ClozeServer {
       }
       this.publish(uri, doc, structural);
       const tokens = await this.withProgress(choice, () => service.checkTokens(doc, choice));
-      if (this.documents.get(uri)?.version !== version) return;
+      if (!this.isCurrent(document, version)) return;
       this.publish(uri, doc, [...structural, ...tokens]);
     } catch (error) {
       this.connection.console.error(
@@ -220,7 +252,24 @@ export class ClozeServer {
   }
 
   private publish(uri: string, doc: ClozeDocument, diagnostics: readonly Diagnostic[]): void {
-    void this.connection.sendDiagnostics({ uri, diagnostics: diagnostics.map((d) => toLspDiagnostic(doc, d)) });
+    const all = [...diagnostics, ...this.modelProblemDiagnostics(uri, doc, diagnostics)];
+    void this.connection.sendDiagnostics({ uri, diagnostics: all.map((d) => toLspDiagnostic(doc, d)) });
+  }
+
+  /**
+   * A model whose tokenizer loads but which cannot be scored (a broken ONNX
+   * file, an output that is not vocabulary logits, a failure while running)
+   * is found by the preview: one `model-unavailable` on the model's line, as
+   * when the tokenizer fails, and none when that one is already there.
+   */
+  private modelProblemDiagnostics(uri: string, doc: ClozeDocument, diagnostics: readonly Diagnostic[]): Diagnostic[] {
+    const problem = this.inference?.previews.modelProblem(uri);
+    if (!problem || diagnostics.some((d) => d.code === 'model-unavailable')) return [];
+    const line = doc.models[0];
+    if (line && line.id !== problem.modelId) return [];
+    const lineBreak = doc.text.search(/\r|\n/);
+    const span = line ? line.idSpan : { start: 0, end: lineBreak < 0 ? doc.text.length : lineBreak };
+    return [{ code: 'model-unavailable', severity: 'error', span, message: `Model ${problem.modelId} is unavailable: ${problem.message}` }];
   }
 
   /** Shows a progress notification while a model is downloaded. */
@@ -236,6 +285,7 @@ export class ClozeServer {
   }
 
   private async hover(uri: string, position: { line: number; character: number }): Promise<Hover | null> {
+    this.inference?.previews.focus(uri);
     const context = await this.context(uri);
     if (!context) return null;
     const { doc, service, choice } = context;
@@ -294,9 +344,17 @@ export class ClozeServer {
         onLoadEvent: (event) => this.onLoadEvent(event),
         log: (text) => this.connection.console.log(text),
       });
-      const previews = new PreviewManager(worker, this.cacheDir, () => {
-        if (this.canRefreshLenses) void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
-      });
+      const previews = new PreviewManager(
+        worker,
+        this.cacheDir,
+        () => {
+          if (this.canRefreshLenses) void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+        },
+        (uri) => {
+          const document = this.documents.get(uri);
+          if (document) void this.validate(document);
+        },
+      );
       this.inference = { worker, previews };
     }
     return this.inference;
@@ -342,6 +400,7 @@ export class ClozeServer {
     const request = await this.previewRequest(uri);
     if (!request) return [];
     const { previews } = this.inferenceFor();
+    previews.focus(uri);
     const ready = previews.ready(request);
     if (!ready) void previews.preview(request);
     return lensAnchors(request.doc).map((anchor) => {

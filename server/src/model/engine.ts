@@ -397,7 +397,9 @@ export class MaskedLmEngine {
     const ok =
       data instanceof Float32Array && dims.length === expected.length && dims[0] === batch.length && (this.maskInput || dims[1] === width);
     if (!ok) {
-      throw new Error(`${this.info.id}: the model returned logits of shape [${dims.join(', ')}], not [${expected.join(', ')}] float32.`);
+      throw new Error(
+        `${this.info.id}: the model returned ${logits.type} logits of shape [${dims.join(', ')}], not [${expected.join(', ')}] float32.`,
+      );
     }
     const all = data as Float32Array;
     if (this.maskInput) {

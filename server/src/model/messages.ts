@@ -1,11 +1,13 @@
 import type { MaskScores } from '../language/scores';
 import type { EngineCounters, LoadableModel, ModelInfo } from './engine';
+import { locationKey } from './resolve';
 
 /**
- * The messages between the language server's main thread and the inference
- * worker. Both sides import these types, so a change to one side that the
- * other does not follow fails to compile. Everything here is structured-clone
- * data: no class instances, no functions.
+ * The messages between the language server and the inference process (a
+ * child process started with `child_process.fork`, talking over its IPC
+ * channel with `serialization: 'advanced'`). Both sides import these types,
+ * so a change to one side that the other does not follow fails to compile.
+ * Everything here is structured-clone data: no class instances, no functions.
  */
 
 /** Which engine a request is for: one engine per model folder and precision. */
@@ -28,7 +30,9 @@ export type WorkerRequest =
     }
   /** Stop a running score request at the next batch boundary. */
   | { readonly type: 'cancel'; readonly id: number }
-  | { readonly type: 'stats'; readonly id: number };
+  | { readonly type: 'stats'; readonly id: number }
+  /** Drop every engine whose `engineKey` is not listed: no open document uses it any more. */
+  | { readonly type: 'retain'; readonly engineKeys: readonly string[] };
 
 /** The counters of one engine. */
 export interface EngineStats extends EngineCounters {
@@ -38,6 +42,8 @@ export interface EngineStats extends EngineCounters {
 }
 
 export interface WorkerStats {
+  /** The inference process, or null when none is running (none started yet, or released when idle). */
+  readonly pid: number | null;
   readonly engines: readonly EngineStats[];
   /** Sums over the engines. */
   readonly computedPairs: number;
@@ -72,3 +78,8 @@ export type WorkerResponse =
   /** Console output of the worker (transformers.js logs warnings), for the host to route. */
   | { readonly type: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly text: string }
   | LoadEvent;
+
+/** The key of one engine in the inference process: one per model folder and precision. */
+export function engineKey(model: ModelRequest): string {
+  return `${locationKey(model.location)}|${model.quantized ? 'quantized' : 'fp32'}`;
+}

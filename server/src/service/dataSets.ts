@@ -92,3 +92,8 @@ export function summarize(data: DataSet): DataSetSummary {
   for (const row of data.rows) if (row['label'] !== undefined) labels.add(row['label']);
   return { ok: true, columns: data.columns, labels: [...labels], rowCount: data.rows.length };
 }
+
+/** Drops the cached rows of every data file not listed (those of the open documents), so closing a document frees its rows. */
+export function retainDataSets(files: ReadonlySet<string>): void {
+  for (const file of [...cache.keys()]) if (!files.has(file)) cache.delete(file);
+}

@@ -1,0 +1,45 @@
+import type { MaskedLmEngine } from './engine';
+
+/**
+ * Whether a loaded model gives what the preview needs: float32 logits with one
+ * score per vocabulary token at the mask. A sequence classifier (2 scores), a
+ * head cut to another size, or integer logits would otherwise be scored as if
+ * they were a vocabulary distribution (label words outside the row all get
+ * p = 0, so every label ties at 50 %). Run once after a load, by the inference
+ * process and by the CLI, so such a model is `model-unavailable` with the reason.
+ *
+ * It uses the engine's public `score` only: the row's width shows in how a
+ * word id is answered. An id inside the row gets a probability above 0; an id
+ * outside it gets p = 0 and the rank `width` (it ranks last). So scoring ids
+ * `V - 1` and `V` (V = the vocabulary size) tells `width == V` apart from
+ * narrower and wider rows.
+ */
+export async function checkModelOutput(engine: MaskedLmEngine): Promise<void> {
+  const { id, vocabSize, maskToken } = engine.info;
+  let answer;
+  try {
+    [answer] = await engine.score([maskToken], [vocabSize - 1, vocabSize], 1);
+  } catch (error) {
+    const detail = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+    throw new Error(
+      `${id} cannot be scored: its output is not float32 logits with one score per vocabulary token (${vocabSize}) — ${stripPrefix(detail, id)}. Use a masked-LM export (AutoModelForMaskedLM), not a classifier or another head.`,
+    );
+  } finally {
+    // The probe's row is no user's input: keep it out of the cache the counters describe.
+    engine.clearCache();
+  }
+  if (!answer?.maskFound) return; // The mask token alone is cut away (a model that reads 2 tokens): nothing to measure.
+  const [last, beyond] = answer.words;
+  if (beyond.p === 0 && beyond.rank === vocabSize && last.p > 0) return;
+  const width = beyond.p === 0 ? beyond.rank : undefined;
+  const gives = width === undefined ? 'more scores than the vocabulary has tokens' : `${width} score${width === 1 ? '' : 's'}`;
+  throw new Error(
+    `${id} cannot be scored: at the mask its output gives ${gives}, not one score per vocabulary token (${vocabSize}). Use a masked-LM export (AutoModelForMaskedLM), not a classifier or another head.`,
+  );
+}
+
+/** The engine's messages start with the model id; it is already said once. */
+function stripPrefix(text: string, id: string): string {
+  const trimmed = text.trim().replace(/\.+$/, '');
+  return trimmed.startsWith(`${id}: `) ? trimmed.slice(id.length + 2) : trimmed;
+}

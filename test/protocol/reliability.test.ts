@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import type { CodeLens, Diagnostic } from 'vscode-languageserver-protocol';
+import { brokenModelFolder, fixModelFolder } from '../support/brokenModels';
+import { startServer, type TestClient } from '../support/lsp';
+import { modelsDir } from '../support/paths';
+
+/**
+ * Issue 9 over the real protocol: stopping the server mid-preview, killing
+ * the inference process again and again, closing every document, a model
+ * folder that is broken and then fixed, and a document closed and reopened.
+ */
+
+interface Stats {
+  pid: number | null;
+  engines: unknown[];
+  computedPairs: number;
+  previews?: number;
+}
+
+function reviews(count: number): Array<{ text: string; label: string }> {
+  return fs
+    .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, count)
+    .map((line) => JSON.parse(line) as { text: string; label: string });
+}
+
+function documentText(model: string, examples: number): string {
+  return [
+    `model: ${model}`,
+    'pattern a: {review} It was [MASK].',
+    'pattern b: {review} All in all, it was [MASK].',
+    'verbalizer:',
+    '  positive: great, good',
+    '  negative: terrible, bad',
+    ...reviews(examples).map((r) => `example ${r.label}: ${r.text}`),
+    '',
+  ].join('\n');
+}
+
+async function resolvedLenses(client: TestClient, uri: string): Promise<CodeLens[]> {
+  const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+  return Promise.all(
+    lenses.map((lens) => (lens.command ? lens : (client.connection.sendRequest('codeLens/resolve', lens) as Promise<CodeLens>))),
+  );
+}
+
+async function stats(client: TestClient): Promise<Stats> {
+  return (await client.connection.sendRequest('cloze/stats')) as Stats;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function open(client: TestClient, uri: string, text: string, version = 1): Promise<void> {
+  return client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version, text } });
+}
+
+function replaceAll(client: TestClient, uri: string, version: number, text: string): Promise<void> {
+  return client.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text }] });
+}
+
+const numbers = /\d+%/;
+
+/** The diagnostics last published for `uri` if they satisfy `accept`, else the next publish that does. */
+async function latestDiagnostics(client: TestClient, uri: string, accept: (d: Diagnostic[]) => boolean): Promise<Diagnostic[]> {
+  const last = client.published.get(uri)?.at(-1);
+  return last && accept(last) ? last : client.diagnostics(uri, accept);
+}
+
+describe('stopping the server while a preview runs', () => {
+  test('shutdown is answered and the server exits cleanly, the inference process with it', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    const uri = pathToFileURL(path.join(modelsDir(), '..', 'shutdown.cloze')).href;
+    await open(client, uri, documentText('review-bert-small', 400));
+    void resolvedLenses(client, uri).catch(() => undefined);
+    // The model is loaded and the preview's batches are running.
+    const running = await until('the preview to run', async () => {
+      const s = await stats(client);
+      return s && s.engines.length > 0 && s.computedPairs > 0 ? s : undefined;
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      client.process.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const answer = await Promise.race([
+      client.connection.sendRequest('shutdown').then(() => 'answered'),
+      new Promise((resolve) => setTimeout(() => resolve('no answer within 10 s'), 10_000)),
+    ]);
+    assert.equal(answer, 'answered', client.stderr());
+    await client.connection.sendNotification('exit');
+    const { code, signal } = await exited;
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, `server stderr:\n${client.stderr()}`);
+    assert.doesNotMatch(client.stderr(), /terminate called|Napi::Error/);
+    if (running.pid) await until('the inference process to exit', async () => (alive(running.pid!) ? undefined : true), 5000);
+    client.connection.dispose();
+  });
+});
+
+describe('the inference process dies again and again', () => {
+  let client: TestClient;
+  before(async () => (client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false })));
+  after(async () => client.close());
+
+  test('killed 5 times while previews run: the server lives, and previews work again', async () => {
+    const uri = pathToFileURL(path.join(modelsDir(), '..', 'restarts.cloze')).href;
+    const base = documentText('tiny-random-bert-uncased', 150);
+    await open(client, uri, base);
+    const killed = new Set<number>();
+    for (let round = 1; round <= 5; round++) {
+      // A new version (an edited example) so the preview has new pairs to compute.
+      await replaceAll(client, uri, round + 1, `${base}example positive: Round ${round} of the restarts, fine.\n`);
+      const lenses = resolvedLenses(client, uri);
+      const pid = await until('a running inference process', async () => {
+        const s = await stats(client);
+        return s?.pid && !killed.has(s.pid) ? s.pid : undefined;
+      });
+      process.kill(pid, 'SIGKILL');
+      killed.add(pid);
+      await lenses; // answered (numbers, or the reason), never hanging
+      assert.equal(client.process.exitCode, null, `the server is alive after kill ${round}`);
+    }
+    await replaceAll(client, uri, 100, `${base}example negative: After the restarts, bad.\n`);
+    const titles = (await resolvedLenses(client, uri)).map((lens) => lens.command?.title ?? '');
+    assert.ok(titles.filter((title) => numbers.test(title)).length > 150, titles.slice(0, 5).join('\n'));
+    assert.equal(killed.size, 5);
+  });
+});
+
+describe('closing every document', () => {
+  let client: TestClient;
+  before(async () => (client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false })));
+  after(async () => client.close());
+
+  test('drops the previews and stops the inference process; reopening previews again', async () => {
+    const uris = ['a', 'b'].map((name) => pathToFileURL(path.join(modelsDir(), '..', `close-${name}.cloze`)).href);
+    for (const uri of uris) {
+      await open(client, uri, documentText('tiny-random-roberta', 20));
+      assert.ok((await resolvedLenses(client, uri)).some((lens) => numbers.test(lens.command?.title ?? '')));
+    }
+    const during = await stats(client);
+    assert.equal(during.previews, 2);
+    assert.ok(during.pid && alive(during.pid));
+    await client.connection.sendNotification('textDocument/didClose', { textDocument: { uri: uris[0] } });
+    assert.equal((await stats(client)).pid, during.pid, 'one document still uses the model');
+    await client.connection.sendNotification('textDocument/didClose', { textDocument: { uri: uris[1] } });
+    const closed = await until('the inference process to be released', async () => {
+      const s = await stats(client);
+      return s.pid === null ? s : undefined;
+    });
+    assert.equal(closed.previews, 0);
+    await until('the old process to exit', async () => (alive(during.pid!) ? undefined : true), 5000);
+    await open(client, uris[0], documentText('tiny-random-roberta', 5));
+    assert.ok((await resolvedLenses(client, uris[0])).some((lens) => numbers.test(lens.command?.title ?? '')));
+  });
+});
+
+describe('a model folder that is broken, then fixed', () => {
+  let client: TestClient;
+  before(async () => (client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false })));
+  after(async () => client.close());
+
+  for (const breakage of ['truncated', 'random', 'narrow-output'] as const) {
+    test(`${breakage}: one diagnostic on the model line, short lens titles, and fixing the folder recovers`, async () => {
+      const { root, folder } = brokenModelFolder('m', breakage);
+      const uri = pathToFileURL(path.join(root, 'doc.cloze')).href;
+      const text = documentText('./m', 3);
+      await open(client, uri, text);
+      const lenses = await resolvedLenses(client, uri);
+      for (const lens of lenses) {
+        const title = lens.command?.title ?? '';
+        assert.match(title, /^no preview: /);
+        assert.ok(title.length <= 90, `a short title: ${title}`);
+        assert.doesNotMatch(title, /onnxruntime|ONNXRuntimeError|protobuf/i);
+      }
+      const problems = await latestDiagnostics(client, uri, (d) => d.some((x) => x.code === 'model-unavailable'));
+      const unavailable = problems.filter((d: Diagnostic) => d.code === 'model-unavailable');
+      assert.equal(unavailable.length, 1, JSON.stringify(problems));
+      assert.deepEqual(unavailable[0].range, { start: { line: 0, character: 7 }, end: { line: 0, character: 10 } });
+      assert.match(
+        unavailable[0].message,
+        breakage === 'narrow-output'
+          ? /not one score per vocabulary token/
+          : /not a complete ONNX model \(truncated, still being copied, or not ONNX at all\)/,
+      );
+
+      fixModelFolder(folder);
+      // Retried on the next edit, without a restart.
+      const cleared = client.diagnostics(uri, (d) => !d.some((x) => x.code === 'model-unavailable'));
+      await replaceAll(client, uri, 2, `${text}example positive: Fixed now.\n`);
+      const fixed = await resolvedLenses(client, uri);
+      assert.ok(
+        fixed.some((lens) => numbers.test(lens.command?.title ?? '')),
+        fixed.map((l) => l.command?.title).join('\n'),
+      );
+      await cleared;
+      const last = client.published.get(uri)!.at(-1)!;
+      assert.ok(!last.some((d) => d.code === 'model-unavailable'), JSON.stringify(last));
+    });
+  }
+});
+
+describe('a document closed and opened again', () => {
+  let client: TestClient;
+  before(async () => (client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false })));
+  after(async () => client.close());
+
+  test("the old text's diagnostics are never published for the new one", async () => {
+    for (let round = 0; round < 3; round++) {
+      // A model whose tokenizer this server has not loaded yet, so the old text's checks are still running when it closes.
+      const model = ['tiny-random-bert-cased', 'tiny-random-albert-xenova', 'tiny-random-distilbert-xenova'][round];
+      const uri = pathToFileURL(path.join(modelsDir(), '..', `reopen-${round}.cloze`)).href;
+      // Errors of both kinds: one found from the text alone, one only with the tokenizer.
+      const oldText = `model: ${model}\npattern: {text} It was [MASK].\npattern b: no mask in the old text\nverbalizer:\n  positive: great\n  negative: terriblenessfulness\nexample positive: Old text.\n`;
+      const newText =
+        'model: tiny-random-bert-uncased\npattern: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\nexample positive: Fine.\n';
+      await open(client, uri, oldText);
+      await client.connection.sendNotification('textDocument/didClose', { textDocument: { uri } });
+      await open(client, uri, newText);
+      // The new text is clean: wait until its checks are done, then some more for any late publish of the old text.
+      await latestDiagnostics(client, uri, (d) => d.length === 0);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const publishes = client.published.get(uri) ?? [];
+      // The old text always has errors, the new one none: from the close's empty publish on, every publish must be empty.
+      const closedAt = publishes.findIndex((d) => d.length === 0);
+      const stale = publishes.slice(closedAt).filter((d) => d.length > 0);
+      assert.deepEqual(
+        stale.map((d) => d.map((x) => x.message)),
+        [],
+        `round ${round}: published after the reopen: ${JSON.stringify(publishes.map((d) => d.map((x) => x.message)))}`,
+      );
+    }
+  });
+});
