@@ -97,7 +97,12 @@ export { cacheDir as engineCacheDir };
  * probabilities). `typeIds` are the segment ids of a pair encoding (all 0 when
  * absent), fed when the graph takes them.
  */
-export async function directLogits(file: string, ids: readonly number[], maskIndex: number, typeIds?: readonly number[]): Promise<Float64Array> {
+export async function directLogits(
+  file: string,
+  ids: readonly number[],
+  maskIndex: number,
+  typeIds?: readonly number[],
+): Promise<Float64Array> {
   const model = await session(file);
   const shape = [1, ids.length];
   const int64 = (values: readonly number[]): ort.Tensor =>

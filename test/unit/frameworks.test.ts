@@ -117,14 +117,19 @@ const frameworkPatterns: readonly FrameworkPattern[] = [
     words: { positive: ['great', 'good'], negative: ['terrible', 'bad', 'awful'] },
     combine: (logits, words) => softmax(words.map((label) => mean(label.map((ids) => logits[ids[0]])))),
   },
-  ...(['first', 'mean', 'max'] as const).map(
-    (handler): FrameworkPattern => ({
-      name: handler,
-      ids: (review, t) => [t.cls, ...t.enc(review[0].toLowerCase() + review.slice(1)), ...t.enc(' In summary, it was'), t.mask, ...t.enc('.'), t.sep],
-      words: { positive: ['great', 'fantastically', 'good'], negative: ['terrible', 'unbelievably'] },
-      combine: openPrompt(handler),
-    }),
-  ),
+  ...(['first', 'mean', 'max'] as const).map((handler): FrameworkPattern => ({
+    name: handler,
+    ids: (review, t) => [
+      t.cls,
+      ...t.enc(review[0].toLowerCase() + review.slice(1)),
+      ...t.enc(' In summary, it was'),
+      t.mask,
+      ...t.enc('.'),
+      t.sep,
+    ],
+    words: { positive: ['great', 'fantastically', 'good'], negative: ['terrible', 'unbelievably'] },
+    combine: openPrompt(handler),
+  })),
 ];
 
 function encoder(tokenizer: TokenizerView, model: string): Encoder {
@@ -150,7 +155,10 @@ for (const model of models) {
     test('the preview scores every pattern', async () => {
       tokenizer = await loadTokenizer(model);
       const engine = await engineFor(model, { quantized: false });
-      result = await computePreview(parse(source(model)), tokenizer, (inputs, ids, k) => engine.score(inputs, ids, k), { topK: 3, calibrate: false });
+      result = await computePreview(parse(source(model)), tokenizer, (inputs, ids, k) => engine.score(inputs, ids, k), {
+        topK: 3,
+        calibrate: false,
+      });
       assert.deepEqual(result.patterns, ['lmbff', 'pet', 'first', 'mean', 'max']);
       assert.deepEqual(result.excluded, []);
       assert.deepEqual(result.skippedWords, [], 'with a multi-token handler no word is skipped');
@@ -167,7 +175,11 @@ for (const model of models) {
           const ids = framework.ids(review, t);
           const r = result.examples[e].results.find((candidate) => candidate.pattern === framework.name);
           assert.ok(r, `a result for ${framework.name}`);
-          assert.deepEqual(engine.encode(r.input), ids, `${framework.name}: Cloze's input ${JSON.stringify(r.input)} is the framework's ids`);
+          assert.deepEqual(
+            engine.encode(r.input),
+            ids,
+            `${framework.name}: Cloze's input ${JSON.stringify(r.input)} is the framework's ids`,
+          );
           const logits = await directLogits(modelFile(model), ids, ids.indexOf(t.mask));
           const expected = framework.combine(logits, wordIds);
           labels.forEach((label, l) => {

@@ -229,7 +229,14 @@ class Parser {
   private labelWord(text: string, span: Span): LabelWord {
     if (!text.startsWith('"')) return { text, span };
     const inner = text.slice(1, -1);
-    if (text.length < 2 || !text.endsWith('"') || inner.trim() === '' || inner.includes('"') || inner !== inner.trimEnd() || /^\s\s/u.test(inner)) {
+    if (
+      text.length < 2 ||
+      !text.endsWith('"') ||
+      inner.trim() === '' ||
+      inner.includes('"') ||
+      inner !== inner.trimEnd() ||
+      /^\s\s/u.test(inner)
+    ) {
       this.error(
         span,
         'A quoted label word is written `" word"` (scored after a space, `Ġword` for RoBERTa) or `"word"` (scored without one), with one word inside the quotes.',
@@ -457,10 +464,14 @@ class Parser {
       const equals = word.indexOf('=');
       if (equals < 0) {
         if (name || options.length > 0) {
-          this.error(span, `\`${word}\` is neither the name nor an option: a header is \`${keyword} [name] [key=value …]:\`, options being ${allowed}.`);
+          this.error(
+            span,
+            `\`${word}\` is neither the name nor an option: a header is \`${keyword} [name] [key=value …]:\`, options being ${allowed}.`,
+          );
         } else {
           name = { text: word, span };
-          if (!NAME.test(word)) this.error(span, `\`${word}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.`);
+          if (!NAME.test(word))
+            this.error(span, `\`${word}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.`);
         }
         continue;
       }

@@ -226,14 +226,12 @@ function verbalizerLabels(doc: ClozeDocument): string[] {
 function excludedPatterns(doc: ClozeDocument): ExcludedPattern[] {
   const unknownVerbalizer = doc.patterns
     .filter((pattern) => hasSingleMask(pattern) && doc.verbalizers.length > 0 && !verbalizerOf(doc, pattern))
-    .map(
-      (pattern): ExcludedPattern => ({
-        pattern: patternDisplayName(pattern),
-        line: positionAt(doc, pattern.span.start).line + 1,
-        code: 'verbalizer-unknown',
-        reason: 'the pattern names a verbalizer the file does not declare',
-      }),
-    );
+    .map((pattern): ExcludedPattern => ({
+      pattern: patternDisplayName(pattern),
+      line: positionAt(doc, pattern.span.start).line + 1,
+      code: 'verbalizer-unknown',
+      reason: 'the pattern names a verbalizer the file does not declare',
+    }));
   return doc.patterns
     .filter((pattern) => !hasSingleMask(pattern))
     .map((pattern): ExcludedPattern => {
