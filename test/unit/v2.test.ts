@@ -9,6 +9,9 @@ import { validateStructure } from '../../server/src/language/validate';
 import { validateWithTokenizer } from '../../server/src/language/validateTokens';
 import { verbalizerOf, verbalizerSettings } from '../../server/src/language/options';
 import { computePreview } from '../../server/src/service/preview';
+import { hoverAt } from '../../server/src/language/hover';
+import { completeAt } from '../../server/src/language/complete';
+import { quickFixes } from '../../server/src/language/actions';
 import { engineFor } from '../support/directOnnx';
 import { loadTokenizer } from '../support/service';
 
@@ -152,4 +155,85 @@ describe('which token form label words are scored in', () => {
       if (c.token?.includes(' ')) assert.match(diagnostics[0]?.message ?? '', /With `multi-token=/);
     });
   }
+});
+
+describe('hover, completion and quick fixes of the v2 constructs', () => {
+  const source = [
+    'model: tiny-random-roberta',
+    'pattern lead verbalizer=topics: [MASK]ly {q|drop-punct}',
+    'pattern typo verbalizer=topic: {q} It was [MASK].',
+    'verbalizer:',
+    '  society: Society',
+    '  science: Science',
+    'verbalizer topics aggregate=mean-logit space=before:',
+    '  society: Society',
+    '  science: Science',
+  ].join('\n');
+  const doc = parse(source);
+  const at = (needle: string, occurrence = 0): number => {
+    let index = -1;
+    for (let i = 0; i <= occurrence; i++) index = source.indexOf(needle, index + 1);
+    assert.ok(index >= 0, needle);
+    return index + 1;
+  };
+
+  test('hovers explain options, transforms, verbalizer names and fixed word forms', async () => {
+    const tokenizer = await loadTokenizer('tiny-random-roberta');
+    assert.match(
+      hoverAt(doc, at('verbalizer=topics'), tokenizer)?.markdown ?? '',
+      /pattern option: the named verbalizer[\s\S]*Verbalizer `topics`: labels scored by the mean of the words’ logits/,
+    );
+    assert.match(
+      hoverAt(doc, at('drop-punct'), tokenizer)?.markdown ?? '',
+      /\*\*\|drop-punct\*\* — field transform: removes the punctuation at the end/,
+    );
+    assert.match(
+      hoverAt(doc, at('mean-logit'), tokenizer)?.markdown ?? '',
+      /`mean-logit`: the mean of the words’ logits, softmaxed over the labels \(PET\)/,
+    );
+    assert.match(hoverAt(doc, at('topics aggregate'), tokenizer)?.markdown ?? '', /Chosen by pattern `lead`/);
+    // `Society` in `topics` is scored after a space: ĠSociety, one token, although [MASK] starts the pattern.
+    const word = hoverAt(doc, at('Society', 1), tokenizer)?.markdown ?? '';
+    assert.match(word, /Scored after a space \(`space=before`\)/);
+    assert.match(word, /one token `ĠSociety` \(3930\)/);
+  });
+
+  test('completion proposes transforms, option keys, values and verbalizer names', () => {
+    const complete = (text: string): string[] => {
+      const d = parse(text);
+      return completeAt(d, text.length).map((p) => p.label);
+    };
+    assert.deepEqual(complete('pattern p: {q|'), ['drop-punct', 'drop-last', 'lower-first', 'upper-first', 'space']);
+    assert.deepEqual(complete('pattern p: {q|drop-punct|lo'), ['drop-punct', 'drop-last', 'lower-first', 'upper-first', 'space']);
+    assert.deepEqual(complete('verbalizer v '), ['aggregate=', 'space=', 'multi-token=']);
+    assert.deepEqual(complete('verbalizer v aggregate=sum '), ['space=', 'multi-token=']);
+    assert.deepEqual(complete('verbalizer v aggregate='), ['sum', 'mean-logit', 'mean-logprob']);
+    assert.deepEqual(complete('verbalizer yahoo:\n  a: b\npattern p verbalizer='), ['yahoo']);
+    assert.deepEqual(complete('pattern p '), ['verbalizer=']);
+  });
+
+  test('quick fixes: a space after a glued mask, a close verbalizer name, the frameworks’ leading-space form', async () => {
+    const tokenizer = await loadTokenizer('tiny-random-roberta');
+    const diagnostics = [...validateStructure(doc), ...validateWithTokenizer(doc, tokenizer)];
+    const titles = quickFixes(doc, diagnostics, tokenizer).map((fix) => fix.title);
+    assert.ok(titles.includes('Put a space after [MASK]'), titles.join('\n'));
+    assert.ok(titles.includes('Use verbalizer `topics`'), titles.join('\n'));
+    // In the first verbalizer `Society` meets the mask of `typo` after a space only: fine. Make it fail:
+    const glued = parse(source.replace('pattern typo verbalizer=topic: {q} It was [MASK].', 'pattern typo: {q}:[MASK].'));
+    const more = [...validateStructure(glued), ...validateWithTokenizer(glued, tokenizer)];
+    const multi = more.find((d) => d.code === 'label-word-multi-token');
+    assert.ok(multi, more.map((d) => d.message).join('\n'));
+    const fixes = quickFixes(glued, [multi], tokenizer);
+    const quote = fixes.find((fix) => fix.title.startsWith('Score `Society` after a space, as the single token ĠSociety'));
+    assert.ok(quote, fixes.map((f) => f.title).join('\n'));
+    // The fix, applied, removes the error.
+    for (const fix of [quote]) {
+      let text = glued.text;
+      for (const edit of [...fix.edits].sort((a, b) => b.span.start - a.span.start))
+        text = text.slice(0, edit.span.start) + edit.newText + text.slice(edit.span.end);
+      const fixed = parse(text);
+      const errors = validateWithTokenizer(fixed, tokenizer).filter((d) => d.code === 'label-word-multi-token' && d.severity === 'error');
+      assert.deepEqual(errors, [], text);
+    }
+  });
 });
