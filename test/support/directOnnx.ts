@@ -90,3 +90,30 @@ export function freshEngine(model: string, options: EngineOptions = {}): Promise
 }
 
 export { cacheDir as engineCacheDir };
+
+/**
+ * The raw logits at `maskIndex` of one unpadded input, as the training
+ * frameworks read them (PET, OpenPrompt and LM-BFF combine logits, not
+ * probabilities). `typeIds` are the segment ids of a pair encoding (all 0 when
+ * absent), fed when the graph takes them.
+ */
+export async function directLogits(
+  file: string,
+  ids: readonly number[],
+  maskIndex: number,
+  typeIds?: readonly number[],
+): Promise<Float64Array> {
+  const model = await session(file);
+  const shape = [1, ids.length];
+  const int64 = (values: readonly number[]): ort.Tensor =>
+    new ort.Tensor(
+      'int64',
+      BigInt64Array.from(values, (v) => BigInt(v)),
+      shape,
+    );
+  const feeds: Record<string, ort.Tensor> = { input_ids: int64(ids), attention_mask: int64(ids.map(() => 1)) };
+  if (model.inputNames.includes('token_type_ids')) feeds['token_type_ids'] = int64(typeIds ?? ids.map(() => 0));
+  const logits = (await model.run(feeds))['logits'];
+  const vocab = logits.dims[2];
+  return Float64Array.from((logits.data as Float32Array).subarray(maskIndex * vocab, (maskIndex + 1) * vocab));
+}

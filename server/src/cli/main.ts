@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runCheck, type CheckOptions } from './check';
 import { runEval, type EvalCommandOptions } from './eval';
+import { runExport, type ExportCommandOptions } from './export';
+import { runImport, type ImportCommandOptions, type ImportFormat } from './import';
 import { runPreview, type PreviewCommandOptions } from './preview';
 
 /**
@@ -81,6 +83,36 @@ program
   .addOption(formatOption())
   .action(async (file: string, options: EvalCommandOptions) => {
     process.exitCode = await runEval(file, options);
+  });
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+program
+  .command('import')
+  .description('write a .cloze file from LM-BFF, OpenPrompt or PET files (what cannot be expressed is printed as notes)')
+  .addArgument(new Argument('<format>', 'the framework the files come from').choices(['lmbff', 'openprompt', 'pet']))
+  .option('--template <text>', 'an LM-BFF template string or an OpenPrompt template line (repeatable)', collect)
+  .option('--template-file <file>', 'LM-BFF auto_template file or OpenPrompt manual_template.txt: one template per line')
+  .option('--mapping <dict>', "an LM-BFF label-word mapping, e.g. \"{'0':'terrible','1':'great'}\" (repeatable)", collect)
+  .option('--mapping-file <file>', 'LM-BFF auto_label_mapping file: one mapping per line')
+  .option('--verbalizer-file <file>', 'OpenPrompt manual_verbalizer.txt|.json or knowledgeable-verbalizer list; PET --verbalizer_file')
+  .option('--labels <names>', 'OpenPrompt .txt verbalizer: the class names of its lines, comma-separated')
+  .addOption(new Option('--multi-token <handler>', "OpenPrompt's multi_token_handler (default first)").choices(['first', 'mean', 'max']))
+  .option('--no-post-log-softmax', 'OpenPrompt ManualVerbalizer with post_log_softmax=False (mean of logits)')
+  .option('--model <id>', 'the model: line of the new file')
+  .option('-o, --output <file>', 'write the .cloze file here instead of stdout')
+  .action((format: ImportFormat, options: ImportCommandOptions) => {
+    process.exitCode = runImport(format, options);
+  });
+
+program
+  .command('export')
+  .description("write a .cloze file's patterns and verbalizers in LM-BFF, OpenPrompt or PET formats (with Python snippets)")
+  .argument('<file>', '.cloze file to export')
+  .addOption(new Option('--to <format>', 'the framework').choices(['lmbff', 'openprompt', 'pet']).makeOptionMandatory())
+  .option('--out-dir <dir>', 'write the files into this folder instead of printing them')
+  .action((file: string, options: ExportCommandOptions) => {
+    process.exitCode = runExport(file, options);
   });
 
 async function main(): Promise<void> {

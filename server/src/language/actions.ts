@@ -1,4 +1,5 @@
 import { describePattern, type ClozeDocument, type Diagnostic, type LabelWord, type Pattern, type Span } from './ast';
+import { extensionFixes } from './extensions';
 import { labelWordAt } from './find';
 import { labelWordForms, maskContexts, singleToken, singleTokenVariants } from './labelWords';
 import type { MaskContext, TokenizerView } from './tokenizer';
@@ -79,6 +80,7 @@ export function quickFixes(doc: ClozeDocument, diagnostics: readonly Diagnostic[
         break;
     }
   }
+  fixes.push(...extensionFixes(doc, diagnostics, tokenizer));
   return fixes;
 }
 

@@ -46,6 +46,11 @@ export interface TextPart {
   readonly kind: 'text';
   readonly value: string;
   readonly span: Span;
+  /**
+   * True for an escaped space `\ `: a space the rendering never trims, so a
+   * pattern can start with one (LM-BFF's `*cls*_It's*mask*`).
+   */
+  readonly kept?: boolean;
 }
 
 /** `[MASK]` (or `<mask>`, accepted as the same thing): mapped to the model's mask token. */
@@ -70,6 +75,21 @@ export interface PlaceholderPart {
   readonly span: Span;
   /** The field name without the braces. */
   readonly fieldSpan: Span;
+  /** `{field|drop-punct|lower-first}`: applied in order to the value (see options.ts). */
+  readonly transforms: readonly FieldTransform[];
+}
+
+/** One `|name` after a placeholder's field. */
+export interface FieldTransform {
+  readonly name: string;
+  readonly span: Span;
+}
+
+/** A `key=value` in a `pattern` or `verbalizer` header, before the colon. */
+export interface HeaderOption {
+  readonly key: Name;
+  readonly value: Name;
+  readonly span: Span;
 }
 
 export type PatternPart = TextPart | MaskPart | SpecialTokenPart | PlaceholderPart;
@@ -85,11 +105,20 @@ export interface Pattern {
   readonly parts: readonly PatternPart[];
   /** The pattern text after the colon, leading blanks excluded. */
   readonly textSpan: Span;
+  /** `pattern name key=value …:` (`verbalizer=`, see options.ts). */
+  readonly options: readonly HeaderOption[];
 }
 
 export interface LabelWord {
+  /** The word, without the quotes and the leading space of a quoted word. */
   readonly text: string;
   readonly span: Span;
+  /**
+   * The form the word is scored in when it is quoted: `" great"` (after a
+   * space, `Ġgreat` for RoBERTa) or `"great"` (no space). Absent: the
+   * verbalizer's `space=` decides, by default the mask's context.
+   */
+  readonly space?: 'before' | 'none';
 }
 
 /** One `label: word, word` line of the verbalizer. */
@@ -105,6 +134,10 @@ export interface Verbalizer {
   readonly span: Span;
   readonly headerSpan: Span;
   readonly entries: readonly LabelEntry[];
+  /** `verbalizer name:`; patterns choose it with `verbalizer=name`. */
+  readonly name?: Name;
+  /** `aggregate=`, `space=`, `multi-token=` (see options.ts). */
+  readonly options?: readonly HeaderOption[];
 }
 
 /** A field value of an example. `name` is absent for the one-line form. */
@@ -162,7 +195,10 @@ export type DiagnosticCode =
   | 'model-unavailable'
   | 'special-token-explicit'
   | 'input-too-long'
-  | 'data-unreadable';
+  | 'data-unreadable'
+  | 'verbalizer-unknown'
+  | 'verbalizer-labels'
+  | 'mask-glued';
 
 export interface ClozeDocument {
   readonly text: string;

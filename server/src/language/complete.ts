@@ -1,4 +1,5 @@
 import type { ClozeDocument } from './ast';
+import { completeExtension } from './extensions';
 import { positionAt } from './positions';
 import { usedFields } from './render';
 
@@ -30,6 +31,8 @@ export function completeAt(doc: ClozeDocument, offset: number): CompletionPropos
   const lineIndex = positionAt(doc, offset).line;
   const lineStart = doc.lineStarts[lineIndex];
   const before = doc.text.slice(lineStart, offset);
+  const extension = completeExtension(doc, offset);
+  if (extension) return extension;
 
   const field = /\{([\p{L}\p{M}\p{N}_]*)$/u.exec(before);
   if (field && /^pattern\b/.test(before)) {

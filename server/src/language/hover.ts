@@ -1,4 +1,5 @@
 import { describePattern, type ClozeDocument, type Span } from './ast';
+import { hoverExtension } from './extensions';
 import { nodeAt } from './find';
 import { labelWordForms, maskContexts } from './labelWords';
 import { exampleFields } from './render';
@@ -15,6 +16,8 @@ export interface HoverResult {
  * preview) is appended by the server when it has numbers.
  */
 export function hoverAt(doc: ClozeDocument, offset: number, tokenizer: TokenizerView | undefined): HoverResult | undefined {
+  const extension = hoverExtension(doc, offset, tokenizer);
+  if (extension) return extension;
   const node = nodeAt(doc, offset);
   if (!node) return undefined;
   switch (node.kind) {

@@ -1,4 +1,5 @@
-import { patternDisplayName, type ClozeDocument, type LabelWord, type Pattern } from './ast';
+import { patternDisplayName, type ClozeDocument, type LabelWord, type Pattern, type Verbalizer } from './ast';
+import { verbalizerOf, type VerbalizerSettings } from './options';
 import { hasSingleMask, maskContext } from './render';
 import { labelWordInContext, type MaskContext, type TokenPiece, type TokenizerView } from './tokenizer';
 
@@ -20,10 +21,12 @@ export interface LabelWordForm {
  * has a single mask yet, words are checked after a space, the common case
  * (`It was [MASK].`).
  */
-export function maskContexts(doc: ClozeDocument): Map<MaskContext, Pattern[]> {
+export function maskContexts(doc: ClozeDocument, verbalizer?: Verbalizer): Map<MaskContext, Pattern[]> {
   const contexts = new Map<MaskContext, Pattern[]>();
   for (const pattern of doc.patterns) {
     if (!hasSingleMask(pattern)) continue;
+    // With several verbalizers, a verbalizer's words meet only the masks of the patterns that choose it.
+    if (verbalizer && doc.verbalizers.length > 1 && verbalizerOf(doc, pattern) !== verbalizer) continue;
     const context = maskContext(pattern);
     const patterns = contexts.get(context);
     if (patterns) patterns.push(pattern);
@@ -37,7 +40,14 @@ export function labelWordForms(
   word: string,
   contexts: ReadonlyMap<MaskContext, readonly Pattern[]>,
   tokenizer: TokenizerView,
+  space?: 'before' | 'none',
 ): LabelWordForm[] {
+  if (space) {
+    // A fixed form (`space=before`, a quoted word) is the same whatever precedes the mask.
+    const context: MaskContext = space === 'before' ? 'after-space' : 'no-space';
+    const patterns = [...contexts.values()].flat();
+    return [{ context, pieces: tokenizer.tokenize(labelWordInContext(word, context)), patterns }];
+  }
   return [...contexts].map(([context, patterns]) => ({
     context,
     pieces: tokenizer.tokenize(labelWordInContext(word, context)),
@@ -81,4 +91,9 @@ export function singleTokenVariants(
     variants.push({ text, piece });
   }
   return variants;
+}
+
+/** The token form a word is fixed to by its quotes or its verbalizer's `space=`; undefined: the mask's context decides. */
+export function fixedSpace(word: LabelWord, settings: VerbalizerSettings): 'before' | 'none' | undefined {
+  return word.space ?? (settings.space === 'auto' ? undefined : settings.space);
 }

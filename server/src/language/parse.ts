@@ -3,6 +3,8 @@ import type {
   DataStatement,
   Diagnostic,
   Example,
+  FieldTransform,
+  HeaderOption,
   ExampleField,
   LabelEntry,
   LabelWord,
@@ -14,6 +16,7 @@ import type {
   Statement,
   Verbalizer,
 } from './ast';
+import { FIELD_TRANSFORMS, PATTERN_OPTIONS, VERBALIZER_OPTIONS, optionSpec, transformSpec, type OptionSpec } from './options';
 
 /**
  * The parser of the Cloze language: a hand-written, line-oriented recursive
@@ -30,7 +33,7 @@ const NAME = /^[\p{L}\p{M}\p{N}_.-]+$/u;
 /** Field names inside `{…}`: the brief allows letters of any script, digits and `_`. */
 const FIELD = /^[\p{L}\p{M}\p{N}_]+$/u;
 
-const ESCAPABLE = new Set(['{', '}', '[', ']', '\\']);
+const ESCAPABLE = new Set(['{', '}', '[', ']', '\\', ' ']);
 
 const SPECIAL_TOKENS: ReadonlyArray<{ text: string; part: 'mask' | '[SEP]' | '[CLS]' | '<s>' | '</s>' }> = [
   { text: '[MASK]', part: 'mask' },
@@ -59,6 +62,8 @@ interface MutableExample {
 
 interface MutableVerbalizer {
   readonly headerSpan: Span;
+  readonly name: Name | undefined;
+  readonly options: readonly HeaderOption[];
   readonly entries: LabelEntry[];
   end: number;
 }
@@ -207,7 +212,7 @@ class Parser {
           this.error({ start: at, end: at + 1 }, 'Empty label word: remove the extra comma.');
         }
       } else {
-        words.push({ text: word.text, span: word.span });
+        words.push(this.labelWord(word.text, word.span));
       }
       offset += piece.length + 1;
     });
@@ -215,6 +220,32 @@ class Parser {
       this.error(pair.name.span, `Label \`${pair.name.text}\` has no label words: write \`${pair.name.text}: word, word\`.`);
     }
     return { span: { start: pair.name.span.start, end: line.end }, label: pair.name, words };
+  }
+
+  /**
+   * A label word; a quoted one (`" great"`, `"great"`) states the token form
+   * it is scored in: with its leading space or without.
+   */
+  private labelWord(text: string, span: Span): LabelWord {
+    if (!text.startsWith('"')) return { text, span };
+    const inner = text.slice(1, -1);
+    if (
+      text.length < 2 ||
+      !text.endsWith('"') ||
+      inner.trim() === '' ||
+      inner.includes('"') ||
+      inner !== inner.trimEnd() ||
+      /^\s\s/u.test(inner)
+    ) {
+      this.error(
+        span,
+        'A quoted label word is written `" word"` (scored after a space, `Ġword` for RoBERTa) or `"word"` (scored without one), with one word inside the quotes.',
+      );
+      // Checked as the word without its quotes, so the tokenizer checks still say something useful.
+      return { text: text.replaceAll('"', '').trim() || text, span };
+    }
+    const spaced = inner.startsWith(' ');
+    return { text: inner.trim(), span, space: spaced ? 'before' : 'none' };
   }
 
   /** `model: id` and `data: path`. */
@@ -266,11 +297,15 @@ class Parser {
   }
 
   private parsePattern(line: Line): void {
-    const header = this.readHeader(line, 'pattern', false);
-    if (!header) {
+    const rest = line.text.slice('pattern'.length);
+    const colon = rest.indexOf(':');
+    const between = colon < 0 ? '' : rest.slice(0, colon);
+    if (colon < 0 || (between !== '' && !/^\s/u.test(between))) {
       this.error({ start: line.start, end: line.end }, 'Expected `pattern [name]: <text with one [MASK]>`.');
       return;
     }
+    const words = this.headerWords(line, 'pattern', between, PATTERN_OPTIONS);
+    const header = { name: words.name, afterColon: line.start + 'pattern'.length + colon + 1 };
     const text = trimmedSpan(line, header.afterColon, line.end);
     this.patternCount += 1;
     this.statements.push({
@@ -281,6 +316,7 @@ class Parser {
       index: this.patternCount,
       parts: this.patternParts(text.text, text.span.start),
       textSpan: text.span,
+      options: words.options,
     });
   }
 
@@ -301,13 +337,17 @@ class Parser {
         // The escaped character is a whole code point: `\😀` must not end a span inside a surrogate pair.
         const nextCode = text.codePointAt(i + 1);
         const next = nextCode === undefined ? undefined : String.fromCodePoint(nextCode);
-        if (next !== undefined && ESCAPABLE.has(next)) {
+        if (next === ' ') {
+          // A kept space: its own part, so that rendering can tell it from trimmable white space.
+          flush(at);
+          parts.push({ kind: 'text', value: ' ', span: { start: at, end: at + 2 }, kept: true });
+        } else if (next !== undefined && ESCAPABLE.has(next)) {
           if (literal === '') literalStart = at;
           literal += next;
         } else {
           this.error(
             { start: at, end: at + 1 + (next?.length ?? 0) },
-            `Bad escape \`\\${next ?? ''}\`: only \\{ \\} \\[ \\] and \\\\ are escapes. Write \\\\ for a backslash.`,
+            `Bad escape \`\\${next ?? ''}\`: only \\{ \\} \\[ \\] \\\\ and \\ (a space that is kept) are escapes. Write \\\\ for a backslash.`,
           );
           if (literal === '') literalStart = at;
           literal += next === undefined ? '\\' : `\\${next}`;
@@ -328,14 +368,16 @@ class Parser {
           i += 1;
           continue;
         }
-        const field = text.slice(i + 1, close);
+        const inside = text.slice(i + 1, close);
+        const bar = inside.indexOf('|');
+        const field = bar < 0 ? inside : inside.slice(0, bar);
         const span = { start: at, end: base + close + 1 };
         if (!FIELD.test(field)) {
           this.error(
             span,
             field === ''
               ? 'Empty placeholder `{}`: write the field name, e.g. `{review}`.'
-              : `\`{${field}}\` is not a placeholder: a field name has only letters, digits and \`_\`. Write \`\\{\` for a literal brace.`,
+              : `\`{${inside}}\` is not a placeholder: a field name has only letters, digits and \`_\`. Write \`\\{\` for a literal brace.`,
           );
           if (literal === '') literalStart = at;
           literal += text.slice(i, close + 1);
@@ -343,7 +385,8 @@ class Parser {
           continue;
         }
         flush(at);
-        parts.push({ kind: 'placeholder', field, span, fieldSpan: { start: at + 1, end: base + close } });
+        const transforms = bar < 0 ? [] : this.fieldTransforms(inside.slice(bar + 1), at + 1 + bar + 1);
+        parts.push({ kind: 'placeholder', field, span, fieldSpan: { start: at + 1, end: at + 1 + field.length }, transforms });
         i = close + 1;
         continue;
       }
@@ -370,15 +413,104 @@ class Parser {
     return parts;
   }
 
+  /** `drop-punct|lower-first`, the text after a placeholder's first `|`; unknown names are reported and left out. */
+  private fieldTransforms(list: string, base: number): FieldTransform[] {
+    const transforms: FieldTransform[] = [];
+    let offset = base;
+    for (const name of list.split('|')) {
+      const span = { start: offset, end: offset + name.length };
+      if (transformSpec(name)) {
+        transforms.push({ name, span });
+      } else {
+        this.error(
+          name === '' ? { start: offset - 1, end: offset } : span,
+          `${name === '' ? 'Empty transform' : `Unknown transform \`${name}\``}: a placeholder is written \`{field|transform|…}\` with ${FIELD_TRANSFORMS.map((t) => t.name).join(', ')}.`,
+        );
+      }
+      offset += name.length + 1;
+    }
+    return transforms;
+  }
+
+  /**
+   * The words between a keyword and the colon of a `pattern` or `verbalizer`
+   * header: an optional name, then `key=value` options. Without any `=` the
+   * whole text is the name, as in v1, so `pattern bad name:` keeps its message.
+   */
+  private headerWords(
+    line: Line,
+    keyword: string,
+    between: string,
+    specs: readonly OptionSpec[],
+  ): { name: Name | undefined; options: HeaderOption[] } {
+    const base = line.start + keyword.length;
+    const nameText = between.trim();
+    if (!between.includes('=')) {
+      if (nameText === '') return { name: undefined, options: [] };
+      const start = base + between.indexOf(nameText);
+      const name = { text: nameText, span: { start, end: start + nameText.length } };
+      if (!NAME.test(nameText)) {
+        this.error(name.span, `\`${nameText}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.`);
+      }
+      return { name, options: [] };
+    }
+    let name: Name | undefined;
+    const options: HeaderOption[] = [];
+    const allowed = specs.map((spec) => `${spec.key}=`).join(', ');
+    for (const match of between.matchAll(/\S+/gu)) {
+      const word = match[0];
+      const start = base + (match.index ?? 0);
+      const span = { start, end: start + word.length };
+      const equals = word.indexOf('=');
+      if (equals < 0) {
+        if (name || options.length > 0) {
+          this.error(
+            span,
+            `\`${word}\` is neither the name nor an option: a header is \`${keyword} [name] [key=value …]:\`, options being ${allowed}.`,
+          );
+        } else {
+          name = { text: word, span };
+          if (!NAME.test(word))
+            this.error(span, `\`${word}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.`);
+        }
+        continue;
+      }
+      const key = { text: word.slice(0, equals), span: { start, end: start + equals } };
+      const value = { text: word.slice(equals + 1), span: { start: start + equals + 1, end: span.end } };
+      const spec = optionSpec(specs, key.text);
+      if (!spec) {
+        this.error(key.span, `Unknown option \`${key.text}\` for a ${keyword}: the options are ${allowed}.`);
+        continue;
+      }
+      if (options.some((option) => option.key.text === key.text)) {
+        this.error(span, `\`${key.text}=\` is given twice in this header.`);
+        continue;
+      }
+      if (spec.values ? !spec.values.some((v) => v.value === value.text) : !NAME.test(value.text)) {
+        this.error(
+          value.text === '' ? span : value.span,
+          spec.values
+            ? `\`${key.text}=\` takes ${spec.values.map((v) => `\`${v.value}\``).join(', ')}${value.text === '' ? '' : `, not \`${value.text}\``}.`
+            : `\`${key.text}=\` takes a name${value.text === '' ? '' : `, not \`${value.text}\``}.`,
+        );
+        continue;
+      }
+      options.push({ key, value, span });
+    }
+    return { name, options };
+  }
+
   private parseVerbalizerHeader(line: Line): void {
-    if (!/^verbalizer\s*:\s*$/.test(line.text)) {
+    const match = /^verbalizer((?:\s[^:]*)?):\s*$/u.exec(line.text);
+    if (!match) {
       this.error(
         { start: line.start, end: line.end },
-        'Expected `verbalizer:` alone on its line, followed by indented lines `label: word, word`.',
+        'Expected `verbalizer [name] [key=value …]:` alone on its line, followed by indented lines `label: word, word`.',
       );
       return;
     }
-    const node: MutableVerbalizer = { headerSpan: { start: line.start, end: line.end }, entries: [], end: line.end };
+    const { name, options } = this.headerWords(line, 'verbalizer', match[1], VERBALIZER_OPTIONS);
+    const node: MutableVerbalizer = { headerSpan: { start: line.start, end: line.end }, name, options, entries: [], end: line.end };
     this.block = { kind: 'verbalizer', node };
   }
 
@@ -430,6 +562,8 @@ class Parser {
         span: { start: node.headerSpan.start, end: node.end },
         headerSpan: node.headerSpan,
         entries: node.entries,
+        ...(node.name ? { name: node.name } : {}),
+        ...(node.options.length > 0 ? { options: node.options } : {}),
       });
       return;
     }

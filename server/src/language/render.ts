@@ -1,4 +1,5 @@
-import { maskParts, patternFields, type Example, type Pattern } from './ast';
+import { maskParts, patternFields, type Example, type FieldTransform, type Pattern } from './ast';
+import { transformSpec } from './options';
 import type { MaskContext, SpecialTokens } from './tokenizer';
 
 /**
@@ -19,23 +20,52 @@ export type FieldValues = ReadonlyMap<string, string>;
  */
 export function renderPattern(pattern: Pattern, fields: FieldValues, special: SpecialTokens): string {
   let text = '';
+  let kept = false;
   for (const part of pattern.parts) {
     switch (part.kind) {
       case 'text':
-        text += part.value;
+        // A kept space (`\ `) is written as a placeholder character that trim() leaves alone.
+        text += part.kept ? KEPT_SPACE : part.value;
+        kept ||= part.kept === true;
         break;
       case 'mask':
         text += special.mask;
         break;
-      case 'placeholder':
-        text += fields.get(part.field) ?? '';
+      case 'placeholder': {
+        const value = transformValue(fields.get(part.field) ?? '', part.transforms);
+        // `|space` puts a space the trimming keeps before a value, and none before an empty one.
+        if (value.startsWith(' ') && part.transforms.some((t) => t.name === 'space')) {
+          text += KEPT_SPACE + value.slice(1);
+          kept = true;
+        } else {
+          text += value;
+        }
         break;
+      }
       case 'special':
         text += part.token === '[SEP]' || part.token === '</s>' ? special.sep : (special.cls ?? '');
         break;
     }
   }
-  return text.trim();
+  const trimmed = text.trim();
+  return kept ? trimmed.replaceAll(KEPT_SPACE, ' ') : trimmed;
+}
+
+/** A private-use character no tokenizer sees: it is replaced by a space after trimming. */
+const KEPT_SPACE = '\uE000';
+
+/**
+ * A field's value after the placeholder's transforms, in the order written.
+ * `space` adds nothing to an empty value, so the content-free input of
+ * calibration has no stray space.
+ */
+export function transformValue(value: string, transforms: readonly FieldTransform[]): string {
+  let result = value;
+  for (const transform of transforms) {
+    if (transform.name === 'space' && result === '') continue;
+    result = transformSpec(transform.name)?.apply(result) ?? result;
+  }
+  return result;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { Aggregation, MultiTokenHandler } from './options';
+
 /**
  * The numbers the editor shows, as docs/language.md defines them ("Meaning of
  * the numbers"): from the model's probabilities of the label words at the mask
@@ -100,4 +102,66 @@ export function toRecord(labels: readonly string[], distribution: readonly numbe
   const record: Record<string, number> = {};
   labels.forEach((label, i) => (record[label] = distribution[i]));
   return record;
+}
+
+/**
+ * The log-probability a label word of several tokens is scored with at the
+ * one mask, from its tokens' log-probabilities there (OpenPrompt's
+ * `multi_token_handler`). A logit and a log-probability differ by the same
+ * constant for every token of the vocabulary, so handling either gives the
+ * same word score up to that constant: the label probabilities are the same.
+ */
+export function handleMultiToken(tokenLogProbabilities: readonly number[], handler: MultiTokenHandler): number {
+  switch (handler) {
+    case 'first':
+      return tokenLogProbabilities[0];
+    case 'max':
+      return Math.max(...tokenLogProbabilities);
+    case 'mean':
+      return tokenLogProbabilities.reduce((sum, lp) => sum + lp, 0) / tokenLogProbabilities.length;
+  }
+}
+
+/** OpenPrompt adds this to the label-word probabilities before taking their logarithm. */
+const OPENPROMPT_EPSILON = 1e-15;
+
+/**
+ * P(L | x) from the log-probabilities log p(w | x) of each label's distinct
+ * words, by the verbalizer's aggregation rule (docs/language.md §6):
+ *
+ * - `sum`: P(L) ∝ Σ_w p(w | x), the v1 rule (`labelScores`, `labelProbabilities`);
+ * - `mean-logit` (PET): P(L) = softmax over labels of the mean of the words' logits;
+ * - `mean-logprob` (OpenPrompt ManualVerbalizer): the words' logits are
+ *   softmaxed over all label words of all labels, q(w); then
+ *   P(L) = softmax over labels of the mean of log(q(w) + 1e-15).
+ *
+ * Logits are log p + log Z with the same Z for every token, and a softmax
+ * over labels does not change when every label's score moves by the same
+ * amount, so both mean rules can be computed from log-probabilities exactly.
+ * A label without a scorable word gets probability 0 (uniform when no label has one).
+ */
+export function aggregateLabels(rule: Aggregation, wordLogProbabilities: readonly (readonly number[])[]): number[] {
+  if (rule === 'sum') return labelProbabilities(labelScores(wordLogProbabilities.map((lps) => lps.map(Math.exp))));
+  let perWord = wordLogProbabilities;
+  if (rule === 'mean-logprob') {
+    const all = wordLogProbabilities.flat();
+    const total = logSumExp(all);
+    perWord = wordLogProbabilities.map((lps) => lps.map((lp) => Math.log(Math.exp(lp - total) + OPENPROMPT_EPSILON)));
+  }
+  const means = perWord.map((lps) => (lps.length === 0 ? -Infinity : lps.reduce((sum, lp) => sum + lp, 0) / lps.length));
+  return softmax(means);
+}
+
+/** log Σ exp(x), stable; -Infinity for no terms or only -Infinity. */
+export function logSumExp(values: readonly number[]): number {
+  const max = Math.max(...values);
+  if (!Number.isFinite(max)) return max;
+  return max + Math.log(values.reduce((sum, v) => sum + Math.exp(v - max), 0));
+}
+
+/** A softmax that is uniform when every score is -Infinity (no label has a scorable word). */
+export function softmax(scores: readonly number[]): number[] {
+  const total = logSumExp(scores);
+  if (!Number.isFinite(total)) return scores.map(() => 1 / scores.length);
+  return scores.map((s) => Math.exp(s - total));
 }

@@ -11,6 +11,7 @@ import {
   type Severity,
   type Span,
 } from './ast';
+import { validateExtensions } from './validateExtensions';
 
 /**
  * Structural checks: everything that can be known without the model. They
@@ -37,6 +38,7 @@ export function validateStructure(doc: ClozeDocument, dataSets: ReadonlyMap<stri
 
   checkPatterns(doc, report, firstLine);
   checkVerbalizer(doc, report, firstLine);
+  out.push(...validateExtensions(doc));
 
   const labels = new Set(doc.verbalizers[0]?.entries.map((entry) => entry.label.text) ?? []);
   const fieldUsers = fieldReaders(doc);
@@ -76,7 +78,7 @@ function checkPatterns(doc: ClozeDocument, report: Report, firstLine: Span): voi
         'mask-multiple',
         'error',
         extra.span,
-        `A second [MASK] in ${label}: PET scores one mask per pattern, and the model would fill only the first. Remove this one.`,
+        `A second [MASK] in ${label}: Cloze scores one mask, and the model would fill only the first. Remove this one.`,
       );
     }
     if (patternFields(pattern).length === 0) {
@@ -109,12 +111,16 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
       'The file has no verbalizer: add `verbalizer:` with indented lines `label: word, word` that map each label to its label words.',
     );
   }
-  for (const extra of doc.verbalizers.slice(1)) {
+  // Several verbalizers are allowed when each has its own name (options.ts); a repeated name, or a second unnamed one, is a duplicate.
+  for (const [i, extra] of doc.verbalizers.entries()) {
+    if (!doc.verbalizers.slice(0, i).some((earlier) => earlier.name?.text === extra.name?.text)) continue;
     report(
       'verbalizer-duplicate',
       'error',
       extra.headerSpan,
-      'A file has one verbalizer; move these labels into the first `verbalizer:` block.',
+      extra.name
+        ? `Verbalizer \`${extra.name.text}\` is declared twice; give each verbalizer its own name.`
+        : 'A file has one unnamed verbalizer; move these labels into the first `verbalizer:` block, or name this one (`verbalizer name:`) and choose it in a pattern with `verbalizer=name`.',
     );
   }
   for (const verbalizer of doc.verbalizers) {

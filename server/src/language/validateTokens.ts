@@ -1,5 +1,6 @@
 import { describePattern, type ClozeDocument, type Diagnostic, type Pattern, type Span } from './ast';
-import { labelWordForms, maskContexts, singleToken, whereDescription } from './labelWords';
+import { fixedSpace, labelWordForms, singleToken, whereDescription } from './labelWords';
+import { multiTokenScored, verbalizerEntries } from './validateLabelWords';
 import { exampleFields, hasSingleMask, renderPattern } from './render';
 import { formatPieces, type TokenizerView } from './tokenizer';
 
@@ -10,21 +11,20 @@ import { formatPieces, type TokenizerView } from './tokenizer';
  */
 export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerView): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const verbalizer = doc.verbalizers[0];
-  const contexts = maskContexts(doc);
   const model = tokenizer.modelId;
 
-  /** Which label first claimed a token id, per context. */
+  /** Which label first claimed a token id, per verbalizer and context. */
   const owners = new Map<string, { label: string; word: string }>();
 
-  for (const entry of verbalizer?.entries ?? []) {
+  // Each verbalizer is checked in the mask contexts of the patterns that choose it, with its own options.
+  for (const { verbalizer, index, entry, contexts, settings } of verbalizerEntries(doc)) {
     const tokensOfLabel = new Map<string, string>();
     const textsOfLabel = new Set<string>();
     for (const word of entry.words) {
       // A word written twice is reported by the structural check already.
       if (textsOfLabel.has(word.text)) continue;
       textsOfLabel.add(word.text);
-      const forms = labelWordForms(word.text, contexts, tokenizer);
+      const forms = labelWordForms(word.text, contexts, tokenizer, fixedSpace(word, settings));
       let reported = false;
       for (const form of forms) {
         if (reported) break;
@@ -36,6 +36,9 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
             span: word.span,
             message: `\`${word.text}\` becomes no token at all in ${model}${where}: the model cannot predict it.`,
           });
+          reported = true;
+        } else if (form.pieces.length > 1 && settings.multiToken) {
+          out.push(multiTokenScored(word, form.pieces, settings.multiToken, model, where, verbalizer));
           reported = true;
         } else if (form.pieces.length > 1) {
           out.push({
@@ -56,7 +59,7 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
         }
         if (reported) continue;
         const piece = form.pieces[0];
-        const key = `${form.context}:${piece.id}`;
+        const key = `${index}:${form.context}:${piece.id}`;
         const sameLabel = tokensOfLabel.get(key);
         if (sameLabel !== undefined) {
           out.push({

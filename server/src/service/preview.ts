@@ -1,13 +1,14 @@
-import { maskParts, patternDisplayName, type ClozeDocument, type Pattern } from '../language/ast';
-import { labelWordForms, singleToken } from '../language/labelWords';
+import { maskParts, patternDisplayName, type ClozeDocument, type LabelWord, type Pattern } from '../language/ast';
+import { fixedSpace, labelWordForms, singleToken } from '../language/labelWords';
+import { verbalizerOf, verbalizerSettings, type Aggregation, type MultiTokenHandler } from '../language/options';
 import { positionAt } from '../language/positions';
 import { exampleFields, hasSingleMask, maskContext, renderPattern } from '../language/render';
 import {
+  aggregateLabels,
   argmax,
   calibrate,
   ensemble,
-  labelProbabilities,
-  labelScores,
+  handleMultiToken,
   toRecord,
   type MaskScores,
   type Scorer,
@@ -48,9 +49,11 @@ export interface PreviewOptions {
 export interface PreviewLabelWord {
   readonly label: string;
   readonly word: string;
-  /** The vocabulary token scored, e.g. `great` or `Ġgreat`. */
+  /** The vocabulary token scored, e.g. `great` or `Ġgreat`; a multi-token word's tokens separated by spaces. */
   readonly token: string;
+  /** The token's id; a multi-token word's first token's. */
   readonly tokenId: number;
+  /** p(w | x); for a multi-token word, exp of the handled log-probability (the first token's, the geometric mean, the largest). */
   readonly p: number;
   /** 1-based rank of the token in the whole vocabulary at the mask. */
   readonly rank: number;
@@ -107,7 +110,7 @@ export interface AccuracySummary {
 export interface ExcludedPattern {
   readonly pattern: string;
   readonly line: number;
-  readonly code: 'mask-missing' | 'mask-multiple';
+  readonly code: 'mask-missing' | 'mask-multiple' | 'verbalizer-unknown';
   readonly reason: string;
 }
 
@@ -134,19 +137,21 @@ export interface PreviewResult {
   readonly skippedWords: readonly SkippedWord[];
 }
 
-/** One label word as one token, ready to score. */
+/** One label word as its token (or, with a multi-token handler, its tokens), ready to score. */
 interface ScoredWord {
   readonly label: number;
   readonly word: string;
   readonly token: string;
-  readonly tokenId: number;
+  readonly tokenIds: readonly number[];
 }
 
-/** What a previewed pattern scores: its name and the label-word tokens its mask context gives. */
+/** What a previewed pattern scores: its name, the label-word tokens its mask context gives, and how they combine. */
 interface PatternPlan {
   readonly pattern: Pattern;
   readonly name: string;
   readonly words: readonly ScoredWord[];
+  readonly aggregate: Aggregation;
+  readonly multiToken: MultiTokenHandler | undefined;
 }
 
 /** Examples assembled between two yields to the event loop (about a millisecond of work). */
@@ -161,7 +166,7 @@ export async function computePreview(
   const labels = verbalizerLabels(doc);
   const excluded = excludedPatterns(doc);
   const { plans, skippedWords } = planPatterns(doc, labels, tokenizer);
-  const wordIds = [...new Set(plans.flatMap((plan) => plan.words.map((word) => word.tokenId)))];
+  const wordIds = [...new Set(plans.flatMap((plan) => plan.words.flatMap((word) => word.tokenIds)))];
 
   const examples: readonly PreviewRow[] =
     options.rows ??
@@ -219,9 +224,17 @@ function verbalizerLabels(doc: ClozeDocument): string[] {
 }
 
 function excludedPatterns(doc: ClozeDocument): ExcludedPattern[] {
+  const unknownVerbalizer = doc.patterns
+    .filter((pattern) => hasSingleMask(pattern) && doc.verbalizers.length > 0 && !verbalizerOf(doc, pattern))
+    .map((pattern): ExcludedPattern => ({
+      pattern: patternDisplayName(pattern),
+      line: positionAt(doc, pattern.span.start).line + 1,
+      code: 'verbalizer-unknown',
+      reason: 'the pattern names a verbalizer the file does not declare',
+    }));
   return doc.patterns
     .filter((pattern) => !hasSingleMask(pattern))
-    .map((pattern) => {
+    .map((pattern): ExcludedPattern => {
       const masks = maskParts(pattern).length;
       return {
         pattern: patternDisplayName(pattern),
@@ -229,7 +242,8 @@ function excludedPatterns(doc: ClozeDocument): ExcludedPattern[] {
         code: masks === 0 ? 'mask-missing' : 'mask-multiple',
         reason: masks === 0 ? 'the pattern has no [MASK]' : `the pattern has ${masks} masks; the model fills one`,
       };
-    });
+    })
+    .concat(unknownVerbalizer);
 }
 
 /**
@@ -242,48 +256,60 @@ function planPatterns(
   labels: readonly string[],
   tokenizer: TokenizerView,
 ): { plans: PatternPlan[]; skippedWords: SkippedWord[] } {
-  const entries = doc.verbalizers[0]?.entries ?? [];
-  const forms = new Map<string, { token: string; tokenId: number } | { reason: string }>();
+  type Form = { token: string; tokenIds: number[] } | { reason: string };
+  const forms = new Map<string, Form>();
   const skipped = new Map<string, { label: string; word: string; patterns: string[]; reason: string }>();
-  const formOf = (word: string, context: MaskContext): { token: string; tokenId: number } | { reason: string } => {
-    const key = `${context}\u0000${word}`;
+  const formOf = (word: LabelWord, context: MaskContext, space: 'before' | 'none' | undefined, multi: boolean): Form => {
+    const key = `${context}\u0000${space ?? ''}\u0000${multi}\u0000${word.text}`;
     let form = forms.get(key);
     if (!form) {
-      const [tokenized] = labelWordForms(word, new Map([[context, []]]), tokenizer);
+      const [tokenized] = labelWordForms(word.text, new Map([[context, []]]), tokenizer, space);
       const piece = singleToken(tokenized, tokenizer);
+      const { pieces } = tokenized;
       form = piece
-        ? { token: piece.token, tokenId: piece.id }
-        : {
-            reason:
-              tokenized.pieces.length === 1
-                ? `maps to the unknown token ${tokenized.pieces[0].token}`
-                : `is not one token (${word} → ${formatPieces(tokenized.pieces)})`,
-          };
+        ? { token: piece.token, tokenIds: [piece.id] }
+        : multi && pieces.length > 1
+          ? { token: formatPieces(pieces), tokenIds: pieces.map((p) => p.id) }
+          : {
+              reason:
+                pieces.length === 1
+                  ? `maps to the unknown token ${pieces[0].token}`
+                  : pieces.length === 0
+                    ? 'becomes no token'
+                    : `is not one token (${word.text} → ${formatPieces(pieces)})`,
+            };
       forms.set(key, form);
     }
     return form;
   };
 
-  const plans = doc.patterns.filter(hasSingleMask).map((pattern) => {
+  const plans: PatternPlan[] = [];
+  for (const pattern of doc.patterns.filter(hasSingleMask)) {
+    const verbalizer = verbalizerOf(doc, pattern);
+    if (!verbalizer && doc.verbalizers.length > 0) continue;
+    const settings = verbalizerSettings(verbalizer);
     const name = patternDisplayName(pattern);
     const context = maskContext(pattern);
     const words: ScoredWord[] = [];
-    for (const entry of entries) {
+    for (const entry of verbalizer?.entries ?? []) {
       const label = labels.indexOf(entry.label.text);
-      for (const { text } of entry.words) {
-        const form = formOf(text, context);
+      // A label the first verbalizer does not declare (`verbalizer-labels`) has no place in the distribution.
+      if (label < 0) continue;
+      for (const word of entry.words) {
+        const form = formOf(word, context, fixedSpace(word, settings), settings.multiToken !== undefined);
+        const key = 'reason' in form ? '' : form.tokenIds.join(' ');
         if ('reason' in form) {
-          const key = `${entry.label.text}\u0000${text}\u0000${form.reason}`;
-          const record = skipped.get(key) ?? { label: entry.label.text, word: text, patterns: [], reason: form.reason };
+          const skipKey = `${entry.label.text}\u0000${word.text}\u0000${form.reason}`;
+          const record = skipped.get(skipKey) ?? { label: entry.label.text, word: word.text, patterns: [], reason: form.reason };
           if (!record.patterns.includes(name)) record.patterns.push(name);
-          skipped.set(key, record);
-        } else if (!words.some((w) => w.label === label && w.tokenId === form.tokenId)) {
-          words.push({ label, word: text, ...form });
+          skipped.set(skipKey, record);
+        } else if (!words.some((w) => w.label === label && w.tokenIds.join(' ') === key)) {
+          words.push({ label, word: word.text, ...form });
         }
       }
     }
-    return { pattern, name, words };
-  });
+    plans.push({ pattern, name, words, aggregate: settings.aggregate, multiToken: settings.multiToken });
+  }
   return { plans, skippedWords: [...skipped.values()] };
 }
 
@@ -297,12 +323,16 @@ function distribution(
   const byId = new Map(scores.words.map((word) => [word.tokenId, word]));
   const perLabel: number[][] = labels.map(() => []);
   const words = plan.words.map((word) => {
-    const scored = byId.get(word.tokenId);
-    const p = scored?.p ?? 0;
-    perLabel[word.label].push(p);
-    return { label: labels[word.label], word: word.word, token: word.token, tokenId: word.tokenId, p, rank: scored?.rank ?? 0 };
+    const scored = word.tokenIds.map((id) => byId.get(id));
+    const logProbabilities = scored.map((s) => Math.log(s?.p ?? 0));
+    const logP = plan.multiToken && word.tokenIds.length > 1 ? handleMultiToken(logProbabilities, plan.multiToken) : logProbabilities[0];
+    perLabel[word.label].push(logP);
+    const ranks = scored.map((s) => s?.rank ?? 0);
+    // The rank shown is the scored token's: the first token's, or the best one's with `max`.
+    const rank = plan.multiToken === 'max' ? Math.min(...ranks) : ranks[0];
+    return { label: labels[word.label], word: word.word, token: word.token, tokenId: word.tokenIds[0], p: Math.exp(logP), rank };
   });
-  return { probabilities: labelProbabilities(labelScores(perLabel)), words };
+  return { probabilities: aggregateLabels(plan.aggregate, perLabel), words };
 }
 
 function patternResult(

@@ -1,0 +1,87 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { importLmBff } from '../interop/lmbff';
+import { importOpenPrompt } from '../interop/openprompt';
+import { importPetVerbalizers } from '../interop/pet';
+import { writeCloze, type Converted, type PvpSet } from '../interop/pvp';
+
+/**
+ * `cloze import <format>`: a `.cloze` file from LM-BFF, OpenPrompt or PET
+ * files. The conversion is in interop/ (pure); this reads the files, writes
+ * the result (stdout or --output) and prints what could not be expressed.
+ */
+
+export type ImportFormat = 'lmbff' | 'openprompt' | 'pet';
+
+export interface ImportCommandOptions {
+  readonly template?: string[];
+  readonly templateFile?: string;
+  readonly mapping?: string[];
+  readonly mappingFile?: string;
+  readonly verbalizerFile?: string;
+  readonly labels?: string;
+  readonly multiToken?: 'first' | 'mean' | 'max';
+  readonly postLogSoftmax?: boolean;
+  readonly model?: string;
+  readonly output?: string;
+}
+
+class UsageError extends Error {}
+
+function read(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message}.`,
+    );
+  }
+}
+
+function convert(format: ImportFormat, options: ImportCommandOptions): Converted<PvpSet> & { sources: string } {
+  switch (format) {
+    case 'lmbff': {
+      const templates = [...(options.template ?? []), ...(options.templateFile ? read(options.templateFile).split(/\r\n|\r|\n/) : [])];
+      const mappings = [...(options.mapping ?? []), ...(options.mappingFile ? read(options.mappingFile).split(/\r\n|\r|\n/) : [])];
+      if (templates.every((t) => t.trim() === '')) throw new UsageError('lmbff needs --template or --template-file.');
+      if (mappings.every((m) => m.trim() === '')) throw new UsageError('lmbff needs --mapping or --mapping-file.');
+      return { ...importLmBff(templates, mappings), sources: 'LM-BFF' };
+    }
+    case 'openprompt': {
+      if (!options.templateFile && !options.template)
+        throw new UsageError('openprompt needs --template-file (manual_template.txt) or --template.');
+      const templates = [...(options.template ?? []), options.templateFile ? read(options.templateFile) : ''].join('\n');
+      const verbalizer = options.verbalizerFile
+        ? { content: read(options.verbalizerFile), json: /\.jsonl?$/i.test(options.verbalizerFile) }
+        : undefined;
+      const labels = options.labels?.split(',').map((l) => l.trim());
+      return {
+        ...importOpenPrompt(templates, verbalizer, { labels, multiToken: options.multiToken, postLogSoftmax: options.postLogSoftmax }),
+        sources: 'OpenPrompt',
+      };
+    }
+    case 'pet':
+      if (!options.verbalizerFile) throw new UsageError('pet needs --verbalizer-file (the file of --verbalizer_file).');
+      return { ...importPetVerbalizers(read(options.verbalizerFile)), sources: 'PET' };
+  }
+}
+
+export function runImport(format: ImportFormat, options: ImportCommandOptions): number {
+  let result;
+  try {
+    result = convert(format, options);
+  } catch (error) {
+    process.stderr.write(`cloze import: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const set = options.model ? { ...result.value, model: options.model } : result.value;
+  const text = writeCloze(set, result.notes, `Imported from ${result.sources} by cloze import ${format}.`);
+  if (options.output) {
+    fs.mkdirSync(path.dirname(path.resolve(options.output)), { recursive: true });
+    fs.writeFileSync(options.output, text);
+  } else {
+    process.stdout.write(text);
+  }
+  for (const note of result.notes) process.stderr.write(`note: ${note}\n`);
+  return 0;
+}

@@ -1,0 +1,234 @@
+import { parsePythonLiteral, PythonSyntaxError } from './pythonLiteral';
+import { clozeName, fieldsOf, verbalizerFor, type Converted, type PvpPart, type PvpPattern, type PvpSet, type PvpVerbalizer } from './pvp';
+
+/**
+ * LM-BFF (Gao et al. 2021, princeton-nlp/LM-BFF): templates such as
+ * `*cls**sent_0*_It_was*mask*.*sep+*` and label-word mappings such as
+ * `{'0':'terrible','1':'great'}`, given on the command line (`--template`,
+ * `--mapping`) or one per line in the `auto_template/` and
+ * `auto_label_mapping/` files. Read from `src/dataset.py`
+ * (`tokenize_multipart_input`, the mapping handling of `FewShotDataset`):
+ *
+ * - the template is split at `*`; `cls`, `mask`, `sep`, `sep+` are the
+ *   tokens, `sent_i` the i-th input (variants `sent-_i` drop its last
+ *   character, `sentl_i`/`sentu_i` lower/upper-case its first, `+sent_i`
+ *   put a space before it), anything else text with `_` for a space; each
+ *   part is encoded on its own;
+ * - a label word is scored as the first token of `' ' + word` (`Ġword` for
+ *   RoBERTa), except a word starting with `<`, `[`, `.` or `,`, which is one
+ *   token as written. One word per label; the label probabilities are a
+ *   softmax over the label words' logits, which is the sum rule with one word.
+ */
+
+/** Exactly LM-BFF's variants: `sent_`, `+sent_`, `sent-_`, `sentl_`, `+sentl_`, `sentl-_`, `sentu_`, `+sentu_` (anything else is text there). */
+const SENTENCE = /^(?:(\+)?sent([lu])?|sent(l)?(-))_(\d+)$/;
+
+/** `sent_0` → the field `sent_0`; the importer keeps LM-BFF's names so that export writes them back. */
+function field(index: string): string {
+  return `sent_${index}`;
+}
+
+export function readTemplate(template: string, notes: string[]): PvpPart[] {
+  const parts: PvpPart[] = [];
+  const pieces = template.trim().split('*');
+  pieces.forEach((piece, i) => {
+    if (piece === '') return;
+    const first = pieces.slice(0, i).every((p) => p === '');
+    const last = pieces.slice(i + 1).every((p) => p === '');
+    if (piece === 'cls') {
+      // The tokenizer adds [CLS]/<s> at the start itself; elsewhere it would be a second one.
+      if (!first) notes.push(`\`*cls*\` inside the template \`${template}\` cannot be written; it is left out.`);
+      return;
+    }
+    if (piece === 'mask') {
+      parts.push({ kind: 'mask' });
+      return;
+    }
+    if (piece === 'sep' || piece === 'sep+') {
+      // The tokenizer adds the final separator itself.
+      if (last) return;
+      parts.push({ kind: 'sep' });
+      if (piece === 'sep+') {
+        notes.push(
+          `\`*sep+*\` in \`${template}\` starts segment B (token_type_ids 1 for BERT). Cloze encodes one segment: it is imported as [SEP], exact for RoBERTa (which has no segment ids), not for BERT.`,
+        );
+      }
+      return;
+    }
+    const sentence = SENTENCE.exec(piece);
+    if (sentence) {
+      const [, space, casingA, casingB, dropLast, index] = sentence;
+      const casing = casingA ?? casingB;
+      const transforms: string[] = [];
+      // LM-BFF changes the case before it drops the last character (`sentl-_`).
+      if (casing === 'l') transforms.push('lower-first');
+      if (casing === 'u') transforms.push('upper-first');
+      if (dropLast) transforms.push('drop-last');
+      if (space) transforms.push('space');
+      parts.push({ kind: 'field', field: field(index), transforms });
+      return;
+    }
+    if (/^label[x]?_\d+$/.test(piece)) {
+      notes.push(
+        `\`*${piece}*\` (a demonstration's label word, for in-context examples) cannot be written in a pattern; it is left out of \`${template}\`.`,
+      );
+      return;
+    }
+    parts.push({ kind: 'text', text: piece.replace(/_/g, ' ') });
+  });
+  // A mask glued to the text before it reads the same with a space for BERT and RoBERTa (`<mask>` absorbs the space before it), and reads better.
+  return parts
+    .filter((part) => part.kind !== 'text' || part.text !== '')
+    .map((part, i, all) => {
+      const next = all[i + 1];
+      return part.kind === 'text' && next?.kind === 'mask' && !/\s$/.test(part.text) ? { kind: 'text', text: `${part.text} ` } : part;
+    });
+}
+
+export function readMapping(source: string, notes: string[], name: string | undefined): PvpVerbalizer {
+  let value;
+  try {
+    value = parsePythonLiteral(source.trim());
+  } catch (error) {
+    throw new Error(
+      `The mapping \`${source.trim()}\` is not a Python dict: ${error instanceof PythonSyntaxError ? error.message : String(error)}.`,
+    );
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || 'expression' in value) {
+    throw new Error(`The mapping \`${source.trim()}\` is not a dict of label → word.`);
+  }
+  const labels = Object.entries(value).map(([label, word]) => {
+    if (typeof word !== 'string') throw new Error(`The label word of \`${label}\` in \`${source.trim()}\` is not a string.`);
+    const renamed = clozeName(label);
+    if (renamed !== label)
+      notes.push(`Label \`${label}\` is written \`${renamed}\`: a Cloze label is letters, digits, \`_\`, \`-\` or \`.\`.`);
+    // LM-BFF scores `' ' + word`, except for a word that starts with one of these, which it takes as one token as written.
+    const raw = ['<', '[', '.', ','].includes(word[0]);
+    return { label: renamed, words: [raw ? { text: word, space: 'none' as const } : { text: word }] };
+  });
+  return { name, aggregate: 'sum', space: 'before', multiToken: undefined, labels };
+}
+
+/** A template string and mapping(s), as LM-BFF's `--template`/`--mapping` or its auto_template / auto_label_mapping files (one per line). */
+export function importLmBff(templates: readonly string[], mappings: readonly string[]): Converted<PvpSet> {
+  const notes: string[] = [];
+  const lines = (list: readonly string[]): string[] => list.map((line) => line.trim()).filter((line) => line !== '');
+  const verbalizers = lines(mappings).map((mapping, i) => readMapping(mapping, notes, i === 0 ? undefined : `mapping${i + 1}`));
+  if (verbalizers.length > 1) {
+    const others = verbalizers.slice(1).map((v) => v.name ?? '');
+    notes.push(
+      `${verbalizers.length} mappings: the patterns use the first; the others are the named verbalizers ${others.join(', ')} (choose one with \`pattern … verbalizer=${others[0]}:\`).`,
+    );
+  }
+  const patterns = lines(templates).map((template, i): PvpPattern => ({
+    name: `t${i + 1}`,
+    verbalizer: undefined,
+    parts: readTemplate(template, notes),
+  }));
+  return { value: { patterns, verbalizers }, notes: [...new Set(notes)] };
+}
+
+const TRANSFORM_PREFIX: Readonly<Record<string, string>> = {
+  '': 'sent',
+  'lower-first': 'sentl',
+  'upper-first': 'sentu',
+};
+
+/** LM-BFF templates (one per pattern) and mappings (one per verbalizer). */
+export function exportLmBff(set: PvpSet): Converted<{ templates: string[]; mappings: string[] }> {
+  const notes: string[] = [];
+  const fields = fieldsOf(set);
+  const sentenceOf = (name: string): string => {
+    const lmbff = /^sent_(\d+)$/.exec(name);
+    return lmbff ? lmbff[1] : String(fields.indexOf(name));
+  };
+  if (fields.some((f) => !/^sent_\d+$/.test(f))) {
+    notes.push(`LM-BFF numbers its inputs: ${fields.map((f) => `{${f}} is sent_${sentenceOf(f)}`).join(', ')}.`);
+  }
+  const templates = set.patterns.map((pattern) => {
+    let template = '*cls*';
+    for (const part of partWise(pattern.parts)) {
+      switch (part.kind) {
+        case 'text':
+          if (part.text.includes('*') || part.text.includes('_')) {
+            notes.push(`The text \`${part.text}\` has \`*\` or \`_\`, which an LM-BFF template cannot hold; they are left out.`);
+          }
+          template += part.text.replace(/[*_]/g, '').replace(/ /g, '_');
+          break;
+        case 'mask':
+          template += '*mask*';
+          break;
+        case 'sep':
+          template += '*sep*';
+          break;
+        case 'field': {
+          const t = new Set(part.transforms);
+          const casing = t.has('lower-first') ? 'lower-first' : t.has('upper-first') ? 'upper-first' : '';
+          let name = TRANSFORM_PREFIX[casing];
+          if (t.has('drop-last')) {
+            if (casing === 'upper-first' || t.has('space'))
+              notes.push(`LM-BFF has no variant for {${part.field}|${part.transforms.join('|')}}: drop-last is left out.`);
+            else name += '-';
+          }
+          if (t.has('space')) name = `+${name}`;
+          for (const other of part.transforms.filter((x) => x === 'drop-punct')) {
+            notes.push(`LM-BFF has no \`${other}\` transform: {${part.field}|${part.transforms.join('|')}} is written without it.`);
+          }
+          template += `*${name.replace(/-$/, '-')}_${sentenceOf(part.field)}*`;
+          break;
+        }
+      }
+    }
+    return `${template}*sep+*`;
+  });
+  const used = new Set(set.patterns.map((pattern) => verbalizerFor(set, pattern)));
+  const mappings = set.verbalizers.map((verbalizer) => {
+    if (!used.has(verbalizer) && set.verbalizers.length > 1)
+      notes.push(`Verbalizer ${verbalizer.name ?? '(the first)'} is used by no pattern.`);
+    if (verbalizer.space === 'none')
+      notes.push('LM-BFF scores every label word after a space (`Ġword`); `space=none` cannot be expressed.');
+    if (verbalizer.space === 'auto') {
+      notes.push(
+        'LM-BFF scores every label word after a space (`Ġword` for RoBERTa); the verbalizer has `space=auto`, so a mask that starts a pattern or follows no space is scored differently by Cloze. Write `space=before` to match.',
+      );
+    }
+    if (verbalizer.multiToken) notes.push('LM-BFF takes one token per label word: `multi-token=` cannot be expressed.');
+    const entries = verbalizer.labels.map(({ label, words }) => {
+      if (words.length > 1)
+        notes.push(
+          `LM-BFF takes one word per label: \`${label}\` keeps \`${words[0].text}\` and loses ${words
+            .slice(1)
+            .map((w) => `\`${w.text}\``)
+            .join(', ')}.`,
+        );
+      return `${pythonString(label)}:${pythonString(words[0]?.text ?? '')}`;
+    });
+    return `{${entries.join(',')}}`;
+  });
+  return { value: { templates, mappings }, notes: [...new Set(notes)] };
+}
+
+/**
+ * LM-BFF encodes each part on its own, so a space at the end of a text part
+ * would be a token of its own for RoBERTa (`Ġ`). Before the mask it goes
+ * (`<mask>` absorbs the space before it in Cloze's encoding); before a field
+ * it moves into the field as `+sent_` (LM-BFF's leading space).
+ */
+function partWise(parts: readonly PvpPart[]): PvpPart[] {
+  return parts.flatMap((part, i): PvpPart[] => {
+    const next = parts[i + 1];
+    const previous = parts[i - 1];
+    if (part.kind === 'text' && /\s$/.test(part.text) && (next?.kind === 'mask' || next?.kind === 'field')) {
+      const text = part.text.trimEnd();
+      return text === '' ? [] : [{ kind: 'text', text }];
+    }
+    if (part.kind === 'field' && previous?.kind === 'text' && /\s$/.test(previous.text) && !part.transforms.includes('space')) {
+      return [{ ...part, transforms: [...part.transforms, 'space'] }];
+    }
+    return [part];
+  });
+}
+
+export function pythonString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}

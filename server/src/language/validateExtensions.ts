@@ -1,0 +1,66 @@
+import { describePattern, type ClozeDocument, type Diagnostic } from './ast';
+import { chosenVerbalizerName } from './options';
+
+/**
+ * Structural checks of the v2 constructs (named verbalizers chosen by
+ * patterns) and of how a mask sits in its text. Kept apart from validate.ts
+ * so the v1 checks read as they did.
+ */
+export function validateExtensions(doc: ClozeDocument): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const names = doc.verbalizers.flatMap((verbalizer) => (verbalizer.name ? [verbalizer.name.text] : []));
+  for (const pattern of doc.patterns) {
+    const option = pattern.options.find((o) => o.key.text === 'verbalizer');
+    const name = chosenVerbalizerName(pattern);
+    if (!option || name === undefined || doc.verbalizers.length === 0 || names.includes(name)) continue;
+    out.push({
+      code: 'verbalizer-unknown',
+      severity: 'error',
+      span: option.value.span,
+      message: `No verbalizer is named \`${name}\`${names.length > 0 ? `; the named ones are ${names.map((n) => `\`${n}\``).join(', ')}` : ''}. Declare it with \`verbalizer ${name}:\`, or fix the name. ${describePattern(pattern)[0].toUpperCase()}${describePattern(pattern).slice(1)} is not previewed until then.`,
+    });
+  }
+
+  // Every verbalizer must declare the labels of the first, so that examples, the ensemble and accuracy mean one thing.
+  const [first] = doc.verbalizers;
+  const labels = [...new Set(first?.entries.map((entry) => entry.label.text) ?? [])];
+  for (const [index, verbalizer] of doc.verbalizers.entries()) {
+    // The first verbalizer sets the labels; a duplicate (`verbalizer-duplicate`) is not used at all.
+    if (index === 0 || doc.verbalizers.slice(0, index).some((earlier) => earlier.name?.text === verbalizer.name?.text)) continue;
+    const own = [...new Set(verbalizer.entries.map((entry) => entry.label.text))];
+    const missing = labels.filter((label) => !own.includes(label));
+    const extra = own.filter((label) => !labels.includes(label));
+    if (missing.length === 0 && extra.length === 0) continue;
+    const parts = [
+      missing.length > 0 ? `lacks ${missing.map((l) => `\`${l}\``).join(', ')}` : '',
+      extra.length > 0 ? `adds ${extra.map((l) => `\`${l}\``).join(', ')}` : '',
+    ].filter(Boolean);
+    out.push({
+      code: 'verbalizer-labels',
+      severity: 'error',
+      span: verbalizer.headerSpan,
+      message: `This verbalizer ${parts.join(' and ')}: every verbalizer declares the labels of the first (${labels.map((l) => `\`${l}\``).join(', ')}), so that one example means the same task to every pattern.`,
+    });
+  }
+
+  // `[MASK]ly`, `[MASK]s`: the model fills the mask with a whole token, so the word it would make with the letters never exists.
+  for (const pattern of doc.patterns) {
+    pattern.parts.forEach((part, i) => {
+      const next = pattern.parts[i + 1];
+      if (part.kind !== 'mask' || next?.kind !== 'text' || next.kept) return;
+      const glued = /^[\p{L}\p{M}\p{N}]+/u.exec(next.value)?.[0];
+      // Scripts written without spaces (Chinese, Japanese, Thai, …) are split into characters by their tokenizers: nothing is glued there.
+      if (!glued || UNSPACED_SCRIPT.test(glued)) return;
+      out.push({
+        code: 'mask-glued',
+        severity: 'warning',
+        span: { start: part.span.start, end: part.span.end + glued.length },
+        message: `\`${glued}\` is glued to [MASK]: the model predicts a whole token there and never sees the word it would make with \`${glued}\`. Put a space after [MASK], or fold \`${glued}\` into the label words.`,
+      });
+    });
+  }
+  return out;
+}
+
+const UNSPACED_SCRIPT =
+  /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;

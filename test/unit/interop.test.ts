@@ -1,0 +1,257 @@
+// `cloze import` / `cloze export`: round trips import → export → import on each format (the
+// project's own fixtures in test/fixtures/interop, written for these tests), nothing lost without
+// a note, and imports that keep meaning: the imported LM-BFF templates give the very token ids
+// LM-BFF's `tokenize_multipart_input` builds (each part encoded on its own), with real tokenizers.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parse } from '../../server/src/language/parse';
+import { renderPattern } from '../../server/src/language/render';
+import { validateStructure } from '../../server/src/language/validate';
+import { exportLmBff, importLmBff } from '../../server/src/interop/lmbff';
+import { exportOpenPrompt, importOpenPrompt } from '../../server/src/interop/openprompt';
+import { exportPetPvp, exportPetVerbalizers, importPetVerbalizers } from '../../server/src/interop/pet';
+import { fromDocument, writeCloze, type PvpSet } from '../../server/src/interop/pvp';
+import { parsePythonLiteral } from '../../server/src/interop/pythonLiteral';
+import { engineFor } from '../support/directOnnx';
+import { fixturesDir, repoRoot } from '../support/paths';
+import { loadTokenizer } from '../support/service';
+
+const dir = path.join(fixturesDir, 'interop');
+const read = (file: string): string => fs.readFileSync(path.join(dir, file), 'utf8');
+const lines = (text: string): string[] => text.split('\n').filter((line) => line.trim() !== '');
+
+/** Through .cloze text and back: what the exporters see of an imported set. */
+function throughCloze(set: PvpSet, extra = ''): PvpSet {
+  const text = writeCloze(set, [], 'round trip') + extra;
+  const doc = parse(text);
+  assert.deepEqual(
+    doc.syntaxErrors.map((d) => d.message),
+    [],
+    text,
+  );
+  return fromDocument(doc);
+}
+
+describe('LM-BFF', () => {
+  const templates = lines(read('lmbff/auto_template.txt'));
+  const mappings = lines(read('lmbff/auto_label_mapping.txt'));
+
+  test('import reads every variant of a template', () => {
+    const { value, notes } = importLmBff(templates, mappings);
+    const text = writeCloze(value, notes, 'x');
+    assert.match(text, /pattern t1: \{sent_0\} All told, a \[MASK\] story\./);
+    assert.match(text, /pattern t2: \{sent_0\|drop-last\}\? \[MASK\],\{sent_1\|lower-first\|space\}/);
+    // `_Overall` right after *cls* starts with a space that the pattern keeps.
+    assert.match(text, /pattern t3: \\ Overall \[MASK\]:\{sent_0\|upper-first\}/);
+    assert.match(text, /verbalizer space=before:\n {2}0: awful\n {2}1: splendid/);
+    assert.match(text, /verbalizer mapping2 space=before:/);
+    // The structural checks accept it (patterns, verbalizers, labels alike).
+    assert.deepEqual(
+      validateStructure(parse(text)).filter((d) => d.severity === 'error'),
+      [],
+    );
+  });
+
+  test('import → export → import gives the same templates and mappings', () => {
+    const first = importLmBff(templates, mappings);
+    const exported = exportLmBff(throughCloze(first.value));
+    assert.deepEqual(exported.value.templates, templates, 'the templates come back as written');
+    assert.deepEqual(
+      exported.value.mappings.map((m) => parsePythonLiteral(m)),
+      mappings.map((m) => parsePythonLiteral(m)),
+    );
+    const second = importLmBff(exported.value.templates, exported.value.mappings);
+    assert.equal(writeCloze(second.value, [], 'x'), writeCloze(first.value, [], 'x'));
+  });
+
+  test('what LM-BFF cannot say is noted, never dropped silently', () => {
+    const set = throughCloze(
+      { patterns: [], verbalizers: [] },
+      'pattern: {a|drop-punct} It was [MASK].\nverbalizer:\n  pos: great, good\n  neg: bad\n',
+    );
+    const { notes } = exportLmBff(set);
+    assert.ok(notes.some((n) => /no `drop-punct` transform/.test(n)));
+    assert.ok(notes.some((n) => /one word per label: `pos` keeps `great` and loses `good`/.test(n)));
+    assert.ok(notes.some((n) => /space=auto/.test(n)));
+    assert.ok(importLmBff(['*cls**sent_0**label_0**mask*.*sep+*'], ["{'0':'a'}"]).notes.some((n) => /demonstration/.test(n)));
+  });
+
+  // LM-BFF's `tokenize_multipart_input`, written again here: each part of the template encoded on its own.
+  const lmbffIds = (
+    template: string,
+    sentences: readonly string[],
+    enc: (t: string) => number[],
+    ids: { cls: number; mask: number; sep: number },
+  ): number[] => {
+    const out: number[] = [];
+    for (const part of template.split('*')) {
+      if (part === 'cls') out.push(ids.cls);
+      else if (part === 'mask') out.push(ids.mask);
+      else if (part === 'sep' || part === 'sep+') out.push(ids.sep);
+      else if (part.startsWith('sent_')) out.push(...enc(sentences[Number(part.split('_')[1])]));
+      else if (part.startsWith('+sent_')) out.push(...enc(` ${sentences[Number(part.split('_')[1])]}`));
+      else if (part.startsWith('sent-_')) out.push(...enc(sentences[Number(part.split('_')[1])].slice(0, -1)));
+      else if (part.startsWith('sentl_') || part.startsWith('+sentl_')) {
+        const s = sentences[Number(part.split('_')[1])];
+        out.push(...enc(`${part.startsWith('+') ? ' ' : ''}${s.slice(0, 1).toLowerCase()}${s.slice(1)}`));
+      } else if (part.startsWith('sentu_')) {
+        const s = sentences[Number(part.split('_')[1])];
+        out.push(...enc(`${s.slice(0, 1).toUpperCase()}${s.slice(1)}`));
+      } else if (part !== '') out.push(...enc(part.replace(/_/g, ' ')));
+    }
+    return out;
+  };
+
+  for (const model of ['tiny-random-roberta', 'tiny-random-bert-cased', 'tiny-random-bert-uncased']) {
+    test(`the imported patterns give LM-BFF's token ids (${model})`, async () => {
+      const tokenizer = await loadTokenizer(model);
+      const engine = await engineFor(model, { quantized: false });
+      const doc = parse(writeCloze(importLmBff(templates, mappings).value, [], 'x'));
+      const sentences = ['The film is a small wonder.', 'Nobody left the theatre early.'];
+      const fields = new Map([
+        ['sent_0', sentences[0]],
+        ['sent_1', sentences[1]],
+      ]);
+      const id = (token: string | undefined): number => tokenizer.tokenId(token ?? '') ?? -1;
+      const special = { cls: id(tokenizer.special.cls), mask: tokenizer.maskTokenId, sep: id(tokenizer.special.sep) };
+      for (const [i, template] of templates.entries()) {
+        const expected = lmbffIds(template, sentences, (t) => tokenizer.tokenize(t).map((p) => p.id), special);
+        const input = renderPattern(doc.patterns[i], fields, tokenizer.special);
+        assert.deepEqual(engine.encode(input), expected, `${template} → ${JSON.stringify(input)}`);
+      }
+    });
+  }
+});
+
+describe('OpenPrompt', () => {
+  const templates = read('openprompt/manual_template.txt');
+
+  test('import reads placeholders, post_processing, meta, <!>words, and notes soft tokens and shortenable', () => {
+    const { value, notes } = importOpenPrompt(
+      templates,
+      { content: read('openprompt/manual_verbalizer.txt'), json: false },
+      { labels: ['negative', 'positive'] },
+    );
+    const text = writeCloze(value, notes, 'x');
+    assert.match(text, /pattern t1: \{text_a\|drop-punct\}\. In short, it was \[MASK\]\./);
+    assert.match(text, /pattern t2: \{text_a\} \{text_b\}\? \[MASK\], \{topic\|lower-first\}/);
+    assert.match(
+      text,
+      /verbalizer aggregate=mean-logprob space=before multi-token=first:\n {2}negative: awful, dreadful, "bad"\n {2}positive: splendid, moving/,
+    );
+    assert.match(text, /verbalizer v2 aggregate=mean-logprob/);
+    assert.ok(notes.some((n) => /soft token/.test(n)));
+    assert.ok(notes.some((n) => /"shortenable"/.test(n)));
+  });
+
+  for (const [file, json] of [
+    ['openprompt/manual_verbalizer.txt', false],
+    ['openprompt/manual_verbalizer.json', true],
+    ['openprompt/knowledgeable_verbalizer.txt', false],
+  ] as const) {
+    test(`import → export → import: ${path.basename(file)}`, () => {
+      const options = json
+        ? {}
+        : {
+            labels: file.includes('knowledgeable') ? ['sports', 'business', 'politics'] : ['negative', 'positive'],
+            multiToken: 'mean' as const,
+          };
+      const first = importOpenPrompt(templates, { content: read(file), json }, options);
+      const exported = exportOpenPrompt(throughCloze(first.value));
+      // The exported verbalizer is JSON (it names the classes); the first one comes back as it was.
+      const verbalizers = JSON.parse(exported.value.verbalizers) as unknown[];
+      const second = importOpenPrompt(
+        exported.value.templates,
+        { content: exported.value.verbalizers, json: true },
+        { multiToken: options.multiToken },
+      );
+      assert.equal(verbalizers.length, first.value.verbalizers.length);
+      // Soft tokens and `shortenable` were noted at the first import and are gone; the rest is identical.
+      assert.equal(writeCloze(second.value, [], 'x'), writeCloze(first.value, [], 'x'));
+      assert.match(
+        exported.value.python,
+        /ManualTemplate\(tokenizer=tokenizer, text='\{"placeholder": "text_a", "post_processing": lambda s: s\.rstrip\(string\.punctuation\)\}\. In short, it was \{"mask"\}\.'\)/,
+      );
+      assert.match(exported.value.python, new RegExp(`multi_token_handler='${options.multiToken ?? 'first'}', post_log_softmax=True`));
+    });
+  }
+});
+
+describe('PET', () => {
+  const file = read('pet/verbalizer.txt');
+  const patterns =
+    '\npattern p0 verbalizer=p0: {question} [MASK]: {answer|drop-punct}\npattern p1 verbalizer=p1: [MASK] question: {question|lower-first}\n';
+
+  test('import: one verbalizer per pattern id, PET’s scoring', () => {
+    const { value, notes } = importPetVerbalizers(file);
+    const text = writeCloze(value, notes, 'x');
+    assert.match(
+      text,
+      /verbalizer p0 aggregate=mean-logit space=before:\n {2}1: Society, Culture\n {2}2: Science, Mathematics\n {2}3: Health/,
+    );
+    assert.match(text, /verbalizer p1 aggregate=mean-logit space=before:/);
+    assert.ok(notes.some((n) => /patterns are Python code/.test(n)));
+  });
+
+  test('import → export → import gives the same verbalizer file', () => {
+    const first = importPetVerbalizers(file);
+    const exported = exportPetVerbalizers(throughCloze(first.value, patterns));
+    assert.equal(exported.value, file);
+    assert.deepEqual(exported.notes, []);
+    assert.equal(writeCloze(importPetVerbalizers(exported.value).value, [], 'x'), writeCloze(first.value, [], 'x'));
+  });
+
+  test('the PVP class states the patterns and verbalizers', () => {
+    const set = throughCloze(importPetVerbalizers(file).value, patterns);
+    const pvp = exportPetPvp(set).value;
+    assert.match(
+      pvp,
+      /if self\.pattern_id == 0: {2}# pattern p0\n {12}return \[self\.shortenable\(example\.text_a\), self\.mask, ':', self\.shortenable\(self\.remove_final_punc\(example\.text_b\)\)\], \[\]/,
+    );
+    assert.match(
+      pvp,
+      /elif self\.pattern_id == 1: {2}# pattern p1\n {12}return \[self\.mask, 'question:', self\.shortenable\(self\.lowercase_first\(example\.text_a\)\)\], \[\]/,
+    );
+    assert.match(pvp, /\{'1': \['Society', 'Culture'\], '2': \['Science', 'Mathematics'\], '3': \['Health'\]\}, {2}# pattern p0/);
+  });
+});
+
+describe('the CLI', () => {
+  const cli = path.join(repoRoot, 'server', 'out', 'cli', 'main.js');
+  test('cloze import writes a file that cloze export reads back', () => {
+    const out = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), 'cloze-interop-'));
+    const cloze = path.join(out, 'sst2.cloze');
+    const imported = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'import',
+        'lmbff',
+        '--template-file',
+        path.join(dir, 'lmbff/auto_template.txt'),
+        '--mapping',
+        "{'0':'awful','1':'splendid'}",
+        '-o',
+        cloze,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(imported.status, 0, imported.stderr);
+    const exported = spawnSync(process.execPath, [cli, 'export', cloze, '--to', 'lmbff', '--out-dir', out], { encoding: 'utf8' });
+    assert.equal(exported.status, 0, exported.stderr);
+    assert.equal(fs.readFileSync(path.join(out, 'template.txt'), 'utf8'), read('lmbff/auto_template.txt'));
+    const bad = spawnSync(process.execPath, [cli, 'import', 'lmbff', '--mapping', "{'0':"], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^cloze import: lmbff needs --template/);
+    const broken = spawnSync(process.execPath, [cli, 'import', 'lmbff', '--template', '*cls**sent_0**mask*', '--mapping', "{'0':"], {
+      encoding: 'utf8',
+    });
+    assert.equal(broken.status, 2);
+    assert.match(broken.stderr, /is not a Python dict/);
+  });
+});
