@@ -162,7 +162,9 @@ export type DiagnosticCode =
   | 'model-unavailable'
   | 'special-token-explicit'
   | 'input-too-long'
-  | 'data-unreadable';
+  | 'data-unreadable'
+  | 'data-too-large'
+  | 'workspace-untrusted';
 
 export interface ClozeDocument {
   readonly text: string;
