@@ -9,6 +9,7 @@ import { modelMaxLength, numberOr } from './maxLength';
 import { maskNotFound, maskScoresFromLogits, maskScoresFromStats } from './maskDistribution';
 import { maskOnlyGraph } from './maskOnlyGraph';
 import { MaskStats, type RowStats } from './maskStats';
+import { externalDataProblem } from './externalData';
 import { locationKey, type ModelLocation } from './resolve';
 import { withModelEnv } from './transformers';
 
@@ -170,6 +171,8 @@ export class MaskedLmEngine {
         return { tokenizer: loadedTokenizer, config: loadedConfig };
       }));
       const bytes = await fs.promises.readFile(path.join(folder, file));
+      const external = externalDataProblem(bytes, path.join(folder, file), folder);
+      if (external) throw new Error(`${file} cannot be used: ${external}`);
       rewritten = maskOnlyGraph(bytes);
       session = await ort.InferenceSession.create(rewritten?.bytes ?? bytes, sessionOptions);
       if (rewritten && !(await answersAtMask(session, rewritten, tokenizer))) {
