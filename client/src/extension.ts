@@ -35,10 +35,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     ],
     // The server pulls `cloze.*` per document; this makes changes reach it.
     synchronize: { configurationSection: 'cloze' },
-    initializationOptions: { settings: vscode.workspace.getConfiguration('cloze') },
+    // In an untrusted workspace the server reads no model or data file the workspace names (see ARCHITECTURE.md).
+    initializationOptions: { settings: vscode.workspace.getConfiguration('cloze'), trusted: vscode.workspace.isTrusted },
   };
   client = new LanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions);
   await client.start();
+  context.subscriptions.push(
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void client?.sendNotification('cloze/trust', { trusted: true })),
+  );
 }
 
 export async function deactivate(): Promise<void> {

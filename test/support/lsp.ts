@@ -28,7 +28,12 @@ export interface TestClient {
   close(): Promise<void>;
 }
 
-export async function startServer(settings: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<TestClient> {
+export async function startServer(
+  settings: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = {},
+  /** More initializationOptions, e.g. `{ trusted: false }` as VS Code's client sends in an untrusted workspace. */
+  initializationOptions: Record<string, unknown> = {},
+): Promise<TestClient> {
   const child = spawn(process.execPath, [serverMain, '--stdio'], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
@@ -56,7 +61,7 @@ export async function startServer(settings: Record<string, unknown>, env: NodeJS
     rootUri: pathToFileURL(repoRoot).href,
     workspaceFolders: [{ uri: pathToFileURL(repoRoot).href, name: 'cloze' }],
     capabilities: { workspace: { configuration: true }, window: { workDoneProgress: true }, textDocument: { codeLens: {} } },
-    initializationOptions: { settings },
+    initializationOptions: { settings, ...initializationOptions },
   });
   await connection.sendNotification('initialized', {});
   return {

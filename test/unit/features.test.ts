@@ -332,7 +332,7 @@ describe('quick fixes', () => {
         const loaded = await service.tokenizer(choice);
         if (!loaded.ok) continue;
         const tokenizer = loaded.tokenizer;
-        const dataSets = service.dataSets(doc, file);
+        const dataSets = await service.dataSets(doc, file);
         const recheck = (t: string): Diagnostic[] => {
           const d = parse(t);
           return [...validateStructure(d, dataSets), ...validateWithTokenizer(d, tokenizer)];

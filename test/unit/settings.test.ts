@@ -34,6 +34,8 @@ const defaults = flatten(defaultSettings, 'cloze.');
 test('the settings are the ones the extension documents', () => {
   assert.deepEqual([...defaults.keys()].sort(), [
     'cloze.allowRemoteModels',
+    'cloze.data.maxFileSizeMB',
+    'cloze.data.maxRows',
     'cloze.model',
     'cloze.modelsDir',
     'cloze.preview.calibrate',

@@ -3,9 +3,23 @@ import type { Diagnostic } from '../language/ast';
 import { parse } from '../language/parse';
 import { positionAt } from '../language/positions';
 import { defaultCacheDir, effectiveModelsDir } from '../model/resolve';
+import { defaultDataLimits, type DataLimits } from '../service/dataSets';
 import { ClozeLanguageService } from '../service/languageService';
 
-export interface CheckOptions {
+/** `--data-max-rows`, `--data-max-mb`: the CLI's cloze.data.maxRows and cloze.data.maxFileSizeMB. */
+export interface DataLimitOptions {
+  readonly dataMaxRows?: number;
+  readonly dataMaxMb?: number;
+}
+
+export function dataLimits(options: DataLimitOptions): DataLimits {
+  return {
+    maxRows: options.dataMaxRows ?? defaultDataLimits.maxRows,
+    maxBytes: options.dataMaxMb !== undefined ? options.dataMaxMb * 1024 * 1024 : defaultDataLimits.maxBytes,
+  };
+}
+
+export interface CheckOptions extends DataLimitOptions {
   readonly modelsDir?: string;
   readonly offline?: boolean;
   readonly model?: string;
@@ -47,7 +61,7 @@ export async function runCheck(files: readonly string[], options: CheckOptions):
       continue;
     }
     const doc = parse(text);
-    const diagnostics = await service.check(doc, file, options.model);
+    const diagnostics = await service.check(doc, file, options.model, dataLimits(options));
     reports.push({
       file,
       diagnostics: diagnostics.map((d) => ({

@@ -3,6 +3,7 @@ import { SingleBar } from 'cli-progress';
 import { engineReport } from '../model/engine';
 import { evaluate, evaluationRows, type Evaluation } from '../service/evaluate';
 import type { AccuracySummary } from '../service/preview';
+import { dataLimits } from './check';
 import { openScoringSession, type ScoringOptions } from './session';
 
 /**
@@ -33,7 +34,7 @@ export async function runEval(file: string, options: EvalCommandOptions): Promis
       return 1;
     }
     const labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
-    const { rows, sources, skipped, problems } = evaluationRows(doc, files, labels);
+    const { rows, sources, skipped, problems } = await evaluationRows(doc, files, labels, dataLimits(options));
     for (const problem of problems) process.stderr.write(`cloze: ${problem}\n`);
     if (rows.length === 0) {
       process.stderr.write(`cloze: no labelled row with a label of the verbalizer to evaluate on.\n`);

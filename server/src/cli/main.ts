@@ -25,6 +25,10 @@ const modelsDirOption = (): Option =>
 const offlineOption = (): Option => new Option('--offline', 'never download a model from the Hugging Face hub');
 const noQuantizedOption = (): Option =>
   new Option('--no-quantized', 'use onnx/model.onnx (full precision) instead of onnx/model_quantized.onnx');
+const dataMaxRowsOption = (): Option =>
+  new Option('--data-max-rows <n>', 'rows of a data file read at most (as cloze.data.maxRows)').argParser(parseLimit).default(100_000);
+const dataMaxMbOption = (): Option =>
+  new Option('--data-max-mb <n>', 'megabytes of a data file read at most (as cloze.data.maxFileSizeMB)').argParser(parseLimit).default(100);
 const formatOption = (): Option => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
 
 program
@@ -34,6 +38,8 @@ program
   .addOption(modelsDirOption())
   .addOption(offlineOption())
   .option('--model <id>', "model to check against, instead of each file's `model:` line")
+  .addOption(dataMaxRowsOption())
+  .addOption(dataMaxMbOption())
   .addOption(formatOption())
   .action(async (files: string[], options: CheckOptions) => {
     process.exitCode = await runCheck(files, options);
@@ -54,6 +60,8 @@ program
   .addOption(modelsDirOption())
   .addOption(offlineOption())
   .option('--model <id>', "model to preview with, instead of the file's `model:` line")
+  .addOption(dataMaxRowsOption())
+  .addOption(dataMaxMbOption())
   .option('--calibrate', "calibrate against each pattern's content-free input (its fields left empty)")
   .addOption(new Option('--top-k <n>', 'most probable tokens listed at the mask').argParser(parseTopK).default(10))
   .addOption(noQuantizedOption())
@@ -78,6 +86,8 @@ program
   .addOption(modelsDirOption())
   .addOption(offlineOption())
   .option('--model <id>', "model to evaluate with, instead of the file's `model:` line")
+  .addOption(dataMaxRowsOption())
+  .addOption(dataMaxMbOption())
   .option('--calibrate', "predict with calibrated probabilities (against each pattern's content-free input)")
   .addOption(noQuantizedOption())
   .addOption(formatOption())

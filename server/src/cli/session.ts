@@ -8,7 +8,7 @@ import { MaskedLmEngine } from '../model/engine';
 import { describeModelFailure } from '../model/modelFailure';
 import { checkModelOutput } from '../model/outputCheck';
 import type { ClozeLanguageService } from '../service/languageService';
-import { createService } from './check';
+import { createService, dataLimits, type DataLimitOptions } from './check';
 
 /**
  * What `cloze preview` and `cloze eval` share: read and check the file, load
@@ -17,7 +17,7 @@ import { createService } from './check';
  * keep responsive, so it needs no worker.
  */
 
-export interface ScoringOptions {
+export interface ScoringOptions extends DataLimitOptions {
   readonly modelsDir?: string;
   readonly offline?: boolean;
   readonly model?: string;
@@ -59,7 +59,7 @@ export async function openScoringSession(
   }
   const doc = parse(text);
   const service = createService(options);
-  const structural = service.checkStructure(doc, file);
+  const structural = await service.checkStructure(doc, file, dataLimits(options));
   const report = (diagnostics: readonly Diagnostic[]): void => {
     for (const d of diagnostics) {
       const { line, character } = positionAt(doc, d.span.start);

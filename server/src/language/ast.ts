@@ -198,7 +198,9 @@ export type DiagnosticCode =
   | 'data-unreadable'
   | 'verbalizer-unknown'
   | 'verbalizer-labels'
-  | 'mask-glued';
+  | 'mask-glued'
+  | 'data-too-large'
+  | 'workspace-untrusted';
 
 export interface ClozeDocument {
   readonly text: string;

@@ -21,7 +21,14 @@ import { validateExtensions } from './validateExtensions';
 
 /** What the host learnt by reading a `data:` file; the core does no I/O. */
 export type DataSetSummary =
-  | { readonly ok: true; readonly columns: readonly string[]; readonly labels: readonly string[]; readonly rowCount: number }
+  | {
+      readonly ok: true;
+      readonly columns: readonly string[];
+      readonly labels: readonly string[];
+      readonly rowCount: number;
+      /** Set when a read limit stopped before the end of the file: why, for the `data-too-large` warning. */
+      readonly limited?: string;
+    }
   | { readonly ok: false; readonly reason: string };
 
 export function validateStructure(doc: ClozeDocument, dataSets: ReadonlyMap<string, DataSetSummary> = new Map()): Diagnostic[] {
@@ -223,6 +230,14 @@ function checkData(
   if (!summary.ok) {
     report('data-unreadable', 'error', data.pathSpan, summary.reason);
     return;
+  }
+  if (summary.limited) {
+    report(
+      'data-too-large',
+      'warning',
+      data.pathSpan,
+      `${data.path} is larger than Cloze reads: ${summary.limited}. The rest is not checked; raise the limit in settings, or point at a sample.`,
+    );
   }
   const inputColumns = summary.columns.filter((column) => column !== 'label');
   // Like a one-line example, a file with one text column fills the one field the patterns use.

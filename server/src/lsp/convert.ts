@@ -6,15 +6,7 @@ import {
   type DocumentSymbol,
   type Range,
 } from 'vscode-languageserver/node';
-import {
-  offsetAt,
-  positionAt,
-  type ClozeDocument,
-  type CompletionProposal,
-  type Diagnostic,
-  type OutlineSymbol,
-  type Span,
-} from '../language';
+import { positionAt, type ClozeDocument, type CompletionProposal, type Diagnostic, type OutlineSymbol, type Span } from '../language';
 
 /**
  * The edge between the core's offsets and LSP's line/character ranges. Only
@@ -26,7 +18,26 @@ export function toRange(doc: ClozeDocument, span: Span): Range {
 }
 
 export function toSpan(doc: ClozeDocument, range: Range): Span {
-  return { start: offsetAt(doc, range.start), end: offsetAt(doc, range.end) };
+  const start = toOffset(doc, range.start);
+  return { start, end: Math.max(start, toOffset(doc, range.end)) };
+}
+
+/**
+ * The offset of an LSP position. As the LSP specification says, a character
+ * past the end of its line means the end of that line (never the next line),
+ * and a line past the end means the end of the document.
+ */
+export function toOffset(doc: ClozeDocument, position: { readonly line: number; readonly character: number }): number {
+  const line = Math.floor(position.line);
+  if (!(line >= 0)) return 0;
+  if (line >= doc.lineStarts.length) return doc.text.length;
+  const start = doc.lineStarts[line];
+  let end = line + 1 < doc.lineStarts.length ? doc.lineStarts[line + 1] : doc.text.length;
+  // The line's own text ends before its line break (\n, \r\n or \r).
+  if (end > start && doc.text[end - 1] === '\n') end--;
+  if (end > start && doc.text[end - 1] === '\r') end--;
+  const character = Math.floor(position.character);
+  return start + Math.min(Math.max(0, Number.isFinite(character) ? character : 0), end - start);
 }
 
 const SEVERITY: Record<Diagnostic['severity'], DiagnosticSeverity> = {

@@ -18,11 +18,9 @@ import {
   completeAt,
   documentSymbols,
   hoverAt,
-  offsetAt,
   parse,
   patternDisplayName,
   quickFixes,
-  validateWithTokenizer,
   type ClozeDocument,
   type Diagnostic,
 } from '../language';
@@ -33,9 +31,11 @@ import { defaultCacheDir, effectiveModelsDir, locationKey } from '../model/resol
 import { describeEngine, type ModelInfo } from '../model/engine';
 import { TokenizerCache } from '../model/tokenizers';
 import { readSettings, type ClozeSettings } from '../protocol/settings';
-import { retainDataSets } from '../service/dataSets';
+import type { DataLimits } from '../service/dataSets';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
-import { completionKind, fromLspDiagnostic, toDocumentSymbol, toLspDiagnostic, toRange } from './convert';
+import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, toSpan } from './convert';
+import { ValidationScheduler } from './validation';
+import { TrustNotification, untrustedDiagnostic } from './trust';
 import { lensAnchors, lensContent, type LensAnchor } from './lenses';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager } from './previews';
@@ -72,6 +72,14 @@ export class ClozeServer {
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
   /** What each loaded engine runs (file, graph, precision), by model folder and precision, for the [MASK] hover. */
   private readonly engines = new Map<string, ModelInfo>();
+  /** Debounced validation per document; the diagnostics last computed, per version (for code actions). */
+  private readonly scheduler = new ValidationScheduler((uri) => {
+    const document = this.documents.get(uri);
+    return document ? this.validate(document) : Promise.resolve();
+  });
+  private readonly lastDiagnostics = new Map<string, { version: number; diagnostics: readonly Diagnostic[] }>();
+  /** Workspace trust, as the client reports it (a client that has none is trusted). */
+  private trusted = true;
 
   constructor(private readonly connection: Connection) {
     this.tokenizers = new TokenizerCache(this.cacheDir);
@@ -83,18 +91,23 @@ export class ClozeServer {
     connection.onDidChangeConfiguration((change) => {
       this.settings.clear();
       if (!this.canPullConfiguration) this.initialSettings = (change.settings as Record<string, unknown> | undefined)?.['cloze'];
-      for (const document of this.documents.all()) void this.validate(document);
+      for (const document of this.documents.all()) this.scheduler.now(document.uri);
       // Preview settings (model, calibration, top-k) change what every lens says.
       if (this.canRefreshLenses) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
     });
     this.documents.onDidChangeContent((change) => {
       this.inference?.previews.focus(change.document.uri);
-      void this.validate(change.document);
+      this.scheduler.changed(change.document.uri);
+    });
+    connection.onNotification(TrustNotification, (params: { trusted?: unknown }) => {
+      this.trusted = params.trusted === true;
+      for (const document of this.documents.all()) this.scheduler.now(document.uri);
+      if (this.canRefreshLenses) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
     });
     this.documents.onDidClose((event) => this.closed(event.document.uri));
     connection.onHover((params) => this.safely(() => this.hover(params.textDocument.uri, params.position), null));
     connection.onCompletion((params) => this.safely(() => this.complete(params.textDocument.uri, params.position), []));
-    connection.onCodeAction((params) => this.safely(() => this.codeActions(params.textDocument.uri, params.context.diagnostics), []));
+    connection.onCodeAction((params) => this.safely(() => this.codeActions(params.textDocument.uri, params.range), []));
     connection.onDocumentSymbol((params) =>
       this.safely(() => {
         const doc = this.parsedDocument(params.textDocument.uri);
@@ -125,18 +138,14 @@ export class ClozeServer {
    * and the inference process drops the models no open document uses.
    */
   private closed(uri: string): void {
+    this.scheduler.forget(uri);
+    this.lastDiagnostics.delete(uri);
     this.parsed.delete(uri);
     this.inference?.previews.forget(uri);
     this.settings.delete(uri);
-    const dataFiles = new Set<string>();
-    for (const document of this.documents.all()) {
-      const file = uriToPath(document.uri);
-      const doc = file && document.uri !== uri ? this.parsedDocument(document.uri) : undefined;
-      if (file && doc) for (const data of doc.data) dataFiles.add(path.resolve(path.dirname(file), data.path));
-    }
-    retainDataSets(dataFiles);
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
   }
+
 
   /**
    * Whether a result computed for `document` at `version` is still current.
@@ -152,6 +161,7 @@ export class ClozeServer {
     this.canShowProgress = params.capabilities.window?.workDoneProgress === true;
     this.canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
     this.initialSettings = (params.initializationOptions as Record<string, unknown> | undefined)?.['settings'];
+    this.trusted = (params.initializationOptions as Record<string, unknown> | undefined)?.['trusted'] !== false;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
     this.workspaceRoot = folder ? uriToPath(folder) : undefined;
     return {
@@ -220,6 +230,7 @@ export class ClozeServer {
     if (!doc) return undefined;
     const service = this.serviceFor(await this.settingsFor(uri));
     const file = uriToPath(uri);
+    if (!this.trusted) return { doc, service, choice: untrustedChoice(doc), file };
     return { doc, service, choice: service.modelChoice(doc, file), file };
   }
 
@@ -234,16 +245,25 @@ export class ClozeServer {
       const context = await this.context(uri);
       if (!context || !this.isCurrent(document, version)) return;
       const { doc, service, choice, file } = context;
-      const structural = service.checkStructure(doc, file);
-      const loaded = service.loadedTokenizer(choice);
-      if (loaded) {
-        this.publish(uri, doc, [...structural, ...validateWithTokenizer(doc, loaded)]);
+      if (!this.trusted) {
+        // Nothing the workspace names is read: no data file, no model folder, no download.
+        this.publish(uri, version, doc, [
+          ...(await service.checkStructure(doc, undefined, undefined, false)),
+          untrustedDiagnostic(choice.span),
+        ]);
         return;
       }
-      this.publish(uri, doc, structural);
+      const structural = await service.checkStructure(doc, file, dataLimits(await this.settingsFor(uri)));
+      if (!this.isCurrent(document, version)) return;
+      const loaded = service.loadedTokenizer(choice);
+      if (loaded) {
+        this.publish(uri, version, doc, [...structural, ...service.tokenChecks(doc, choice, loaded)]);
+        return;
+      }
+      this.publish(uri, version, doc, structural);
       const tokens = await this.withProgress(choice, () => service.checkTokens(doc, choice));
       if (!this.isCurrent(document, version)) return;
-      this.publish(uri, doc, [...structural, ...tokens]);
+      this.publish(uri, version, doc, [...structural, ...tokens]);
     } catch (error) {
       this.connection.console.error(
         `Validation of ${uri} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
@@ -251,9 +271,11 @@ export class ClozeServer {
     }
   }
 
-  private publish(uri: string, doc: ClozeDocument, diagnostics: readonly Diagnostic[]): void {
+  /** Publishes the diagnostics of one version, with that version, and keeps them for code actions. */
+  private publish(uri: string, version: number, doc: ClozeDocument, diagnostics: readonly Diagnostic[]): void {
     const all = [...diagnostics, ...this.modelProblemDiagnostics(uri, doc, diagnostics)];
-    void this.connection.sendDiagnostics({ uri, diagnostics: all.map((d) => toLspDiagnostic(doc, d)) });
+    this.lastDiagnostics.set(uri, { version, diagnostics: all });
+    void this.connection.sendDiagnostics({ uri, version, diagnostics: all.map((d) => toLspDiagnostic(doc, d)) });
   }
 
   /**
@@ -289,8 +311,13 @@ export class ClozeServer {
     const context = await this.context(uri);
     if (!context) return null;
     const { doc, service, choice } = context;
-    const offset = offsetAt(doc, position);
-    const result = hoverAt(doc, offset, service.loadedTokenizer(choice));
+    const offset = toOffset(doc, position);
+    const tokenizer = service.loadedTokenizer(choice);
+    const result = service.boundedByTokenizer(
+      choice,
+      () => hoverAt(doc, offset, tokenizer),
+      () => hoverAt(doc, offset, undefined),
+    );
     if (!result) return null;
     // Only a preview that is already there: a hover never waits for the model.
     const preview = this.inference?.previews.latest(uri);
@@ -311,7 +338,7 @@ export class ClozeServer {
   private complete(uri: string, position: { line: number; character: number }): CompletionItem[] {
     const doc = this.parsedDocument(uri);
     if (!doc) return [];
-    return completeAt(doc, offsetAt(doc, position)).map((proposal) => ({
+    return completeAt(doc, toOffset(doc, position)).map((proposal) => ({
       label: proposal.label,
       kind: completionKind(proposal.kind),
       detail: proposal.detail,
@@ -319,21 +346,42 @@ export class ClozeServer {
     }));
   }
 
-  private async codeActions(uri: string, diagnostics: Parameters<typeof fromLspDiagnostic>[1][]): Promise<CodeAction[]> {
+  /**
+   * Quick fixes for the diagnostics of the current document version that touch
+   * the requested range. The diagnostics a client sends back are not used: they
+   * may belong to an older version, and a fix built from their ranges would
+   * edit whatever text is there now.
+   */
+  private async codeActions(
+    uri: string,
+    range: { start: { line: number; character: number }; end: { line: number; character: number } },
+  ): Promise<CodeAction[]> {
+    const document = this.documents.get(uri);
     const context = await this.context(uri);
-    if (!context) return [];
-    const { doc, service, choice } = context;
-    const ours = diagnostics.map((d) => ({ lsp: d, core: fromLspDiagnostic(doc, d) }));
-    const fixes = quickFixes(
-      doc,
-      ours.flatMap((d) => (d.core ? [d.core] : [])),
-      service.loadedTokenizer(choice),
+    if (!document || !context) return [];
+    const { doc, service, choice, file } = context;
+    const version = document.version;
+    let diagnostics = this.lastDiagnostics.get(uri)?.version === version ? this.lastDiagnostics.get(uri)!.diagnostics : undefined;
+    const tokenizer = this.trusted ? service.loadedTokenizer(choice) : undefined;
+    if (!diagnostics) {
+      const structural = this.trusted
+        ? await service.checkStructure(doc, file, dataLimits(await this.settingsFor(uri)))
+        : await service.checkStructure(doc, undefined, undefined, false);
+      diagnostics = tokenizer ? [...structural, ...service.tokenChecks(doc, choice, tokenizer)] : structural;
+    }
+    if (this.documents.get(uri)?.version !== version) return [];
+    const wanted = toSpan(doc, range);
+    const touching = diagnostics.filter((d) => d.span.start <= wanted.end && wanted.start <= d.span.end);
+    const fixes = service.boundedByTokenizer(
+      choice,
+      () => quickFixes(doc, touching, tokenizer),
+      () => [],
     );
     return fixes.map((fix) => ({
       title: fix.title,
       kind: CodeActionKind.QuickFix,
       isPreferred: fix.isPreferred,
-      diagnostics: ours.filter((d) => d.core === fix.diagnostic).map((d) => d.lsp),
+      diagnostics: [toLspDiagnostic(doc, fix.diagnostic)],
       edit: { changes: { [uri]: fix.edits.map((edit) => ({ range: toRange(doc, edit.span), newText: edit.newText })) } },
     }));
   }
@@ -391,7 +439,7 @@ export class ClozeServer {
     const context = await this.context(uri);
     if (!document || !context) return undefined;
     const settings = await this.settingsFor(uri);
-    if (!settings.preview.enabled) return undefined;
+    if (!settings.preview.enabled || !this.trusted) return undefined;
     return { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice };
   }
 
@@ -437,6 +485,20 @@ export class ClozeServer {
       return fallback;
     }
   }
+}
+
+/** The model choice of an untrusted workspace: nothing is resolved, so nothing is read. */
+function untrustedChoice(doc: ClozeDocument): ModelChoice {
+  const line = doc.models[0];
+  const lineBreak = doc.text.search(/\r|\n/);
+  const span = line ? line.idSpan : { start: 0, end: lineBreak < 0 ? doc.text.length : lineBreak };
+  const id = line?.id ?? '';
+  return { id, span, origin: line ? 'file' : 'settings', location: { ok: false, id, reason: 'the workspace is not trusted' } };
+}
+
+/** The cloze.data.* settings as read limits. */
+function dataLimits(settings: ClozeSettings): DataLimits {
+  return { maxRows: settings.data.maxRows, maxBytes: settings.data.maxFileSizeMB * 1024 * 1024 };
 }
 
 function uriToPath(uri: string): string | undefined {

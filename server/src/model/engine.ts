@@ -9,6 +9,7 @@ import { modelMaxLength, numberOr } from './maxLength';
 import { maskNotFound, maskScoresFromLogits, maskScoresFromStats } from './maskDistribution';
 import { type Precision, previewGraph, type PreviewGraph } from './maskOnlyGraph';
 import { MaskStats, type RowStats } from './maskStats';
+import { externalDataProblem } from './externalData';
 import { locationKey, type ModelLocation } from './resolve';
 import { withModelEnv } from './transformers';
 
@@ -184,6 +185,8 @@ export class MaskedLmEngine {
         return { tokenizer: loadedTokenizer, config: loadedConfig };
       }));
       const bytes = await fs.promises.readFile(path.join(folder, file));
+      const external = externalDataProblem(bytes, path.join(folder, file), folder);
+      if (external) throw new Error(`${file} cannot be used: ${external}`);
       ({ prepared, session } = await preparedSession(bytes, tokenizer));
     } catch (error) {
       throw new Error(describeEngineLoadError(location, file, quantized, error));

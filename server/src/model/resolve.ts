@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { invalidModelIdReason } from './modelId';
 
 /**
  * Where a model id is found: the models folder first, then the transformers.js
@@ -76,6 +77,9 @@ export function resolveModel(id: string, documentDir: string | undefined, settin
     }
     return { ok: true, source: 'path', root: path.dirname(folder), name: path.basename(folder), id };
   }
+  // Checked before the id becomes part of any path (models folder, cache, download target).
+  const invalid = invalidModelIdReason(id);
+  if (invalid) return { ok: false, id, reason: invalid };
   if (settings.modelsDir !== '' && hasTokenizer(path.join(settings.modelsDir, id))) {
     return { ok: true, source: 'models-dir', root: settings.modelsDir, name: id, id };
   }

@@ -1,3 +1,4 @@
+import * as vm from 'node:vm';
 import type { PreTrainedTokenizer } from '@xenova/transformers' with { 'resolution-mode': 'import' };
 import type { TokenPiece, TokenizerView } from '../language/tokenizer';
 import { locationKey, type ModelLocation } from './resolve';
@@ -22,6 +23,10 @@ export class TokenizerCache {
 
   get(location: Extract<ModelLocation, { ok: true }>): Promise<TokenizerResult> {
     const key = locationKey(location);
+    const settled = this.settled.get(key);
+    if (settled?.ok && settled.tokenizer instanceof TransformersTokenizerView && settled.tokenizer.hung !== undefined) {
+      return Promise.resolve({ ok: false, reason: settled.tokenizer.hung });
+    }
     let load = this.loads.get(key);
     if (!load) {
       load = loadTokenizer(location, this.cacheDir);
@@ -35,10 +40,69 @@ export class TokenizerCache {
     return load;
   }
 
-  /** The tokenizer if it has already loaded, without waiting. */
+  /** The tokenizer if it has already loaded (and has not been found to hang), without waiting. */
   loaded(location: Extract<ModelLocation, { ok: true }>): TokenizerView | undefined {
     const result = this.settled.get(locationKey(location));
-    return result?.ok ? result.tokenizer : undefined;
+    if (!result?.ok) return undefined;
+    return result.tokenizer instanceof TransformersTokenizerView && result.tokenizer.hung !== undefined ? undefined : result.tokenizer;
+  }
+}
+
+/**
+ * Why a tokenizer is no longer used: it ran past its time budget on a text
+ * (a pre-tokenizer or normalizer regex that backtracks catastrophically).
+ */
+export class TokenizerTimeout extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'TokenizerTimeout';
+  }
+}
+
+/** Time one call of the real tokenizer may take (a text of a document: microseconds normally). */
+export const TOKENIZE_BUDGET_MS = 1000;
+
+/** Time a whole check may spend: generous (a 10,000-line document checks in a fraction of it), and bounded. */
+export function checkBudgetMs(textLength: number): number {
+  return 2000 + Math.ceil(textLength * 0.005);
+}
+
+/**
+ * The tokenizers are run on the server's main thread (the core's checks ask
+ * them synchronously), and a JavaScript regex cannot be interrupted from
+ * JavaScript. `vm`'s timeout can: its watchdog thread terminates whatever runs
+ * on this thread when the budget is spent, a regex included. Starting the
+ * watchdog costs ~0.1 ms, so a whole operation (a check, a hover) runs under
+ * one budget; a tokenizer call outside any operation gets its own.
+ */
+const guardContext = vm.createContext({ work: undefined as unknown });
+const guardScript = new vm.Script('work()');
+let guarding = false;
+
+/**
+ * Runs `work` (which may tokenize) with a time budget. When the budget runs
+ * out inside the tokenizer, that tokenizer is marked as hung (it is never
+ * used again: `TokenizerCache.loaded` forgets it and `get` answers its reason)
+ * and a `TokenizerTimeout` is thrown.
+ */
+export function boundedTokenizing<T>(budgetMs: number, work: () => T): T {
+  if (guarding) return work();
+  guarding = true;
+  const context = guardContext as { work: unknown };
+  context.work = work;
+  try {
+    return guardScript.runInContext(guardContext, { timeout: budgetMs }) as T;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+      const view = TransformersTokenizerView.running;
+      if (view) throw new TokenizerTimeout(view.markHung(budgetMs));
+      throw new TokenizerTimeout(`the check ran longer than ${budgetMs} ms`);
+    }
+    throw error;
+  } finally {
+    guarding = false;
+    context.work = undefined;
+    TransformersTokenizerView.running = undefined;
   }
 }
 
@@ -119,6 +183,11 @@ class Recent<T> {
 }
 
 class TransformersTokenizerView implements TokenizerView {
+  /** The view whose tokenizer is running now, for the reason of a timeout. */
+  static running: TransformersTokenizerView | undefined;
+  /** Set when the tokenizer ran past its budget: why it is not used any more. */
+  hung: string | undefined;
+  private current = '';
   readonly special;
   readonly maskTokenId: number;
   readonly unkTokenId: number | undefined;
@@ -155,8 +224,28 @@ class TransformersTokenizerView implements TokenizerView {
   tokenize(text: string): TokenPiece[] {
     // Shared and frozen: a re-check allocates nothing for a text it has seen.
     return this.pieces.get(text, () =>
-      Object.freeze(this.tokenizer.encode(text, null, { add_special_tokens: false }).map((id) => this.piece(id))),
+      Object.freeze(this.encode(text, () => this.tokenizer.encode(text, null, { add_special_tokens: false })).map((id) => this.piece(id))),
     ) as TokenPiece[];
+  }
+
+  /** Runs the real tokenizer on a text, bounded in time (see `boundedTokenizing`). */
+  private encode(text: string, run: () => number[]): number[] {
+    if (this.hung !== undefined) throw new TokenizerTimeout(this.hung);
+    return boundedTokenizing(TOKENIZE_BUDGET_MS, () => {
+      TransformersTokenizerView.running = this;
+      this.current = text;
+      try {
+        return run();
+      } finally {
+        TransformersTokenizerView.running = undefined;
+      }
+    });
+  }
+
+  markHung(budgetMs: number): string {
+    const shown = this.current.length > 60 ? `${this.current.slice(0, 60)}…` : this.current;
+    this.hung = `its tokenizer ran for more than ${budgetMs} ms on the text "${shown}" and was stopped (a pre-tokenizer or normalizer regex in tokenizer.json that backtracks catastrophically?). Fix or replace tokenizer.json, then reload the window`;
+    return this.hung;
   }
 
   /** One frozen piece object per vocabulary id, so remembered tokenizations hold only references. */
@@ -170,7 +259,7 @@ class TransformersTokenizerView implements TokenizerView {
   }
 
   countTokens(text: string): number {
-    return this.counts.get(text, () => this.tokenizer.encode(text).length);
+    return this.counts.get(text, () => this.encode(text, () => this.tokenizer.encode(text)).length);
   }
 
   tokenId(token: string): number | undefined {

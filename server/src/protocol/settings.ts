@@ -13,6 +13,11 @@ export interface ClozeSettings {
     readonly topK: number;
     readonly calibrate: boolean;
   };
+  /** Bounds on reading `data:` files: rows, and the file size in MB. */
+  readonly data: {
+    readonly maxRows: number;
+    readonly maxFileSizeMB: number;
+  };
 }
 
 export const defaultSettings: ClozeSettings = {
@@ -21,12 +26,15 @@ export const defaultSettings: ClozeSettings = {
   allowRemoteModels: true,
   quantized: true,
   preview: { enabled: true, topK: 10, calibrate: false },
+  data: { maxRows: 100_000, maxFileSizeMB: 100 },
 };
 
 /** Merges what the client sent (any shape, possibly partial) over the defaults. */
 export function readSettings(raw: unknown): ClozeSettings {
   const value = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
   const preview = (value['preview'] && typeof value['preview'] === 'object' ? value['preview'] : {}) as Record<string, unknown>;
+  const data = (value['data'] && typeof value['data'] === 'object' ? value['data'] : {}) as Record<string, unknown>;
+  const positive = (v: unknown, fallback: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
   const string = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
   const boolean = (v: unknown, fallback: boolean): boolean => (typeof v === 'boolean' ? v : fallback);
   const topK =
@@ -42,6 +50,10 @@ export function readSettings(raw: unknown): ClozeSettings {
       enabled: boolean(preview['enabled'], defaultSettings.preview.enabled),
       topK,
       calibrate: boolean(preview['calibrate'], defaultSettings.preview.calibrate),
+    },
+    data: {
+      maxRows: positive(data['maxRows'], defaultSettings.data.maxRows),
+      maxFileSizeMB: positive(data['maxFileSizeMB'], defaultSettings.data.maxFileSizeMB),
     },
   };
 }

@@ -1,99 +1,266 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse as parseCsv } from 'csv-parse/sync';
+import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { parse as parseCsv } from 'csv-parse';
 import type { DataSetSummary } from '../language/validate';
 
 /**
  * Reading the labelled rows a `data:` line points at (JSONL, CSV or TSV).
  * CSV quoting is subtle (quoted separators, doubled quotes, line breaks in
  * cells), so it is left to csv-parse rather than a hand-written splitter.
+ *
+ * A `data:` line is written by whoever wrote the workspace, so a read is
+ * bounded: only regular files are opened (a FIFO would block for ever, a
+ * device such as /dev/zero never ends), the bytes are read asynchronously in
+ * chunks that yield to the event loop, and reading stops at a row and a byte
+ * limit (`cloze.data.maxRows`, `cloze.data.maxFileSizeMB`).
  */
 
 export type Row = Readonly<Record<string, string>>;
 
+export interface DataLimits {
+  /** Rows read at most; the rest of the file is not read. */
+  readonly maxRows: number;
+  /** Bytes read at most; reading stops at the last line break before the limit. */
+  readonly maxBytes: number;
+}
+
+export const defaultDataLimits: DataLimits = { maxRows: 100_000, maxBytes: 100 * 1024 * 1024 };
+
 export type DataSet =
-  | { readonly ok: true; readonly rows: readonly Row[]; readonly columns: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly rows: readonly Row[];
+      readonly columns: readonly string[];
+      /** Set when a limit stopped the read: what was read is the start of the file. */
+      readonly limited?: string;
+    }
   | { readonly ok: false; readonly reason: string };
 
-const cache = new Map<string, { mtimeMs: number; size: number; data: DataSet }>();
+const CHUNK_BYTES = 64 * 1024;
 
-/** Reads a data file, reusing the last read while the file is unchanged. */
-export function readDataSet(file: string): DataSet {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch {
-    return { ok: false, reason: `Cannot read ${file}: the file does not exist. The path is relative to the .cloze file.` };
-  }
-  const cached = cache.get(file);
-  if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.data;
-  const data = readUncached(file);
-  cache.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, data });
-  return data;
-}
-
-function readUncached(file: string): DataSet {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    return { ok: false, reason: `Cannot read ${file}: ${error instanceof Error ? error.message : String(error)}` };
-  }
+/** Reads a data file within `limits`, without blocking the event loop. */
+export async function readDataSet(file: string, limits: DataLimits = defaultDataLimits): Promise<DataSet> {
   const extension = path.extname(file).toLowerCase();
+  const format =
+    extension === '.jsonl' || extension === '.ndjson' ? 'jsonl' : extension === '.csv' || extension === '.tsv' ? extension : undefined;
+  let handle: fs.promises.FileHandle;
   try {
-    if (extension === '.jsonl' || extension === '.ndjson') return fromJsonLines(text, file);
-    if (extension === '.csv' || extension === '.tsv') {
-      // The header names the columns even when no row follows it.
-      let header: string[] = [];
-      const records = parseCsv(text, {
-        columns: (names: string[]) => (header = names),
-        delimiter: extension === '.tsv' ? '\t' : ',',
-        skip_empty_lines: true,
-        bom: true,
-        relax_quotes: extension === '.tsv',
-      }) as Array<Record<string, string>>;
-      return { ok: true, rows: records, columns: header };
+    // O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one. The type is
+    // checked on the open descriptor, so a file swapped for a FIFO after a stat is still refused.
+    handle = await fs.promises.open(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT')
+      return { ok: false, reason: `Cannot read ${file}: the file does not exist. The path is relative to the .cloze file.` };
+    return { ok: false, reason: `Cannot read ${file}: ${code ?? (error instanceof Error ? error.message : String(error))}` };
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      return {
+        ok: false,
+        reason: `${file} is not a regular file (${kindOf(stat)}); a \`data:\` line must name a JSONL, CSV or TSV file.`,
+      };
     }
-    return { ok: false, reason: `${path.basename(file)}: unknown data format. Use .jsonl, .csv or .tsv.` };
+    if (!format) return { ok: false, reason: `${path.basename(file)}: unknown data format. Use .jsonl, .csv or .tsv.` };
+    const chunks = new ChunkReader(handle, limits.maxBytes);
+    const result =
+      format === 'jsonl' ? await fromJsonLines(chunks, file, limits.maxRows) : await fromCsv(chunks, format, file, limits.maxRows);
+    if (!result.ok) return result;
+    const limited = result.rowLimited
+      ? `only its first ${limits.maxRows.toLocaleString('en-US')} rows were read (cloze.data.maxRows)`
+      : chunks.truncated
+        ? `it is ${megabytes(stat.size)}, so only its first ${megabytes(limits.maxBytes)} were read (cloze.data.maxFileSizeMB)`
+        : undefined;
+    return { ok: true, rows: result.rows, columns: result.columns, ...(limited ? { limited } : {}) };
   } catch (error) {
     return { ok: false, reason: `Cannot read ${path.basename(file)}: ${error instanceof Error ? error.message : String(error)}` };
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }
 
-function fromJsonLines(text: string, file: string): DataSet {
+function kindOf(stat: fs.Stats): string {
+  if (stat.isDirectory()) return 'a folder';
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  if (stat.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0)} MB`;
+}
+
+/**
+ * The file's text in chunks of whole lines, at most `maxBytes` of it. Each
+ * chunk is an `await`, so the event loop serves requests between chunks.
+ */
+class ChunkReader {
+  truncated = false;
+  private readonly decoder = new StringDecoder('utf8');
+
+  constructor(
+    private readonly handle: fs.promises.FileHandle,
+    private readonly maxBytes: number,
+  ) {}
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<string> {
+    const buffer = Buffer.alloc(CHUNK_BYTES);
+    let position = 0;
+    let first = true;
+    for (;;) {
+      const wanted = Math.min(CHUNK_BYTES, this.maxBytes + 1 - position);
+      if (wanted <= 0) break;
+      const { bytesRead } = await this.handle.read(buffer, 0, wanted, position);
+      if (bytesRead === 0) {
+        const rest = this.decoder.end();
+        if (rest) yield rest;
+        return;
+      }
+      position += bytesRead;
+      let bytes = buffer.subarray(0, bytesRead);
+      if (position > this.maxBytes) {
+        // Over the limit: keep whole lines only, so no row is cut in two.
+        this.truncated = true;
+        const keep = bytes.subarray(0, bytes.length - (position - this.maxBytes));
+        const lastBreak = keep.lastIndexOf(0x0a);
+        bytes = keep.subarray(0, lastBreak + 1);
+        const text = this.decoder.write(Buffer.from(bytes));
+        if (text) yield first ? stripBom(text) : text;
+        return;
+      }
+      const text = this.decoder.write(Buffer.from(bytes));
+      if (text) yield first ? stripBom(text) : text;
+      first = false;
+    }
+  }
+}
+
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+type Parsed =
+  | { readonly ok: true; readonly rows: Row[]; readonly columns: string[]; readonly rowLimited: boolean }
+  | { readonly ok: false; readonly reason: string };
+
+async function fromJsonLines(chunks: AsyncIterable<string>, file: string, maxRows: number): Promise<Parsed> {
   const rows: Row[] = [];
-  const columns: string[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '') continue;
+  const columns = new Set<string>();
+  let lineNumber = 0;
+  let pending = '';
+  const take = (raw: string): Parsed | undefined => {
+    lineNumber++;
+    const line = raw.trim();
+    if (line === '') return undefined;
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch {
-      return { ok: false, reason: `${path.basename(file)} line ${i + 1} is not valid JSON.` };
+      return { ok: false, reason: `${path.basename(file)} line ${lineNumber} is not valid JSON.` };
     }
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
-      return { ok: false, reason: `${path.basename(file)} line ${i + 1} is not a JSON object with the fields and \`label\`.` };
+      return { ok: false, reason: `${path.basename(file)} line ${lineNumber} is not a JSON object with the fields and \`label\`.` };
     }
     const row: Record<string, string> = {};
     for (const [key, field] of Object.entries(value)) {
       row[key] = typeof field === 'string' ? field : JSON.stringify(field);
-      if (!columns.includes(key)) columns.push(key);
+      columns.add(key);
     }
     rows.push(row);
+    return undefined;
+  };
+  for await (const chunk of chunks) {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (rows.length >= maxRows && line.trim() !== '') return { ok: true, rows, columns: [...columns], rowLimited: true };
+      const failed = take(line);
+      if (failed) return failed;
+    }
+    // A line that never ends (a file of one huge line) is bounded by the byte limit of the reader.
   }
-  return { ok: true, rows, columns };
+  if (pending.trim() !== '') {
+    if (rows.length >= maxRows) return { ok: true, rows, columns: [...columns], rowLimited: true };
+    const failed = take(pending);
+    if (failed) return failed;
+  }
+  return { ok: true, rows, columns: [...columns], rowLimited: false };
+}
+
+async function fromCsv(chunks: AsyncIterable<string>, extension: '.csv' | '.tsv', file: string, maxRows: number): Promise<Parsed> {
+  // The header names the columns even when no row follows it.
+  let header: string[] = [];
+  const parser = Readable.from(chunks).pipe(
+    parseCsv({
+      columns: (names: string[]) => (header = names),
+      delimiter: extension === '.tsv' ? '\t' : ',',
+      skip_empty_lines: true,
+      relax_quotes: extension === '.tsv',
+    }),
+  );
+  const rows: Row[] = [];
+  try {
+    for await (const record of parser) {
+      if (rows.length >= maxRows) return { ok: true, rows, columns: header, rowLimited: true };
+      rows.push(record as Record<string, string>);
+    }
+  } catch (error) {
+    return { ok: false, reason: `Cannot read ${path.basename(file)}: ${error instanceof Error ? error.message : String(error)}` };
+  } finally {
+    parser.destroy();
+  }
+  return { ok: true, rows, columns: header, rowLimited: false };
 }
 
 export function summarize(data: DataSet): DataSetSummary {
   if (!data.ok) return data;
   const labels = new Set<string>();
   for (const row of data.rows) if (row['label'] !== undefined) labels.add(row['label']);
-  return { ok: true, columns: data.columns, labels: [...labels], rowCount: data.rows.length };
+  return {
+    ok: true,
+    columns: data.columns,
+    labels: [...labels],
+    rowCount: data.rows.length,
+    ...(data.limited ? { limited: data.limited } : {}),
+  };
 }
 
-/** Drops the cached rows of every data file not listed (those of the open documents), so closing a document frees its rows. */
-export function retainDataSets(files: ReadonlySet<string>): void {
-  for (const file of [...cache.keys()]) if (!files.has(file)) cache.delete(file);
+/**
+ * Summaries of data files, remembered while a file is unchanged. Only the
+ * summary (columns, labels, row count) is kept, never the rows, and only for
+ * a bounded number of files. Concurrent asks for the same file share one read.
+ */
+export class DataSetSummaries {
+  private readonly entries = new Map<string, { key: string; summary: Promise<DataSetSummary> }>();
+
+  constructor(private readonly capacity = 64) {}
+
+  async get(file: string, limits: DataLimits): Promise<DataSetSummary> {
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.stat(file);
+    } catch {
+      return { ok: false, reason: `Cannot read ${file}: the file does not exist. The path is relative to the .cloze file.` };
+    }
+    const key = JSON.stringify([stat.mtimeMs, stat.size, stat.ino, limits.maxRows, limits.maxBytes]);
+    const cached = this.entries.get(file);
+    if (cached && cached.key === key) {
+      this.entries.delete(file);
+      this.entries.set(file, cached);
+      return cached.summary;
+    }
+    const summary = readDataSet(file, limits).then(summarize);
+    this.entries.delete(file);
+    this.entries.set(file, { key, summary });
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+    return summary;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
 }

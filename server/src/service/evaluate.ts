@@ -3,7 +3,7 @@ import type { ClozeDocument } from '../language/ast';
 import { argmax, type Scorer } from '../language/scores';
 import type { TokenizerView } from '../language/tokenizer';
 import { usedFields } from '../language/render';
-import { readDataSet, type Row } from './dataSets';
+import { defaultDataLimits, readDataSet, type DataLimits, type Row } from './dataSets';
 import { accuracySummary, computePreview, type AccuracySummary, type ExamplePreview, type PreviewRow } from './preview';
 
 /**
@@ -44,11 +44,12 @@ export interface EvaluationOptions {
 }
 
 /** The labelled rows of data files, as preview inputs; rows the verbalizer cannot score are counted, not scored. */
-export function evaluationRows(
+export async function evaluationRows(
   doc: ClozeDocument,
   files: readonly string[],
   labels: readonly string[],
-): { rows: PreviewRow[]; sources: EvaluationSource[]; skipped: Record<string, number>; problems: string[] } {
+  limits: DataLimits = defaultDataLimits,
+): Promise<{ rows: PreviewRow[]; sources: EvaluationSource[]; skipped: Record<string, number>; problems: string[] }> {
   const rows: PreviewRow[] = [];
   const sources: EvaluationSource[] = [];
   const skipped: Record<string, number> = {};
@@ -56,11 +57,12 @@ export function evaluationRows(
   const fields = usedFields(doc.patterns);
   const declared = new Set(labels);
   for (const file of files) {
-    const data = readDataSet(file);
+    const data = await readDataSet(file, limits);
     if (!data.ok) {
       problems.push(data.reason);
       continue;
     }
+    if (data.limited) problems.push(`${path.basename(file)}: ${data.limited}; the rest is not evaluated.`);
     const inputColumns = data.columns.filter((column) => column !== 'label');
     // Like a one-line example, a file with one text column fills the one field the patterns use.
     const fill = (row: Row): Map<string, string> =>

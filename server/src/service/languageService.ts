@@ -4,8 +4,8 @@ import type { TokenizerView } from '../language/tokenizer';
 import { validateStructure, type DataSetSummary } from '../language/validate';
 import { validateWithTokenizer } from '../language/validateTokens';
 import { resolveModel, type ModelLocation, type ModelSettings } from '../model/resolve';
-import { TokenizerCache } from '../model/tokenizers';
-import { readDataSet, summarize } from './dataSets';
+import { boundedTokenizing, checkBudgetMs, TokenizerCache, TokenizerTimeout } from '../model/tokenizers';
+import { DataSetSummaries, defaultDataLimits, type DataLimits } from './dataSets';
 
 /**
  * The language service both front ends use: the language server (per open
@@ -31,6 +31,9 @@ export interface ModelChoice {
 }
 
 export class ClozeLanguageService {
+  /** Summaries of data files (never their rows), remembered while a file is unchanged. */
+  private readonly dataSummaries = new DataSetSummaries();
+
   constructor(
     readonly settings: ServiceSettings,
     /** Shared by every service of the process, so one model is loaded once. */
@@ -52,17 +55,35 @@ export class ClozeLanguageService {
     return { id, span, origin, location: resolveModel(id, documentDir, this.settings) };
   }
 
-  /** Summaries of the document's data files, read relative to the document. */
-  dataSets(doc: ClozeDocument, documentPath: string | undefined): Map<string, DataSetSummary> {
+  /**
+   * Summaries of the document's data files, read relative to the document:
+   * asynchronously, regular files only, within `limits` (see dataSets.ts).
+   */
+  async dataSets(
+    doc: ClozeDocument,
+    documentPath: string | undefined,
+    limits: DataLimits = defaultDataLimits,
+  ): Promise<Map<string, DataSetSummary>> {
     const summaries = new Map<string, DataSetSummary>();
     const base = documentPath ? path.dirname(documentPath) : process.cwd();
-    for (const data of doc.data) summaries.set(data.path, summarize(readDataSet(path.resolve(base, data.path))));
+    await Promise.all(
+      doc.data.map(async (data) => summaries.set(data.path, await this.dataSummaries.get(path.resolve(base, data.path), limits))),
+    );
     return summaries;
   }
 
-  /** The checks that need nothing but the text and the data files: instant. */
-  checkStructure(doc: ClozeDocument, documentPath: string | undefined): Diagnostic[] {
-    return validateStructure(doc, this.dataSets(doc, documentPath));
+  /**
+   * The checks that need nothing but the text and the data files (read without
+   * blocking, bounded). `readFiles` false: the data files are not read at all
+   * (an untrusted workspace).
+   */
+  async checkStructure(
+    doc: ClozeDocument,
+    documentPath: string | undefined,
+    limits: DataLimits = defaultDataLimits,
+    readFiles = true,
+  ): Promise<Diagnostic[]> {
+    return validateStructure(doc, readFiles ? await this.dataSets(doc, documentPath, limits) : new Map());
   }
 
   /** Loads (or reuses) the tokenizer of a model choice. */
@@ -75,12 +96,36 @@ export class ClozeLanguageService {
   /** The checks that need the model's tokenizer, or the reason it could not be loaded. */
   async checkTokens(doc: ClozeDocument, choice: ModelChoice): Promise<Diagnostic[]> {
     const result = await this.tokenizer(choice);
-    return result.ok ? validateWithTokenizer(doc, result.tokenizer) : [result.diagnostic];
+    return result.ok ? this.tokenChecks(doc, choice, result.tokenizer) : [result.diagnostic];
+  }
+
+  /**
+   * The tokenizer checks with a loaded tokenizer, within a time budget: a
+   * tokenizer that hangs (a catastrophically backtracking regex) is stopped and
+   * reported on the model line instead of freezing the server.
+   */
+  tokenChecks(doc: ClozeDocument, choice: ModelChoice, tokenizer: TokenizerView): Diagnostic[] {
+    return this.boundedByTokenizer(
+      choice,
+      () => validateWithTokenizer(doc, tokenizer),
+      (diagnostic) => [diagnostic],
+      checkBudgetMs(doc.text.length),
+    );
+  }
+
+  /** Runs work that tokenizes within a budget; a timeout gives `fallback` the model-unavailable diagnostic. */
+  boundedByTokenizer<T>(choice: ModelChoice, work: () => T, fallback: (diagnostic: Diagnostic) => T, budgetMs = checkBudgetMs(0)): T {
+    try {
+      return boundedTokenizing(budgetMs, work);
+    } catch (error) {
+      if (error instanceof TokenizerTimeout) return fallback(this.unavailable(choice, error.reason));
+      throw error;
+    }
   }
 
   /** Everything, as the CLI reports it. */
-  async check(doc: ClozeDocument, documentPath: string | undefined, override?: string): Promise<Diagnostic[]> {
-    const structural = this.checkStructure(doc, documentPath);
+  async check(doc: ClozeDocument, documentPath: string | undefined, override?: string, limits?: DataLimits): Promise<Diagnostic[]> {
+    const structural = await this.checkStructure(doc, documentPath, limits);
     const tokens = await this.checkTokens(doc, this.modelChoice(doc, documentPath, override));
     return [...structural, ...tokens].sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
   }

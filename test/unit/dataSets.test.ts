@@ -1,0 +1,170 @@
+// Data files named by `data:` lines are written by whoever wrote the workspace: a read must be
+// bounded. Only regular files are read (/dev/zero never ends, a FIFO blocks for ever), the read
+// yields to the event loop, and it stops at cloze.data.maxRows / maxFileSizeMB with a warning on
+// the `data:` line. Checked in the service, in `cloze check`, and over the real LSP.
+
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Diagnostic } from 'vscode-languageserver-protocol';
+import { parse } from '../../server/src/language';
+import { readDataSet } from '../../server/src/service/dataSets';
+import { startServer } from '../support/lsp';
+import { cliMain, modelsDir, repoRoot } from '../support/paths';
+import { serviceFor } from '../support/service';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-data-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const fifo = path.join(dir, 'pipe.jsonl');
+execFileSync('mkfifo', [fifo]);
+const zeroLink = path.join(dir, 'zero.jsonl');
+fs.symlinkSync('/dev/zero', zeroLink);
+
+function jsonl(name: string, rows: number): string {
+  const file = path.join(dir, name);
+  const lines: string[] = [];
+  for (let i = 0; i < rows; i++)
+    lines.push(JSON.stringify({ review: `review number ${i} was fine`, label: i % 2 ? 'positive' : 'negative' }));
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+const header = ['model: tiny-random-bert-cased', 'pattern: {review} It was [MASK].', 'verbalizer:', '  positive: great', '  negative: bad'];
+
+describe('reading data files', () => {
+  test('a device (/dev/zero, through a symlink) is refused without being read', async () => {
+    const data = await readDataSet(zeroLink);
+    assert.equal(data.ok, false);
+    assert.match(!data.ok ? data.reason : '', /not a regular file \(a device\)/);
+  });
+
+  test('a FIFO is refused without waiting for a writer', async () => {
+    const data = await readDataSet(fifo);
+    assert.equal(data.ok, false);
+    assert.match(!data.ok ? data.reason : '', /not a regular file \(a FIFO\)/);
+  });
+
+  test('a folder is refused', async () => {
+    const data = await readDataSet(dir + path.sep + '.');
+    assert.equal(data.ok, false);
+  });
+
+  test('reading yields to the event loop: a timer set before a large read fires before it ends', async () => {
+    const file = jsonl('large.jsonl', 60_000);
+    let fired = false;
+    setTimeout(() => (fired = true), 0);
+    const data = await readDataSet(file);
+    assert.ok(data.ok);
+    assert.equal(data.rows.length, 60_000);
+    assert.ok(fired, 'the read ran to its end without letting the event loop turn');
+  });
+
+  test('the row limit stops the read and says so; the rows read are the first ones', async () => {
+    const file = jsonl('rows.jsonl', 1000);
+    const data = await readDataSet(file, { maxRows: 10, maxBytes: 1 << 30 });
+    assert.ok(data.ok);
+    assert.equal(data.rows.length, 10);
+    assert.equal(data.rows[0]['review'], 'review number 0 was fine');
+    assert.match(data.limited ?? '', /first 10 rows.*cloze\.data\.maxRows/);
+  });
+
+  test('the byte limit stops the read at a line break, so no row is cut; CSV too', async () => {
+    const file = jsonl('bytes.jsonl', 1000);
+    const data = await readDataSet(file, { maxRows: 1 << 30, maxBytes: 1000 });
+    assert.ok(data.ok, !data.ok ? data.reason : '');
+    assert.ok(data.rows.length > 5 && data.rows.length < 30, `${data.rows.length} rows`);
+    assert.match(data.limited ?? '', /cloze\.data\.maxFileSizeMB/);
+    const csv = path.join(dir, 'bytes.csv');
+    fs.writeFileSync(
+      csv,
+      'review,label\n' + Array.from({ length: 500 }, (_, i) => `"a, ""quoted"" review ${i}",positive`).join('\n') + '\n',
+    );
+    const rows = await readDataSet(csv, { maxRows: 1 << 30, maxBytes: 1000 });
+    assert.ok(rows.ok, !rows.ok ? rows.reason : '');
+    assert.deepEqual(rows.columns, ['review', 'label']);
+    assert.equal(rows.rows.at(-1)?.['label'], 'positive');
+    const limitedRows = await readDataSet(csv, { maxRows: 3, maxBytes: 1 << 30 });
+    assert.ok(limitedRows.ok && limitedRows.rows.length === 3 && limitedRows.limited);
+  });
+
+  test('a file within the limits is read whole, BOM and CRLF included', async () => {
+    const file = path.join(dir, 'small.jsonl');
+    fs.writeFileSync(file, '\ufeff{"review":"a","label":"positive"}\r\n{"review":"b","label":"negative"}');
+    const data = await readDataSet(file);
+    assert.ok(data.ok);
+    assert.equal(data.rows.length, 2);
+    assert.equal(data.limited, undefined);
+  });
+
+  test('the service reports a limit as a data-too-large warning on the `data:` path, and a device as data-unreadable', async () => {
+    jsonl('many.jsonl', 50);
+    const text = [...header, 'data: many.jsonl', 'data: pipe.jsonl', 'data: zero.jsonl', ''].join('\n');
+    const doc = parse(text);
+    const diagnostics = await serviceFor('tiny-random-bert-cased').checkStructure(doc, path.join(dir, 'doc.cloze'), {
+      maxRows: 20,
+      maxBytes: 1 << 30,
+    });
+    const byCode = (code: string) => diagnostics.filter((d) => d.code === code).map((d) => text.slice(d.span.start, d.span.end));
+    assert.deepEqual(byCode('data-too-large'), ['many.jsonl']);
+    assert.deepEqual(byCode('data-unreadable'), ['pipe.jsonl', 'zero.jsonl']);
+    assert.equal(diagnostics.find((d) => d.code === 'data-too-large')?.severity, 'warning');
+  });
+});
+
+describe('cloze check with hostile data files', () => {
+  test('a FIFO and /dev/zero are reported and the check ends; --data-max-rows limits the rows read', async () => {
+    jsonl('cli.jsonl', 30);
+    const file = path.join(dir, 'cli.cloze');
+    fs.writeFileSync(file, [...header, 'data: pipe.jsonl', 'data: zero.jsonl', 'data: cli.jsonl', ''].join('\n'));
+    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [cliMain, 'check', file, '--models-dir', modelsDir(), '--offline', '--data-max-rows', '10', '--format', 'json'],
+        { cwd: repoRoot, timeout: 60_000 },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    assert.equal(run.code, 1, run.stderr);
+    const reports = JSON.parse(run.stdout) as Array<{ diagnostics: Array<{ code: string; message: string }> }>;
+    const codes = reports[0].diagnostics.map((d) => d.code).sort();
+    assert.deepEqual(codes, ['data-too-large', 'data-unreadable', 'data-unreadable']);
+    assert.match(reports[0].diagnostics.find((d) => d.code === 'data-too-large')!.message, /first 10 rows/);
+  });
+});
+
+describe('the language server with hostile data files', () => {
+  test('`data:` naming /dev/zero or a FIFO gives data-unreadable at once and the server keeps answering', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false, data: { maxRows: 5 } });
+    try {
+      jsonl('lsp.jsonl', 20);
+      const uri = pathToFileURL(path.join(dir, 'lsp.cloze')).href;
+      const text = [...header, 'data: zero.jsonl', 'data: pipe.jsonl', 'data: lsp.jsonl', ''].join('\n');
+      const published = client.diagnostics(uri, (d: Diagnostic[]) => d.some((x) => x.code === 'data-unreadable'));
+      await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
+      const diagnostics = await published;
+      assert.deepEqual(
+        diagnostics
+          .filter((d) => String(d.code).startsWith('data-'))
+          .map((d) => [d.code, d.range.start.line])
+          .sort(),
+        [
+          ['data-too-large', 7],
+          ['data-unreadable', 5],
+          ['data-unreadable', 6],
+        ],
+      );
+      const hover = await client.connection.sendRequest('textDocument/hover', {
+        textDocument: { uri },
+        position: { line: 3, character: 14 },
+      });
+      assert.ok(hover, 'no hover');
+    } finally {
+      await client.close();
+    }
+  });
+});
