@@ -28,8 +28,7 @@ export function validateStructure(doc: ClozeDocument, dataSets: ReadonlyMap<stri
   const report = (code: DiagnosticCode, severity: Severity, span: Span, message: string): void => {
     out.push({ code, severity, span, message });
   };
-  const lineBreak = doc.text.search(/\r|\n/);
-  const firstLine = { start: 0, end: lineBreak < 0 ? doc.text.length : lineBreak };
+  const firstLine = fileLevelSpan(doc);
 
   for (const extra of doc.models.slice(1)) {
     report('model-duplicate', 'error', extra.span, 'A file has one `model:` line; this one repeats it. Remove one of them.');
@@ -47,6 +46,20 @@ export function validateStructure(doc: ClozeDocument, dataSets: ReadonlyMap<stri
 }
 
 type Report = (code: DiagnosticCode, severity: Severity, span: Span, message: string) => void;
+
+/**
+ * Where a problem of the whole file goes, where a user looks: the first line of the
+ * first statement other than comments and the `model:` line; in a file with no such
+ * statement, line 1 (empty file) or the end of the text, not under a `model:` line
+ * that is fine.
+ */
+export function fileLevelSpan(doc: ClozeDocument): Span {
+  const first = doc.statements.find((statement) => statement.kind !== 'comment' && statement.kind !== 'model');
+  if (!first && doc.models.length > 0) return { start: doc.text.length, end: doc.text.length };
+  const start = first ? first.span.start : 0;
+  const rest = doc.text.slice(start).search(/\r|\n/);
+  return { start, end: rest < 0 ? doc.text.length : start + rest };
+}
 
 function checkPatterns(doc: ClozeDocument, report: Report, firstLine: Span): void {
   if (doc.patterns.length === 0) {
