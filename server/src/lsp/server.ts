@@ -68,7 +68,9 @@ function megabytes(bytes: number): string {
 /** "12.3 of 438 MB", "0.4 MB": what a download has done. */
 export function describeProgress(progress: DownloadProgress | undefined): string {
   if (!progress) return '';
-  return progress.totalBytes ? `${megabytes(progress.receivedBytes)} of ${megabytes(progress.totalBytes)} MB` : `${megabytes(progress.receivedBytes)} MB`;
+  return progress.totalBytes
+    ? `${megabytes(progress.receivedBytes)} of ${megabytes(progress.totalBytes)} MB`
+    : `${megabytes(progress.receivedBytes)} MB`;
 }
 
 /**
@@ -301,6 +303,8 @@ export class ClozeServer {
   private filesToFetch(choice: ModelChoice, settings: ClozeSettings): string[] | undefined {
     const { location } = choice;
     if (!location.ok || (location.source !== 'remote' && location.source !== 'cache') || !settings.allowRemoteModels) return undefined;
+    // Never a URL from something that cannot be a hub id (empty, `org/`, spaces): the id's own diagnostic says why.
+    if (!/^[\w.-]+(\/[\w.-]+)?$/.test(choice.id)) return undefined;
     const files = [...TOKENIZER_FILES, onnxFile(settings.quantized)];
     const state = cacheState(this.cacheDir, choice.id, files);
     const todo = files.filter((f) => state.missing.includes(f) || state.damaged.includes(f));
@@ -389,7 +393,9 @@ export class ClozeServer {
         const now = Date.now();
         if (reporter && now - lastReport >= 250) {
           lastReport = now;
-          const percentage = progress.totalBytes ? Math.min(100, Math.floor((100 * progress.receivedBytes) / progress.totalBytes)) : undefined;
+          const percentage = progress.totalBytes
+            ? Math.min(100, Math.floor((100 * progress.receivedBytes) / progress.totalBytes))
+            : undefined;
           reporter.report(percentage ?? 0, describeProgress(progress));
         }
         // The lenses say how far it is ("loading … 12 of 438 MB"), every few seconds.

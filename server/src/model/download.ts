@@ -244,7 +244,10 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions): Dow
   }
   if (status === 404) {
     return file === TOKENIZER_FILES[0]
-      ? new DownloadError('not-found', `the hub has no model ${id} (404). Check the id: it is case-sensitive, e.g. Xenova/bert-base-uncased.`)
+      ? new DownloadError(
+          'not-found',
+          `the hub has no model ${id} (404). Check the id: it is case-sensitive, e.g. Xenova/bert-base-uncased.`,
+        )
       : new DownloadError(
           'not-found',
           `${id} has no ${file} on the hub (404): it is not exported for transformers.js. Use a Xenova/* export of the model${file.startsWith('onnx/') ? ', or switch cloze.quantized' : ''}.`,
@@ -389,7 +392,12 @@ function receive(
     out.on('finish', () => {
       if (done) return;
       if (!response.complete || (total !== undefined && size !== total)) {
-        return finish(new DownloadError('damaged', `the download broke off after ${size}${total !== undefined ? ` of ${total}` : ''} bytes. Try again.`));
+        return finish(
+          new DownloadError(
+            'damaged',
+            `the download broke off after ${size}${total !== undefined ? ` of ${total}` : ''} bytes. Try again.`,
+          ),
+        );
       }
       const sha256 = hash.digest('hex');
       if (expectedSha !== undefined && sha256 !== expectedSha) {

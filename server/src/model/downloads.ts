@@ -73,7 +73,11 @@ export class ModelDownloads {
     }).then(
       () => this.end(id, job, undefined),
       (error: unknown) =>
-        this.end(id, job, error instanceof DownloadError ? error : new DownloadError('disk', error instanceof Error ? error.message : String(error))),
+        this.end(
+          id,
+          job,
+          error instanceof DownloadError ? error : new DownloadError('disk', error instanceof Error ? error.message : String(error)),
+        ),
     );
   }
 
@@ -105,7 +109,9 @@ export class ModelDownloads {
     if (error && (error.kind !== 'cancelled' || job.byUser)) {
       this.failures.set(
         id,
-        error.kind === 'cancelled' ? new DownloadError('cancelled', 'the download was cancelled. Save the file or edit the id to try again.') : error,
+        error.kind === 'cancelled'
+          ? new DownloadError('cancelled', 'the download was cancelled. Save the file or edit the id to try again.')
+          : error,
       );
     }
     this.events.onEnd?.(id, error);

@@ -71,6 +71,9 @@ export function findClozeSettings(raw: unknown): Record<string, unknown> | undef
 export function mergeRawSettings(base: unknown, over: unknown): Record<string, unknown> {
   const a = isObject(base) ? base : {};
   const b = isObject(over) ? over : {};
-  const preview = isObject(a['preview']) || isObject(b['preview']) ? { preview: { ...(isObject(a['preview']) ? a['preview'] : {}), ...(isObject(b['preview']) ? b['preview'] : {}) } } : {};
+  const preview =
+    isObject(a['preview']) || isObject(b['preview'])
+      ? { preview: { ...(isObject(a['preview']) ? a['preview'] : {}), ...(isObject(b['preview']) ? b['preview'] : {}) } }
+      : {};
   return { ...a, ...b, ...preview };
 }
