@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { showDownloads } from './downloads';
 
 /**
  * The VS Code side is deliberately thin: it starts the Cloze language server
@@ -35,9 +36,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     ],
     // The server pulls `cloze.*` per document; this makes changes reach it.
     synchronize: { configurationSection: 'cloze' },
-    initializationOptions: { settings: vscode.workspace.getConfiguration('cloze') },
+    // downloadNotifications: model downloads as notifications with a Cancel button (downloads.ts).
+    initializationOptions: { settings: vscode.workspace.getConfiguration('cloze'), downloadNotifications: true },
   };
   client = new LanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions);
+  context.subscriptions.push(showDownloads(client));
   await client.start();
 }
 

@@ -285,6 +285,42 @@ describe('a download with progress and cancel', () => {
   });
 });
 
+describe('a download shown as a VS Code notification', () => {
+  test('cloze/download reports bytes and cloze/cancelDownload stops it', async () => {
+    const hub = await startHub({ models: { [hubId]: path.join(modelsDir(), 'review-bert-small-xenova') }, bytesPerSecond: 2_000_000 });
+    const cacheDir = freshCache();
+    const settings = { modelsDir: modelsDir(), allowRemoteModels: true };
+    const client = await startServer(
+      settings,
+      { HF_ENDPOINT: hub.url, CLOZE_CACHE_DIR: cacheDir },
+      { initializationOptions: { settings, downloadNotifications: true } },
+    );
+    const events: Array<{ id: string; kind: string; message?: string; percentage?: number }> = [];
+    const progress: unknown[] = [];
+    client.connection.onNotification('cloze/download', (event: (typeof events)[number]) => events.push(event));
+    client.connection.onNotification('$/progress', (params: unknown) => progress.push(params));
+    try {
+      const uri = freshUri();
+      await open(client, uri, textFor(hubId));
+      const report = await until('a cloze/download report with bytes', () =>
+        events.find((e) => e.kind === 'report' && e.id === hubId && / of \d+(\.\d)? MB$/.test(e.message ?? '') && (e.percentage ?? 0) > 0),
+      );
+      assert.ok(report.percentage! < 100);
+      assert.equal(events[0]!.kind, 'begin');
+      await client.connection.sendNotification('cloze/cancelDownload', { id: hubId });
+      await until('the download to end', () => events.some((e) => e.kind === 'end'), 5000);
+      await until('a lens saying the download was cancelled', async () =>
+        (await lensTitles(client, uri)).some((title) => /is unavailable: the download was cancelled/.test(title)),
+      );
+      assert.ok(!fs.existsSync(path.join(cacheDir, hubId, 'onnx')));
+      assert.deepEqual(progress, [], 'LSP progress was shown too');
+    } finally {
+      await client.close();
+      await hub.close();
+    }
+  });
+});
+
 describe('a quiet start', () => {
   test('an empty file with default settings shows no model error and starts no download until it has a pattern', async () => {
     const hub = await startHub({ models: {} });

@@ -12,7 +12,6 @@ import {
   type Hover,
   type InitializeParams,
   type InitializeResult,
-  type WorkDoneProgressServerReporter,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import {
@@ -55,11 +54,24 @@ export const StatsRequest = 'cloze/stats';
 export const DownloadsRequest = 'cloze/downloads';
 
 /**
+ * Downloads for clients that asked for them (initializationOptions `downloadNotifications`, the
+ * VS Code client): `cloze/download` `{ id, kind: begin|report|end, message?, percentage? }` from
+ * the server, `cloze/cancelDownload` `{ id }` from the client (client/src/downloads.ts).
+ */
+export const DownloadNotification = 'cloze/download';
+export const CancelDownloadNotification = 'cloze/cancelDownload';
+
+/**
  * How long the `model:` id must stay unchanged before it is looked up on the
  * network: a prefix typed on the way to the real id is never fetched.
  * `CLOZE_RESOLVE_DELAY_MS` changes it.
  */
 const RESOLVE_DELAY_MS = Number(process.env['CLOZE_RESOLVE_DELAY_MS']) > 0 ? Number(process.env['CLOZE_RESOLVE_DELAY_MS']) : 1000;
+
+/** Never a URL from what cannot be a hub id (empty, `org/`, spaces): the id's own diagnostic says why. */
+function isHubId(id: string): boolean {
+  return /^[\w.-]+(\/[\w.-]+)?$/.test(id);
+}
 
 function megabytes(bytes: number): string {
   return (bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0);
@@ -89,6 +101,8 @@ export class ClozeServer {
   private canPullConfiguration = false;
   private canRegisterConfiguration = false;
   private canShowProgress = false;
+  /** The VS Code client shows downloads as notifications with Cancel (client/src/downloads.ts). */
+  private wantsDownloadNotifications = false;
   /** `cloze.*` from initializationOptions, overridden by the latest didChangeConfiguration push. */
   private initialSettings: unknown;
   private readonly downloads = new ModelDownloads(this.cacheDir, hubOptionsFromEnv(), {
@@ -103,6 +117,8 @@ export class ClozeServer {
     },
   });
   private readonly downloadProgress = new Map<string, { report(progress: DownloadProgress): void; done(): void }>();
+  /** Cancel of each download shown through `cloze/download`, for `cloze/cancelDownload`. */
+  private readonly downloadCancels = new Map<string, () => void>();
   /** Per document: the model id it names now, and the pending network look-up of it. */
   private readonly named = new Map<string, string>();
   private readonly lookupTimers = new Map<string, { id: string; timer: NodeJS.Timeout }>();
@@ -154,6 +170,9 @@ export class ClozeServer {
     connection.onCodeLensResolve((lens) => this.safely(() => this.resolveLens(lens), lens));
     connection.onRequest(StatsRequest, () => this.safely(async () => (this.inference ? await this.inference.worker.stats() : null), null));
     connection.onRequest(DownloadsRequest, () => [...this.downloads.started]);
+    connection.onNotification(CancelDownloadNotification, (params: { id?: unknown }) => {
+      if (typeof params?.id === 'string') this.downloadCancels.get(params.id)?.();
+    });
     connection.onShutdown(async () => {
       this.downloads.dispose();
       await this.inference?.worker.dispose();
@@ -171,6 +190,8 @@ export class ClozeServer {
     this.canShowProgress = params.capabilities.window?.workDoneProgress === true;
     this.canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
     this.initialSettings = findClozeSettings(params.initializationOptions);
+    this.wantsDownloadNotifications =
+      (params.initializationOptions as { downloadNotifications?: unknown } | null | undefined)?.downloadNotifications === true;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
     this.workspaceRoot = folder ? uriToPath(folder) : undefined;
     return {
@@ -303,8 +324,7 @@ export class ClozeServer {
   private filesToFetch(choice: ModelChoice, settings: ClozeSettings): string[] | undefined {
     const { location } = choice;
     if (!location.ok || (location.source !== 'remote' && location.source !== 'cache') || !settings.allowRemoteModels) return undefined;
-    // Never a URL from something that cannot be a hub id (empty, `org/`, spaces): the id's own diagnostic says why.
-    if (!/^[\w.-]+(\/[\w.-]+)?$/.test(choice.id)) return undefined;
+    if (!isHubId(choice.id)) return undefined;
     const files = [...TOKENIZER_FILES, onnxFile(settings.quantized)];
     const state = cacheState(this.cacheDir, choice.id, files);
     const todo = files.filter((f) => state.missing.includes(f) || state.damaged.includes(f));
@@ -370,19 +390,28 @@ export class ClozeServer {
     if (this.canRefreshLenses) void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
   }
 
-  /** A cancellable progress notification with the bytes received, while a model downloads. */
+  /**
+   * A cancellable progress notification with the bytes received, while a model downloads:
+   * `cloze/download` for the VS Code client (a notification with Cancel), else LSP
+   * work-done progress (cancellable) where the client supports it.
+   */
   private showDownload(id: string, cancel: () => void): void {
     let lastLensRefresh = 0;
     let lastReport = 0;
-    let reporter: WorkDoneProgressServerReporter | undefined;
+    let reporter: { report(percentage: number, message: string): void; done(): void } | undefined;
     let finished = false;
-    const title = `Downloading ${id}`;
-    if (this.canShowProgress) {
+    if (this.wantsDownloadNotifications) {
+      const send = (event: { kind: 'begin' | 'report' | 'end'; message?: string; percentage?: number }) =>
+        void this.connection.sendNotification(DownloadNotification, { id, ...event });
+      send({ kind: 'begin' });
+      reporter = { report: (percentage, message) => send({ kind: 'report', percentage, message }), done: () => send({ kind: 'end' }) };
+      this.downloadCancels.set(id, cancel);
+    } else if (this.canShowProgress) {
       void this.connection.window.createWorkDoneProgress().then(
         (progress) => {
           if (finished) return progress.done();
           reporter = progress;
-          progress.begin(title, 0, 'from the Hugging Face hub…', true);
+          progress.begin(`Downloading ${id}`, 0, 'from the Hugging Face hub…', true);
           progress.token.onCancellationRequested(cancel);
         },
         () => undefined,
@@ -393,10 +422,8 @@ export class ClozeServer {
         const now = Date.now();
         if (reporter && now - lastReport >= 250) {
           lastReport = now;
-          const percentage = progress.totalBytes
-            ? Math.min(100, Math.floor((100 * progress.receivedBytes) / progress.totalBytes))
-            : undefined;
-          reporter.report(percentage ?? 0, describeProgress(progress));
+          const percentage = progress.totalBytes ? Math.min(100, Math.floor((100 * progress.receivedBytes) / progress.totalBytes)) : 0;
+          reporter.report(percentage, describeProgress(progress));
         }
         // The lenses say how far it is ("loading … 12 of 438 MB"), every few seconds.
         if (now - lastLensRefresh >= 2000) {
@@ -407,12 +434,15 @@ export class ClozeServer {
       done: () => {
         finished = true;
         reporter?.done();
+        this.downloadCancels.delete(id);
       },
     });
   }
 
   /** The lens title while the document's model is not ready for scoring: its download's state. */
   private pendingModelTitle(choice: ModelChoice, settings: ClozeSettings): string | undefined {
+    if (choice.location.ok && choice.location.source === 'remote' && !isHubId(choice.id))
+      return `no preview: ${choice.id} is not a model id`;
     if (!this.filesToFetch(choice, settings)) return undefined;
     const state = this.downloads.state(choice.id);
     if (state?.state === 'failed') return `${choice.id} is unavailable: ${state.error.message.split('. ')[0]}`;
@@ -430,7 +460,8 @@ export class ClozeServer {
     // Only a preview that is already there: a hover never waits for the model.
     const preview = this.inference?.previews.latest(uri);
     let extra = '';
-    if (preview?.ok) {
+    // Never the numbers of a model other than the one the document names now.
+    if (preview?.ok && preview.result.model === choice.id) {
       const node = nodeAt(doc, offset);
       if (node?.kind === 'mask') extra = maskHover(preview.result, patternDisplayName(node.pattern));
       if (node?.kind === 'label-word') extra = labelWordHover(preview.result, node.entry.label.text, node.word.text);
