@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { showDownloads } from './downloads';
 
 /**
  * The VS Code side is deliberately thin: it starts the Cloze language server
@@ -36,9 +37,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     // The server pulls `cloze.*` per document; this makes changes reach it.
     synchronize: { configurationSection: 'cloze' },
     // In an untrusted workspace the server reads no model or data file the workspace names (see ARCHITECTURE.md).
-    initializationOptions: { settings: vscode.workspace.getConfiguration('cloze'), trusted: vscode.workspace.isTrusted },
+    // downloadNotifications: model downloads as notifications with a Cancel button (downloads.ts).
+    initializationOptions: {
+      settings: vscode.workspace.getConfiguration('cloze'),
+      trusted: vscode.workspace.isTrusted,
+      downloadNotifications: true,
+    },
   };
   client = new LanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions);
+  context.subscriptions.push(showDownloads(client));
   await client.start();
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => void client?.sendNotification('cloze/trust', { trusted: true })),

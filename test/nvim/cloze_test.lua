@@ -1,4 +1,4 @@
--- Checks run after startup (nvim --headless --clean -u init.lua -c 'luafile cloze_test.lua' FILE):
+-- Checks run after startup (nvim --headless --clean -u README-block.lua -c 'luafile cloze_test.lua' FILE):
 -- the server attached, published diagnostics including the tokenizer's
 -- label-word-multi-token, and answered code lenses with resolved titles.
 -- Every wait has a deadline (vim.wait); failure exits with :cq (status 1).
@@ -45,6 +45,10 @@ for _, wanted in ipairs({ 'mask-multiple', 'mask-missing', 'label-undeclared', '
     return fail('no ' .. wanted .. ' diagnostic; diagnostics: ' .. table.concat(seen, ', '))
   end
 end
+-- The model is found only through the settings of the README's block (the runner sets no CLOZE_MODELS_DIR).
+if has(seen, 'model-unavailable') then
+  return fail('model-unavailable: the settings did not reach the server; diagnostics: ' .. table.concat(seen, ', '))
+end
 say('ok   ' .. #seen .. ' diagnostics: ' .. table.concat(seen, ', '))
 
 if not (client().server_capabilities or {}).codeLensProvider then
@@ -79,4 +83,11 @@ if not lensed then
   return fail('no code lens with label probabilities within 60 s; lenses: ' .. table.concat(titles(false), ' | '))
 end
 say('ok   ' .. #titles(true) .. ' code lenses with probabilities: ' .. table.concat(titles(true), ' | '))
+
+-- Whatever Neovim told the user (warnings of the LSP client included) is a failure.
+local messages = vim.trim(vim.fn.execute('messages'))
+if messages ~= '' then
+  return fail('Neovim showed messages: ' .. messages)
+end
+say('ok   no messages')
 vim.cmd('qa!')

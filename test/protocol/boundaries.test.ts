@@ -112,7 +112,9 @@ describe('quick fixes and positions', () => {
 
 describe('an untrusted workspace', () => {
   test('reads no model or data file, says why, shows no previews, and checks everything once trusted', async () => {
-    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: true }, {}, { trusted: false });
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: true }, {}, {
+      initializationOptions: { settings: { modelsDir: modelsDir(), allowRemoteModels: true }, trusted: false },
+    });
     try {
       const uri = pathToFileURL(path.join(scratch, 'untrusted.cloze')).href;
       const text = [

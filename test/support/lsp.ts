@@ -23,16 +23,23 @@ export interface TestClient {
   diagnostics(uri: string, accept?: (diagnostics: Diagnostic[]) => boolean, timeoutMs?: number): Promise<Diagnostic[]>;
   /** Every publish received so far, in order, per URI. */
   readonly published: Map<string, Diagnostic[][]>;
+  /** Registrations and lens refreshes the server asked for (answered with null), in order. */
+  readonly requests: Array<{ method: string; params: unknown }>;
   /** Server stderr, for failure messages. */
   stderr(): string;
   close(): Promise<void>;
 }
 
+/** What the client says of itself in `initialize`, when a test plays an editor other than the default one. */
+export interface ClientSetup {
+  readonly capabilities?: Record<string, unknown>;
+  readonly initializationOptions?: unknown;
+}
+
 export async function startServer(
   settings: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
-  /** More initializationOptions, e.g. `{ trusted: false }` as VS Code's client sends in an untrusted workspace. */
-  initializationOptions: Record<string, unknown> = {},
+  setup: ClientSetup = {},
 ): Promise<TestClient> {
   const child = spawn(process.execPath, [serverMain, '--stdio'], {
     cwd: repoRoot,
@@ -55,19 +62,31 @@ export async function startServer(
   });
   connection.onRequest(ConfigurationRequest.type, (params) => params.items.map(() => settings));
   connection.onRequest(WorkDoneProgressCreateRequest.type, () => null);
+  const requests: Array<{ method: string; params: unknown }> = [];
+  for (const method of ['client/registerCapability', 'client/unregisterCapability', 'workspace/codeLens/refresh']) {
+    connection.onRequest(method, (params: unknown) => {
+      requests.push({ method, params });
+      return null;
+    });
+  }
   connection.listen();
   await connection.sendRequest('initialize', {
     processId: process.pid,
     rootUri: pathToFileURL(repoRoot).href,
     workspaceFolders: [{ uri: pathToFileURL(repoRoot).href, name: 'cloze' }],
-    capabilities: { workspace: { configuration: true }, window: { workDoneProgress: true }, textDocument: { codeLens: {} } },
-    initializationOptions: { settings, ...initializationOptions },
+    capabilities: setup.capabilities ?? {
+      workspace: { configuration: true },
+      window: { workDoneProgress: true },
+      textDocument: { codeLens: {} },
+    },
+    initializationOptions: setup.initializationOptions ?? { settings },
   });
   await connection.sendNotification('initialized', {});
   return {
     connection,
     process: child,
     published,
+    requests,
     stderr: () => stderr,
     diagnostics(uri, accept = () => true, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {

@@ -7,6 +7,7 @@ import type { TokenizerView } from '../language/tokenizer';
 import { MaskedLmEngine } from '../model/engine';
 import { describeModelFailure } from '../model/modelFailure';
 import { checkModelOutput } from '../model/outputCheck';
+import { downloadModel, hubOptionsFromEnv, onnxFile, TOKENIZER_FILES } from '../model/download';
 import type { ClozeLanguageService } from '../service/languageService';
 import { createService, dataLimits, type DataLimitOptions } from './check';
 
@@ -86,7 +87,14 @@ export async function openScoringSession(
   if (!choice.location.ok) return 1; // The tokenizer loaded, so the model was found; this only narrows the type.
   let engine: MaskedLmEngine;
   try {
-    engine = await MaskedLmEngine.load(choice.location, service.settings.cacheDir, { quantized: options.quantized });
+    let location = choice.location;
+    if ((location.source === 'remote' || location.source === 'cache') && service.settings.allowRemoteModels) {
+      // The model file is fetched by Cloze's downloader (timeouts, atomic files) and read from the cache.
+      const files = [...TOKENIZER_FILES, onnxFile(options.quantized)];
+      await downloadModel({ id: location.id, cacheDir: service.settings.cacheDir, files, hub: hubOptionsFromEnv() });
+      location = { ...location, source: 'cache' };
+    }
+    engine = await MaskedLmEngine.load(location, service.settings.cacheDir, { quantized: options.quantized });
   } catch (error) {
     return modelUnavailable(error);
   }

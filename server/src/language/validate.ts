@@ -36,8 +36,7 @@ export function validateStructure(doc: ClozeDocument, dataSets: ReadonlyMap<stri
   const report = (code: DiagnosticCode, severity: Severity, span: Span, message: string): void => {
     out.push({ code, severity, span, message });
   };
-  const lineBreak = doc.text.search(/\r|\n/);
-  const firstLine = { start: 0, end: lineBreak < 0 ? doc.text.length : lineBreak };
+  const firstLine = fileLevelSpan(doc);
 
   for (const extra of doc.models.slice(1)) {
     report('model-duplicate', 'error', extra.span, 'A file has one `model:` line; this one repeats it. Remove one of them.');
@@ -56,6 +55,22 @@ export function validateStructure(doc: ClozeDocument, dataSets: ReadonlyMap<stri
 }
 
 type Report = (code: DiagnosticCode, severity: Severity, span: Span, message: string) => void;
+
+/**
+ * Where a problem of the whole file goes: line 1, where a user looks first,
+ * unless line 1 is the `model:` line (fine or not, it has its own problems):
+ * then the first line of the first statement other than comments and the
+ * model line, else the end of the text.
+ */
+export function fileLevelSpan(doc: ClozeDocument): Span {
+  const lineBreak = doc.text.search(/\r|\n/);
+  const firstLine = { start: 0, end: lineBreak < 0 ? doc.text.length : lineBreak };
+  if (!doc.models.some((model) => model.span.start < firstLine.end)) return firstLine;
+  const first = doc.statements.find((statement) => statement.kind !== 'comment' && statement.kind !== 'model');
+  if (!first) return { start: doc.text.length, end: doc.text.length };
+  const rest = doc.text.slice(first.span.start).search(/\r|\n/);
+  return { start: first.span.start, end: rest < 0 ? doc.text.length : first.span.start + rest };
+}
 
 function checkPatterns(doc: ClozeDocument, report: Report, firstLine: Span): void {
   if (doc.patterns.length === 0) {

@@ -27,10 +27,12 @@ import {
 import { nodeAt } from '../language/find';
 import { InferenceWorker } from '../model/inferenceWorker';
 import type { LoadEvent } from '../model/messages';
-import { defaultCacheDir, effectiveModelsDir, locationKey } from '../model/resolve';
+import { cacheState, hubOptionsFromEnv, onnxFile, TOKENIZER_FILES, type DownloadProgress } from '../model/download';
+import { ModelDownloads } from '../model/downloads';
 import { describeEngine, type ModelInfo } from '../model/engine';
+import { defaultCacheDir, effectiveModelsDir, locationKey } from '../model/resolve';
 import { TokenizerCache } from '../model/tokenizers';
-import { readSettings, type ClozeSettings } from '../protocol/settings';
+import { findClozeSettings, mergeRawSettings, readSettings, type ClozeSettings } from '../protocol/settings';
 import type { DataLimits } from '../service/dataSets';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
 import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, toSpan } from './convert';
@@ -50,6 +52,41 @@ interface LensData {
 /** Custom request: the inference worker's counters (computed vs cached pairs), for tests and benchmarks. */
 export const StatsRequest = 'cloze/stats';
 
+/** Custom request: the model ids whose download started, in order (what went to the network), for tests. */
+export const DownloadsRequest = 'cloze/downloads';
+
+/**
+ * Downloads for clients that asked for them (initializationOptions `downloadNotifications`, the
+ * VS Code client): `cloze/download` `{ id, kind: begin|report|end, message?, percentage? }` from
+ * the server, `cloze/cancelDownload` `{ id }` from the client (client/src/downloads.ts).
+ */
+export const DownloadNotification = 'cloze/download';
+export const CancelDownloadNotification = 'cloze/cancelDownload';
+
+/**
+ * How long the `model:` id must stay unchanged before it is looked up on the
+ * network: a prefix typed on the way to the real id is never fetched.
+ * `CLOZE_RESOLVE_DELAY_MS` changes it.
+ */
+const RESOLVE_DELAY_MS = Number(process.env['CLOZE_RESOLVE_DELAY_MS']) > 0 ? Number(process.env['CLOZE_RESOLVE_DELAY_MS']) : 1000;
+
+/** Never a URL from what cannot be a hub id (empty, `org/`, spaces): the id's own diagnostic says why. */
+function isHubId(id: string): boolean {
+  return /^[\w.-]+(\/[\w.-]+)?$/.test(id);
+}
+
+function megabytes(bytes: number): string {
+  return (bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0);
+}
+
+/** "12.3 of 438 MB", "0.4 MB": what a download has done. */
+export function describeProgress(progress: DownloadProgress | undefined): string {
+  if (!progress) return '';
+  return progress.totalBytes
+    ? `${megabytes(progress.receivedBytes)} of ${megabytes(progress.totalBytes)} MB`
+    : `${megabytes(progress.receivedBytes)} MB`;
+}
+
 /**
  * Wires the language service to an LSP connection. Handlers parse through a
  * per-version cache, call the core, and convert at the edge; none of them may
@@ -64,8 +101,29 @@ export class ClozeServer {
   private readonly cacheDir = defaultCacheDir();
   private workspaceRoot: string | undefined;
   private canPullConfiguration = false;
+  private canRegisterConfiguration = false;
   private canShowProgress = false;
+  /** The VS Code client shows downloads as notifications with Cancel (client/src/downloads.ts). */
+  private wantsDownloadNotifications = false;
+  /** `cloze.*` from initializationOptions, overridden by the latest didChangeConfiguration push. */
   private initialSettings: unknown;
+  private readonly downloads = new ModelDownloads(this.cacheDir, hubOptionsFromEnv(), {
+    onStart: (id, cancel) => this.showDownload(id, cancel),
+    onProgress: (id, progress) => this.downloadProgress.get(id)?.report(progress),
+    onTokenizerReady: (id) => this.revalidateNaming(id),
+    onEnd: (id) => {
+      this.downloadProgress.get(id)?.done();
+      this.downloadProgress.delete(id);
+      this.revalidateNaming(id);
+      this.refreshLenses();
+    },
+  });
+  private readonly downloadProgress = new Map<string, { report(progress: DownloadProgress): void; done(): void }>();
+  /** Cancel of each download shown through `cloze/download`, for `cloze/cancelDownload`. */
+  private readonly downloadCancels = new Map<string, () => void>();
+  /** Per document: the model id it names now, and the pending network look-up of it. */
+  private readonly named = new Map<string, string>();
+  private readonly lookupTimers = new Map<string, { id: string; timer: NodeJS.Timeout }>();
   private canRefreshLenses = false;
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
@@ -85,16 +143,21 @@ export class ClozeServer {
     this.tokenizers = new TokenizerCache(this.cacheDir);
     connection.onInitialize((params) => this.initialize(params));
     connection.onInitialized(() => {
-      if (this.canPullConfiguration)
+      // Only a client that says it can take a dynamic registration gets one (eglot warns otherwise).
+      if (this.canPullConfiguration && this.canRegisterConfiguration)
         void connection.client.register(DidChangeConfigurationNotification.type, { section: 'cloze' }).catch(() => undefined);
     });
     connection.onDidChangeConfiguration((change) => {
       this.settings.clear();
-      if (!this.canPullConfiguration) this.initialSettings = (change.settings as Record<string, unknown> | undefined)?.['cloze'];
+      // A push that carries settings (Neovim, eglot) is kept; one without (VS Code's signal to pull) changes nothing.
+      const pushed = findClozeSettings(change.settings);
+      if (pushed) this.initialSettings = mergeRawSettings(this.initialSettings, pushed);
       for (const document of this.documents.all()) this.scheduler.now(document.uri);
       // Preview settings (model, calibration, top-k) change what every lens says.
       if (this.canRefreshLenses) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
     });
+    // Saving is a deliberate act: the id is looked up now, also after a failure.
+    this.documents.onDidSave((event) => void this.lookUpNow(event.document.uri));
     this.documents.onDidChangeContent((change) => {
       this.inference?.previews.focus(change.document.uri);
       this.scheduler.changed(change.document.uri);
@@ -122,7 +185,12 @@ export class ClozeServer {
         null,
       ),
     );
+    connection.onRequest(DownloadsRequest, () => [...this.downloads.started]);
+    connection.onNotification(CancelDownloadNotification, (params: { id?: unknown }) => {
+      if (typeof params?.id === 'string') this.downloadCancels.get(params.id)?.();
+    });
     connection.onShutdown(async () => {
+      this.downloads.dispose();
       await this.inference?.worker.dispose();
     });
     this.documents.listen(connection);
@@ -138,6 +206,10 @@ export class ClozeServer {
    * and the inference process drops the models no open document uses.
    */
   private closed(uri: string): void {
+    this.named.delete(uri);
+    clearTimeout(this.lookupTimers.get(uri)?.timer);
+    this.lookupTimers.delete(uri);
+    this.downloads.cancelExcept(new Set(this.named.values()));
     this.scheduler.forget(uri);
     this.lastDiagnostics.delete(uri);
     this.parsed.delete(uri);
@@ -158,15 +230,19 @@ export class ClozeServer {
 
   private initialize(params: InitializeParams): InitializeResult {
     this.canPullConfiguration = params.capabilities.workspace?.configuration === true;
+    this.canRegisterConfiguration = params.capabilities.workspace?.didChangeConfiguration?.dynamicRegistration === true;
     this.canShowProgress = params.capabilities.window?.workDoneProgress === true;
     this.canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
-    this.initialSettings = (params.initializationOptions as Record<string, unknown> | undefined)?.['settings'];
+    this.initialSettings = findClozeSettings(params.initializationOptions);
     this.trusted = (params.initializationOptions as Record<string, unknown> | undefined)?.['trusted'] !== false;
+    this.wantsDownloadNotifications =
+      (params.initializationOptions as { downloadNotifications?: unknown } | null | undefined)?.downloadNotifications === true;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
     this.workspaceRoot = folder ? uriToPath(folder) : undefined;
     return {
       capabilities: {
-        textDocumentSync: TextDocumentSyncKind.Incremental,
+        // Saves are wanted: saving looks the model id up at once.
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
         hoverProvider: true,
         completionProvider: { triggerCharacters: ['{', ' '] },
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
@@ -190,10 +266,13 @@ export class ClozeServer {
   private settingsFor(uri: string): Promise<ClozeSettings> {
     let settings = this.settings.get(uri);
     if (!settings) {
+      // A pull answered with nothing (a client with no `cloze` section, e.g. eglot without
+      // eglot-workspace-configuration) leaves the initializationOptions and pushes in force.
       settings = this.canPullConfiguration
-        ? this.connection.workspace
-            .getConfiguration({ scopeUri: uri, section: 'cloze' })
-            .then(readSettings, () => readSettings(this.initialSettings))
+        ? this.connection.workspace.getConfiguration({ scopeUri: uri, section: 'cloze' }).then(
+            (pulled: unknown) => readSettings(mergeRawSettings(this.initialSettings, findClozeSettings({ cloze: pulled }))),
+            () => readSettings(this.initialSettings),
+          )
         : Promise.resolve(readSettings(this.initialSettings));
       this.settings.set(uri, settings);
     }
@@ -255,13 +334,30 @@ export class ClozeServer {
       }
       const structural = await service.checkStructure(doc, file, dataLimits(await this.settingsFor(uri)));
       if (!this.isCurrent(document, version)) return;
+      // A quiet start: a file without a pattern gets no model diagnostics and starts no download.
+      if (doc.patterns.length === 0) {
+        this.noteModel(uri, undefined);
+        this.publish(uri, version, doc, structural);
+        return;
+      }
+      this.noteModel(uri, choice.id);
+      const settings = await this.settingsFor(uri);
+      const needed = this.filesToFetch(choice, settings);
+      if (needed) this.scheduleLookUp(uri, choice.id, needed);
+      if (choice.location.ok && choice.location.source === 'remote') {
+        // Not in the cache yet: the tokenizer checks wait for the download (of this model only).
+        const state = this.downloads.state(choice.id);
+        const failure = state?.state === 'failed' ? [service.modelUnavailable(choice, state.error.message)] : [];
+        this.publish(uri, version, doc, [...structural, ...failure]);
+        return;
+      }
       const loaded = service.loadedTokenizer(choice);
       if (loaded) {
         this.publish(uri, version, doc, [...structural, ...service.tokenChecks(doc, choice, loaded)]);
         return;
       }
       this.publish(uri, version, doc, structural);
-      const tokens = await this.withProgress(choice, () => service.checkTokens(doc, choice));
+      const tokens = await service.checkTokens(doc, choice);
       if (!this.isCurrent(document, version)) return;
       this.publish(uri, version, doc, [...structural, ...tokens]);
     } catch (error) {
@@ -294,16 +390,138 @@ export class ClozeServer {
     return [{ code: 'model-unavailable', severity: 'error', span, message: `Model ${problem.modelId} is unavailable: ${problem.message}` }];
   }
 
-  /** Shows a progress notification while a model is downloaded. */
-  private async withProgress<T>(choice: ModelChoice, work: () => Promise<T>): Promise<T> {
-    if (!this.canShowProgress || !choice.location.ok || choice.location.source !== 'remote') return work();
-    const progress = await this.connection.window.createWorkDoneProgress();
-    progress.begin('Cloze', undefined, `Downloading ${choice.id} from the Hugging Face hub…`);
-    try {
-      return await work();
-    } finally {
-      progress.done();
+  /**
+   * The files of the document's model still to fetch from the hub: all of them when it is
+   * not in the cache, the ONNX file of the chosen precision when only that is missing
+   * (the preview needs it), none for a model of the models folder or a path.
+   */
+  private filesToFetch(choice: ModelChoice, settings: ClozeSettings): string[] | undefined {
+    const { location } = choice;
+    if (!location.ok || (location.source !== 'remote' && location.source !== 'cache') || !settings.allowRemoteModels) return undefined;
+    if (!isHubId(choice.id)) return undefined;
+    const files = [...TOKENIZER_FILES, onnxFile(settings.quantized)];
+    const state = cacheState(this.cacheDir, choice.id, files);
+    const todo = files.filter((f) => state.missing.includes(f) || state.damaged.includes(f));
+    return todo.length > 0 ? todo : undefined;
+  }
+
+  /**
+   * Remembers which model a document names now. When it changes, the failure of the new
+   * id is forgotten (a new attempt, not a loop), and downloads no open document names any
+   * more are cancelled.
+   */
+  private noteModel(uri: string, id: string | undefined): void {
+    const before = this.named.get(uri);
+    if (id === undefined) this.named.delete(uri);
+    else this.named.set(uri, id);
+    if (id !== undefined && id !== before) this.downloads.forgetFailure(id);
+    if (id !== before) this.downloads.cancelExcept(new Set(this.named.values()));
+  }
+
+  /**
+   * A network look-up once the id has stayed the same for RESOLVE_DELAY_MS: edits that
+   * change the id restart the wait, edits elsewhere do not.
+   */
+  private scheduleLookUp(uri: string, id: string, files: readonly string[]): void {
+    const state = this.downloads.state(id);
+    if (state) return; // running, or failed and not to be retried by itself
+    const pending = this.lookupTimers.get(uri);
+    if (pending?.id === id) return;
+    clearTimeout(pending?.timer);
+    const timer = setTimeout(() => {
+      this.lookupTimers.delete(uri);
+      if (this.named.get(uri) === id) this.downloads.start(id, files);
+    }, RESOLVE_DELAY_MS);
+    this.lookupTimers.set(uri, { id, timer });
+  }
+
+  /** On save: the id is looked up at once, even after a failure. */
+  private async lookUpNow(uri: string): Promise<void> {
+    const context = await this.context(uri);
+    if (!context || context.doc.patterns.length === 0) return;
+    clearTimeout(this.lookupTimers.get(uri)?.timer);
+    this.lookupTimers.delete(uri);
+    const needed = this.filesToFetch(context.choice, await this.settingsFor(uri));
+    if (!needed) return;
+    if (this.downloads.state(context.choice.id)?.state === 'failed') {
+      this.downloads.forgetFailure(context.choice.id);
+      const document = this.documents.get(uri);
+      if (document) void this.validate(document);
     }
+    this.noteModel(uri, context.choice.id);
+    this.downloads.start(context.choice.id, needed);
+  }
+
+  /** Checks again every open document that names `id` (its files arrived, or its download ended). */
+  private revalidateNaming(id: string): void {
+    for (const [uri, named] of this.named) {
+      const document = named === id ? this.documents.get(uri) : undefined;
+      if (document) void this.validate(document);
+    }
+  }
+
+  private refreshLenses(): void {
+    if (this.canRefreshLenses) void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+  }
+
+  /**
+   * A cancellable progress notification with the bytes received, while a model downloads:
+   * `cloze/download` for the VS Code client (a notification with Cancel), else LSP
+   * work-done progress (cancellable) where the client supports it.
+   */
+  private showDownload(id: string, cancel: () => void): void {
+    let lastLensRefresh = 0;
+    let lastReport = 0;
+    let reporter: { report(percentage: number, message: string): void; done(): void } | undefined;
+    let finished = false;
+    if (this.wantsDownloadNotifications) {
+      const send = (event: { kind: 'begin' | 'report' | 'end'; message?: string; percentage?: number }) =>
+        void this.connection.sendNotification(DownloadNotification, { id, ...event });
+      send({ kind: 'begin' });
+      reporter = { report: (percentage, message) => send({ kind: 'report', percentage, message }), done: () => send({ kind: 'end' }) };
+      this.downloadCancels.set(id, cancel);
+    } else if (this.canShowProgress) {
+      void this.connection.window.createWorkDoneProgress().then(
+        (progress) => {
+          if (finished) return progress.done();
+          reporter = progress;
+          progress.begin(`Downloading ${id}`, 0, 'from the Hugging Face hub…', true);
+          progress.token.onCancellationRequested(cancel);
+        },
+        () => undefined,
+      );
+    }
+    this.downloadProgress.set(id, {
+      report: (progress) => {
+        const now = Date.now();
+        if (reporter && now - lastReport >= 250) {
+          lastReport = now;
+          const percentage = progress.totalBytes ? Math.min(100, Math.floor((100 * progress.receivedBytes) / progress.totalBytes)) : 0;
+          reporter.report(percentage, describeProgress(progress));
+        }
+        // The lenses say how far it is ("loading … 12 of 438 MB"), every few seconds.
+        if (now - lastLensRefresh >= 2000) {
+          lastLensRefresh = now;
+          this.refreshLenses();
+        }
+      },
+      done: () => {
+        finished = true;
+        reporter?.done();
+        this.downloadCancels.delete(id);
+      },
+    });
+  }
+
+  /** The lens title while the document's model is not ready for scoring: its download's state. */
+  private pendingModelTitle(choice: ModelChoice, settings: ClozeSettings): string | undefined {
+    if (choice.location.ok && choice.location.source === 'remote' && !isHubId(choice.id))
+      return `no preview: ${choice.id} is not a model id`;
+    if (!this.filesToFetch(choice, settings)) return undefined;
+    const state = this.downloads.state(choice.id);
+    if (state?.state === 'failed') return `${choice.id} is unavailable: ${state.error.message.split('. ')[0]}`;
+    const progress = state?.state === 'running' ? describeProgress(state.progress) : '';
+    return `loading ${choice.id}…${progress ? ` ${progress}` : ''}`;
   }
 
   private async hover(uri: string, position: { line: number; character: number }): Promise<Hover | null> {
@@ -322,7 +540,8 @@ export class ClozeServer {
     // Only a preview that is already there: a hover never waits for the model.
     const preview = this.inference?.previews.latest(uri);
     let extra = '';
-    if (preview?.ok) {
+    // Never the numbers of a model other than the one the document names now.
+    if (preview?.ok && preview.result.model === choice.id) {
       const node = nodeAt(doc, offset);
       if (node?.kind === 'mask') {
         const quantized = (await this.settingsFor(uri)).quantized;
@@ -447,6 +666,13 @@ export class ClozeServer {
   private async codeLenses(uri: string): Promise<CodeLens[]> {
     const request = await this.previewRequest(uri);
     if (!request) return [];
+    const pending = this.pendingModelTitle(request.choice, request.settings);
+    if (pending) {
+      return lensAnchors(request.doc).map((anchor) => ({
+        range: toRange(request.doc, anchor.span),
+        command: { title: pending, command: '' },
+      }));
+    }
     const { previews } = this.inferenceFor();
     previews.focus(uri);
     const ready = previews.ready(request);
@@ -470,6 +696,8 @@ export class ClozeServer {
       // The document moved on; the client asks for new lenses after an edit.
       return { ...lens, command: { title: '…', command: '' } };
     }
+    const pending = this.pendingModelTitle(request.choice, request.settings);
+    if (pending) return { ...lens, command: { title: pending, command: '' } };
     const outcome = await this.inferenceFor().previews.preview(request);
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
     const content = lensContent(data.anchor, outcome);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { invalidModelIdReason } from './modelId';
+import { cacheState, TOKENIZER_FILES } from './download';
 
 /**
  * Where a model id is found: the models folder first, then the transformers.js
@@ -83,11 +84,21 @@ export function resolveModel(id: string, documentDir: string | undefined, settin
   if (settings.modelsDir !== '' && hasTokenizer(path.join(settings.modelsDir, id))) {
     return { ok: true, source: 'models-dir', root: settings.modelsDir, name: id, id };
   }
-  if (hasTokenizer(path.join(settings.cacheDir, id))) {
+  // The cache counts only when the tokenizer's files are all there and none is damaged
+  // (a size other than the one recorded when it was downloaded): else it is fetched again.
+  const cached = cacheState(settings.cacheDir, id, TOKENIZER_FILES);
+  if (cached.missing.length === 0 && cached.damaged.length === 0) {
     return { ok: true, source: 'cache', root: settings.cacheDir, name: id, id };
   }
   if (settings.allowRemoteModels) {
     return { ok: true, source: 'remote', root: settings.cacheDir, name: id, id };
+  }
+  if (cached.damaged.length > 0) {
+    return {
+      ok: false,
+      id,
+      reason: `the cached copy in ${path.join(settings.cacheDir, id)} is damaged (${cached.damaged.join(', ')} changed since it was downloaded), and downloads are off. Allow downloads (cloze.allowRemoteModels) to fetch it again, or delete that folder.`,
+    };
   }
   const cache = `the download cache (${path.join(settings.cacheDir, id)})`;
   const places =

@@ -33,14 +33,12 @@ export function withModelEnv<T>(
     const { env } = module;
     env.cacheDir = cacheDir;
     env.useFSCache = true;
-    if (location.source === 'remote') {
-      env.allowLocalModels = false;
-      env.allowRemoteModels = true;
-    } else {
-      env.allowLocalModels = true;
-      env.allowRemoteModels = false;
-      env.localModelPath = location.root.endsWith('/') ? location.root : `${location.root}/`;
-    }
+    // transformers.js never goes to the network: its fetch has no timeouts and cannot be
+    // cancelled. Cloze's downloader (download.ts) puts a model's files in the cache first;
+    // a location still marked remote is read from there like any cached model.
+    env.allowLocalModels = true;
+    env.allowRemoteModels = false;
+    env.localModelPath = location.root.endsWith('/') ? location.root : `${location.root}/`;
     return load(module);
   };
   const result = queue.then(run, run);

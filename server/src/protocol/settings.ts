@@ -57,3 +57,35 @@ export function readSettings(raw: unknown): ClozeSettings {
     },
   };
 }
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+const settingNames = new Set(Object.keys(defaultSettings));
+
+/**
+ * The `cloze` settings inside what a client sent, in any of the shapes
+ * clients use: `{ cloze: {…} }` (Neovim's `settings`, eglot's
+ * `eglot-workspace-configuration`, a `didChangeConfiguration` push),
+ * `{ settings: { cloze: {…} } }` or `{ settings: {…} }` (initializationOptions;
+ * the VS Code client sends the latter), or the settings themselves. Undefined
+ * when it holds none.
+ */
+export function findClozeSettings(raw: unknown): Record<string, unknown> | undefined {
+  if (!isObject(raw)) return undefined;
+  if (isObject(raw['cloze'])) return raw['cloze'];
+  if (isObject(raw['settings'])) return findClozeSettings(raw['settings']);
+  return Object.keys(raw).some((key) => settingNames.has(key)) ? raw : undefined;
+}
+
+/** `over` on top of `base`, one level deep for `preview`: a client that sends some settings keeps the others. */
+export function mergeRawSettings(base: unknown, over: unknown): Record<string, unknown> {
+  const a = isObject(base) ? base : {};
+  const b = isObject(over) ? over : {};
+  const preview =
+    isObject(a['preview']) || isObject(b['preview'])
+      ? { preview: { ...(isObject(a['preview']) ? a['preview'] : {}), ...(isObject(b['preview']) ? b['preview'] : {}) } }
+      : {};
+  return { ...a, ...b, ...preview };
+}

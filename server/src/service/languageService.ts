@@ -1,8 +1,9 @@
 import * as path from 'node:path';
 import type { ClozeDocument, Diagnostic, Span } from '../language/ast';
 import type { TokenizerView } from '../language/tokenizer';
-import { validateStructure, type DataSetSummary } from '../language/validate';
+import { fileLevelSpan, validateStructure, type DataSetSummary } from '../language/validate';
 import { validateWithTokenizer } from '../language/validateTokens';
+import { downloadModel, hubOptionsFromEnv, TOKENIZER_FILES } from '../model/download';
 import { resolveModel, type ModelLocation, type ModelSettings } from '../model/resolve';
 import { boundedTokenizing, checkBudgetMs, TokenizerCache, TokenizerTimeout } from '../model/tokenizers';
 import { DataSetSummaries, defaultDataLimits, type DataLimits } from './dataSets';
@@ -48,8 +49,7 @@ export class ClozeLanguageService {
   modelChoice(doc: ClozeDocument, documentPath: string | undefined, override?: string): ModelChoice {
     const line = doc.models[0];
     const id = override ?? line?.id ?? this.settings.defaultModel;
-    const lineBreak = doc.text.search(/\r|\n/);
-    const span = line && override === undefined ? line.idSpan : { start: 0, end: lineBreak < 0 ? doc.text.length : lineBreak };
+    const span = line && override === undefined ? line.idSpan : fileLevelSpan(doc);
     const documentDir = documentPath ? path.dirname(documentPath) : undefined;
     const origin = override !== undefined ? 'override' : line ? 'file' : 'settings';
     return { id, span, origin, location: resolveModel(id, documentDir, this.settings) };
@@ -89,7 +89,17 @@ export class ClozeLanguageService {
   /** Loads (or reuses) the tokenizer of a model choice. */
   async tokenizer(choice: ModelChoice): Promise<{ ok: true; tokenizer: TokenizerView } | { ok: false; diagnostic: Diagnostic }> {
     if (!choice.location.ok) return { ok: false, diagnostic: this.unavailable(choice, choice.location.reason) };
-    const result = await this.tokenizers.get(choice.location);
+    let location = choice.location;
+    if (location.source === 'remote') {
+      // Fetched by Cloze's own downloader (timeouts, atomic files), then read from the cache.
+      try {
+        await downloadModel({ id: location.id, cacheDir: this.settings.cacheDir, files: TOKENIZER_FILES, hub: hubOptionsFromEnv() });
+      } catch (error) {
+        return { ok: false, diagnostic: this.unavailable(choice, error instanceof Error ? error.message : String(error)) };
+      }
+      location = { ...location, source: 'cache' };
+    }
+    const result = await this.tokenizers.get(location);
     return result.ok ? result : { ok: false, diagnostic: this.unavailable(choice, result.reason) };
   }
 
@@ -128,6 +138,11 @@ export class ClozeLanguageService {
     const structural = await this.checkStructure(doc, documentPath, limits);
     const tokens = await this.checkTokens(doc, this.modelChoice(doc, documentPath, override));
     return [...structural, ...tokens].sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
+  }
+
+  /** The one `model-unavailable` diagnostic of a model choice, saying why. */
+  modelUnavailable(choice: ModelChoice, reason: string): Diagnostic {
+    return this.unavailable(choice, reason);
   }
 
   private unavailable(choice: ModelChoice, reason: string): Diagnostic {

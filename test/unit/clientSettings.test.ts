@@ -1,0 +1,32 @@
+// The shapes in which clients send `cloze.*` settings, as the server reads them
+// (server/src/protocol/settings.ts: findClozeSettings, mergeRawSettings).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { findClozeSettings, mergeRawSettings, readSettings } from '../../server/src/protocol/settings';
+
+const mine = { modelsDir: '/models', allowRemoteModels: false };
+
+test('each client shape yields the cloze settings', () => {
+  // Neovim's init_options/settings, eglot's :initializationOptions and workspace configuration, a push.
+  assert.deepEqual(findClozeSettings({ cloze: mine }), mine);
+  // The VS Code client's initializationOptions.
+  assert.deepEqual(findClozeSettings({ settings: mine, downloadNotifications: true }), mine);
+  assert.deepEqual(findClozeSettings({ settings: { cloze: mine } }), mine);
+  // The settings themselves (a pull's answer for the section `cloze`).
+  assert.deepEqual(findClozeSettings(mine), mine);
+});
+
+test('nothing to find: empty, null, other servers’ sections', () => {
+  for (const raw of [undefined, null, {}, [], 'cloze', { pylsp: { plugins: {} } }, { cloze: null }, { settings: {} }]) {
+    assert.equal(findClozeSettings(raw), undefined, JSON.stringify(raw));
+  }
+});
+
+test('a push or pull over initializationOptions keeps what it does not name', () => {
+  const merged = readSettings(mergeRawSettings({ ...mine, preview: { topK: 5 } }, { preview: { calibrate: true } }));
+  assert.equal(merged.modelsDir, '/models');
+  assert.equal(merged.allowRemoteModels, false);
+  assert.deepEqual(merged.preview, { enabled: true, topK: 5, calibrate: true });
+  assert.deepEqual(readSettings(mergeRawSettings(mine, undefined)).modelsDir, '/models');
+});

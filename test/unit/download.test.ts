@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  DownloadError,
+  downloadModel,
+  onnxFile,
+  TOKENIZER_FILES,
+  type DownloadProgress,
+  type HubOptions,
+} from '../../server/src/model/download';
+import { resolveModel } from '../../server/src/model/resolve';
+import { TokenizerCache } from '../../server/src/model/tokenizers';
+import { startHub, startTarpit, type FakeHub } from '../support/hub';
+import { modelsDir } from '../support/paths';
+
+/**
+ * Cloze's downloader against a hub on loopback serving the real models of
+ * ../shared/models at the hub's URL layout (and a tarpit that never answers):
+ * what lands in the cache, what never does, and what a failure says.
+ */
+
+const id = 'hub-test/review-bert-small-xenova';
+const source = () => path.join(modelsDir(), 'review-bert-small-xenova');
+
+function hubOptions(endpoint: string, readTimeoutMs = 5000): HubOptions {
+  return { endpoint, token: undefined, connectTimeoutMs: 2000, readTimeoutMs };
+}
+
+function freshCache(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-download-'));
+}
+
+/** Every file under a folder, relative, sorted. */
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+async function failure(promise: Promise<unknown>): Promise<DownloadError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof DownloadError, `expected a DownloadError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('the download succeeded');
+}
+
+describe('downloading a model from a hub on loopback', () => {
+  let hub: FakeHub;
+  before(async () => (hub = await startHub({ models: { [id]: source() }, gated: ['hub-test/gated'] })));
+  after(async () => hub.close());
+
+  test('fetches the tokenizer files and only the int8 ONNX file, byte for byte, with progress', async () => {
+    const cacheDir = freshCache();
+    const progress: DownloadProgress[] = [];
+    hub.requests.length = 0;
+    await downloadModel({
+      id,
+      cacheDir,
+      files: [...TOKENIZER_FILES, onnxFile(true)],
+      hub: hubOptions(hub.url),
+      onProgress: (p) => progress.push(p),
+    });
+    const folder = path.join(cacheDir, id);
+    assert.deepEqual(filesUnder(folder), [
+      '.cloze-download.json',
+      'config.json',
+      'onnx/model_quantized.onnx',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+    for (const file of [...TOKENIZER_FILES, onnxFile(true)]) {
+      assert.ok(
+        fs.readFileSync(path.join(folder, file)).equals(fs.readFileSync(path.join(source(), file))),
+        `${file} differs from the served file`,
+      );
+    }
+    assert.ok(!hub.requests.some((p) => p.endsWith('onnx/model.onnx')), `the fp32 file was asked for: ${hub.requests.join(', ')}`);
+    assert.deepEqual(filesUnder(path.join(cacheDir, '.partial')), []);
+    const last = progress.at(-1)!;
+    const expected = [...TOKENIZER_FILES, onnxFile(true)].reduce((sum, file) => sum + fs.statSync(path.join(source(), file)).size, 0);
+    assert.equal(last.receivedBytes, expected);
+    assert.equal(last.totalBytes, expected);
+    assert.ok(progress.length > 10, `only ${progress.length} progress reports`);
+    // The real loading code reads it from the cache, and resolution finds it there.
+    const location = resolveModel(id, undefined, { modelsDir: '', allowRemoteModels: false, cacheDir });
+    assert.equal(location.ok && location.source, 'cache');
+    const tokenizer = await new TokenizerCache(cacheDir).get(location as Extract<typeof location, { ok: true }>);
+    assert.ok(tokenizer.ok && tokenizer.tokenizer.tokenize('great').length === 1);
+    // A second call fetches nothing.
+    const before = hub.requests.length;
+    await downloadModel({ id, cacheDir, files: [...TOKENIZER_FILES, onnxFile(true)], hub: hubOptions(hub.url) });
+    assert.equal(hub.requests.length, before);
+  });
+
+  test('a damaged cache entry is recognised and fetched again, and only its damaged file', async () => {
+    const cacheDir = freshCache();
+    await downloadModel({ id, cacheDir, files: TOKENIZER_FILES, hub: hubOptions(hub.url) });
+    const tokenizerJson = path.join(cacheDir, id, 'tokenizer.json');
+    fs.truncateSync(tokenizerJson, 1000);
+    const offline = resolveModel(id, undefined, { modelsDir: '', allowRemoteModels: false, cacheDir });
+    assert.ok(!offline.ok && /damaged \(tokenizer\.json/.test(offline.reason), JSON.stringify(offline));
+    const online = resolveModel(id, undefined, { modelsDir: '', allowRemoteModels: true, cacheDir });
+    assert.equal(online.ok && online.source, 'remote');
+    hub.requests.length = 0;
+    await downloadModel({ id, cacheDir, files: TOKENIZER_FILES, hub: hubOptions(hub.url) });
+    assert.deepEqual(hub.requests, [`/${id}/resolve/main/tokenizer.json`]);
+    assert.equal(fs.statSync(tokenizerJson).size, fs.statSync(path.join(source(), 'tokenizer.json')).size);
+    const fixed = resolveModel(id, undefined, { modelsDir: '', allowRemoteModels: false, cacheDir });
+    assert.equal(fixed.ok && fixed.source, 'cache');
+  });
+
+  test('404: no such model, or no ONNX export', async () => {
+    const cacheDir = freshCache();
+    const missing = await failure(downloadModel({ id: 'hub-test/nope', cacheDir, files: TOKENIZER_FILES, hub: hubOptions(hub.url) }));
+    assert.equal(missing.kind, 'not-found');
+    assert.match(missing.message, /the hub has no model hub-test\/nope \(404\)\. Check the id/);
+    const noOnnx = await failure(downloadModel({ id, cacheDir, files: ['onnx/model_fp16.onnx'], hub: hubOptions(hub.url) }));
+    assert.match(noOnnx.message, /has no onnx\/model_fp16\.onnx on the hub \(404\): it is not exported for transformers\.js/);
+    assert.deepEqual(filesUnder(cacheDir), []);
+  });
+
+  test('401: gated or private, and what to do', async () => {
+    const cacheDir = freshCache();
+    const gated = await failure(downloadModel({ id: 'hub-test/gated', cacheDir, files: TOKENIZER_FILES, hub: hubOptions(hub.url) }));
+    assert.equal(gated.kind, 'unauthorized');
+    assert.match(gated.message, /\(401\): hub-test\/gated is gated or private.*set HF_TOKEN/);
+  });
+
+  test('a refused connection says the hub cannot be reached', async () => {
+    const closed = await startTarpit();
+    const url = closed.url;
+    await closed.close();
+    const error = await failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(url) }));
+    assert.equal(error.kind, 'offline');
+    assert.match(error.message, /cannot be reached \(ECONNREFUSED\)/);
+  });
+});
+
+describe('downloads that do not finish', () => {
+  test('a tarpit that never answers: one connection, a timeout after the read timeout, nothing in the cache', async () => {
+    const tarpit = await startTarpit();
+    const cacheDir = freshCache();
+    const started = performance.now();
+    const error = await failure(downloadModel({ id, cacheDir, files: TOKENIZER_FILES, hub: hubOptions(tarpit.url, 700) }));
+    const elapsed = performance.now() - started;
+    assert.equal(error.kind, 'timeout');
+    assert.match(error.message, /accepted the connection but sent no answer within 0\.7 s/);
+    assert.ok(elapsed >= 650 && elapsed < 5000, `took ${elapsed} ms`);
+    assert.equal(tarpit.connections(), 1);
+    assert.deepEqual(filesUnder(path.join(cacheDir, id)), []);
+    await tarpit.close();
+  });
+
+  test('a connection broken off mid-file leaves nothing half-written', async () => {
+    const hub = await startHub({ models: { [id]: source() }, breakAfterBytes: 2_000_000 });
+    const cacheDir = freshCache();
+    const error = await failure(downloadModel({ id, cacheDir, files: [...TOKENIZER_FILES, onnxFile(true)], hub: hubOptions(hub.url) }));
+    assert.match(error.message, /broke off|cannot be reached/);
+    assert.deepEqual(filesUnder(path.join(cacheDir, id)), [
+      '.cloze-download.json',
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+    assert.deepEqual(filesUnder(path.join(cacheDir, '.partial')), []);
+    await hub.close();
+  });
+
+  test('a cancelled download stops at once and leaves nothing half-written', async () => {
+    const hub = await startHub({ models: { [id]: source() }, bytesPerSecond: 2_000_000 });
+    const cacheDir = freshCache();
+    const controller = new AbortController();
+    let cancelledAt = 0;
+    const download = downloadModel({
+      id,
+      cacheDir,
+      files: [...TOKENIZER_FILES, onnxFile(true)],
+      hub: hubOptions(hub.url),
+      signal: controller.signal,
+      onProgress: (progress) => {
+        if (progress.file.startsWith('onnx/') && progress.receivedBytes > 1_500_000 && !cancelledAt) {
+          cancelledAt = performance.now();
+          controller.abort();
+        }
+      },
+    });
+    const error = await failure(download);
+    assert.equal(error.kind, 'cancelled');
+    assert.ok(performance.now() - cancelledAt < 500, 'the download did not stop at once');
+    assert.ok(!fs.existsSync(path.join(cacheDir, id, 'onnx')), 'a part of the ONNX file is in the model folder');
+    assert.deepEqual(filesUnder(path.join(cacheDir, '.partial')), []);
+    await hub.close();
+  });
+});
