@@ -217,7 +217,7 @@ export class ClozeServer {
   }
 
   private publish(uri: string, doc: ClozeDocument, diagnostics: readonly Diagnostic[]): void {
-    void this.connection.sendDiagnostics({ uri, diagnostics: diagnostics.map((d) => toLspDiagnostic(doc, d)) });
+    void this.connection.sendDiagnostics({ uri, diagnostics: diagnostics.map((d) => toLspDiagnostic(doc, d, uri)) });
   }
 
   /** Shows a progress notification while a model is downloaded. */
