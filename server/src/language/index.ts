@@ -9,7 +9,7 @@ export { positionAt, offsetAt, type Position } from './positions';
 export { validateStructure, type DataSetSummary } from './validate';
 export { validateWithTokenizer } from './validateTokens';
 export { hoverAt, type HoverResult } from './hover';
-export { completeAt, type CompletionProposal } from './complete';
+export { completeAt, type CompletionData, type CompletionProposal } from './complete';
 export { quickFixes, SELECT_MODEL_COMMAND, type FixContext, type QuickFix, type TextEdit } from './actions';
 export { documentSymbols, type OutlineSymbol } from './symbols';
 export type { TokenizerView, TokenPiece, SpecialTokens, MaskContext } from './tokenizer';

@@ -82,6 +82,8 @@ const COMPLETION_KIND: Record<CompletionProposal['kind'], CompletionItemKind> = 
   keyword: CompletionItemKind.Keyword,
   field: CompletionItemKind.Field,
   label: CompletionItemKind.EnumMember,
+  model: CompletionItemKind.Module,
+  token: CompletionItemKind.Constant,
 };
 
 export function completionKind(kind: CompletionProposal['kind']): CompletionItemKind {

@@ -29,12 +29,14 @@ import {
 import { nodeAt } from '../language/find';
 import { InferenceWorker } from '../model/inferenceWorker';
 import type { LoadEvent } from '../model/messages';
+import { listLocalModels } from '../model/localModels';
 import { defaultCacheDir, effectiveModelsDir } from '../model/resolve';
 import { TokenizerCache } from '../model/tokenizers';
 import { readSettings, type ClozeSettings } from '../protocol/settings';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
 import { completionKind, fromLspDiagnostic, toDocumentSymbol, toLspDiagnostic, toRange } from './convert';
 import { lensAnchors, lensContent, type LensAnchor } from './lenses';
+import { topTokensFromPreview } from './fixHints';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager } from './previews';
 
@@ -123,7 +125,7 @@ export class ClozeServer {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
         hoverProvider: true,
-        completionProvider: { triggerCharacters: ['{', ' '] },
+        completionProvider: { triggerCharacters: ['{', ' ', '['] },
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
         documentSymbolProvider: true,
         codeLensProvider: { resolveProvider: true },
@@ -251,13 +253,25 @@ export class ClozeServer {
     return { contents: { kind: 'markdown', value }, range: toRange(doc, result.span) };
   }
 
-  private complete(uri: string, position: { line: number; character: number }): CompletionItem[] {
-    const doc = this.parsedDocument(uri);
-    if (!doc) return [];
-    return completeAt(doc, offsetAt(doc, position)).map((proposal) => ({
+  private async complete(uri: string, position: { line: number; character: number }): Promise<CompletionItem[]> {
+    const context = await this.context(uri);
+    if (!context) return [];
+    const { doc, service } = context;
+    const offset = offsetAt(doc, position);
+    // The folders are listed only where a model id is being typed.
+    const onModelLine = /^model\s*:/.test(doc.text.slice(doc.lineStarts[position.line] ?? 0, offset));
+    const models = onModelLine
+      ? listLocalModels(service.settings.modelsDir, service.settings.cacheDir).map((m) => ({
+          id: m.id,
+          detail: m.source === 'models-dir' ? `models folder: ${m.folder}` : `download cache: ${m.folder}`,
+        }))
+      : [];
+    return completeAt(doc, offset, { models }).map((proposal) => ({
       label: proposal.label,
       kind: completionKind(proposal.kind),
       detail: proposal.detail,
+      ...(proposal.documentation ? { documentation: { kind: 'markdown' as const, value: proposal.documentation } } : {}),
+      ...(proposal.sortText ? { sortText: proposal.sortText } : {}),
       textEdit: { range: toRange(doc, proposal.replace), newText: proposal.insertText ?? proposal.label },
     }));
   }
@@ -265,19 +279,28 @@ export class ClozeServer {
   private async codeActions(uri: string, diagnostics: Parameters<typeof fromLspDiagnostic>[1][]): Promise<CodeAction[]> {
     const context = await this.context(uri);
     if (!context) return [];
-    const { doc, service, choice } = context;
+    const { doc, service, choice, file } = context;
     const ours = diagnostics.map((d) => ({ lsp: d, core: fromLspDiagnostic(doc, d) }));
-    const fixes = quickFixes(
-      doc,
-      ours.flatMap((d) => (d.core ? [d.core] : [])),
-      service.loadedTokenizer(choice),
-    );
+    const cores = ours.flatMap((d) => (d.core ? [d.core] : []));
+    // Hints for better fixes: the preview already there (never waited for), the local models.
+    const preview = this.inference?.previews.latest(uri);
+    const fixes = quickFixes(doc, cores, service.loadedTokenizer(choice), {
+      ...(preview?.ok ? topTokensFromPreview(doc, preview.result) : {}),
+      localModels: cores.some((d) => d.code === 'model-unavailable')
+        ? listLocalModels(service.settings.modelsDir, service.settings.cacheDir).map((m) => m.id)
+        : [],
+      dataSets: service.dataSets(doc, file),
+    });
     return fixes.map((fix) => ({
       title: fix.title,
       kind: CodeActionKind.QuickFix,
       isPreferred: fix.isPreferred,
       diagnostics: ours.filter((d) => d.core === fix.diagnostic).map((d) => d.lsp),
-      edit: { changes: { [uri]: fix.edits.map((edit) => ({ range: toRange(doc, edit.span), newText: edit.newText })) } },
+      ...(fix.edits.length > 0
+        ? { edit: { changes: { [uri]: fix.edits.map((edit) => ({ range: toRange(doc, edit.span), newText: edit.newText })) } } }
+        : {}),
+      // The client's command gets the document, so it knows which file's model to set.
+      ...(fix.command ? { command: { title: fix.command.title, command: fix.command.command, arguments: [uri] } } : {}),
     }));
   }
 
