@@ -393,7 +393,10 @@ function indentationFixes(doc: ClozeDocument, diagnostic: Diagnostic): Candidate
   }
   // Only a line the parser could not read as a statement, and the run of such lines it is in.
   const notStatement = new Set(
-    doc.syntaxErrors.filter((d) => d.message.startsWith(NOT_A_STATEMENT)).map((d) => lineIndexOf(doc, d.span.start)),
+    // A misspelt keyword (`exmaple:`) is a statement, not an entry: its own fix renames it.
+    doc.syntaxErrors
+      .filter((d) => d.message.startsWith(NOT_A_STATEMENT) && !d.message.includes('Did you mean'))
+      .map((d) => lineIndexOf(doc, d.span.start)),
   );
   const mistaken = (i: number): boolean => notStatement.has(i) && looksLikeEntry(lines[i].text);
   // "The verbalizer has no labels" on the header: its entries are the unindented lines below.
