@@ -29,7 +29,7 @@ import { listLocalModels } from '../../server/src/model/localModels';
 import { computePreview } from '../../server/src/service/preview';
 import { applyEdits, withCursor } from '../support/cursor';
 import { engineFor } from '../support/directOnnx';
-import { modelsDir } from '../support/paths';
+import { fixturesDir, modelsDir } from '../support/paths';
 import { loadTokenizer } from '../support/service';
 
 function check(text: string, tokenizer: TokenizerView | undefined): Diagnostic[] {
@@ -282,6 +282,22 @@ describe('indentation mistakes', () => {
     cleanFix(alone, cased, 'syntax', /^Remove the indentation/);
   });
 
+  for (const family of ['tiny-random-bert-uncased', 'tiny-random-roberta']) {
+    test(`${family}/indentation.cloze: applying the offered fixes one by one leaves a clean file`, async () => {
+      const tokenizer = await loadTokenizer(family);
+      let text = fs.readFileSync(path.join(fixturesDir, 'diagnostics', family, 'indentation.cloze'), 'utf8');
+      const applied: string[] = [];
+      for (let round = 0; round < 10; round++) {
+        const fix = quickFixes(parse(text), check(text, tokenizer), tokenizer)[0];
+        if (!fix) break;
+        applied.push(fix.title);
+        text = applyEdits(text, fix.edits);
+      }
+      assert.deepEqual(check(text, tokenizer), [], `after ${applied.join(' / ')}:\n${text}`);
+      assert.ok(applied.length >= 4, applied.join(' / '));
+    });
+  }
+
   test('no fix when neither indenting nor removing the indentation makes the document valid', async () => {
     const uncased = await loadTokenizer('tiny-random-bert-uncased');
     const text = 'pattern: {x} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\nexample positive: Good.\n  stray text';
@@ -484,6 +500,32 @@ describe('preview hovers with many examples (review-bert-small, 25 SST-2 sentenc
     assert.equal(word.split('\n').filter((l) => l.startsWith('| ') && !/^\| (example|_mean)/.test(l)).length, HOVER_ROWS);
     assert.match(word, /\| _mean of 25_ \| \*\*\d+\.\d\u00a0%\*\* \| \*\*\d+\.\d\u00a0%\*\* \|/);
     assert.match(word, /and 15 more examples/);
+  });
+
+  test('a row of a verbalizer with many words lists the most probable ones and a count', async () => {
+    const model = 'review-bert-small';
+    const text =
+      'pattern: {review} It was [MASK].\nverbalizer:\n  positive: great, good, excellent, wonderful, fine, nice, superb, lovely\n  negative: bad\nexample positive: A charming film.';
+    const preview = await computePreview(
+      parse(text),
+      await loadTokenizer(model),
+      (inputs, ids, k) => engineFor(model).then((e) => e.score(inputs, ids, k)),
+      {
+        topK: 3,
+        calibrate: false,
+      },
+    );
+    const row = maskHover(preview, 'pattern 1')
+      .split('\n')
+      .find((l) => l.includes('A charming film'));
+    assert.ok(row, 'a row for the example');
+    const cells = row.split(' | ');
+    const listed = cells[2].split(', ');
+    assert.equal(listed.length, 6);
+    assert.equal(listed[5], '+4 more');
+    // The five listed are the most probable of the nine words, best first.
+    const best = [...preview.examples[0].results[0].labelWords].sort((a, b) => b.p - a.p)[0];
+    assert.equal(listed[0], `${best.word} ${formatPercent(best.p)} (#${best.rank})`);
   });
 
   test('the percent format', () => {

@@ -130,6 +130,15 @@ export function quickFixes(
   return validOnly(doc, candidates, tokenizer, context);
 }
 
+/**
+ * The diagnostic counts of a document as the validity check saw it, so that
+ * code-action requests for one version (one per cursor move in some editors)
+ * check the unchanged text once. Keyed by the parsed document, which the
+ * server caches per version, then by the tokenizer and data files they were
+ * counted with.
+ */
+const baselines = new WeakMap<ClozeDocument, Map<string, Map<DiagnosticCode, number>>>();
+
 /** The candidates whose edits leave a valid document, with one preferred fix per diagnostic at most. */
 function validOnly(
   doc: ClozeDocument,
@@ -145,12 +154,19 @@ function validOnly(
     }
     return counts;
   };
-  let before: Map<DiagnosticCode, number> | undefined;
+  // Keyed by what the check depends on besides the text: the tokenizer and the data files' summaries.
+  const key = `${tokenizer ? tokenizer.modelId : ''}\u0000${JSON.stringify([...(context.dataSets ?? [])])}`;
+  let before = baselines.get(doc)?.get(key);
   const preferredFor = new Set<Diagnostic>();
   const fixes: QuickFix[] = [];
   for (const candidate of candidates) {
     if (candidate.edits.length > 0 && !candidate.unchecked) {
-      before ??= check(doc.text);
+      if (!before) {
+        before = check(doc.text);
+        const forDoc = baselines.get(doc) ?? new Map<string, Map<DiagnosticCode, number>>();
+        forDoc.set(key, before);
+        baselines.set(doc, forDoc);
+      }
       const after = check(applyEdits(doc.text, candidate.edits));
       const code = candidate.diagnostic.code;
       if ((after.get(code) ?? 0) >= (before.get(code) ?? 0)) continue;

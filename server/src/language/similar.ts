@@ -54,8 +54,11 @@ export function spellingDistance(word: string, candidate: string): number | unde
 /** Spelling-similar items, closest first (ties: longer shared prefix, then the given order). */
 export function closest(word: string, items: readonly string[], limit: number): string[] {
   const lower = [...word.toLowerCase()];
+  const first = lower[0];
   const scored: Array<{ item: string; distance: number; prefix: number; index: number }> = [];
   items.forEach((item, index) => {
+    // Cheap rejections first: a vocabulary has tens of thousands of items.
+    if (lower.length >= 4 && first !== undefined && !item.toLowerCase().startsWith(first)) return;
     const distance = spellingDistance(word, item);
     if (distance !== undefined) scored.push({ item, distance, prefix: commonPrefix(lower, [...item.toLowerCase()]), index });
   });

@@ -12,6 +12,9 @@ const percent = formatPercent;
 /** Rows a hover table shows at most; the rest are counted ("and 15 more"). A hover is read, not scrolled. */
 export const HOVER_ROWS = 10;
 
+/** Label words a row lists at most; beyond, the most probable ones and a count. */
+const HOVER_WORDS = 6;
+
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
@@ -56,7 +59,12 @@ export function maskHover(result: PreviewResult, pattern: string): string {
       .slice(0, 3)
       .map((t) => `\`${escapeCode(t.token)}\` ${percent(t.p)}`)
       .join(', ');
-    const words = r.labelWords.map((w) => `${escapeMarkdown(w.word)} ${percent(w.p)} (#${w.rank})`).join(', ');
+    // A knowledge-based verbalizer scores hundreds of words: the most probable few stand for them.
+    const shown = r.labelWords.length > HOVER_WORDS ? [...r.labelWords].sort((a, b) => b.p - a.p).slice(0, HOVER_WORDS - 1) : r.labelWords;
+    const words = [
+      ...shown.map((w) => `${escapeMarkdown(w.word)} ${percent(w.p)} (#${w.rank})`),
+      ...(shown.length < r.labelWords.length ? [`+${r.labelWords.length - shown.length} more`] : []),
+    ].join(', ');
     return `| ${cell(exampleName(example))} | ${cell(prediction)} | ${cell(words)} | ${cell(top)} |`;
   });
   const labelled = entries.filter((e) => e.r.correct !== null);
