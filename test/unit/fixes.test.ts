@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   completeAt,
+  hoverAt,
   parse,
   quickFixes,
   SELECT_MODEL_COMMAND,
@@ -30,7 +31,7 @@ import { computePreview } from '../../server/src/service/preview';
 import { applyEdits, withCursor } from '../support/cursor';
 import { engineFor } from '../support/directOnnx';
 import { fixturesDir, modelsDir } from '../support/paths';
-import { loadTokenizer } from '../support/service';
+import { loadTokenizer, serviceFor } from '../support/service';
 
 function check(text: string, tokenizer: TokenizerView | undefined): Diagnostic[] {
   const doc = parse(text);
@@ -372,6 +373,9 @@ describe('a huge verbalizer: one summary per label', () => {
     // The fix removes exactly those words; the label keeps the rest.
     const { fixed } = cleanFix(text, tokenizer, 'label-word-summary', /^Remove the 37 label words of `positive`/);
     assert.equal(parse(fixed).verbalizers[0].entries[0].words.length, 2000);
+    // The label's hover names a few of its words and counts the rest.
+    const hover = hoverAt(parse(text), summary.span.start + 1, tokenizer);
+    assert.match(hover?.markdown ?? '', /and 2025 more \(2037 in all\); 0 examples in this file\.$/);
   });
 
   test(`${LABEL_SUMMARY_THRESHOLD} or fewer: one diagnostic per word, as before`, async () => {
@@ -443,9 +447,20 @@ describe('completion', () => {
     assert.deepEqual(complete('example: I typed [$$'), []);
   });
 
-  test('`{` in a pattern offers the fields the examples use', () => {
+  test('`{` in a pattern offers the fields the examples use, and the columns of the data files', async () => {
     assert.deepEqual(
       complete('pattern: {$$\nexample:\n  premise: a\n  hypothesis: b').map((p) => p.label),
+      ['premise', 'hypothesis'],
+    );
+    // The summary of a real data file, as the service layer reads it.
+    const file = path.join(fixturesDir, 'data', 'pairs.csv');
+    const text = 'pattern: {\ndata: pairs.csv';
+    const summaries = serviceFor('tiny-random-bert-uncased').dataSets(parse(text), path.join(fixturesDir, 'data', 'x.cloze'));
+    const summary = summaries.get('pairs.csv');
+    assert.ok(summary?.ok, file);
+    const proposals = completeAt(parse(text), 10, { dataColumns: summary.columns });
+    assert.deepEqual(
+      proposals.map((p) => p.label),
       ['premise', 'hypothesis'],
     );
   });

@@ -29,6 +29,8 @@ const KEYWORDS: ReadonlyArray<{ label: string; insertText: string; detail: strin
 export interface CompletionData {
   /** Model ids that load without a download (models folder, download cache), with where each is. */
   readonly models?: ReadonlyArray<{ readonly id: string; readonly detail: string }>;
+  /** The input columns of the file's `data:` files (from their summaries), offered as fields too. */
+  readonly dataColumns?: readonly string[];
 }
 
 /**
@@ -51,7 +53,7 @@ export function completeAt(doc: ClozeDocument, offset: number, data: CompletionD
   const field = /\{([\p{L}\p{M}\p{N}_]*)$/u.exec(before);
   if (field && /^pattern\b/.test(before)) {
     const start = offset - field[1].length;
-    return knownFields(doc).map((name) => ({
+    return knownFields(doc, data.dataColumns ?? []).map((name) => ({
       label: name,
       kind: 'field',
       detail: 'input field used in this file',
@@ -162,10 +164,14 @@ function specialTokens(doc: ClozeDocument, start: number, offset: number): Compl
   return proposals;
 }
 
-function knownFields(doc: ClozeDocument): string[] {
+function knownFields(doc: ClozeDocument, dataColumns: readonly string[]): string[] {
   const fields = usedFields(doc.patterns);
   for (const example of doc.examples) {
     for (const field of example.fields) if (field.name && !fields.includes(field.name.text)) fields.push(field.name.text);
+  }
+  // `label` is the rows' label, and a column a placeholder cannot name (`a-b`) is no field.
+  for (const column of dataColumns) {
+    if (column !== 'label' && /^[\p{L}\p{M}\p{N}_]+$/u.test(column) && !fields.includes(column)) fields.push(column);
   }
   return fields;
 }

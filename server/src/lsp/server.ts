@@ -259,14 +259,19 @@ export class ClozeServer {
     const { doc, service } = context;
     const offset = offsetAt(doc, position);
     // The folders are listed only where a model id is being typed.
-    const onModelLine = /^model\s*:/.test(doc.text.slice(doc.lineStarts[position.line] ?? 0, offset));
+    const before = doc.text.slice(doc.lineStarts[position.line] ?? 0, offset);
+    const onModelLine = /^model\s*:/.test(before);
     const models = onModelLine
       ? listLocalModels(service.settings.modelsDir, service.settings.cacheDir).map((m) => ({
           id: m.id,
           detail: m.source === 'models-dir' ? `models folder: ${m.folder}` : `download cache: ${m.folder}`,
         }))
       : [];
-    return completeAt(doc, offset, { models }).map((proposal) => ({
+    // The data files' columns only inside `{`, where they are fields.
+    const dataColumns = /\{[\p{L}\p{M}\p{N}_]*$/u.test(before)
+      ? [...service.dataSets(doc, context.file).values()].flatMap((summary) => (summary.ok ? summary.columns : []))
+      : [];
+    return completeAt(doc, offset, { models, dataColumns }).map((proposal) => ({
       label: proposal.label,
       kind: completionKind(proposal.kind),
       detail: proposal.detail,
