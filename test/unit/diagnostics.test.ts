@@ -29,6 +29,7 @@ const severities: Record<DiagnosticCode, Severity> = {
   'label-word-unknown': 'error',
   'label-word-ambiguous': 'error',
   'label-word-repeated': 'warning',
+  'label-word-summary': 'error',
   'label-undeclared': 'error',
   'model-unavailable': 'error',
   'special-token-explicit': 'warning',

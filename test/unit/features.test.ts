@@ -276,7 +276,12 @@ describe('quick fixes', () => {
       'label-word-multi-token',
       /`terrible`/,
     );
-    assert.deepEqual(titles, ['Replace with `terrible` (the single token terrible, id 6434)']);
+    // The casing comes first and is preferred; words spelt like it follow (test/unit/fixes.test.ts).
+    assert.equal(titles[0], 'Replace with `terrible` (the single token terrible, id 6434)');
+    assert.ok(
+      titles.slice(1).every((t) => /spelt like it/.test(t)),
+      titles.join('\n'),
+    );
     assert.equal(fixed.split('\n')[3], '  b: terrible');
     assert.deepEqual(codes(after), []);
   });
@@ -311,7 +316,8 @@ describe('quick fixes', () => {
     const chinese = await loadTokenizer('tiny-random-bert-chinese');
     const text = 'pattern: {评论}这家餐厅太[MASK]了!\nverbalizer:\n  正面: 很好\n  负面: 差';
     const doc = parse(text);
-    assert.deepEqual(quickFixes(doc, check(text, chinese), chinese), []);
+    // No casing exists for 很好; its characters are offered by spelling (test/unit/fixes.test.ts).
+    assert.ok(quickFixes(doc, check(text, chinese), chinese).every((f) => /spelt like it/.test(f.title)));
     const uncased = await loadTokenizer('tiny-random-bert-uncased');
     const emoji = 'pattern: {x} [MASK]\nverbalizer:\n  a: 😀\n  b: bad';
     assert.deepEqual(quickFixes(parse(emoji), check(emoji, uncased), uncased), []);

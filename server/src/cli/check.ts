@@ -34,6 +34,8 @@ export interface FileReport {
     severity: Diagnostic['severity'];
     code: string;
     message: string;
+    /** The individual places a summary diagnostic counts (`label-word-summary`). */
+    related?: Array<{ range: { start: { line: number; character: number }; end: { line: number; character: number } }; message: string }>;
   }>;
 }
 
@@ -69,6 +71,14 @@ export async function runCheck(files: readonly string[], options: CheckOptions):
         severity: d.severity,
         code: d.code,
         message: d.message,
+        ...(d.related
+          ? {
+              related: d.related.map((r) => ({
+                range: { start: positionAt(doc, r.span.start), end: positionAt(doc, r.span.end) },
+                message: r.message,
+              })),
+            }
+          : {}),
       })),
     });
   }
@@ -80,6 +90,9 @@ export async function runCheck(files: readonly string[], options: CheckOptions):
         process.stdout.write(
           `${report.file}:${d.range.start.line + 1}:${d.range.start.character + 1} ${d.severity} ${d.code} ${d.message}\n`,
         );
+        for (const r of d.related ?? []) {
+          process.stdout.write(`  ${report.file}:${r.range.start.line + 1}:${r.range.start.character + 1} ${r.message}\n`);
+        }
       }
     }
     const errors = reports.reduce((n, r) => n + r.diagnostics.filter((d) => d.severity === 'error').length, 0);

@@ -173,6 +173,13 @@ export interface Diagnostic {
   readonly severity: Severity;
   readonly message: string;
   readonly span: Span;
+  /** Further places the diagnostic is about (LSP's relatedInformation), e.g. each word a summary counts. */
+  readonly related?: readonly RelatedInformation[];
+}
+
+export interface RelatedInformation {
+  readonly span: Span;
+  readonly message: string;
 }
 
 export type DiagnosticCode =
@@ -191,6 +198,7 @@ export type DiagnosticCode =
   | 'label-word-unknown'
   | 'label-word-ambiguous'
   | 'label-word-repeated'
+  | 'label-word-summary'
   | 'label-undeclared'
   | 'model-unavailable'
   | 'special-token-explicit'

@@ -6,8 +6,12 @@ import { usedFields } from './render';
 /** A completion proposal as plain data; the server maps `kind` to LSP's kinds. */
 export interface CompletionProposal {
   readonly label: string;
-  readonly kind: 'keyword' | 'field' | 'label';
+  readonly kind: 'keyword' | 'field' | 'label' | 'model' | 'token';
   readonly detail: string;
+  /** Documentation shown beside the list (Markdown). */
+  readonly documentation?: string;
+  /** Orders the list where the label's order would not (the typed hub id first). */
+  readonly sortText?: string;
   /** Text inserted in place of the word before the cursor; `label` when absent. */
   readonly insertText?: string;
   /** Offsets of the text the proposal replaces. */
@@ -22,22 +26,37 @@ const KEYWORDS: ReadonlyArray<{ label: string; insertText: string; detail: strin
   { label: 'data', insertText: 'data: ', detail: 'a JSONL, CSV or TSV file of labelled rows' },
 ];
 
+/** What completion knows from outside the text, given by the host: the core does no I/O. */
+export interface CompletionData {
+  /** Model ids that load without a download (models folder, download cache), with where each is. */
+  readonly models?: ReadonlyArray<{ readonly id: string; readonly detail: string }>;
+  /** The input columns of the file's `data:` files (from their summaries), offered as fields too. */
+  readonly dataColumns?: readonly string[];
+}
+
 /**
  * Completion by context: keywords at the start of a line, fields inside `{`
- * (those used elsewhere in the file), labels after `example`, field names on
- * the indented lines of a multi-field example.
+ * (those used elsewhere in the file), `[MASK]` and `[SEP]` after `[` in a
+ * pattern, labels after `example`, field names on the indented lines of a
+ * multi-field example, model ids after `model:`.
  */
-export function completeAt(doc: ClozeDocument, offset: number): CompletionProposal[] {
+export function completeAt(doc: ClozeDocument, offset: number, data: CompletionData = {}): CompletionProposal[] {
   const lineIndex = positionAt(doc, offset).line;
   const lineStart = doc.lineStarts[lineIndex];
   const before = doc.text.slice(lineStart, offset);
   const extension = completeExtension(doc, offset);
   if (extension) return extension;
 
+  const model = /^model\s*:\s*/.exec(before);
+  if (model) return modelIds(doc, lineStart + model[0].length, offset, data);
+
+  const special = /\[([A-Za-z]*)$/.exec(before);
+  if (special && /^pattern\b[^:]*:/.test(before)) return specialTokens(doc, offset - special[0].length, offset);
+
   const field = /\{([\p{L}\p{M}\p{N}_]*)$/u.exec(before);
   if (field && /^pattern\b/.test(before)) {
     const start = offset - field[1].length;
-    return knownFields(doc).map((name) => ({
+    return knownFields(doc, data.dataColumns ?? []).map((name) => ({
       label: name,
       kind: 'field',
       detail: 'input field used in this file',
@@ -88,10 +107,74 @@ export function completeAt(doc: ClozeDocument, offset: number): CompletionPropos
   return [];
 }
 
-function knownFields(doc: ClozeDocument): string[] {
+/**
+ * Local model ids after `model:`, replacing the whole value. A value typed
+ * that is not local (a hub id) is offered first as typed, so accepting the
+ * list never swaps it for a local model that merely matches its letters.
+ */
+function modelIds(doc: ClozeDocument, valueStart: number, offset: number, data: CompletionData): CompletionProposal[] {
+  // Like every proposal, up to the cursor: what follows it is kept.
+  const replace = { start: valueStart, end: offset };
+  const typed = doc.text.slice(valueStart, offset).trim();
+  const models = data.models ?? [];
+  const proposals: CompletionProposal[] = models.map((m, i) => ({
+    label: m.id,
+    kind: 'model',
+    detail: m.detail,
+    sortText: `1${String(i).padStart(5, '0')}`,
+    replace,
+  }));
+  if (typed !== '' && !models.some((m) => m.id === typed)) {
+    proposals.unshift({
+      label: typed,
+      kind: 'model',
+      detail: 'as typed: a Hugging Face hub id or a folder path',
+      documentation:
+        'Not in the models folder or the download cache: it is downloaded from the hub when downloads are allowed (`cloze.allowRemoteModels`).',
+      sortText: '0',
+      replace,
+    });
+  }
+  return proposals;
+}
+
+/** `[MASK]` (when the pattern has none yet) and `[SEP]` after a `[` in pattern text. */
+function specialTokens(doc: ClozeDocument, start: number, offset: number): CompletionProposal[] {
+  // An editor that closes brackets has put `]` after the cursor: then it is not inserted again.
+  const closed = doc.text[offset] === ']';
+  const end = offset;
+  const pattern = doc.patterns.find((p) => p.span.start <= offset && offset <= p.span.end);
+  const hasMask = pattern?.parts.some((part) => part.kind === 'mask' && (part.span.end <= start || part.span.start > end)) ?? false;
+  const proposals: CompletionProposal[] = [];
+  if (!hasMask) {
+    proposals.push({
+      label: '[MASK]',
+      kind: 'token',
+      detail: 'the position the model fills in (one per pattern)',
+      documentation: "Becomes the model's own mask token (`[MASK]` for BERT, `<mask>` for RoBERTa).",
+      insertText: closed ? '[MASK' : '[MASK]',
+      replace: { start, end },
+    });
+  }
+  proposals.push({
+    label: '[SEP]',
+    kind: 'token',
+    detail: "the model's separator token, between two inputs",
+    documentation: 'E.g. `{premise}[SEP]{hypothesis} [MASK]`; becomes `[SEP]` for BERT, `</s>` for RoBERTa.',
+    insertText: closed ? '[SEP' : '[SEP]',
+    replace: { start, end },
+  });
+  return proposals;
+}
+
+function knownFields(doc: ClozeDocument, dataColumns: readonly string[]): string[] {
   const fields = usedFields(doc.patterns);
   for (const example of doc.examples) {
     for (const field of example.fields) if (field.name && !fields.includes(field.name.text)) fields.push(field.name.text);
+  }
+  // `label` is the rows' label, and a column a placeholder cannot name (`a-b`) is no field.
+  for (const column of dataColumns) {
+    if (column !== 'label' && /^[\p{L}\p{M}\p{N}_]+$/u.test(column) && !fields.includes(column)) fields.push(column);
   }
   return fields;
 }

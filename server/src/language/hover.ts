@@ -5,6 +5,9 @@ import { labelWordForms, maskContexts } from './labelWords';
 import { exampleFields } from './render';
 import { formatPieces, type TokenizerView } from './tokenizer';
 
+/** Label words a label's hover names; the rest are counted. */
+const LABEL_HOVER_WORDS = 12;
+
 /** A hover as plain data: Markdown and the span it belongs to. */
 export interface HoverResult {
   readonly span: Span;
@@ -64,7 +67,10 @@ export function hoverAt(doc: ClozeDocument, offset: number, tokenizer: Tokenizer
       return { span: node.placeholder.span, markdown: lines.join('\n') };
     }
     case 'label': {
-      const words = node.entry.words.map((w) => `\`${escapeCode(w.text)}\``).join(', ');
+      // A knowledge-based verbalizer gives a label hundreds of words: name the first few and count the rest.
+      const listed = node.entry.words.slice(0, LABEL_HOVER_WORDS).map((w) => `\`${escapeCode(w.text)}\``);
+      const rest = node.entry.words.length - listed.length;
+      const words = `${listed.join(', ')}${rest > 0 ? ` and ${rest} more (${node.entry.words.length} in all)` : ''}`;
       const count = doc.examples.filter((example) => example.label?.text === node.entry.label.text).length;
       return {
         span: node.entry.label.span,

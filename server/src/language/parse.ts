@@ -91,6 +91,8 @@ class Parser {
   private patternCount = 0;
   /** The open indented block, if any: indented lines belong to it. */
   private block: { kind: 'verbalizer'; node: MutableVerbalizer } | { kind: 'example'; node: MutableExample } | undefined;
+  /** The last line told to be indented, so the lines after it in the same run are told too. */
+  private lastIndentationHint: { end: number; kind: 'verbalizer' | 'example' } | undefined;
 
   constructor(private readonly text: string) {
     this.lines = splitLines(text);
@@ -144,9 +146,40 @@ class Parser {
       default:
         this.error(
           { start: line.start, end: line.end },
-          `This line is not a statement. ${suggestKeyword(keyword)}A line starts with model, pattern, verbalizer, example, data or # (a comment).`,
+          `This line is not a statement. ${suggestKeyword(keyword) || this.indentationHint(line)}A line starts with model, pattern, verbalizer, example, data or # (a comment).`,
         );
     }
+  }
+
+  /**
+   * "Indent it" for a `name: value` line at column 1 right after a block (or
+   * after such lines): it was most likely meant as an entry of the
+   * `verbalizer:` or a field of the `example` above, and the missing
+   * indentation ended the block.
+   */
+  private indentationHint(line: Line): string {
+    if (!/^[\p{L}\p{M}\p{N}_.-]+\s*:/u.test(line.text)) return '';
+    let kind: 'verbalizer' | 'example' | undefined;
+    let index = this.lines.findIndex((l) => l.end === line.end) - 1;
+    while (index >= 0 && this.lines[index].text.trim().replace(/^#.*/, '') === '') index--;
+    const previous = this.lines[index];
+    if (previous && previous.end === this.lastIndentationHint?.end) {
+      kind = this.lastIndentationHint.kind;
+    } else if (previous) {
+      // The header of the block the previous line is in (or is).
+      for (let i = index; i >= 0 && !kind; i--) {
+        const text = this.lines[i].text;
+        if (text.trim() === '' || text.trimStart().startsWith('#') || /^\s/.test(text)) continue;
+        if (/^verbalizer\s*:\s*$/.test(text)) kind = 'verbalizer';
+        else if (/^example(\s[^:]*)?:\s*$/.test(text)) kind = 'example';
+        else break;
+      }
+    }
+    if (!kind) return '';
+    this.lastIndentationHint = { end: line.end, kind };
+    return kind === 'verbalizer'
+      ? 'If it is an entry of the `verbalizer:` above, indent it: entries are indented lines. '
+      : 'If it is a field of the `example` above, indent it: fields are indented lines. ';
   }
 
   private parseIndented(line: Line, indent: number): void {
@@ -190,7 +223,11 @@ class Parser {
       if (name !== '') {
         this.error(
           { start: line.start + indent, end: line.start + indent + rawName.length },
-          `\`${name}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.`,
+          `\`${name}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.${
+            KEYWORDS.some((keyword) => new RegExp(`^${keyword}\\s`).test(name))
+              ? ' The line is indented, so it is read as part of the block above; a statement starts at column 1: remove the indentation.'
+              : ''
+          }`,
         );
       }
       return undefined;

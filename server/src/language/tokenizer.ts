@@ -31,6 +31,12 @@ export interface TokenizerView {
   countTokens(text: string): number;
   /** The id of a vocabulary string, if it is one. */
   tokenId(token: string): number | undefined;
+  /**
+   * The vocabulary strings by id (`great`, `##ally`, `Ġgreat`). Only for
+   * proposing candidates (quick fixes by spelling); whether a word is one token
+   * is always asked through `tokenize`.
+   */
+  vocabulary(): readonly string[];
 }
 
 /**

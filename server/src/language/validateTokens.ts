@@ -1,4 +1,4 @@
-import { describePattern, type ClozeDocument, type Diagnostic, type Pattern, type Span } from './ast';
+import { describePattern, type ClozeDocument, type Diagnostic, type DiagnosticCode, type LabelEntry, type Pattern, type Span } from './ast';
 import { fixedSpace, labelWordForms, singleToken, whereDescription } from './labelWords';
 import { multiTokenScored, verbalizerEntries } from './validateLabelWords';
 import { exampleFields, hasSingleMask, renderPattern } from './render';
@@ -11,6 +11,21 @@ import { formatPieces, type TokenizerView } from './tokenizer';
  */
 export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerView): Diagnostic[] {
   const out: Diagnostic[] = [];
+  for (const [entry, problems] of labelWordProblems(doc, tokenizer)) {
+    out.push(...summarizeLabel(doc, entry, problems, tokenizer.modelId));
+  }
+  out.push(...masksInText(doc, tokenizer));
+  out.push(...inputsTooLong(doc, tokenizer));
+  return out;
+}
+
+/**
+ * The problems of each label's words, word by word, in verbalizer order
+ * (`validateWithTokenizer` summarises a label with many). The quick fix of a
+ * summary reads the words it counts from here.
+ */
+export function labelWordProblems(doc: ClozeDocument, tokenizer: TokenizerView): Map<LabelEntry, Diagnostic[]> {
+  const out = new Map<LabelEntry, Diagnostic[]>();
   const model = tokenizer.modelId;
 
   /** Which label first claimed a token id, per verbalizer and context. */
@@ -20,6 +35,8 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
   for (const { verbalizer, index, entry, contexts, settings } of verbalizerEntries(doc)) {
     const tokensOfLabel = new Map<string, string>();
     const textsOfLabel = new Set<string>();
+    /** This label's word problems: reported one by one, or as one summary when there are many. */
+    const problems: Diagnostic[] = out.get(entry) ?? [];
     for (const word of entry.words) {
       // A word written twice is reported by the structural check already.
       if (textsOfLabel.has(word.text)) continue;
@@ -30,7 +47,7 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
         if (reported) break;
         const where = whereDescription(form, forms.length);
         if (form.pieces.length === 0) {
-          out.push({
+          problems.push({
             code: 'label-word-unknown',
             severity: 'error',
             span: word.span,
@@ -38,10 +55,10 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
           });
           reported = true;
         } else if (form.pieces.length > 1 && settings.multiToken) {
-          out.push(multiTokenScored(word, form.pieces, settings.multiToken, model, where, verbalizer));
+          problems.push(multiTokenScored(word, form.pieces, settings.multiToken, model, where, verbalizer));
           reported = true;
         } else if (form.pieces.length > 1) {
-          out.push({
+          problems.push({
             code: 'label-word-multi-token',
             severity: 'error',
             span: word.span,
@@ -49,7 +66,7 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
           });
           reported = true;
         } else if (!singleToken(form, tokenizer)) {
-          out.push({
+          problems.push({
             code: 'label-word-unknown',
             severity: 'error',
             span: word.span,
@@ -62,7 +79,7 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
         const key = `${index}:${form.context}:${piece.id}`;
         const sameLabel = tokensOfLabel.get(key);
         if (sameLabel !== undefined) {
-          out.push({
+          problems.push({
             code: 'label-word-repeated',
             severity: 'warning',
             span: word.span,
@@ -74,7 +91,7 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
         tokensOfLabel.set(key, word.text);
         const owner = owners.get(key);
         if (owner && owner.label !== entry.label.text) {
-          out.push({
+          problems.push({
             code: 'label-word-ambiguous',
             severity: 'error',
             span: word.span,
@@ -86,11 +103,45 @@ export function validateWithTokenizer(doc: ClozeDocument, tokenizer: TokenizerVi
         }
       }
     }
+    out.set(entry, problems);
   }
-
-  out.push(...masksInText(doc, tokenizer));
-  out.push(...inputsTooLong(doc, tokenizer));
   return out;
+}
+
+/**
+ * More word problems than this in one label are reported as one summary
+ * diagnostic on the label, with each word as related information. A
+ * hand-written verbalizer has a few words per label and gets a squiggle per
+ * word; a knowledge-based verbalizer (thousands of words, many of them
+ * several tokens) would otherwise bury the file in squiggles.
+ */
+export const LABEL_SUMMARY_THRESHOLD = 10;
+
+function summarizeLabel(doc: ClozeDocument, entry: LabelEntry, problems: Diagnostic[], model: string): Diagnostic[] {
+  if (problems.length <= LABEL_SUMMARY_THRESHOLD) return problems;
+  const count = (code: DiagnosticCode): number => problems.filter((d) => d.code === code).length;
+  const notSingle = count('label-word-multi-token') + count('label-word-unknown');
+  const parts = [
+    count('label-word-multi-token') > 0 ? `${count('label-word-multi-token')} split into several tokens` : '',
+    count('label-word-unknown') > 0 ? `${count('label-word-unknown')} unknown` : '',
+    count('label-word-ambiguous') > 0 ? `${count('label-word-ambiguous')} already standing for another label` : '',
+    count('label-word-repeated') > 0 ? `${count('label-word-repeated')} repeating a token of this label` : '',
+  ].filter((part) => part !== '');
+  const words = entry.words.length;
+  const first = problems.slice(0, 3).map((d) => `\`${doc.text.slice(d.span.start, d.span.end)}\``);
+  const headline =
+    notSingle === problems.length
+      ? `${notSingle} of ${words} words of \`${entry.label.text}\` are not single tokens in ${model}`
+      : `${problems.length} of ${words} words of \`${entry.label.text}\` have problems in ${model}`;
+  return [
+    {
+      code: 'label-word-summary',
+      severity: problems.some((d) => d.severity === 'error') ? 'error' : 'warning',
+      span: entry.label.span,
+      message: `${headline} (${parts.join(', ')}), e.g. ${first.join(', ')}. They are left out of the scores; each is listed in the related information.`,
+      related: problems.map((d) => ({ span: d.span, message: d.message })),
+    },
+  ];
 }
 
 /** How far below the limit an estimated length may be before the exact length is computed. */

@@ -47,14 +47,19 @@ const SEVERITY: Record<Diagnostic['severity'], DiagnosticSeverity> = {
   hint: DiagnosticSeverity.Hint,
 };
 
-export function toLspDiagnostic(doc: ClozeDocument, diagnostic: Diagnostic): LspDiagnostic {
-  return {
+export function toLspDiagnostic(doc: ClozeDocument, diagnostic: Diagnostic, uri?: string): LspDiagnostic {
+  const lsp: LspDiagnostic = {
     range: toRange(doc, diagnostic.span),
     severity: SEVERITY[diagnostic.severity],
     code: diagnostic.code,
     source: 'cloze',
     message: diagnostic.message,
   };
+  // Related places live in the same document (a summary's individual words).
+  if (uri !== undefined && diagnostic.related && diagnostic.related.length > 0) {
+    lsp.relatedInformation = diagnostic.related.map((r) => ({ location: { uri, range: toRange(doc, r.span) }, message: r.message }));
+  }
+  return lsp;
 }
 
 /** Finds the core diagnostic an LSP diagnostic (sent back in a code action request) came from. */
@@ -88,6 +93,8 @@ const COMPLETION_KIND: Record<CompletionProposal['kind'], CompletionItemKind> = 
   keyword: CompletionItemKind.Keyword,
   field: CompletionItemKind.Field,
   label: CompletionItemKind.EnumMember,
+  model: CompletionItemKind.Module,
+  token: CompletionItemKind.Constant,
 };
 
 export function completionKind(kind: CompletionProposal['kind']): CompletionItemKind {

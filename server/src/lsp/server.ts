@@ -22,6 +22,7 @@ import {
   patternDisplayName,
   quickFixes,
   type ClozeDocument,
+  type DataSetSummary,
   type Diagnostic,
 } from '../language';
 import { nodeAt } from '../language/find';
@@ -30,6 +31,7 @@ import type { LoadEvent } from '../model/messages';
 import { cacheState, hubOptionsFromEnv, onnxFile, TOKENIZER_FILES, type DownloadProgress } from '../model/download';
 import { ModelDownloads } from '../model/downloads';
 import { describeEngine, type ModelInfo } from '../model/engine';
+import { listLocalModels } from '../model/localModels';
 import { defaultCacheDir, effectiveModelsDir, locationKey } from '../model/resolve';
 import { TokenizerCache } from '../model/tokenizers';
 import { findClozeSettings, mergeRawSettings, readSettings, type ClozeSettings } from '../protocol/settings';
@@ -39,6 +41,7 @@ import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, t
 import { ValidationScheduler } from './validation';
 import { TrustNotification, untrustedDiagnostic } from './trust';
 import { lensAnchors, lensContent, type LensAnchor } from './lenses';
+import { topTokensFromPreview } from './fixHints';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager } from './previews';
 
@@ -244,7 +247,7 @@ export class ClozeServer {
         // Saves are wanted: saving looks the model id up at once.
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
         hoverProvider: true,
-        completionProvider: { triggerCharacters: ['{', ' '] },
+        completionProvider: { triggerCharacters: ['{', ' ', '['] },
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
         documentSymbolProvider: true,
         codeLensProvider: { resolveProvider: true },
@@ -371,7 +374,7 @@ export class ClozeServer {
   private publish(uri: string, version: number, doc: ClozeDocument, diagnostics: readonly Diagnostic[]): void {
     const all = [...diagnostics, ...this.modelProblemDiagnostics(uri, doc, diagnostics)];
     this.lastDiagnostics.set(uri, { version, diagnostics: all });
-    void this.connection.sendDiagnostics({ uri, version, diagnostics: all.map((d) => toLspDiagnostic(doc, d)) });
+    void this.connection.sendDiagnostics({ uri, version, diagnostics: all.map((d) => toLspDiagnostic(doc, d, uri)) });
   }
 
   /**
@@ -554,13 +557,34 @@ export class ClozeServer {
     return { contents: { kind: 'markdown', value }, range: toRange(doc, result.span) };
   }
 
-  private complete(uri: string, position: { line: number; character: number }): CompletionItem[] {
-    const doc = this.parsedDocument(uri);
-    if (!doc) return [];
-    return completeAt(doc, toOffset(doc, position)).map((proposal) => ({
+  private async complete(uri: string, position: { line: number; character: number }): Promise<CompletionItem[]> {
+    const context = await this.context(uri);
+    if (!context) return [];
+    const { doc, service } = context;
+    const offset = toOffset(doc, position);
+    // The folders are listed only where a model id is being typed (and never in an untrusted workspace).
+    const before = doc.text.slice(doc.lineStarts[position.line] ?? 0, offset);
+    const onModelLine = /^model\s*:/.test(before);
+    const models =
+      onModelLine && this.trusted
+        ? listLocalModels(service.settings.modelsDir, service.settings.cacheDir).map((m) => ({
+            id: m.id,
+            detail: m.source === 'models-dir' ? `models folder: ${m.folder}` : `download cache: ${m.folder}`,
+          }))
+        : [];
+    // The data files' columns only inside `{`, where they are fields.
+    const dataColumns =
+      this.trusted && /\{[\p{L}\p{M}\p{N}_]*$/u.test(before)
+        ? [...(await service.dataSets(doc, context.file, dataLimits(await this.settingsFor(uri)))).values()].flatMap((summary) =>
+            summary.ok ? summary.columns : [],
+          )
+        : [];
+    return completeAt(doc, offset, { models, dataColumns }).map((proposal) => ({
       label: proposal.label,
       kind: completionKind(proposal.kind),
       detail: proposal.detail,
+      ...(proposal.documentation ? { documentation: { kind: 'markdown' as const, value: proposal.documentation } } : {}),
+      ...(proposal.sortText ? { sortText: proposal.sortText } : {}),
       textEdit: { range: toRange(doc, proposal.replace), newText: proposal.insertText ?? proposal.label },
     }));
   }
@@ -582,26 +606,43 @@ export class ClozeServer {
     const version = document.version;
     let diagnostics = this.lastDiagnostics.get(uri)?.version === version ? this.lastDiagnostics.get(uri)!.diagnostics : undefined;
     const tokenizer = this.trusted ? service.loadedTokenizer(choice) : undefined;
+    const limits = dataLimits(await this.settingsFor(uri));
     if (!diagnostics) {
       const structural = this.trusted
-        ? await service.checkStructure(doc, file, dataLimits(await this.settingsFor(uri)))
+        ? await service.checkStructure(doc, file, limits)
         : await service.checkStructure(doc, undefined, undefined, false);
       diagnostics = tokenizer ? [...structural, ...service.tokenChecks(doc, choice, tokenizer)] : structural;
     }
+    const dataSets = this.trusted ? await service.dataSets(doc, file, limits) : new Map<string, DataSetSummary>();
     if (this.documents.get(uri)?.version !== version) return [];
     const wanted = toSpan(doc, range);
     const touching = diagnostics.filter((d) => d.span.start <= wanted.end && wanted.start <= d.span.end);
+    // Hints for better fixes: the preview already there (never waited for), the local models.
+    const preview = this.inference?.previews.latest(uri);
+    const localModels =
+      this.trusted && touching.some((d) => d.code === 'model-unavailable')
+        ? listLocalModels(service.settings.modelsDir, service.settings.cacheDir).map((m) => m.id)
+        : [];
     const fixes = service.boundedByTokenizer(
       choice,
-      () => quickFixes(doc, touching, tokenizer),
+      () =>
+        quickFixes(doc, touching, tokenizer, {
+          ...(preview?.ok ? topTokensFromPreview(doc, preview.result) : {}),
+          localModels,
+          dataSets,
+        }),
       () => [],
     );
     return fixes.map((fix) => ({
       title: fix.title,
       kind: CodeActionKind.QuickFix,
       isPreferred: fix.isPreferred,
-      diagnostics: [toLspDiagnostic(doc, fix.diagnostic)],
-      edit: { changes: { [uri]: fix.edits.map((edit) => ({ range: toRange(doc, edit.span), newText: edit.newText })) } },
+      diagnostics: [toLspDiagnostic(doc, fix.diagnostic, uri)],
+      ...(fix.edits.length > 0
+        ? { edit: { changes: { [uri]: fix.edits.map((edit) => ({ range: toRange(doc, edit.span), newText: edit.newText })) } } }
+        : {}),
+      // The client's command gets the document, so it knows which file's model to set.
+      ...(fix.command ? { command: { title: fix.command.title, command: fix.command.command, arguments: [uri] } } : {}),
     }));
   }
 

@@ -265,4 +265,8 @@ class TransformersTokenizerView implements TokenizerView {
   tokenId(token: string): number | undefined {
     return this.ids.get(token);
   }
+
+  vocabulary(): readonly string[] {
+    return this.vocab;
+  }
 }
