@@ -33,8 +33,19 @@ import { defaultCacheDir, effectiveModelsDir } from '../model/resolve';
 import { TokenizerCache } from '../model/tokenizers';
 import { readSettings, type ClozeSettings } from '../protocol/settings';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
+import {
+  EvaluateRequest,
+  ModelStateNotification,
+  PreviewDataRequest,
+  type EvaluateParams,
+  type EvaluateResult,
+  type PreviewData,
+  type PreviewDataParams,
+} from '../protocol/messages';
 import { completionKind, fromLspDiagnostic, toDocumentSymbol, toLspDiagnostic, toRange } from './convert';
-import { lensAnchors, lensContent, type LensAnchor } from './lenses';
+import { evaluateDocument, previewData } from './customRequests';
+import { exampleProblems, lensAnchors, lensContent, loadingLens, type LensAnchor, type LensContent, type LensContext } from './lenses';
+import { ModelStates } from './modelState';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager } from './previews';
 
@@ -68,9 +79,13 @@ export class ClozeServer {
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
+  /** Each document's model and its state, sent to the client as `cloze/modelState`. */
+  private readonly modelStates: ModelStates;
+  private evaluations = 0;
 
   constructor(private readonly connection: Connection) {
     this.tokenizers = new TokenizerCache(this.cacheDir);
+    this.modelStates = new ModelStates((state) => void connection.sendNotification(ModelStateNotification, state).catch(() => undefined));
     connection.onInitialize((params) => this.initialize(params));
     connection.onInitialized(() => {
       if (this.canPullConfiguration)
@@ -88,6 +103,7 @@ export class ClozeServer {
       this.parsed.delete(event.document.uri);
       this.inference?.previews.forget(event.document.uri);
       this.settings.delete(event.document.uri);
+      this.modelStates.forget(event.document.uri);
       void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
     });
     connection.onHover((params) => this.safely(() => this.hover(params.textDocument.uri, params.position), null));
@@ -102,6 +118,10 @@ export class ClozeServer {
     connection.onCodeLens((params) => this.safely(() => this.codeLenses(params.textDocument.uri), []));
     connection.onCodeLensResolve((lens) => this.safely(() => this.resolveLens(lens), lens));
     connection.onRequest(StatsRequest, () => this.safely(async () => (this.inference ? await this.inference.worker.stats() : null), null));
+    connection.onRequest(PreviewDataRequest, (params: PreviewDataParams) => this.safely(() => this.previewData(params.uri), null));
+    connection.onRequest(EvaluateRequest, (params: EvaluateParams) =>
+      this.safely(() => this.evaluate(params), { ok: false, reason: 'the evaluation failed; see the Cloze log' } as EvaluateResult),
+    );
     connection.onShutdown(async () => {
       await this.inference?.worker.dispose();
     });
@@ -203,17 +223,30 @@ export class ClozeServer {
       const loaded = service.loadedTokenizer(choice);
       if (loaded) {
         this.publish(uri, doc, [...structural, ...validateWithTokenizer(doc, loaded)]);
+        this.reportTokenizerReady(uri, choice);
         return;
       }
       this.publish(uri, doc, structural);
+      if (!choice.location.ok) this.modelStates.report(uri, choice.id, 'unavailable', choice.location.reason);
+      else this.modelStates.report(uri, choice.id, 'loading', 'tokenizer');
       const tokens = await this.withProgress(choice, () => service.checkTokens(doc, choice));
       if (this.documents.get(uri)?.version !== version) return;
+      const failed = tokens.find((d) => d.code === 'model-unavailable');
+      if (failed) this.modelStates.report(uri, choice.id, 'unavailable', failed.message);
+      else this.reportTokenizerReady(uri, choice);
       this.publish(uri, doc, [...structural, ...tokens]);
     } catch (error) {
       this.connection.console.error(
         `Validation of ${uri} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
       );
     }
+  }
+
+  /** The tokenizer is there; the weights may be loading, loaded or failed in the worker already. */
+  private reportTokenizerReady(uri: string, choice: ModelChoice): void {
+    const engine = this.modelStates.engineState(choice.id);
+    if (engine) this.modelStates.report(uri, choice.id, engine.state, engine.detail);
+    else this.modelStates.report(uri, choice.id, 'ready', 'tokenizer loaded; the weights load for the first preview');
   }
 
   private publish(uri: string, doc: ClozeDocument, diagnostics: readonly Diagnostic[]): void {
@@ -297,6 +330,7 @@ export class ClozeServer {
 
   /** Progress in the editor while the worker loads a model (the first preview waits for it). */
   private onLoadEvent(event: LoadEvent): void {
+    this.modelStates.onLoadEvent(event);
     if (!this.canShowProgress) return;
     const key = `${event.modelKey}|${event.quantized}`;
     if (event.type === 'load-start') {
@@ -332,16 +366,79 @@ export class ClozeServer {
     if (!request) return [];
     const { previews } = this.inferenceFor();
     const ready = previews.ready(request);
-    if (!ready) void previews.preview(request);
-    return lensAnchors(request.doc).map((anchor) => {
+    if (!ready) void this.trackPreview(request);
+    const anchors = lensAnchors(request.doc);
+    const context = this.lensContext(uri, request.doc, anchors);
+    const lenses: CodeLens[] = [];
+    for (const anchor of anchors) {
       const data: LensData = { uri, version: request.version, anchor };
       const lens: CodeLens = { range: toRange(request.doc, anchor.span), data };
-      if (ready) {
-        const content = lensContent(anchor, ready);
-        lens.command = { title: content.title, command: '', arguments: [content.numbers] };
-      }
-      return lens;
+      // With a refresh to come, a lens says what it waits for rather than stay blank;
+      // without one, it is resolved when shown (`codeLens/resolve` waits for the preview).
+      const content = ready
+        ? lensContent(anchor, ready, request.doc, context)
+        : this.canRefreshLenses
+          ? loadingLens(anchor, request.doc, this.modelStates.waitingText(uri) ?? `scoring with ${request.choice.id}…`, context)
+          : anchor.kind === 'label'
+            ? undefined
+            : null;
+      if (content === undefined) continue;
+      if (content) lens.command = lensCommand(content);
+      lenses.push(lens);
+    }
+    return lenses;
+  }
+
+  private lensContext(uri: string, doc: ClozeDocument, anchors: readonly LensAnchor[]): LensContext {
+    const first = anchors.map((a) => ('line' in a ? a.line : toRange(doc, a.span).start.line + 1)).sort((a, b) => a - b)[0] ?? 1;
+    return { uri, problems: exampleProblems(doc), firstLine: first };
+  }
+
+  /** Starts (or joins) a preview and reports its outcome as the model's state. */
+  private trackPreview(request: NonNullable<Awaited<ReturnType<ClozeServer['previewRequest']>>>) {
+    const promise = this.inferenceFor().previews.preview(request);
+    void promise.then((outcome) => {
+      if (outcome && !outcome.ok) this.modelStates.report(request.uri, request.choice.id, 'unavailable', outcome.reason);
     });
+    return promise;
+  }
+
+  private async previewData(uri: string): Promise<PreviewData | null> {
+    const document = this.documents.get(uri);
+    const context = await this.context(uri);
+    if (!document || !context) return null;
+    const settings = await this.settingsFor(uri);
+    // The panel asks for it explicitly, so it is computed even with the lenses turned off.
+    const request = { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice };
+    const outcome = await this.trackPreview(request);
+    return previewData(uri, document.version, context.doc, context.choice, settings, outcome);
+  }
+
+  private async evaluate(params: EvaluateParams): Promise<EvaluateResult> {
+    const context = await this.context(params.uri);
+    if (!context) return { ok: false, reason: 'the document is not open' };
+    const settings = await this.settingsFor(params.uri);
+    const key = `${params.uri}#evaluation-${++this.evaluations}`;
+    const { worker } = this.inferenceFor();
+    const progress = this.canShowProgress ? await this.connection.window.createWorkDoneProgress().catch(() => undefined) : undefined;
+    progress?.begin('Cloze', 0, `Evaluating ${path.basename(context.file ?? params.uri)}…`);
+    try {
+      return await evaluateDocument(
+        context.doc,
+        context.file,
+        context.service,
+        context.choice,
+        settings,
+        worker,
+        this.cacheDir,
+        key,
+        params.limit,
+        (done, total) => progress?.report(Math.round((done / Math.max(1, total)) * 100), `${done} of ${total} rows`),
+      );
+    } finally {
+      progress?.done();
+      worker.forget(key);
+    }
   }
 
   private async resolveLens(lens: CodeLens): Promise<CodeLens> {
@@ -352,10 +449,10 @@ export class ClozeServer {
       // The document moved on; the client asks for new lenses after an edit.
       return { ...lens, command: { title: '…', command: '' } };
     }
-    const outcome = await this.inferenceFor().previews.preview(request);
+    const outcome = await this.trackPreview(request);
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
-    const content = lensContent(data.anchor, outcome);
-    return { ...lens, command: { title: content.title, command: '', arguments: [content.numbers] } };
+    const content = lensContent(data.anchor, outcome, request.doc, this.lensContext(data.uri, request.doc, lensAnchors(request.doc)));
+    return { ...lens, command: content ? lensCommand(content) : { title: '', command: '' } };
   }
 
   /** Runs a request handler so that a bug answers with an empty result, logged, instead of an error. */
@@ -367,6 +464,11 @@ export class ClozeServer {
       return fallback;
     }
   }
+}
+
+/** The lens's command; its arguments are the command's (uri, line), then the numbers behind the title. */
+function lensCommand(content: LensContent): { title: string; command: string; arguments: unknown[] } {
+  return { title: content.title, command: content.command, arguments: [...content.arguments, content.numbers] };
 }
 
 function uriToPath(uri: string): string | undefined {
