@@ -33,10 +33,14 @@ import { defaultCacheDir, effectiveModelsDir } from '../model/resolve';
 import { TokenizerCache } from '../model/tokenizers';
 import { readSettings, type ClozeSettings } from '../protocol/settings';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
+import { modelsIn } from '../model/available';
 import {
+  AvailableModelsRequest,
   EvaluateRequest,
   ModelStateNotification,
   PreviewDataRequest,
+  type AvailableModels,
+  type AvailableModelsParams,
   type EvaluateParams,
   type EvaluateResult,
   type PreviewData,
@@ -119,6 +123,9 @@ export class ClozeServer {
     connection.onCodeLensResolve((lens) => this.safely(() => this.resolveLens(lens), lens));
     connection.onRequest(StatsRequest, () => this.safely(async () => (this.inference ? await this.inference.worker.stats() : null), null));
     connection.onRequest(PreviewDataRequest, (params: PreviewDataParams) => this.safely(() => this.previewData(params.uri), null));
+    connection.onRequest(AvailableModelsRequest, (params: AvailableModelsParams) =>
+      this.safely(() => this.availableModels(params.uri), null),
+    );
     connection.onRequest(EvaluateRequest, (params: EvaluateParams) =>
       this.safely(() => this.evaluate(params), { ok: false, reason: 'the evaluation failed; see the Cloze log' } as EvaluateResult),
     );
@@ -412,6 +419,17 @@ export class ClozeServer {
     const request = { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice };
     const outcome = await this.trackPreview(request);
     return previewData(uri, document.version, context.doc, context.choice, settings, outcome);
+  }
+
+  private async availableModels(uri: string): Promise<AvailableModels | null> {
+    const context = await this.context(uri);
+    if (!context) return null;
+    const { modelsDir, cacheDir, allowRemoteModels } = context.service.settings;
+    const models = [
+      ...modelsIn(modelsDir).map((id) => ({ id, source: 'models-dir' as const, folder: path.join(modelsDir, id) })),
+      ...modelsIn(cacheDir).map((id) => ({ id, source: 'cache' as const, folder: path.join(cacheDir, id) })),
+    ];
+    return { current: { id: context.choice.id, origin: context.choice.origin }, modelsDir, cacheDir, allowRemoteModels, models };
   }
 
   private async evaluate(params: EvaluateParams): Promise<EvaluateResult> {

@@ -58,3 +58,25 @@ export interface EvaluateParams {
 export type EvaluateResult =
   | { readonly ok: true; readonly evaluation: Evaluation; readonly problems: readonly string[] }
   | { readonly ok: false; readonly reason: string };
+
+/** Client → server request: the models a document could use, for the select-model command. */
+export const AvailableModelsRequest = 'cloze/availableModels';
+
+export interface AvailableModelsParams {
+  readonly uri: string;
+}
+
+export interface AvailableModel {
+  readonly id: string;
+  readonly source: 'models-dir' | 'cache';
+  readonly folder: string;
+}
+
+export interface AvailableModels {
+  /** The model the document uses now, and whether its `model:` line or the settings chose it. */
+  readonly current: { readonly id: string; readonly origin: 'file' | 'settings' | 'override' };
+  readonly modelsDir: string;
+  readonly cacheDir: string;
+  readonly allowRemoteModels: boolean;
+  readonly models: readonly AvailableModel[];
+}
