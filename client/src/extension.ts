@@ -58,7 +58,9 @@ function createClient(context: vscode.ExtensionContext, log: vscode.OutputChanne
   const created = new LanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions);
   created.onNotification(ModelStateNotification, (state: ModelState) => {
     status.set(state);
-    log.appendLine(`[model] ${vscode.workspace.asRelativePath(vscode.Uri.parse(state.uri))}: ${state.model} ${state.state} (${state.detail})`);
+    log.appendLine(
+      `[model] ${vscode.workspace.asRelativePath(vscode.Uri.parse(state.uri))}: ${state.model} ${state.state} (${state.detail})`,
+    );
   });
   created.onDidChangeState((event) => {
     if (event.newState === State.Stopped) status.clear('the language server stopped; run “Cloze: Restart Language Server”');

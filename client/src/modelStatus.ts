@@ -11,6 +11,8 @@ import type { ModelState } from './protocol';
 export class ModelStatus implements vscode.Disposable {
   readonly item: vscode.StatusBarItem;
   private readonly states = new Map<string, ModelState & { since: number }>();
+  /** Every state a document went through, oldest first (the last 20): the log and the tests read it. */
+  private readonly history = new Map<string, ModelState[]>();
   private timer: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -31,7 +33,12 @@ export class ModelStatus implements vscode.Disposable {
     return this.states.get(uri.toString());
   }
 
+  historyOf(uri: vscode.Uri): readonly ModelState[] {
+    return this.history.get(uri.toString()) ?? [];
+  }
+
   set(state: ModelState): void {
+    this.history.set(state.uri, [...(this.history.get(state.uri) ?? []), state].slice(-20));
     const previous = this.states.get(state.uri);
     const since = previous && previous.state === state.state && previous.model === state.model ? previous.since : Date.now();
     this.states.set(state.uri, { ...state, since });
@@ -68,7 +75,9 @@ export class ModelStatus implements vscode.Disposable {
       this.item.backgroundColor = undefined;
     } else {
       this.item.text = `$(error) ${state.model}: unavailable`;
-      this.item.tooltip = new vscode.MarkdownString().appendText(`${state.model} is unavailable: ${state.detail}\n\nClick to select a model.`);
+      this.item.tooltip = new vscode.MarkdownString().appendText(
+        `${state.model} is unavailable: ${state.detail}\n\nClick to select a model.`,
+      );
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
     }
     if (state?.state !== 'loading') this.stopTimer();

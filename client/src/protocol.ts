@@ -11,9 +11,4 @@ export const PreviewDataRequest: typeof messages.PreviewDataRequest = 'cloze/pre
 export const EvaluateRequest: typeof messages.EvaluateRequest = 'cloze/evaluate';
 export const AvailableModelsRequest: typeof messages.AvailableModelsRequest = 'cloze/availableModels';
 
-export type {
-  AvailableModels,
-  EvaluateResult,
-  ModelState,
-  PreviewData,
-} from '../../server/src/protocol/messages';
+export type { AvailableModels, EvaluateResult, ModelState, PreviewData } from '../../server/src/protocol/messages';

@@ -25,18 +25,26 @@ interface ModelItem extends vscode.QuickPickItem {
 }
 
 /** The first pick's items for a document: what the server finds in the models folder and the cache. */
-export async function modelItems(client: LanguageClient, uri: vscode.Uri): Promise<{ items: ModelItem[]; available: AvailableModels | null }> {
+export async function modelItems(
+  client: LanguageClient,
+  uri: vscode.Uri,
+): Promise<{ items: ModelItem[]; available: AvailableModels | null }> {
   const available = await client.sendRequest<AvailableModels | null>(AvailableModelsRequest, { uri: uri.toString() });
   const items: ModelItem[] = [];
   if (available) {
     const group = (source: 'models-dir' | 'cache', title: string): void => {
       const models = available.models.filter((m) => m.source === source);
       items.push({ label: title, kind: vscode.QuickPickItemKind.Separator });
-      if (models.length === 0) items.push({ label: '$(info) none found', description: source === 'models-dir' ? available.modelsDir || 'cloze.modelsDir is not set' : available.cacheDir });
+      if (models.length === 0)
+        items.push({
+          label: '$(info) none found',
+          description: source === 'models-dir' ? available.modelsDir || 'cloze.modelsDir is not set' : available.cacheDir,
+        });
       for (const model of models) {
         items.push({
           label: `${model.id === available.current.id ? '$(check)' : '$(symbol-class)'} ${model.id}`,
-          description: model.id === available.current.id ? `in use (${available.current.origin === 'file' ? '`model:` line' : 'setting'})` : '',
+          description:
+            model.id === available.current.id ? `in use (${available.current.origin === 'file' ? '`model:` line' : 'setting'})` : '',
           detail: model.folder,
           model: model.id,
         });
@@ -46,7 +54,11 @@ export async function modelItems(client: LanguageClient, uri: vscode.Uri): Promi
     group('cache', `downloaded (transformers.js cache) · ${available.cacheDir}`);
   }
   items.push({ label: 'other', kind: vscode.QuickPickItemKind.Separator });
-  items.push({ label: '$(folder-opened) Choose a model folder…', detail: 'A folder with tokenizer.json and onnx/model.onnx, as exported for transformers.js', browse: true });
+  items.push({
+    label: '$(folder-opened) Choose a model folder…',
+    detail: 'A folder with tokenizer.json and onnx/model.onnx, as exported for transformers.js',
+    browse: true,
+  });
   return { items, available };
 }
 
@@ -100,7 +112,11 @@ function activeClozeUri(): vscode.Uri | undefined {
   return document?.languageId === 'cloze' ? document.uri : undefined;
 }
 
-async function pickModel(items: ModelItem[], available: AvailableModels | null, document: vscode.TextDocument): Promise<string | undefined> {
+async function pickModel(
+  items: ModelItem[],
+  available: AvailableModels | null,
+  document: vscode.TextDocument,
+): Promise<string | undefined> {
   const pick = vscode.window.createQuickPick<ModelItem>();
   pick.title = `Model for ${path.basename(document.uri.fsPath)}`;
   pick.placeholder = 'Pick a model, or type a Hugging Face id (e.g. Xenova/bert-base-uncased)';

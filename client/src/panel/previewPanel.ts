@@ -137,7 +137,8 @@ export class PreviewPanel implements vscode.Disposable {
       return;
     }
     const seq = ++this.requestSeq;
-    if (!this.data || this.data.uri !== document.uri.toString()) this.showState(`Computing the preview of ${path.basename(document.uri.fsPath)}…`);
+    if (!this.data || this.data.uri !== document.uri.toString())
+      this.showState(`Computing the preview of ${path.basename(document.uri.fsPath)}…`);
     let data: PreviewData | null;
     try {
       data = await client.sendRequest<PreviewData | null>(PreviewDataRequest, { uri: document.uri.toString() });
@@ -150,7 +151,7 @@ export class PreviewPanel implements vscode.Disposable {
     this.data = data;
     if (data.ok && this.selectedLine !== undefined) {
       const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
-      const example = exampleAtLine(data.preview, (editor?.selection.active.line ?? this.selectedLine - 1));
+      const example = exampleAtLine(data.preview, editor?.selection.active.line ?? this.selectedLine - 1);
       if (example) this.selectedLine = example.line;
     }
     this.post();
@@ -158,7 +159,10 @@ export class PreviewPanel implements vscode.Disposable {
   }
 
   private showState(text: string, error = false): void {
-    void this.panel?.webview.postMessage({ type: 'render', html: `<p class="state${error ? ' unavailable' : ''}">${escapeHtml(text)}</p>` });
+    void this.panel?.webview.postMessage({
+      type: 'render',
+      html: `<p class="state${error ? ' unavailable' : ''}">${escapeHtml(text)}</p>`,
+    });
   }
 
   private post(): void {

@@ -109,7 +109,9 @@ export function renderPanel(data: PreviewOk, selectedLine: number | undefined, f
     `<p class="toolbar">Predictions use <strong>${mode}</strong> probabilities. ` +
       `<button class="toggle-calibration" data-action="toggleCalibration">${result.calibrate ? 'Show raw' : 'Calibrate'}</button></p></header>`,
     notices(result),
-    selected ? exampleSection(selected, result, problems.get(selected.line)) : `<section class="example empty"><p>${noExampleText(result)}</p></section>`,
+    selected
+      ? exampleSection(selected, result, problems.get(selected.line))
+      : `<section class="example empty"><p>${noExampleText(result)}</p></section>`,
     gridSection(result, problems, selected?.line),
     priorSection(result),
   ];
@@ -123,7 +125,9 @@ function noExampleText(result: PreviewResult): string {
 
 function notices(result: PreviewResult): string {
   const items = [
-    ...result.excluded.map((e) => `Pattern <code>${escapeHtml(e.pattern)}</code> (line ${e.line}) is not previewed: ${escapeHtml(e.reason)}.`),
+    ...result.excluded.map(
+      (e) => `Pattern <code>${escapeHtml(e.pattern)}</code> (line ${e.line}) is not previewed: ${escapeHtml(e.reason)}.`,
+    ),
     ...result.skippedWords.map(
       (s) => `Label word <code>${escapeHtml(s.word)}</code> (${escapeHtml(s.label)}) is not scored: it ${escapeHtml(s.reason)}.`,
     ),
@@ -234,10 +238,14 @@ function gridSection(result: PreviewResult, problems: ReadonlyMap<number, string
     if (problem !== undefined) {
       return `<tr class="example-row problem${selected}" data-line="${example.line}">${name}<td class="cell not-scored" colspan="${result.patterns.length + (multi ? 1 : 0)}">not scored: ${escapeHtml(problem)}</td></tr>`;
     }
-    const cells = example.results.map((r) => cell(r.prediction, r.prediction === null ? undefined : shown(r)[r.prediction], r.correct, r.pattern));
+    const cells = example.results.map((r) =>
+      cell(r.prediction, r.prediction === null ? undefined : shown(r)[r.prediction], r.correct, r.pattern),
+    );
     if (multi) {
       const together = result.calibrate ? example.calibratedEnsemble : example.ensemble;
-      cells.push(cell(example.prediction, example.prediction === null ? undefined : together[example.prediction], example.correct, 'together'));
+      cells.push(
+        cell(example.prediction, example.prediction === null ? undefined : together[example.prediction], example.correct, 'together'),
+      );
     }
     return `<tr class="example-row${selected}" data-line="${example.line}">${name}${cells.join('')}</tr>`;
   });
