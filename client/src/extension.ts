@@ -114,12 +114,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<ClozeE
     vscode.commands.registerCommand('cloze.evaluate', (target?: unknown) => evaluateCommand(client, evaluationOutput, uriOf(target))),
     vscode.commands.registerCommand('cloze.restartServer', async () => {
       log.appendLine('[client] restarting the language server');
-      if (client) await client.restart();
-      else {
+      if (client) {
+        // A server that is already gone (or dies while stopping) rejects the stop; start a new one all the same.
+        await client.stop().catch((error: unknown) => log.appendLine(`[client] the server did not stop cleanly: ${String(error)}`));
+      } else {
         client = createClient(context, log, modelStatus);
-        await client.start();
       }
+      await client.start();
       modelStatus.update();
+      void panel.refresh();
     }),
     vscode.commands.registerCommand('cloze.showLog', () => log.show(true)),
     vscode.commands.registerCommand('cloze.newFile', async () => {

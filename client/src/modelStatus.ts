@@ -75,9 +75,9 @@ export class ModelStatus implements vscode.Disposable {
       this.item.backgroundColor = undefined;
     } else {
       this.item.text = `$(error) ${state.model}: unavailable`;
-      this.item.tooltip = new vscode.MarkdownString().appendText(
-        `${state.model} is unavailable: ${state.detail}\n\nClick to select a model.`,
-      );
+      // The server's reason often names the model already ("Model x is unavailable: …").
+      const reason = /^model /i.test(state.detail) ? state.detail : `${state.model} is unavailable: ${state.detail}`;
+      this.item.tooltip = `${reason}\n\nClick to select a model.`;
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
     }
     if (state?.state !== 'loading') this.stopTimer();

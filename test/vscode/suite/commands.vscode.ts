@@ -95,8 +95,11 @@ suite('Cloze commands, status item and panel', () => {
     // The preview loads the weights; the status says so, then says ready.
     await vscode.commands.executeCommand('vscode.executeCodeLensProvider', readyDoc.uri, 1000);
     const ready = await until(
-      'the model state ready',
-      () => modelStatus.stateOf(readyDoc.uri)?.state === 'ready' && modelStatus.stateOf(readyDoc.uri),
+      'the model state ready with the weights loaded',
+      () => {
+        const state = modelStatus.stateOf(readyDoc.uri);
+        return state?.state === 'ready' && /onnx.* loaded$/.test(state.detail) && state;
+      },
       90_000,
     );
     assert.equal(ready.model, 'tiny-random-distilbert-xenova');
@@ -116,7 +119,7 @@ suite('Cloze commands, status item and panel', () => {
     const missing = await open(write('status/missing.cloze', ['model: no-such-model', ...sentimentLines.slice(1)]));
     await until('the model state unavailable', () => modelStatus.stateOf(missing.uri)?.state === 'unavailable', 30_000);
     await until('the item to say unavailable', () => modelStatus.item.text === '$(error) no-such-model: unavailable');
-    assert.match(tooltipText(modelStatus.item), /no-such-model is unavailable: .*downloads are off/s);
+    assert.match(tooltipText(modelStatus.item), /^Model no-such-model is unavailable: .*downloads are off.*Click to select a model\.$/s);
     assert.ok(modelStatus.item.backgroundColor instanceof vscode.ThemeColor);
 
     // Back to the first file: the item follows the active editor.
