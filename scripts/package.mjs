@@ -10,9 +10,12 @@
 // 1. esbuild bundles client, server and worker into dist/ (scripts/bundle.mjs).
 // 2. A staging folder (a fresh temporary directory) gets what the packaged
 //    extension runs: a copy of package.json whose `main` is ./dist/extension.js
-//    and whose only dependency is onnxruntime-node, the README, the grammar,
-//    dist/*.js, and the native packages that cannot be bundled
-//    (onnxruntime-node and what it requires) from node_modules.
+//    and whose only dependency is onnxruntime-node, the grammar, dist/*.js,
+//    the icon, snippets and walkthrough, and the native packages that cannot
+//    be bundled (onnxruntime-node and what it requires) from node_modules.
+//    The Extensions page shows the users' README (docs/marketplace/README.md,
+//    staged as README.md with its image links made relative to the .vsix's
+//    root) and CHANGELOG.md, not the developers' README of this repository.
 //    The checkout keeps `main: ./client/out/extension.js`, so F5 and the
 //    extension-host tests run the tsc output without bundling first.
 // 3. vsce packages the staging folder; it lists the dependencies with
@@ -48,9 +51,11 @@ const vsix = join(root, `${manifest.name}-${manifest.version}${isDefaultTarget ?
 const stage = mkdtempSync(join(tmpdir(), 'cloze-vsix-stage-'));
 const unpacked = mkdtempSync(join(tmpdir(), 'cloze-vsix-check-'));
 try {
-  for (const file of ['README.md', 'LICENSE', 'language-configuration.json', 'syntaxes', 'dist']) {
+  for (const file of ['LICENSE', 'CHANGELOG.md', 'language-configuration.json', 'syntaxes', 'dist', 'images', 'snippets', 'walkthrough']) {
     cpSync(join(root, file), join(stage, file), { recursive: true });
   }
+  const userReadme = readFileSync(join(root, 'docs', 'marketplace', 'README.md'), 'utf8');
+  writeFileSync(join(stage, 'README.md'), userReadme.replaceAll('](../../images/', '](images/'));
   // .vscodeignore names the linux-x64 binaries; another target gets its own.
   const ignore = readFileSync(join(root, '.vscodeignore'), 'utf8');
   const binaries = '/bin/napi-v3/linux/x64/';
@@ -86,9 +91,7 @@ try {
       vsix,
       '--target',
       options.target,
-      // No repository URL yet; the README's relative links (docs/,
-      // ARCHITECTURE.md) point into the repository, not the .vsix.
-      '--allow-missing-repository',
+      // The users' README links only to images inside the .vsix: keep those relative.
       '--no-rewrite-relative-links',
     ],
     { cwd: stage },

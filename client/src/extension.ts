@@ -1,16 +1,32 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { showDownloads } from './downloads';
+import { evaluateCommand } from './evaluate';
+import { ModelStatus } from './modelStatus';
+import { PreviewPanel } from './panel/previewPanel';
+import { ModelStateNotification, type ModelState } from './protocol';
+import { modelItems, selectModel, type SelectModelOptions } from './selectModel';
 
 /**
- * The VS Code side is deliberately thin: it starts the Cloze language server
- * and lets the Language Server Protocol carry everything else, so Neovim and
- * other editors get the same features from the same server.
+ * The VS Code side: starts the Cloze language server, and adds what only an
+ * editor UI can have: commands, the model in the status bar, the preview
+ * panel, the log. Everything about the language stays in the server, so
+ * Neovim and other editors get the same diagnostics, lenses and hovers.
  */
 
 let client: LanguageClient | undefined;
+
+/** What `activate` returns: the extension-host tests reach the status item and the panel through it. */
+export interface ClozeExtensionApi {
+  client(): LanguageClient | undefined;
+  readonly modelStatus: ModelStatus;
+  readonly panel: PreviewPanel;
+  readonly log: vscode.OutputChannel;
+  readonly evaluationOutput: vscode.OutputChannel;
+  modelItems(uri: vscode.Uri): Promise<Array<{ label: string; model?: string }>>;
+}
 
 /**
  * The bundled server beside the bundled client (dist/ of a packaged extension),
@@ -23,7 +39,7 @@ function serverModule(context: vscode.ExtensionContext): string {
   return fs.existsSync(bundled) ? bundled : context.asAbsolutePath('server/out/lsp/main.js');
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+function createClient(context: vscode.ExtensionContext, log: vscode.OutputChannel, status: ModelStatus): LanguageClient {
   const module = serverModule(context);
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },
@@ -43,13 +59,119 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       trusted: vscode.workspace.isTrusted,
       downloadNotifications: true,
     },
+    // The server's log (its console and stderr) goes to the "Cloze" output.
+    outputChannel: log,
   };
-  client = new LanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions);
-  context.subscriptions.push(showDownloads(client));
+  const created = new LanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions);
+  context.subscriptions.push(showDownloads(created));
+  created.onNotification(ModelStateNotification, (state: ModelState) => {
+    status.set(state);
+    log.appendLine(
+      `[model] ${vscode.workspace.asRelativePath(vscode.Uri.parse(state.uri))}: ${state.model} ${state.state} (${state.detail})`,
+    );
+  });
+  created.onDidChangeState((event) => {
+    if (event.newState === State.Stopped) status.clear('the language server stopped; run “Cloze: Restart Language Server”');
+  });
+  return created;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<ClozeExtensionApi> {
+  const log = vscode.window.createOutputChannel('Cloze');
+  const evaluationOutput = vscode.window.createOutputChannel('Cloze Evaluation');
+  const modelStatus = new ModelStatus();
+  const panel = new PreviewPanel(() => client);
+  context.subscriptions.push(log, evaluationOutput, modelStatus, panel);
+
+  const uriOf = (target: unknown): vscode.Uri | undefined =>
+    target instanceof vscode.Uri ? target : typeof target === 'string' ? vscode.Uri.parse(target) : undefined;
+  const activeCloze = (): vscode.TextDocument | undefined => {
+    const document = vscode.window.activeTextEditor?.document;
+    return document?.languageId === 'cloze' ? document : undefined;
+  };
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('cloze.selectModel', (target?: unknown, options?: SelectModelOptions) =>
+      selectModel(client, uriOf(target) ?? (target as vscode.TextDocument | undefined)?.uri, options),
+    ),
+    // From a lens: (uri, 0-based line of the example). From the palette or the editor title: the active file.
+    vscode.commands.registerCommand('cloze.openPreview', async (target?: unknown, line?: unknown) => {
+      const uri = uriOf(target);
+      const document = uri ? await vscode.workspace.openTextDocument(uri) : activeCloze();
+      if (!document) {
+        void vscode.window.showInformationMessage('Open a .cloze file to preview it.');
+        return;
+      }
+      await panel.open(document, typeof line === 'number' ? line : undefined);
+    }),
+    vscode.commands.registerCommand('cloze.toggleCalibration', async () => {
+      const configuration = vscode.workspace.getConfiguration('cloze', activeCloze()?.uri);
+      const inspected = configuration.inspect<boolean>('preview.calibrate');
+      const next = !configuration.get<boolean>('preview.calibrate', false);
+      // Written where it is set now, so a workspace value is not shadowed by a user value.
+      const target =
+        inspected?.workspaceFolderValue !== undefined
+          ? vscode.ConfigurationTarget.WorkspaceFolder
+          : inspected?.workspaceValue !== undefined
+            ? vscode.ConfigurationTarget.Workspace
+            : vscode.ConfigurationTarget.Global;
+      await configuration.update('preview.calibrate', next, target);
+      vscode.window.setStatusBarMessage(`Cloze: ${next ? 'calibrated' : 'raw'} probabilities`, 3000);
+      return next;
+    }),
+    vscode.commands.registerCommand('cloze.evaluate', (target?: unknown) => evaluateCommand(client, evaluationOutput, uriOf(target))),
+    vscode.commands.registerCommand('cloze.restartServer', async () => {
+      log.appendLine('[client] restarting the language server');
+      if (client) {
+        // A server that is already gone (or dies while stopping) rejects the stop; start a new one all the same.
+        await client.stop().catch((error: unknown) => log.appendLine(`[client] the server did not stop cleanly: ${String(error)}`));
+      } else {
+        client = createClient(context, log, modelStatus);
+      }
+      await client.start();
+      modelStatus.update();
+      void panel.refresh();
+    }),
+    vscode.commands.registerCommand('cloze.showLog', () => log.show(true)),
+    vscode.commands.registerCommand('cloze.newFile', async () => {
+      const document = await vscode.workspace.openTextDocument({ language: 'cloze', content: '' });
+      const editor = await vscode.window.showTextDocument(document);
+      await editor.insertSnippet(new vscode.SnippetString(starterSnippet(vscode.workspace.getConfiguration('cloze').get<string>('model'))));
+      return document;
+    }),
+  );
+
+  client = createClient(context, log, modelStatus);
   await client.start();
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => void client?.sendNotification('cloze/trust', { trusted: true })),
   );
+  return {
+    client: () => client,
+    modelStatus,
+    panel,
+    log,
+    evaluationOutput,
+    modelItems: async (uri) => (client ? (await modelItems(client, uri)).items : []),
+  };
+}
+
+/** A first file: the sentiment task of the snippets, with the model the settings name. */
+function starterSnippet(model: string | undefined): string {
+  return [
+    '# A sentiment task as a cloze question. Hover [MASK] or a label word; the lenses show what the model predicts.',
+    `model: \${1:${(model ?? 'Xenova/bert-base-uncased').replace(/[$}\\]/g, '\\$&')}}`,
+    '',
+    'pattern short: {review} It was [MASK].',
+    '',
+    'verbalizer:',
+    '  positive: ${2:great, good}',
+    '  negative: ${3:terrible, bad}',
+    '',
+    'example positive: ${4:I loved every minute of it.}',
+    'example negative: The plot was dull and the acting was worse.',
+    '$0',
+  ].join('\n');
 }
 
 export async function deactivate(): Promise<void> {

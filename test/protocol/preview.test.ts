@@ -62,9 +62,15 @@ describe('preview over stdio', () => {
       }),
     ) as CliPreview;
     const exampleLenses = lenses.filter((lens) => (lens.data as { anchor: { kind: string } }).anchor.kind === 'example');
-    assert.equal(exampleLenses.length, json.examples.length);
-    for (const lens of exampleLenses) {
-      const numbers = lens.command?.arguments?.[0] as ExampleNumbers;
+    const lines = new Set(exampleLenses.map((lens) => lens.range.start.line));
+    assert.equal(lines.size, json.examples.length);
+    for (const line of lines) {
+      const onLine = exampleLenses.filter((lens) => lens.range.start.line === line);
+      // Arguments: the command's (uri, 0-based line), then the numbers behind the title.
+      const numbers = onLine[0].command?.arguments?.[2] as ExampleNumbers;
+      assert.equal(onLine[0].command?.command, 'cloze.openPreview');
+      assert.equal(onLine[0].command?.arguments?.[1], numbers.line - 1);
+      const titles = onLine.map((lens) => lens.command!.title).join(' | ');
       const expected = json.examples.find((e) => e.line === numbers.line);
       assert.ok(expected, `an example at line ${numbers.line}`);
       for (const result of expected.results) {
@@ -72,17 +78,19 @@ describe('preview over stdio', () => {
         for (const [label, p] of Object.entries(result.labels)) {
           assert.ok(Math.abs(shown.labels[label] - p) < 1e-9, `${result.pattern} ${label}: ${shown.labels[label]} vs ${p}`);
         }
-        // The title rounds the winning label's probability.
+        // A title rounds the winning label's probability.
         const winner = Object.entries(result.labels).sort((a, b) => b[1] - a[1])[0];
-        assert.ok(lens.command!.title.includes(`${result.pattern}: ${winner[0]} ${Math.round(winner[1] * 100)}%`), lens.command!.title);
+        assert.ok(titles.includes(`${result.pattern}: ${winner[0]} ${Math.round(winner[1] * 100)}%`), titles);
       }
     }
   });
 
-  test('pattern lenses count the correct labelled examples; the verbalizer lens shows the prior', () => {
+  test('pattern lenses count the examples predicted right and show the prior of the pattern', () => {
     const titles = lenses.map((lens) => lens.command?.title ?? '');
-    assert.equal(titles.filter((t) => /^\d+\/4 correct · mean P\(gold\) \d+%$/.test(t)).length, 3, titles.join('\n'));
-    assert.ok(titles.some((t) => t.startsWith('content-free prior')));
+    const counts = titles.filter((t) => /^\$\((pass|error)\) \d of 4 examples right · the right label gets \d+% on average$/.test(t));
+    assert.equal(counts.length, 3, titles.join('\n'));
+    // One lens per pattern on its own line, so four patterns are not cut off in one.
+    assert.equal(titles.filter((t) => /^with the input left empty: positive \d+% · negative \d+%$/.test(t)).length, 3, titles.join('\n'));
   });
 
   test('opening scored every (pattern, example) pair and each content-free input once', () => {

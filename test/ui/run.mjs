@@ -1,4 +1,4 @@
-/* global document */
+/* global document, getComputedStyle */
 // `npm run test:ui`: the packaged extension, as a user gets it. The .vsix of
 // `npm run package` is installed into a fresh code-server (fresh user-data and
 // extensions folders), which opens a workspace holding only a copy of
@@ -10,12 +10,17 @@
 //     transformers.js and the shipped onnxruntime-node both work);
 //   - examples/sentiment.cloze: code lenses show label probabilities, and the
 //     hover on [MASK] shows the model's top tokens (compared with the CLI of
-//     this checkout: `cloze preview --format json`).
+//     this checkout: `cloze preview --format json`);
+//   - typed.cloze, typed key by key: the status bar names its model, a lens
+//     marks the wrong prediction, clicking it opens the preview panel at that
+//     example, whose DOM has the bars, the wrong prediction marked and the
+//     numbers of `cloze preview --format json` for the saved file; the panel
+//     is photographed in the dark and the light theme.
 //
 // Screenshots go to test/artifacts/. Every check runs and is reported; the exit
 // code is 1 when any failed. Everything started is stopped by PID (whole tree).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { installExtension, launchChromium, makeWorkspace, readJson, startCodeServer, testSession } from '../../scripts/code-server.mjs';
 
@@ -110,7 +115,13 @@ try {
   console.log(`test:ui: installed ${extensionDirs.join(', ')} into a fresh extensions folder`);
 
   // The workspace is a copy of examples/ in a temporary folder: nothing of this checkout is reachable.
-  const workspace = makeWorkspace(join(state, 'workspace'), { repoRoot: root, modelsDir });
+  const workspace = makeWorkspace(join(state, 'workspace'), { repoRoot: root, modelsDir, extraFiles: { 'typed.cloze': '' } });
+  // The robot types every character, indentation included; the editor adds none of its own.
+  const settingsFile = join(workspace, '.vscode', 'settings.json');
+  writeFileSync(
+    settingsFile,
+    JSON.stringify({ ...readJson(settingsFile), 'editor.autoIndent': 'none', 'editor.autoClosingBrackets': 'never' }, null, 2),
+  );
   // No CLOZE_MODELS_DIR either: the models come from the workspace settings alone.
   const codeServer = (session.codeServer = await startCodeServer({ stateDir, folder: workspace, env: { CLOZE_MODELS_DIR: '' } }));
 
@@ -194,6 +205,123 @@ try {
         throw new Error(`the hover shows no top tokens (expected some of ${expected.slice(0, 8).join(', ')}…): ${JSON.stringify(text)}`);
       await page.waitForTimeout(250); // Between two hover attempts, not a wait for a result.
     }
+  });
+
+  const typed = [
+    'model: review-bert-small',
+    '',
+    'pattern short: {review} It was [MASK].',
+    'pattern long: {review} All in all, it was [MASK].',
+    '',
+    'verbalizer:',
+    '  positive: great, good',
+    '  negative: terrible, bad',
+    '',
+    'example positive: I like the Disney films very much.',
+    'example positive: The plot was dull and the acting was worse.',
+    'example negative: it was slow, very slow.',
+  ];
+  const wrongLine = 11; // 1-based: the second example, labelled positive, which the model calls negative.
+  let panelPreview;
+  const webview = () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+
+  await check('typed.cloze: typed key by key; the status bar names the model and says it is ready', page, async () => {
+    await openFile(page, 'typed.cloze');
+    await page.locator('.monaco-editor .view-lines').first().click();
+    for (const line of typed) {
+      await page.keyboard.type(line, { delay: 5 });
+      await page.keyboard.press('Enter');
+    }
+    await page.keyboard.press('Control+S');
+    const item = page.locator('.statusbar-item', { hasText: 'review-bert-small' });
+    await item.first().waitFor({ timeout: 60_000 });
+    // Ready once the lenses' preview has loaded the weights.
+    await page.locator('.statusbar-item', { hasText: 'review-bert-small' }).locator('.codicon-check').first().waitFor({ timeout: 90_000 });
+    const cli = spawnSync(
+      process.execPath,
+      [
+        join(root, 'server', 'out', 'cli', 'main.js'),
+        'preview',
+        join(workspace, 'typed.cloze'),
+        '--format',
+        'json',
+        '--models-dir',
+        modelsDir,
+        '--offline',
+      ],
+      { encoding: 'utf8' },
+    );
+    if (cli.status !== 0) throw new Error(`cloze preview of the typed file failed (${cli.status}): ${cli.stderr}`);
+    panelPreview = JSON.parse(cli.stdout);
+    return `status bar: ${(await item.first().innerText()).trim()}; ${panelPreview.examples.length} examples in the saved file`;
+  });
+
+  await check('typed.cloze: the wrong prediction’s lens says so; clicking it opens the panel at that example', page, async () => {
+    const lens = page.locator('.codelens-decoration a', { hasText: 'wrong' }).first();
+    await lens.waitFor({ timeout: 60_000 });
+    const title = (await lens.innerText()).trim();
+    await lens.click();
+    const section = webview().locator(`section.example[data-line="${wrongLine}"]`);
+    await section.waitFor({ timeout: 60_000 });
+    await webview().locator('p.verdict.wrong').waitFor({ timeout: 10_000 });
+    return `lens: ${title}`;
+  });
+
+  await check('preview panel: bars for every label and pattern with the numbers of `cloze preview --format json`', page, async () => {
+    if (!panelPreview) throw new Error('no CLI preview of the typed file');
+    const example = panelPreview.examples.find((e) => e.line === wrongLine);
+    if (!example) throw new Error(`the CLI has no example on line ${wrongLine}`);
+    const frame = webview();
+    let compared = 0;
+    for (const result of example.results) {
+      const article = frame.locator(`article.pattern[data-pattern="${result.pattern}"]`);
+      const bars = article.locator('svg.chart.labels rect.bar');
+      const count = await bars.count();
+      if (count !== 2 * panelPreview.labels.length)
+        throw new Error(`${result.pattern}: ${count} label bars, expected ${2 * panelPreview.labels.length}`);
+      for (const label of panelPreview.labels) {
+        for (const [kind, numbers] of [
+          ['raw', result.labels],
+          ['calibrated', result.calibrated],
+        ]) {
+          const shown = Number(await article.locator(`g[data-label="${label}"][data-kind="${kind}"]`).getAttribute('data-p'));
+          if (shown !== numbers[label])
+            throw new Error(`${result.pattern} ${label} ${kind}: the panel has ${shown}, cloze preview ${numbers[label]}`);
+          compared++;
+        }
+      }
+      const tokens = await article
+        .locator('svg.chart.tokens g[data-token]')
+        .evaluateAll((nodes) => nodes.map((node) => [node.getAttribute('data-token'), Number(node.getAttribute('data-p'))]));
+      const expected = result.top.map((token) => [token.token, token.p]);
+      if (JSON.stringify(tokens) !== JSON.stringify(expected))
+        throw new Error(`${result.pattern}: top tokens ${JSON.stringify(tokens)} differ from cloze preview's ${JSON.stringify(expected)}`);
+      compared += tokens.length;
+    }
+    const wrongCells = await frame.locator('td.cell.wrong').count();
+    const expectedWrong = panelPreview.examples
+      .flatMap((e) => [...e.results.map((r) => r.correct), ...(e.results.length > 1 ? [e.correct] : [])])
+      .filter((c) => c === false).length;
+    if (wrongCells !== expectedWrong || wrongCells === 0)
+      throw new Error(`${wrongCells} wrong cells in the grid, cloze preview has ${expectedWrong}`);
+    const priors = await frame.locator('.prior svg.prior-chart rect.bar').count();
+    if (priors !== panelPreview.patterns.length * panelPreview.labels.length) throw new Error(`${priors} prior bars`);
+    await page.screenshot({ path: join(artifacts, 'ui-panel-dark.png') });
+    return `${compared} numbers equal to cloze preview's; ${wrongCells} wrong cells marked; ${priors} prior bars`;
+  });
+
+  await check('preview panel: follows the theme (light)', page, async () => {
+    const userSettings = join(state, 'code-server', 'user', 'User', 'settings.json');
+    writeFileSync(userSettings, JSON.stringify({ ...readJson(userSettings), 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
+    await page.locator('.monaco-workbench.vs').first().waitFor({ timeout: 30_000 });
+    const background = await webview()
+      .locator('body')
+      .evaluate((body) => getComputedStyle(body).backgroundColor);
+    // The panel's own colours come from the theme: a light background now.
+    const [r, g, b] = (background.match(/\d+/g) ?? []).map(Number);
+    if (!(r > 200 && g > 200 && b > 200)) throw new Error(`the panel's background is ${background} in the light theme`);
+    await page.screenshot({ path: join(artifacts, 'ui-panel-light.png') });
+    return `panel background ${background}`;
   });
 
   await page.screenshot({ path: join(artifacts, 'ui-final.png') });

@@ -1,115 +1,248 @@
-import { patternDisplayName, positionAt, type ClozeDocument, type Span } from '../language';
-import type { ExamplePreview, PreviewResult } from '../service/preview';
+import { patternDisplayName, positionAt, validateStructure, type ClozeDocument, type Span } from '../language';
+import type { ExampleProblem } from '../protocol/messages';
+import { accuracySummary, type ExamplePreview, type PreviewResult } from '../service/preview';
 import type { PreviewOutcome } from './previews';
 
 /**
  * Code lenses of the preview. Where they go comes from the syntax tree alone,
  * so the lens request answers at once; what they say comes from the preview
  * and is filled in when it is ready (`codeLens/resolve`, or a refresh).
+ *
+ * They are written for someone reading their own file, not a paper: a wrong
+ * prediction starts with `$(error)`, a right one with `$(pass)`; "with no
+ * input" instead of "content-free prior", "the right label" instead of
+ * "P(gold)" (docs/preview.md keeps the exact definitions); an example with
+ * an error is not scored and says why; label words the preview leaves out
+ * are listed where they are written; no lens is longer than a few patterns.
  */
 
 export type LensAnchor =
-  | { readonly kind: 'example'; readonly line: number; readonly span: Span }
+  | { readonly kind: 'example'; readonly line: number; readonly span: Span; readonly part?: number }
   | { readonly kind: 'pattern'; readonly pattern: string; readonly line: number; readonly span: Span }
-  | { readonly kind: 'verbalizer'; readonly span: Span };
+  | { readonly kind: 'prior'; readonly pattern: string; readonly line: number; readonly span: Span }
+  | { readonly kind: 'verbalizer'; readonly span: Span }
+  | { readonly kind: 'label'; readonly label: string; readonly span: Span };
 
-export function lensAnchors(doc: ClozeDocument): LensAnchor[] {
+/** Patterns listed per example lens; more go on further lenses of the same line, so none is cut off. */
+export const PATTERNS_PER_LENS = 3;
+
+/** The command a lens runs: the VS Code client opens the preview panel at the lens's example. */
+export const OpenPreviewCommand = 'cloze.openPreview';
+export const SelectModelCommand = 'cloze.selectModel';
+
+export function lensAnchors(doc: ClozeDocument, patternCount = doc.patterns.length): LensAnchor[] {
   const anchors: LensAnchor[] = [];
   for (const pattern of doc.patterns) {
-    anchors.push({
-      kind: 'pattern',
-      pattern: patternDisplayName(pattern),
-      line: positionAt(doc, pattern.span.start).line + 1,
-      span: pattern.keywordSpan,
-    });
+    const common = { pattern: patternDisplayName(pattern), line: positionAt(doc, pattern.span.start).line + 1, span: pattern.keywordSpan };
+    anchors.push({ kind: 'pattern', ...common }, { kind: 'prior', ...common });
   }
   const verbalizer = doc.verbalizers[0];
-  if (verbalizer) anchors.push({ kind: 'verbalizer', span: verbalizer.headerSpan });
+  if (verbalizer) {
+    anchors.push({ kind: 'verbalizer', span: verbalizer.headerSpan });
+    for (const entry of verbalizer.entries) anchors.push({ kind: 'label', label: entry.label.text, span: entry.label.span });
+  }
+  // One lens for the verdict; with more than one pattern, the patterns' own
+  // predictions on further lenses, a few patterns each.
+  const parts = patternCount > 1 ? 1 + Math.ceil(patternCount / PATTERNS_PER_LENS) : 1;
   for (const example of doc.examples) {
-    anchors.push({ kind: 'example', line: positionAt(doc, example.span.start).line + 1, span: example.keywordSpan });
+    const line = positionAt(doc, example.span.start).line + 1;
+    for (let part = 0; part < parts; part++) anchors.push({ kind: 'example', line, span: example.keywordSpan, part });
   }
   return anchors;
 }
 
-/** What a lens shows, and the numbers behind it (for clients and tests that want them exact). */
+/**
+ * The examples the preview does not score, because the file has an error in
+ * them (a missing field, an undeclared label): their lenses say so instead of
+ * showing a tick the file does not deserve.
+ */
+export function exampleProblems(doc: ClozeDocument): ExampleProblem[] {
+  const errors = validateStructure(doc).filter((d) => d.severity === 'error');
+  const problems: ExampleProblem[] = [];
+  for (const example of doc.examples) {
+    const inside = errors.find((d) => d.span.start >= example.span.start && d.span.end <= example.span.end);
+    if (inside) problems.push({ line: positionAt(doc, example.span.start).line + 1, message: firstSentence(inside.message) });
+  }
+  return problems;
+}
+
+/** What a lens shows, the command it runs, and the numbers behind it (for clients and tests that want them exact). */
 export interface LensContent {
   readonly title: string;
+  readonly command: string;
+  readonly arguments: readonly unknown[];
   readonly numbers: unknown;
 }
 
-export function lensContent(anchor: LensAnchor, outcome: PreviewOutcome): LensContent {
-  if (!outcome.ok) return { title: `no preview: ${outcome.reason}`, numbers: null };
+/** What lenses need besides the preview. */
+export interface LensContext {
+  readonly uri: string;
+  readonly problems: readonly ExampleProblem[];
+  /** The line (1-based) of the first lens, which alone carries the full reason when there is no preview. */
+  readonly firstLine: number;
+}
+
+/** The lens while the preview is computed; undefined: no lens (until it is ready). */
+export function loadingLens(anchor: LensAnchor, doc: ClozeDocument, what: string, context: LensContext): LensContent | undefined {
+  if (anchor.kind === 'label' || anchor.kind === 'prior' || (anchor.kind === 'example' && (anchor.part ?? 0) > 0)) return undefined;
+  const line = anchorLine(doc, anchor);
+  return lens(line === context.firstLine ? `$(loading~spin) ${what}` : '$(loading~spin)', openAt(context, line), null);
+}
+
+/** The lens of an anchor once the preview is there; undefined: this anchor has nothing to say. */
+export function lensContent(
+  anchor: LensAnchor,
+  outcome: PreviewOutcome,
+  doc: ClozeDocument,
+  context: LensContext,
+): LensContent | undefined {
+  const line = anchorLine(doc, anchor);
+  if (!outcome.ok) {
+    if (anchor.kind === 'label' || anchor.kind === 'prior' || (anchor.kind === 'example' && (anchor.part ?? 0) > 0)) return undefined;
+    // The reason once, on the first lens; the others point at it rather than repeat it.
+    return line === context.firstLine
+      ? { title: `$(warning) no preview: ${outcome.reason}`, command: SelectModelCommand, arguments: [], numbers: null }
+      : lens(`$(circle-slash) no preview (see line ${context.firstLine})`, openAt(context, line), null);
+  }
   const result = outcome.result;
   switch (anchor.kind) {
     case 'example': {
+      const problem = context.problems.find((p) => p.line === anchor.line);
+      if (problem)
+        return (anchor.part ?? 0) === 0 ? lens(`$(warning) not scored: ${problem.message}`, openAt(context, line), null) : undefined;
       const example = result.examples.find((e) => e.line === anchor.line);
-      return example ? exampleLens(example, result) : { title: 'no preview for this example', numbers: null };
+      if (!example) return (anchor.part ?? 0) === 0 ? lens('no preview for this example', openAt(context, line), null) : undefined;
+      return exampleLens(example, result, anchor.part ?? 0, openAt(context, line));
     }
     case 'pattern':
-      return patternLens(anchor.pattern, anchor.line, result);
+      return patternLens(anchor.pattern, anchor.line, result, context, openAt(context, line));
+    case 'prior':
+      return priorLens(anchor.pattern, result, openAt(context, line));
     case 'verbalizer':
-      return verbalizerLens(result);
+      return verbalizerLens(result, openAt(context, line));
+    case 'label':
+      return labelLens(anchor.label, result, openAt(context, line));
   }
 }
 
-function percent(p: number): string {
-  return `${Math.round(p * 100)}%`;
+function anchorLine(doc: ClozeDocument, anchor: LensAnchor): number {
+  return 'line' in anchor ? anchor.line : positionAt(doc, anchor.span.start).line + 1;
 }
 
-function mark(correct: boolean | null): string {
-  return correct === null ? '' : correct ? ' ✓' : ' ✗';
+function openAt(context: LensContext, line: number): readonly unknown[] {
+  return [context.uri, line - 1];
 }
 
-function exampleLens(example: ExamplePreview, result: PreviewResult): LensContent {
-  const parts = example.results.map((r) => {
-    const shown = result.calibrate ? r.calibrated : r.labels;
-    if (!r.maskFound || r.prediction === null) return `${r.pattern}: mask not seen`;
-    return `${r.pattern}: ${r.prediction} ${percent(shown[r.prediction] ?? 0)}${mark(r.correct)}`;
-  });
-  if (example.results.length > 1 && example.prediction !== null) {
-    const ensemble = result.calibrate ? example.calibratedEnsemble : example.ensemble;
-    parts.push(`ensemble: ${example.prediction} ${percent(ensemble[example.prediction] ?? 0)}${mark(example.correct)}`);
-  }
-  const title = parts.length > 0 ? `${result.calibrate ? 'calibrated · ' : ''}${parts.join(' · ')}` : 'no pattern can be previewed';
-  return {
-    title,
-    numbers: {
-      line: example.line,
-      results: example.results.map((r) => ({
-        pattern: r.pattern,
-        labels: r.labels,
-        calibrated: r.calibrated,
-        prediction: r.prediction,
-        correct: r.correct,
-      })),
-      ensemble: example.ensemble,
-      calibratedEnsemble: example.calibratedEnsemble,
-    },
+function lens(title: string, args: readonly unknown[], numbers: unknown): LensContent {
+  return { title, command: OpenPreviewCommand, arguments: args, numbers };
+}
+
+/** Whole percent, except that a probability that is not 0 or 1 never reads as 0% or 100%. */
+export function percent(p: number): string {
+  const rounded = Math.round(p * 100);
+  if (rounded === 0 && p > 0) return '<1%';
+  if (rounded === 100 && p < 1) return '>99%';
+  return `${rounded}%`;
+}
+
+function exampleLens(example: ExamplePreview, result: PreviewResult, part: number, args: readonly unknown[]): LensContent | undefined {
+  const shown = (r: { labels: Record<string, number>; calibrated: Record<string, number> }): Record<string, number> =>
+    result.calibrate ? r.calibrated : r.labels;
+  const numbers = {
+    line: example.line,
+    results: example.results.map((r) => ({
+      pattern: r.pattern,
+      labels: r.labels,
+      calibrated: r.calibrated,
+      prediction: r.prediction,
+      correct: r.correct,
+    })),
+    ensemble: example.ensemble,
+    calibratedEnsemble: example.calibratedEnsemble,
   };
+  const calibrated = result.calibrate ? ' (calibrated)' : '';
+  const patternText = (r: ExamplePreview['results'][number]): string => {
+    if (!r.maskFound || r.prediction === null) return `${r.pattern}: the input is too long, [MASK] was cut off`;
+    const mark = r.correct === false ? ' ✗' : '';
+    return `${r.pattern}: ${r.prediction} ${percent(shown(r)[r.prediction] ?? 0)}${mark}`;
+  };
+  if (example.results.length === 0) return part === 0 ? lens('no pattern can be previewed', args, numbers) : undefined;
+  if (example.results.length === 1) {
+    const only = example.results[0];
+    return lens(`${verdictIcon(only.correct)} ${patternText(only)}${calibrated}${goldNote(example.label, only.correct)}`, args, numbers);
+  }
+  if (part === 0) {
+    if (example.prediction === null) return lens('$(warning) no pattern could read this example: it is too long', args, numbers);
+    const mean = percent((result.calibrate ? example.calibratedEnsemble : example.ensemble)[example.prediction] ?? 0);
+    const verdict =
+      example.correct === false
+        ? `$(error) wrong: the patterns together say ${example.prediction} (${mean}), the label is ${example.label ?? ''}`
+        : example.correct === true
+          ? `$(pass) right: the patterns together say ${example.prediction} (${mean})`
+          : `$(question) unlabelled: the patterns together say ${example.prediction} (${mean})`;
+    return lens(`${verdict}${calibrated}`, args, numbers);
+  }
+  const slice = example.results.slice((part - 1) * PATTERNS_PER_LENS, part * PATTERNS_PER_LENS);
+  return slice.length > 0 ? lens(slice.map(patternText).join(' · '), args, numbers) : undefined;
 }
 
-function patternLens(pattern: string, line: number, result: PreviewResult): LensContent {
+function verdictIcon(correct: boolean | null): string {
+  return correct === null ? '$(question)' : correct ? '$(pass)' : '$(error)';
+}
+
+function goldNote(label: string | null, correct: boolean | null): string {
+  return correct === false && label !== null ? ` — wrong, the label is ${label}` : correct === null ? ' (unlabelled)' : '';
+}
+
+function patternLens(pattern: string, line: number, result: PreviewResult, context: LensContext, args: readonly unknown[]): LensContent {
   const excluded = result.excluded.find((e) => e.line === line);
-  if (excluded) return { title: `no preview: ${excluded.reason}`, numbers: null };
-  const summary = result.summary.patterns.find((s) => s.pattern === pattern);
-  if (!summary) return { title: 'no preview', numbers: null };
-  if (summary.labelled === 0) return { title: 'no labelled examples to score', numbers: summary };
-  const accuracy = result.calibrate ? summary.calibratedAccuracy : summary.accuracy;
-  const gold = result.calibrate ? summary.meanGoldCalibrated : summary.meanGoldProbability;
-  const correct = Math.round((accuracy ?? 0) * summary.labelled);
-  return {
-    title: `${result.calibrate ? 'calibrated · ' : ''}${correct}/${summary.labelled} correct · mean P(gold) ${percent(gold ?? 0)}`,
-    numbers: summary,
-  };
+  if (excluded) return lens(`$(warning) no preview: ${excluded.reason}`, args, null);
+  const index = result.patterns.indexOf(pattern);
+  if (index < 0) return lens('no preview', args, null);
+  // Examples with an error in them are not counted (the preview scored them all).
+  const problemLines = new Set(context.problems.map((p) => p.line));
+  const scored = result.examples.filter((e) => !problemLines.has(e.line));
+  const summary = accuracySummary(pattern, scored, result.labels, (example) => example.results[index]);
+  if (summary.labelled === 0) return lens('no labelled examples to score yet', args, summary);
+  const accuracy = (result.calibrate ? summary.calibratedAccuracy : summary.accuracy) ?? 0;
+  const gold = (result.calibrate ? summary.meanGoldCalibrated : summary.meanGoldProbability) ?? 0;
+  const right = Math.round(accuracy * summary.labelled);
+  const icon = right === summary.labelled ? '$(pass)' : '$(error)';
+  return lens(
+    `${icon} ${right} of ${summary.labelled} examples right${result.calibrate ? ' (calibrated)' : ''} · the right label gets ${percent(gold)} on average`,
+    args,
+    summary,
+  );
 }
 
-function verbalizerLens(result: PreviewResult): LensContent {
-  const priors = result.patterns.map((pattern) => {
-    const prior = result.priors[pattern] ?? {};
-    return `${pattern}: ${result.labels.map((label) => `${label} ${percent(prior[label] ?? 0)}`).join(', ')}`;
-  });
-  return {
-    title: priors.length > 0 ? `content-free prior (what calibration divides out) — ${priors.join(' · ')}` : 'no pattern can be previewed',
-    numbers: result.priors,
-  };
+/** P₀: what the pattern says when its fields are empty, which calibration divides out. */
+function priorLens(pattern: string, result: PreviewResult, args: readonly unknown[]): LensContent | undefined {
+  const prior = result.priors[pattern];
+  if (!prior) return undefined;
+  const labels = result.labels.map((label) => `${label} ${percent(prior[label] ?? 0)}`).join(' · ');
+  return lens(`with the input left empty: ${labels}${result.calibrate ? ' (divided out)' : ''}`, args, prior);
+}
+
+function verbalizerLens(result: PreviewResult, args: readonly unknown[]): LensContent {
+  const skipped = result.skippedWords;
+  if (skipped.length === 0) return lens(`$(pass) every label word is scored as one token of ${result.model}`, args, result.priors);
+  const words = skipped.slice(0, 4).map((s) => s.word);
+  const more = skipped.length > words.length ? ` and ${skipped.length - words.length} more` : '';
+  return lens(
+    `$(warning) ${skipped.length} label word${skipped.length === 1 ? ' is' : 's are'} not scored: ${words.join(', ')}${more}`,
+    args,
+    result.priors,
+  );
+}
+
+function labelLens(label: string, result: PreviewResult, args: readonly unknown[]): LensContent | undefined {
+  const skipped = result.skippedWords.filter((s) => s.label === label);
+  if (skipped.length === 0) return undefined;
+  return lens(`$(warning) not scored: ${skipped.map((s) => `${s.word} (it ${s.reason})`).join('; ')}`, args, skipped);
+}
+
+function firstSentence(message: string): string {
+  const end = message.search(/\.(\s|$)/);
+  const sentence = end < 0 ? message : message.slice(0, end);
+  return sentence.charAt(0).toLowerCase() + sentence.slice(1);
 }

@@ -128,9 +128,10 @@ export class PreviewManager {
 
   private async compute(request: PreviewRequest): Promise<PreviewOutcome | undefined> {
     const { choice, service, settings } = request;
-    if (!choice.location.ok) return { ok: false, reason: `model ${choice.id} is unavailable` };
+    // The reason, not only the fact: the lens is where a user looks first.
+    if (!choice.location.ok) return { ok: false, reason: `model ${choice.id} is unavailable: ${choice.location.reason}` };
     const tokenizer = await service.tokenizer(choice);
-    if (!tokenizer.ok) return { ok: false, reason: `model ${choice.id} is unavailable` };
+    if (!tokenizer.ok) return { ok: false, reason: lowerFirst(tokenizer.diagnostic.message) };
     const model = { location: choice.location, cacheDir: this.cacheDir, quantized: settings.quantized };
     try {
       const result = await computePreview(request.doc, tokenizer.tokenizer, this.worker.scorer(model, request.uri, request.version), {
@@ -175,4 +176,8 @@ function modelRequest(request: PreviewRequest, cacheDir: string): ModelRequest |
 
 function firstLine(text: string): string {
   return text.split('\n')[0] ?? text;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }

@@ -37,11 +37,26 @@ import { TokenizerCache } from '../model/tokenizers';
 import { findClozeSettings, mergeRawSettings, readSettings, type ClozeSettings } from '../protocol/settings';
 import type { DataLimits } from '../service/dataSets';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
+import { modelsIn } from '../model/available';
+import {
+  AvailableModelsRequest,
+  EvaluateRequest,
+  ModelStateNotification,
+  PreviewDataRequest,
+  type AvailableModels,
+  type AvailableModelsParams,
+  type EvaluateParams,
+  type EvaluateResult,
+  type PreviewData,
+  type PreviewDataParams,
+} from '../protocol/messages';
 import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, toSpan } from './convert';
-import { ValidationScheduler } from './validation';
-import { TrustNotification, untrustedDiagnostic } from './trust';
-import { lensAnchors, lensContent, type LensAnchor } from './lenses';
+import { evaluateDocument, previewData } from './customRequests';
 import { topTokensFromPreview } from './fixHints';
+import { exampleProblems, lensAnchors, lensContent, loadingLens, type LensAnchor, type LensContent, type LensContext } from './lenses';
+import { ModelStates } from './modelState';
+import { TrustNotification, untrustedDiagnostic } from './trust';
+import { ValidationScheduler } from './validation';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager } from './previews';
 
@@ -141,9 +156,13 @@ export class ClozeServer {
   private readonly lastDiagnostics = new Map<string, { version: number; diagnostics: readonly Diagnostic[] }>();
   /** Workspace trust, as the client reports it (a client that has none is trusted). */
   private trusted = true;
+  /** Each document's model and its state, sent to the client as `cloze/modelState`. */
+  private readonly modelStates: ModelStates;
+  private evaluations = 0;
 
   constructor(private readonly connection: Connection) {
     this.tokenizers = new TokenizerCache(this.cacheDir);
+    this.modelStates = new ModelStates((state) => void connection.sendNotification(ModelStateNotification, state).catch(() => undefined));
     connection.onInitialize((params) => this.initialize(params));
     connection.onInitialized(() => {
       // Only a client that says it can take a dynamic registration gets one (eglot warns otherwise).
@@ -192,6 +211,13 @@ export class ClozeServer {
     connection.onNotification(CancelDownloadNotification, (params: { id?: unknown }) => {
       if (typeof params?.id === 'string') this.downloadCancels.get(params.id)?.();
     });
+    connection.onRequest(PreviewDataRequest, (params: PreviewDataParams) => this.safely(() => this.previewData(params.uri), null));
+    connection.onRequest(AvailableModelsRequest, (params: AvailableModelsParams) =>
+      this.safely(() => this.availableModels(params.uri), null),
+    );
+    connection.onRequest(EvaluateRequest, (params: EvaluateParams) =>
+      this.safely(() => this.evaluate(params), { ok: false, reason: 'the evaluation failed; see the Cloze log' } as EvaluateResult),
+    );
     connection.onShutdown(async () => {
       this.downloads.dispose();
       await this.inference?.worker.dispose();
@@ -218,6 +244,7 @@ export class ClozeServer {
     this.parsed.delete(uri);
     this.inference?.previews.forget(uri);
     this.settings.delete(uri);
+    this.modelStates.forget(uri);
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
   }
 
@@ -329,6 +356,7 @@ export class ClozeServer {
       const { doc, service, choice, file } = context;
       if (!this.trusted) {
         // Nothing the workspace names is read: no data file, no model folder, no download.
+        this.modelStates.report(uri, choice.id, 'unavailable', 'this workspace is not trusted: previews are off');
         this.publish(uri, version, doc, [
           ...(await service.checkStructure(doc, undefined, undefined, false)),
           untrustedDiagnostic(choice.span),
@@ -351,23 +379,38 @@ export class ClozeServer {
         // Not in the cache yet: the tokenizer checks wait for the download (of this model only).
         const state = this.downloads.state(choice.id);
         const failure = state?.state === 'failed' ? [service.modelUnavailable(choice, state.error.message)] : [];
+        if (state?.state === 'failed') this.modelStates.report(uri, choice.id, 'unavailable', state.error.message);
+        else this.modelStates.report(uri, choice.id, 'loading', 'downloading');
         this.publish(uri, version, doc, [...structural, ...failure]);
         return;
       }
       const loaded = service.loadedTokenizer(choice);
       if (loaded) {
         this.publish(uri, version, doc, [...structural, ...service.tokenChecks(doc, choice, loaded)]);
+        this.reportTokenizerReady(uri, choice);
         return;
       }
       this.publish(uri, version, doc, structural);
+      if (!choice.location.ok) this.modelStates.report(uri, choice.id, 'unavailable', choice.location.reason);
+      else this.modelStates.report(uri, choice.id, 'loading', 'tokenizer');
       const tokens = await service.checkTokens(doc, choice);
       if (!this.isCurrent(document, version)) return;
+      const failed = tokens.find((d) => d.code === 'model-unavailable');
+      if (failed) this.modelStates.report(uri, choice.id, 'unavailable', failed.message);
+      else this.reportTokenizerReady(uri, choice);
       this.publish(uri, version, doc, [...structural, ...tokens]);
     } catch (error) {
       this.connection.console.error(
         `Validation of ${uri} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
       );
     }
+  }
+
+  /** The tokenizer is there; the weights may be loading, loaded or failed in the worker already. */
+  private reportTokenizerReady(uri: string, choice: ModelChoice): void {
+    const engine = this.modelStates.engineState(choice.id);
+    if (engine) this.modelStates.report(uri, choice.id, engine.state, engine.detail);
+    else this.modelStates.report(uri, choice.id, 'ready', 'tokenizer loaded; the weights load for the first preview');
   }
 
   /** Publishes the diagnostics of one version, with that version, and keeps them for code actions. */
@@ -670,6 +713,7 @@ export class ClozeServer {
 
   /** Progress in the editor while the worker loads a model (the first preview waits for it). */
   private onLoadEvent(event: LoadEvent): void {
+    this.modelStates.onLoadEvent(event);
     const key = `${event.modelKey}|${event.quantized}`;
     if (event.type === 'load-end' && event.ok) {
       this.engines.set(key, event.info);
@@ -717,16 +761,90 @@ export class ClozeServer {
     const { previews } = this.inferenceFor();
     previews.focus(uri);
     const ready = previews.ready(request);
-    if (!ready) void previews.preview(request);
-    return lensAnchors(request.doc).map((anchor) => {
+    if (!ready) void this.trackPreview(request);
+    const anchors = lensAnchors(request.doc);
+    const context = this.lensContext(uri, request.doc, anchors);
+    const lenses: CodeLens[] = [];
+    for (const anchor of anchors) {
       const data: LensData = { uri, version: request.version, anchor };
       const lens: CodeLens = { range: toRange(request.doc, anchor.span), data };
-      if (ready) {
-        const content = lensContent(anchor, ready);
-        lens.command = { title: content.title, command: '', arguments: [content.numbers] };
-      }
-      return lens;
+      // With a refresh to come, a lens says what it waits for rather than stay blank;
+      // without one, it is resolved when shown (`codeLens/resolve` waits for the preview).
+      const content = ready
+        ? lensContent(anchor, ready, request.doc, context)
+        : this.canRefreshLenses
+          ? loadingLens(anchor, request.doc, this.modelStates.waitingText(uri) ?? `scoring with ${request.choice.id}…`, context)
+          : anchor.kind === 'label'
+            ? undefined
+            : null;
+      if (content === undefined) continue;
+      if (content) lens.command = lensCommand(content);
+      lenses.push(lens);
+    }
+    return lenses;
+  }
+
+  private lensContext(uri: string, doc: ClozeDocument, anchors: readonly LensAnchor[]): LensContext {
+    const first = anchors.map((a) => ('line' in a ? a.line : toRange(doc, a.span).start.line + 1)).sort((a, b) => a - b)[0] ?? 1;
+    return { uri, problems: exampleProblems(doc), firstLine: first };
+  }
+
+  /** Starts (or joins) a preview and reports its outcome as the model's state. */
+  private trackPreview(request: NonNullable<Awaited<ReturnType<ClozeServer['previewRequest']>>>) {
+    const promise = this.inferenceFor().previews.preview(request);
+    void promise.then((outcome) => {
+      if (outcome && !outcome.ok) this.modelStates.report(request.uri, request.choice.id, 'unavailable', outcome.reason);
     });
+    return promise;
+  }
+
+  private async previewData(uri: string): Promise<PreviewData | null> {
+    const document = this.documents.get(uri);
+    const context = await this.context(uri);
+    if (!document || !context) return null;
+    const settings = await this.settingsFor(uri);
+    // The panel asks for it explicitly, so it is computed even with the lenses turned off.
+    const request = { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice };
+    const outcome = await this.trackPreview(request);
+    return previewData(uri, document.version, context.doc, context.choice, settings, outcome);
+  }
+
+  private async availableModels(uri: string): Promise<AvailableModels | null> {
+    const context = await this.context(uri);
+    if (!context) return null;
+    const { modelsDir, cacheDir, allowRemoteModels } = context.service.settings;
+    const models = [
+      ...modelsIn(modelsDir).map((id) => ({ id, source: 'models-dir' as const, folder: path.join(modelsDir, id) })),
+      ...modelsIn(cacheDir).map((id) => ({ id, source: 'cache' as const, folder: path.join(cacheDir, id) })),
+    ];
+    return { current: { id: context.choice.id, origin: context.choice.origin }, modelsDir, cacheDir, allowRemoteModels, models };
+  }
+
+  private async evaluate(params: EvaluateParams): Promise<EvaluateResult> {
+    const context = await this.context(params.uri);
+    if (!context) return { ok: false, reason: 'the document is not open' };
+    const settings = await this.settingsFor(params.uri);
+    const key = `${params.uri}#evaluation-${++this.evaluations}`;
+    const { worker } = this.inferenceFor();
+    const progress = this.canShowProgress ? await this.connection.window.createWorkDoneProgress().catch(() => undefined) : undefined;
+    progress?.begin('Cloze', 0, `Evaluating ${path.basename(context.file ?? params.uri)}…`);
+    try {
+      return await evaluateDocument(
+        context.doc,
+        context.file,
+        context.service,
+        context.choice,
+        settings,
+        worker,
+        this.cacheDir,
+        key,
+        params.limit,
+        (done, total) => progress?.report(Math.round((done / Math.max(1, total)) * 100), `${done} of ${total} rows`),
+      );
+    } finally {
+      progress?.done();
+      worker.forget(key);
+    }
   }
 
   private async resolveLens(lens: CodeLens): Promise<CodeLens> {
@@ -739,10 +857,10 @@ export class ClozeServer {
     }
     const pending = this.pendingModelTitle(request.choice, request.settings);
     if (pending) return { ...lens, command: { title: pending, command: '' } };
-    const outcome = await this.inferenceFor().previews.preview(request);
+    const outcome = await this.trackPreview(request);
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
-    const content = lensContent(data.anchor, outcome);
-    return { ...lens, command: { title: content.title, command: '', arguments: [content.numbers] } };
+    const content = lensContent(data.anchor, outcome, request.doc, this.lensContext(data.uri, request.doc, lensAnchors(request.doc)));
+    return { ...lens, command: content ? lensCommand(content) : { title: '', command: '' } };
   }
 
   /** Runs a request handler so that a bug answers with an empty result, logged, instead of an error. */
@@ -768,6 +886,11 @@ function untrustedChoice(doc: ClozeDocument): ModelChoice {
 /** The cloze.data.* settings as read limits. */
 function dataLimits(settings: ClozeSettings): DataLimits {
   return { maxRows: settings.data.maxRows, maxBytes: settings.data.maxFileSizeMB * 1024 * 1024 };
+}
+
+/** The lens's command; its arguments are the command's (uri, line), then the numbers behind the title. */
+function lensCommand(content: LensContent): { title: string; command: string; arguments: unknown[] } {
+  return { title: content.title, command: content.command, arguments: [...content.arguments, content.numbers] };
 }
 
 function uriToPath(uri: string): string | undefined {

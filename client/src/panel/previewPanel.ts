@@ -1,0 +1,226 @@
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { PreviewDataRequest, type PreviewData } from '../protocol';
+import { escapeHtml, exampleAtLine, panelCss, renderPanel } from './render';
+
+/**
+ * The preview panel: a webview beside the editor with the charts of the
+ * example under the cursor, the example × pattern grid and each pattern's
+ * prior. It follows the active `.cloze` editor, its cursor and its edits; the
+ * numbers come from the server's `cloze/previewData`, the preview that
+ * `cloze preview --format json` prints.
+ *
+ * The webview runs one small script (nonce in a strict CSP, no remote
+ * resources): it puts the HTML the extension renders into the page and
+ * reports clicks. Nothing in it fetches anything, so it works offline.
+ */
+export class PreviewPanel implements vscode.Disposable {
+  static readonly viewType = 'cloze.preview';
+  private panel: vscode.WebviewPanel | undefined;
+  private document: vscode.TextDocument | undefined;
+  private data: PreviewData | undefined;
+  /** The example shown in detail: 1-based line of its `example` keyword. */
+  private selectedLine: number | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private requestSeq = 0;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Resolves when the webview has rendered the current data (tests wait for it). */
+  private lastRendered: { uri: string; version: number; line: number | undefined } | undefined;
+
+  constructor(private readonly client: () => LanguageClient | undefined) {
+    this.disposables.push(
+      vscode.window.onDidChangeActiveTextEditor((editor) => {
+        if (this.panel && editor?.document.languageId === 'cloze' && editor.document !== this.document) {
+          this.document = editor.document;
+          this.selectedLine = undefined;
+          this.followCursor(editor);
+          void this.refresh();
+        }
+      }),
+      vscode.window.onDidChangeTextEditorSelection((event) => {
+        if (this.panel && event.textEditor.document === this.document) this.followCursor(event.textEditor);
+      }),
+      vscode.workspace.onDidChangeTextDocument((event) => {
+        if (this.panel && event.document === this.document && event.contentChanges.length > 0) this.scheduleRefresh();
+      }),
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (this.panel && event.affectsConfiguration('cloze')) this.scheduleRefresh();
+      }),
+    );
+  }
+
+  get isOpen(): boolean {
+    return this.panel !== undefined;
+  }
+
+  /** What the panel shows now, for tests: the document, version and selected example. */
+  get state(): { uri: string; version: number; line: number | undefined } | undefined {
+    return this.lastRendered;
+  }
+
+  /** Opens (or reveals) the panel for `document`, at the example on `line` (0-based) if given. */
+  async open(document: vscode.TextDocument, line?: number): Promise<void> {
+    this.document = document;
+    if (line !== undefined) this.selectedLine = line + 1;
+    else {
+      const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
+      this.selectedLine = editor ? editor.selection.active.line + 1 : undefined;
+    }
+    if (!this.panel) {
+      this.panel = vscode.window.createWebviewPanel(
+        PreviewPanel.viewType,
+        'Cloze Preview',
+        { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+        // No local resources either: everything is in the HTML and the messages.
+        { enableScripts: true, localResourceRoots: [] },
+      );
+      this.panel.webview.html = shell(this.panel.webview.cspSource);
+      this.panel.onDidDispose(() => {
+        this.panel = undefined;
+        this.lastRendered = undefined;
+      });
+      this.panel.webview.onDidReceiveMessage((message: { type: string; line?: number }) => this.onMessage(message));
+      this.panel.onDidChangeViewState(() => this.post());
+    } else {
+      this.panel.reveal(vscode.ViewColumn.Beside, true);
+    }
+    await this.refresh();
+  }
+
+  private onMessage(message: { type: string; line?: number }): void {
+    if (message.type === 'ready') this.post();
+    if (message.type === 'toggleCalibration') void vscode.commands.executeCommand('cloze.toggleCalibration');
+    if (message.type === 'selectModel') void vscode.commands.executeCommand('cloze.selectModel', this.document);
+    if (message.type === 'select' && typeof message.line === 'number' && this.document) {
+      this.selectedLine = message.line;
+      this.post();
+      // Show the example in its editor too, without taking the focus from the panel.
+      const position = new vscode.Position(message.line - 1, 0);
+      void vscode.window
+        .showTextDocument(this.document, {
+          viewColumn: vscode.window.visibleTextEditors.find((e) => e.document === this.document)?.viewColumn ?? vscode.ViewColumn.One,
+          selection: new vscode.Range(position, position),
+          preserveFocus: true,
+        })
+        .then(undefined, () => undefined);
+    }
+  }
+
+  private followCursor(editor: vscode.TextEditor): void {
+    const line = editor.selection.active.line;
+    if (this.data?.ok) {
+      const example = exampleAtLine(this.data.preview, line);
+      if (example && example.line !== this.selectedLine) {
+        this.selectedLine = example.line;
+        this.post();
+      }
+    } else {
+      this.selectedLine = line + 1;
+    }
+  }
+
+  private scheduleRefresh(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    // The server recomputes only what an edit changed; this only spares it a request per keystroke.
+    this.refreshTimer = setTimeout(() => void this.refresh(), 250);
+  }
+
+  /** Asks the server for the preview of the document's current version and shows it. */
+  async refresh(): Promise<void> {
+    const document = this.document;
+    const client = this.client();
+    if (!this.panel || !document) return;
+    if (!client) {
+      this.showState('The Cloze language server is not running. Run “Cloze: Restart Language Server”.');
+      return;
+    }
+    const seq = ++this.requestSeq;
+    if (!this.data || this.data.uri !== document.uri.toString())
+      this.showState(`Computing the preview of ${path.basename(document.uri.fsPath)}…`);
+    let data: PreviewData | null;
+    try {
+      data = await client.sendRequest<PreviewData | null>(PreviewDataRequest, { uri: document.uri.toString() });
+    } catch (error) {
+      if (seq === this.requestSeq) this.showState(`The preview failed: ${error instanceof Error ? error.message : String(error)}`, true);
+      return;
+    }
+    // A later request (a later edit) wins; an answer for an older version is followed by a newer one.
+    if (seq !== this.requestSeq || !data) return;
+    this.data = data;
+    if (data.ok && this.selectedLine !== undefined) {
+      const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
+      const example = exampleAtLine(data.preview, editor?.selection.active.line ?? this.selectedLine - 1);
+      if (example) this.selectedLine = example.line;
+    }
+    this.post();
+    if (data.version !== document.version) this.scheduleRefresh();
+  }
+
+  private showState(text: string, error = false): void {
+    void this.panel?.webview.postMessage({
+      type: 'render',
+      html: `<p class="state${error ? ' unavailable' : ''}">${escapeHtml(text)}</p>`,
+    });
+  }
+
+  private post(): void {
+    const data = this.data;
+    if (!this.panel || !data || !this.document) return;
+    const fileName = path.basename(this.document.uri.fsPath);
+    const html = data.ok
+      ? renderPanel(data, this.selectedLine, fileName)
+      : `<h1>${escapeHtml(fileName)}</h1><p class="state unavailable">No preview: ${escapeHtml(data.reason)}</p>` +
+        `<p><button data-action="selectModel">Select a model…</button></p>`;
+    void this.panel.webview.postMessage({ type: 'render', html }).then((delivered) => {
+      if (delivered) this.lastRendered = { uri: data.uri, version: data.version, line: data.ok ? this.selectedLine : undefined };
+    });
+  }
+
+  dispose(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.panel?.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/**
+ * The page: the style sheet and the one script, both allowed by nonce;
+ * nothing else may load (default-src 'none'), not even images.
+ */
+function shell(cspSource: string): string {
+  const nonce = randomBytes(16).toString('base64');
+  void cspSource;
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}';">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>Cloze Preview</title>
+<style nonce="${nonce}">${panelCss}</style>
+</head>
+<body>
+<main id="root"><p class="state">Computing the preview…</p></main>
+<script nonce="${nonce}">
+(function () {
+  const vscode = acquireVsCodeApi();
+  const root = document.getElementById('root');
+  window.addEventListener('message', (event) => {
+    const message = event.data;
+    if (message && message.type === 'render') root.innerHTML = message.html;
+  });
+  document.addEventListener('click', (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const action = target && target.closest('[data-action]');
+    if (action) { vscode.postMessage({ type: action.getAttribute('data-action') }); return; }
+    const row = target && target.closest('[data-line]');
+    if (row) vscode.postMessage({ type: 'select', line: Number(row.getAttribute('data-line')) });
+  });
+  vscode.postMessage({ type: 'ready' });
+})();
+</script>
+</body>
+</html>`;
+}

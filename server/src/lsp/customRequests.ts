@@ -1,0 +1,76 @@
+import * as path from 'node:path';
+import type { ClozeDocument } from '../language';
+import type { InferenceWorker } from '../model/inferenceWorker';
+import type { EvaluateResult, PreviewData } from '../protocol/messages';
+import type { ClozeSettings } from '../protocol/settings';
+import { evaluate, evaluationRows } from '../service/evaluate';
+import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
+import { exampleProblems } from './lenses';
+import type { PreviewOutcome } from './previews';
+
+/**
+ * The answers to the VS Code client's custom requests (protocol/messages.ts):
+ * the preview panel's data, which is the `PreviewResult` the lenses and
+ * `cloze preview --format json` show, and the evaluation of the file's data,
+ * which is `cloze eval`'s.
+ */
+
+export function previewData(
+  uri: string,
+  version: number,
+  doc: ClozeDocument,
+  choice: ModelChoice,
+  settings: ClozeSettings,
+  outcome: PreviewOutcome | undefined,
+): PreviewData {
+  if (!outcome) return { ok: false, uri, version, model: choice.id, reason: 'the document changed while it was previewed' };
+  if (!outcome.ok) return { ok: false, uri, version, model: choice.id, reason: outcome.reason };
+  return { ok: true, uri, version, preview: outcome.result, quantized: settings.quantized, exampleProblems: exampleProblems(doc) };
+}
+
+/** Rows scored per call to the worker: each call answers quickly, so previews of open files are not held up long. */
+const EVALUATION_CHUNK = 64;
+
+export async function evaluateDocument(
+  doc: ClozeDocument,
+  file: string | undefined,
+  service: ClozeLanguageService,
+  choice: ModelChoice,
+  settings: ClozeSettings,
+  worker: InferenceWorker,
+  cacheDir: string,
+  key: string,
+  limit: number | undefined,
+  onProgress: (done: number, total: number) => void,
+): Promise<EvaluateResult> {
+  if (doc.data.length === 0)
+    return {
+      ok: false,
+      reason: 'the file has no `data:` line; add one naming a labelled JSONL, CSV or TSV file (e.g. `data: dev.jsonl`).',
+    };
+  if (!file) return { ok: false, reason: 'save the file first: its `data:` paths are read relative to it.' };
+  if (!choice.location.ok) return { ok: false, reason: `model ${choice.id} is unavailable: ${choice.location.reason}` };
+  const tokenizer = await service.tokenizer(choice);
+  if (!tokenizer.ok) return { ok: false, reason: tokenizer.diagnostic.message };
+  const files = doc.data.map((d) => path.resolve(path.dirname(file), d.path));
+  const labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
+  const { rows, sources, skipped, problems } = await evaluationRows(doc, files, labels, {
+    maxRows: settings.data.maxRows,
+    maxBytes: settings.data.maxFileSizeMB * 1024 * 1024,
+  });
+  if (rows.length === 0)
+    return { ok: false, reason: [...problems, 'no labelled row with a label of the verbalizer to evaluate on.'].join(' ') };
+  const model = { location: choice.location, cacheDir, quantized: settings.quantized };
+  // Each chunk is a new "version" of the evaluation's own key, so it never cancels a preview (or is cancelled by one).
+  let version = 0;
+  const evaluation = await evaluate(
+    doc,
+    tokenizer.tokenizer,
+    (inputs, wordIds, topK) => worker.scorer(model, key, ++version)(inputs, wordIds, topK),
+    rows,
+    sources,
+    skipped,
+    { calibrate: settings.preview.calibrate, chunkSize: EVALUATION_CHUNK, onProgress, ...(limit !== undefined ? { limit } : {}) },
+  );
+  return { ok: true, evaluation, problems };
+}

@@ -1,0 +1,82 @@
+import type { Evaluation } from '../service/evaluate';
+import type { PreviewResult } from '../service/preview';
+
+/**
+ * Custom messages between the VS Code client and the Cloze server, beyond the
+ * LSP. Other LSP clients may ignore them: every feature they carry is also in
+ * the standard messages (diagnostics, lenses, hovers) or the CLI.
+ */
+
+/** Server → client notification: what state the model of a document is in. */
+export const ModelStateNotification = 'cloze/modelState';
+
+export type ModelStateKind = 'loading' | 'ready' | 'unavailable';
+
+export interface ModelState {
+  readonly uri: string;
+  /** The model id as the file or the settings name it. */
+  readonly model: string;
+  readonly state: ModelStateKind;
+  /** Loading: what is being loaded ("tokenizer", "model"); unavailable: why; ready: what is loaded. */
+  readonly detail: string;
+}
+
+/** Client → server request: the preview of a document, exactly as `cloze preview --format json` prints it. */
+export const PreviewDataRequest = 'cloze/previewData';
+
+export interface PreviewDataParams {
+  readonly uri: string;
+}
+
+/** An example the preview does not score, because the file has an error in it. */
+export interface ExampleProblem {
+  /** 1-based line of the `example` keyword, as in `PreviewResult.examples[].line`. */
+  readonly line: number;
+  readonly message: string;
+}
+
+export type PreviewData =
+  | {
+      readonly ok: true;
+      readonly uri: string;
+      readonly version: number;
+      readonly preview: PreviewResult;
+      readonly quantized: boolean;
+      readonly exampleProblems: readonly ExampleProblem[];
+    }
+  | { readonly ok: false; readonly uri: string; readonly version: number; readonly model: string; readonly reason: string };
+
+/** Client → server request: `cloze eval` of the document's `data:` files. */
+export const EvaluateRequest = 'cloze/evaluate';
+
+export interface EvaluateParams {
+  readonly uri: string;
+  /** Score at most this many rows. */
+  readonly limit?: number;
+}
+
+export type EvaluateResult =
+  | { readonly ok: true; readonly evaluation: Evaluation; readonly problems: readonly string[] }
+  | { readonly ok: false; readonly reason: string };
+
+/** Client → server request: the models a document could use, for the select-model command. */
+export const AvailableModelsRequest = 'cloze/availableModels';
+
+export interface AvailableModelsParams {
+  readonly uri: string;
+}
+
+export interface AvailableModel {
+  readonly id: string;
+  readonly source: 'models-dir' | 'cache';
+  readonly folder: string;
+}
+
+export interface AvailableModels {
+  /** The model the document uses now, and whether its `model:` line or the settings chose it. */
+  readonly current: { readonly id: string; readonly origin: 'file' | 'settings' | 'override' };
+  readonly modelsDir: string;
+  readonly cacheDir: string;
+  readonly allowRemoteModels: boolean;
+  readonly models: readonly AvailableModel[];
+}

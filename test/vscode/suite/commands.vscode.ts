@@ -1,0 +1,292 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { codeOf, diagnosticsWhen, open, repoRoot, until, workspaceRoot } from './helpers';
+
+/**
+ * Every command of package.json, the model's status-bar item in its three
+ * states, the preview panel's following of lenses and cursor, through the
+ * real `vscode` API in a real VS Code (code-server) with real models. The
+ * extension's `activate` returns the objects these tests look into.
+ */
+
+interface ModelState {
+  readonly uri: string;
+  readonly model: string;
+  readonly state: 'loading' | 'ready' | 'unavailable';
+  readonly detail: string;
+}
+
+interface ClozeApi {
+  client(): { isRunning(): boolean; initializeResult?: unknown } | undefined;
+  readonly modelStatus: {
+    readonly item: vscode.StatusBarItem;
+    stateOf(uri: vscode.Uri): ModelState | undefined;
+    historyOf(uri: vscode.Uri): readonly ModelState[];
+  };
+  readonly panel: { readonly isOpen: boolean; readonly state: { uri: string; version: number; line: number | undefined } | undefined };
+  modelItems(uri: vscode.Uri): Promise<Array<{ label: string; model?: string }>>;
+}
+
+async function api(): Promise<ClozeApi> {
+  const extension = vscode.extensions.getExtension<ClozeApi>('cloze.cloze');
+  assert.ok(extension, 'extension cloze.cloze is not installed');
+  return extension.isActive ? extension.exports : extension.activate();
+}
+
+function tooltipText(item: vscode.StatusBarItem): string {
+  const tooltip = item.tooltip;
+  return typeof tooltip === 'string' ? tooltip : (tooltip?.value ?? '');
+}
+
+function write(name: string, lines: string[]): string {
+  const file = path.join(workspaceRoot(), name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  return name;
+}
+
+const sentimentLines = [
+  'model: review-bert-small',
+  '',
+  'pattern short: {review} It was [MASK].',
+  'pattern long: {review} All in all, it was [MASK].',
+  '',
+  'verbalizer:',
+  '  positive: great, good',
+  '  negative: terrible, bad',
+  '',
+  'example positive: I like the Disney films very much.',
+  'example negative: The plot was dull and the acting was worse.',
+  'example positive: The plot was dull and the acting was worse.',
+];
+
+suite('Cloze commands, status item and panel', () => {
+  test('every command in package.json is registered, and the palette shows them for .cloze files', async () => {
+    await open('examples/sentiment.cloze');
+    await api();
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      contributes: { commands: Array<{ command: string }>; menus: Record<string, Array<{ command: string }>> };
+    };
+    const registered = new Set(await vscode.commands.getCommands(true));
+    const declared = manifest.contributes.commands.map((c) => c.command);
+    assert.deepEqual(
+      declared.filter((c) => !registered.has(c)),
+      [],
+    );
+    for (const command of [
+      'cloze.selectModel',
+      'cloze.openPreview',
+      'cloze.toggleCalibration',
+      'cloze.evaluate',
+      'cloze.restartServer',
+      'cloze.showLog',
+    ]) {
+      assert.ok(declared.includes(command), `${command} is not in contributes.commands`);
+    }
+    assert.ok(manifest.contributes.menus['editor/title'].some((m) => m.command === 'cloze.openPreview'));
+  });
+
+  test('status item: loading, then ready, with the model of the active file; unavailable with the reason in the tooltip', async () => {
+    const { modelStatus } = await api();
+    const readyDoc = await open(write('status/ready.cloze', ['model: tiny-random-distilbert-xenova', ...sentimentLines.slice(1)]));
+    // The preview loads the weights; the status says so, then says ready.
+    await vscode.commands.executeCommand('vscode.executeCodeLensProvider', readyDoc.uri, 1000);
+    const ready = await until(
+      'the model state ready with the weights loaded',
+      () => {
+        const state = modelStatus.stateOf(readyDoc.uri);
+        return state?.state === 'ready' && /onnx.* loaded$/.test(state.detail) && state;
+      },
+      90_000,
+    );
+    assert.equal(ready.model, 'tiny-random-distilbert-xenova');
+    const states = modelStatus.historyOf(readyDoc.uri).map((s) => `${s.state}: ${s.detail}`);
+    assert.ok(
+      states.some((s) => s.startsWith('loading: tokenizer')),
+      states.join(' | '),
+    );
+    assert.ok(
+      states.some((s) => s.startsWith('loading: model weights')),
+      states.join(' | '),
+    );
+    assert.match(states.at(-1) ?? '', /^ready: .*onnx.* loaded$/);
+    await until('the item to show the ready model', () => modelStatus.item.text === '$(check) tiny-random-distilbert-xenova');
+    assert.equal(modelStatus.item.command, 'cloze.selectModel');
+
+    const missing = await open(write('status/missing.cloze', ['model: no-such-model', ...sentimentLines.slice(1)]));
+    await until('the model state unavailable', () => modelStatus.stateOf(missing.uri)?.state === 'unavailable', 30_000);
+    await until('the item to say unavailable', () => modelStatus.item.text === '$(error) no-such-model: unavailable');
+    assert.match(tooltipText(modelStatus.item), /^Model no-such-model is unavailable: .*downloads are off.*Click to select a model\.$/s);
+    assert.ok(modelStatus.item.backgroundColor instanceof vscode.ThemeColor);
+
+    // Back to the first file: the item follows the active editor.
+    await vscode.window.showTextDocument(readyDoc);
+    await until('the item to follow the active editor', () => modelStatus.item.text === '$(check) tiny-random-distilbert-xenova');
+  });
+
+  test('cloze.selectModel lists the models folder and writes the `model:` line (undoable) or the setting', async () => {
+    const cloze = await api();
+    const doc = await open(write('select/model.cloze', ['# a comment', 'pattern: {x} It was [MASK].', 'verbalizer:', '  yes: great', '']));
+    const items = await cloze.modelItems(doc.uri);
+    const models = items.flatMap((item) => (item.model ? [item.model] : []));
+    for (const expected of ['review-bert-small', 'tiny-random-bert-uncased', 'tiny-random-roberta']) {
+      assert.ok(models.includes(expected), `${expected} not offered: ${models.join(', ')}`);
+    }
+    // No `model:` line: added after the leading comments.
+    await vscode.commands.executeCommand('cloze.selectModel', doc.uri, { model: 'tiny-random-bert-uncased', target: 'file' });
+    assert.equal(doc.lineAt(1).text, 'model: tiny-random-bert-uncased');
+    await until('the status to name the new model', () => cloze.modelStatus.stateOf(doc.uri)?.model === 'tiny-random-bert-uncased', 30_000);
+    // An existing line: its value is replaced.
+    await vscode.commands.executeCommand('cloze.selectModel', doc.uri, { model: 'tiny-random-roberta', target: 'file' });
+    assert.equal(doc.lineAt(1).text, 'model: tiny-random-roberta');
+    assert.equal(doc.isDirty, true, 'the edit is the user’s to save or undo');
+    await vscode.commands.executeCommand('undo');
+    await until('undo to restore the line', () => doc.lineAt(1).text === 'model: tiny-random-bert-uncased');
+
+    const configuration = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('cloze', doc.uri);
+    await vscode.commands.executeCommand('cloze.selectModel', doc.uri, { model: 'tiny-random-bert-cased', target: 'workspace' });
+    try {
+      assert.equal(configuration().inspect('model')?.workspaceValue, 'tiny-random-bert-cased');
+    } finally {
+      await configuration().update('model', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
+  test('cloze.openPreview opens the panel at the example of a lens, and it follows the cursor and edits', async () => {
+    const cloze = await api();
+    const doc = await open(write('panel/follow.cloze', sentimentLines));
+    const lenses = await until(
+      'example lenses with the open-preview command',
+      async () => {
+        const list = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', doc.uri, 1000);
+        const onExample = list.filter((lens) => lens.range.start.line === 11 && lens.command?.command === 'cloze.openPreview');
+        return onExample.some((lens) => /wrong/.test(lens.command!.title)) ? onExample : undefined;
+      },
+      90_000,
+    );
+    const lens = lenses[0];
+    assert.match(lens.command!.title, /^\$\(error\) wrong: the patterns together say negative/);
+    await vscode.commands.executeCommand(lens.command!.command, ...(lens.command!.arguments ?? []));
+    assert.ok(cloze.panel.isOpen);
+    await until('the panel to show line 12', () => cloze.panel.state?.line === 12 && cloze.panel.state, 60_000);
+
+    // The cursor moves to the first example: the panel follows.
+    const editor = await vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
+    editor.selection = new vscode.Selection(9, 3, 9, 3);
+    await until('the panel to follow the cursor to line 10', () => cloze.panel.state?.line === 10, 30_000);
+
+    // An edit: the panel shows the new version.
+    await editor.edit((builder) => builder.insert(new vscode.Position(12, 0), 'example negative: Dull.\n'));
+    await until('the panel to show the edited version', () => cloze.panel.state?.version === doc.version, 60_000);
+  });
+
+  test('cloze.toggleCalibration flips cloze.preview.calibrate and the lenses say calibrated', async () => {
+    const doc = await open('examples/sentiment.cloze');
+    const configuration = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('cloze', doc.uri);
+    const before = configuration().get<boolean>('preview.calibrate');
+    try {
+      const after = await vscode.commands.executeCommand<boolean>('cloze.toggleCalibration');
+      assert.equal(after, !before);
+      assert.equal(configuration().get<boolean>('preview.calibrate'), !before);
+      await until(
+        'lenses with calibrated numbers',
+        async () => {
+          const list = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', doc.uri, 1000);
+          return list.some((lens) => /\(calibrated\)/.test(lens.command?.title ?? '')) === !before;
+        },
+        60_000,
+      );
+    } finally {
+      await vscode.commands.executeCommand('cloze.toggleCalibration');
+    }
+    assert.equal(configuration().get<boolean>('preview.calibrate'), before);
+  });
+
+  test('cloze.evaluate gives the accuracies of `cloze eval` on the file’s data', async () => {
+    const rows = fs
+      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .slice(0, 24);
+    fs.mkdirSync(path.join(workspaceRoot(), 'eval'), { recursive: true });
+    fs.writeFileSync(path.join(workspaceRoot(), 'eval', 'dev.jsonl'), `${rows.join('\n')}\n`);
+    const name = write('eval/sentiment.cloze', [sentimentLines[0], 'data: dev.jsonl', ...sentimentLines.slice(1)]);
+    const doc = await open(name);
+    const result = await vscode.commands.executeCommand<{
+      ok: boolean;
+      evaluation: { evaluated: number; patterns: Array<{ pattern: string; accuracy: number }> };
+    }>('cloze.evaluate', doc.uri);
+    assert.ok(result?.ok, JSON.stringify(result));
+    const cli = spawnSync(
+      process.execPath,
+      [
+        path.join(repoRoot, 'server', 'out', 'cli', 'main.js'),
+        'eval',
+        doc.uri.fsPath,
+        '--format',
+        'json',
+        '--models-dir',
+        modelsDir(),
+        '--offline',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(cli.status, 0, cli.stderr);
+    const expected = JSON.parse(cli.stdout) as { evaluated: number; patterns: Array<{ pattern: string; accuracy: number }> };
+    assert.equal(result.evaluation.evaluated, 24);
+    assert.equal(result.evaluation.evaluated, expected.evaluated);
+    for (const [i, summary] of result.evaluation.patterns.entries()) {
+      assert.equal(summary.pattern, expected.patterns[i].pattern);
+      assert.ok(
+        Math.abs(summary.accuracy - expected.patterns[i].accuracy) < 1e-9,
+        `${summary.pattern}: ${summary.accuracy} vs ${expected.patterns[i].accuracy}`,
+      );
+    }
+    // A file without data: the command says why instead of failing.
+    const none = await vscode.commands.executeCommand<{ ok: boolean; reason?: string }>(
+      'cloze.evaluate',
+      (await open('examples/nli.cloze')).uri,
+    );
+    assert.equal(none?.ok, false);
+    assert.match(none?.reason ?? '', /no `data:` line/);
+  });
+
+  test('cloze.showLog shows the Cloze output; cloze.restartServer restarts the server, which checks again', async () => {
+    const cloze = await api();
+    await vscode.commands.executeCommand('cloze.showLog');
+    const doc = await open('examples/mistakes.cloze');
+    await diagnosticsWhen(doc.uri, (list) => list.some((d) => codeOf(d) === 'label-word-multi-token'));
+    const before = cloze.client();
+    await until('a model state', () => cloze.modelStatus.stateOf(doc.uri)?.state === 'ready', 60_000);
+    const reported = cloze.modelStatus.historyOf(doc.uri).length;
+    await vscode.commands.executeCommand('cloze.restartServer');
+    await until('the server to run again', () => cloze.client()?.isRunning() === true, 60_000);
+    assert.equal(cloze.client(), before, 'the same client, restarted');
+    // The new server has the document again and reports its model anew.
+    await until(
+      'a model state from the new server',
+      () => cloze.modelStatus.historyOf(doc.uri).length > reported && cloze.modelStatus.stateOf(doc.uri)?.state === 'ready',
+      60_000,
+    );
+    const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', doc.uri, 1000);
+    assert.ok(lenses.length > 0, 'the restarted server answers code lenses');
+  });
+
+  test('cloze.newFile opens an untitled .cloze file from the template, which the server checks', async () => {
+    const doc = await vscode.commands.executeCommand<vscode.TextDocument>('cloze.newFile');
+    assert.equal(doc.languageId, 'cloze');
+    assert.equal(doc.isUntitled, true);
+    assert.match(doc.getText(), /pattern short: \{review\} It was \[MASK\]\./);
+    assert.match(doc.getText(), /^model: /m);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+});
+
+function modelsDir(): string {
+  const dir = vscode.workspace.getConfiguration('cloze').get<string>('modelsDir');
+  assert.ok(dir, 'the runner sets cloze.modelsDir');
+  return dir;
+}
