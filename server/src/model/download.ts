@@ -152,6 +152,7 @@ export async function downloadModel(request: DownloadRequest): Promise<void> {
   const partial = path.join(cacheDir, '.partial');
   try {
     fs.mkdirSync(partial, { recursive: true });
+    removeStaleParts(partial);
   } catch (error) {
     throw new DownloadError('disk', `the cache folder ${cacheDir} cannot be written (${messageOf(error)}).`);
   }
@@ -187,6 +188,19 @@ export async function downloadModel(request: DownloadRequest): Promise<void> {
       request.onFile?.(file);
     } finally {
       fs.rmSync(temporary, { force: true });
+    }
+  }
+}
+
+/** Parts left by a process that was killed mid-download; a day old, no download can still be writing them. */
+function removeStaleParts(partial: string): void {
+  const dayAgo = Date.now() - 24 * 60 * 60 * 1000;
+  for (const name of fs.readdirSync(partial)) {
+    const file = path.join(partial, name);
+    try {
+      if (name.endsWith('.part') && fs.statSync(file).mtimeMs < dayAgo) fs.rmSync(file, { force: true });
+    } catch {
+      // Gone already, or not ours to remove.
     }
   }
 }
