@@ -6,6 +6,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -30,7 +31,7 @@ import { listLocalModels } from '../../server/src/model/localModels';
 import { computePreview } from '../../server/src/service/preview';
 import { applyEdits, withCursor } from '../support/cursor';
 import { engineFor } from '../support/directOnnx';
-import { fixturesDir, modelsDir } from '../support/paths';
+import { cliMain, fixturesDir, modelsDir } from '../support/paths';
 import { loadTokenizer, serviceFor } from '../support/service';
 
 function check(text: string, tokenizer: TokenizerView | undefined): Diagnostic[] {
@@ -376,6 +377,27 @@ describe('a huge verbalizer: one summary per label', () => {
     // The label's hover names a few of its words and counts the rest.
     const hover = hoverAt(parse(text), summary.span.start + 1, tokenizer);
     assert.match(hover?.markdown ?? '', /and 2025 more \(2037 in all\); 0 examples in this file\.$/);
+  });
+
+  test('`cloze check` prints the words under the summary, and gives them as `related` in JSON', () => {
+    const file = path.join(fixturesDir, 'diagnostics', 'tiny-random-bert-uncased', 'summary.cloze');
+    const run = (format: string) =>
+      spawnSync(process.execPath, [cliMain, 'check', '--models-dir', modelsDir(), '--offline', '--format', format, file], {
+        encoding: 'utf8',
+      });
+    const text = run('text');
+    assert.equal(text.status, 1, text.stderr);
+    const lines = text.stdout.trim().split('\n');
+    assert.match(lines[0], /summary\.cloze:8:3 error label-word-summary 12 of 13 words of `positive`/);
+    assert.equal(lines.length, 13);
+    assert.match(lines[1], /^ {2}\S+summary\.cloze:8:19 `fantastically` is not one token/);
+    const json = JSON.parse(run('json').stdout) as Array<{
+      diagnostics: Array<{ code: string; related?: Array<{ range: unknown; message: string }> }>;
+    }>;
+    const [summary] = json[0].diagnostics;
+    assert.equal(summary.code, 'label-word-summary');
+    assert.equal(summary.related?.length, 12);
+    assert.deepEqual(summary.related?.[0].range, { start: { line: 7, character: 18 }, end: { line: 7, character: 31 } });
   });
 
   test(`${LABEL_SUMMARY_THRESHOLD} or fewer: one diagnostic per word, as before`, async () => {
