@@ -335,6 +335,17 @@ describe('a missing or unavailable model', () => {
     );
   });
 
+  test('`model:` with no value: the select-model command', () => {
+    const text = 'model:\npattern: {x} It was [MASK].\nverbalizer:\n  positive: great';
+    const diagnostics = check(text, undefined).filter((d) => d.code === 'syntax');
+    assert.match(diagnostics[0]?.message ?? '', /^The model is missing/);
+    const fixes = quickFixes(parse(text), diagnostics, undefined);
+    assert.deepEqual(
+      fixes.map((f) => [f.title, f.command?.command, f.edits.length]),
+      [['Select a model…', 'cloze.selectModel', 0]],
+    );
+  });
+
   test('local models: ids in the models folder and `org/name` folders of the cache; a missing folder holds none', () => {
     const cache = path.join(modelsDir(), '..', 'models');
     assert.deepEqual(listLocalModels('', path.join(modelsDir(), 'no-such-folder')), []);

@@ -119,6 +119,8 @@ export function quickFixes(
         break;
       case 'syntax':
         candidates.push(...keywordFixes(doc, diagnostic), ...indentationFixes(doc, diagnostic));
+        // `model:` with nothing after it: the same picker as for a model that cannot be loaded.
+        if (diagnostic.message.startsWith('The model is missing')) candidates.push(selectModel(diagnostic));
         break;
       case 'model-unavailable':
         candidates.push(...modelFixes(doc, diagnostic, context));
@@ -480,17 +482,20 @@ function blockAbove(lines: readonly Line[], first: number): { kind: 'verbalizer'
   return undefined;
 }
 
+/** Runs the client's model picker; it writes the `model:` line or the setting, as the user chooses. */
+function selectModel(diagnostic: Diagnostic): Candidate {
+  return {
+    title: 'Select a model…',
+    diagnostic,
+    edits: [],
+    preferable: true,
+    command: { title: 'Select a model…', command: SELECT_MODEL_COMMAND },
+  };
+}
+
 /** A missing or unavailable model: choose one (the client's picker), or a local id spelt like it. */
 function modelFixes(doc: ClozeDocument, diagnostic: Diagnostic, context: FixContext): Candidate[] {
-  const fixes: Candidate[] = [
-    {
-      title: 'Select a model…',
-      diagnostic,
-      edits: [],
-      preferable: true,
-      command: { title: 'Select a model…', command: SELECT_MODEL_COMMAND },
-    },
-  ];
+  const fixes: Candidate[] = [selectModel(diagnostic)];
   const line = doc.models[0];
   if (line && line.idSpan.start === diagnostic.span.start && line.idSpan.end === diagnostic.span.end) {
     const local = (context.localModels ?? []).filter((id) => id !== line.id);
