@@ -203,6 +203,25 @@ describe('an undeclared example label', () => {
     }
   });
 
+  test("a data file's undeclared labels → declared all at once, each with itself as its word", async () => {
+    const uncased = await loadTokenizer('tiny-random-bert-uncased');
+    const file = path.join(fixturesDir, 'diagnostics', 'x.cloze');
+    const text = 'pattern: {review} It was [MASK].\nverbalizer:\n  good: great\ndata: ../data/reviews.jsonl';
+    const doc = parse(text);
+    const dataSets = serviceFor('tiny-random-bert-uncased').dataSets(doc, file);
+    const diagnostics = [...validateStructure(doc, dataSets), ...validateWithTokenizer(doc, uncased)];
+    const undeclared = diagnostics.filter((d) => d.code === 'label-undeclared');
+    assert.equal(undeclared.length, 1);
+    const fixes = quickFixes(doc, undeclared, uncased, { dataSets });
+    assert.deepEqual(
+      fixes.map((f) => f.title),
+      ['Declare `positive`, `negative` in the verbalizer, each with itself as its label word'],
+    );
+    const fixed = parse(applyEdits(text, fixes[0].edits));
+    assert.match(fixed.text, /\n {2}good: great\n {2}positive: positive\n {2}negative: negative\ndata:/);
+    assert.deepEqual([...validateStructure(fixed, dataSets), ...validateWithTokenizer(fixed, uncased)], []);
+  });
+
   test('no declaration when no single-token word is known for it (bert-chinese has no `neutral`)', async () => {
     const chinese = await loadTokenizer('tiny-random-bert-chinese');
     const text = 'pattern: {x}这家餐厅太[MASK]了!\nverbalizer:\n  正面: 好\n  负面: 差\nexample 中性: 还行';
