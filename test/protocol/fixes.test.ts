@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import type { CodeAction, CompletionItem, Diagnostic } from 'vscode-languageserver-protocol';
+import type { CodeAction, CodeLens, CompletionItem, Diagnostic, Hover } from 'vscode-languageserver-protocol';
 import { startServer, type TestClient } from '../support/lsp';
 import { modelsDir, repoRoot } from '../support/paths';
 
@@ -93,6 +93,39 @@ describe('issue 11 fixes and completion over stdio', () => {
     });
     // `tiny` is no local id: it is offered first, as typed.
     assert.equal(items.find((i) => i.sortText === '0')?.label, 'tiny');
+  });
+
+  test('with a preview computed (review-bert-small), a multi-token word is offered what the model predicts; the [MASK] hover reads well', async () => {
+    const uri = file('protocol-predicted.cloze');
+    const text = [
+      'model: review-bert-small',
+      'pattern short: {review} It was [MASK].',
+      'verbalizer:',
+      '  positive: fantasticly, good',
+      '  negative: terrible',
+      'example positive: A charming and often affecting journey.',
+      'example positive: I like the Disney films very much.',
+      'example negative: The plot was dull and the acting was worse.',
+      '',
+    ].join('\n');
+    const diagnostics = await open(uri, text, (d) => d.some((x) => x.code === 'label-word-multi-token'));
+    // The lenses start the preview in the worker; resolving them waits for it.
+    const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+    await Promise.all(lenses.map((lens) => (lens.command ? lens : client.connection.sendRequest('codeLens/resolve', lens))));
+    const multi = diagnostics.find((d) => d.code === 'label-word-multi-token')!;
+    const titles = (await actions(uri, multi)).map((a) => a.title);
+    assert.ok(
+      titles.some((t) => /^Replace with `\w+`, which the model predicts at the mask for `positive`/.test(t)),
+      titles.join('\n'),
+    );
+    const hover = (await client.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: { line: 1, character: 33 },
+    })) as Hover;
+    const value = (hover.contents as { value: string }).value;
+    assert.match(value, /\*\*At the mask of `short`\*\* \(review-bert-small\), 3 examples: \d of 3 labelled examples right:/);
+    assert.match(value, /\| I like the Disney films very… \(positive\) \| [✓✗] positive \d+\.\d\u00a0% \|/);
+    assert.doesNotMatch(value, /\de-\d/);
   });
 
   test('a huge verbalizer is published as one diagnostic with each word as related information', async () => {

@@ -6,6 +6,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -30,7 +31,7 @@ import { listLocalModels } from '../../server/src/model/localModels';
 import { computePreview } from '../../server/src/service/preview';
 import { applyEdits, withCursor } from '../support/cursor';
 import { engineFor } from '../support/directOnnx';
-import { fixturesDir, modelsDir } from '../support/paths';
+import { cliMain, fixturesDir, modelsDir } from '../support/paths';
 import { loadTokenizer, serviceFor } from '../support/service';
 
 function check(text: string, tokenizer: TokenizerView | undefined): Diagnostic[] {
@@ -202,6 +203,25 @@ describe('an undeclared example label', () => {
     }
   });
 
+  test("a data file's undeclared labels → declared all at once, each with itself as its word", async () => {
+    const uncased = await loadTokenizer('tiny-random-bert-uncased');
+    const file = path.join(fixturesDir, 'diagnostics', 'x.cloze');
+    const text = 'pattern: {review} It was [MASK].\nverbalizer:\n  good: great\ndata: ../data/reviews.jsonl';
+    const doc = parse(text);
+    const dataSets = serviceFor('tiny-random-bert-uncased').dataSets(doc, file);
+    const diagnostics = [...validateStructure(doc, dataSets), ...validateWithTokenizer(doc, uncased)];
+    const undeclared = diagnostics.filter((d) => d.code === 'label-undeclared');
+    assert.equal(undeclared.length, 1);
+    const fixes = quickFixes(doc, undeclared, uncased, { dataSets });
+    assert.deepEqual(
+      fixes.map((f) => f.title),
+      ['Declare `positive`, `negative` in the verbalizer, each with itself as its label word'],
+    );
+    const fixed = parse(applyEdits(text, fixes[0].edits));
+    assert.match(fixed.text, /\n {2}good: great\n {2}positive: positive\n {2}negative: negative\ndata:/);
+    assert.deepEqual([...validateStructure(fixed, dataSets), ...validateWithTokenizer(fixed, uncased)], []);
+  });
+
   test('no declaration when no single-token word is known for it (bert-chinese has no `neutral`)', async () => {
     const chinese = await loadTokenizer('tiny-random-bert-chinese');
     const text = 'pattern: {x}这家餐厅太[MASK]了!\nverbalizer:\n  正面: 好\n  负面: 差\nexample 中性: 还行';
@@ -334,6 +354,17 @@ describe('a missing or unavailable model', () => {
     );
   });
 
+  test('`model:` with no value: the select-model command', () => {
+    const text = 'model:\npattern: {x} It was [MASK].\nverbalizer:\n  positive: great';
+    const diagnostics = check(text, undefined).filter((d) => d.code === 'syntax');
+    assert.match(diagnostics[0]?.message ?? '', /^The model is missing/);
+    const fixes = quickFixes(parse(text), diagnostics, undefined);
+    assert.deepEqual(
+      fixes.map((f) => [f.title, f.command?.command, f.edits.length]),
+      [['Select a model…', 'cloze.selectModel', 0]],
+    );
+  });
+
   test('local models: ids in the models folder and `org/name` folders of the cache; a missing folder holds none', () => {
     const cache = path.join(modelsDir(), '..', 'models');
     assert.deepEqual(listLocalModels('', path.join(modelsDir(), 'no-such-folder')), []);
@@ -376,6 +407,27 @@ describe('a huge verbalizer: one summary per label', () => {
     // The label's hover names a few of its words and counts the rest.
     const hover = hoverAt(parse(text), summary.span.start + 1, tokenizer);
     assert.match(hover?.markdown ?? '', /and 2025 more \(2037 in all\); 0 examples in this file\.$/);
+  });
+
+  test('`cloze check` prints the words under the summary, and gives them as `related` in JSON', () => {
+    const file = path.join(fixturesDir, 'diagnostics', 'tiny-random-bert-uncased', 'summary.cloze');
+    const run = (format: string) =>
+      spawnSync(process.execPath, [cliMain, 'check', '--models-dir', modelsDir(), '--offline', '--format', format, file], {
+        encoding: 'utf8',
+      });
+    const text = run('text');
+    assert.equal(text.status, 1, text.stderr);
+    const lines = text.stdout.trim().split('\n');
+    assert.match(lines[0], /summary\.cloze:8:3 error label-word-summary 12 of 13 words of `positive`/);
+    assert.equal(lines.length, 13);
+    assert.match(lines[1], /^ {2}\S+summary\.cloze:8:19 `fantastically` is not one token/);
+    const json = JSON.parse(run('json').stdout) as Array<{
+      diagnostics: Array<{ code: string; related?: Array<{ range: unknown; message: string }> }>;
+    }>;
+    const [summary] = json[0].diagnostics;
+    assert.equal(summary.code, 'label-word-summary');
+    assert.equal(summary.related?.length, 12);
+    assert.deepEqual(summary.related?.[0].range, { start: { line: 7, character: 18 }, end: { line: 7, character: 31 } });
   });
 
   test(`${LABEL_SUMMARY_THRESHOLD} or fewer: one diagnostic per word, as before`, async () => {

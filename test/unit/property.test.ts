@@ -298,6 +298,8 @@ function checkEverything(text: string, at: readonly number[], tokenizer: Tokeniz
   }
 
   for (const fix of quickFixes(doc, diagnostics, tokenizer)) {
+    // A fix that only runs an editor command (the model picker) edits nothing here.
+    if (fix.command && fix.edits.length === 0) continue;
     for (const edit of fix.edits) assertSpan(text, edit.span, `edit of "${fix.title}"`);
     const fixed = applyEdits(text, fix.edits);
     // The fix removes the problem it is offered for, where it was. (Other diagnostics may come

@@ -120,6 +120,8 @@ export function quickFixes(
         break;
       case 'syntax':
         candidates.push(...keywordFixes(doc, diagnostic), ...indentationFixes(doc, diagnostic));
+        // `model:` with nothing after it: the same picker as for a model that cannot be loaded.
+        if (diagnostic.message.startsWith('The model is missing')) candidates.push(selectModel(diagnostic));
         break;
       case 'model-unavailable':
         candidates.push(...modelFixes(doc, diagnostic, context));
@@ -315,11 +317,28 @@ function undeclaredLabelFixes(
   tokenizer: TokenizerView | undefined,
   context: FixContext,
 ): Candidate[] {
-  const example = doc.examples.find(
-    (e) => e.label && e.label.span.start === diagnostic.span.start && e.label.span.end === diagnostic.span.end,
-  );
   const verbalizer = doc.verbalizers[0];
-  if (!example?.label || !verbalizer) return [];
+  if (!verbalizer) return [];
+  const sameSpan = (span: Span): boolean => span.start === diagnostic.span.start && span.end === diagnostic.span.end;
+  const example = doc.examples.find((e) => e.label && sameSpan(e.label.span));
+  if (!example?.label) {
+    // A data file's labels: declare them all, each with itself as its word, when each is a free single token.
+    const data = doc.data.find((d) => sameSpan(d.pathSpan));
+    const summary = data ? context.dataSets?.get(data.path) : undefined;
+    if (!tokenizer || !summary?.ok) return [];
+    const declared = new Set(verbalizer.entries.map((entry) => entry.label.text));
+    const missing = summary.labels.filter((label) => !declared.has(label));
+    const declarations = declare(doc, missing, () => [], tokenizer);
+    if (!declarations || missing.length === 0) return [];
+    return [
+      {
+        title: `Declare ${missing.map((l) => `\`${l}\``).join(', ')} in the verbalizer, each with itself as its label word`,
+        diagnostic,
+        edits: [declarations],
+        preferable: false,
+      },
+    ];
+  }
   const label = example.label.text;
   const fixes: Candidate[] = [];
   const declared = verbalizer.entries.map((entry) => entry.label.text);
@@ -333,34 +352,58 @@ function undeclaredLabelFixes(
   }
   // Declaring needs a label word, which must be a single token no other label has: the label
   // itself when it is one (`neutral`), else what the model predicts for this example.
-  if (tokenizer) {
-    const contexts = maskContexts(doc);
-    const taken = tokensOfOtherWords(doc, undefined, contexts, tokenizer);
-    const candidates = [
-      label,
-      label.toLowerCase(),
-      ...(context.topTokensByExample?.get(example.keywordSpan.start) ?? []).map(withoutWordMarker),
-    ];
-    const word = candidates.find((text) => {
-      if (text === '' || text.includes(',') || !/[\p{L}\p{N}]/u.test(text)) return false;
-      return labelWordForms(text, contexts, tokenizer).every((form) => {
-        const token = singleToken(form, tokenizer);
-        return token !== undefined && !taken.has(token.id);
-      });
+  const predicted = (context.topTokensByExample?.get(example.keywordSpan.start) ?? []).map(withoutWordMarker);
+  const declaration = tokenizer ? declare(doc, [label], () => predicted, tokenizer) : undefined;
+  if (declaration) {
+    const word = declaration.newText.slice(declaration.newText.lastIndexOf(': ') + 2);
+    fixes.push({
+      title: `Declare \`${label}\` in the verbalizer, with the label word \`${word}\``,
+      diagnostic,
+      edits: [declaration],
+      preferable: false,
     });
-    if (word !== undefined) {
-      const last = verbalizer.entries[verbalizer.entries.length - 1];
-      const at = last ? last.span.end : verbalizer.headerSpan.end;
-      const indent = last ? doc.text.slice(lineStartOf(doc, last.span.start), last.span.start) : '  ';
-      fixes.push({
-        title: `Declare \`${label}\` in the verbalizer, with the label word \`${word}\``,
-        diagnostic,
-        edits: [{ span: { start: at, end: at }, newText: `${lineBreakOf(doc)}${indent}${label}: ${word}` }],
-        preferable: false,
-      });
-    }
   }
   return fixes;
+}
+
+/**
+ * The edit that adds `label: word` entries after the verbalizer's last entry,
+ * indented like it, in the file's line breaks. Each word is the label itself
+ * (or its lower case), else one of `fallback(label)`, that is one token in
+ * every mask context and no other label's (nor another new label's) token;
+ * undefined when some label has none.
+ */
+function declare(
+  doc: ClozeDocument,
+  labels: readonly string[],
+  fallback: (label: string) => readonly string[],
+  tokenizer: TokenizerView,
+): TextEdit | undefined {
+  const verbalizer = doc.verbalizers[0];
+  if (!verbalizer) return undefined;
+  const contexts = maskContexts(doc);
+  const taken = tokensOfOtherWords(doc, undefined, contexts, tokenizer);
+  const lines: string[] = [];
+  const last = verbalizer.entries[verbalizer.entries.length - 1];
+  const indent = last ? doc.text.slice(lineStartOf(doc, last.span.start), last.span.start) : '  ';
+  for (const label of labels) {
+    let ids: number[] = [];
+    const word = [label, label.toLowerCase(), ...fallback(label)].find((text) => {
+      if (text === '' || text.includes(',') || !/[\p{L}\p{N}]/u.test(text)) return false;
+      ids = [];
+      for (const form of labelWordForms(text, contexts, tokenizer)) {
+        const token = singleToken(form, tokenizer);
+        if (token === undefined || taken.has(token.id)) return false;
+        ids.push(token.id);
+      }
+      return true;
+    });
+    if (word === undefined) return undefined;
+    for (const id of ids) taken.add(id);
+    lines.push(`${lineBreakOf(doc)}${indent}${label}: ${word}`);
+  }
+  const at = last ? last.span.end : verbalizer.headerSpan.end;
+  return { span: { start: at, end: at }, newText: lines.join('') };
 }
 
 /** Declared labels a user may have meant: the same but for case first, then by spelling. */
@@ -485,17 +528,20 @@ function blockAbove(lines: readonly Line[], first: number): { kind: 'verbalizer'
   return undefined;
 }
 
+/** Runs the client's model picker; it writes the `model:` line or the setting, as the user chooses. */
+function selectModel(diagnostic: Diagnostic): Candidate {
+  return {
+    title: 'Select a model…',
+    diagnostic,
+    edits: [],
+    preferable: true,
+    command: { title: 'Select a model…', command: SELECT_MODEL_COMMAND },
+  };
+}
+
 /** A missing or unavailable model: choose one (the client's picker), or a local id spelt like it. */
 function modelFixes(doc: ClozeDocument, diagnostic: Diagnostic, context: FixContext): Candidate[] {
-  const fixes: Candidate[] = [
-    {
-      title: 'Select a model…',
-      diagnostic,
-      edits: [],
-      preferable: true,
-      command: { title: 'Select a model…', command: SELECT_MODEL_COMMAND },
-    },
-  ];
+  const fixes: Candidate[] = [selectModel(diagnostic)];
   const line = doc.models[0];
   if (line && line.idSpan.start === diagnostic.span.start && line.idSpan.end === diagnostic.span.end) {
     const local = (context.localModels ?? []).filter((id) => id !== line.id);

@@ -138,33 +138,31 @@ function modelIds(doc: ClozeDocument, valueStart: number, offset: number, data: 
   return proposals;
 }
 
+const SPECIAL_TOKENS: ReadonlyArray<{ label: string; detail: string; documentation: string }> = [
+  {
+    label: '[MASK]',
+    detail: 'the position the model fills in (one per pattern)',
+    documentation: "Becomes the model's own mask token (`[MASK]` for BERT, `<mask>` for RoBERTa).",
+  },
+  {
+    label: '[SEP]',
+    detail: "the model's separator token, between two inputs",
+    documentation: 'E.g. `{premise}[SEP]{hypothesis} [MASK]`; becomes `[SEP]` for BERT, `</s>` for RoBERTa.',
+  },
+];
+
 /** `[MASK]` (when the pattern has none yet) and `[SEP]` after a `[` in pattern text. */
 function specialTokens(doc: ClozeDocument, start: number, offset: number): CompletionProposal[] {
   // An editor that closes brackets has put `]` after the cursor: then it is not inserted again.
   const closed = doc.text[offset] === ']';
-  const end = offset;
   const pattern = doc.patterns.find((p) => p.span.start <= offset && offset <= p.span.end);
-  const hasMask = pattern?.parts.some((part) => part.kind === 'mask' && (part.span.end <= start || part.span.start > end)) ?? false;
-  const proposals: CompletionProposal[] = [];
-  if (!hasMask) {
-    proposals.push({
-      label: '[MASK]',
-      kind: 'token',
-      detail: 'the position the model fills in (one per pattern)',
-      documentation: "Becomes the model's own mask token (`[MASK]` for BERT, `<mask>` for RoBERTa).",
-      insertText: closed ? '[MASK' : '[MASK]',
-      replace: { start, end },
-    });
-  }
-  proposals.push({
-    label: '[SEP]',
+  const hasMask = pattern?.parts.some((part) => part.kind === 'mask' && (part.span.end <= start || part.span.start > offset)) ?? false;
+  return SPECIAL_TOKENS.filter((token) => token.label !== '[MASK]' || !hasMask).map((token) => ({
+    ...token,
     kind: 'token',
-    detail: "the model's separator token, between two inputs",
-    documentation: 'E.g. `{premise}[SEP]{hypothesis} [MASK]`; becomes `[SEP]` for BERT, `</s>` for RoBERTa.',
-    insertText: closed ? '[SEP' : '[SEP]',
-    replace: { start, end },
-  });
-  return proposals;
+    insertText: closed ? token.label.slice(0, -1) : token.label,
+    replace: { start, end: offset },
+  }));
 }
 
 function knownFields(doc: ClozeDocument, dataColumns: readonly string[]): string[] {

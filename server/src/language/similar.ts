@@ -34,19 +34,23 @@ function commonPrefix(a: readonly string[], b: readonly string[]): number {
 /**
  * How close `candidate` is to `word` as something a user could have meant, or
  * undefined when it is not close: a few edits (about one per four characters),
- * with the same first letter, or a stem the word starts with (`fantastic`
- * for `fantastically`). Lower is closer. Case is ignored.
+ * with the same first letter (the first two for two edits), or a stem the
+ * word starts with that keeps most of it (`fantastic` for `fantastically`).
+ * Lower is closer. Case is ignored.
  */
 export function spellingDistance(word: string, candidate: string): number | undefined {
   const a = [...word.toLowerCase()];
   const b = [...candidate.toLowerCase()];
   const limit = Math.max(1, Math.floor(a.length / 4));
   const prefix = commonPrefix(a, b);
-  const stem = prefix === b.length && b.length >= 3 && b.length * 2 >= a.length && b.length < a.length;
+  // A stem keeps most of the word: `fantastic` for `fantastically`, not `goo` for `goood`.
+  const stem = prefix === b.length && b.length >= 4 && b.length >= 0.6 * a.length && b.length < a.length;
   if (stem) return (a.length - b.length) / 2;
-  // Typos rarely hit the first letter; without this, `sarcastically` is "like" `fantastically`.
+  // Typos rarely hit the first letters; without this, `sarcastically` is "like" `fantastically`
+  // and `native` like `Negative`.
   if (a.length >= 4 && prefix === 0) return undefined;
   const distance = editDistance(a, b, limit);
+  if (a.length >= 4 && distance >= 2 && prefix < 2) return undefined;
   // At least one character must stay: otherwise any one-character token is "close" to a one-character word.
   return distance <= limit && distance < a.length ? distance : undefined;
 }
