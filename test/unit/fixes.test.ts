@@ -208,7 +208,7 @@ describe('an undeclared example label', () => {
     const file = path.join(fixturesDir, 'diagnostics', 'x.cloze');
     const text = 'pattern: {review} It was [MASK].\nverbalizer:\n  good: great\ndata: ../data/reviews.jsonl';
     const doc = parse(text);
-    const dataSets = serviceFor('tiny-random-bert-uncased').dataSets(doc, file);
+    const dataSets = await serviceFor('tiny-random-bert-uncased').dataSets(doc, file);
     const diagnostics = [...validateStructure(doc, dataSets), ...validateWithTokenizer(doc, uncased)];
     const undeclared = diagnostics.filter((d) => d.code === 'label-undeclared');
     assert.equal(undeclared.length, 1);
