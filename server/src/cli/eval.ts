@@ -79,6 +79,7 @@ export async function runEval(file: string, options: EvalCommandOptions): Promis
   const { doc, tokenizer, engine } = session;
   try {
     session.report(session.errors);
+    const fromCommandLine = options.data !== undefined && options.data.length > 0;
     const files = options.data && options.data.length > 0 ? options.data : doc.data.map((d) => path.resolve(path.dirname(file), d.path));
     if (files.length === 0) {
       process.stderr.write(`cloze: ${file} has no \`data:\` line; name a labelled JSONL, CSV or TSV file with --data.\n`);
@@ -89,8 +90,13 @@ export async function runEval(file: string, options: EvalCommandOptions): Promis
       process.stderr.write('cloze eval: --gate names what --min-accuracy checks; give --min-accuracy too.\n');
       return 2;
     }
-    const { rows, rowFiles, sources, skipped, problems } = evaluationRows(doc, files, labels);
-    for (const problem of problems) process.stderr.write(`cloze: ${problem}\n`);
+    const { rows, rowFiles, sources, skipped, problems } = evaluationRows(
+      doc,
+      files,
+      labels,
+      fromCommandLine ? 'command-line' : 'data-line',
+    );
+    for (const problem of problems) process.stderr.write(`cloze eval: ${problem}\n`);
     if (rows.length === 0) {
       process.stderr.write(`cloze: no labelled row with a label of the verbalizer to evaluate on.\n`);
       return 1;

@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { runCheck, type CheckOptions } from './check';
 import { runEval, type EvalCommandOptions } from './eval';
 import { runPreview, type PreviewCommandOptions } from './preview';
+import { runSuggest, type SuggestCommandOptions } from './suggest';
 
 /**
  * `cloze`: the language service on the command line, for CI. Argument parsing
@@ -130,6 +131,38 @@ program
   .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'junit']).default('text'))
   .action(async (file: string, options: EvalCommandOptions) => {
     process.exitCode = await runEval(file, options);
+  });
+
+/** A whole number from 1 to `max`. */
+function wholeNumber(max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < 1 || n > max) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}.`);
+    return n;
+  };
+}
+
+program
+  .command('suggest')
+  .description('search verbalizers (label words) by their accuracy on labelled data, and print the best')
+  .argument('<file>', '.cloze file whose patterns to search label words for (its verbalizer, if any, gives the labels)')
+  .option('--data <files...>', 'labelled JSONL, CSV or TSV files to search on, instead of the `data:` lines')
+  .addOption(new Option('--top <n>', 'verbalizers printed').argParser(wholeNumber(100)).default(5))
+  .addOption(
+    new Option('--candidates <k>', 'candidate words per label, by mean log-probability on its rows')
+      .argParser(wholeNumber(200))
+      .default(20),
+  )
+  .addOption(new Option('--words <n>', 'most label words per label').argParser(wholeNumber(5)).default(2))
+  .option('--calibrate', 'rank verbalizers by calibrated accuracy (the prior of --calibration)')
+  .addOption(calibrationOption())
+  .addOption(modelsDirOption())
+  .addOption(offlineOption())
+  .option('--model <id>', "model to search with, instead of the file's `model:` line")
+  .addOption(noQuantizedOption())
+  .addOption(formatOption())
+  .action(async (file: string, options: SuggestCommandOptions) => {
+    process.exitCode = await runSuggest(file, options);
   });
 
 async function main(): Promise<void> {

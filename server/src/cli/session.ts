@@ -40,7 +40,7 @@ const blockingCodes = new Set(['pattern-missing', 'verbalizer-missing']);
 export async function openScoringSession(
   file: string,
   options: ScoringOptions,
-  purpose: 'previewed' | 'evaluated',
+  purpose: 'previewed' | 'evaluated' | 'searched',
 ): Promise<ScoringSession | number> {
   let text: string;
   try {
@@ -59,13 +59,16 @@ export async function openScoringSession(
     }
   };
 
-  const blockers = structural.filter((d) => blockingCodes.has(d.code));
+  // A label-word search needs no verbalizer: it proposes one (its labels then come from the data).
+  const blockers = structural.filter((d) => blockingCodes.has(d.code) && !(purpose === 'searched' && d.code === 'verbalizer-missing'));
   if (doc.patterns.length > 0 && !doc.patterns.some(hasSingleMask)) {
     blockers.push(...structural.filter((d) => d.code === 'mask-missing' || d.code === 'mask-multiple'));
   }
   if (blockers.length > 0) {
     report(blockers);
-    process.stderr.write(`cloze: ${file} cannot be ${purpose}: it needs a verbalizer and a pattern with exactly one [MASK].\n`);
+    process.stderr.write(
+      `cloze: ${file} cannot be ${purpose}: it needs ${purpose === 'searched' ? '' : 'a verbalizer and '}a pattern with exactly one [MASK].\n`,
+    );
     return 1;
   }
 

@@ -17,13 +17,20 @@ export type DataSet =
 
 const cache = new Map<string, { mtimeMs: number; size: number; data: DataSet }>();
 
+/** Where a data file's path came from, for the message when it does not exist. */
+export type DataPathOrigin = 'data-line' | 'command-line';
+
 /** Reads a data file, reusing the last read while the file is unchanged. */
-export function readDataSet(file: string): DataSet {
+export function readDataSet(file: string, origin: DataPathOrigin = 'data-line'): DataSet {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
   } catch {
-    return { ok: false, reason: `Cannot read ${file}: the file does not exist. The path is relative to the .cloze file.` };
+    const note =
+      origin === 'data-line'
+        ? 'The path is relative to the .cloze file.'
+        : `Paths given with --data are relative to the current folder (${process.cwd()}).`;
+    return { ok: false, reason: `Cannot read ${file}: the file does not exist. ${note}` };
   }
   const cached = cache.get(file);
   if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.data;

@@ -14,7 +14,7 @@ import {
 } from '../language/scores';
 import type { TokenizerView } from '../language/tokenizer';
 import { usedFields } from '../language/render';
-import { readDataSet, type Row } from './dataSets';
+import { readDataSet, type DataPathOrigin, type Row } from './dataSets';
 import { accuracySummary, computePreview, type AccuracySummary, type ExamplePreview, type PreviewRow } from './preview';
 
 /**
@@ -121,6 +121,7 @@ export function evaluationRows(
   doc: ClozeDocument,
   files: readonly string[],
   labels: readonly string[],
+  origin: DataPathOrigin = 'data-line',
 ): { rows: PreviewRow[]; rowFiles: string[]; sources: EvaluationSource[]; skipped: Record<string, number>; problems: string[] } {
   const rows: PreviewRow[] = [];
   const rowFiles: string[] = [];
@@ -130,7 +131,7 @@ export function evaluationRows(
   const fields = usedFields(doc.patterns);
   const declared = new Set(labels);
   for (const file of files) {
-    const data = readDataSet(file);
+    const data = readDataSet(file, origin);
     if (!data.ok) {
       problems.push(data.reason);
       continue;
