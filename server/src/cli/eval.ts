@@ -82,7 +82,7 @@ export async function runEval(file: string, options: EvalCommandOptions): Promis
     const fromCommandLine = options.data !== undefined && options.data.length > 0;
     const files = options.data && options.data.length > 0 ? options.data : doc.data.map((d) => path.resolve(path.dirname(file), d.path));
     if (files.length === 0) {
-      process.stderr.write(`cloze: ${file} has no \`data:\` line; name a labelled JSONL, CSV or TSV file with --data.\n`);
+      process.stderr.write(`cloze eval: ${file} has no \`data:\` line; name a labelled JSONL, CSV or TSV file with --data.\n`);
       return 1;
     }
     const labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
@@ -98,7 +98,7 @@ export async function runEval(file: string, options: EvalCommandOptions): Promis
     );
     for (const problem of problems) process.stderr.write(`cloze eval: ${problem}\n`);
     if (rows.length === 0) {
-      process.stderr.write(`cloze: no labelled row with a label of the verbalizer to evaluate on.\n`);
+      process.stderr.write(`cloze eval: no labelled row with a label of the verbalizer to evaluate on.\n`);
       return 1;
     }
     const bar =

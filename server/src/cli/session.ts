@@ -6,7 +6,7 @@ import { hasSingleMask } from '../language/render';
 import type { TokenizerView } from '../language/tokenizer';
 import { MaskedLmEngine } from '../model/engine';
 import type { ClozeLanguageService } from '../service/languageService';
-import { createService } from './check';
+import { createService, describeReadError } from './check';
 
 /**
  * What `cloze preview` and `cloze eval` share: read and check the file, load
@@ -42,11 +42,12 @@ export async function openScoringSession(
   options: ScoringOptions,
   purpose: 'previewed' | 'evaluated' | 'searched',
 ): Promise<ScoringSession | number> {
+  const command = purpose === 'previewed' ? 'cloze preview' : purpose === 'evaluated' ? 'cloze eval' : 'cloze suggest';
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    process.stderr.write(`cloze: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
+    process.stderr.write(`${command}: ${describeReadError(file, error)}\n`);
     return 2;
   }
   const doc = parse(text);
@@ -67,7 +68,7 @@ export async function openScoringSession(
   if (blockers.length > 0) {
     report(blockers);
     process.stderr.write(
-      `cloze: ${file} cannot be ${purpose}: it needs ${purpose === 'searched' ? '' : 'a verbalizer and '}a pattern with exactly one [MASK].\n`,
+      `${command}: ${file} cannot be ${purpose}: it needs ${purpose === 'searched' ? '' : 'a verbalizer and '}a pattern with exactly one [MASK].\n`,
     );
     return 1;
   }
@@ -81,7 +82,7 @@ export async function openScoringSession(
   if (!choice.location.ok) return 1; // The tokenizer loaded, so the model was found; this only narrows the type.
   let engine: MaskedLmEngine;
   try {
-    engine = await MaskedLmEngine.load(choice.location, service.settings.cacheDir, { quantized: options.quantized });
+    engine = await MaskedLmEngine.load(choice.location, service.settings.cacheDir, { quantized: options.quantized, userInterface: 'cli' });
   } catch (error) {
     report([
       {
