@@ -27,7 +27,9 @@ import type { PreviewRow } from './preview';
  *    form each label's pool, by their probability mass on the label's rows.
  * 2. Candidates. The pooled words are scored exactly on every row; per label
  *    the `candidates` words with the highest mean log P(w | x) over the
- *    label's rows are kept (LM-BFF's class-conditional likelihood).
+ *    label's rows are kept (LM-BFF's class-conditional likelihood), among
+ *    the words likelier on that label's rows than on any other's and within
+ *    a factor of 100 of its best word.
  * 3. Search. Verbalizers built from the candidates (one word per label, then
  *    up to `maxWordsPerLabel`) are ranked by their accuracy on the rows, with
  *    the arithmetic `cloze eval` uses.
@@ -79,6 +81,9 @@ export interface SuggestResult {
   /** Inputs run through the scorer (rows × patterns, plus the content-free inputs), twice. */
   readonly inputs: number;
 }
+
+/** How far (in nats of mean log-probability) a candidate may fall below its label's best word: a factor of 100. */
+const MASS_GAP = Math.log(100);
 
 /** A pooled word with its token id per pattern. */
 interface PoolWord {
@@ -158,7 +163,18 @@ export async function suggestVerbalizers(
   const second = await scorer(inputs, wordIds, 1);
   const table = wordTable(words, wordIds, patterns.length, labelled.length, second, at);
   const ranked = labels.map((_, label) => classConditionalLogProbability(table, gold, label));
-  const candidateIndices = ranked.map((scores) => topCandidates(scores, options.candidates, () => true));
+  // A candidate must be likelier on its label's rows than on any other label's, and carry
+  // real mass there: within a factor of 100 of the label's best word. Without that, on a
+  // few hundred rows the accuracy search finds rare words (`more`/`so`) whose tiny
+  // probabilities happen to separate the rows, and do not generalise.
+  const candidateIndices = ranked.map((scores, label) => {
+    const best = Math.max(...scores);
+    return topCandidates(
+      scores,
+      options.candidates,
+      (w) => scores[w] >= best - MASS_GAP && ranked.every((other, l) => l === label || scores[w] > other[w]),
+    );
+  });
 
   // 3. Whole verbalizers by accuracy.
   options.onProgress?.('search');
