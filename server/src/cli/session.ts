@@ -82,7 +82,13 @@ export async function openScoringSession(
   if (!choice.location.ok) return 1; // The tokenizer loaded, so the model was found; this only narrows the type.
   let engine: MaskedLmEngine;
   try {
-    engine = await MaskedLmEngine.load(choice.location, service.settings.cacheDir, { quantized: options.quantized, userInterface: 'cli' });
+    engine = await MaskedLmEngine.load(choice.location, service.settings.cacheDir, {
+      quantized: options.quantized,
+      userInterface: 'cli',
+      // The label-word search reads every row twice (top tokens, then its candidates'
+      // probabilities): room for 2,000 rows of a 30,000-word vocabulary saves the second run.
+      ...(purpose === 'searched' ? { cacheBytes: 256 * 1024 * 1024 } : {}),
+    });
   } catch (error) {
     report([
       {
