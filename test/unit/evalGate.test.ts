@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
@@ -151,6 +152,38 @@ describe('cloze eval as a CI gate, on review-bert-small', () => {
       assert.ok(e.goldProbability < 0.5);
     }
     for (let i = 1; i < result.errors.length; i++) assert.ok(result.errors[i - 1].goldProbability <= result.errors[i].goldProbability);
+  });
+
+  test("wmean weights each pattern by its accuracy on the file's labelled examples, as cloze preview reports it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-wmean-'));
+    const data = path.join(dir, 'rows.jsonl');
+    fs.writeFileSync(data, fs.readFileSync(sst2, 'utf8').split('\n').slice(0, 30).join('\n'));
+    const file = path.join(dir, 'two.cloze');
+    fs.writeFileSync(
+      file,
+      [
+        'model: review-bert-small',
+        'pattern short: {text} It was [MASK].',
+        'pattern odd: {text} The [MASK] one.',
+        'verbalizer:',
+        '  positive: great',
+        '  negative: terrible',
+        'example positive: A quiet, patient film that rewards attention.',
+        'example negative: Two hours I will never get back.',
+        'example negative: Dull, slow and badly acted.',
+        'example positive: I like the Disney films very much.',
+        'example: The soundtrack had its moments.',
+        '',
+      ].join('\n'),
+    );
+    const run = cloze('eval', file, '--data', data, '--format', 'json');
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as EvalJson & { weights: { examples: number; raw: Record<string, number> } };
+    const preview = cloze('preview', file, '--format', 'json');
+    assert.equal(preview.status, 0, preview.stderr);
+    const summary = (JSON.parse(preview.stdout) as { summary: { patterns: Array<{ pattern: string; accuracy: number }> } }).summary;
+    assert.equal(result.weights.examples, 4);
+    for (const p of summary.patterns) assert.equal(result.weights.raw[p.pattern], p.accuracy);
   });
 
   test('--min-accuracy exits 1 below the threshold and 0 at it; bad gates are usage errors', () => {

@@ -90,6 +90,45 @@ describe('cloze suggest', () => {
     assert.equal((JSON.parse(evaluated.stdout) as { ensemble: { accuracy: number } }).ensemble.accuracy, best.accuracy);
   });
 
+  test('with two patterns and support calibration, the calibrated accuracy is what cloze eval --calibrate reports', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
+    const data = path.join(dir, 'rows.jsonl');
+    const sst2 = fs
+      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+      .split('\n')
+      .slice(200, 280);
+    fs.writeFileSync(data, sst2.join('\n'));
+    const patterns = 'model: review-bert-small\npattern short: {text} It was [MASK].\npattern lead: Just [MASK]! {text}\n';
+    const file = path.join(dir, 'two.cloze');
+    fs.writeFileSync(file, patterns);
+    const run = cloze(
+      'suggest',
+      file,
+      '--data',
+      data,
+      '--calibrate',
+      '--calibration',
+      'support',
+      '--top',
+      '1',
+      '--words',
+      '2',
+      '--format',
+      'json',
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const [best] = (JSON.parse(run.stdout) as SuggestJson).suggestions;
+    fs.writeFileSync(
+      file,
+      `${patterns}verbalizer:\n${Object.entries(best.words)
+        .map(([label, words]) => `  ${label}: ${words.join(', ')}`)
+        .join('\n')}\n`,
+    );
+    const evaluated = cloze('eval', file, '--data', data, '--calibrate', '--calibration', 'support', '--format', 'json');
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    assert.equal((JSON.parse(evaluated.stdout) as { ensemble: { calibratedAccuracy: number } }).ensemble.calibratedAccuracy, best.accuracy);
+  });
+
   test('RoBERTa: every candidate is proposed in the form the mask context scores (Ġ after a space)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
     const file = path.join(dir, 'roberta.cloze');
