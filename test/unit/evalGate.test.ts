@@ -13,6 +13,7 @@ import { createService } from '../../server/src/cli/check';
 import { MaskedLmEngine } from '../../server/src/model/engine';
 import { evaluate, evaluationRows } from '../../server/src/service/evaluate';
 import { computePreview } from '../../server/src/service/preview';
+import { readSettings } from '../../server/src/protocol/settings';
 import { cliMain, fixturesDir, modelsDir } from '../support/paths';
 
 /**
@@ -263,6 +264,17 @@ describe('support calibration (OpenPrompt) on review-bert-small', () => {
     // The content-free figures of the same rows are the preview's own.
     const contentFree = await evaluate(doc, tokenizer.tokenizer, scorer, some, sources, skipped, { calibrate: false });
     assert.deepEqual(contentFree.priors, preview.priors);
+
+    // The editor's cloze.preview.calibration = support: the mean over the previewed examples.
+    const lenses = await computePreview(doc, tokenizer.tokenizer, scorer, { topK: 1, calibrate: true, rows: some, calibration: 'support' });
+    assert.equal(lenses.calibration, 'support');
+    assert.ok(Math.abs(lenses.priors.short.positive - mean[0]) < 1e-12);
+    lenses.examples.forEach((e, r) => {
+      const cal = calibrate(raw[r], mean);
+      assert.ok(Math.abs(e.results[0].calibrated.positive - cal[0]) < 1e-12);
+    });
+    assert.equal(readSettings({ preview: { calibration: 'support' } }).preview.calibration, 'support');
+    assert.equal(readSettings({ preview: { calibration: 'other' } }).preview.calibration, 'content-free');
     await engine.dispose();
   });
 });

@@ -109,7 +109,10 @@ function verbalizerLens(result: PreviewResult): LensContent {
     return `${pattern}: ${result.labels.map((label) => `${label} ${percent(prior[label] ?? 0)}`).join(', ')}`;
   });
   return {
-    title: priors.length > 0 ? `content-free prior (what calibration divides out) — ${priors.join(' · ')}` : 'no pattern can be previewed',
+    title:
+      priors.length > 0
+        ? `${result.calibration === 'support' ? "support prior (the mean over the file's examples; " : 'content-free prior ('}what calibration divides out) — ${priors.join(' · ')}`
+        : 'no pattern can be previewed',
     numbers: result.priors,
   };
 }

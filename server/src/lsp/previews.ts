@@ -80,6 +80,7 @@ export class PreviewManager {
       const result = await computePreview(request.doc, tokenizer.tokenizer, this.worker.scorer(model, request.uri, request.version), {
         topK: settings.preview.topK,
         calibrate: settings.preview.calibrate,
+        calibration: settings.preview.calibration,
       });
       return { ok: true, result };
     } catch (error) {
@@ -97,6 +98,7 @@ function entryKey(request: { version: number; settings: ClozeSettings; choice: M
     request.settings.quantized,
     request.settings.preview.topK,
     request.settings.preview.calibrate,
+    request.settings.preview.calibration,
   ]);
 }
 
