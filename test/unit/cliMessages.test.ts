@@ -57,6 +57,26 @@ describe('CLI messages', () => {
     assert.ok(!cli.ok && !cli.reason.includes('cloze.'));
   });
 
+  test('a model folder with only the full-precision file: the CLI says --no-quantized, the editor cloze.quantized', () => {
+    // A models folder holding tiny-random-bert-uncased without onnx/model_quantized.onnx.
+    const models = path.join(scratch, 'models');
+    const source = path.join(modelsDir(), 'tiny-random-bert-uncased');
+    const target = path.join(models, 'tiny-random-bert-uncased');
+    fs.mkdirSync(path.join(target, 'onnx'), { recursive: true });
+    for (const name of fs.readdirSync(source)) if (name !== 'onnx') fs.copyFileSync(path.join(source, name), path.join(target, name));
+    fs.copyFileSync(path.join(source, 'onnx', 'model.onnx'), path.join(target, 'onnx', 'model.onnx'));
+    const file = path.join(scratch, 'fp32only.cloze');
+    fs.writeFileSync(
+      file,
+      'model: tiny-random-bert-uncased\npattern: {text} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\nexample a: fine\n',
+    );
+    const run = cloze(['preview', file, '--models-dir', models, '--offline']);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /has no onnx\/model_quantized\.onnx\. It has onnx\/model\.onnx: pass --no-quantized\./);
+    assert.doesNotMatch(run.stderr, /cloze\.quantized/);
+    assert.equal(cloze(['preview', file, '--models-dir', models, '--offline', '--no-quantized']).status, 0);
+  });
+
   test('a missing --data file is relative to the current folder, not to the .cloze file', () => {
     const run = cloze(
       ['eval', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), '--data', 'nope.jsonl', '--models-dir', modelsDir(), '--offline'],
