@@ -39,6 +39,7 @@ test('the settings are the ones the extension documents', () => {
     'cloze.model',
     'cloze.modelsDir',
     'cloze.preview.calibrate',
+    'cloze.preview.calibration',
     'cloze.preview.enabled',
     'cloze.preview.topK',
     'cloze.quantized',

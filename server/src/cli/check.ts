@@ -46,20 +46,37 @@ export function createService(options: { modelsDir?: string; offline?: boolean }
     cacheDir: defaultCacheDir(),
     defaultModel: 'Xenova/bert-base-uncased',
     defaultModelOrigin: 'the default model of the CLI (set one with --model or a `model:` line)',
+    userInterface: 'cli',
   });
+}
+
+/** Why a file named on the command line cannot be read, in words (not `ENOENT`). */
+export function describeReadError(file: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return `${file} does not exist (paths are relative to the current folder, ${process.cwd()}).`;
+    case 'EISDIR':
+      return `${file} is a folder; name the .cloze files in it (e.g. ${file.replace(/[\\/]+$/, '')}/*.cloze).`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${file} cannot be read: permission denied.`;
+    default:
+      return `${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 export async function runCheck(files: readonly string[], options: CheckOptions): Promise<number> {
   const service = createService(options);
   const reports: FileReport[] = [];
-  let usageError = false;
+  let unreadable = 0;
   for (const file of files) {
     let text: string;
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (error) {
-      process.stderr.write(`cloze: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
-      usageError = true;
+      process.stderr.write(`cloze check: ${describeReadError(file, error)}\n`);
+      unreadable++;
       continue;
     }
     const doc = parse(text);
@@ -97,10 +114,13 @@ export async function runCheck(files: readonly string[], options: CheckOptions):
     }
     const errors = reports.reduce((n, r) => n + r.diagnostics.filter((d) => d.severity === 'error').length, 0);
     const warnings = reports.reduce((n, r) => n + r.diagnostics.filter((d) => d.severity === 'warning').length, 0);
-    process.stderr.write(
-      `${reports.length} file${reports.length === 1 ? '' : 's'} checked: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`,
-    );
+    // Nothing checked is not "0 files checked: 0 errors": the read errors above are the whole story.
+    if (reports.length > 0) {
+      process.stderr.write(
+        `${reports.length} file${reports.length === 1 ? '' : 's'} checked: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${unreadable > 0 ? `; ${unreadable} could not be read` : ''}\n`,
+      );
+    }
   }
-  if (usageError) return 2;
+  if (unreadable > 0) return 2;
   return reports.some((r) => r.diagnostics.some((d) => d.severity === 'error')) ? 1 : 0;
 }

@@ -9,7 +9,7 @@ import { describeModelFailure } from '../model/modelFailure';
 import { checkModelOutput } from '../model/outputCheck';
 import { downloadModel, hubOptionsFromEnv, onnxFile, TOKENIZER_FILES } from '../model/download';
 import type { ClozeLanguageService } from '../service/languageService';
-import { createService, dataLimits, type DataLimitOptions } from './check';
+import { createService, dataLimits, describeReadError, type DataLimitOptions } from './check';
 
 /**
  * What `cloze preview` and `cloze eval` share: read and check the file, load
@@ -49,13 +49,14 @@ const blockingCodes = new Set(['pattern-missing', 'verbalizer-missing']);
 export async function openScoringSession(
   file: string,
   options: ScoringOptions,
-  purpose: 'previewed' | 'evaluated',
+  purpose: 'previewed' | 'evaluated' | 'searched',
 ): Promise<ScoringSession | number> {
+  const command = purpose === 'previewed' ? 'cloze preview' : purpose === 'evaluated' ? 'cloze eval' : 'cloze suggest';
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    process.stderr.write(`cloze: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
+    process.stderr.write(`${command}: ${describeReadError(file, error)}\n`);
     return 2;
   }
   const doc = parse(text);
@@ -68,13 +69,16 @@ export async function openScoringSession(
     }
   };
 
-  const blockers = structural.filter((d) => blockingCodes.has(d.code));
+  // A label-word search needs no verbalizer: it proposes one (its labels then come from the data).
+  const blockers = structural.filter((d) => blockingCodes.has(d.code) && !(purpose === 'searched' && d.code === 'verbalizer-missing'));
   if (doc.patterns.length > 0 && !doc.patterns.some(hasSingleMask)) {
     blockers.push(...structural.filter((d) => d.code === 'mask-missing' || d.code === 'mask-multiple'));
   }
   if (blockers.length > 0) {
     report(blockers);
-    process.stderr.write(`cloze: ${file} cannot be ${purpose}: it needs a verbalizer and a pattern with exactly one [MASK].\n`);
+    process.stderr.write(
+      `${command}: ${file} cannot be ${purpose}: it needs ${purpose === 'searched' ? '' : 'a verbalizer and '}a pattern with exactly one [MASK].\n`,
+    );
     return 1;
   }
 
@@ -94,7 +98,11 @@ export async function openScoringSession(
       await downloadModel({ id: location.id, cacheDir: service.settings.cacheDir, files, hub: hubOptionsFromEnv() });
       location = { ...location, source: 'cache' };
     }
-    engine = await MaskedLmEngine.load(location, service.settings.cacheDir, { quantized: options.quantized });
+    engine = await MaskedLmEngine.load(location, service.settings.cacheDir, {
+      quantized: options.quantized,
+      userInterface: 'cli',
+      ...(purpose === 'searched' ? { cacheBytes: 256 * 1024 * 1024 } : {}),
+    });
   } catch (error) {
     return modelUnavailable(error);
   }

@@ -165,3 +165,91 @@ export function softmax(scores: readonly number[]): number[] {
   if (!Number.isFinite(total)) return scores.map(() => 1 / scores.length);
   return scores.map((s) => Math.exp(s - total));
 }
+
+/**
+ * Support-set calibration (OpenPrompt's `calibrate` on a support set): the
+ * prior P₀ is the mean of P(L | x) over real, unlabelled inputs (the file's
+ * examples and the data rows, their labels ignored) instead of the one
+ * content-free input. It divides out how much the pattern favours a label on
+ * the inputs it actually sees. `calibrate` then applies it as for the
+ * content-free prior; [] when there are no inputs.
+ */
+export function supportPrior(distributions: readonly (readonly number[])[]): number[] {
+  return ensemble(distributions);
+}
+
+/**
+ * The ensemble weighted per pattern, as PET's `wmean` weights each pattern by
+ * its accuracy on the labelled training examples. Weights that carry nothing
+ * (all zero, none given) fall back to the plain mean.
+ */
+export function weightedEnsemble(distributions: readonly (readonly number[])[], weights: readonly number[]): number[] {
+  const [first] = distributions;
+  if (first === undefined) return [];
+  const total = weights.reduce((sum, w) => sum + (w > 0 ? w : 0), 0);
+  if (!(total > 0)) return ensemble(distributions);
+  return first.map((_, i) => distributions.reduce((sum, d, p) => sum + (weights[p] > 0 ? weights[p] : 0) * d[i], 0) / total);
+}
+
+/**
+ * Label words exchanged between labels (the "swap test"): label i gets the
+ * words of label i + 1 (for two labels, the words are swapped). Since
+ * P(L | x) only depends on the sum of each label's word probabilities, the
+ * swapped verbalizer's distribution is this rotation of the original one; a
+ * calibrated distribution rotates the same way, its prior rotating with it.
+ */
+export function swapLabelWords(distribution: readonly number[]): number[] {
+  return distribution.map((_, i) => distribution[(i + 1) % distribution.length]);
+}
+
+/** Precision, recall and F1 of one label; precision (recall) is 0 when nothing is predicted as (labelled) it, as scikit-learn counts. */
+export interface LabelFigures {
+  readonly precision: number;
+  readonly recall: number;
+  readonly f1: number;
+  /** Rows whose gold label it is. */
+  readonly support: number;
+  /** Rows predicted as it. */
+  readonly predicted: number;
+}
+
+export interface ClassificationFigures {
+  /** Share of rows predicted right; null when there are none. */
+  readonly accuracy: number | null;
+  /**
+   * Mean F1 over the labels that occur as gold or as prediction (scikit-learn's
+   * default `labels`): a label never seen on either side cannot be judged.
+   */
+  readonly macroF1: number | null;
+  /** In label order. */
+  readonly perLabel: readonly LabelFigures[];
+}
+
+/** Accuracy, macro-F1 and per-label figures of predictions against gold labels (indices into the label order; -1 predicts nothing). */
+export function classificationFigures(gold: readonly number[], predicted: readonly number[], labelCount: number): ClassificationFigures {
+  const truePositives = new Array<number>(labelCount).fill(0);
+  const support = new Array<number>(labelCount).fill(0);
+  const predictedAs = new Array<number>(labelCount).fill(0);
+  let right = 0;
+  gold.forEach((g, i) => {
+    const p = predicted[i];
+    if (g >= 0 && g < labelCount) support[g]++;
+    if (p >= 0 && p < labelCount) predictedAs[p]++;
+    if (g === p && g >= 0) {
+      right++;
+      truePositives[g]++;
+    }
+  });
+  const perLabel = support.map((s, l) => {
+    const precision = predictedAs[l] > 0 ? truePositives[l] / predictedAs[l] : 0;
+    const recall = s > 0 ? truePositives[l] / s : 0;
+    const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
+    return { precision, recall, f1, support: s, predicted: predictedAs[l] };
+  });
+  const seen = perLabel.filter((figures) => figures.support > 0 || figures.predicted > 0);
+  return {
+    accuracy: gold.length === 0 ? null : right / gold.length,
+    macroF1: seen.length === 0 ? null : seen.reduce((sum, figures) => sum + figures.f1, 0) / seen.length,
+    perLabel,
+  };
+}

@@ -215,12 +215,13 @@ function patternLens(pattern: string, line: number, result: PreviewResult, conte
   );
 }
 
-/** P₀: what the pattern says when its fields are empty, which calibration divides out. */
+/** P₀, which calibration divides out: what the pattern says with its fields empty, or on average over the examples (support). */
 function priorLens(pattern: string, result: PreviewResult, args: readonly unknown[]): LensContent | undefined {
   const prior = result.priors[pattern];
   if (!prior) return undefined;
   const labels = result.labels.map((label) => `${label} ${percent(prior[label] ?? 0)}`).join(' · ');
-  return lens(`with the input left empty: ${labels}${result.calibrate ? ' (divided out)' : ''}`, args, prior);
+  const what = result.calibration === 'support' ? "on average over the file's examples" : 'with the input left empty';
+  return lens(`${what}: ${labels}${result.calibrate ? ' (divided out)' : ''}`, args, prior);
 }
 
 function verbalizerLens(result: PreviewResult, args: readonly unknown[]): LensContent {

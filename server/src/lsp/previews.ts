@@ -137,6 +137,7 @@ export class PreviewManager {
       const result = await computePreview(request.doc, tokenizer.tokenizer, this.worker.scorer(model, request.uri, request.version), {
         topK: settings.preview.topK,
         calibrate: settings.preview.calibrate,
+        calibration: settings.preview.calibration,
       });
       this.lastProblems.delete(request.uri);
       return { ok: true, result };
@@ -166,6 +167,7 @@ function entryKey(request: { version: number; settings: ClozeSettings; choice: M
     request.settings.quantized,
     request.settings.preview.topK,
     request.settings.preview.calibrate,
+    request.settings.preview.calibration,
   ]);
 }
 

@@ -12,6 +12,7 @@ import { MaskStats, type RowStats } from './maskStats';
 import { externalDataProblem } from './externalData';
 import { locationKey, type ModelLocation } from './resolve';
 import { withModelEnv } from './transformers';
+import { modelsFolderHint, useFullPrecision, useQuantized, type UserInterface } from './wording';
 
 /**
  * Scores inputs at their mask with a masked LM: the model's logits at the
@@ -41,6 +42,8 @@ export interface EngineOptions {
   readonly maxBatchTokens?: number;
   /** Memory for the logits of inputs already scored. */
   readonly cacheBytes?: number;
+  /** Whose settings or flags load errors name (default: the editor). */
+  readonly userInterface?: UserInterface;
 }
 
 /** Which graph the engine runs: logits at the mask only (`maskOnlyGraph`), or the file's graph as it is. */
@@ -159,12 +162,13 @@ export class MaskedLmEngine {
   /** Loads the tokenizer and the ONNX model; rejects with a message that names the folder, the file and the fix. */
   static async load(location: LoadableModel, cacheDir: string, options: EngineOptions = {}): Promise<MaskedLmEngine> {
     const quantized = options.quantized ?? defaultEngineOptions.quantized;
+    const ui = options.userInterface ?? 'editor';
     const file = quantized ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx';
     const folder = locationKey(location);
     if (location.source !== 'remote' && !fs.existsSync(path.join(folder, file))) {
       const other = quantized ? 'onnx/model.onnx' : 'onnx/model_quantized.onnx';
       const hint = fs.existsSync(path.join(folder, other))
-        ? ` It has ${other}: ${quantized ? 'turn cloze.quantized off (CLI: --no-quantized)' : 'turn cloze.quantized on'}.`
+        ? ` It has ${other}: ${quantized ? useFullPrecision(ui) : useQuantized(ui)}.`
         : ' Export the model for transformers.js (ONNX files in onnx/).';
       throw new Error(`${location.id} cannot be scored: ${folder} has no ${file}.${hint}`);
     }
@@ -189,7 +193,7 @@ export class MaskedLmEngine {
       if (external) throw new Error(`${file} cannot be used: ${external}`);
       ({ prepared, session } = await preparedSession(bytes, tokenizer));
     } catch (error) {
-      throw new Error(describeEngineLoadError(location, file, quantized, error));
+      throw new Error(describeEngineLoadError(location, file, quantized, error, ui));
     }
     const maskTokenId = tokenizer.mask_token_id;
     if (tokenizer.mask_token === null || tokenizer.mask_token === undefined || maskTokenId === undefined) {
@@ -517,14 +521,14 @@ export function describeEngine(info: ModelInfo): string {
   return `${info.file} · ${graph} · ${precision}`;
 }
 
-function describeEngineLoadError(location: LoadableModel, file: string, quantized: boolean, error: unknown): string {
+function describeEngineLoadError(location: LoadableModel, file: string, quantized: boolean, error: unknown, ui: UserInterface): string {
   const detail = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim().replace(/\.+$/, '');
   const folder = locationKey(location);
   const other = quantized
-    ? 'If the folder has only onnx/model.onnx, turn cloze.quantized off (CLI: --no-quantized).'
-    : 'If the folder has only onnx/model_quantized.onnx, turn cloze.quantized on.';
+    ? `If the folder has only onnx/model.onnx, ${useFullPrecision(ui)}.`
+    : `If the folder has only onnx/model_quantized.onnx, ${useQuantized(ui)}.`;
   if (location.source === 'remote') {
-    return `${location.id} could not be downloaded for scoring (${file}: ${detail}). Check the id and the network, or put the model in the models folder (cloze.modelsDir).`;
+    return `${location.id} could not be downloaded for scoring (${file}: ${detail}). Check the id and the network, or put the model in the models folder (${modelsFolderHint(ui)}).`;
   }
   return `${location.id} could not be loaded for scoring from ${folder} (${file}): ${detail}. A model folder needs config.json, tokenizer.json and ${file} as exported for transformers.js. ${other}`;
 }

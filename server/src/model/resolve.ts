@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { invalidModelIdReason } from './modelId';
 import { cacheState, TOKENIZER_FILES } from './download';
+import { allowDownloadsHint, setModelsDirFix, type UserInterface } from './wording';
 
 /**
  * Where a model id is found: the models folder first, then the transformers.js
@@ -16,6 +17,8 @@ export interface ModelSettings {
   readonly allowRemoteModels: boolean;
   /** Where downloads are kept and looked up (the transformers.js file cache). */
   readonly cacheDir: string;
+  /** The interface whose settings or flags messages name (default: the editor). */
+  readonly userInterface?: UserInterface;
 }
 
 /**
@@ -105,10 +108,11 @@ export function resolveModel(id: string, documentDir: string | undefined, settin
     settings.modelsDir !== ''
       ? `is neither in the models folder (${path.join(settings.modelsDir, id)}) nor in ${cache}`
       : `is not in ${cache} and no models folder is set`;
+  const ui = settings.userInterface ?? 'editor';
   const fix =
     settings.modelsDir === ''
-      ? 'Set cloze.modelsDir (CLI: --models-dir, or CLOZE_MODELS_DIR) to a folder that holds it, or allow downloads (cloze.allowRemoteModels; the CLI without --offline).'
-      : `Put the model in ${path.join(settings.modelsDir, id)}, fix the id, or allow downloads (cloze.allowRemoteModels; the CLI without --offline).`;
+      ? setModelsDirFix(ui)
+      : `Put the model in ${path.join(settings.modelsDir, id)}, fix the id, or allow downloads (${allowDownloadsHint(ui)}).`;
   return { ok: false, id, reason: `\`${id}\` ${places}, and downloads are off. ${fix}` };
 }
 

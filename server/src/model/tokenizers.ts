@@ -4,6 +4,7 @@ import type { TokenPiece, TokenizerView } from '../language/tokenizer';
 import { locationKey, type ModelLocation } from './resolve';
 import { modelMaxLength } from './maxLength';
 import { withModelEnv } from './transformers';
+import { modelsFolderHint, type UserInterface } from './wording';
 
 /**
  * Loads real tokenizers through transformers.js `AutoTokenizer` and adapts
@@ -19,7 +20,11 @@ export class TokenizerCache {
   /** Settled loads, so callers on the typing path can use a tokenizer without awaiting. */
   private readonly settled = new Map<string, TokenizerResult>();
 
-  constructor(private readonly cacheDir: string) {}
+  constructor(
+    private readonly cacheDir: string,
+    /** Whose settings or flags load errors name. */
+    private readonly userInterface: UserInterface = 'editor',
+  ) {}
 
   get(location: Extract<ModelLocation, { ok: true }>): Promise<TokenizerResult> {
     const key = locationKey(location);
@@ -29,7 +34,7 @@ export class TokenizerCache {
     }
     let load = this.loads.get(key);
     if (!load) {
-      load = loadTokenizer(location, this.cacheDir);
+      load = loadTokenizer(location, this.cacheDir, this.userInterface);
       this.loads.set(key, load);
       // A failed load is not cached for ever: the user may fix the folder or go online.
       void load.then((result) => {
@@ -106,7 +111,11 @@ export function boundedTokenizing<T>(budgetMs: number, work: () => T): T {
   }
 }
 
-async function loadTokenizer(location: Extract<ModelLocation, { ok: true }>, cacheDir: string): Promise<TokenizerResult> {
+async function loadTokenizer(
+  location: Extract<ModelLocation, { ok: true }>,
+  cacheDir: string,
+  userInterface: UserInterface,
+): Promise<TokenizerResult> {
   try {
     const { tokenizer, config } = await withModelEnv(location, cacheDir, async (module) => {
       const loaded = await module.AutoTokenizer.from_pretrained(location.name);
@@ -125,14 +134,18 @@ async function loadTokenizer(location: Extract<ModelLocation, { ok: true }>, cac
       tokenizer: new TransformersTokenizerView(location.id, tokenizer, modelMaxLength(config, tokenizer.model_max_length)),
     };
   } catch (error) {
-    return { ok: false, reason: describeLoadError(location, error) };
+    return { ok: false, reason: describeLoadError(location, error, userInterface) };
   }
 }
 
-export function describeLoadError(location: Extract<ModelLocation, { ok: true }>, error: unknown): string {
+export function describeLoadError(
+  location: Extract<ModelLocation, { ok: true }>,
+  error: unknown,
+  userInterface: UserInterface = 'editor',
+): string {
   const detail = error instanceof Error ? error.message : String(error);
   if (location.source === 'remote') {
-    return `${location.id} could not be downloaded (${firstLine(detail)}). Check the id and the network, or put the model in the models folder (cloze.modelsDir).`;
+    return `${location.id} could not be downloaded (${firstLine(detail)}). Check the id and the network, or put the model in the models folder (${modelsFolderHint(userInterface)}).`;
   }
   return `${location.id} could not be loaded from ${locationKey(location)}: ${firstLine(detail)}. The folder needs tokenizer.json, tokenizer_config.json and config.json as exported for transformers.js.`;
 }

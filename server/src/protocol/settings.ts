@@ -12,6 +12,8 @@ export interface ClozeSettings {
     readonly enabled: boolean;
     readonly topK: number;
     readonly calibrate: boolean;
+    /** The prior calibration divides by: the content-free input, or the mean prediction over the examples. */
+    readonly calibration: 'content-free' | 'support';
   };
   /** Bounds on reading `data:` files: rows, and the file size in MB. */
   readonly data: {
@@ -25,7 +27,7 @@ export const defaultSettings: ClozeSettings = {
   modelsDir: '',
   allowRemoteModels: true,
   quantized: true,
-  preview: { enabled: true, topK: 10, calibrate: false },
+  preview: { enabled: true, topK: 10, calibrate: false, calibration: 'content-free' },
   data: { maxRows: 100_000, maxFileSizeMB: 100 },
 };
 
@@ -50,6 +52,7 @@ export function readSettings(raw: unknown): ClozeSettings {
       enabled: boolean(preview['enabled'], defaultSettings.preview.enabled),
       topK,
       calibrate: boolean(preview['calibrate'], defaultSettings.preview.calibrate),
+      calibration: preview['calibration'] === 'support' ? 'support' : 'content-free',
     },
     data: {
       maxRows: positive(data['maxRows'], defaultSettings.data.maxRows),

@@ -40,8 +40,21 @@ export type DataSet =
 
 const CHUNK_BYTES = 64 * 1024;
 
+/** Where a data file's path came from, for the message when it does not exist. */
+export type DataPathOrigin = 'data-line' | 'command-line';
+
+function missingFileNote(origin: DataPathOrigin): string {
+  return origin === 'data-line'
+    ? 'The path is relative to the .cloze file.'
+    : `Paths given with --data are relative to the current folder (${process.cwd()}).`;
+}
+
 /** Reads a data file within `limits`, without blocking the event loop. */
-export async function readDataSet(file: string, limits: DataLimits = defaultDataLimits): Promise<DataSet> {
+export async function readDataSet(
+  file: string,
+  limits: DataLimits = defaultDataLimits,
+  origin: DataPathOrigin = 'data-line',
+): Promise<DataSet> {
   const extension = path.extname(file).toLowerCase();
   const format =
     extension === '.jsonl' || extension === '.ndjson' ? 'jsonl' : extension === '.csv' || extension === '.tsv' ? extension : undefined;
@@ -53,7 +66,7 @@ export async function readDataSet(file: string, limits: DataLimits = defaultData
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
-      return { ok: false, reason: `Cannot read ${file}: the file does not exist. The path is relative to the .cloze file.` };
+      return { ok: false, reason: `Cannot read ${file}: the file does not exist. ${missingFileNote(origin)}` };
     return { ok: false, reason: `Cannot read ${file}: ${code ?? (error instanceof Error ? error.message : String(error))}` };
   }
   try {

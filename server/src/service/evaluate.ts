@@ -1,9 +1,20 @@
 import * as path from 'node:path';
 import type { ClozeDocument } from '../language/ast';
-import { argmax, type Scorer } from '../language/scores';
+import {
+  argmax,
+  calibrate,
+  classificationFigures,
+  ensemble,
+  supportPrior,
+  swapLabelWords,
+  toRecord,
+  weightedEnsemble,
+  type ClassificationFigures,
+  type Scorer,
+} from '../language/scores';
 import type { TokenizerView } from '../language/tokenizer';
 import { usedFields } from '../language/render';
-import { defaultDataLimits, readDataSet, type DataLimits, type Row } from './dataSets';
+import { defaultDataLimits, readDataSet, type DataLimits, type DataPathOrigin, type Row } from './dataSets';
 import { accuracySummary, computePreview, type AccuracySummary, type ExamplePreview, type PreviewRow } from './preview';
 
 /**
@@ -32,10 +43,72 @@ export interface Evaluation {
   readonly ensemble: AccuracySummary;
   /** Ensemble predictions (calibrated with `calibrate`): confusion[gold][predicted] = rows. */
   readonly confusion: Record<string, Record<string, number>>;
+  /** Which prior the calibrated figures divide by (`calibratedAccuracy`, `calibrated` below). */
+  readonly calibration: Calibration;
+  /** Each pattern's calibration prior P₀(L): its content-free input's, or the mean over the support set. */
+  readonly priors: Record<string, Record<string, number>>;
+  /** Inputs the support prior is the mean over (the data rows and the file's examples); 0 for content-free. */
+  readonly supportSize: number;
+  /** The ensemble weighted by each pattern's accuracy on the file's labelled examples (PET's `wmean`). */
+  readonly weightedEnsemble: AccuracySummary;
+  /** The weights of `weightedEnsemble`, raw and calibrated; null when the file has no labelled example (then it is the plain mean). */
+  readonly weights: {
+    readonly examples: number;
+    readonly raw: Record<string, number>;
+    readonly calibrated: Record<string, number>;
+  } | null;
+  /** Accuracy, macro-F1, per-label figures and the swap test of every pattern, the ensemble and the weighted ensemble. */
+  readonly figures: readonly FigureSet[];
+  /** The worst misclassified rows of the ensemble (lowest P(gold) first), when asked for. */
+  readonly errors?: readonly MisclassifiedRow[];
+}
+
+/** `content-free`: the pattern's fields left empty (Zhao et al. 2021); `support`: the mean prediction over real inputs (OpenPrompt). */
+export type Calibration = 'content-free' | 'support';
+
+export interface LabelFiguresRecord {
+  readonly precision: number;
+  readonly recall: number;
+  readonly f1: number;
+  readonly support: number;
+}
+
+export interface FiguresRecord {
+  readonly accuracy: number | null;
+  readonly macroF1: number | null;
+  readonly perLabel: Record<string, LabelFiguresRecord>;
+  /** Accuracy with the label words exchanged between labels (label i takes the words of label i + 1). */
+  readonly swapAccuracy: number | null;
+}
+
+export interface FigureSet {
+  /** The pattern's display name, `ensemble` or `weighted ensemble`. */
+  readonly name: string;
+  readonly kind: 'pattern' | 'ensemble' | 'weighted-ensemble';
+  readonly raw: FiguresRecord;
+  readonly calibrated: FiguresRecord;
+}
+
+export interface MisclassifiedRow {
+  readonly file: string;
+  /** 1-based row of the data file (its line for JSONL, its record for CSV/TSV). */
+  readonly line: number;
+  readonly label: string;
+  readonly predicted: string;
+  /** P(gold) under the ensemble as predicted (calibrated with `calibrate`). */
+  readonly goldProbability: number;
+  readonly probabilities: Record<string, number>;
+  readonly fields: Record<string, string>;
 }
 
 export interface EvaluationOptions {
   readonly calibrate: boolean;
+  /** The prior of the calibrated figures; default `content-free`. */
+  readonly calibration?: Calibration;
+  /** List this many of the worst misclassified rows (`errors`). */
+  readonly errors?: number;
+  /** The data file of each row (aligned with `rows`), for `errors`. */
+  readonly rowFiles?: readonly string[];
   /** Score at most this many rows (the first ones), for a quick look at a big file. */
   readonly limit?: number;
   /** Rows scored per call, so progress can be reported. */
@@ -49,15 +122,17 @@ export async function evaluationRows(
   files: readonly string[],
   labels: readonly string[],
   limits: DataLimits = defaultDataLimits,
-): Promise<{ rows: PreviewRow[]; sources: EvaluationSource[]; skipped: Record<string, number>; problems: string[] }> {
+  origin: DataPathOrigin = 'data-line',
+): Promise<{ rows: PreviewRow[]; rowFiles: string[]; sources: EvaluationSource[]; skipped: Record<string, number>; problems: string[] }> {
   const rows: PreviewRow[] = [];
+  const rowFiles: string[] = [];
   const sources: EvaluationSource[] = [];
   const skipped: Record<string, number> = {};
   const problems: string[] = [];
   const fields = usedFields(doc.patterns);
   const declared = new Set(labels);
   for (const file of files) {
-    const data = await readDataSet(file, limits);
+    const data = await readDataSet(file, limits, origin);
     if (!data.ok) {
       problems.push(data.reason);
       continue;
@@ -83,10 +158,11 @@ export async function evaluationRows(
         skipped[`label not in the verbalizer`] = (skipped[`label not in the verbalizer`] ?? 0) + 1;
       } else {
         rows.push({ line: index + 1, label, fields: fill(row) });
+        rowFiles.push(file);
       }
     });
   }
-  return { rows, sources, skipped, problems };
+  return { rows, rowFiles, sources, skipped, problems };
 }
 
 export async function evaluate(
@@ -103,24 +179,137 @@ export async function evaluate(
   const previews: ExamplePreview[] = [];
   let labels: readonly string[] = [];
   let patterns: readonly string[] = [];
+  let contentFreePriors: Record<string, Record<string, number>> = {};
   for (let start = 0; start < limited.length || start === 0; start += chunkSize) {
     const chunk = limited.slice(start, start + chunkSize);
     // Top tokens are not needed here; 1 keeps the results small.
     const preview = await computePreview(doc, tokenizer, scorer, { topK: 1, calibrate: options.calibrate, rows: chunk });
     labels = preview.labels;
     patterns = preview.patterns;
+    contentFreePriors = preview.priors;
     previews.push(...preview.examples);
     options.onProgress?.(Math.min(start + chunk.length, limited.length), limited.length);
     if (limited.length === 0) break;
   }
+  // The file's own examples: their labelled ones weight the patterns of `wmean`, and all
+  // of them (labels ignored) belong to the support set of support calibration.
+  const own = doc.examples.length > 0 ? (await computePreview(doc, tokenizer, scorer, { topK: 1, calibrate: false })).examples : [];
+
+  const calibration = options.calibration ?? 'content-free';
+  const uniform = labels.map(() => 1 / labels.length);
+  const rawOf = (example: ExamplePreview, p: number): number[] | null => {
+    const result = example.results[p];
+    return result?.maskFound ? labels.map((label) => result.labels[label]) : null;
+  };
+  const priors = patterns.map((name, p) => {
+    if (calibration === 'content-free') return labels.map((label) => contentFreePriors[name]?.[label] ?? 1 / labels.length);
+    const support = [...previews, ...own].map((example) => rawOf(example, p)).filter((d): d is number[] => d !== null);
+    return support.length > 0 ? supportPrior(support) : uniform;
+  });
+  const calibratedOf = (example: ExamplePreview, p: number): number[] | null => {
+    const raw = rawOf(example, p);
+    if (raw === null) return null;
+    // The content-free figures are the preview's own; support ones divide by the support prior.
+    return calibration === 'content-free' ? labels.map((label) => example.results[p].calibrated[label]) : calibrate(raw, priors[p]);
+  };
+
+  // PET's wmean: each pattern weighted by its accuracy on the labelled examples (here the file's).
+  const labelledOwn = own.filter((example) => example.label !== null && labels.includes(example.label));
+  const weightsOf = (distribution: (example: ExamplePreview, p: number) => number[] | null): number[] =>
+    patterns.map((_, p) => {
+      const scored = labelledOwn.filter((example) => distribution(example, p) !== null);
+      if (scored.length === 0) return 0;
+      const right = scored.filter((example) => labels[argmax(distribution(example, p) ?? [])] === example.label).length;
+      return right / scored.length;
+    });
+  const weights =
+    labelledOwn.length > 0
+      ? { examples: labelledOwn.length, raw: weightsOf(rawOf), calibrated: weightsOf(calibratedOf) }
+      : { examples: 0, raw: patterns.map(() => 1), calibrated: patterns.map(() => 1) };
+
+  const combine = (distributions: readonly (number[] | null)[], patternWeights: readonly number[] | null): number[] => {
+    const present = distributions.flatMap((d, p) => (d === null ? [] : [{ d, w: patternWeights?.[p] ?? 1 }]));
+    return patternWeights === null
+      ? ensemble(present.map(({ d }) => d))
+      : weightedEnsemble(
+          present.map(({ d }) => d),
+          present.map(({ w }) => w),
+        );
+  };
+  const scored = previews.map((example) => {
+    const raw = patterns.map((_, p) => rawOf(example, p));
+    const calibrated = patterns.map((_, p) => calibratedOf(example, p));
+    return {
+      example,
+      raw,
+      calibrated,
+      ensembleRaw: combine(raw, null),
+      ensembleCalibrated: combine(calibrated, null),
+      weightedRaw: combine(raw, weights.raw),
+      weightedCalibrated: combine(calibrated, weights.calibrated),
+    };
+  });
+  type Scored = (typeof scored)[number];
+  const index = new Map(previews.map((example, i) => [example, scored[i]]));
+  const at = (example: ExamplePreview): Scored => index.get(example) as Scored;
+  const record = (distribution: readonly number[] | null): Record<string, number> =>
+    distribution === null || distribution.length === 0 ? {} : toRecord(labels, distribution);
+
   const confusion: Record<string, Record<string, number>> = Object.fromEntries(
     labels.map((gold) => [gold, Object.fromEntries(labels.map((p) => [p, 0]))]),
   );
-  for (const example of previews) {
-    const shown = options.calibrate ? example.calibratedEnsemble : example.ensemble;
-    const predicted = labels[argmax(labels.map((label) => shown[label] ?? 0))];
-    if (example.label !== null && predicted !== undefined) confusion[example.label][predicted] += 1;
+  for (const row of scored) {
+    const shown = options.calibrate ? row.ensembleCalibrated : row.ensembleRaw;
+    const predicted = labels[argmax(shown)];
+    if (row.example.label !== null && predicted !== undefined) confusion[row.example.label][predicted] += 1;
   }
+
+  const sets: Array<{
+    name: string;
+    kind: FigureSet['kind'];
+    raw: (row: Scored) => number[] | null;
+    calibrated: (row: Scored) => number[] | null;
+  }> = [
+    ...patterns.map((name, p) => ({
+      name,
+      kind: 'pattern' as const,
+      raw: (row: Scored) => row.raw[p],
+      calibrated: (row: Scored) => row.calibrated[p],
+    })),
+    { name: 'ensemble', kind: 'ensemble', raw: (row) => row.ensembleRaw, calibrated: (row) => row.ensembleCalibrated },
+    { name: 'weighted ensemble', kind: 'weighted-ensemble', raw: (row) => row.weightedRaw, calibrated: (row) => row.weightedCalibrated },
+  ];
+  const figures: FigureSet[] = sets.map((set) => ({
+    name: set.name,
+    kind: set.kind,
+    raw: figuresRecord(scored, labels, set.raw),
+    calibrated: figuresRecord(scored, labels, set.calibrated),
+  }));
+
+  let errors: MisclassifiedRow[] | undefined;
+  if (options.errors !== undefined) {
+    errors = scored
+      .flatMap((row, r) => {
+        const shown = options.calibrate ? row.ensembleCalibrated : row.ensembleRaw;
+        const gold = row.example.label === null ? -1 : labels.indexOf(row.example.label);
+        const predicted = argmax(shown);
+        if (gold < 0 || predicted < 0 || predicted === gold) return [];
+        return [
+          {
+            file: options.rowFiles?.[r] ?? '',
+            line: row.example.line,
+            label: labels[gold],
+            predicted: labels[predicted],
+            goldProbability: shown[gold],
+            probabilities: toRecord(labels, shown),
+            fields: row.example.fields,
+          },
+        ];
+      })
+      .sort((a, b) => a.goldProbability - b.goldProbability)
+      .slice(0, options.errors);
+  }
+
   return {
     model: tokenizer.modelId,
     calibrate: options.calibrate,
@@ -131,11 +320,65 @@ export async function evaluate(
         ? { ...skipped, 'beyond --limit': rows.length - limited.length }
         : skipped,
     labels,
-    patterns: patterns.map((name, p) => accuracySummary(name, previews, labels, (example) => example.results[p])),
+    patterns: patterns.map((name, p) =>
+      accuracySummary(name, previews, labels, (example) => ({
+        labels: example.results[p].labels,
+        calibrated: record(at(example).calibrated[p]),
+      })),
+    ),
     ensemble: accuracySummary('ensemble', previews, labels, (example) => ({
       labels: example.ensemble,
-      calibrated: example.calibratedEnsemble,
+      calibrated: record(at(example).ensembleCalibrated),
     })),
     confusion,
+    calibration,
+    priors: Object.fromEntries(patterns.map((name, p) => [name, toRecord(labels, priors[p])])),
+    supportSize: calibration === 'support' ? previews.length + own.length : 0,
+    weightedEnsemble: accuracySummary('weighted ensemble', previews, labels, (example) => ({
+      labels: record(at(example).weightedRaw),
+      calibrated: record(at(example).weightedCalibrated),
+    })),
+    weights:
+      weights.examples > 0
+        ? {
+            examples: weights.examples,
+            raw: toRecord(patterns, weights.raw),
+            calibrated: toRecord(patterns, weights.calibrated),
+          }
+        : null,
+    figures,
+    ...(errors !== undefined ? { errors } : {}),
+  };
+}
+
+/** The figures of one way of predicting over the scored rows (rows it cannot score are left out, as `accuracySummary` does). */
+function figuresRecord<Row extends { example: ExamplePreview }>(
+  rows: readonly Row[],
+  labels: readonly string[],
+  distributionOf: (row: Row) => readonly number[] | null,
+): FiguresRecord {
+  const gold: number[] = [];
+  const predicted: number[] = [];
+  const swapped: number[] = [];
+  for (const row of rows) {
+    const distribution = distributionOf(row);
+    const g = row.example.label === null ? -1 : labels.indexOf(row.example.label);
+    if (distribution === null || distribution.length === 0 || g < 0) continue;
+    gold.push(g);
+    predicted.push(argmax(distribution));
+    swapped.push(argmax(swapLabelWords(distribution)));
+  }
+  const figures: ClassificationFigures = classificationFigures(gold, predicted, labels.length);
+  const swap = classificationFigures(gold, swapped, labels.length);
+  return {
+    accuracy: figures.accuracy,
+    macroF1: figures.macroF1,
+    perLabel: Object.fromEntries(
+      labels.map((label, l) => {
+        const { precision, recall, f1, support } = figures.perLabel[l];
+        return [label, { precision, recall, f1, support }];
+      }),
+    ),
+    swapAccuracy: swap.accuracy,
   };
 }

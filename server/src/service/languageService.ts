@@ -38,7 +38,7 @@ export class ClozeLanguageService {
   constructor(
     readonly settings: ServiceSettings,
     /** Shared by every service of the process, so one model is loaded once. */
-    readonly tokenizers: TokenizerCache = new TokenizerCache(settings.cacheDir),
+    readonly tokenizers: TokenizerCache = new TokenizerCache(settings.cacheDir, settings.userInterface),
   ) {}
 
   /** The tokenizer of a model choice if it is loaded already: the typing path never waits. */

@@ -9,6 +9,7 @@ import {
   calibrate,
   ensemble,
   handleMultiToken,
+  supportPrior,
   toRecord,
   type MaskScores,
   type Scorer,
@@ -44,6 +45,12 @@ export interface PreviewOptions {
   readonly calibrate: boolean;
   /** What to preview instead of the file's examples (`cloze eval` passes data rows). */
   readonly rows?: readonly PreviewRow[];
+  /**
+   * The prior calibration divides by: each pattern's content-free input (the
+   * default), or its mean P(L | x) over the previewed inputs (`support`,
+   * OpenPrompt's support-set calibration; labels unused).
+   */
+  readonly calibration?: 'content-free' | 'support';
 }
 
 export interface PreviewLabelWord {
@@ -124,6 +131,8 @@ export interface SkippedWord {
 export interface PreviewResult {
   readonly model: string;
   readonly calibrate: boolean;
+  /** Which prior `priors` is (`content-free` unless asked otherwise). */
+  readonly calibration?: 'content-free' | 'support';
   /** The previewed patterns' display names (`short`, `pattern 2`). */
   readonly patterns: readonly string[];
   readonly labels: readonly string[];
@@ -184,7 +193,17 @@ export async function computePreview(
   const scores = plans.length === 0 ? [] : await scorer(inputs, wordIds, options.topK);
   if (scores.length !== inputs.length) throw new Error(`The scorer answered ${scores.length} inputs of ${inputs.length}.`);
 
-  const priors = plans.map((plan, i) => distribution(plan, labels, scores[i]).probabilities);
+  const contentFreePriors = plans.map((plan, i) => distribution(plan, labels, scores[i]).probabilities);
+  const priors =
+    options.calibration === 'support'
+      ? plans.map((plan, p) => {
+          const support = examples
+            .map((_, e) => scores[plans.length + e * plans.length + p])
+            .filter((s) => s.maskFound)
+            .map((s) => distribution(plan, labels, s).probabilities);
+          return support.length > 0 ? supportPrior(support) : contentFreePriors[p];
+        })
+      : contentFreePriors;
   const declared = new Set(labels);
   const examplePreviews: ExamplePreview[] = [];
   for (const [e, { line, label: gold, fields }] of examples.entries()) {
@@ -201,6 +220,7 @@ export async function computePreview(
   return {
     model: tokenizer.modelId,
     calibrate: options.calibrate,
+    ...(options.calibration === 'support' ? { calibration: 'support' as const } : {}),
     patterns: plans.map((plan) => plan.name),
     labels,
     examples: examplePreviews,

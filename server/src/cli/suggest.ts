@@ -1,0 +1,131 @@
+import * as path from 'node:path';
+import type { SearchCalibration } from '../language/labelSearch';
+import { defaultDataLimits, readDataSet } from '../service/dataSets';
+import { evaluationRows } from '../service/evaluate';
+import { labelledExampleRows, suggestVerbalizers, type SuggestedVerbalizer, type SuggestResult } from '../service/suggest';
+import { openScoringSession, type ScoringOptions } from './session';
+
+/**
+ * `cloze suggest <file>`: whole verbalizers searched on the labelled rows of
+ * the file's `data:` files (or `--data`) and its labelled examples, best
+ * first, with their accuracy (service/suggest.ts has the method). The file
+ * needs a pattern; its verbalizer, if any, gives the labels and is scored
+ * beside the suggestions; without one, the labels come from the data.
+ *
+ * Exit codes: 0 suggestions printed, 1 nothing to search on, 2 bad usage.
+ */
+
+export interface SuggestCommandOptions extends ScoringOptions {
+  readonly data?: string[];
+  readonly top: number;
+  readonly candidates: number;
+  readonly words: number;
+  readonly calibrate?: boolean;
+  readonly calibration?: 'content-free' | 'support';
+  readonly format: 'text' | 'json';
+}
+
+export async function runSuggest(file: string, options: SuggestCommandOptions): Promise<number> {
+  const session = await openScoringSession(file, options, 'searched');
+  if (typeof session === 'number') return session;
+  const { doc, tokenizer, engine } = session;
+  try {
+    session.report(session.errors.filter((d) => d.code !== 'verbalizer-missing'));
+    const fromCommandLine = options.data !== undefined && options.data.length > 0;
+    const files = fromCommandLine ? (options.data ?? []) : doc.data.map((d) => path.resolve(path.dirname(file), d.path));
+    let labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
+    if (labels.length === 0) {
+      // No verbalizer yet: the labels of the data, in the order they first appear.
+      const origin = fromCommandLine ? 'command-line' : 'data-line';
+      const dataSets = await Promise.all(files.map((f) => readDataSet(f, defaultDataLimits, origin)));
+      labels = [...new Set(dataSets.flatMap((data) => (data.ok ? data.rows.map((row) => row['label'] ?? '') : [])))].filter(
+        (label) => label !== '',
+      );
+      labels.push(...labelledExampleRows(doc, [...new Set(doc.examples.map((e) => e.label?.text ?? ''))]).map((r) => r.label ?? ''));
+      labels = [...new Set(labels)].filter((label) => label !== '');
+    }
+    const { rows, sources, problems } = await evaluationRows(
+      doc,
+      files,
+      labels,
+      defaultDataLimits,
+      fromCommandLine ? 'command-line' : 'data-line',
+    );
+    for (const problem of problems) process.stderr.write(`cloze suggest: ${problem}\n`);
+    const all = [...rows, ...labelledExampleRows(doc, labels)];
+    if (labels.length < 2 || all.length === 0) {
+      process.stderr.write(
+        files.length === 0
+          ? `cloze suggest: ${file} has no \`data:\` line and no labelled example; name a labelled JSONL, CSV or TSV file with --data.\n`
+          : `cloze suggest: no labelled rows with two labels or more to search on.\n`,
+      );
+      return 1;
+    }
+    const started = performance.now();
+    const calibration: SearchCalibration = options.calibrate ? (options.calibration ?? 'content-free') : 'none';
+    const result = await suggestVerbalizers(doc, tokenizer, (inputs, wordIds, topK) => engine.score(inputs, wordIds, topK), labels, all, {
+      top: options.top,
+      candidates: options.candidates,
+      maxWordsPerLabel: options.words,
+      calibration,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    if (options.format === 'json') {
+      process.stdout.write(`${JSON.stringify({ ...result, file, data: sources.map((s) => s.path), seconds }, null, 2)}\n`);
+    } else {
+      process.stdout.write(
+        formatText(
+          result,
+          sources.map((s) => path.basename(s.path)),
+          seconds,
+        ),
+      );
+    }
+    return 0;
+  } finally {
+    await engine.dispose();
+  }
+}
+
+function percent(value: number | null): string {
+  return value === null ? '–' : `${(value * 100).toFixed(1)}%`;
+}
+
+function verbalizerText(v: SuggestedVerbalizer): string {
+  return Object.entries(v.words)
+    .map(([label, words]) => `${label}: ${words.join(', ')}`)
+    .join(' · ');
+}
+
+function formatText(result: SuggestResult, data: readonly string[], seconds: number): string {
+  const lines: string[] = [];
+  const kind = result.calibration === 'none' ? 'accuracy' : `accuracy calibrated (${result.calibration})`;
+  lines.push(
+    `model ${result.model} · pattern${result.patterns.length === 1 ? '' : 's'} ${result.patterns.join(', ')} · ${result.rows} labelled rows${data.length > 0 ? ` from ${data.join(', ')}` : ''}`,
+  );
+  lines.push(`searched ${result.tried} verbalizers in ${seconds.toFixed(1)} s`);
+  lines.push('');
+  lines.push('candidates per label (mean log P(word | x) over the label’s rows, as LM-BFF ranks them):');
+  for (const [label, words] of Object.entries(result.candidates)) {
+    lines.push(`  ${label}: ${words.map((w) => `${w.word} ${w.logProbability.toFixed(2)}`).join(', ')}`);
+  }
+  lines.push('');
+  lines.push(`best verbalizers by ${kind} on these rows:`);
+  result.suggestions.forEach((v, i) => {
+    lines.push(
+      `  ${String(i + 1).padStart(2)}. ${percent(v.accuracy).padStart(6)}  macro-F1 ${v.macroF1 === null ? '–' : v.macroF1.toFixed(3)}  P(gold) ${percent(v.meanGoldProbability)}  ${verbalizerText(v)}`,
+    );
+  });
+  if (result.current) {
+    lines.push('');
+    lines.push(`the file's verbalizer: ${percent(result.current.accuracy)}  ${verbalizerText(result.current)}`);
+  }
+  const [best] = result.suggestions;
+  if (best) {
+    lines.push('');
+    lines.push('as a verbalizer block:');
+    lines.push('verbalizer:');
+    for (const [label, words] of Object.entries(best.words)) lines.push(`  ${label}: ${words.join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,266 @@
+import { patternDisplayName, type ClozeDocument, type Pattern } from '../language/ast';
+import {
+  candidateWord,
+  classConditionalLogProbability,
+  scoreVerbalizer,
+  searchVerbalizers,
+  topCandidates,
+  type SearchCalibration,
+  type WordTable,
+} from '../language/labelSearch';
+import { labelWordForms, singleToken } from '../language/labelWords';
+import { positionAt } from '../language/positions';
+import { exampleFields, hasSingleMask, maskContext, renderPattern } from '../language/render';
+import { classificationFigures, type MaskScores, type Scorer } from '../language/scores';
+import type { TokenizerView } from '../language/tokenizer';
+import type { PreviewRow } from './preview';
+
+/**
+ * `cloze suggest`: label-word search on labelled data, as LM-BFF's automatic
+ * label search does it, with Cloze's own engine and numbers.
+ *
+ * 1. Pool. Every labelled row is scored under every pattern once for its
+ *    top tokens at the mask; tokens that are real words (no `##` pieces,
+ *    punctuation, numbers or special tokens) and are one token in the
+ *    pattern's mask context *as that word* (labelWords.ts: `great` after a
+ *    space is `Ġgreat` for RoBERTa, and only that form is proposed there)
+ *    form each label's pool, by their probability mass on the label's rows.
+ * 2. Candidates. The pooled words are scored exactly on every row; per label
+ *    the `candidates` words with the highest mean log P(w | x) over the
+ *    label's rows are kept (LM-BFF's class-conditional likelihood), among
+ *    the words likelier on that label's rows than on any other's and within
+ *    a factor of 100 of its best word.
+ * 3. Search. Verbalizers built from the candidates (one word per label, then
+ *    up to `maxWordsPerLabel`) are ranked by their accuracy on the rows, with
+ *    the arithmetic `cloze eval` uses.
+ */
+
+export interface SuggestOptions {
+  /** Verbalizers returned. */
+  readonly top: number;
+  /** Candidate words kept per label (LM-BFF's k). */
+  readonly candidates: number;
+  readonly maxWordsPerLabel: number;
+  readonly calibration: SearchCalibration;
+  /** Top tokens per row and pattern that feed the pool. */
+  readonly poolTopK?: number;
+  /** Words pooled per label before exact scoring. */
+  readonly poolSize?: number;
+  readonly onProgress?: (stage: 'pool' | 'candidates' | 'search') => void;
+}
+
+export interface CandidateWord {
+  readonly word: string;
+  /** The token scored per pattern (`Ġgreat`, `great`). */
+  readonly tokens: readonly string[];
+  /** Mean log P(w | x) over the label's rows. */
+  readonly logProbability: number;
+}
+
+export interface SuggestedVerbalizer {
+  /** Words per label, in the verbalizer's label order. */
+  readonly words: Record<string, string[]>;
+  readonly accuracy: number;
+  readonly macroF1: number | null;
+  readonly meanGoldProbability: number;
+}
+
+export interface SuggestResult {
+  readonly model: string;
+  readonly patterns: readonly string[];
+  readonly labels: readonly string[];
+  /** Rows searched on (labelled with one of the labels). */
+  readonly rows: number;
+  readonly calibration: SearchCalibration;
+  readonly candidates: Record<string, CandidateWord[]>;
+  readonly suggestions: readonly SuggestedVerbalizer[];
+  /** The file's own verbalizer scored the same way, when all its words are single tokens. */
+  readonly current: SuggestedVerbalizer | null;
+  /** Verbalizers whose accuracy was computed. */
+  readonly tried: number;
+  /** Inputs run through the scorer (rows × patterns, plus the content-free inputs), twice. */
+  readonly inputs: number;
+}
+
+/** How far (in nats of mean log-probability) a candidate may fall below its label's best word: a factor of 100. */
+const MASS_GAP = Math.log(100);
+
+/** A pooled word with its token id per pattern. */
+interface PoolWord {
+  readonly word: string;
+  readonly ids: number[];
+  readonly tokens: string[];
+}
+
+/** The file's labelled examples as rows to search on, besides the data rows. */
+export function labelledExampleRows(doc: ClozeDocument, labels: readonly string[]): PreviewRow[] {
+  return doc.examples
+    .filter((example) => example.label !== undefined && labels.includes(example.label.text))
+    .map((example) => ({
+      line: positionAt(doc, example.span.start).line + 1,
+      label: example.label?.text ?? null,
+      fields: exampleFields(example, doc.patterns),
+    }));
+}
+
+export async function suggestVerbalizers(
+  doc: ClozeDocument,
+  tokenizer: TokenizerView,
+  scorer: Scorer,
+  labels: readonly string[],
+  rows: readonly PreviewRow[],
+  options: SuggestOptions,
+): Promise<SuggestResult> {
+  const patterns = doc.patterns.filter(hasSingleMask);
+  const labelled = rows.filter((row) => row.label !== null && labels.includes(row.label));
+  const gold = labelled.map((row) => labels.indexOf(row.label ?? ''));
+  const contentFree = patterns.map((pattern) => renderPattern(pattern, new Map(), tokenizer.special));
+  const inputs = [
+    ...contentFree,
+    ...patterns.flatMap((pattern) => labelled.map((row) => renderPattern(pattern, row.fields, tokenizer.special))),
+  ];
+  const at = (p: number, r: number): number => patterns.length + p * labelled.length + r;
+
+  // 1. The pool: words among the top tokens, by their mass on each label's rows.
+  options.onProgress?.('pool');
+  const first = await scorer(inputs, [], options.poolTopK ?? 64);
+  const pool = new Map<string, PoolWord>();
+  const mass = labels.map(() => new Map<string, number>());
+  const formOf = wordForms(patterns, tokenizer);
+  for (let p = 0; p < patterns.length; p++) {
+    for (let r = 0; r < labelled.length; r++) {
+      for (const { token, tokenId, p: probability } of first[at(p, r)].top) {
+        const word = candidateWord(token);
+        if (word === undefined) continue;
+        const form = formOf(word);
+        // The token seen must be the word's own form in this pattern's context.
+        if (form === undefined || form.ids[p] !== tokenId) continue;
+        pool.set(word, form);
+        mass[gold[r]].set(word, (mass[gold[r]].get(word) ?? 0) + probability);
+      }
+    }
+  }
+  const poolSize = options.poolSize ?? Math.max(60, 3 * options.candidates);
+  const pooled = new Set(
+    mass.flatMap((byWord) =>
+      [...byWord]
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        .slice(0, poolSize)
+        .map(([word]) => word),
+    ),
+  );
+  // The file's own words join the pool, so the current verbalizer is scored the same way.
+  const entries = doc.verbalizers[0]?.entries ?? [];
+  const currentWords = labels.map((label) => entries.filter((e) => e.label.text === label).flatMap((e) => e.words.map((w) => w.text)));
+  const currentValid = currentWords.every((words) => words.length > 0 && words.every((word) => formOf(word) !== undefined));
+  if (currentValid) currentWords.flat().forEach((word) => pooled.add(word));
+  const words = [...pooled].map((word) => pool.get(word) ?? (formOf(word) as PoolWord));
+  const index = new Map(words.map((w, i) => [w.word, i]));
+
+  // 2. Exact probabilities of the pooled words, and the candidates per label.
+  options.onProgress?.('candidates');
+  const wordIds = [...new Set(words.flatMap((w) => w.ids))];
+  const second = await scorer(inputs, wordIds, 1);
+  const table = wordTable(words, wordIds, patterns.length, labelled.length, second, at);
+  const ranked = labels.map((_, label) => classConditionalLogProbability(table, gold, label));
+  // A candidate must be likelier on its label's rows than on any other label's, and carry
+  // real mass there: within a factor of 100 of the label's best word. Without that, on a
+  // few hundred rows the accuracy search finds rare words (`more`/`so`) whose tiny
+  // probabilities happen to separate the rows, and do not generalise.
+  const candidateIndices = ranked.map((scores, label) => {
+    const best = Math.max(...scores);
+    return topCandidates(
+      scores,
+      options.candidates,
+      (w) => scores[w] >= best - MASS_GAP && ranked.every((other, l) => l === label || scores[w] > other[w]),
+    );
+  });
+
+  // 3. Whole verbalizers by accuracy.
+  options.onProgress?.('search');
+  const { results, tried } = searchVerbalizers(table, gold, candidateIndices, {
+    top: options.top,
+    maxWordsPerLabel: options.maxWordsPerLabel,
+    calibration: options.calibration,
+  });
+  const describe = (choice: readonly (readonly number[])[]): SuggestedVerbalizer => {
+    const scored = scoreVerbalizer(table, gold, choice, options.calibration);
+    return {
+      words: Object.fromEntries(labels.map((label, l) => [label, choice[l].map((w) => words[w].word)])),
+      accuracy: scored.accuracy,
+      macroF1: classificationFigures(gold, scored.predicted, labels.length).macroF1,
+      meanGoldProbability: scored.meanGold,
+    };
+  };
+  return {
+    model: tokenizer.modelId,
+    patterns: patterns.map(patternDisplayName),
+    labels,
+    rows: labelled.length,
+    calibration: options.calibration,
+    candidates: Object.fromEntries(
+      labels.map((label, l) => [
+        label,
+        candidateIndices[l].map((w) => ({ word: words[w].word, tokens: words[w].tokens, logProbability: ranked[l][w] })),
+      ]),
+    ),
+    suggestions: results.map((result) => describe(result.verbalizer)),
+    current: currentValid ? describe(currentWords.map((ws) => [...new Set(ws)].map((word) => index.get(word) ?? -1))) : null,
+    tried,
+    inputs: inputs.length * 2,
+  };
+}
+
+/**
+ * A word's token in each pattern's mask context, through labelWords.ts as the
+ * validator and the scorer see it; undefined unless it is one known token in
+ * every context.
+ */
+function wordForms(patterns: readonly Pattern[], tokenizer: TokenizerView): (word: string) => PoolWord | undefined {
+  const memo = new Map<string, PoolWord | undefined>();
+  return (word) => {
+    if (memo.has(word)) return memo.get(word);
+    const ids: number[] = [];
+    const tokens: string[] = [];
+    for (const pattern of patterns) {
+      const [form] = labelWordForms(word, new Map([[maskContext(pattern), [pattern]]]), tokenizer);
+      const piece = form ? singleToken(form, tokenizer) : undefined;
+      if (!piece) {
+        memo.set(word, undefined);
+        return undefined;
+      }
+      ids.push(piece.id);
+      tokens.push(piece.token);
+    }
+    const result = { word, ids, tokens };
+    memo.set(word, result);
+    return result;
+  };
+}
+
+function wordTable(
+  words: readonly PoolWord[],
+  wordIds: readonly number[],
+  patterns: number,
+  rows: number,
+  scores: readonly MaskScores[],
+  at: (p: number, r: number) => number,
+): WordTable {
+  const column = new Map(wordIds.map((id, i) => [id, i]));
+  const W = words.length;
+  const p = new Float64Array(patterns * rows * W);
+  const scored = new Uint8Array(patterns * rows);
+  const contentFree = new Float64Array(patterns * W);
+  for (let pattern = 0; pattern < patterns; pattern++) {
+    const cf = scores[pattern];
+    words.forEach((word, w) => (contentFree[pattern * W + w] = cf.maskFound ? (cf.words[column.get(word.ids[pattern]) ?? -1]?.p ?? 0) : 0));
+    for (let r = 0; r < rows; r++) {
+      const result = scores[at(pattern, r)];
+      if (!result.maskFound) continue;
+      scored[pattern * rows + r] = 1;
+      const base = (pattern * rows + r) * W;
+      words.forEach((word, w) => (p[base + w] = result.words[column.get(word.ids[pattern]) ?? -1]?.p ?? 0));
+    }
+  }
+  return { words: W, rows, patterns, p, scored, contentFree };
+}

@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { parseStringPromise } from 'xml2js';
+import { escapeXmlAttribute, escapeXmlText, junitXml } from '../../server/src/cli/junit';
+import { parse } from '../../server/src/language/parse';
+import { classificationFigures, swapLabelWords, weightedEnsemble, supportPrior, calibrate } from '../../server/src/language/scores';
+import { createService } from '../../server/src/cli/check';
+import { MaskedLmEngine } from '../../server/src/model/engine';
+import { evaluate, evaluationRows } from '../../server/src/service/evaluate';
+import { computePreview } from '../../server/src/service/preview';
+import { readSettings } from '../../server/src/protocol/settings';
+import { cliMain, fixturesDir, modelsDir } from '../support/paths';
+
+/**
+ * `cloze eval` as a CI gate (issue 13, items 2 and 6): the figures it adds
+ * (macro-F1, per-label, swap test, wmean, support calibration), the gate's
+ * exit codes and the JUnit report, through review-bert-small.
+ */
+
+function cloze(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [cliMain, ...args, '--models-dir', modelsDir(), '--offline'], { encoding: 'utf8' });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+const sst2 = path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl');
+const short = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
+
+interface Figures {
+  accuracy: number;
+  macroF1: number;
+  swapAccuracy: number;
+  perLabel: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+}
+interface EvalJson {
+  evaluated: number;
+  labels: string[];
+  patterns: Array<{ pattern: string; accuracy: number; calibratedAccuracy: number }>;
+  ensemble: { accuracy: number; calibratedAccuracy: number };
+  weightedEnsemble: { accuracy: number };
+  confusion: Record<string, Record<string, number>>;
+  figures: Array<{ name: string; kind: string; raw: Figures; calibrated: Figures }>;
+  errors: Array<{ line: number; label: string; predicted: string; goldProbability: number; probabilities: Record<string, number> }>;
+  gate?: { passed: boolean; checks: Array<{ target: string; accuracy: number; passed: boolean }> };
+}
+
+describe('the figures of cloze eval, by hand', () => {
+  test('accuracy, per-label precision/recall/F1 and macro-F1 as scikit-learn counts them', () => {
+    // gold:      0 0 0 1 1 2 ; predicted: 0 0 1 1 0 0
+    const f = classificationFigures([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 0, 0], 3);
+    assert.equal(f.accuracy, 3 / 6);
+    assert.deepEqual(
+      f.perLabel.map((l) => [l.precision, l.recall, l.support]),
+      [
+        [2 / 4, 2 / 3, 3],
+        [1 / 2, 1 / 2, 2],
+        [0, 0, 1],
+      ],
+    );
+    const f1 = (p: number, r: number): number => (2 * p * r) / (p + r);
+    assert.ok(Math.abs((f.macroF1 ?? NaN) - (f1(0.5, 2 / 3) + f1(0.5, 0.5) + 0) / 3) < 1e-12);
+  });
+
+  test('wmean weights patterns by accuracy, the swap test rotates the labels, the support prior is the mean', () => {
+    assert.deepEqual(
+      weightedEnsemble(
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        [3, 1],
+      ),
+      [0.75, 0.25],
+    );
+    assert.deepEqual(
+      weightedEnsemble(
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        [0, 0],
+      ),
+      [0.5, 0.5],
+    );
+    assert.deepEqual(swapLabelWords([0.7, 0.2, 0.1]), [0.2, 0.1, 0.7]);
+    assert.deepEqual(
+      supportPrior([
+        [0.8, 0.2],
+        [0.4, 0.6],
+      ]),
+      [0.6000000000000001, 0.4],
+    );
+  });
+
+  test('JUnit escaping survives quotes, markup, line breaks and characters XML cannot hold', async () => {
+    const nasty = `a "quoted" <b>&'x'</b>\nline\u0001\uD800 end`;
+    const xml = junitXml({
+      name: nasty,
+      timeSeconds: 1,
+      timestamp: '2026-01-01T00:00:00',
+      properties: [['p', nasty]],
+      cases: [
+        { classname: 'c', name: nasty, failure: { message: nasty, type: 't', details: nasty }, systemOut: nasty },
+        { classname: 'c', name: 'ok' },
+      ],
+    });
+    const parsed = (await parseStringPromise(xml)) as {
+      testsuites: { $: Record<string, string>; testsuite: Array<{ testcase: Array<{ $: Record<string, string> }> }> };
+    };
+    assert.equal(parsed.testsuites.$['tests'], '2');
+    assert.equal(parsed.testsuites.$['failures'], '1');
+    const name = parsed.testsuites.testsuite[0].testcase[0].$['name'];
+    assert.equal(name, 'a "quoted" <b>&\'x\'</b>\nline\uFFFD\uFFFD end');
+    assert.equal(escapeXmlText('<&>'), '&lt;&amp;&gt;');
+    assert.equal(escapeXmlAttribute('"\t'), '&quot;&#9;');
+  });
+});
+
+describe('cloze eval as a CI gate, on review-bert-small', () => {
+  test('the new figures agree with the existing ones; --errors lists the worst misclassified rows', () => {
+    const run = cloze('eval', short, '--data', sst2, '--limit', '160', '--errors', '5', '--format', 'json');
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as EvalJson;
+    const pattern = result.figures.find((f) => f.kind === 'pattern');
+    const ensemble = result.figures.find((f) => f.kind === 'ensemble');
+    assert.ok(pattern && ensemble);
+    assert.equal(pattern.raw.accuracy, result.patterns[0].accuracy);
+    assert.equal(pattern.calibrated.accuracy, result.patterns[0].calibratedAccuracy);
+    assert.equal(ensemble.raw.accuracy, result.ensemble.accuracy);
+    // Per-label figures from the confusion matrix (the ensemble's, raw).
+    const c = result.confusion;
+    const precision = c.positive.positive / (c.positive.positive + c.negative.positive);
+    const recall = c.positive.positive / (c.positive.positive + c.positive.negative);
+    assert.ok(Math.abs(ensemble.raw.perLabel.positive.precision - precision) < 1e-12);
+    assert.ok(Math.abs(ensemble.raw.perLabel.positive.recall - recall) < 1e-12);
+    assert.equal(ensemble.raw.perLabel.positive.support + ensemble.raw.perLabel.negative.support, 160);
+    const f1 = (label: string): number => ensemble.raw.perLabel[label].f1;
+    assert.ok(Math.abs(ensemble.raw.macroF1 - (f1('positive') + f1('negative')) / 2) < 1e-12);
+    // Two labels: exchanging the words flips every prediction (no exact ties on real data).
+    assert.ok(Math.abs(pattern.raw.swapAccuracy - (1 - pattern.raw.accuracy)) < 1e-12);
+    // One pattern and no labelled example: wmean is the mean.
+    assert.equal(result.weightedEnsemble.accuracy, result.ensemble.accuracy);
+    // The errors: misclassified, worst first, as many as asked.
+    const wrong = 160 - Math.round(result.ensemble.accuracy * 160);
+    assert.equal(result.errors.length, Math.min(5, wrong));
+    for (const e of result.errors) {
+      assert.notEqual(e.label, e.predicted);
+      assert.equal(e.goldProbability, e.probabilities[e.label]);
+      assert.ok(e.goldProbability < 0.5);
+    }
+    for (let i = 1; i < result.errors.length; i++) assert.ok(result.errors[i - 1].goldProbability <= result.errors[i].goldProbability);
+  });
+
+  test("wmean weights each pattern by its accuracy on the file's labelled examples, as cloze preview reports it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-wmean-'));
+    const data = path.join(dir, 'rows.jsonl');
+    fs.writeFileSync(data, fs.readFileSync(sst2, 'utf8').split('\n').slice(0, 30).join('\n'));
+    const file = path.join(dir, 'two.cloze');
+    fs.writeFileSync(
+      file,
+      [
+        'model: review-bert-small',
+        'pattern short: {text} It was [MASK].',
+        'pattern odd: {text} The [MASK] one.',
+        'verbalizer:',
+        '  positive: great',
+        '  negative: terrible',
+        'example positive: A quiet, patient film that rewards attention.',
+        'example negative: Two hours I will never get back.',
+        'example negative: Dull, slow and badly acted.',
+        'example positive: I like the Disney films very much.',
+        'example: The soundtrack had its moments.',
+        '',
+      ].join('\n'),
+    );
+    const run = cloze('eval', file, '--data', data, '--format', 'json');
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as EvalJson & { weights: { examples: number; raw: Record<string, number> } };
+    const preview = cloze('preview', file, '--format', 'json');
+    assert.equal(preview.status, 0, preview.stderr);
+    const summary = (JSON.parse(preview.stdout) as { summary: { patterns: Array<{ pattern: string; accuracy: number }> } }).summary;
+    assert.equal(result.weights.examples, 4);
+    for (const p of summary.patterns) assert.equal(result.weights.raw[p.pattern], p.accuracy);
+  });
+
+  test('--min-accuracy exits 1 below the threshold and 0 at it; bad gates are usage errors', () => {
+    const below = cloze('eval', short, '--data', sst2, '--limit', '40', '--min-accuracy', '99%', '--gate', 'all', '--format', 'json');
+    assert.equal(below.status, 1, below.stderr);
+    const result = JSON.parse(below.stdout) as EvalJson;
+    assert.equal(result.gate?.passed, false);
+    assert.deepEqual(
+      result.gate?.checks.map((c) => c.target),
+      ['short', 'ensemble'],
+    );
+    assert.match(below.stderr, /short accuracy \d+\.\d% is below --min-accuracy 99\.0%/);
+    const accuracy = result.ensemble.accuracy;
+    const at = cloze('eval', short, '--data', sst2, '--limit', '40', '--min-accuracy', String(accuracy), '--gate', 'short');
+    assert.equal(at.status, 0, at.stderr);
+    assert.equal(cloze('eval', short, '--data', sst2, '--limit', '5', '--min-accuracy', '0.5', '--gate', 'nosuch').status, 2);
+    assert.equal(cloze('eval', short, '--data', sst2, '--limit', '5', '--gate', 'short').status, 2);
+    assert.equal(cloze('eval', short, '--data', sst2, '--min-accuracy', '1.5').status, 2);
+  });
+
+  test('--format junit parses as XML with a test case per pattern and ensemble and the gate failures', async () => {
+    const run = cloze(
+      'eval',
+      short,
+      '--data',
+      sst2,
+      '--limit',
+      '40',
+      '--min-accuracy',
+      '0.99',
+      '--calibrate',
+      '--errors',
+      '2',
+      '--format',
+      'junit',
+    );
+    assert.equal(run.status, 1, run.stderr);
+    const parsed = (await parseStringPromise(run.stdout)) as {
+      testsuites: { testsuite: Array<{ $: Record<string, string>; testcase: Array<{ $: Record<string, string>; failure?: unknown[] }> }> };
+    };
+    const [suite] = parsed.testsuites.testsuite;
+    assert.equal(suite.$['tests'], '3'); // short, ensemble, weighted ensemble
+    assert.equal(suite.$['failures'], '1'); // the ensemble, the default gate
+    const failed = suite.testcase.filter((c) => c.failure !== undefined).map((c) => c.$['name']);
+    assert.deepEqual(failed, ['ensemble: calibrated accuracy at least 99.0%']);
+  });
+});
+
+describe('support calibration (OpenPrompt) on review-bert-small', () => {
+  test('the prior is the mean P(L | x) over the data rows, and calibrated figures divide by it', async () => {
+    const text = fs.readFileSync(short, 'utf8');
+    const doc = parse(text);
+    const service = createService({ modelsDir: modelsDir(), offline: true });
+    const choice = service.modelChoice(doc, short);
+    const tokenizer = await service.tokenizer(choice);
+    assert.ok(tokenizer.ok && choice.location.ok);
+    const engine = await MaskedLmEngine.load(choice.location, service.settings.cacheDir, { quantized: true });
+    const scorer = (inputs: readonly string[], ids: readonly number[], k: number) => engine.score(inputs, ids, k);
+    const { rows, rowFiles, sources, skipped } = await evaluationRows(doc, [sst2], ['positive', 'negative']);
+    const some = rows.slice(0, 48);
+    const result = await evaluate(doc, tokenizer.tokenizer, scorer, some, sources, skipped, {
+      calibrate: true,
+      calibration: 'support',
+      rowFiles,
+    });
+    const preview = await computePreview(doc, tokenizer.tokenizer, scorer, { topK: 1, calibrate: false, rows: some });
+    const raw = preview.examples.map((e) => [e.results[0].labels.positive, e.results[0].labels.negative]);
+    const mean = [0, 1].map((i) => raw.reduce((s, d) => s + d[i], 0) / raw.length);
+    assert.ok(Math.abs(result.priors.short.positive - mean[0]) < 1e-12);
+    assert.equal(result.supportSize, 48);
+    const right = preview.examples.filter((e, r) => {
+      const cal = calibrate(raw[r], mean);
+      return (cal[0] >= cal[1] ? 'positive' : 'negative') === e.label;
+    }).length;
+    assert.equal(result.patterns[0].calibratedAccuracy, right / 48);
+    assert.equal(result.calibration, 'support');
+    // The content-free figures of the same rows are the preview's own.
+    const contentFree = await evaluate(doc, tokenizer.tokenizer, scorer, some, sources, skipped, { calibrate: false });
+    assert.deepEqual(contentFree.priors, preview.priors);
+
+    // The editor's cloze.preview.calibration = support: the mean over the previewed examples.
+    const lenses = await computePreview(doc, tokenizer.tokenizer, scorer, { topK: 1, calibrate: true, rows: some, calibration: 'support' });
+    assert.equal(lenses.calibration, 'support');
+    assert.ok(Math.abs(lenses.priors.short.positive - mean[0]) < 1e-12);
+    lenses.examples.forEach((e, r) => {
+      const cal = calibrate(raw[r], mean);
+      assert.ok(Math.abs(e.results[0].calibrated.positive - cal[0]) < 1e-12);
+    });
+    assert.equal(readSettings({ preview: { calibration: 'support' } }).preview.calibration, 'support');
+    assert.equal(readSettings({ preview: { calibration: 'other' } }).preview.calibration, 'content-free');
+    await engine.dispose();
+  });
+});

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { candidateWord } from '../../server/src/language/labelSearch';
+import { cliMain, fixturesDir, modelsDir } from '../support/paths';
+
+/**
+ * `cloze suggest` (issue 13, item 3) through the real engine: on SST-2 rows
+ * review-bert-small, PET-trained with sentiment words, must propose sentiment
+ * words for the right labels, and a suggestion's accuracy must be what
+ * `cloze eval` reports for it.
+ */
+
+function cloze(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [cliMain, ...args, '--models-dir', modelsDir(), '--offline'], { encoding: 'utf8' });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+interface SuggestJson {
+  rows: number;
+  candidates: Record<string, Array<{ word: string; tokens: string[] }>>;
+  suggestions: Array<{ words: Record<string, string[]>; accuracy: number }>;
+  current: { accuracy: number } | null;
+}
+
+const positive = new Set([
+  'great',
+  'excellent',
+  'good',
+  'wonderful',
+  'beautiful',
+  'fun',
+  'funny',
+  'well',
+  'better',
+  'interesting',
+  'brilliant',
+  'perfect',
+]);
+const negative = new Set(['terrible', 'horrible', 'bad', 'awful', 'stupid', 'boring', 'worse', 'dull', 'poor', 'too', 'so', 'like']);
+
+describe('cloze suggest', () => {
+  test('real words only: no pieces, punctuation, numbers or special tokens', () => {
+    assert.equal(candidateWord('great'), 'great');
+    assert.equal(candidateWord('Ġgreat'), 'great');
+    assert.equal(candidateWord('▁great'), 'great');
+    for (const token of ['##ly', '.', '[SEP]', '<mask>', '1990', 'Ġ,', 'a', "'s"]) assert.equal(candidateWord(token), undefined, token);
+  });
+
+  test('on SST-2 rows it proposes sentiment words for the right labels, at least as accurate as great/terrible', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
+    const data = path.join(dir, 'rows.jsonl');
+    const sst2 = fs
+      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+      .split('\n')
+      .slice(0, 120);
+    fs.writeFileSync(data, sst2.join('\n'));
+    const run = cloze('suggest', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), '--data', data, '--top', '3', '--format', 'json');
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as SuggestJson;
+    assert.equal(result.rows, 120);
+    // The four best candidates of each label are sentiment words of that label.
+    assert.ok(
+      result.candidates.positive.slice(0, 4).every((c) => ['great', 'excellent', 'good', 'wonderful'].includes(c.word)),
+      JSON.stringify(result.candidates.positive),
+    );
+    assert.ok(
+      result.candidates.negative.slice(0, 4).every((c) => ['terrible', 'horrible', 'bad', 'awful'].includes(c.word)),
+      JSON.stringify(result.candidates.negative),
+    );
+    for (const c of [...result.candidates.positive, ...result.candidates.negative]) assert.match(c.word, /^\p{L}{2,}$/u);
+    const [best] = result.suggestions;
+    assert.ok(best.words.positive.every((w) => positive.has(w)) && best.words.positive.some((w) => !negative.has(w)), JSON.stringify(best));
+    assert.ok(best.words.negative.every((w) => negative.has(w)) && best.words.negative.some((w) => !positive.has(w)), JSON.stringify(best));
+    assert.ok(result.current && best.accuracy >= result.current.accuracy);
+
+    // The suggestion's accuracy is what cloze eval reports for it on the same rows.
+    const file = path.join(dir, 'suggested.cloze');
+    fs.writeFileSync(
+      file,
+      `model: review-bert-small\npattern short: {review} It was [MASK].\nverbalizer:\n${Object.entries(best.words)
+        .map(([label, words]) => `  ${label}: ${words.join(', ')}`)
+        .join('\n')}\n`,
+    );
+    const evaluated = cloze('eval', file, '--data', data, '--format', 'json');
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    assert.equal((JSON.parse(evaluated.stdout) as { ensemble: { accuracy: number } }).ensemble.accuracy, best.accuracy);
+  });
+
+  test('with two patterns and support calibration, the calibrated accuracy is what cloze eval --calibrate reports', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
+    const data = path.join(dir, 'rows.jsonl');
+    const sst2 = fs
+      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+      .split('\n')
+      .slice(200, 280);
+    fs.writeFileSync(data, sst2.join('\n'));
+    const patterns = 'model: review-bert-small\npattern short: {text} It was [MASK].\npattern lead: Just [MASK]! {text}\n';
+    const file = path.join(dir, 'two.cloze');
+    fs.writeFileSync(file, patterns);
+    const run = cloze(
+      'suggest',
+      file,
+      '--data',
+      data,
+      '--calibrate',
+      '--calibration',
+      'support',
+      '--top',
+      '1',
+      '--words',
+      '2',
+      '--format',
+      'json',
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const [best] = (JSON.parse(run.stdout) as SuggestJson).suggestions;
+    fs.writeFileSync(
+      file,
+      `${patterns}verbalizer:\n${Object.entries(best.words)
+        .map(([label, words]) => `  ${label}: ${words.join(', ')}`)
+        .join('\n')}\n`,
+    );
+    const evaluated = cloze('eval', file, '--data', data, '--calibrate', '--calibration', 'support', '--format', 'json');
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    assert.equal((JSON.parse(evaluated.stdout) as { ensemble: { calibratedAccuracy: number } }).ensemble.calibratedAccuracy, best.accuracy);
+  });
+
+  test('RoBERTa: every candidate is proposed in the form the mask context scores (Ġ after a space)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
+    const file = path.join(dir, 'roberta.cloze');
+    fs.writeFileSync(file, `model: tiny-random-roberta\npattern: {review} It was [MASK].\n`);
+    const data = path.join(fixturesDir, 'data', 'reviews.jsonl');
+    const run = cloze('suggest', file, '--data', data, '--candidates', '5', '--words', '1', '--format', 'json');
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as SuggestJson;
+    // No verbalizer in the file: the labels come from the data.
+    assert.deepEqual(Object.keys(result.candidates).sort(), ['negative', 'positive']);
+    const all = Object.values(result.candidates).flat();
+    assert.ok(all.length > 0);
+    for (const c of all) assert.equal(c.tokens[0], `Ġ${c.word}`);
+  });
+});
