@@ -50,6 +50,13 @@ async function resolvedLenses(client: TestClient, uri: string): Promise<CodeLens
   );
 }
 
+/** Asks for the lenses and resolves the first example's, as an editor showing the top of the file does: the whole preview runs. */
+async function firstExampleLens(client: TestClient, uri: string): Promise<CodeLens> {
+  const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+  const lens = lenses.find((l) => (l.data as { anchor?: { kind?: string } } | undefined)?.anchor?.kind === 'example') ?? lenses[0];
+  return lens.command ? lens : ((await client.connection.sendRequest('codeLens/resolve', lens)) as CodeLens);
+}
+
 async function stats(client: TestClient): Promise<Stats> {
   return (await client.connection.sendRequest('cloze/stats')) as Stats;
 }
@@ -130,7 +137,7 @@ describe('the inference process dies again and again', () => {
     for (let round = 1; round <= 5; round++) {
       // A new version (an edited example) so the preview has new pairs to compute.
       await replaceAll(client, uri, round + 1, `${base}example positive: Round ${round} of the restarts, fine.\n`);
-      const lenses = resolvedLenses(client, uri);
+      const lenses = firstExampleLens(client, uri);
       const pid = await until('a running inference process', async () => {
         const s = await stats(client);
         return s?.pid && !killed.has(s.pid) ? s.pid : undefined;
@@ -144,6 +151,30 @@ describe('the inference process dies again and again', () => {
     const titles = (await resolvedLenses(client, uri)).map((lens) => lens.command?.title ?? '');
     assert.ok(titles.filter((title) => numbers.test(title)).length > 150, titles.slice(0, 5).join('\n'));
     assert.equal(killed.size, 5);
+  });
+});
+
+describe('several documents want previews', () => {
+  let client: TestClient;
+  before(async () => (client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false })));
+  after(async () => client.close());
+
+  test('the document asked for last is previewed first, while a large one waits between its slices', async () => {
+    const big = pathToFileURL(path.join(modelsDir(), '..', 'order-big.cloze')).href;
+    const small = pathToFileURL(path.join(modelsDir(), '..', 'order-small.cloze')).href;
+    const many = reviews(800);
+    // 800 examples (×2 patterns) of a tiny model: seconds of scoring, in 13 slices.
+    const bigText = [documentText('tiny-random-bert-uncased', 0).trimEnd()];
+    for (const r of many) bigText.push(`example ${r.label}: ${r.text}`);
+    await open(client, big, `${bigText.join('\n')}\n`);
+    await open(client, small, documentText('tiny-random-bert-uncased', 3));
+    const finished: string[] = [];
+    const bigDone = firstExampleLens(client, big).then(() => finished.push('big'));
+    // The big preview is running when the user turns to the small document.
+    await until('the big preview to run', async () => ((await stats(client))?.computedPairs > 0 ? true : undefined));
+    const smallDone = firstExampleLens(client, small).then(() => finished.push('small'));
+    await Promise.all([bigDone, smallDone]);
+    assert.deepEqual(finished, ['small', 'big']);
   });
 });
 

@@ -36,6 +36,7 @@ import { retainDataSets } from '../service/dataSets';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
 import { completionKind, fromLspDiagnostic, toDocumentSymbol, toLspDiagnostic, toRange } from './convert';
 import { lensAnchors, lensContent, type LensAnchor } from './lenses';
+import { collectGarbage } from './memory';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager } from './previews';
 
@@ -69,6 +70,8 @@ export class ClozeServer {
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
+  /** The garbage collection after the last document closed (see `collectGarbage`). */
+  private idleCollection: NodeJS.Timeout | undefined;
 
   constructor(private readonly connection: Connection) {
     this.tokenizers = new TokenizerCache(this.cacheDir);
@@ -102,7 +105,10 @@ export class ClozeServer {
     connection.onCodeLensResolve((lens) => this.safely(() => this.resolveLens(lens), lens));
     connection.onRequest(StatsRequest, () =>
       this.safely(
-        async () => (this.inference ? { ...(await this.inference.worker.stats()), previews: this.inference.previews.size } : null),
+        async () =>
+          this.inference
+            ? { ...(await this.inference.worker.stats()), previews: this.inference.previews.size, serverMemory: process.memoryUsage() }
+            : null,
         null,
       ),
     );
@@ -132,6 +138,16 @@ export class ClozeServer {
       if (file && doc) for (const data of doc.data) dataFiles.add(path.resolve(path.dirname(file), data.path));
     }
     retainDataSets(dataFiles);
+    if (this.documents.all().every((document) => document.uri === uri)) {
+      // The last document closed: the tokenizers go too (a vocabulary is tens of MB), and the heap
+      // they and the previews filled is given back once things settle (unless a document opens).
+      this.tokenizers.clear();
+      clearTimeout(this.idleCollection);
+      this.idleCollection = setTimeout(() => {
+        if (this.documents.all().length === 0) collectGarbage();
+      }, 1000);
+      this.idleCollection.unref();
+    }
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
   }
 
@@ -411,7 +427,9 @@ export class ClozeServer {
       // The document moved on; the client asks for new lenses after an edit.
       return { ...lens, command: { title: '…', command: '' } };
     }
-    const outcome = await this.inferenceFor().previews.preview(request);
+    const { previews } = this.inferenceFor();
+    previews.focus(data.uri);
+    const outcome = await previews.preview(request);
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
     const content = lensContent(data.anchor, outcome);
     return { ...lens, command: { title: content.title, command: '', arguments: [content.numbers] } };
