@@ -124,6 +124,22 @@ describe('stopping the server while a preview runs', () => {
   });
 });
 
+describe('the server is killed while a preview runs', () => {
+  test('the inference process exits with it', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    const uri = pathToFileURL(path.join(modelsDir(), '..', 'killed.cloze')).href;
+    await open(client, uri, documentText('review-bert-small', 400));
+    void firstExampleLens(client, uri).catch(() => undefined);
+    const running = await until('the preview to run', async () => {
+      const s = await stats(client);
+      return s?.pid && s.computedPairs > 0 ? s : undefined;
+    });
+    client.process.kill('SIGKILL');
+    await until('the orphaned inference process to exit', async () => (alive(running.pid!) ? undefined : true), 10_000);
+    client.connection.dispose();
+  });
+});
+
 describe('the inference process dies again and again', () => {
   let client: TestClient;
   before(async () => (client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false })));
