@@ -113,6 +113,7 @@ export class ClozeServer {
       ),
     );
     connection.onShutdown(async () => {
+      this.inference?.previews.dispose();
       await this.inference?.worker.dispose();
     });
     this.documents.listen(connection);
