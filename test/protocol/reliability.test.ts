@@ -50,6 +50,13 @@ async function resolvedLenses(client: TestClient, uri: string): Promise<CodeLens
   );
 }
 
+/** Asks for the lenses and resolves the first example's, as an editor showing the top of the file does: the whole preview runs. */
+async function firstExampleLens(client: TestClient, uri: string): Promise<CodeLens> {
+  const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+  const lens = lenses.find((l) => (l.data as { anchor?: { kind?: string } } | undefined)?.anchor?.kind === 'example') ?? lenses[0];
+  return lens.command ? lens : ((await client.connection.sendRequest('codeLens/resolve', lens)) as CodeLens);
+}
+
 async function stats(client: TestClient): Promise<Stats> {
   return (await client.connection.sendRequest('cloze/stats')) as Stats;
 }
@@ -117,6 +124,22 @@ describe('stopping the server while a preview runs', () => {
   });
 });
 
+describe('the server is killed while a preview runs', () => {
+  test('the inference process exits with it', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    const uri = pathToFileURL(path.join(modelsDir(), '..', 'killed.cloze')).href;
+    await open(client, uri, documentText('review-bert-small', 400));
+    void firstExampleLens(client, uri).catch(() => undefined);
+    const running = await until('the preview to run', async () => {
+      const s = await stats(client);
+      return s?.pid && s.computedPairs > 0 ? s : undefined;
+    });
+    client.process.kill('SIGKILL');
+    await until('the orphaned inference process to exit', async () => (alive(running.pid!) ? undefined : true), 10_000);
+    client.connection.dispose();
+  });
+});
+
 describe('the inference process dies again and again', () => {
   let client: TestClient;
   before(async () => (client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false })));
@@ -130,7 +153,7 @@ describe('the inference process dies again and again', () => {
     for (let round = 1; round <= 5; round++) {
       // A new version (an edited example) so the preview has new pairs to compute.
       await replaceAll(client, uri, round + 1, `${base}example positive: Round ${round} of the restarts, fine.\n`);
-      const lenses = resolvedLenses(client, uri);
+      const lenses = firstExampleLens(client, uri);
       const pid = await until('a running inference process', async () => {
         const s = await stats(client);
         return s?.pid && !killed.has(s.pid) ? s.pid : undefined;
@@ -144,6 +167,30 @@ describe('the inference process dies again and again', () => {
     const titles = (await resolvedLenses(client, uri)).map((lens) => lens.command?.title ?? '');
     assert.ok(titles.filter((title) => numbers.test(title)).length > 150, titles.slice(0, 5).join('\n'));
     assert.equal(killed.size, 5);
+  });
+});
+
+describe('several documents want previews', () => {
+  let client: TestClient;
+  before(async () => (client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false })));
+  after(async () => client.close());
+
+  test('the document asked for last is previewed first, while a large one waits between its slices', async () => {
+    const big = pathToFileURL(path.join(modelsDir(), '..', 'order-big.cloze')).href;
+    const small = pathToFileURL(path.join(modelsDir(), '..', 'order-small.cloze')).href;
+    const many = reviews(800);
+    // 800 examples (×2 patterns) of a tiny model: seconds of scoring, in 13 slices.
+    const bigText = [documentText('tiny-random-bert-uncased', 0).trimEnd()];
+    for (const r of many) bigText.push(`example ${r.label}: ${r.text}`);
+    await open(client, big, `${bigText.join('\n')}\n`);
+    await open(client, small, documentText('tiny-random-bert-uncased', 3));
+    const finished: string[] = [];
+    const bigDone = firstExampleLens(client, big).then(() => finished.push('big'));
+    // The big preview is running when the user turns to the small document.
+    await until('the big preview to run', async () => ((await stats(client))?.computedPairs > 0 ? true : undefined));
+    const smallDone = firstExampleLens(client, small).then(() => finished.push('small'));
+    await Promise.all([bigDone, smallDone]);
+    assert.deepEqual(finished, ['small', 'big']);
   });
 });
 
@@ -181,7 +228,7 @@ describe('a model folder that is broken, then fixed', () => {
   after(async () => client.close());
 
   for (const breakage of ['truncated', 'random', 'narrow-output'] as const) {
-    test(`${breakage}: one diagnostic on the model line, short lens titles, and fixing the folder recovers`, async () => {
+    test(`${breakage}: one diagnostic on the model line, short lens titles, and fixing the folder recovers (${breakage === 'narrow-output' ? 'next edit' : 'no edit'})`, async () => {
       const { root, folder } = brokenModelFolder('m', breakage);
       const uri = pathToFileURL(path.join(root, 'doc.cloze')).href;
       const text = documentText('./m', 3);
@@ -204,16 +251,19 @@ describe('a model folder that is broken, then fixed', () => {
           : /not a complete ONNX model \(truncated, still being copied, or not ONNX at all\)/,
       );
 
-      fixModelFolder(folder);
-      // Retried on the next edit, without a restart.
       const cleared = client.diagnostics(uri, (d) => !d.some((x) => x.code === 'model-unavailable'));
-      await replaceAll(client, uri, 2, `${text}example positive: Fixed now.\n`);
+      fixModelFolder(folder);
+      if (breakage === 'narrow-output') {
+        // Retried on the next edit, without a restart.
+        await replaceAll(client, uri, 2, `${text}example positive: Fixed now.\n`);
+      }
+      // Otherwise with no edit at all: the server watches the failed model's folder and tries again.
+      await cleared;
       const fixed = await resolvedLenses(client, uri);
       assert.ok(
         fixed.some((lens) => numbers.test(lens.command?.title ?? '')),
         fixed.map((l) => l.command?.title).join('\n'),
       );
-      await cleared;
       const last = client.published.get(uri)!.at(-1)!;
       assert.ok(!last.some((d) => d.code === 'model-unavailable'), JSON.stringify(last));
     });

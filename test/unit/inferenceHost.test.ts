@@ -51,7 +51,7 @@ describe('the inference process', () => {
         model,
         key: 'file:///r.cloze',
         version: round + 1,
-        inputs: inputs(`round${round}`, 96),
+        inputs: inputs(`round${round}`, 48),
         wordIds,
         topK: 1,
       });
@@ -61,7 +61,7 @@ describe('the inference process', () => {
       pids.add(pid);
       process.kill(pid, 'SIGKILL');
       const scores = await scoring;
-      assert.equal(scores.length, 96, `round ${round}: the request was finished after the crash`);
+      assert.equal(scores.length, 48, `round ${round}: the request was finished after the crash`);
       assert.ok(scores.every((s) => s.maskFound && s.words.length === 2));
     }
     assert.equal(pids.size, 6, 'each round killed a different process');
@@ -76,7 +76,7 @@ describe('the inference process', () => {
     const finished: string[] = [];
     worker.focus('file:///big.cloze');
     const big = worker
-      .score({ model, key: 'file:///big.cloze', version: 1, inputs: inputs('big', 1200), wordIds, topK: 1 })
+      .score({ model, key: 'file:///big.cloze', version: 1, inputs: inputs('big', 600), wordIds, topK: 1 })
       .then(() => finished.push('big'));
     const other = worker
       .score({ model, key: 'file:///other.cloze', version: 1, inputs: inputs('other', 8), wordIds, topK: 1 })

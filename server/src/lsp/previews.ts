@@ -1,8 +1,10 @@
+import * as fs from 'node:fs';
 import type { ClozeDocument } from '../language';
 import { isCancelled } from '../model/cancelled';
 import type { InferenceWorker } from '../model/inferenceWorker';
 import type { ModelRequest } from '../model/messages';
 import { describeModelFailure, shortModelFailure } from '../model/modelFailure';
+import { locationKey } from '../model/resolve';
 import type { ClozeSettings } from '../protocol/settings';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
 import { computePreview, type PreviewResult } from '../service/preview';
@@ -38,7 +40,12 @@ interface Entry {
   outcome: PreviewOutcome | undefined;
   /** The engine the preview uses, so the inference process keeps it while the document is open. */
   readonly model: ModelRequest | undefined;
+  /** What was asked, to ask again when a failed model's folder changes. */
+  readonly request: PreviewRequest;
 }
+
+/** Changes to a failed model's folder are gathered this long before the preview is tried again (a copy writes many times). */
+const FOLDER_SETTLE_MS = 300;
 
 export interface PreviewRequest {
   readonly uri: string;
@@ -53,6 +60,8 @@ export class PreviewManager {
   private readonly entries = new Map<string, Entry>();
   /** The last failed outcome per document, kept while a newer preview is computed. */
   private readonly lastProblems = new Map<string, PreviewOutcome>();
+  /** Watchers of the folders of models that failed, so fixing the folder retries without an edit. */
+  private readonly watchers = new Map<string, { watcher: fs.FSWatcher; timer: NodeJS.Timeout | undefined }>();
 
   constructor(
     private readonly worker: InferenceWorker,
@@ -68,13 +77,14 @@ export class PreviewManager {
     const key = entryKey(request);
     const existing = this.entries.get(request.uri);
     if (existing && existing.key === key) return existing.promise;
-    const entry: Entry = { key, promise: this.compute(request), outcome: undefined, model: modelRequest(request, this.cacheDir) };
+    const entry: Entry = { key, promise: this.compute(request), outcome: undefined, model: modelRequest(request, this.cacheDir), request };
     const before = this.modelProblem(request.uri);
     this.entries.set(request.uri, entry);
     this.retainModels();
     void entry.promise.then((outcome) => {
       if (!outcome || this.entries.get(request.uri) !== entry) return;
       entry.outcome = outcome;
+      this.watchFailedModels();
       this.onComputed(request.uri);
       if (JSON.stringify(before) !== JSON.stringify(this.modelProblem(request.uri))) this.onModelProblemChanged(request.uri);
     });
@@ -118,6 +128,62 @@ export class PreviewManager {
     this.lastProblems.delete(uri);
     this.worker.forget(uri);
     this.retainModels();
+    this.watchFailedModels();
+  }
+
+  /** Stops watching model folders (the server shuts down). */
+  dispose(): void {
+    for (const { watcher, timer } of this.watchers.values()) {
+      clearTimeout(timer);
+      watcher.close();
+    }
+    this.watchers.clear();
+  }
+
+  /**
+   * Watches the folder of every model whose preview failed (and only those),
+   * so a folder fixed while the document stays open is tried again without an
+   * edit: the failed previews are computed anew, which refreshes the lenses and
+   * clears the diagnostic. A download-cache model has no folder of the user's.
+   */
+  private watchFailedModels(): void {
+    const failed = new Set<string>();
+    for (const entry of this.entries.values()) {
+      const { location } = entry.request.choice;
+      if (entry.outcome && !entry.outcome.ok && entry.outcome.modelProblem && location.ok && location.source !== 'remote')
+        failed.add(locationKey(location));
+    }
+    for (const [folder, watched] of this.watchers) {
+      if (failed.has(folder)) continue;
+      clearTimeout(watched.timer);
+      watched.watcher.close();
+      this.watchers.delete(folder);
+    }
+    for (const folder of failed) {
+      if (this.watchers.has(folder)) continue;
+      try {
+        const watcher = fs.watch(folder, { recursive: true, persistent: false }, () => this.folderChanged(folder));
+        watcher.on('error', () => undefined);
+        this.watchers.set(folder, { watcher, timer: undefined });
+      } catch {
+        // Not watchable (gone, or no permission): the next edit tries again.
+      }
+    }
+  }
+
+  private folderChanged(folder: string): void {
+    const watched = this.watchers.get(folder);
+    if (!watched) return;
+    clearTimeout(watched.timer);
+    watched.timer = setTimeout(() => {
+      watched.timer = undefined;
+      for (const [uri, entry] of [...this.entries]) {
+        const { location } = entry.request.choice;
+        if (!entry.outcome || entry.outcome.ok || !location.ok || locationKey(location) !== folder) continue;
+        this.entries.delete(uri);
+        void this.preview(entry.request);
+      }
+    }, FOLDER_SETTLE_MS);
   }
 
   private retainModels(): void {

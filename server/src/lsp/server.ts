@@ -54,6 +54,7 @@ import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, t
 import { evaluateDocument, previewData } from './customRequests';
 import { topTokensFromPreview } from './fixHints';
 import { exampleProblems, lensAnchors, lensContent, loadingLens, type LensAnchor, type LensContent, type LensContext } from './lenses';
+import { collectGarbage } from './memory';
 import { ModelStates } from './modelState';
 import { TrustNotification, untrustedDiagnostic } from './trust';
 import { ValidationScheduler } from './validation';
@@ -159,6 +160,8 @@ export class ClozeServer {
   /** Each document's model and its state, sent to the client as `cloze/modelState`. */
   private readonly modelStates: ModelStates;
   private evaluations = 0;
+  /** The garbage collection after the last document closed (see `collectGarbage`). */
+  private idleCollection: NodeJS.Timeout | undefined;
 
   constructor(private readonly connection: Connection) {
     this.tokenizers = new TokenizerCache(this.cacheDir);
@@ -203,7 +206,10 @@ export class ClozeServer {
     connection.onCodeLensResolve((lens) => this.safely(() => this.resolveLens(lens), lens));
     connection.onRequest(StatsRequest, () =>
       this.safely(
-        async () => (this.inference ? { ...(await this.inference.worker.stats()), previews: this.inference.previews.size } : null),
+        async () =>
+          this.inference
+            ? { ...(await this.inference.worker.stats()), previews: this.inference.previews.size, serverMemory: process.memoryUsage() }
+            : null,
         null,
       ),
     );
@@ -220,6 +226,7 @@ export class ClozeServer {
     );
     connection.onShutdown(async () => {
       this.downloads.dispose();
+      this.inference?.previews.dispose();
       await this.inference?.worker.dispose();
     });
     this.documents.listen(connection);
@@ -245,6 +252,16 @@ export class ClozeServer {
     this.inference?.previews.forget(uri);
     this.settings.delete(uri);
     this.modelStates.forget(uri);
+    if (this.documents.all().every((document) => document.uri === uri)) {
+      // The last document closed: the tokenizers go too (a vocabulary is tens of MB), and the heap
+      // they and the previews filled is given back once things settle (unless a document opens).
+      this.tokenizers.clear();
+      clearTimeout(this.idleCollection);
+      this.idleCollection = setTimeout(() => {
+        if (this.documents.all().length === 0) collectGarbage();
+      }, 1000);
+      this.idleCollection.unref();
+    }
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
   }
 
@@ -857,6 +874,7 @@ export class ClozeServer {
     }
     const pending = this.pendingModelTitle(request.choice, request.settings);
     if (pending) return { ...lens, command: { title: pending, command: '' } };
+    this.inferenceFor().previews.focus(data.uri);
     const outcome = await this.trackPreview(request);
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
     const content = lensContent(data.anchor, outcome, request.doc, this.lensContext(data.uri, request.doc, lensAnchors(request.doc)));

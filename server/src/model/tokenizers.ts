@@ -45,6 +45,12 @@ export class TokenizerCache {
     return load;
   }
 
+  /** Forgets every tokenizer (no open document needs one): the next request loads again. */
+  clear(): void {
+    this.loads.clear();
+    this.settled.clear();
+  }
+
   /** The tokenizer if it has already loaded (and has not been found to hang), without waiting. */
   loaded(location: Extract<ModelLocation, { ok: true }>): TokenizerView | undefined {
     const result = this.settled.get(locationKey(location));
