@@ -245,7 +245,8 @@ export function exportOpenPrompt(set: PvpSet): Converted<{ templates: string; ve
     Object.fromEntries(v.labels.map(({ label, words }) => [label, words.map((w) => (w.space === 'none' ? `<!>${w.text}` : w.text))])),
   );
   for (const v of set.verbalizers) {
-    if (v.aggregate === 'sum')
+    // With one word per label the rules agree (up to OpenPrompt's 1e-15): only several words make the difference.
+    if (v.aggregate === 'sum' && v.labels.some((l) => l.words.length > 1))
       notes.push(
         `Verbalizer ${v.name ?? '(the first)'} sums probabilities; OpenPrompt averages log-probabilities (post_log_softmax=True) or logits (False): the snippet uses mean-logprob.`,
       );
