@@ -12,6 +12,7 @@ import { computePreview } from '../../server/src/service/preview';
 import { hoverAt } from '../../server/src/language/hover';
 import { completeAt } from '../../server/src/language/complete';
 import { quickFixes } from '../../server/src/language/actions';
+import { documentSymbols } from '../../server/src/language/symbols';
 import { engineFor } from '../support/directOnnx';
 import { loadTokenizer } from '../support/service';
 
@@ -236,4 +237,16 @@ describe('hover, completion and quick fixes of the v2 constructs', () => {
       assert.deepEqual(errors, [], text);
     }
   });
+});
+
+test('the outline names named verbalizers and shows their options and quoted words', () => {
+  const doc = parse('pattern: {x} [MASK]\nverbalizer:\n  a: b\nverbalizer pet aggregate=mean-logit:\n  a: " b", "c"');
+  const verbalizers = documentSymbols(doc).filter((s) => s.kind === 'verbalizer');
+  assert.deepEqual(
+    verbalizers.map((v) => [v.name, v.detail, v.children.map((c) => c.detail)]),
+    [
+      ['verbalizer', '1 labels', ['b']],
+      ['verbalizer pet', '1 labels · aggregate=mean-logit', ['" b", "c"']],
+    ],
+  );
 });
