@@ -209,3 +209,79 @@ for (const model of models) {
     });
   });
 }
+
+// Segment B: `[SEP+]` makes the input a pair, encoded by the tokenizer's own pair encoding, as PET's
+// two-part patterns (`get_parts` returning parts_a and parts_b) are: BERT `[CLS] A [SEP] B [SEP]` with
+// token_type_ids 1 for B, RoBERTa `<s> A </s></s> B </s>`. The ids and segment ids are built here by
+// hand from the tokenizer's pieces and special ids, run directly, and the PET label probabilities
+// compared with the preview's.
+describe('segment B: the pair encoding', () => {
+  const pairModels = [
+    {
+      model: 'tiny-random-bert-uncased',
+      pair: (a: number[], b: number[], cls: number, sep: number) => [cls, ...a, sep, ...b, sep],
+      types: true,
+    },
+    {
+      model: 'tiny-random-bert-cased',
+      pair: (a: number[], b: number[], cls: number, sep: number) => [cls, ...a, sep, ...b, sep],
+      types: true,
+    },
+    { model: 'review-bert-small', pair: (a: number[], b: number[], cls: number, sep: number) => [cls, ...a, sep, ...b, sep], types: true },
+    {
+      model: 'tiny-random-roberta',
+      pair: (a: number[], b: number[], cls: number, sep: number) => [cls, ...a, sep, sep, ...b, sep],
+      types: false,
+    },
+  ];
+  const examples = [
+    { premise: 'A man is playing a guitar on stage.', hypothesis: 'A person is making music' },
+    { premise: 'A woman is sleeping.', hypothesis: 'The woman runs a marathon' },
+  ];
+  const doc = (model: string): string =>
+    [
+      `model: ${model}`,
+      // PET RTE-like: parts_a = [text_b, '?'], parts_b = [mask, ',', text_a]
+      'pattern pet: {hypothesis}? [SEP+] [MASK], {premise}',
+      'verbalizer aggregate=mean-logit space=before:',
+      '  entailment: yes, right',
+      '  contradiction: no',
+      ...examples.flatMap((e) => ['example:', `  premise: ${e.premise}`, `  hypothesis: ${e.hypothesis}`]),
+    ].join('\n');
+
+  for (const c of pairModels) {
+    test(`${c.model}: ids, segment ids and PET's label probabilities`, async () => {
+      const tokenizer = await loadTokenizer(c.model);
+      const engine = await engineFor(c.model, { quantized: false });
+      const t = encoder(tokenizer, c.model);
+      const result = await computePreview(parse(doc(c.model)), tokenizer, (inputs, ids, k) => engine.score(inputs, ids, k), {
+        topK: 1,
+        calibrate: false,
+      });
+      const words = [['yes', 'right'], ['no']].map((list) => list.map((word) => t.enc(` ${word}`)[0]));
+      for (const [e, example] of examples.entries()) {
+        const r = result.examples[e].results[0];
+        assert.equal(r.input, `${example.hypothesis}?`);
+        assert.equal(r.inputB, `${tokenizer.special.mask}, ${example.premise}`);
+        const a = t.enc(`${example.hypothesis}?`);
+        const b = t.enc(`${tokenizer.special.mask}, ${example.premise}`);
+        const ids = c.pair(a, b, t.cls, t.sep);
+        const typeIds = ids.map((_, i) => (i <= a.length + 1 ? 0 : 1));
+        const encoded = engine.encodeWithTypes(`${r.input}\uE001${r.inputB}`);
+        assert.deepEqual(encoded.ids, ids, 'the pair encoding');
+        if (c.types) assert.deepEqual(encoded.typeIds, typeIds, 'segment ids 1 for B');
+        const logits = await directLogits(modelFile(c.model), ids, ids.indexOf(t.mask), typeIds);
+        const expected = softmax(words.map((label) => mean(label.map((id) => logits[id]))));
+        ['entailment', 'contradiction'].forEach((label, l) => {
+          assert.ok(Math.abs(r.labels[label] - expected[l]) <= 1e-6, `P(${label}): ${r.labels[label]} ≠ ${expected[l]}`);
+        });
+        if (c.types) {
+          // The segment ids reach the model: with all of them 0 the numbers differ.
+          const flat = await directLogits(modelFile(c.model), ids, ids.indexOf(t.mask));
+          const without = softmax(words.map((label) => mean(label.map((id) => flat[id]))));
+          assert.ok(Math.abs(without[0] - expected[0]) > 1e-9, 'token_type_ids change the logits');
+        }
+      }
+    });
+  }
+});

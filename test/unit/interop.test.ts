@@ -206,6 +206,15 @@ describe('PET', () => {
     assert.equal(writeCloze(importPetVerbalizers(exported.value).value, [], 'x'), writeCloze(first.value, [], 'x'));
   });
 
+  test('[SEP+] is PET’s second list of parts (parts_b)', () => {
+    const set = throughCloze({ patterns: [], verbalizers: [] }, 'pattern: {h}? [SEP+] [MASK], {p}\nverbalizer:\n  yes: Yes\n  no: No\n');
+    assert.match(
+      exportPetPvp(set).value,
+      /return \[self\.shortenable\(example\.text_a\), '\?'\], \[self\.mask, ',', self\.shortenable\(example\.text_b\)\]/,
+    );
+    assert.deepEqual(exportLmBff(set).value.templates, ['*cls**sent_0*?*sep+**mask*,*+sent_1**sep+*']);
+  });
+
   test('the PVP class states the patterns and verbalizers', () => {
     const set = throughCloze(importPetVerbalizers(file).value, patterns);
     const pvp = exportPetPvp(set).value;

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from '../../server/src/language/parse';
-import { renderPattern } from '../../server/src/language/render';
+import { renderPattern, segments } from '../../server/src/language/render';
 import { validateStructure } from '../../server/src/language/validate';
 import { validateWithTokenizer } from '../../server/src/language/validateTokens';
 import { verbalizerOf, verbalizerSettings } from '../../server/src/language/options';
@@ -85,6 +85,26 @@ describe('parsing the v2 constructs', () => {
     ]);
     assert.equal(doc.syntaxErrors.length, 3, 'an unclosed quote, a trailing space, an empty word');
   });
+});
+
+test('[SEP+] splits the input into a pair; a second one is an error', () => {
+  const doc = parse('pattern: {h}? [SEP+] [MASK], {p} [SEP+] x');
+  assert.deepEqual(
+    doc.patterns[0].parts.map((part) => part.kind),
+    ['placeholder', 'text', 'segment', 'text', 'mask', 'text', 'placeholder', 'text'],
+  );
+  assert.match(doc.syntaxErrors[0].message, /^A second \[SEP\+\]: a pattern has two segments at most/);
+  const input = renderPattern(
+    doc.patterns[0],
+    new Map([
+      ['h', 'Is it'],
+      ['p', 'It is.'],
+    ]),
+    special,
+  );
+  assert.deepEqual(segments(input), ['Is it?', '[MASK], It is.  x']);
+  // Each segment is trimmed on its own; an empty one stays (the content-free input of a pair).
+  assert.deepEqual(segments(renderPattern(parse('pattern: [MASK] [SEP+] {p}').patterns[0], new Map(), special)), ['[MASK]', '']);
 });
 
 describe('rendering field transforms and kept spaces', () => {

@@ -50,7 +50,7 @@ export function readTemplate(template: string, notes: string[]): PvpPart[] {
       parts.push({ kind: 'sep' });
       if (piece === 'sep+') {
         notes.push(
-          `\`*sep+*\` in \`${template}\` starts segment B (token_type_ids 1 for BERT). Cloze encodes one segment: it is imported as [SEP], exact for RoBERTa (which has no segment ids), not for BERT.`,
+          `\`*sep+*\` in \`${template}\` starts segment B (token_type_ids 1 for BERT). It is imported as [SEP], which is exactly LM-BFF's input for RoBERTa (one </s>, no segment ids); for a BERT model write [SEP+] (the pair encoding: [SEP] and token_type_ids 1).`,
         );
       }
       return;
@@ -161,6 +161,13 @@ export function exportLmBff(set: PvpSet): Converted<{ templates: string[]; mappi
         case 'sep':
           template += '*sep*';
           break;
+        case 'segment':
+          // LM-BFF's `*sep+*` is one separator and segment ids 1 after it: BERT's pair encoding; RoBERTa's has `</s></s>`.
+          template += '*sep+*';
+          notes.push(
+            '[SEP+] is written *sep+*: the same input for BERT; for RoBERTa LM-BFF puts one </s> where the pair encoding has two.',
+          );
+          break;
         case 'field': {
           const t = new Set(part.transforms);
           const casing = t.has('lower-first') ? 'lower-first' : t.has('upper-first') ? 'upper-first' : '';
@@ -218,8 +225,13 @@ function partWise(parts: readonly PvpPart[]): PvpPart[] {
   return parts.flatMap((part, i): PvpPart[] => {
     const next = parts[i + 1];
     const previous = parts[i - 1];
-    if (part.kind === 'text' && /\s$/.test(part.text) && (next?.kind === 'mask' || next?.kind === 'field')) {
-      const text = part.text.trimEnd();
+    if (part.kind === 'text' && /\s$/.test(part.text) && (next?.kind === 'mask' || next?.kind === 'field' || next?.kind === 'segment')) {
+      const text = previous?.kind === 'segment' ? part.text.trim() : part.text.trimEnd();
+      return text === '' ? [] : [{ kind: 'text', text }];
+    }
+    // Each segment of a pair is trimmed (render.ts): no space starts segment B.
+    if (part.kind === 'text' && previous?.kind === 'segment') {
+      const text = part.text.trimStart();
       return text === '' ? [] : [{ kind: 'text', text }];
     }
     if (part.kind === 'field' && previous?.kind === 'text' && /\s$/.test(previous.text) && !part.transforms.includes('space')) {

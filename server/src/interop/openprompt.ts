@@ -217,6 +217,10 @@ export function exportOpenPrompt(set: PvpSet): Converted<{ templates: string; ve
         case 'sep':
           line += '{"special": "</s>"}';
           break;
+        case 'segment':
+          line += '{"special": "</s>"}';
+          notes.push('[SEP+] (segment B) has no OpenPrompt ManualTemplate form: it is written as a separator in one segment.');
+          break;
         case 'field': {
           const transforms = part.transforms.filter((t) => t !== 'space');
           if (part.transforms.includes('space'))

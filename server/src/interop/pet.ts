@@ -114,9 +114,15 @@ export function exportPetPvp(set: PvpSet, className = 'ClozePVP'): Converted<str
   };
   if (fields.length > 0) notes.push(`PET's InputExample fields: ${fields.map((f) => `{${f}} is ${source(f)}`).join(', ')}.`);
   const partList = (pattern: PvpPattern): string => {
-    const items: string[] = [];
+    // PET's second list (parts_b) is segment B: the tokenizer's pair encoding, as [SEP+] means.
+    const lists: string[][] = [[]];
+    let items = lists[0];
     for (const part of pattern.parts) {
       switch (part.kind) {
+        case 'segment':
+          items = [];
+          lists.push(items);
+          break;
         case 'text': {
           // PET encodes each part on its own (with a leading space for RoBERTa): the spaces between parts are implicit.
           const text = part.text.trim();
@@ -134,7 +140,7 @@ export function exportPetPvp(set: PvpSet, className = 'ClozePVP'): Converted<str
           break;
       }
     }
-    return `[${items.join(', ')}], []`;
+    return `[${lists[0].join(', ')}], [${(lists[1] ?? []).join(', ')}]`;
   };
   const verbalizerIndex = set.patterns.map((pattern) => set.verbalizers.indexOf(verbalizerFor(set, pattern) ?? set.verbalizers[0]));
   const lines = [

@@ -16,6 +16,8 @@ export type PvpPart =
   | { readonly kind: 'text'; readonly text: string }
   | { readonly kind: 'mask' }
   | { readonly kind: 'sep' }
+  /** `[SEP+]`: segment B starts here. */
+  | { readonly kind: 'segment' }
   | { readonly kind: 'field'; readonly field: string; readonly transforms: readonly string[] };
 
 export interface PvpPattern {
@@ -92,6 +94,9 @@ export function patternText(parts: readonly PvpPart[]): string {
       case 'sep':
         text += '[SEP]';
         break;
+      case 'segment':
+        text += '[SEP+]';
+        break;
       case 'field':
         text += `{${[part.field, ...part.transforms].join('|')}}`;
         break;
@@ -133,6 +138,8 @@ export function fromDocument(doc: ClozeDocument): PvpSet {
             return [{ kind: 'mask' }];
           case 'placeholder':
             return [{ kind: 'field', field: part.field, transforms: part.transforms.map((t) => t.name) }];
+          case 'segment':
+            return [{ kind: 'segment' }];
           case 'special':
             // [CLS]/<s> are added by every framework's tokenizer as well: leaving them out keeps the input.
             return part.token === '[SEP]' || part.token === '</s>' ? [{ kind: 'sep' }] : [];

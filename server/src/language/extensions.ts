@@ -41,6 +41,13 @@ export function hoverExtension(doc: ClozeDocument, offset: number, tokenizer: To
     const option = pattern.options.find((o) => contains(o.span, offset));
     if (option) return optionHover(doc, option, PATTERN_OPTIONS, 'pattern');
     for (const part of pattern.parts) {
+      if (part.kind === 'segment' && contains(part.span, offset)) {
+        const bert = tokenizer?.special.sep === '[SEP]';
+        return {
+          span: part.span,
+          markdown: `**[SEP+]** — segment B starts here: the text before and the text after are encoded as a pair by the tokenizer's own pair encoding${tokenizer ? `, ${bert ? '`[CLS] A [SEP] B [SEP]` with token_type_ids 1 for B' : `\`${tokenizer.special.cls ?? ''} A ${tokenizer.special.sep}${tokenizer.special.sep} B ${tokenizer.special.sep}\``} in ${tokenizer.modelId}` : ''} (PET's two-part patterns, LM-BFF's \`*sep+*\`).`,
+        };
+      }
       if (part.kind !== 'placeholder') continue;
       const transform = part.transforms.find((t) => contains(t.span, offset));
       if (transform) {

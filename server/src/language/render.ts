@@ -21,8 +21,15 @@ export type FieldValues = ReadonlyMap<string, string>;
 export function renderPattern(pattern: Pattern, fields: FieldValues, special: SpecialTokens): string {
   let text = '';
   let kept = false;
+  let segmentA: string | undefined;
   for (const part of pattern.parts) {
     switch (part.kind) {
+      case 'segment':
+        // Each segment is trimmed on its own, as the tokenizer is given two texts.
+        segmentA ??= finish(text, kept);
+        text = '';
+        kept = false;
+        break;
       case 'text':
         // A kept space (`\ `) is written as a placeholder character that trim() leaves alone.
         text += part.kept ? KEPT_SPACE : part.value;
@@ -47,8 +54,26 @@ export function renderPattern(pattern: Pattern, fields: FieldValues, special: Sp
         break;
     }
   }
+  const last = finish(text, kept);
+  return segmentA === undefined ? last : `${segmentA}${SEGMENT_B}${last}`;
+}
+
+function finish(text: string, kept: boolean): string {
   const trimmed = text.trim();
   return kept ? trimmed.replaceAll(KEPT_SPACE, ' ') : trimmed;
+}
+
+/**
+ * Between the two texts of a pair input (a pattern with `[SEP+]`): a
+ * private-use character no tokenizer is given. The scorer splits the input
+ * there and encodes the two texts as a pair; `segments` does the same.
+ */
+export const SEGMENT_B = '\uE001';
+
+/** The texts of an input: one, or two for a pair. */
+export function segments(input: string): [string] | [string, string] {
+  const at = input.indexOf(SEGMENT_B);
+  return at < 0 ? [input] : [input.slice(0, at), input.slice(at + SEGMENT_B.length)];
 }
 
 /** A private-use character no tokenizer sees: it is replaced by a space after trimming. */

@@ -2,7 +2,7 @@ import { maskParts, patternDisplayName, type ClozeDocument, type LabelWord, type
 import { fixedSpace, labelWordForms, singleToken } from '../language/labelWords';
 import { verbalizerOf, verbalizerSettings, type Aggregation, type MultiTokenHandler } from '../language/options';
 import { positionAt } from '../language/positions';
-import { exampleFields, hasSingleMask, maskContext, renderPattern } from '../language/render';
+import { exampleFields, hasSingleMask, maskContext, renderPattern, segments } from '../language/render';
 import {
   aggregateLabels,
   argmax,
@@ -61,8 +61,10 @@ export interface PreviewLabelWord {
 
 export interface PatternResult {
   readonly pattern: string;
-  /** The exact text given to the tokenizer. */
+  /** The exact text given to the tokenizer; for a pair input (`[SEP+]`), its first text. */
   readonly input: string;
+  /** The second text of a pair input, encoded as segment B; absent for one text. */
+  readonly inputB?: string;
   readonly maskToken: string;
   /** False when the model never saw the mask; the distributions are then empty. */
   readonly maskFound: boolean;
@@ -204,7 +206,8 @@ export async function computePreview(
     patterns: plans.map((plan) => plan.name),
     labels,
     examples: examplePreviews,
-    contentFree: Object.fromEntries(plans.map((plan, i) => [plan.name, contentFree[i]])),
+    // A pair's two texts are shown joined by the `[SEP+]` that separates them in the pattern.
+    contentFree: Object.fromEntries(plans.map((plan, i) => [plan.name, segments(contentFree[i]).join(' [SEP+] ')])),
     priors: Object.fromEntries(plans.map((plan, i) => [plan.name, toRecord(labels, priors[i])])),
     summary: {
       patterns: plans.map((plan, p) => accuracySummary(plan.name, examplePreviews, labels, (example) => example.results[p])),
@@ -346,7 +349,16 @@ function patternResult(
   maskToken: string,
   options: PreviewOptions,
 ): PatternResult {
-  const base = { pattern: plan.name, input, maskToken, maskFound: scores.maskFound, truncated: scores.truncated, top: scores.top };
+  const [first, second] = segments(input);
+  const base = {
+    pattern: plan.name,
+    input: first,
+    ...(second === undefined ? {} : { inputB: second }),
+    maskToken,
+    maskFound: scores.maskFound,
+    truncated: scores.truncated,
+    top: scores.top,
+  };
   if (!scores.maskFound) return { ...base, labels: {}, calibrated: {}, prediction: null, correct: null, labelWords: [] };
   const { probabilities, words } = distribution(plan, labels, scores);
   const calibrated = calibrate(probabilities, prior);
