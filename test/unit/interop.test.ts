@@ -131,22 +131,28 @@ describe('LM-BFF', () => {
 describe('OpenPrompt', () => {
   const templates = read('openprompt/manual_template.txt');
 
-  test('import reads placeholders, post_processing, meta, <!>words, and notes soft tokens and shortenable', () => {
+  test('import reads placeholders, post_processing, meta, shortenable, <!>words, and notes soft tokens', () => {
     const { value, notes } = importOpenPrompt(
       templates,
       { content: read('openprompt/manual_verbalizer.txt'), json: false },
       { labels: ['negative', 'positive'] },
     );
     const text = writeCloze(value, notes, 'x');
-    assert.match(text, /pattern t1: \{text_a\|drop-punct\}\. In short, it was \[MASK\]\./);
-    assert.match(text, /pattern t2: \{text_a\} \{text_b\}\? \[MASK\], \{topic\|lower-first\}/);
+    // Placeholders are shortenable by default, meta fields not; truncate_method tail cuts the last one first.
+    assert.match(text, /pattern t1 shorten=text_a: \{text_a\|drop-punct\}\. In short, it was \[MASK\]\./);
+    assert.match(text, /pattern t2 shorten=text_a: \{text_a\} \{text_b\}\? \[MASK\], \{topic\|lower-first\}/);
+    const balanced = importOpenPrompt('{"placeholder":"text_a"} {"placeholder":"text_b"} {"mask"}', undefined, {
+      truncateMethod: 'balanced',
+    });
+    assert.match(writeCloze(balanced.value, [], 'x'), /pattern t1 shorten=text_a,text_b truncate=balanced:/);
+    const tail = importOpenPrompt('{"placeholder":"text_a"} {"meta":"m", "shortenable": True} {"mask"}', undefined, {});
+    assert.match(writeCloze(tail.value, [], 'x'), /pattern t1 shorten=m,text_a:/);
     assert.match(
       text,
       /verbalizer aggregate=mean-logprob space=before multi-token=first:\n {2}negative: awful, dreadful, "bad"\n {2}positive: splendid, moving/,
     );
     assert.match(text, /verbalizer v2 aggregate=mean-logprob/);
     assert.ok(notes.some((n) => /soft token/.test(n)));
-    assert.ok(notes.some((n) => /"shortenable"/.test(n)));
   });
 
   for (const [file, json] of [

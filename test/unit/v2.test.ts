@@ -87,6 +87,18 @@ describe('parsing the v2 constructs', () => {
   });
 });
 
+test('shorten= names fields the pattern reads; truncate= takes a strategy', () => {
+  const doc = parse('pattern p shorten=a,x truncate=longest: {a} [MASK]\npattern q shorten=a-b: {a} [MASK]\nverbalizer:\n  l: w');
+  const errors = validateStructure(doc).filter((d) => d.code === 'syntax');
+  assert.deepEqual(
+    errors.map((d) => [doc.text.slice(d.span.start, d.span.end), d.message]),
+    [
+      ['a-b', '`shorten=` takes field names separated by commas, not `a-b`.'],
+      ['x', '`shorten=` names `x`, which pattern `p` does not read (it reads {a}).'],
+    ],
+  );
+});
+
 test('[SEP+] splits the input into a pair; a second one is an error', () => {
   const doc = parse('pattern: {h}? [SEP+] [MASK], {p} [SEP+] x');
   assert.deepEqual(
@@ -230,7 +242,9 @@ describe('hover, completion and quick fixes of the v2 constructs', () => {
     assert.deepEqual(complete('verbalizer v aggregate=sum '), ['space=', 'multi-token=']);
     assert.deepEqual(complete('verbalizer v aggregate='), ['sum', 'mean-logit', 'mean-logprob']);
     assert.deepEqual(complete('verbalizer yahoo:\n  a: b\npattern p verbalizer='), ['yahoo']);
-    assert.deepEqual(complete('pattern p '), ['verbalizer=']);
+    assert.deepEqual(complete('pattern p '), ['verbalizer=', 'shorten=', 'truncate=']);
+    assert.deepEqual(complete('pattern p: {a} {b} [MASK]\npattern q shorten=a,'), ['b']);
+    assert.deepEqual(complete('pattern p: {a} [MASK]\npattern q truncate='), ['tail', 'head', 'balanced', 'longest']);
   });
 
   test('quick fixes: a space after a glued mask, a close verbalizer name, the frameworks’ leading-space form', async () => {

@@ -22,6 +22,7 @@ export interface ImportCommandOptions {
   readonly labels?: string;
   readonly multiToken?: 'first' | 'mean' | 'max';
   readonly postLogSoftmax?: boolean;
+  readonly truncateMethod?: 'tail' | 'head' | 'balanced';
   readonly model?: string;
   readonly output?: string;
 }
@@ -56,7 +57,12 @@ function convert(format: ImportFormat, options: ImportCommandOptions): Converted
         : undefined;
       const labels = options.labels?.split(',').map((l) => l.trim());
       return {
-        ...importOpenPrompt(templates, verbalizer, { labels, multiToken: options.multiToken, postLogSoftmax: options.postLogSoftmax }),
+        ...importOpenPrompt(templates, verbalizer, {
+          labels,
+          multiToken: options.multiToken,
+          postLogSoftmax: options.postLogSoftmax,
+          truncateMethod: options.truncateMethod,
+        }),
         sources: 'OpenPrompt',
       };
     }

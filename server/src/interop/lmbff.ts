@@ -146,6 +146,11 @@ export function exportLmBff(set: PvpSet): Converted<{ templates: string[]; mappi
     notes.push(`LM-BFF numbers its inputs: ${fields.map((f) => `{${f}} is sent_${sentenceOf(f)}`).join(', ')}.`);
   }
   const templates = set.patterns.map((pattern) => {
+    if (pattern.shorten) {
+      notes.push(
+        `Pattern ${pattern.name ?? ''} cuts its fields (shorten=${pattern.shorten.join(',')}): LM-BFF cuts each sentence to --first_sent_limit / --other_sent_limit, or the whole input at its end (at its start with --truncate_head); pass those options instead.`,
+      );
+    }
     let template = '*cls*';
     for (const part of partWise(pattern.parts)) {
       switch (part.kind) {

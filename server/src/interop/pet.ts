@@ -135,13 +135,23 @@ export function exportPetPvp(set: PvpSet, className = 'ClozePVP'): Converted<str
         case 'sep':
           items.push('self.wrapper.tokenizer.sep_token');
           break;
-        case 'field':
-          items.push(`self.shortenable(${part.transforms.reduce((e, t) => PET_TRANSFORM[t]?.(e) ?? e, source(part.field))})`);
+        case 'field': {
+          const value = part.transforms.reduce((e, t) => PET_TRANSFORM[t]?.(e) ?? e, source(part.field));
+          // Without `shorten=` every field may be cut (PET needs some); with it, only the fields listed.
+          items.push(!pattern.shorten || pattern.shorten.includes(part.field) ? `self.shortenable(${value})` : value);
           break;
+        }
       }
     }
     return `[${lists[0].join(', ')}], [${(lists[1] ?? []).join(', ')}]`;
   };
+  for (const pattern of set.patterns) {
+    if (pattern.shorten && pattern.truncate !== 'longest') {
+      notes.push(
+        `Pattern ${pattern.name ?? ''} has truncate=${pattern.truncate ?? 'tail'}; PET cuts the shortenable parts longest side first (truncate=longest).`,
+      );
+    }
+  }
   const verbalizerIndex = set.patterns.map((pattern) => set.verbalizers.indexOf(verbalizerFor(set, pattern) ?? set.verbalizers[0]));
   const lines = [
     'import string',

@@ -156,6 +156,17 @@ export function completeExtension(doc: ClozeDocument, offset: number): Completio
   const value = /(\S+)=(\S*)$/.exec(header[2]);
   if (value) {
     const start = offset - value[2].length;
+    if (value[1] === 'shorten') {
+      // Field names, comma-separated: propose the pattern's fields not listed yet, after the last comma.
+      const list = value[2].split(',');
+      const fieldStart = offset - list[list.length - 1].length;
+      const fields = [
+        ...new Set(doc.patterns.flatMap((p) => p.parts.flatMap((part) => (part.kind === 'placeholder' ? [part.field] : [])))),
+      ];
+      return fields
+        .filter((f) => !list.slice(0, -1).includes(f))
+        .map((f) => ({ label: f, kind: 'field' as const, detail: 'field that may be cut', replace: { start: fieldStart, end: offset } }));
+    }
     if (value[1] === 'verbalizer') {
       return doc.verbalizers.flatMap((v) =>
         v.name

@@ -501,12 +501,12 @@ class Parser {
         this.error(span, `\`${key.text}=\` is given twice in this header.`);
         continue;
       }
-      if (spec.values ? !spec.values.some((v) => v.value === value.text) : !NAME.test(value.text)) {
+      if (spec.values ? !spec.values.some((v) => v.value === value.text) : !(spec.valuePattern ?? NAME).test(value.text)) {
         this.error(
           value.text === '' ? span : value.span,
           spec.values
             ? `\`${key.text}=\` takes ${spec.values.map((v) => `\`${v.value}\``).join(', ')}${value.text === '' ? '' : `, not \`${value.text}\``}.`
-            : `\`${key.text}=\` takes a name${value.text === '' ? '' : `, not \`${value.text}\``}.`,
+            : `\`${key.text}=\` takes ${spec.valuePattern ? 'field names separated by commas' : 'a name'}${value.text === '' ? '' : `, not \`${value.text}\``}.`,
         );
         continue;
       }

@@ -18,11 +18,17 @@ export type FieldValues = ReadonlyMap<string, string>;
  * trimmed, so an empty leading field does not leave a stray space that a
  * byte-level BPE tokenizer would turn into a token.
  */
-export function renderPattern(pattern: Pattern, fields: FieldValues, special: SpecialTokens): string {
+export function renderPattern(
+  pattern: Pattern,
+  fields: FieldValues,
+  special: SpecialTokens,
+  /** Values of placeholders (by part index) already transformed and truncated (truncate.ts). */
+  cut?: ReadonlyMap<number, string>,
+): string {
   let text = '';
   let kept = false;
   let segmentA: string | undefined;
-  for (const part of pattern.parts) {
+  for (const [index, part] of pattern.parts.entries()) {
     switch (part.kind) {
       case 'segment':
         // Each segment is trimmed on its own, as the tokenizer is given two texts.
@@ -39,9 +45,11 @@ export function renderPattern(pattern: Pattern, fields: FieldValues, special: Sp
         text += special.mask;
         break;
       case 'placeholder': {
-        const value = transformValue(fields.get(part.field) ?? '', part.transforms);
-        // `|space` puts a space the trimming keeps before a value, and none before an empty one.
-        if (value.startsWith(' ') && part.transforms.some((t) => t.name === 'space')) {
+        const cutValue = cut?.get(index);
+        const value = cutValue ?? transformValue(fields.get(part.field) ?? '', part.transforms);
+        // `|space` puts a space the trimming keeps before a value, and none before an empty one; a
+        // value cut at its start keeps the space its first token has (RoBERTa's `Ġon`).
+        if (value.startsWith(' ') && (cutValue !== undefined || part.transforms.some((t) => t.name === 'space'))) {
           text += KEPT_SPACE + value.slice(1);
           kept = true;
         } else {

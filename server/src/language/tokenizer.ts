@@ -31,6 +31,8 @@ export interface TokenizerView {
   countTokens(text: string): number;
   /** The id of a vocabulary string, if it is one. */
   tokenId(token: string): number | undefined;
+  /** The text of some pieces, as the tokenizer decodes them (special tokens kept, no clean-up): how a truncated field is written back. */
+  decode(ids: readonly number[]): string;
 }
 
 /**

@@ -176,4 +176,8 @@ class TransformersTokenizerView implements TokenizerView {
   tokenId(token: string): number | undefined {
     return this.ids.get(token);
   }
+
+  decode(ids: readonly number[]): string {
+    return this.tokenizer.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  }
 }

@@ -15,6 +15,7 @@ import {
   type TokenProbability,
 } from '../language/scores';
 import { formatPieces, type MaskContext, type TokenizerView } from '../language/tokenizer';
+import { renderTruncated } from '../language/truncate';
 
 /**
  * The preview of issue 3: what the model puts at the mask for every example
@@ -179,10 +180,9 @@ export async function computePreview(
     }));
   const contentFree = plans.map((plan) => renderPattern(plan.pattern, new Map(), tokenizer.special));
   // One call for everything, so the scorer can batch and cache across patterns and examples.
-  const inputs = [
-    ...contentFree,
-    ...examples.flatMap(({ fields }) => plans.map((plan) => renderPattern(plan.pattern, fields, tokenizer.special))),
-  ];
+  // `shorten=` fields are cut here, by the pattern's strategy, before the engine sees the input.
+  const rendered = examples.flatMap(({ fields }) => plans.map((plan) => renderTruncated(plan.pattern, fields, tokenizer)));
+  const inputs = [...contentFree, ...rendered.map((r) => r.input)];
   const scores = plans.length === 0 ? [] : await scorer(inputs, wordIds, options.topK);
   if (scores.length !== inputs.length) throw new Error(`The scorer answered ${scores.length} inputs of ${inputs.length}.`);
 
@@ -195,7 +195,9 @@ export async function computePreview(
     if (e > 0 && e % EXAMPLES_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const results = plans.map((plan, p) => {
       const index = plans.length + e * plans.length + p;
-      return patternResult(plan, labels, inputs[index], scores[index], priors[p], gold, declared, tokenizer.special.mask, options);
+      const cutFields = rendered[e * plans.length + p].truncatedFields;
+      const scored = cutFields ? { ...scores[index], truncated: true } : scores[index];
+      return patternResult(plan, labels, inputs[index], scored, priors[p], gold, declared, tokenizer.special.mask, options);
     });
     examplePreviews.push(exampleSummary(line, gold, fields, results, labels, declared, options));
   }
