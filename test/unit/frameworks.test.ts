@@ -295,7 +295,7 @@ describe('segment B: the pair encoding', () => {
 // boundaries; docs/language.md §10).
 describe('truncation per field', () => {
   const a = 'the cat sat on the mat . '.repeat(45).trim();
-  const b = 'a dog ran in the park today . '.repeat(40).trim();
+  const b = 'a dog ran in the park today . '.repeat(41).trim();
   const MAX = 512;
   const probabilities = (logits: Float64Array, ids: readonly number[]): number[] => {
     const p = softmax(ids.map((id) => logits[id]));
