@@ -69,6 +69,16 @@ describe('LM-BFF', () => {
     assert.equal(writeCloze(second.value, [], 'x'), writeCloze(first.value, [], 'x'));
   });
 
+  test('*sep+* inside a template: [SEP] for RoBERTa, [SEP+] (the pair encoding) for BERT', () => {
+    const template = ['*cls**sent_0*?*sep+**mask*,*sent_1**sep+*'];
+    const roberta = writeCloze(importLmBff(template, ["{'0':'No','1':'Yes'}"]).value, [], 'x');
+    assert.match(roberta, /pattern t1: \{sent_0\}\?\[SEP\]\[MASK\],\{sent_1\}/);
+    const bert = importLmBff(template, ["{'0':'No','1':'Yes'}"], { pairs: true });
+    assert.match(writeCloze(bert.value, [], 'x'), /pattern t1: \{sent_0\}\?\[SEP\+\]\[MASK\],\{sent_1\}/);
+    // And back: [SEP+] is *sep+*.
+    assert.deepEqual(exportLmBff(throughCloze(bert.value)).value.templates, template);
+  });
+
   test('what LM-BFF cannot say is noted, never dropped silently', () => {
     const set = throughCloze(
       { patterns: [], verbalizers: [] },
@@ -124,6 +134,19 @@ describe('LM-BFF', () => {
         const input = renderPattern(doc.patterns[i], fields, tokenizer.special);
         assert.deepEqual(engine.encode(input), expected, `${template} → ${JSON.stringify(input)}`);
       }
+      // A two-segment template: for BERT `*sep+*` is the pair encoding, segment ids included.
+      if (model.includes('roberta')) return;
+      const pairTemplate = '*cls**sent_0*?*sep+**mask*,*+sentl_1**sep+*';
+      const pair = parse(writeCloze(importLmBff([pairTemplate], mappings, { pairs: true }).value, [], 'x'));
+      const expectedIds = lmbffIds(pairTemplate, sentences, (t) => tokenizer.tokenize(t).map((p) => p.id), special);
+      const encoded = engine.encodeWithTypes(renderPattern(pair.patterns[0], fields, tokenizer.special));
+      assert.deepEqual(encoded.ids, expectedIds);
+      // LM-BFF: segment 0 up to and including the `*sep+*`, 1 after it.
+      const sepAt = expectedIds.indexOf(special.sep);
+      assert.deepEqual(
+        encoded.typeIds,
+        expectedIds.map((_, i) => (i <= sepAt ? 0 : 1)),
+      );
     });
   }
 });

@@ -46,7 +46,9 @@ function convert(format: ImportFormat, options: ImportCommandOptions): Converted
       const mappings = [...(options.mapping ?? []), ...(options.mappingFile ? read(options.mappingFile).split(/\r\n|\r|\n/) : [])];
       if (templates.every((t) => t.trim() === '')) throw new UsageError('lmbff needs --template or --template-file.');
       if (mappings.every((m) => m.trim() === '')) throw new UsageError('lmbff needs --mapping or --mapping-file.');
-      return { ...importLmBff(templates, mappings), sources: 'LM-BFF' };
+      // LM-BFF gives segment ids to BERT-type models only; a RoBERTa-type model sees one sequence.
+      const pairs = options.model !== undefined && !/roberta|bart|xlm|camembert|longformer/i.test(options.model);
+      return { ...importLmBff(templates, mappings, { pairs }), sources: 'LM-BFF' };
     }
     case 'openprompt': {
       if (!options.templateFile && !options.template)

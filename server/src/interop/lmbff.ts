@@ -28,7 +28,11 @@ function field(index: string): string {
   return `sent_${index}`;
 }
 
-export function readTemplate(template: string, notes: string[]): PvpPart[] {
+/**
+ * `pairs`: the model has segment ids (BERT), so a `*sep+*` inside the template
+ * is the pair encoding (`[SEP+]`); without them (RoBERTa) it is one separator (`[SEP]`).
+ */
+export function readTemplate(template: string, notes: string[], pairs = false): PvpPart[] {
   const parts: PvpPart[] = [];
   const pieces = template.trim().split('*');
   pieces.forEach((piece, i) => {
@@ -47,8 +51,14 @@ export function readTemplate(template: string, notes: string[]): PvpPart[] {
     if (piece === 'sep' || piece === 'sep+') {
       // The tokenizer adds the final separator itself.
       if (last) return;
-      parts.push({ kind: 'sep' });
-      if (piece === 'sep+') {
+      // A second `*sep+*` would be a third segment, which a pair encoding has not: a separator then.
+      const pair = piece === 'sep+' && pairs && !parts.some((part) => part.kind === 'segment');
+      parts.push({ kind: pair ? 'segment' : 'sep' });
+      if (pair) {
+        notes.push(
+          `\`*sep+*\` in \`${template}\` starts segment B: imported as [SEP+], the pair encoding LM-BFF gives a BERT model ([SEP], token_type_ids 1).`,
+        );
+      } else if (piece === 'sep+') {
         notes.push(
           `\`*sep+*\` in \`${template}\` starts segment B (token_type_ids 1 for BERT). It is imported as [SEP], which is exactly LM-BFF's input for RoBERTa (one </s>, no segment ids); for a BERT model write [SEP+] (the pair encoding: [SEP] and token_type_ids 1).`,
         );
@@ -110,7 +120,11 @@ export function readMapping(source: string, notes: string[], name: string | unde
 }
 
 /** A template string and mapping(s), as LM-BFF's `--template`/`--mapping` or its auto_template / auto_label_mapping files (one per line). */
-export function importLmBff(templates: readonly string[], mappings: readonly string[]): Converted<PvpSet> {
+export function importLmBff(
+  templates: readonly string[],
+  mappings: readonly string[],
+  options: { pairs?: boolean } = {},
+): Converted<PvpSet> {
   const notes: string[] = [];
   const lines = (list: readonly string[]): string[] => list.map((line) => line.trim()).filter((line) => line !== '');
   const verbalizers = lines(mappings).map((mapping, i) => readMapping(mapping, notes, i === 0 ? undefined : `mapping${i + 1}`));
@@ -123,7 +137,7 @@ export function importLmBff(templates: readonly string[], mappings: readonly str
   const patterns = lines(templates).map((template, i): PvpPattern => ({
     name: `t${i + 1}`,
     verbalizer: undefined,
-    parts: readTemplate(template, notes),
+    parts: readTemplate(template, notes, options.pairs),
   }));
   return { value: { patterns, verbalizers }, notes: [...new Set(notes)] };
 }
