@@ -418,7 +418,7 @@ const cases: readonly Case[] = [
   {
     name: 'v2: pattern and verbalizer headers with a name and options',
     lines: [
-      'pattern p1 verbalizer=yahoo: {q|drop-punct|lower-first} [MASK]',
+      'pattern p1 verbalizer=yahoo: {q|drop-punct|lower-first} [SEP+] [MASK]',
       'verbalizer yahoo aggregate=mean-logit space=before multi-token=first:',
       '  Society: " Society", "Culture", Family',
     ],
@@ -431,6 +431,7 @@ const cases: readonly Case[] = [
       ['drop-punct', 'support.function.transform.cloze'],
       ['lower-first', 'support.function.transform.cloze'],
       ['[MASK]', MASK],
+      ['[SEP+]', SPECIAL],
       ['verbalizer', 'keyword.other.verbalizer.cloze', 1],
       ['yahoo', 'entity.name.type.verbalizer.cloze', 1],
       ['aggregate', 'entity.other.attribute-name.option.cloze'],

@@ -209,3 +209,223 @@ for (const model of models) {
     });
   });
 }
+
+// Segment B: `[SEP+]` makes the input a pair, encoded by the tokenizer's own pair encoding, as PET's
+// two-part patterns (`get_parts` returning parts_a and parts_b) are: BERT `[CLS] A [SEP] B [SEP]` with
+// token_type_ids 1 for B, RoBERTa `<s> A </s></s> B </s>`. The ids and segment ids are built here by
+// hand from the tokenizer's pieces and special ids, run directly, and the PET label probabilities
+// compared with the preview's.
+describe('segment B: the pair encoding', () => {
+  const pairModels = [
+    {
+      model: 'tiny-random-bert-uncased',
+      pair: (a: number[], b: number[], cls: number, sep: number) => [cls, ...a, sep, ...b, sep],
+      types: true,
+    },
+    {
+      model: 'tiny-random-bert-cased',
+      pair: (a: number[], b: number[], cls: number, sep: number) => [cls, ...a, sep, ...b, sep],
+      types: true,
+    },
+    { model: 'review-bert-small', pair: (a: number[], b: number[], cls: number, sep: number) => [cls, ...a, sep, ...b, sep], types: true },
+    {
+      model: 'tiny-random-roberta',
+      pair: (a: number[], b: number[], cls: number, sep: number) => [cls, ...a, sep, sep, ...b, sep],
+      types: false,
+    },
+  ];
+  const examples = [
+    { premise: 'A man is playing a guitar on stage.', hypothesis: 'A person is making music' },
+    { premise: 'A woman is sleeping.', hypothesis: 'The woman runs a marathon' },
+  ];
+  const doc = (model: string): string =>
+    [
+      `model: ${model}`,
+      // PET RTE-like: parts_a = [text_b, '?'], parts_b = [mask, ',', text_a]
+      'pattern pet: {hypothesis}? [SEP+] [MASK], {premise}',
+      'verbalizer aggregate=mean-logit space=before:',
+      '  entailment: yes, right',
+      '  contradiction: no',
+      ...examples.flatMap((e) => ['example:', `  premise: ${e.premise}`, `  hypothesis: ${e.hypothesis}`]),
+    ].join('\n');
+
+  for (const c of pairModels) {
+    test(`${c.model}: ids, segment ids and PET's label probabilities`, async () => {
+      const tokenizer = await loadTokenizer(c.model);
+      const engine = await engineFor(c.model, { quantized: false });
+      const t = encoder(tokenizer, c.model);
+      const result = await computePreview(parse(doc(c.model)), tokenizer, (inputs, ids, k) => engine.score(inputs, ids, k), {
+        topK: 1,
+        calibrate: false,
+      });
+      const words = [['yes', 'right'], ['no']].map((list) => list.map((word) => t.enc(` ${word}`)[0]));
+      for (const [e, example] of examples.entries()) {
+        const r = result.examples[e].results[0];
+        assert.equal(r.input, `${example.hypothesis}?`);
+        assert.equal(r.inputB, `${tokenizer.special.mask}, ${example.premise}`);
+        const a = t.enc(`${example.hypothesis}?`);
+        const b = t.enc(`${tokenizer.special.mask}, ${example.premise}`);
+        const ids = c.pair(a, b, t.cls, t.sep);
+        const typeIds = ids.map((_, i) => (i <= a.length + 1 ? 0 : 1));
+        const encoded = engine.encodeWithTypes(`${r.input}\uE001${r.inputB}`);
+        assert.deepEqual(encoded.ids, ids, 'the pair encoding');
+        if (c.types) assert.deepEqual(encoded.typeIds, typeIds, 'segment ids 1 for B');
+        const logits = await directLogits(modelFile(c.model), ids, ids.indexOf(t.mask), typeIds);
+        const expected = softmax(words.map((label) => mean(label.map((id) => logits[id]))));
+        ['entailment', 'contradiction'].forEach((label, l) => {
+          assert.ok(Math.abs(r.labels[label] - expected[l]) <= 1e-6, `P(${label}): ${r.labels[label]} ≠ ${expected[l]}`);
+        });
+        if (c.types) {
+          // The segment ids reach the model: with all of them 0 the numbers differ.
+          const flat = await directLogits(modelFile(c.model), ids, ids.indexOf(t.mask));
+          const without = softmax(words.map((label) => mean(label.map((id) => flat[id]))));
+          assert.ok(Math.abs(without[0] - expected[0]) > 1e-9, 'token_type_ids change the logits');
+        }
+      }
+    });
+  }
+});
+
+// Truncation per field: inputs longer than the model reads (512 tokens), cut by the pattern's
+// `shorten=` fields and `truncate=` strategy. The frameworks' cuts are written again here on their
+// own encodings — OpenPrompt's truncate_from_tail / truncate_from_head / balanced_truncate on the
+// template's parts, PET's `truncate` (the longer side loses its last token) on a two-part pattern,
+// LM-BFF's `truncate_head` — and the engine's ids and the label probabilities must be theirs. The
+// texts are whole words (the cut fields are decoded back to text and re-encoded, exact at word
+// boundaries; docs/language.md §10).
+describe('truncation per field', () => {
+  const a = 'the cat sat on the mat . '.repeat(45).trim();
+  const b = 'a dog ran in the park today . '.repeat(41).trim();
+  const MAX = 512;
+  const probabilities = (logits: Float64Array, ids: readonly number[]): number[] => {
+    const p = softmax(ids.map((id) => logits[id]));
+    return p;
+  };
+
+  interface TruncationCase {
+    readonly name: string;
+    readonly models: readonly string[];
+    readonly header: string;
+    readonly text: string;
+    /** The framework's ids for the example. */
+    readonly ids: (t: Encoder, model: string) => { ids: number[]; typeIds?: number[] };
+  }
+
+  /** OpenPrompt's wrapper: parts encoded on their own (a space before a piece that follows one), shortenable ones cut, then [CLS] … [SEP]. */
+  const openPrompt = (order: 'tail' | 'head' | 'balanced') => (t: Encoder) => {
+    const parts = [t.enc(a), t.enc(` ${b}`), t.enc(' It was'), [t.mask], t.enc('.')];
+    const shortenable = [true, true, false, false, false];
+    let excess = parts.reduce((n, p) => n + p.length, 0) + 2 - MAX;
+    if (order === 'balanced') {
+      const lengths = parts.map((p, i) => (shortenable[i] ? p.length : 0));
+      const total = lengths.reduce((x, y) => x + y, 0);
+      let s = 0;
+      const each = lengths.map((length) => {
+        const share = Math.ceil((length / total) * excess);
+        if (s > excess) return 0;
+        s += share;
+        return s <= excess ? share : share - (s - excess);
+      });
+      parts.forEach((part, i) => (parts[i] = part.slice(0, part.length - each[i])));
+    } else {
+      const indices = order === 'tail' ? [4, 3, 2, 1, 0] : [0, 1, 2, 3, 4];
+      for (const i of indices) {
+        if (!shortenable[i] || parts[i].length === 0 || excess <= 0) continue;
+        const length = parts[i].length;
+        parts[i] = excess < length ? parts[i].slice(0, -excess) : [];
+        excess -= length;
+      }
+    }
+    return { ids: [t.cls, ...parts.flat(), t.sep] };
+  };
+
+  const cases: readonly TruncationCase[] = [
+    {
+      name: 'OpenPrompt tail',
+      models: ['tiny-random-bert-uncased', 'tiny-random-roberta'],
+      header: 'shorten=text_b,text_a truncate=tail',
+      text: '{text_a} {text_b} It was [MASK].',
+      ids: openPrompt('tail'),
+    },
+    {
+      name: 'OpenPrompt head',
+      models: ['tiny-random-bert-uncased', 'tiny-random-roberta'],
+      header: 'shorten=text_a,text_b truncate=tail',
+      text: '{text_a} {text_b} It was [MASK].',
+      ids: openPrompt('head'),
+    },
+    {
+      name: 'OpenPrompt balanced',
+      models: ['tiny-random-bert-uncased', 'tiny-random-roberta'],
+      header: 'shorten=text_a,text_b truncate=balanced',
+      text: '{text_a} {text_b} It was [MASK].',
+      ids: openPrompt('balanced'),
+    },
+    {
+      // LM-BFF `*cls**sent_0*_It_was*mask*.*sep+*` with truncate_head: the start of the input goes.
+      name: 'LM-BFF truncate_head',
+      models: ['tiny-random-bert-uncased', 'tiny-random-roberta'],
+      header: 'shorten=text_a truncate=head',
+      text: '{text_a} {text_b} It was [MASK].',
+      ids: (t) => {
+        const ids = [t.cls, ...t.enc(a), ...t.enc(` ${b}`), ...t.enc(' It was'), t.mask, ...t.enc('.'), t.sep];
+        return { ids: [ids[0], ...ids.slice(ids.length - MAX + 1)] };
+      },
+    },
+    {
+      // PET: parts_a = [text_a], parts_b = [text_b, 'It was', mask, '.']; while too long the side
+      // with more shortenable tokens loses its last one (b on a tie); then the pair encoding.
+      name: 'PET longest',
+      models: ['tiny-random-bert-uncased', 'tiny-random-bert-cased'],
+      header: 'shorten=text_a,text_b truncate=longest',
+      text: '{text_a} [SEP+] {text_b} It was [MASK].',
+      ids: (t) => {
+        let sideA = t.enc(a);
+        let sideB = t.enc(b);
+        const rest = [...t.enc('It was'), t.mask, ...t.enc('.')];
+        const remove = sideA.length + sideB.length + rest.length + 3 - MAX;
+        for (let n = 0; n < remove; n++) {
+          if (sideA.length > sideB.length) sideA = sideA.slice(0, -1);
+          else sideB = sideB.slice(0, -1);
+        }
+        const first = [t.cls, ...sideA, t.sep];
+        const second = [...sideB, ...rest, t.sep];
+        return { ids: [...first, ...second], typeIds: [...first.map(() => 0), ...second.map(() => 1)] };
+      },
+    },
+  ];
+
+  for (const c of cases) {
+    for (const model of c.models) {
+      test(`${c.name} on ${model}`, async () => {
+        const tokenizer = await loadTokenizer(model);
+        const engine = await engineFor(model, { quantized: false });
+        const t = encoder(tokenizer, model);
+        const source = [
+          `model: ${model}`,
+          `pattern p ${c.header}: ${c.text}`,
+          'verbalizer space=before:',
+          '  positive: great',
+          '  negative: terrible',
+          'example:',
+          `  text_a: ${a}`,
+          `  text_b: ${b}`,
+        ].join('\n');
+        const result = await computePreview(parse(source), tokenizer, (inputs, ids, k) => engine.score(inputs, ids, k), {
+          topK: 1,
+          calibrate: false,
+        });
+        const r = result.examples[0].results[0];
+        assert.equal(r.truncated, true, 'the input was cut');
+        const expected = c.ids(t, model);
+        assert.ok(expected.ids.length <= MAX && expected.ids.includes(t.mask));
+        const scored = engine.encodeWithTypes(r.inputB === undefined ? r.input : `${r.input}\uE001${r.inputB}`);
+        assert.deepEqual(scored.ids, expected.ids, `${c.name}: the framework's ids`);
+        if (expected.typeIds && scored.typeIds) assert.deepEqual(scored.typeIds, expected.typeIds);
+        const logits = await directLogits(modelFile(model), expected.ids, expected.ids.indexOf(t.mask), expected.typeIds);
+        const p = probabilities(logits, [t.enc(' great')[0], t.enc(' terrible')[0]]);
+        assert.ok(Math.abs(r.labels['positive'] - p[0]) <= 1e-6, `P(positive): ${r.labels['positive']} ≠ ${p[0]}`);
+      });
+    }
+  }
+});

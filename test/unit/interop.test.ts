@@ -69,6 +69,16 @@ describe('LM-BFF', () => {
     assert.equal(writeCloze(second.value, [], 'x'), writeCloze(first.value, [], 'x'));
   });
 
+  test('*sep+* inside a template: [SEP] for RoBERTa, [SEP+] (the pair encoding) for BERT', () => {
+    const template = ['*cls**sent_0*?*sep+**mask*,*sent_1**sep+*'];
+    const roberta = writeCloze(importLmBff(template, ["{'0':'No','1':'Yes'}"]).value, [], 'x');
+    assert.match(roberta, /pattern t1: \{sent_0\}\?\[SEP\]\[MASK\],\{sent_1\}/);
+    const bert = importLmBff(template, ["{'0':'No','1':'Yes'}"], { pairs: true });
+    assert.match(writeCloze(bert.value, [], 'x'), /pattern t1: \{sent_0\}\?\[SEP\+\]\[MASK\],\{sent_1\}/);
+    // And back: [SEP+] is *sep+*.
+    assert.deepEqual(exportLmBff(throughCloze(bert.value)).value.templates, template);
+  });
+
   test('what LM-BFF cannot say is noted, never dropped silently', () => {
     const set = throughCloze(
       { patterns: [], verbalizers: [] },
@@ -124,6 +134,19 @@ describe('LM-BFF', () => {
         const input = renderPattern(doc.patterns[i], fields, tokenizer.special);
         assert.deepEqual(engine.encode(input), expected, `${template} → ${JSON.stringify(input)}`);
       }
+      // A two-segment template: for BERT `*sep+*` is the pair encoding, segment ids included.
+      if (model.includes('roberta')) return;
+      const pairTemplate = '*cls**sent_0*?*sep+**mask*,*+sentl_1**sep+*';
+      const pair = parse(writeCloze(importLmBff([pairTemplate], mappings, { pairs: true }).value, [], 'x'));
+      const expectedIds = lmbffIds(pairTemplate, sentences, (t) => tokenizer.tokenize(t).map((p) => p.id), special);
+      const encoded = engine.encodeWithTypes(renderPattern(pair.patterns[0], fields, tokenizer.special));
+      assert.deepEqual(encoded.ids, expectedIds);
+      // LM-BFF: segment 0 up to and including the `*sep+*`, 1 after it.
+      const sepAt = expectedIds.indexOf(special.sep);
+      assert.deepEqual(
+        encoded.typeIds,
+        expectedIds.map((_, i) => (i <= sepAt ? 0 : 1)),
+      );
     });
   }
 });
@@ -131,22 +154,28 @@ describe('LM-BFF', () => {
 describe('OpenPrompt', () => {
   const templates = read('openprompt/manual_template.txt');
 
-  test('import reads placeholders, post_processing, meta, <!>words, and notes soft tokens and shortenable', () => {
+  test('import reads placeholders, post_processing, meta, shortenable, <!>words, and notes soft tokens', () => {
     const { value, notes } = importOpenPrompt(
       templates,
       { content: read('openprompt/manual_verbalizer.txt'), json: false },
       { labels: ['negative', 'positive'] },
     );
     const text = writeCloze(value, notes, 'x');
-    assert.match(text, /pattern t1: \{text_a\|drop-punct\}\. In short, it was \[MASK\]\./);
-    assert.match(text, /pattern t2: \{text_a\} \{text_b\}\? \[MASK\], \{topic\|lower-first\}/);
+    // Placeholders are shortenable by default, meta fields not; truncate_method tail cuts the last one first.
+    assert.match(text, /pattern t1 shorten=text_a: \{text_a\|drop-punct\}\. In short, it was \[MASK\]\./);
+    assert.match(text, /pattern t2 shorten=text_a: \{text_a\} \{text_b\}\? \[MASK\], \{topic\|lower-first\}/);
+    const balanced = importOpenPrompt('{"placeholder":"text_a"} {"placeholder":"text_b"} {"mask"}', undefined, {
+      truncateMethod: 'balanced',
+    });
+    assert.match(writeCloze(balanced.value, [], 'x'), /pattern t1 shorten=text_a,text_b truncate=balanced:/);
+    const tail = importOpenPrompt('{"placeholder":"text_a"} {"meta":"m", "shortenable": True} {"mask"}', undefined, {});
+    assert.match(writeCloze(tail.value, [], 'x'), /pattern t1 shorten=m,text_a:/);
     assert.match(
       text,
       /verbalizer aggregate=mean-logprob space=before multi-token=first:\n {2}negative: awful, dreadful, "bad"\n {2}positive: splendid, moving/,
     );
     assert.match(text, /verbalizer v2 aggregate=mean-logprob/);
     assert.ok(notes.some((n) => /soft token/.test(n)));
-    assert.ok(notes.some((n) => /"shortenable"/.test(n)));
   });
 
   for (const [file, json] of [
@@ -204,6 +233,15 @@ describe('PET', () => {
     assert.equal(exported.value, file);
     assert.deepEqual(exported.notes, []);
     assert.equal(writeCloze(importPetVerbalizers(exported.value).value, [], 'x'), writeCloze(first.value, [], 'x'));
+  });
+
+  test('[SEP+] is PET’s second list of parts (parts_b)', () => {
+    const set = throughCloze({ patterns: [], verbalizers: [] }, 'pattern: {h}? [SEP+] [MASK], {p}\nverbalizer:\n  yes: Yes\n  no: No\n');
+    assert.match(
+      exportPetPvp(set).value,
+      /return \[self\.shortenable\(example\.text_a\), '\?'\], \[self\.mask, ',', self\.shortenable\(example\.text_b\)\]/,
+    );
+    assert.deepEqual(exportLmBff(set).value.templates, ['*cls**sent_0*?*sep+**mask*,*+sent_1**sep+*']);
   });
 
   test('the PVP class states the patterns and verbalizers', () => {

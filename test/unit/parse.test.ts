@@ -28,6 +28,8 @@ function shape(parts: readonly PatternPart[]): string[] {
         return `special:${part.token}`;
       case 'placeholder':
         return `{${part.field}}`;
+      case 'segment':
+        return 'segment';
     }
   });
 }

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from '../../server/src/language/parse';
-import { renderPattern } from '../../server/src/language/render';
+import { renderPattern, segments } from '../../server/src/language/render';
 import { validateStructure } from '../../server/src/language/validate';
 import { validateWithTokenizer } from '../../server/src/language/validateTokens';
 import { verbalizerOf, verbalizerSettings } from '../../server/src/language/options';
@@ -12,6 +12,7 @@ import { computePreview } from '../../server/src/service/preview';
 import { hoverAt } from '../../server/src/language/hover';
 import { completeAt } from '../../server/src/language/complete';
 import { quickFixes } from '../../server/src/language/actions';
+import { documentSymbols } from '../../server/src/language/symbols';
 import { engineFor } from '../support/directOnnx';
 import { loadTokenizer } from '../support/service';
 
@@ -84,6 +85,38 @@ describe('parsing the v2 constructs', () => {
     ]);
     assert.equal(doc.syntaxErrors.length, 3, 'an unclosed quote, a trailing space, an empty word');
   });
+});
+
+test('shorten= names fields the pattern reads; truncate= takes a strategy', () => {
+  const doc = parse('pattern p shorten=a,x truncate=longest: {a} [MASK]\npattern q shorten=a-b: {a} [MASK]\nverbalizer:\n  l: w');
+  const errors = validateStructure(doc).filter((d) => d.code === 'syntax');
+  assert.deepEqual(
+    errors.map((d) => [doc.text.slice(d.span.start, d.span.end), d.message]),
+    [
+      ['a-b', '`shorten=` takes field names separated by commas, not `a-b`.'],
+      ['x', '`shorten=` names `x`, which pattern `p` does not read (it reads {a}).'],
+    ],
+  );
+});
+
+test('[SEP+] splits the input into a pair; a second one is an error', () => {
+  const doc = parse('pattern: {h}? [SEP+] [MASK], {p} [SEP+] x');
+  assert.deepEqual(
+    doc.patterns[0].parts.map((part) => part.kind),
+    ['placeholder', 'text', 'segment', 'text', 'mask', 'text', 'placeholder', 'text'],
+  );
+  assert.match(doc.syntaxErrors[0].message, /^A second \[SEP\+\]: a pattern has two segments at most/);
+  const input = renderPattern(
+    doc.patterns[0],
+    new Map([
+      ['h', 'Is it'],
+      ['p', 'It is.'],
+    ]),
+    special,
+  );
+  assert.deepEqual(segments(input), ['Is it?', '[MASK], It is.  x']);
+  // Each segment is trimmed on its own; an empty one stays (the content-free input of a pair).
+  assert.deepEqual(segments(renderPattern(parse('pattern: [MASK] [SEP+] {p}').patterns[0], new Map(), special)), ['[MASK]', '']);
 });
 
 describe('rendering field transforms and kept spaces', () => {
@@ -209,7 +242,9 @@ describe('hover, completion and quick fixes of the v2 constructs', () => {
     assert.deepEqual(complete('verbalizer v aggregate=sum '), ['space=', 'multi-token=']);
     assert.deepEqual(complete('verbalizer v aggregate='), ['sum', 'mean-logit', 'mean-logprob']);
     assert.deepEqual(complete('verbalizer yahoo:\n  a: b\npattern p verbalizer='), ['yahoo']);
-    assert.deepEqual(complete('pattern p '), ['verbalizer=']);
+    assert.deepEqual(complete('pattern p '), ['verbalizer=', 'shorten=', 'truncate=']);
+    assert.deepEqual(complete('pattern p: {a} {b} [MASK]\npattern q shorten=a,'), ['b']);
+    assert.deepEqual(complete('pattern p: {a} [MASK]\npattern q truncate='), ['tail', 'head', 'balanced', 'longest']);
   });
 
   test('quick fixes: a space after a glued mask, a close verbalizer name, the frameworks’ leading-space form', async () => {
@@ -236,4 +271,16 @@ describe('hover, completion and quick fixes of the v2 constructs', () => {
       assert.deepEqual(errors, [], text);
     }
   });
+});
+
+test('the outline names named verbalizers and shows their options and quoted words', () => {
+  const doc = parse('pattern: {x} [MASK]\nverbalizer:\n  a: b\nverbalizer pet aggregate=mean-logit:\n  a: " b", "c"');
+  const verbalizers = documentSymbols(doc).filter((s) => s.kind === 'verbalizer');
+  assert.deepEqual(
+    verbalizers.map((v) => [v.name, v.detail, v.children.map((c) => c.detail)]),
+    [
+      ['verbalizer', '1 labels', ['b']],
+      ['verbalizer pet', '1 labels · aggregate=mean-logit', ['" b", "c"']],
+    ],
+  );
 });

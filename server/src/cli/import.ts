@@ -22,6 +22,7 @@ export interface ImportCommandOptions {
   readonly labels?: string;
   readonly multiToken?: 'first' | 'mean' | 'max';
   readonly postLogSoftmax?: boolean;
+  readonly truncateMethod?: 'tail' | 'head' | 'balanced';
   readonly model?: string;
   readonly output?: string;
 }
@@ -45,7 +46,9 @@ function convert(format: ImportFormat, options: ImportCommandOptions): Converted
       const mappings = [...(options.mapping ?? []), ...(options.mappingFile ? read(options.mappingFile).split(/\r\n|\r|\n/) : [])];
       if (templates.every((t) => t.trim() === '')) throw new UsageError('lmbff needs --template or --template-file.');
       if (mappings.every((m) => m.trim() === '')) throw new UsageError('lmbff needs --mapping or --mapping-file.');
-      return { ...importLmBff(templates, mappings), sources: 'LM-BFF' };
+      // LM-BFF gives segment ids to BERT-type models only; a RoBERTa-type model sees one sequence.
+      const pairs = options.model !== undefined && !/roberta|bart|xlm|camembert|longformer/i.test(options.model);
+      return { ...importLmBff(templates, mappings, { pairs }), sources: 'LM-BFF' };
     }
     case 'openprompt': {
       if (!options.templateFile && !options.template)
@@ -56,7 +59,12 @@ function convert(format: ImportFormat, options: ImportCommandOptions): Converted
         : undefined;
       const labels = options.labels?.split(',').map((l) => l.trim());
       return {
-        ...importOpenPrompt(templates, verbalizer, { labels, multiToken: options.multiToken, postLogSoftmax: options.postLogSoftmax }),
+        ...importOpenPrompt(templates, verbalizer, {
+          labels,
+          multiToken: options.multiToken,
+          postLogSoftmax: options.postLogSoftmax,
+          truncateMethod: options.truncateMethod,
+        }),
         sources: 'OpenPrompt',
       };
     }

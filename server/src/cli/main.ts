@@ -159,6 +159,13 @@ program
   .option('--labels <names>', 'OpenPrompt .txt verbalizer: the class names of its lines, comma-separated')
   .addOption(new Option('--multi-token <handler>', "OpenPrompt's multi_token_handler (default first)").choices(['first', 'mean', 'max']))
   .option('--no-post-log-softmax', 'OpenPrompt ManualVerbalizer with post_log_softmax=False (mean of logits)')
+  .addOption(
+    new Option('--truncate-method <method>', "OpenPrompt PromptDataLoader's truncate_method (default tail)").choices([
+      'tail',
+      'head',
+      'balanced',
+    ]),
+  )
   .option('--model <id>', 'the model: line of the new file')
   .option('-o, --output <file>', 'write the .cloze file here instead of stdout')
   .action((format: ImportFormat, options: ImportCommandOptions) => {

@@ -28,7 +28,11 @@ function field(index: string): string {
   return `sent_${index}`;
 }
 
-export function readTemplate(template: string, notes: string[]): PvpPart[] {
+/**
+ * `pairs`: the model has segment ids (BERT), so a `*sep+*` inside the template
+ * is the pair encoding (`[SEP+]`); without them (RoBERTa) it is one separator (`[SEP]`).
+ */
+export function readTemplate(template: string, notes: string[], pairs = false): PvpPart[] {
   const parts: PvpPart[] = [];
   const pieces = template.trim().split('*');
   pieces.forEach((piece, i) => {
@@ -47,10 +51,16 @@ export function readTemplate(template: string, notes: string[]): PvpPart[] {
     if (piece === 'sep' || piece === 'sep+') {
       // The tokenizer adds the final separator itself.
       if (last) return;
-      parts.push({ kind: 'sep' });
-      if (piece === 'sep+') {
+      // A second `*sep+*` would be a third segment, which a pair encoding has not: a separator then.
+      const pair = piece === 'sep+' && pairs && !parts.some((part) => part.kind === 'segment');
+      parts.push({ kind: pair ? 'segment' : 'sep' });
+      if (pair) {
         notes.push(
-          `\`*sep+*\` in \`${template}\` starts segment B (token_type_ids 1 for BERT). Cloze encodes one segment: it is imported as [SEP], exact for RoBERTa (which has no segment ids), not for BERT.`,
+          `\`*sep+*\` in \`${template}\` starts segment B: imported as [SEP+], the pair encoding LM-BFF gives a BERT model ([SEP], token_type_ids 1).`,
+        );
+      } else if (piece === 'sep+') {
+        notes.push(
+          `\`*sep+*\` in \`${template}\` starts segment B (token_type_ids 1 for BERT). It is imported as [SEP], which is exactly LM-BFF's input for RoBERTa (one </s>, no segment ids); for a BERT model write [SEP+] (the pair encoding: [SEP] and token_type_ids 1).`,
         );
       }
       return;
@@ -110,7 +120,11 @@ export function readMapping(source: string, notes: string[], name: string | unde
 }
 
 /** A template string and mapping(s), as LM-BFF's `--template`/`--mapping` or its auto_template / auto_label_mapping files (one per line). */
-export function importLmBff(templates: readonly string[], mappings: readonly string[]): Converted<PvpSet> {
+export function importLmBff(
+  templates: readonly string[],
+  mappings: readonly string[],
+  options: { pairs?: boolean } = {},
+): Converted<PvpSet> {
   const notes: string[] = [];
   const lines = (list: readonly string[]): string[] => list.map((line) => line.trim()).filter((line) => line !== '');
   const verbalizers = lines(mappings).map((mapping, i) => readMapping(mapping, notes, i === 0 ? undefined : `mapping${i + 1}`));
@@ -123,7 +137,7 @@ export function importLmBff(templates: readonly string[], mappings: readonly str
   const patterns = lines(templates).map((template, i): PvpPattern => ({
     name: `t${i + 1}`,
     verbalizer: undefined,
-    parts: readTemplate(template, notes),
+    parts: readTemplate(template, notes, options.pairs),
   }));
   return { value: { patterns, verbalizers }, notes: [...new Set(notes)] };
 }
@@ -146,6 +160,11 @@ export function exportLmBff(set: PvpSet): Converted<{ templates: string[]; mappi
     notes.push(`LM-BFF numbers its inputs: ${fields.map((f) => `{${f}} is sent_${sentenceOf(f)}`).join(', ')}.`);
   }
   const templates = set.patterns.map((pattern) => {
+    if (pattern.shorten) {
+      notes.push(
+        `Pattern ${pattern.name ?? ''} cuts its fields (shorten=${pattern.shorten.join(',')}): LM-BFF cuts each sentence to --first_sent_limit / --other_sent_limit, or the whole input at its end (at its start with --truncate_head); pass those options instead.`,
+      );
+    }
     let template = '*cls*';
     for (const part of partWise(pattern.parts)) {
       switch (part.kind) {
@@ -160,6 +179,13 @@ export function exportLmBff(set: PvpSet): Converted<{ templates: string[]; mappi
           break;
         case 'sep':
           template += '*sep*';
+          break;
+        case 'segment':
+          // LM-BFF's `*sep+*` is one separator and segment ids 1 after it: BERT's pair encoding; RoBERTa's has `</s></s>`.
+          template += '*sep+*';
+          notes.push(
+            '[SEP+] is written *sep+*: the same input for BERT; for RoBERTa LM-BFF puts one </s> where the pair encoding has two.',
+          );
           break;
         case 'field': {
           const t = new Set(part.transforms);
@@ -218,8 +244,13 @@ function partWise(parts: readonly PvpPart[]): PvpPart[] {
   return parts.flatMap((part, i): PvpPart[] => {
     const next = parts[i + 1];
     const previous = parts[i - 1];
-    if (part.kind === 'text' && /\s$/.test(part.text) && (next?.kind === 'mask' || next?.kind === 'field')) {
-      const text = part.text.trimEnd();
+    if (part.kind === 'text' && /\s$/.test(part.text) && (next?.kind === 'mask' || next?.kind === 'field' || next?.kind === 'segment')) {
+      const text = previous?.kind === 'segment' ? part.text.trim() : part.text.trimEnd();
+      return text === '' ? [] : [{ kind: 'text', text }];
+    }
+    // Each segment of a pair is trimmed (render.ts): no space starts segment B.
+    if (part.kind === 'text' && previous?.kind === 'segment') {
+      const text = part.text.trimStart();
       return text === '' ? [] : [{ kind: 'text', text }];
     }
     if (part.kind === 'field' && previous?.kind === 'text' && /\s$/.test(previous.text) && !part.transforms.includes('space')) {

@@ -46,7 +46,13 @@ function postProcessing(expression: string, notes: string[], field: string): str
 
 /** One line of `manual_template.txt`, as `parse_text` reads it. */
 export function readOpenPromptTemplate(line: string, notes: string[]): PvpPart[] {
+  return readOpenPromptPattern(line, notes).parts;
+}
+
+/** A template line's parts and its shortenable fields, in template order. */
+export function readOpenPromptPattern(line: string, notes: string[]): { parts: PvpPart[]; shortenable: string[] } {
   const parts: PvpPart[] = [];
+  const shortenable: string[] = [];
   let i = 0;
   const text = line.replace(/\s+$/, '');
   const push = (part: PvpPart, spaceBefore: boolean): void => {
@@ -81,9 +87,6 @@ export function readOpenPromptTemplate(line: string, notes: string[]): PvpPart[]
       throw new Error(`\`${text.slice(i, j + 1)}\` in \`${line}\` is not a template piece.`);
     }
     const dict = piece as Record<string, PythonValue>;
-    if ('shortenable' in dict) {
-      notes.push(`"shortenable" in \`${line}\`: Cloze does not truncate per field; the preview cuts the text farthest from the mask.`);
-    }
     if ('mask' in dict) {
       push({ kind: 'mask' }, spaceBefore);
     } else if (typeof dict['placeholder'] === 'string' || typeof dict['meta'] === 'string') {
@@ -91,6 +94,8 @@ export function readOpenPromptTemplate(line: string, notes: string[]): PvpPart[]
       const processing = dict['post_processing'];
       const transforms = isExpression(processing) ? postProcessing(processing.expression, notes, field) : [];
       push({ kind: 'field', field, transforms }, spaceBefore);
+      // OpenPrompt's default: a placeholder is shortenable, a meta field is not.
+      if (dict['shortenable'] === true || (!('shortenable' in dict) && 'placeholder' in dict)) shortenable.push(field);
     } else if (typeof dict['text'] === 'string') {
       push({ kind: 'text', text: dict['text'] }, spaceBefore);
     } else if (typeof dict['special'] === 'string') {
@@ -103,7 +108,7 @@ export function readOpenPromptTemplate(line: string, notes: string[]): PvpPart[]
       notes.push(`The piece \`${JSON.stringify(dict)}\` in \`${line}\` is not understood; it is left out.`);
     }
   }
-  return parts;
+  return { parts, shortenable };
 }
 
 export interface OpenPromptOptions {
@@ -113,6 +118,8 @@ export interface OpenPromptOptions {
   readonly multiToken?: 'first' | 'mean' | 'max';
   /** `post_log_softmax` (default true). */
   readonly postLogSoftmax?: boolean;
+  /** PromptDataLoader's `truncate_method` (default tail). */
+  readonly truncateMethod?: 'tail' | 'head' | 'balanced';
 }
 
 function words(list: readonly string[], label: string, notes: string[]): PvpWord[] {
@@ -180,7 +187,13 @@ export function importOpenPrompt(
   const patterns = templates
     .split(/\r\n|\r|\n/)
     .filter((line) => line.trim() !== '')
-    .map((line, i) => ({ name: `t${i + 1}`, verbalizer: undefined, parts: readOpenPromptTemplate(line, notes) }));
+    .map((line, i) => {
+      const { parts, shortenable } = readOpenPromptPattern(line, notes);
+      // PromptDataLoader's truncate_method: `tail` cuts the last shortenable part first, `head` the first (each at its end), `balanced` all in proportion.
+      const method = options.truncateMethod ?? 'tail';
+      const shorten = method === 'tail' ? [...shortenable].reverse() : shortenable;
+      return { name: `t${i + 1}`, verbalizer: undefined, parts, shorten, truncate: method === 'balanced' ? 'balanced' : 'tail' };
+    });
   const verbalizers = verbalizer ? readOpenPromptVerbalizers(verbalizer.content, verbalizer.json, options, notes) : [];
   if (verbalizers.length > 1) {
     const others = verbalizers.slice(1).map((v) => v.name ?? '');
@@ -217,6 +230,10 @@ export function exportOpenPrompt(set: PvpSet): Converted<{ templates: string; ve
         case 'sep':
           line += '{"special": "</s>"}';
           break;
+        case 'segment':
+          line += '{"special": "</s>"}';
+          notes.push('[SEP+] (segment B) has no OpenPrompt ManualTemplate form: it is written as a separator in one segment.');
+          break;
         case 'field': {
           const transforms = part.transforms.filter((t) => t !== 'space');
           if (part.transforms.includes('space'))
@@ -230,7 +247,10 @@ export function exportOpenPrompt(set: PvpSet): Converted<{ templates: string; ve
           );
           const processing = transforms.length > 0 ? `, "post_processing": lambda s: ${body}` : '';
           const key = /^text_[ab]$/.test(part.field) ? 'placeholder' : 'meta';
-          line += `{"${key}": "${part.field}"${processing}}`;
+          // OpenPrompt's default is shortenable for a placeholder, not for meta: write the flag where it differs.
+          const cut = pattern.shorten?.includes(part.field) ?? false;
+          const flag = cut === (key === 'placeholder') ? '' : `, "shortenable": ${cut ? 'True' : 'False'}`;
+          line += `{"${key}": "${part.field}"${flag}${processing}}`;
           break;
         }
       }
@@ -245,7 +265,8 @@ export function exportOpenPrompt(set: PvpSet): Converted<{ templates: string; ve
     Object.fromEntries(v.labels.map(({ label, words }) => [label, words.map((w) => (w.space === 'none' ? `<!>${w.text}` : w.text))])),
   );
   for (const v of set.verbalizers) {
-    if (v.aggregate === 'sum')
+    // With one word per label the rules agree (up to OpenPrompt's 1e-15): only several words make the difference.
+    if (v.aggregate === 'sum' && v.labels.some((l) => l.words.length > 1))
       notes.push(
         `Verbalizer ${v.name ?? '(the first)'} sums probabilities; OpenPrompt averages log-probabilities (post_log_softmax=True) or logits (False): the snippet uses mean-logprob.`,
       );
@@ -255,6 +276,18 @@ export function exportOpenPrompt(set: PvpSet): Converted<{ templates: string; ve
         `Verbalizer ${v.name ?? '(the first)'} has space=auto: OpenPrompt scores every word after a space (Ġword); write space=before in Cloze to score what OpenPrompt scores.`,
       );
   }
+  const methods = set.patterns.map((pattern) => {
+    if (!pattern.shorten) return undefined;
+    const order = pattern.parts.flatMap((part) => (part.kind === 'field' && pattern.shorten?.includes(part.field) ? [part.field] : []));
+    const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+    if (pattern.truncate === 'balanced' && same(pattern.shorten, order)) return 'balanced';
+    if (pattern.truncate === 'tail' && same(pattern.shorten, [...order].reverse())) return 'tail';
+    if (pattern.truncate === 'tail' && same(pattern.shorten, order)) return 'head';
+    notes.push(
+      `Pattern ${pattern.name ?? ''}: shorten=${pattern.shorten.join(',')} truncate=${pattern.truncate ?? 'tail'} has no OpenPrompt truncate_method (tail cuts the last shortenable part first, head the first, balanced all).`,
+    );
+    return undefined;
+  });
   const used = set.patterns.map((pattern) => set.verbalizers.indexOf(verbalizerFor(set, pattern) ?? set.verbalizers[0]));
   const python = [
     'from openprompt.prompts import ManualTemplate, ManualVerbalizer',
@@ -263,7 +296,7 @@ export function exportOpenPrompt(set: PvpSet): Converted<{ templates: string; ve
     ...set.patterns.flatMap((pattern, i) => {
       const v = set.verbalizers[used[i]];
       return [
-        `template_${i} = ManualTemplate(tokenizer=tokenizer, text=${pythonString(lines[i])})  # pattern ${pattern.name ?? i + 1}`,
+        `template_${i} = ManualTemplate(tokenizer=tokenizer, text=${pythonString(lines[i])})  # pattern ${pattern.name ?? i + 1}${methods[i] ? `; PromptDataLoader(..., truncate_method=${pythonString(methods[i] ?? 'tail')})` : ''}`,
         v
           ? `verbalizer_${i} = ManualVerbalizer(tokenizer, classes=[${v.labels.map((l) => pythonString(l.label)).join(', ')}], label_words={${v.labels
               .map(({ label }) => `${pythonString(label)}: [${verbalizers[used[i]][label].map(pythonString).join(', ')}]`)

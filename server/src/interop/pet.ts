@@ -114,9 +114,15 @@ export function exportPetPvp(set: PvpSet, className = 'ClozePVP'): Converted<str
   };
   if (fields.length > 0) notes.push(`PET's InputExample fields: ${fields.map((f) => `{${f}} is ${source(f)}`).join(', ')}.`);
   const partList = (pattern: PvpPattern): string => {
-    const items: string[] = [];
+    // PET's second list (parts_b) is segment B: the tokenizer's pair encoding, as [SEP+] means.
+    const lists: string[][] = [[]];
+    let items = lists[0];
     for (const part of pattern.parts) {
       switch (part.kind) {
+        case 'segment':
+          items = [];
+          lists.push(items);
+          break;
         case 'text': {
           // PET encodes each part on its own (with a leading space for RoBERTa): the spaces between parts are implicit.
           const text = part.text.trim();
@@ -129,13 +135,23 @@ export function exportPetPvp(set: PvpSet, className = 'ClozePVP'): Converted<str
         case 'sep':
           items.push('self.wrapper.tokenizer.sep_token');
           break;
-        case 'field':
-          items.push(`self.shortenable(${part.transforms.reduce((e, t) => PET_TRANSFORM[t]?.(e) ?? e, source(part.field))})`);
+        case 'field': {
+          const value = part.transforms.reduce((e, t) => PET_TRANSFORM[t]?.(e) ?? e, source(part.field));
+          // Without `shorten=` every field may be cut (PET needs some); with it, only the fields listed.
+          items.push(!pattern.shorten || pattern.shorten.includes(part.field) ? `self.shortenable(${value})` : value);
           break;
+        }
       }
     }
-    return `[${items.join(', ')}], []`;
+    return `[${lists[0].join(', ')}], [${(lists[1] ?? []).join(', ')}]`;
   };
+  for (const pattern of set.patterns) {
+    if (pattern.shorten && pattern.truncate !== 'longest') {
+      notes.push(
+        `Pattern ${pattern.name ?? ''} has truncate=${pattern.truncate ?? 'tail'}; PET cuts the shortenable parts longest side first (truncate=longest).`,
+      );
+    }
+  }
   const verbalizerIndex = set.patterns.map((pattern) => set.verbalizers.indexOf(verbalizerFor(set, pattern) ?? set.verbalizers[0]));
   const lines = [
     'import string',

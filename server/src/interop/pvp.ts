@@ -1,4 +1,5 @@
 import { patternDisplayName, type ClozeDocument } from '../language/ast';
+import { truncationOf } from '../language/truncate';
 import { chosenVerbalizerName, verbalizerSettings, type Aggregation, type MultiTokenHandler, type SpaceForm } from '../language/options';
 
 /**
@@ -16,6 +17,8 @@ export type PvpPart =
   | { readonly kind: 'text'; readonly text: string }
   | { readonly kind: 'mask' }
   | { readonly kind: 'sep' }
+  /** `[SEP+]`: segment B starts here. */
+  | { readonly kind: 'segment' }
   | { readonly kind: 'field'; readonly field: string; readonly transforms: readonly string[] };
 
 export interface PvpPattern {
@@ -23,6 +26,9 @@ export interface PvpPattern {
   readonly parts: readonly PvpPart[];
   /** The named verbalizer it is scored with; undefined: the first. */
   readonly verbalizer: string | undefined;
+  /** `shorten=`: the fields that may be cut, first cut first; and `truncate=` (default tail). */
+  readonly shorten?: readonly string[];
+  readonly truncate?: string;
 }
 
 export interface PvpWord {
@@ -92,6 +98,9 @@ export function patternText(parts: readonly PvpPart[]): string {
       case 'sep':
         text += '[SEP]';
         break;
+      case 'segment':
+        text += '[SEP+]';
+        break;
       case 'field':
         text += `{${[part.field, ...part.transforms].join('|')}}`;
         break;
@@ -108,7 +117,15 @@ export function writeCloze(set: PvpSet, notes: readonly string[], header: string
   lines.push('');
   if (set.model) lines.push(`model: ${set.model}`, '');
   for (const pattern of set.patterns) {
-    const head = ['pattern', pattern.name, pattern.verbalizer ? `verbalizer=${pattern.verbalizer}` : undefined].filter(Boolean).join(' ');
+    const head = [
+      'pattern',
+      pattern.name,
+      pattern.verbalizer ? `verbalizer=${pattern.verbalizer}` : undefined,
+      pattern.shorten && pattern.shorten.length > 0 ? `shorten=${pattern.shorten.join(',')}` : undefined,
+      pattern.shorten && pattern.truncate && pattern.truncate !== 'tail' ? `truncate=${pattern.truncate}` : undefined,
+    ]
+      .filter(Boolean)
+      .join(' ');
     lines.push(`${head}: ${patternText(pattern.parts)}`);
   }
   for (const verbalizer of set.verbalizers) {
@@ -124,6 +141,7 @@ export function fromDocument(doc: ClozeDocument): PvpSet {
   const patterns = doc.patterns.map((pattern): PvpPattern => ({
     name: pattern.name ? pattern.name.text : patternDisplayName(pattern).replace(' ', ''),
     verbalizer: chosenVerbalizerName(pattern),
+    ...(truncationOf(pattern) ? { shorten: truncationOf(pattern)?.fields, truncate: truncationOf(pattern)?.strategy } : {}),
     parts: mergeText(
       pattern.parts.flatMap((part): PvpPart[] => {
         switch (part.kind) {
@@ -133,6 +151,8 @@ export function fromDocument(doc: ClozeDocument): PvpSet {
             return [{ kind: 'mask' }];
           case 'placeholder':
             return [{ kind: 'field', field: part.field, transforms: part.transforms.map((t) => t.name) }];
+          case 'segment':
+            return [{ kind: 'segment' }];
           case 'special':
             // [CLS]/<s> are added by every framework's tokenizer as well: leaving them out keeps the input.
             return part.token === '[SEP]' || part.token === '</s>' ? [{ kind: 'sep' }] : [];

@@ -92,7 +92,18 @@ export interface HeaderOption {
   readonly span: Span;
 }
 
-export type PatternPart = TextPart | MaskPart | SpecialTokenPart | PlaceholderPart;
+/**
+ * `[SEP+]`: segment B starts here. The input becomes a pair, encoded by the
+ * tokenizer's own pair encoding (`[CLS] A [SEP] B [SEP]` with token_type_ids 1
+ * for B in BERT, `<s> A </s></s> B </s>` in RoBERTa), as PET's two-part
+ * patterns and LM-BFF's `*sep+*` give.
+ */
+export interface SegmentPart {
+  readonly kind: 'segment';
+  readonly span: Span;
+}
+
+export type PatternPart = TextPart | MaskPart | SpecialTokenPart | PlaceholderPart | SegmentPart;
 
 export interface Pattern {
   readonly kind: 'pattern';

@@ -41,6 +41,13 @@ export function hoverExtension(doc: ClozeDocument, offset: number, tokenizer: To
     const option = pattern.options.find((o) => contains(o.span, offset));
     if (option) return optionHover(doc, option, PATTERN_OPTIONS, 'pattern');
     for (const part of pattern.parts) {
+      if (part.kind === 'segment' && contains(part.span, offset)) {
+        const bert = tokenizer?.special.sep === '[SEP]';
+        return {
+          span: part.span,
+          markdown: `**[SEP+]** — segment B starts here: the text before and the text after are encoded as a pair by the tokenizer's own pair encoding${tokenizer ? `, ${bert ? '`[CLS] A [SEP] B [SEP]` with token_type_ids 1 for B' : `\`${tokenizer.special.cls ?? ''} A ${tokenizer.special.sep}${tokenizer.special.sep} B ${tokenizer.special.sep}\``} in ${tokenizer.modelId}` : ''} (PET's two-part patterns, LM-BFF's \`*sep+*\`).`,
+        };
+      }
       if (part.kind !== 'placeholder') continue;
       const transform = part.transforms.find((t) => contains(t.span, offset));
       if (transform) {
@@ -149,6 +156,17 @@ export function completeExtension(doc: ClozeDocument, offset: number): Completio
   const value = /(\S+)=(\S*)$/.exec(header[2]);
   if (value) {
     const start = offset - value[2].length;
+    if (value[1] === 'shorten') {
+      // Field names, comma-separated: propose the pattern's fields not listed yet, after the last comma.
+      const list = value[2].split(',');
+      const fieldStart = offset - list[list.length - 1].length;
+      const fields = [
+        ...new Set(doc.patterns.flatMap((p) => p.parts.flatMap((part) => (part.kind === 'placeholder' ? [part.field] : [])))),
+      ];
+      return fields
+        .filter((f) => !list.slice(0, -1).includes(f))
+        .map((f) => ({ label: f, kind: 'field' as const, detail: 'field that may be cut', replace: { start: fieldStart, end: offset } }));
+    }
     if (value[1] === 'verbalizer') {
       return doc.verbalizers.flatMap((v) =>
         v.name

@@ -27,6 +27,8 @@ export interface OptionSpec {
   readonly values?: readonly OptionValue[];
   /** The value when the option is not written; undefined: none. */
   readonly default?: string;
+  /** For a free value: what it must look like (default: a name). */
+  readonly valuePattern?: RegExp;
 }
 
 export const VERBALIZER_OPTIONS: readonly OptionSpec[] = [
@@ -66,6 +68,28 @@ export const VERBALIZER_OPTIONS: readonly OptionSpec[] = [
 
 export const PATTERN_OPTIONS: readonly OptionSpec[] = [
   { key: 'verbalizer', doc: 'the named verbalizer this pattern is scored with (default: the file’s first verbalizer)' },
+  {
+    key: 'shorten',
+    doc: 'the fields that may be cut when the input is longer than the model reads, first cut first (`shorten=premise,hypothesis`); the mask and the pattern’s own text are never cut',
+    valuePattern: /^[\p{L}\p{M}\p{N}_]+(?:,[\p{L}\p{M}\p{N}_]+)*$/u,
+  },
+  {
+    key: 'truncate',
+    doc: 'how the `shorten=` fields are cut',
+    default: 'tail',
+    values: [
+      {
+        value: 'tail',
+        doc: 'from the end of the first listed field, then the next (OpenPrompt `tail` lists the fields last first, `head` first first)',
+      },
+      { value: 'head', doc: 'from the start of the first listed field, then the next (LM-BFF `truncate_head`)' },
+      { value: 'balanced', doc: 'every listed field loses tokens at its end in proportion to its length (OpenPrompt `balanced`)' },
+      {
+        value: 'longest',
+        doc: 'one token at a time from the end of the longest field, the later one on a tie (PET, Hugging Face `longest_first`)',
+      },
+    ],
+  },
 ];
 
 export interface TransformSpec {
@@ -118,6 +142,10 @@ export function transformSpec(name: string): TransformSpec | undefined {
 
 export function optionSpec(specs: readonly OptionSpec[], key: string): OptionSpec | undefined {
   return specs.find((spec) => spec.key === key);
+}
+
+export function optionValueOf(options: readonly HeaderOption[] | undefined, key: string): string | undefined {
+  return optionValue(options, key);
 }
 
 function optionValue(options: readonly HeaderOption[] | undefined, key: string): string | undefined {

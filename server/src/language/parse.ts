@@ -35,8 +35,10 @@ const FIELD = /^[\p{L}\p{M}\p{N}_]+$/u;
 
 const ESCAPABLE = new Set(['{', '}', '[', ']', '\\', ' ']);
 
-const SPECIAL_TOKENS: ReadonlyArray<{ text: string; part: 'mask' | '[SEP]' | '[CLS]' | '<s>' | '</s>' }> = [
+const SPECIAL_TOKENS: ReadonlyArray<{ text: string; part: 'mask' | 'segment' | '[SEP]' | '[CLS]' | '<s>' | '</s>' }> = [
   { text: '[MASK]', part: 'mask' },
+  // Before `[SEP]`, which it starts with.
+  { text: '[SEP+]', part: 'segment' },
   { text: '<mask>', part: 'mask' },
   { text: '[SEP]', part: '[SEP]' },
   { text: '</s>', part: '</s>' },
@@ -435,10 +437,23 @@ class Parser {
         continue;
       }
       const special = char === '[' || char === '<' ? SPECIAL_TOKENS.find((s) => text.startsWith(s.text, i)) : undefined;
+      if (special?.part === 'segment' && parts.some((part) => part.kind === 'segment')) {
+        // A pair has two texts: a second `[SEP+]` would start a third segment, which no tokenizer encodes.
+        this.error(
+          { start: at, end: at + special.text.length },
+          'A second [SEP+]: a pattern has two segments at most (the tokenizer encodes a pair). Remove it, or write [SEP] for a separator inside a segment.',
+        );
+        i += special.text.length;
+        continue;
+      }
       if (special) {
         flush(at);
         const span = { start: at, end: at + special.text.length };
-        parts.push(special.part === 'mask' ? { kind: 'mask', span } : { kind: 'special', token: special.part, span });
+        parts.push(
+          special.part === 'mask' || special.part === 'segment'
+            ? { kind: special.part, span }
+            : { kind: 'special', token: special.part, span },
+        );
         i += special.text.length;
         continue;
       }
@@ -523,12 +538,12 @@ class Parser {
         this.error(span, `\`${key.text}=\` is given twice in this header.`);
         continue;
       }
-      if (spec.values ? !spec.values.some((v) => v.value === value.text) : !NAME.test(value.text)) {
+      if (spec.values ? !spec.values.some((v) => v.value === value.text) : !(spec.valuePattern ?? NAME).test(value.text)) {
         this.error(
           value.text === '' ? span : value.span,
           spec.values
             ? `\`${key.text}=\` takes ${spec.values.map((v) => `\`${v.value}\``).join(', ')}${value.text === '' ? '' : `, not \`${value.text}\``}.`
-            : `\`${key.text}=\` takes a name${value.text === '' ? '' : `, not \`${value.text}\``}.`,
+            : `\`${key.text}=\` takes ${spec.valuePattern ? 'field names separated by commas' : 'a name'}${value.text === '' ? '' : `, not \`${value.text}\``}.`,
         );
         continue;
       }

@@ -18,11 +18,24 @@ export type FieldValues = ReadonlyMap<string, string>;
  * trimmed, so an empty leading field does not leave a stray space that a
  * byte-level BPE tokenizer would turn into a token.
  */
-export function renderPattern(pattern: Pattern, fields: FieldValues, special: SpecialTokens): string {
+export function renderPattern(
+  pattern: Pattern,
+  fields: FieldValues,
+  special: SpecialTokens,
+  /** Values of placeholders (by part index) already transformed and truncated (truncate.ts). */
+  cut?: ReadonlyMap<number, string>,
+): string {
   let text = '';
   let kept = false;
-  for (const part of pattern.parts) {
+  let segmentA: string | undefined;
+  for (const [index, part] of pattern.parts.entries()) {
     switch (part.kind) {
+      case 'segment':
+        // Each segment is trimmed on its own, as the tokenizer is given two texts.
+        segmentA ??= finish(text, kept);
+        text = '';
+        kept = false;
+        break;
       case 'text':
         // A kept space (`\ `) is written as a placeholder character that trim() leaves alone.
         text += part.kept ? KEPT_SPACE : part.value;
@@ -32,9 +45,11 @@ export function renderPattern(pattern: Pattern, fields: FieldValues, special: Sp
         text += special.mask;
         break;
       case 'placeholder': {
-        const value = transformValue(fields.get(part.field) ?? '', part.transforms);
-        // `|space` puts a space the trimming keeps before a value, and none before an empty one.
-        if (value.startsWith(' ') && part.transforms.some((t) => t.name === 'space')) {
+        const cutValue = cut?.get(index);
+        const value = cutValue ?? transformValue(fields.get(part.field) ?? '', part.transforms);
+        // `|space` puts a space the trimming keeps before a value, and none before an empty one; a
+        // value cut at its start keeps the space its first token has (RoBERTa's `Ġon`).
+        if (value.startsWith(' ') && (cutValue !== undefined || part.transforms.some((t) => t.name === 'space'))) {
           text += KEPT_SPACE + value.slice(1);
           kept = true;
         } else {
@@ -47,8 +62,26 @@ export function renderPattern(pattern: Pattern, fields: FieldValues, special: Sp
         break;
     }
   }
+  const last = finish(text, kept);
+  return segmentA === undefined ? last : `${segmentA}${SEGMENT_B}${last}`;
+}
+
+function finish(text: string, kept: boolean): string {
   const trimmed = text.trim();
   return kept ? trimmed.replaceAll(KEPT_SPACE, ' ') : trimmed;
+}
+
+/**
+ * Between the two texts of a pair input (a pattern with `[SEP+]`): a
+ * private-use character no tokenizer is given. The scorer splits the input
+ * there and encodes the two texts as a pair; `segments` does the same.
+ */
+export const SEGMENT_B = '\uE001';
+
+/** The texts of an input: one, or two for a pair. */
+export function segments(input: string): [string] | [string, string] {
+  const at = input.indexOf(SEGMENT_B);
+  return at < 0 ? [input] : [input.slice(0, at), input.slice(at + SEGMENT_B.length)];
 }
 
 /** A private-use character no tokenizer sees: it is replaced by a space after trimming. */

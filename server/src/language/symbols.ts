@@ -37,14 +37,19 @@ export function documentSymbols(doc: ClozeDocument): OutlineSymbol[] {
         break;
       case 'verbalizer':
         symbols.push({
-          name: 'verbalizer',
-          detail: `${statement.entries.length} labels`,
+          // A named verbalizer (v2) is listed by its name, its options in the detail.
+          name: statement.name ? `verbalizer ${statement.name.text}` : 'verbalizer',
+          detail: [`${statement.entries.length} labels`, ...(statement.options ?? []).map((o) => `${o.key.text}=${o.value.text}`)].join(
+            ' · ',
+          ),
           kind: 'verbalizer',
           span: statement.span,
-          selectionSpan: statement.headerSpan,
+          selectionSpan: statement.name?.span ?? statement.headerSpan,
           children: statement.entries.map((entry) => ({
             name: entry.label.text,
-            detail: entry.words.map((w) => w.text).join(', '),
+            detail: entry.words
+              .map((w) => (w.space === 'before' ? `" ${w.text}"` : w.space === 'none' ? `"${w.text}"` : w.text))
+              .join(', '),
             kind: 'label' as const,
             span: entry.span,
             selectionSpan: entry.label.span,

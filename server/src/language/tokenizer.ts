@@ -37,6 +37,8 @@ export interface TokenizerView {
    * is always asked through `tokenize`.
    */
   vocabulary(): readonly string[];
+  /** The text of some pieces, as the tokenizer decodes them (special tokens kept, no clean-up): how a truncated field is written back. */
+  decode(ids: readonly number[]): string;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { describePattern, type ClozeDocument, type Diagnostic } from './ast';
+import { describePattern, patternFields, type ClozeDocument, type Diagnostic } from './ast';
 import { chosenVerbalizerName } from './options';
 
 /**
@@ -19,6 +19,25 @@ export function validateExtensions(doc: ClozeDocument): Diagnostic[] {
       span: option.value.span,
       message: `No verbalizer is named \`${name}\`${names.length > 0 ? `; the named ones are ${names.map((n) => `\`${n}\``).join(', ')}` : ''}. Declare it with \`verbalizer ${name}:\`, or fix the name. ${describePattern(pattern)[0].toUpperCase()}${describePattern(pattern).slice(1)} is not previewed until then.`,
     });
+  }
+
+  // `shorten=` names fields the pattern reads: a field it does not read can never be cut.
+  for (const pattern of doc.patterns) {
+    const option = pattern.options.find((o) => o.key.text === 'shorten');
+    if (!option) continue;
+    const read = patternFields(pattern);
+    let at = option.value.span.start;
+    for (const field of option.value.text.split(',')) {
+      if (!read.includes(field)) {
+        out.push({
+          code: 'syntax',
+          severity: 'error',
+          span: { start: at, end: at + field.length },
+          message: `\`shorten=\` names \`${field}\`, which ${describePattern(pattern)} does not read${read.length > 0 ? ` (it reads ${read.map((f) => `{${f}}`).join(', ')})` : ''}.`,
+        });
+      }
+      at += field.length + 1;
+    }
   }
 
   // Every verbalizer must declare the labels of the first, so that examples, the ensemble and accuracy mean one thing.

@@ -3,6 +3,7 @@ import { fixedSpace, labelWordForms, singleToken, whereDescription } from './lab
 import { multiTokenScored, verbalizerEntries } from './validateLabelWords';
 import { exampleFields, hasSingleMask, renderPattern } from './render';
 import { formatPieces, type TokenizerView } from './tokenizer';
+import { inputLength, renderTruncated } from './truncate';
 
 /**
  * The checks that need the model's real tokenizer: label words that are not
@@ -180,7 +181,8 @@ function inputsTooLong(doc: ClozeDocument, tokenizer: TokenizerView): Diagnostic
       const estimate = group.fields.reduce((sum, field) => sum + (lengths.get(field) ?? 0), group.overhead);
       if (estimate <= tokenizer.maxLength - ESTIMATE_SLACK) continue;
       for (const pattern of group.patterns) {
-        const length = tokenizer.countTokens(renderPattern(pattern, values, tokenizer.special));
+        // With `shorten=` the fields are cut first (truncate.ts); a pair counts its pair encoding.
+        const length = inputLength(renderTruncated(pattern, values, tokenizer).input, tokenizer);
         if (length <= tokenizer.maxLength) continue;
         out.push({
           code: 'input-too-long',

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PreTrainedTokenizer } from '@xenova/transformers' with { 'resolution-mode': 'import' };
 import * as ort from 'onnxruntime-node';
+import { segments } from '../language/render';
 import type { MaskScores } from '../language/scores';
 import { CancelledError } from './cancelled';
 import { LogitsCache } from './logitsCache';
@@ -122,6 +123,8 @@ interface EncodedInput {
   readonly maskIndex: number;
   readonly truncated: boolean;
   readonly cacheKey: string;
+  /** Segment ids of a pair input (`[SEP+]`), from the tokenizer's pair encoding; absent: all 0. */
+  readonly typeIds?: readonly number[];
 }
 
 export class MaskedLmEngine {
@@ -228,7 +231,21 @@ export class MaskedLmEngine {
 
   /** The ids the model is fed for a text, special tokens included, before any cut. */
   encode(text: string): number[] {
-    return this.tokenizer.encode(text);
+    return this.encodeWithTypes(text).ids;
+  }
+
+  /**
+   * A text, or the two texts of a pair input (split at `SEGMENT_B`, a pattern
+   * with `[SEP+]`), encoded by the tokenizer itself: for a pair its own pair
+   * encoding (`[CLS] A [SEP] B [SEP]`, `<s> A </s></s> B </s>`) with the
+   * segment ids its post-processor gives.
+   */
+  encodeWithTypes(text: string): { ids: number[]; typeIds?: number[] } {
+    const [a, b] = segments(text);
+    if (b === undefined) return { ids: this.tokenizer.encode(text) };
+    // `_encode_plus` is what `encode` and the tokenizer call use inside; only it returns the segment ids without tensors.
+    const plus = (this.tokenizer as unknown as PairEncoder)._encode_plus(a, b, { return_token_type_ids: true });
+    return { ids: plus.input_ids, typeIds: plus.token_type_ids ?? plus.input_ids.map(() => 0) };
   }
 
   /**
@@ -330,20 +347,24 @@ export class MaskedLmEngine {
    * last ids (`[CLS]`/`[SEP]`, `<s>`/`</s>`) are always kept.
    */
   private prepare(text: string): EncodedInput {
-    const all = this.encode(text);
+    const { ids: all, typeIds: allTypes } = this.encodeWithTypes(text);
     const maskIndex = all.indexOf(this.info.maskTokenId);
     const { maxLength } = this.info;
+    // A pair input's segment ids are part of what the model sees, so of the cache key too.
+    const withTypes = (ids: number[], typeIds: number[] | undefined): { ids: number[]; typeIds?: number[]; cacheKey: string } =>
+      typeIds ? { ids, typeIds, cacheKey: `${ids.join(' ')}|${typeIds.join('')}` } : { ids, cacheKey: ids.join(' ') };
     if (all.length <= maxLength || maskIndex < 0 || maxLength < 3) {
-      const ids = all.length <= maxLength ? all : all.slice(0, maxLength);
-      const visibleMask = maskIndex < ids.length ? maskIndex : -1;
-      return { ids, maskIndex: visibleMask, truncated: all.length > maxLength, cacheKey: ids.join(' ') };
+      const cut = all.length <= maxLength ? all.length : maxLength;
+      const visibleMask = maskIndex < cut ? maskIndex : -1;
+      return { ...withTypes(all.slice(0, cut), allTypes?.slice(0, cut)), maskIndex: visibleMask, truncated: all.length > maxLength };
     }
     const content = all.slice(1, -1);
     const keep = maxLength - 2;
     const maskInContent = maskIndex - 1;
     const start = maskInContent < keep ? 0 : Math.min(content.length - keep, maskInContent - Math.floor(keep / 2));
     const ids = [all[0], ...content.slice(start, start + keep), all[all.length - 1]];
-    return { ids, maskIndex: maskInContent - start + 1, truncated: true, cacheKey: ids.join(' ') };
+    const typeIds = allTypes && [allTypes[0], ...allTypes.slice(1, -1).slice(start, start + keep), allTypes[allTypes.length - 1]];
+    return { ...withTypes(ids, typeIds), maskIndex: maskInContent - start + 1, truncated: true };
   }
 
   /** Groups inputs of similar length (shortest first) into batches within both limits. */
@@ -384,7 +405,11 @@ export class MaskedLmEngine {
       input_ids: new ort.Tensor('int64', inputIds, shape),
       attention_mask: new ort.Tensor('int64', attention, shape),
     };
-    if (this.feedsTokenTypes) feeds['token_type_ids'] = new ort.Tensor('int64', new BigInt64Array(inputIds.length), shape);
+    if (this.feedsTokenTypes) {
+      const types = new BigInt64Array(inputIds.length);
+      batch.forEach((input, row) => input.typeIds?.forEach((type, column) => (types[row * width + column] = BigInt(type))));
+      feeds['token_type_ids'] = new ort.Tensor('int64', types, shape);
+    }
     if (this.maskInput) {
       // Each row's mask in the batch flattened to [batch × width] rows.
       feeds[this.maskInput] = new ort.Tensor(
@@ -531,4 +556,9 @@ function describeEngineLoadError(location: LoadableModel, file: string, quantize
     return `${location.id} could not be downloaded for scoring (${file}: ${detail}). Check the id and the network, or put the model in the models folder (${modelsFolderHint(ui)}).`;
   }
   return `${location.id} could not be loaded for scoring from ${folder} (${file}): ${detail}. A model folder needs config.json, tokenizer.json and ${file} as exported for transformers.js. ${other}`;
+}
+
+/** The tokenizer's pair encoding with segment ids (typed here: the library declares it private). */
+interface PairEncoder {
+  _encode_plus(text: string, pair: string, options: { return_token_type_ids: boolean }): { input_ids: number[]; token_type_ids?: number[] };
 }

@@ -288,4 +288,8 @@ class TransformersTokenizerView implements TokenizerView {
   vocabulary(): readonly string[] {
     return this.vocab;
   }
+
+  decode(ids: readonly number[]): string {
+    return this.tokenizer.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  }
 }

@@ -2,7 +2,7 @@ import { maskParts, patternDisplayName, type ClozeDocument, type LabelWord, type
 import { fixedSpace, labelWordForms, singleToken } from '../language/labelWords';
 import { verbalizerOf, verbalizerSettings, type Aggregation, type MultiTokenHandler } from '../language/options';
 import { positionAt } from '../language/positions';
-import { exampleFields, hasSingleMask, maskContext, renderPattern } from '../language/render';
+import { exampleFields, hasSingleMask, maskContext, renderPattern, segments } from '../language/render';
 import {
   aggregateLabels,
   argmax,
@@ -16,6 +16,7 @@ import {
   type TokenProbability,
 } from '../language/scores';
 import { formatPieces, type MaskContext, type TokenizerView } from '../language/tokenizer';
+import { renderTruncated } from '../language/truncate';
 
 /**
  * The preview of issue 3: what the model puts at the mask for every example
@@ -68,8 +69,10 @@ export interface PreviewLabelWord {
 
 export interface PatternResult {
   readonly pattern: string;
-  /** The exact text given to the tokenizer. */
+  /** The exact text given to the tokenizer; for a pair input (`[SEP+]`), its first text. */
   readonly input: string;
+  /** The second text of a pair input, encoded as segment B; absent for one text. */
+  readonly inputB?: string;
   readonly maskToken: string;
   /** False when the model never saw the mask; the distributions are then empty. */
   readonly maskFound: boolean;
@@ -186,10 +189,9 @@ export async function computePreview(
     }));
   const contentFree = plans.map((plan) => renderPattern(plan.pattern, new Map(), tokenizer.special));
   // One call for everything, so the scorer can batch and cache across patterns and examples.
-  const inputs = [
-    ...contentFree,
-    ...examples.flatMap(({ fields }) => plans.map((plan) => renderPattern(plan.pattern, fields, tokenizer.special))),
-  ];
+  // `shorten=` fields are cut here, by the pattern's strategy, before the engine sees the input.
+  const rendered = examples.flatMap(({ fields }) => plans.map((plan) => renderTruncated(plan.pattern, fields, tokenizer)));
+  const inputs = [...contentFree, ...rendered.map((r) => r.input)];
   const scores = plans.length === 0 ? [] : await scorer(inputs, wordIds, options.topK);
   if (scores.length !== inputs.length) throw new Error(`The scorer answered ${scores.length} inputs of ${inputs.length}.`);
 
@@ -212,7 +214,9 @@ export async function computePreview(
     if (e > 0 && e % EXAMPLES_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const results = plans.map((plan, p) => {
       const index = plans.length + e * plans.length + p;
-      return patternResult(plan, labels, inputs[index], scores[index], priors[p], gold, declared, tokenizer.special.mask, options);
+      const cutFields = rendered[e * plans.length + p].truncatedFields;
+      const scored = cutFields ? { ...scores[index], truncated: true } : scores[index];
+      return patternResult(plan, labels, inputs[index], scored, priors[p], gold, declared, tokenizer.special.mask, options);
     });
     examplePreviews.push(exampleSummary(line, gold, fields, results, labels, declared, options));
   }
@@ -224,7 +228,8 @@ export async function computePreview(
     patterns: plans.map((plan) => plan.name),
     labels,
     examples: examplePreviews,
-    contentFree: Object.fromEntries(plans.map((plan, i) => [plan.name, contentFree[i]])),
+    // A pair's two texts are shown joined by the `[SEP+]` that separates them in the pattern.
+    contentFree: Object.fromEntries(plans.map((plan, i) => [plan.name, segments(contentFree[i]).join(' [SEP+] ')])),
     priors: Object.fromEntries(plans.map((plan, i) => [plan.name, toRecord(labels, priors[i])])),
     summary: {
       patterns: plans.map((plan, p) => accuracySummary(plan.name, examplePreviews, labels, (example) => example.results[p])),
@@ -366,7 +371,16 @@ function patternResult(
   maskToken: string,
   options: PreviewOptions,
 ): PatternResult {
-  const base = { pattern: plan.name, input, maskToken, maskFound: scores.maskFound, truncated: scores.truncated, top: scores.top };
+  const [first, second] = segments(input);
+  const base = {
+    pattern: plan.name,
+    input: first,
+    ...(second === undefined ? {} : { inputB: second }),
+    maskToken,
+    maskFound: scores.maskFound,
+    truncated: scores.truncated,
+    top: scores.top,
+  };
   if (!scores.maskFound) return { ...base, labels: {}, calibrated: {}, prediction: null, correct: null, labelWords: [] };
   const { probabilities, words } = distribution(plan, labels, scores);
   const calibrated = calibrate(probabilities, prior);
