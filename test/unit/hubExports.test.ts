@@ -11,11 +11,15 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { engineReport, MaskedLmEngine } from '../../server/src/model/engine';
+import { parse } from '../../server/src/language/parse';
+import { maskHover } from '../../server/src/lsp/previewHover';
+import { describeEngine, engineReport, MaskedLmEngine } from '../../server/src/model/engine';
+import { computePreview } from '../../server/src/service/preview';
 import { resolveModel } from '../../server/src/model/resolve';
 import { directDistribution, directRank, engineCacheDir, engineFor, freshEngine, modelFile } from '../support/directOnnx';
 import { fixtureModel } from '../support/fixtureGraphs';
 import { cliMain, fixturesDir, modelsDir, repoRoot } from '../support/paths';
+import { loadTokenizer } from '../support/service';
 
 /**
  * How far the engine's int8 numbers may be from onnxruntime run on the shipped dynamic-int8 file
@@ -194,4 +198,29 @@ describe('cloze preview --format json says what ran', () => {
       });
     });
   }
+});
+
+describe('the [MASK] hover says what ran', () => {
+  test('review-bert-small-xenova int8: a footer with the file, the graph and the precision', async () => {
+    const engine = await engineFor('review-bert-small-xenova', { quantized: true });
+    const source = [
+      'pattern short: {review} It was [MASK].',
+      'verbalizer:',
+      '  positive: great',
+      '  negative: terrible',
+      'example positive: a gorgeous , high-spirited musical .',
+    ].join('\n');
+    const result = await computePreview(
+      parse(source),
+      await loadTokenizer('review-bert-small-xenova'),
+      (inputs, ids, k) => engine.score(inputs, ids, k),
+      {
+        topK: 3,
+        calibrate: false,
+      },
+    );
+    const hover = maskHover(result, 'short', describeEngine(engine.info));
+    assert.match(hover, /\| line 5 \(positive\) \|/);
+    assert.equal(hover.split('\n').at(-1), '_onnx/model_quantized.onnx · mask-only graph · int8-dynamic-per-token_');
+  });
 });
