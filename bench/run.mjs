@@ -6,7 +6,7 @@
 //
 //   node bench/run.mjs [--quick] [--only check,preview,responsiveness,startup] [--out FILE]
 //
-// CLOZE_MODELS_DIR (default ../shared/models) must hold review-bert-small and
+// CLOZE_MODELS_DIR (default ../shared/models) must hold review-bert-small, review-bert-small-xenova and
 // tiny-random-bert-uncased; nothing is downloaded.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +33,12 @@ const sections = ['check', 'preview', 'responsiveness', 'startup'].filter((s) =>
 
 const modelsDir = resolve(process.env.CLOZE_MODELS_DIR ?? join(root, '..', 'shared', 'models'));
 const dataFile = resolve(process.env.CLOZE_BENCH_DATA ?? join(modelsDir, '..', 'data', 'sst2-dev.jsonl'));
-for (const needed of [join(modelsDir, 'review-bert-small'), join(modelsDir, 'tiny-random-bert-uncased'), dataFile]) {
+for (const needed of [
+  join(modelsDir, 'review-bert-small'),
+  join(modelsDir, 'review-bert-small-xenova'),
+  join(modelsDir, 'tiny-random-bert-uncased'),
+  dataFile,
+]) {
   if (!existsSync(needed)) {
     console.error(`bench: ${needed} does not exist. Set CLOZE_MODELS_DIR to ../shared/models (and CLOZE_BENCH_DATA to sst2-dev.jsonl).`);
     process.exit(2);
@@ -104,7 +109,8 @@ async function runSection(name) {
           modelsDir,
           cacheDir,
           dataFile,
-          models: ['review-bert-small', 'tiny-random-bert-uncased'],
+          // review-bert-small-xenova: the same weights exported the way Xenova/* hub models are (opset 11, dynamic int8).
+          models: ['review-bert-small', 'review-bert-small-xenova', 'tiny-random-bert-uncased'],
           quick,
           log,
         }),

@@ -28,8 +28,15 @@ describe('cloze eval', () => {
     const data = path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl');
     const run = cloze('eval', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), '--data', data, '--no-quantized', '--format', 'json');
     assert.equal(run.status, 0, run.stderr);
-    const result = JSON.parse(run.stdout) as { evaluated: number; patterns: Summary[]; confusion: Record<string, Record<string, number>> };
+    const result = JSON.parse(run.stdout) as {
+      evaluated: number;
+      patterns: Summary[];
+      confusion: Record<string, Record<string, number>>;
+      engine: Record<string, unknown>;
+    };
     assert.equal(result.evaluated, 872);
+    // What ran (issue 8): the fp32 file, on the graph of logits at the mask only.
+    assert.deepEqual(result.engine, { file: 'onnx/model.onnx', graph: 'mask-only', precision: 'fp32' });
     const [short] = result.patterns;
     assert.equal(short.labelled, 872);
     // 78.6 % and 78.0 % of 872, to the row (±1 row for a tie decided differently in float32).

@@ -11,6 +11,7 @@ import { maskOnlyGraph } from '../../server/src/model/maskOnlyGraph';
 import { freshEngine, modelFile } from '../support/directOnnx';
 
 const models = ['review-bert-small', 'tiny-random-bert-uncased', 'tiny-random-bert-cased', 'tiny-random-roberta'];
+// (The hub-style exports, *-xenova, are in hubExports.test.ts; every head shape at opsets 11–17 in hubGraphs.test.ts.)
 
 /** Two rows of different lengths (the first padded), masks at different positions; ids valid in every vocabulary here. */
 function batch(session: ort.InferenceSession, maskId: number) {
@@ -49,7 +50,15 @@ describe('the mask-only graph', () => {
         const { feeds, masks } = batch(full, maskId);
         const expected = (await full.run(feeds))['logits'];
         const actual = (
-          await maskOnly.run({ ...feeds, [rewritten.maskInput]: new ort.Tensor('int64', BigInt64Array.from(masks, BigInt), [2, 1]) })
+          await maskOnly.run({
+            ...feeds,
+            // Each row's mask in the batch flattened to [batch × width] rows.
+            [rewritten.maskInput]: new ort.Tensor(
+              'int64',
+              BigInt64Array.from(masks, (mask, row) => BigInt(row * 5 + mask)),
+              [2],
+            ),
+          })
         )[rewritten.output];
         const [, width, vocab] = expected.dims;
         assert.deepEqual(actual.dims, [2, vocab]);
@@ -57,7 +66,12 @@ describe('the mask-only graph', () => {
         const a = actual.data as Float32Array;
         let worst = 0;
         masks.forEach((mask, row) => {
-          for (let v = 0; v < vocab; v++) worst = Math.max(worst, Math.abs(a[row * vocab + v] - e[(row * width + mask) * vocab + v]));
+          for (let v = 0; v < vocab; v++) {
+            const expectedLogit = e[(row * width + mask) * vocab + v];
+            // Relative for large logits: the weight-only int8 file's weights are dequantized at load in the
+            // rewritten graph, at each call in the shipped one, and the products' sums differ in the last bits.
+            worst = Math.max(worst, Math.abs(a[row * vocab + v] - expectedLogit) / Math.max(1, Math.abs(expectedLogit)));
+          }
         });
         assert.ok(worst <= 1e-5, `largest difference ${worst}`);
       });

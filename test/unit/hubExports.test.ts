@@ -1,0 +1,226 @@
+// Models exported the way Xenova/* hub models are (../shared/models/*-xenova: optimum's export at
+// opset 11, then quantize_dynamic with MatMulInteger), through the real loading code: the engine
+// runs the mask-only graph on both files and says what ran; its numbers equal onnxruntime run
+// directly on the file as shipped (fp32 to 1e-5; int8 within the tolerance measured in
+// docs/preview.md); an input's numbers are bit-identical alone, in two different batches and after
+// another example is edited; a graph the rewrite does not know loads in full with the reason.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parse } from '../../server/src/language/parse';
+import { maskHover } from '../../server/src/lsp/previewHover';
+import { describeEngine, engineReport, MaskedLmEngine } from '../../server/src/model/engine';
+import { computePreview } from '../../server/src/service/preview';
+import { resolveModel } from '../../server/src/model/resolve';
+import { directDistribution, directRank, engineCacheDir, engineFor, freshEngine, modelFile } from '../support/directOnnx';
+import { fixtureModel } from '../support/fixtureGraphs';
+import { cliMain, fixturesDir, modelsDir, repoRoot } from '../support/paths';
+import { loadTokenizer } from '../support/service';
+
+/**
+ * How far the engine's int8 numbers may be from onnxruntime run on the shipped dynamic-int8 file
+ * one input at a time. The engine quantizes activations per token, the file per call: over the
+ * 2,616 SST-2 inputs of `node bench/precision.mjs` on review-bert-small-xenova the largest
+ * |Δ p(w | x)| was 0.0093 (docs/preview.md). The bound leaves about 2× room.
+ */
+const int8Tolerance = 0.02;
+
+function sst2(count: number): string[] {
+  const file = path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl');
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .slice(0, count)
+    .map((line) => (JSON.parse(line) as { text: string }).text);
+}
+
+const patterns = [
+  (t: string) => `${t} It was [MASK].`,
+  (t: string) => `Just [MASK]! ${t}`,
+  (t: string) => `${t} All in all, it was [MASK].`,
+];
+
+const hubModels = [
+  { model: 'review-bert-small-xenova', words: ['great', 'good', 'terrible', 'bad'] },
+  { model: 'tiny-random-distilbert-xenova', words: ['great', 'terrible'] },
+  { model: 'tiny-random-albert-xenova', words: ['great', 'terrible'] },
+];
+
+describe('hub-style exports: the fast path, and numbers equal to the file run directly', () => {
+  for (const { model, words } of hubModels) {
+    for (const quantized of [false, true]) {
+      test(`${model} ${quantized ? 'int8' : 'fp32'}: mask-only, and p(w | x) and ranks as onnxruntime on the shipped file`, async () => {
+        const engine = await engineFor(model, { quantized });
+        assert.equal(engine.info.graph, 'mask-only', engine.info.graphReason);
+        assert.equal(engine.info.precision, quantized ? 'int8-dynamic-per-token' : 'fp32');
+        assert.deepEqual(engineReport(engine.info), {
+          file: quantized ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx',
+          graph: 'mask-only',
+          precision: quantized ? 'int8-dynamic-per-token' : 'fp32',
+        });
+        const mask = engine.info.maskToken;
+        const wordIds = words.map((word) => {
+          const ids = engine.encode(word).slice(1, -1);
+          assert.equal(ids.length, 1, `${word} is one token of ${model}`);
+          return ids[0];
+        });
+        const inputs = sst2(6).map((text, i) => patterns[i % patterns.length](text).replace('[MASK]', mask));
+        const scores = await engine.score(inputs, wordIds, 3);
+        let worst = 0;
+        for (const [i, input] of inputs.entries()) {
+          const ids = engine.encode(input);
+          const direct = await directDistribution(modelFile(model, quantized), ids, ids.indexOf(engine.info.maskTokenId));
+          for (const word of [...scores[i].words, ...scores[i].top]) {
+            const difference = Math.abs(word.p - direct[word.tokenId]);
+            worst = Math.max(worst, difference);
+            if (!quantized) {
+              assert.ok(
+                difference <= 1e-5 * direct[word.tokenId] + 1e-12,
+                `p(${word.tokenId} | ${input}): ${word.p} ≠ ${direct[word.tokenId]}`,
+              );
+              if ('rank' in word) assert.equal(word.rank, directRank(direct, word.tokenId));
+            }
+          }
+        }
+        if (quantized) {
+          assert.ok(worst <= int8Tolerance, `max |Δp| ${worst}`);
+          // The int8 file is really run (not the fp32 one): its numbers are not the fp32 file's.
+          const fp32 = await directDistribution(
+            modelFile(model, false),
+            engine.encode(inputs[0]),
+            engine.encode(inputs[0]).indexOf(engine.info.maskTokenId),
+          );
+          assert.notEqual(scores[0].words[0].p, fp32[wordIds[0]]);
+        }
+      });
+    }
+  }
+});
+
+describe('batch-invariant numbers', () => {
+  for (const [model, quantized] of [
+    ['review-bert-small-xenova', true],
+    ['review-bert-small-xenova', false],
+    ['review-bert-small', true],
+  ] as const) {
+    test(`${model} ${quantized ? 'int8' : 'fp32'}: one input alone, in two different batches, and after another example is edited`, async () => {
+      const engine = await freshEngine(model, { quantized });
+      const texts = sst2(24);
+      const target = `${texts[0]} It was [MASK].`;
+      const wordIds = ['great', 'terrible'].map((w) => engine.encode(w)[1]);
+      const scoreOf = async (inputs: string[]): Promise<unknown> => {
+        engine.clearCache(); // every input runs through the model, in the batches this call makes
+        const scores = await engine.score(inputs, wordIds, 10);
+        return scores[inputs.indexOf(target)];
+      };
+      const alone = await scoreOf([target]);
+      // Neighbours of other lengths (other padding, other places in the batch), and other patterns.
+      const first = [...texts.slice(1, 12).map((t) => `${t} It was [MASK].`), target];
+      const second = [target, ...texts.slice(12, 24).map((t) => `Just [MASK]! ${t}`), 'A [MASK] film.'];
+      assert.deepEqual(await scoreOf(first), alone);
+      assert.deepEqual(await scoreOf(second), alone);
+      // The same batch after an edit of another example: its numbers change, the target's do not.
+      const edited = first.map((input, i) => (i === 3 ? input.replace('It was', 'Honestly, it was') : input));
+      assert.deepEqual(await scoreOf(edited), alone);
+      assert.equal(engine.batching.batchSize > 1, true, 'batched, not one input per call');
+    });
+  }
+});
+
+describe('a graph the rewrite does not know', () => {
+  /** A model folder: the real tokenizer of tiny-random-bert-uncased and a generated graph. */
+  function folderWith(graph: Uint8Array, name: string): string {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-hub-fixture-'));
+    const folder = path.join(root, name);
+    fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
+    const source = path.join(modelsDir(), 'tiny-random-bert-uncased');
+    for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
+      fs.copyFileSync(path.join(source, file), path.join(folder, file));
+    }
+    fs.writeFileSync(path.join(folder, 'onnx', 'model.onnx'), graph);
+    return root;
+  }
+
+  for (const unhandled of [true, false]) {
+    test(unhandled ? 'loads the full graph and says why' : 'the same folder with a BERT head at opset 11 runs mask-only', async () => {
+      const root = folderWith(fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522, unhandled }), 'fixture-bert');
+      const location = resolveModel('fixture-bert', undefined, { modelsDir: root, allowRemoteModels: false, cacheDir: engineCacheDir });
+      assert.ok(location.ok);
+      const engine = await MaskedLmEngine.load(location, engineCacheDir, { quantized: false });
+      const report = engineReport(engine.info);
+      if (unhandled) {
+        assert.equal(report.graph, 'full');
+        assert.match(report.reason ?? '', /Softmax/);
+      } else {
+        assert.equal(report.graph, 'mask-only');
+        assert.equal(report.reason, undefined);
+      }
+      const [scores] = await engine.score(['It was [MASK].'], [2307], 3);
+      assert.equal(scores.maskFound, true);
+      assert.equal(scores.top.length, 3);
+    });
+  }
+});
+
+describe('cloze preview --format json says what ran', () => {
+  for (const quantized of [true, false]) {
+    test(`review-bert-small-xenova ${quantized ? 'int8' : 'fp32'}: engine.graph is mask-only`, async () => {
+      const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-cli-cache-'));
+      const args = [
+        cliMain,
+        'preview',
+        path.join(fixturesDir, 'preview', 'sentiment.cloze'),
+        '--model',
+        'review-bert-small-xenova',
+        '--models-dir',
+        modelsDir(),
+        '--offline',
+        '--format',
+        'json',
+        ...(quantized ? [] : ['--no-quantized']),
+      ];
+      const stdout = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, args, { cwd: repoRoot, env: { ...process.env, CLOZE_CACHE_DIR: cacheDir } }, (error, out, err) =>
+          error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+        ),
+      );
+      const result = JSON.parse(stdout) as { model: string; engine: Record<string, unknown> };
+      assert.equal(result.model, 'review-bert-small-xenova');
+      assert.deepEqual(result.engine, {
+        file: quantized ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx',
+        graph: 'mask-only',
+        precision: quantized ? 'int8-dynamic-per-token' : 'fp32',
+      });
+    });
+  }
+});
+
+describe('the [MASK] hover says what ran', () => {
+  test('review-bert-small-xenova int8: a footer with the file, the graph and the precision', async () => {
+    const engine = await engineFor('review-bert-small-xenova', { quantized: true });
+    const source = [
+      'pattern short: {review} It was [MASK].',
+      'verbalizer:',
+      '  positive: great',
+      '  negative: terrible',
+      'example positive: a gorgeous , high-spirited musical .',
+    ].join('\n');
+    const result = await computePreview(
+      parse(source),
+      await loadTokenizer('review-bert-small-xenova'),
+      (inputs, ids, k) => engine.score(inputs, ids, k),
+      {
+        topK: 3,
+        calibrate: false,
+      },
+    );
+    const hover = maskHover(result, 'short', describeEngine(engine.info));
+    assert.match(hover, /\| line 5 \(positive\) \|/);
+    assert.equal(hover.split('\n').at(-1), '_onnx/model_quantized.onnx · mask-only graph · int8-dynamic-per-token_');
+  });
+});
