@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import {
   CodeActionKind,
@@ -12,6 +13,7 @@ import {
   type Hover,
   type InitializeParams,
   type InitializeResult,
+  type Range,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import {
@@ -34,10 +36,14 @@ import type { DataLimits } from '../service/dataSets';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
 import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, toSpan } from './convert';
 import { ValidationScheduler } from './validation';
+import { offsetInDocument, recentTree } from './recentTree';
 import { TrustNotification, untrustedDiagnostic } from './trust';
 import { lensAnchors, lensContent, type LensAnchor } from './lenses';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager } from './previews';
+
+/** How old a syntax tree may be and still answer hovers and completions while the user types (see onRecentTree). */
+const RECENT_TREE_MS = 500;
 
 /** What a code lens carries between `textDocument/codeLens` and `codeLens/resolve`. */
 interface LensData {
@@ -56,7 +62,7 @@ export const StatsRequest = 'cloze/stats';
  */
 export class ClozeServer {
   private readonly documents = new TextDocuments(TextDocument);
-  private readonly parsed = new Map<string, { version: number; doc: ClozeDocument }>();
+  private readonly parsed = new Map<string, { version: number; doc: ClozeDocument; at: number }>();
   private readonly settings = new Map<string, Promise<ClozeSettings>>();
   private readonly services = new Map<string, ClozeLanguageService>();
   private readonly tokenizers: TokenizerCache;
@@ -155,7 +161,7 @@ export class ClozeServer {
     const cached = this.parsed.get(uri);
     if (cached && cached.version === document.version) return cached.doc;
     const doc = parse(document.getText());
-    this.parsed.set(uri, { version: document.version, doc });
+    this.parsed.set(uri, { version: document.version, doc, at: performance.now() });
     return doc;
   }
 
@@ -263,17 +269,20 @@ export class ClozeServer {
   }
 
   private async hover(uri: string, position: { line: number; character: number }): Promise<Hover | null> {
-    const context = await this.context(uri);
-    if (!context) return null;
-    const { doc, service, choice } = context;
-    const offset = toOffset(doc, position);
-    const tokenizer = service.loadedTokenizer(choice);
-    const result = service.boundedByTokenizer(
-      choice,
-      () => hoverAt(doc, offset, tokenizer),
-      () => hoverAt(doc, offset, undefined),
-    );
-    if (!result) return null;
+    const settings = await this.settingsFor(uri);
+    const service = this.serviceFor(settings);
+    const answer = this.onRecentTree(uri, position, (doc, offset) => {
+      const choice = this.trusted ? service.modelChoice(doc, uriToPath(uri)) : untrustedChoice(doc);
+      const tokenizer = service.loadedTokenizer(choice);
+      const result = service.boundedByTokenizer(
+        choice,
+        () => hoverAt(doc, offset, tokenizer),
+        () => hoverAt(doc, offset, undefined),
+      );
+      return result ? { span: result.span, value: { result, doc, offset } } : undefined;
+    });
+    if (!answer) return null;
+    const { result, doc, offset } = answer.value;
     // Only a preview that is already there: a hover never waits for the model.
     const preview = this.inference?.previews.latest(uri);
     let extra = '';
@@ -283,18 +292,70 @@ export class ClozeServer {
       if (node?.kind === 'label-word') extra = labelWordHover(preview.result, node.entry.label.text, node.word.text);
     }
     const value = extra ? `${result.markdown}\n\n---\n\n${extra}` : result.markdown;
-    return { contents: { kind: 'markdown', value }, range: toRange(doc, result.span) };
+    return { contents: { kind: 'markdown', value }, range: answer.range };
   }
 
   private complete(uri: string, position: { line: number; character: number }): CompletionItem[] {
-    const doc = this.parsedDocument(uri);
-    if (!doc) return [];
-    return completeAt(doc, toOffset(doc, position)).map((proposal) => ({
+    const document = this.documents.get(uri);
+    // The proposals' spans as one span: if it maps into the current version, each of them does, by the same shift.
+    const answer = this.onRecentTree(uri, position, (doc, offset) => {
+      const proposals = completeAt(doc, offset);
+      const starts = proposals.map((p) => p.replace.start);
+      const ends = proposals.map((p) => p.replace.end);
+      const span = proposals.length === 0 ? { start: offset, end: offset } : { start: Math.min(...starts), end: Math.max(...ends) };
+      return { span, value: proposals };
+    });
+    if (!document || !answer) return [];
+    return answer.value.map((proposal) => ({
       label: proposal.label,
       kind: completionKind(proposal.kind),
       detail: proposal.detail,
-      textEdit: { range: toRange(doc, proposal.replace), newText: proposal.insertText ?? proposal.label },
+      textEdit: {
+        range: {
+          start: document.positionAt(proposal.replace.start + answer.shift),
+          end: document.positionAt(proposal.replace.end + answer.shift),
+        },
+        newText: proposal.insertText ?? proposal.label,
+      },
     }));
+  }
+
+  /**
+   * Runs a position request on the most recent syntax tree of the document when
+   * the position and the answer's span lie outside what changed since (ranges
+   * mapped to the current version), else on a fresh parse of the current
+   * version. A tree older than RECENT_TREE_MS is not used: answers lag the
+   * text by at most that while typing, and a 10,000-line document is parsed
+   * a few times a second instead of once per request.
+   */
+  private onRecentTree<T>(
+    uri: string,
+    position: { line: number; character: number },
+    work: (doc: ClozeDocument, offset: number) => { span: { start: number; end: number }; value: T } | undefined,
+  ): { range: Range; value: T; shift: number } | undefined {
+    const document = this.documents.get(uri);
+    if (!document) return undefined;
+    const cached = this.parsed.get(uri);
+    if (cached && cached.version !== document.version && performance.now() - cached.at < RECENT_TREE_MS) {
+      const tree = recentTree(cached.doc, document.getText());
+      const offset = tree.toTree(offsetInDocument(document, position));
+      if (offset !== undefined) {
+        const answer = work(tree.doc, offset);
+        if (!answer) return undefined;
+        const span = tree.toCurrent(answer.span);
+        if (span) {
+          return {
+            range: { start: document.positionAt(span.start), end: document.positionAt(span.end) },
+            value: answer.value,
+            shift: span.start - answer.span.start,
+          };
+        }
+      }
+    }
+    const doc = this.parsedDocument(uri);
+    if (!doc) return undefined;
+    const answer = work(doc, toOffset(doc, position));
+    return answer ? { range: toRange(doc, answer.span), value: answer.value, shift: 0 } : undefined;
   }
 
   /**
