@@ -75,7 +75,7 @@ export class ClozeServer {
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
-  /** Debounced validation per document; the diagnostics last computed, per version (for code actions). */
+  /** Debounced validation per document; the diagnostics last computed and their version (for code actions). */
   private readonly scheduler = new ValidationScheduler((uri) => {
     const document = this.documents.get(uri);
     return document ? this.validate(document) : Promise.resolve();
@@ -380,6 +380,8 @@ export class ClozeServer {
         ? await service.checkStructure(doc, file, dataLimits(await this.settingsFor(uri)))
         : await service.checkStructure(doc, undefined, undefined, false);
       diagnostics = tokenizer ? [...structural, ...service.tokenChecks(doc, choice, tokenizer)] : structural;
+      // Computed once per version: the editor asks again as the cursor moves.
+      if (this.documents.get(uri)?.version === version) this.lastDiagnostics.set(uri, { version, diagnostics });
     }
     if (this.documents.get(uri)?.version !== version) return [];
     const wanted = toSpan(doc, range);
