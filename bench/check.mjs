@@ -12,6 +12,7 @@ const require = createRequire(import.meta.url);
 const { parse } = require('../server/out/language/parse.js');
 const { validateStructure } = require('../server/out/language/validate.js');
 const { validateWithTokenizer } = require('../server/out/language/validateTokens.js');
+const { boundedTokenizing, checkBudgetMs } = require('../server/out/model/tokenizers.js');
 
 /**
  * A document with `size` statements: half patterns, half examples. `variant`
@@ -46,7 +47,8 @@ function check(text, tokenizer) {
   const t1 = performance.now();
   const structural = validateStructure(doc).length;
   const t2 = performance.now();
-  const tokens = validateWithTokenizer(doc, tokenizer).length;
+  // Under one time budget, as the server and the CLI run it (model/tokenizers.ts, boundedTokenizing).
+  const tokens = boundedTokenizing(checkBudgetMs(text.length), () => validateWithTokenizer(doc, tokenizer)).length;
   const t3 = performance.now();
   return { parseMs: t1 - t0, structureMs: t2 - t1, tokensMs: t3 - t2, totalMs: t3 - t0, diagnostics: structural + tokens };
 }

@@ -15,6 +15,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchCheck } from './check.mjs';
+import { benchEditStorm, editStormMarkdown } from './editStorm.mjs';
 import { benchPreview } from './preview.mjs';
 import { benchResponsiveness } from './responsiveness.mjs';
 import { benchStartup } from './startup.mjs';
@@ -29,7 +30,7 @@ const option = (name) => {
   return at >= 0 ? args[at + 1] : undefined;
 };
 const only = option('--only')?.split(',');
-const sections = ['check', 'preview', 'responsiveness', 'startup'].filter((s) => !only || only.includes(s));
+const sections = ['check', 'preview', 'responsiveness', 'startup', 'editStorm'].filter((s) => !only || only.includes(s));
 
 const modelsDir = resolve(process.env.CLOZE_MODELS_DIR ?? join(root, '..', 'shared', 'models'));
 const dataFile = resolve(process.env.CLOZE_BENCH_DATA ?? join(modelsDir, '..', 'data', 'sst2-dev.jsonl'));
@@ -117,6 +118,8 @@ async function runSection(name) {
       };
     case 'responsiveness':
       return { responsiveness: await benchResponsiveness({ modelsDir, dataFile, model: 'review-bert-small', quick, log }) };
+    case 'editStorm':
+      return { editStorm: await benchEditStorm({ modelsDir, model: 'review-bert-small', quick, log }) };
     case 'startup':
       return benchStartup({ modelsDir, cacheDir, dataFile, model: 'review-bert-small', quick, log });
     default:
@@ -128,6 +131,7 @@ results.machine.loadAverageAtEnd = loadavg();
 results.durationSeconds = (performance.now() - started) / 1000;
 writeFileSync(out, await formatted(JSON.stringify(results, null, 2) + '\n', out));
 console.log(markdown(results));
+if (results.editStorm) console.log(`\n${editStormMarkdown(results.editStorm)}`);
 log(`results in ${out}`);
 
 /** The JSON as Prettier (a dev dependency) writes it, so the committed results pass `npm run lint`. */

@@ -112,10 +112,28 @@ describe('quick fixes and positions', () => {
 
 describe('an untrusted workspace', () => {
   test('reads no model or data file, says why, shows no previews, and checks everything once trusted', async () => {
-    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: true }, {}, {
-      initializationOptions: { settings: { modelsDir: modelsDir(), allowRemoteModels: true }, trusted: false },
-    });
+    const cacheDir = path.join(scratch, 'untrusted-cache');
+    const client = await startServer(
+      { modelsDir: modelsDir(), allowRemoteModels: true },
+      { CLOZE_CACHE_DIR: cacheDir },
+      { initializationOptions: { settings: { modelsDir: modelsDir(), allowRemoteModels: true }, trusted: false } },
+    );
     try {
+      // A hub model that is nowhere: with downloads allowed, a trusted workspace would fetch it.
+      const remote = pathToFileURL(path.join(scratch, 'untrusted-remote.cloze')).href;
+      const remotePublished = client.diagnostics(remote);
+      await open(client, remote, 'model: nobody/nothing-here\npattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n');
+      assert.deepEqual(
+        (await remotePublished).map((d) => d.code),
+        ['workspace-untrusted'],
+      );
+      const remoteHover = await client.connection.sendRequest('textDocument/hover', {
+        textDocument: { uri: remote },
+        position: { line: 3, character: 14 },
+      });
+      assert.ok(remoteHover);
+      assert.equal(fs.existsSync(cacheDir), false, 'nothing was downloaded or written to the cache');
+
       const uri = pathToFileURL(path.join(scratch, 'untrusted.cloze')).href;
       const text = [
         'model: tiny-random-bert-cased',

@@ -34,6 +34,8 @@ const NAME = /^[\p{L}\p{M}\p{N}_.-]+$/u;
 const FIELD = /^[\p{L}\p{M}\p{N}_]+$/u;
 
 const ESCAPABLE = new Set(['{', '}', '[', ']', '\\', ' ']);
+/** Characters that may start an escape, a placeholder, a stray brace or a special token in pattern text. */
+const PLAIN_TEXT_END = /[\\{}[<]/g;
 
 const SPECIAL_TOKENS: ReadonlyArray<{ text: string; part: 'mask' | 'segment' | '[SEP]' | '[CLS]' | '<s>' | '</s>' }> = [
   { text: '[MASK]', part: 'mask' },
@@ -457,9 +459,13 @@ class Parser {
         i += special.text.length;
         continue;
       }
+      // Plain text runs to the next character that may start something else: one slice, not a
+      // string per character (a 10,000-line document has hundreds of thousands of them).
+      PLAIN_TEXT_END.lastIndex = i + 1;
+      const stop = PLAIN_TEXT_END.exec(text)?.index ?? text.length;
       if (literal === '') literalStart = at;
-      literal += char;
-      i += 1;
+      literal += text.slice(i, stop);
+      i = stop;
     }
     flush(base + text.length);
     return parts;

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import {
   CodeActionKind,
@@ -12,6 +13,7 @@ import {
   type Hover,
   type InitializeParams,
   type InitializeResult,
+  type Range,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import {
@@ -56,10 +58,14 @@ import { topTokensFromPreview } from './fixHints';
 import { exampleProblems, lensAnchors, lensContent, loadingLens, type LensAnchor, type LensContent, type LensContext } from './lenses';
 import { collectGarbage } from './memory';
 import { ModelStates } from './modelState';
+import { offsetInDocument, recentTree } from './recentTree';
 import { TrustNotification, untrustedDiagnostic } from './trust';
 import { ValidationScheduler } from './validation';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager } from './previews';
+
+/** How old a syntax tree may be and still answer hovers and completions while the user types (see onRecentTree). */
+const RECENT_TREE_MS = 500;
 
 /** What a code lens carries between `textDocument/codeLens` and `codeLens/resolve`. */
 interface LensData {
@@ -113,7 +119,7 @@ export function describeProgress(progress: DownloadProgress | undefined): string
  */
 export class ClozeServer {
   private readonly documents = new TextDocuments(TextDocument);
-  private readonly parsed = new Map<string, { version: number; doc: ClozeDocument }>();
+  private readonly parsed = new Map<string, { version: number; doc: ClozeDocument; at: number }>();
   private readonly settings = new Map<string, Promise<ClozeSettings>>();
   private readonly services = new Map<string, ClozeLanguageService>();
   private readonly tokenizers: TokenizerCache;
@@ -306,7 +312,7 @@ export class ClozeServer {
     const cached = this.parsed.get(uri);
     if (cached && cached.version === document.version) return cached.doc;
     const doc = parse(document.getText());
-    this.parsed.set(uri, { version: document.version, doc });
+    this.parsed.set(uri, { version: document.version, doc, at: performance.now() });
     return doc;
   }
 
@@ -589,17 +595,20 @@ export class ClozeServer {
 
   private async hover(uri: string, position: { line: number; character: number }): Promise<Hover | null> {
     this.inference?.previews.focus(uri);
-    const context = await this.context(uri);
-    if (!context) return null;
-    const { doc, service, choice } = context;
-    const offset = toOffset(doc, position);
-    const tokenizer = service.loadedTokenizer(choice);
-    const result = service.boundedByTokenizer(
-      choice,
-      () => hoverAt(doc, offset, tokenizer),
-      () => hoverAt(doc, offset, undefined),
-    );
-    if (!result) return null;
+    const settings = await this.settingsFor(uri);
+    const service = this.serviceFor(settings);
+    const answer = this.onRecentTree(uri, position, (doc, offset) => {
+      const choice = this.trusted ? service.modelChoice(doc, uriToPath(uri)) : untrustedChoice(doc);
+      const tokenizer = service.loadedTokenizer(choice);
+      const result = service.boundedByTokenizer(
+        choice,
+        () => hoverAt(doc, offset, tokenizer),
+        () => hoverAt(doc, offset, undefined),
+      );
+      return result ? { span: result.span, value: { result, doc, offset, choice } } : undefined;
+    });
+    if (!answer) return null;
+    const { result, doc, offset, choice } = answer.value;
     // Only a preview that is already there: a hover never waits for the model.
     const preview = this.inference?.previews.latest(uri);
     let extra = '';
@@ -607,46 +616,99 @@ export class ClozeServer {
     if (preview?.ok && preview.result.model === choice.id) {
       const node = nodeAt(doc, offset);
       if (node?.kind === 'mask') {
-        const quantized = (await this.settingsFor(uri)).quantized;
+        const quantized = settings.quantized;
         const engine = choice.location.ok ? this.engines.get(`${locationKey(choice.location)}|${quantized}`) : undefined;
         extra = maskHover(preview.result, patternDisplayName(node.pattern), engine && describeEngine(engine));
       }
       if (node?.kind === 'label-word') extra = labelWordHover(preview.result, node.entry.label.text, node.word.text);
     }
     const value = extra ? `${result.markdown}\n\n---\n\n${extra}` : result.markdown;
-    return { contents: { kind: 'markdown', value }, range: toRange(doc, result.span) };
+    return { contents: { kind: 'markdown', value }, range: answer.range };
   }
 
   private async complete(uri: string, position: { line: number; character: number }): Promise<CompletionItem[]> {
-    const context = await this.context(uri);
-    if (!context) return [];
-    const { doc, service } = context;
-    const offset = toOffset(doc, position);
-    // The folders are listed only where a model id is being typed (and never in an untrusted workspace).
-    const before = doc.text.slice(doc.lineStarts[position.line] ?? 0, offset);
-    const onModelLine = /^model\s*:/.test(before);
+    const document = this.documents.get(uri);
+    if (!document) return [];
+    const settings = await this.settingsFor(uri);
+    const service = this.serviceFor(settings);
+    // What the core cannot know comes in as data: the local model ids where a model id is being
+    // typed, the data files' columns inside `{` (never in an untrusted workspace).
+    const before = document.getText({ start: { line: position.line, character: 0 }, end: position });
     const models =
-      onModelLine && this.trusted
+      this.trusted && /^model\s*:/.test(before)
         ? listLocalModels(service.settings.modelsDir, service.settings.cacheDir).map((m) => ({
             id: m.id,
             detail: m.source === 'models-dir' ? `models folder: ${m.folder}` : `download cache: ${m.folder}`,
           }))
         : [];
-    // The data files' columns only inside `{`, where they are fields.
-    const dataColumns =
-      this.trusted && /\{[\p{L}\p{M}\p{N}_]*$/u.test(before)
-        ? [...(await service.dataSets(doc, context.file, dataLimits(await this.settingsFor(uri)))).values()].flatMap((summary) =>
-            summary.ok ? summary.columns : [],
-          )
-        : [];
-    return completeAt(doc, offset, { models, dataColumns }).map((proposal) => ({
+    const parsed = this.trusted && /\{[\p{L}\p{M}\p{N}_]*$/u.test(before) ? this.parsedDocument(uri) : undefined;
+    const dataColumns = parsed
+      ? [...(await service.dataSets(parsed, uriToPath(uri), dataLimits(settings))).values()].flatMap((summary) =>
+          summary.ok ? summary.columns : [],
+        )
+      : [];
+    // The proposals' spans as one span: if it maps into the current version, each of them does, by the same shift.
+    const answer = this.onRecentTree(uri, position, (doc, offset) => {
+      const proposals = completeAt(doc, offset, { models, dataColumns });
+      const starts = proposals.map((p) => p.replace.start);
+      const ends = proposals.map((p) => p.replace.end);
+      const span = proposals.length === 0 ? { start: offset, end: offset } : { start: Math.min(...starts), end: Math.max(...ends) };
+      return { span, value: proposals };
+    });
+    const current = this.documents.get(uri);
+    if (!current || !answer) return [];
+    return answer.value.map((proposal) => ({
       label: proposal.label,
       kind: completionKind(proposal.kind),
       detail: proposal.detail,
       ...(proposal.documentation ? { documentation: { kind: 'markdown' as const, value: proposal.documentation } } : {}),
       ...(proposal.sortText ? { sortText: proposal.sortText } : {}),
-      textEdit: { range: toRange(doc, proposal.replace), newText: proposal.insertText ?? proposal.label },
+      textEdit: {
+        range: {
+          start: current.positionAt(proposal.replace.start + answer.shift),
+          end: current.positionAt(proposal.replace.end + answer.shift),
+        },
+        newText: proposal.insertText ?? proposal.label,
+      },
     }));
+  }
+
+  /**
+   * Runs a position request on the most recent syntax tree of the document when
+   * the position and the answer's span lie outside what changed since (ranges
+   * mapped to the current version), else on a fresh parse of the current
+   * version. A tree older than RECENT_TREE_MS is not used: answers lag the
+   * text by at most that while typing, and a 10,000-line document is parsed
+   * a few times a second instead of once per request.
+   */
+  private onRecentTree<T>(
+    uri: string,
+    position: { line: number; character: number },
+    work: (doc: ClozeDocument, offset: number) => { span: { start: number; end: number }; value: T } | undefined,
+  ): { range: Range; value: T; shift: number } | undefined {
+    const document = this.documents.get(uri);
+    if (!document) return undefined;
+    const cached = this.parsed.get(uri);
+    if (cached && cached.version !== document.version && performance.now() - cached.at < RECENT_TREE_MS) {
+      const tree = recentTree(cached.doc, document.getText());
+      const offset = tree.toTree(offsetInDocument(document, position));
+      if (offset !== undefined) {
+        const answer = work(tree.doc, offset);
+        if (!answer) return undefined;
+        const span = tree.toCurrent(answer.span);
+        if (span) {
+          return {
+            range: { start: document.positionAt(span.start), end: document.positionAt(span.end) },
+            value: answer.value,
+            shift: span.start - answer.span.start,
+          };
+        }
+      }
+    }
+    const doc = this.parsedDocument(uri);
+    if (!doc) return undefined;
+    const answer = work(doc, toOffset(doc, position));
+    return answer ? { range: toRange(doc, answer.span), value: answer.value, shift: 0 } : undefined;
   }
 
   /**
@@ -672,6 +734,8 @@ export class ClozeServer {
         ? await service.checkStructure(doc, file, limits)
         : await service.checkStructure(doc, undefined, undefined, false);
       diagnostics = tokenizer ? [...structural, ...service.tokenChecks(doc, choice, tokenizer)] : structural;
+      // Computed once per version: the editor asks again as the cursor moves.
+      if (this.documents.get(uri)?.version === version) this.lastDiagnostics.set(uri, { version, diagnostics });
     }
     const dataSets = this.trusted ? await service.dataSets(doc, file, limits) : new Map<string, DataSetSummary>();
     if (this.documents.get(uri)?.version !== version) return [];
