@@ -107,8 +107,8 @@ describe('panel, evaluation and model state over stdio', () => {
     // Asked again once the preview is there (as VS Code does on the server's refresh): now with the label lines' lenses.
     const lenses = await resolvedTitles(client, uri);
     const on = (line: number): string[] => lenses.filter((l) => l.line === line).map((l) => l.title);
-    assert.match(on(9)[0], /^\$\(error\) wrong: the patterns together say negative \(\d+%\), the label is positive$/);
-    assert.match(on(12)[0], /^\$\(pass\) right: the patterns together say positive/);
+    assert.match(on(9)[0], /^\$\(error\) wrong · all patterns: negative \d+%, the label is positive$/);
+    assert.match(on(12)[0], /^\$\(pass\) right · all patterns: positive \d+%$/);
     // Four patterns: three on one lens, the fourth on the next; none cut off.
     assert.deepEqual(
       on(9)

@@ -20,7 +20,7 @@
 // Screenshots go to test/artifacts/. Every check runs and is reported; the exit
 // code is 1 when any failed. Everything started is stopped by PID (whole tree).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { installExtension, launchChromium, makeWorkspace, readJson, startCodeServer, testSession } from '../../scripts/code-server.mjs';
 
@@ -223,6 +223,44 @@ try {
   ];
   const wrongLine = 11; // 1-based: the second example, labelled positive, which the model calls negative.
   let panelPreview;
+  /** Screenshots of the panel in a theme: the window, the editors with the panel's top, and its grid and priors. */
+  async function photographPanel(theme) {
+    const name = theme === 'dark' ? 'Default Dark Modern' : 'Default Light Modern';
+    // As a user switches themes: Preferences: Color Theme (Ctrl+K Ctrl+T), then the theme.
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+T');
+    await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 10_000 });
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+    await row.waitFor({ timeout: 10_000 });
+    await row.click();
+    await page
+      .locator(theme === 'dark' ? '.monaco-workbench.vs-dark' : '.monaco-workbench.vs')
+      .first()
+      .waitFor({ timeout: 30_000 });
+    // Room for the panel: no side bar, no bottom panel.
+    for (const [visible, key] of [
+      ['.part.sidebar', 'Control+B'],
+      ['.part.panel', 'Control+J'],
+    ]) {
+      if (await page.locator(visible).isVisible()) {
+        await page.locator('.monaco-editor .view-lines').first().click();
+        await page.keyboard.press(key);
+        await page.locator(visible).waitFor({ state: 'hidden', timeout: 10_000 });
+      }
+    }
+    await webview()
+      .locator('section.example')
+      .evaluate((element) => element.scrollIntoView());
+    await page.screenshot({ path: join(artifacts, `ui-panel-${theme}.png`) });
+    await webview()
+      .locator('section.grid')
+      .evaluate((element) => element.scrollIntoView());
+    await page.screenshot({ path: join(artifacts, `ui-panel-grid-${theme}.png`) });
+    await webview()
+      .locator('header')
+      .evaluate((element) => element.scrollIntoView());
+  }
   const webview = () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
 
   await check('typed.cloze: typed key by key; the status bar names the model and says it is ready', page, async () => {
@@ -230,9 +268,17 @@ try {
     await page.locator('.monaco-editor .view-lines').first().click();
     for (const line of typed) {
       await page.keyboard.type(line, { delay: 5 });
+      // A suggestion list may be open; Escape closes it, so Enter starts a new line rather than accept one.
+      await page.keyboard.press('Escape');
       await page.keyboard.press('Enter');
     }
     await page.keyboard.press('Control+S');
+    // The CLI below reads the file from disk: wait until the save has written it.
+    const savedBy = Date.now() + 15_000;
+    while (!readFileSync(join(workspace, 'typed.cloze'), 'utf8').includes(typed.at(-1))) {
+      if (Date.now() > savedBy) throw new Error('typed.cloze was not saved within 15 s');
+      await page.waitForTimeout(100);
+    }
     const item = page.locator('.statusbar-item', { hasText: 'review-bert-small' });
     await item.first().waitFor({ timeout: 60_000 });
     // Ready once the lenses' preview has loaded the weights.
@@ -253,6 +299,10 @@ try {
     );
     if (cli.status !== 0) throw new Error(`cloze preview of the typed file failed (${cli.status}): ${cli.stderr}`);
     panelPreview = JSON.parse(cli.stdout);
+    if (!panelPreview.examples.some((e) => e.line === wrongLine && e.correct === false))
+      throw new Error(
+        `the saved file has no wrong prediction on line ${wrongLine}: ${readFileSync(join(workspace, 'typed.cloze'), 'utf8')}`,
+      );
     return `status bar: ${(await item.first().innerText()).trim()}; ${panelPreview.examples.length} examples in the saved file`;
   });
 
@@ -306,21 +356,18 @@ try {
       throw new Error(`${wrongCells} wrong cells in the grid, cloze preview has ${expectedWrong}`);
     const priors = await frame.locator('.prior svg.prior-chart rect.bar').count();
     if (priors !== panelPreview.patterns.length * panelPreview.labels.length) throw new Error(`${priors} prior bars`);
-    await page.screenshot({ path: join(artifacts, 'ui-panel-dark.png') });
+    await photographPanel('dark');
     return `${compared} numbers equal to cloze preview's; ${wrongCells} wrong cells marked; ${priors} prior bars`;
   });
 
   await check('preview panel: follows the theme (light)', page, async () => {
-    const userSettings = join(state, 'code-server', 'user', 'User', 'settings.json');
-    writeFileSync(userSettings, JSON.stringify({ ...readJson(userSettings), 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
-    await page.locator('.monaco-workbench.vs').first().waitFor({ timeout: 30_000 });
+    await photographPanel('light');
     const background = await webview()
       .locator('body')
       .evaluate((body) => getComputedStyle(body).backgroundColor);
     // The panel's own colours come from the theme: a light background now.
     const [r, g, b] = (background.match(/\d+/g) ?? []).map(Number);
     if (!(r > 200 && g > 200 && b > 200)) throw new Error(`the panel's background is ${background} in the light theme`);
-    await page.screenshot({ path: join(artifacts, 'ui-panel-light.png') });
     return `panel background ${background}`;
   });
 

@@ -176,10 +176,10 @@ function exampleLens(example: ExamplePreview, result: PreviewResult, part: numbe
     const mean = percent((result.calibrate ? example.calibratedEnsemble : example.ensemble)[example.prediction] ?? 0);
     const verdict =
       example.correct === false
-        ? `$(error) wrong: the patterns together say ${example.prediction} (${mean}), the label is ${example.label ?? ''}`
+        ? `$(error) wrong · all patterns: ${example.prediction} ${mean}, the label is ${example.label ?? ''}`
         : example.correct === true
-          ? `$(pass) right: the patterns together say ${example.prediction} (${mean})`
-          : `$(question) unlabelled: the patterns together say ${example.prediction} (${mean})`;
+          ? `$(pass) right · all patterns: ${example.prediction} ${mean}`
+          : `$(question) unlabelled · all patterns: ${example.prediction} ${mean}`;
     return lens(`${verdict}${calibrated}`, args, numbers);
   }
   const slice = example.results.slice((part - 1) * PATTERNS_PER_LENS, part * PATTERNS_PER_LENS);
@@ -209,18 +209,18 @@ function patternLens(pattern: string, line: number, result: PreviewResult, conte
   const right = Math.round(accuracy * summary.labelled);
   const icon = right === summary.labelled ? '$(pass)' : '$(error)';
   return lens(
-    `${icon} ${right} of ${summary.labelled} examples right${result.calibrate ? ' (calibrated)' : ''} · the right label gets ${percent(gold)} on average`,
+    `${icon} ${right} of ${summary.labelled} examples right${result.calibrate ? ' (calibrated)' : ''} · right label ${percent(gold)} on average`,
     args,
     summary,
   );
 }
 
-/** P₀: what the pattern says when its fields are empty, which calibration divides out. */
+/** P₀: what the pattern says when its fields are empty ("empty input"), which calibration divides out. */
 function priorLens(pattern: string, result: PreviewResult, args: readonly unknown[]): LensContent | undefined {
   const prior = result.priors[pattern];
   if (!prior) return undefined;
   const labels = result.labels.map((label) => `${label} ${percent(prior[label] ?? 0)}`).join(' · ');
-  return lens(`with the input left empty: ${labels}${result.calibrate ? ' (divided out)' : ''}`, args, prior);
+  return lens(`empty input: ${labels}${result.calibrate ? ' (divided out)' : ''}`, args, prior);
 }
 
 function verbalizerLens(result: PreviewResult, args: readonly unknown[]): LensContent {

@@ -168,7 +168,7 @@ suite('Cloze commands, status item and panel', () => {
       90_000,
     );
     const lens = lenses[0];
-    assert.match(lens.command!.title, /^\$\(error\) wrong: the patterns together say negative/);
+    assert.match(lens.command!.title, /^\$\(error\) wrong · all patterns: negative \d+%, the label is positive$/);
     await vscode.commands.executeCommand(lens.command!.command, ...(lens.command!.arguments ?? []));
     assert.ok(cloze.panel.isOpen);
     await until('the panel to show line 12', () => cloze.panel.state?.line === 12 && cloze.panel.state, 60_000);
