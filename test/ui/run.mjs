@@ -113,6 +113,18 @@ try {
   console.log(installed.trim());
   const extensionDirs = readdirSync(join(stateDir, 'ext')).filter((name) => name.startsWith('cloze.cloze-'));
   console.log(`test:ui: installed ${extensionDirs.join(', ')} into a fresh extensions folder`);
+  await check('the installed extension has the users’ README, a changelog and its icon', undefined, async () => {
+    const installedDir = join(stateDir, 'ext', extensionDirs[0]);
+    const files = readdirSync(installedDir);
+    const readme = files.find((file) => file.toLowerCase() === 'readme.md');
+    const text = readme ? readFileSync(join(installedDir, readme), 'utf8') : '';
+    if (!text.includes('## Where models come from') || /npm ci|shared\/models/.test(text))
+      throw new Error(`the installed README is not the users' README: ${text.slice(0, 200)}`);
+    if (!files.some((file) => file.toLowerCase() === 'changelog.md')) throw new Error(`no CHANGELOG.md among ${files.join(', ')}`);
+    const { icon } = readJson(join(installedDir, 'package.json'));
+    if (!icon || !existsSync(join(installedDir, icon))) throw new Error(`the icon ${icon} is missing`);
+    return `README ${text.length} characters, icon ${icon}`;
+  });
 
   // The workspace is a copy of examples/ in a temporary folder: nothing of this checkout is reachable.
   const workspace = makeWorkspace(join(state, 'workspace'), { repoRoot: root, modelsDir, extraFiles: { 'typed.cloze': '' } });

@@ -285,6 +285,52 @@ suite('Cloze commands, status item and panel', () => {
   });
 });
 
+suite('Cloze snippets and walkthrough', () => {
+  test('the sentiment and NLI snippets insert a task the server checks without an error', async () => {
+    for (const [name, text] of [
+      ['Sentiment task', /pattern short: \{review\} It was \[MASK\]\./],
+      ['NLI task', /pattern: \{premise\}\? \[MASK\], \{hypothesis\}/],
+    ] as const) {
+      const doc = await vscode.workspace.openTextDocument({ language: 'cloze', content: '' });
+      await vscode.window.showTextDocument(doc);
+      await vscode.commands.executeCommand('editor.action.insertSnippet', { langId: 'cloze', name });
+      assert.match(doc.getText(), text);
+      // The snippet's model line names a hub model (unavailable offline); the rest is a valid task.
+      // The empty document's diagnostics (pattern-missing, …) come first; wait for those of the snippet's text.
+      const diagnostics = await diagnosticsWhen(
+        doc.uri,
+        (list) => list.some((d) => codeOf(d) === 'model-unavailable') && !list.some((d) => codeOf(d) === 'pattern-missing'),
+      );
+      assert.deepEqual(
+        diagnostics.filter((d) => d.severity === vscode.DiagnosticSeverity.Error && codeOf(d) !== 'model-unavailable').map(codeOf),
+        [],
+      );
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    }
+  });
+
+  test('the walkthrough, icon and users’ README that package.json names exist', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      icon: string;
+      repository: { url: string };
+      bugs: { url: string };
+      contributes: { walkthroughs: Array<{ steps: Array<{ media: { markdown: string }; description: string }> }> };
+    };
+    assert.ok(fs.existsSync(path.join(repoRoot, manifest.icon)), manifest.icon);
+    assert.match(manifest.repository.url, /^https:\/\//);
+    assert.match(manifest.bugs.url, /^https:\/\//);
+    const steps = manifest.contributes.walkthroughs[0].steps;
+    assert.ok(steps.length >= 3);
+    for (const step of steps) {
+      assert.ok(fs.existsSync(path.join(repoRoot, step.media.markdown)), step.media.markdown);
+      // Each step's button runs one of our commands.
+      assert.match(step.description, /\(command:cloze\.\w+\)/);
+    }
+    const readme = fs.readFileSync(path.join(repoRoot, 'docs', 'marketplace', 'README.md'), 'utf8');
+    assert.doesNotMatch(readme, /npm ci|shared\/models|npm run bench/);
+  });
+});
+
 function modelsDir(): string {
   const dir = vscode.workspace.getConfiguration('cloze').get<string>('modelsDir');
   assert.ok(dir, 'the runner sets cloze.modelsDir');
