@@ -92,8 +92,12 @@ suite('Cloze commands, status item and panel', () => {
   test('status item: loading, then ready, with the model of the active file; unavailable with the reason in the tooltip', async () => {
     const { modelStatus } = await api();
     const readyDoc = await open(write('status/ready.cloze', ['model: tiny-random-distilbert-xenova', ...sentimentLines.slice(1)]));
-    // The preview loads the weights; the status says so, then says ready.
-    await vscode.commands.executeCommand('vscode.executeCodeLensProvider', readyDoc.uri, 1000);
+    // The preview loads the weights; the lenses and the status say so, then the status says ready.
+    const first = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', readyDoc.uri, 1000);
+    assert.match(
+      first[0]?.command?.title ?? '',
+      /^\$\(loading~spin\) (loading tiny-random-distilbert-xenova \(.+\)|scoring with tiny-random-distilbert-xenova)…$/,
+    );
     const ready = await until(
       'the model state ready with the weights loaded',
       () => {
