@@ -51,7 +51,8 @@ function createClient(context: vscode.ExtensionContext, log: vscode.OutputChanne
     ],
     // The server pulls `cloze.*` per document; this makes changes reach it.
     synchronize: { configurationSection: 'cloze' },
-    initializationOptions: { settings: vscode.workspace.getConfiguration('cloze') },
+    // codicons: lens titles may use $(pass), $(error), … (other clients get ✓, ✗).
+    initializationOptions: { settings: vscode.workspace.getConfiguration('cloze'), codicons: true },
     // The server's log (its console and stderr) goes to the "Cloze" output.
     outputChannel: log,
   };

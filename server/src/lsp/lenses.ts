@@ -246,3 +246,17 @@ function firstSentence(message: string): string {
   const sentence = end < 0 ? message : message.slice(0, end);
   return sentence.charAt(0).toLowerCase() + sentence.slice(1);
 }
+
+/** What a client that does not draw VS Code's codicons shows instead (Neovim would print `$(pass)` as is). */
+const PLAIN_ICONS: Record<string, string> = {
+  pass: '✓',
+  error: '✗',
+  warning: '⚠',
+  question: '?',
+  'circle-slash': '–',
+  'loading~spin': '…',
+};
+
+export function withPlainIcons(title: string): string {
+  return title.replace(/\$\(([\w~-]+)\)/g, (whole, name: string) => PLAIN_ICONS[name] ?? whole);
+}

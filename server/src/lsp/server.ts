@@ -48,7 +48,16 @@ import {
 } from '../protocol/messages';
 import { completionKind, fromLspDiagnostic, toDocumentSymbol, toLspDiagnostic, toRange } from './convert';
 import { evaluateDocument, previewData } from './customRequests';
-import { exampleProblems, lensAnchors, lensContent, loadingLens, type LensAnchor, type LensContent, type LensContext } from './lenses';
+import {
+  exampleProblems,
+  lensAnchors,
+  lensContent,
+  loadingLens,
+  withPlainIcons,
+  type LensAnchor,
+  type LensContent,
+  type LensContext,
+} from './lenses';
 import { ModelStates } from './modelState';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager } from './previews';
@@ -80,6 +89,8 @@ export class ClozeServer {
   private canShowProgress = false;
   private initialSettings: unknown;
   private canRefreshLenses = false;
+  /** The VS Code client says it draws `$(codicon)`s in lens titles (initializationOptions.codicons); others get ✓/✗. */
+  private codicons = false;
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
@@ -144,6 +155,7 @@ export class ClozeServer {
     this.canShowProgress = params.capabilities.window?.workDoneProgress === true;
     this.canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
     this.initialSettings = (params.initializationOptions as Record<string, unknown> | undefined)?.['settings'];
+    this.codicons = (params.initializationOptions as Record<string, unknown> | undefined)?.['codicons'] === true;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
     this.workspaceRoot = folder ? uriToPath(folder) : undefined;
     return {
@@ -390,7 +402,7 @@ export class ClozeServer {
             ? undefined
             : null;
       if (content === undefined) continue;
-      if (content) lens.command = lensCommand(content);
+      if (content) lens.command = lensCommand(content, this.codicons);
       lenses.push(lens);
     }
     return lenses;
@@ -470,7 +482,7 @@ export class ClozeServer {
     const outcome = await this.trackPreview(request);
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
     const content = lensContent(data.anchor, outcome, request.doc, this.lensContext(data.uri, request.doc, lensAnchors(request.doc)));
-    return { ...lens, command: content ? lensCommand(content) : { title: '', command: '' } };
+    return { ...lens, command: content ? lensCommand(content, this.codicons) : { title: '', command: '' } };
   }
 
   /** Runs a request handler so that a bug answers with an empty result, logged, instead of an error. */
@@ -485,8 +497,9 @@ export class ClozeServer {
 }
 
 /** The lens's command; its arguments are the command's (uri, line), then the numbers behind the title. */
-function lensCommand(content: LensContent): { title: string; command: string; arguments: unknown[] } {
-  return { title: content.title, command: content.command, arguments: [...content.arguments, content.numbers] };
+function lensCommand(content: LensContent, codicons: boolean): { title: string; command: string; arguments: unknown[] } {
+  const title = codicons ? content.title : withPlainIcons(content.title);
+  return { title, command: content.command, arguments: [...content.arguments, content.numbers] };
 }
 
 function uriToPath(uri: string): string | undefined {
