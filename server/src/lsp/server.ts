@@ -350,6 +350,13 @@ export class ClozeServer {
   /** Progress in the editor while the worker loads a model (the first preview waits for it). */
   private onLoadEvent(event: LoadEvent): void {
     this.modelStates.onLoadEvent(event);
+    // The "Cloze" output of VS Code (and any client's log) says what was loaded, from where, how fast.
+    if (event.type === 'load-start') this.connection.console.info(`Loading ${event.id} (${event.modelKey})…`);
+    else if (event.ok)
+      this.connection.console.info(
+        `Loaded ${event.id}: ${event.info.file}, ${event.info.vocabSize} tokens, ${event.info.graph} graph, in ${Math.round(event.info.loadMs)} ms`,
+      );
+    else this.connection.console.error(`Could not load ${event.id}: ${event.message}`);
     if (!this.canShowProgress) return;
     const key = `${event.modelKey}|${event.quantized}`;
     if (event.type === 'load-start') {
