@@ -415,9 +415,16 @@ export class ClozeServer {
     return lenses;
   }
 
-  private lensContext(uri: string, doc: ClozeDocument, anchors: readonly LensAnchor[]): LensContext {
+  /** Per document parse: a client without lens refresh resolves every lens, and each asks for the same context. */
+  private readonly lensContexts = new WeakMap<ClozeDocument, LensContext>();
+
+  private lensContext(uri: string, doc: ClozeDocument, anchors: readonly LensAnchor[] = lensAnchors(doc)): LensContext {
+    const cached = this.lensContexts.get(doc);
+    if (cached) return cached;
     const first = anchors.map((a) => ('line' in a ? a.line : toRange(doc, a.span).start.line + 1)).sort((a, b) => a - b)[0] ?? 1;
-    return { uri, problems: exampleProblems(doc), firstLine: first };
+    const context = { uri, problems: exampleProblems(doc), firstLine: first };
+    this.lensContexts.set(doc, context);
+    return context;
   }
 
   /** Starts (or joins) a preview and reports its outcome as the model's state. */
@@ -488,7 +495,7 @@ export class ClozeServer {
     }
     const outcome = await this.trackPreview(request);
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
-    const content = lensContent(data.anchor, outcome, request.doc, this.lensContext(data.uri, request.doc, lensAnchors(request.doc)));
+    const content = lensContent(data.anchor, outcome, request.doc, this.lensContext(data.uri, request.doc));
     return { ...lens, command: content ? lensCommand(content, this.codicons) : { title: '', command: '' } };
   }
 
