@@ -106,6 +106,15 @@ async function maskOnScreen(page, lineStart) {
   return point;
 }
 
+/** `cloze preview --format json` of this checkout's CLI on `file`: what the editor must show. */
+function cliPreview(file) {
+  return spawnSync(
+    process.execPath,
+    [join(root, 'server', 'out', 'cli', 'main.js'), 'preview', file, '--format', 'json', '--models-dir', modelsDir, '--offline'],
+    { encoding: 'utf8' },
+  );
+}
+
 let status = 1;
 try {
   const stateDir = join(state, 'code-server');
@@ -138,20 +147,7 @@ try {
   const codeServer = (session.codeServer = await startCodeServer({ stateDir, folder: workspace, env: { CLOZE_MODELS_DIR: '' } }));
 
   // What the model predicts, from this checkout's CLI, for the hover check.
-  const cli = spawnSync(
-    process.execPath,
-    [
-      join(root, 'server', 'out', 'cli', 'main.js'),
-      'preview',
-      join(workspace, 'examples', 'sentiment.cloze'),
-      '--format',
-      'json',
-      '--models-dir',
-      modelsDir,
-      '--offline',
-    ],
-    { encoding: 'utf8' },
-  );
+  const cli = cliPreview(join(workspace, 'examples', 'sentiment.cloze'));
   const preview = cli.status === 0 ? JSON.parse(cli.stdout) : undefined;
   if (!preview) console.log(`test:ui: cloze preview failed (${cli.status}), the hover check cannot compare tokens: ${cli.stderr}`);
 
@@ -295,20 +291,7 @@ try {
     await item.first().waitFor({ timeout: 60_000 });
     // Ready once the lenses' preview has loaded the weights.
     await page.locator('.statusbar-item', { hasText: 'review-bert-small' }).locator('.codicon-check').first().waitFor({ timeout: 90_000 });
-    const cli = spawnSync(
-      process.execPath,
-      [
-        join(root, 'server', 'out', 'cli', 'main.js'),
-        'preview',
-        join(workspace, 'typed.cloze'),
-        '--format',
-        'json',
-        '--models-dir',
-        modelsDir,
-        '--offline',
-      ],
-      { encoding: 'utf8' },
-    );
+    const cli = cliPreview(join(workspace, 'typed.cloze'));
     if (cli.status !== 0) throw new Error(`cloze preview of the typed file failed (${cli.status}): ${cli.stderr}`);
     panelPreview = JSON.parse(cli.stdout);
     if (!panelPreview.examples.some((e) => e.line === wrongLine && e.correct === false))
