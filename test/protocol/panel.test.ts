@@ -144,7 +144,10 @@ describe('panel, evaluation and model state over stdio', () => {
     fs.writeFileSync(file, text);
     const uri = await open(client, file, text);
     const lenses = await resolvedTitles(client, uri);
-    assert.match(lenses[0].title, /^⚠ no preview: model no-such-model is unavailable: .+/);
+    assert.match(
+      lenses[0].title,
+      /^⚠ no preview: `no-such-model` is neither in the models folder nor in the download cache, and downloads are off$/,
+    );
     assert.equal(lenses[0].command, 'cloze.selectModel');
     for (const lens of lenses.slice(1)) assert.equal(lens.title, `– no preview (see line ${lenses[0].line})`);
     const state = states.filter((s) => s.uri === uri).at(-1);

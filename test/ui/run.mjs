@@ -366,6 +366,44 @@ try {
     return `panel background ${background}`;
   });
 
+  await check(
+    'status bar: a click selects the model; a typed hub id goes into the `model:` line, and the item says why it is unavailable',
+    page,
+    async () => {
+      await page.locator('.statusbar-item', { hasText: 'review-bert-small' }).first().click();
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      // The models folder is listed; a typed id is offered as typed.
+      await page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'tiny-random-bert-uncased' })
+        .first()
+        .waitFor({ timeout: 10_000 });
+      await input.fill('someone/unknown-bert');
+      await page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'Hugging Face hub id, as typed' })
+        .first()
+        .waitFor({ timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'model:' }).first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      await page.locator('.monaco-editor .view-line', { hasText: 'model: someone/unknown-bert' }).first().waitFor({ timeout: 10_000 });
+      const item = page.locator('.statusbar-item', { hasText: 'someone/unknown-bert: unavailable' }).first();
+      await item.waitFor({ timeout: 30_000 });
+      await item.hover();
+      const tooltip = page.locator('.monaco-hover, .custom-hover', { hasText: 'downloads are off' }).first();
+      await tooltip.waitFor({ timeout: 10_000 });
+      // The lenses say it once, with the reason, instead of their numbers of the previous model.
+      await page
+        .locator('.codelens-decoration', {
+          hasText: 'no preview: `someone/unknown-bert` is neither in the models folder nor in the download cache, and downloads are off',
+        })
+        .first()
+        .waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: join(artifacts, 'ui-status-unavailable.png') });
+      return `${(await item.innerText()).trim()}: ${(await tooltip.innerText()).replace(/\s+/g, ' ').slice(0, 160)}`;
+    },
+  );
+
   await page.screenshot({ path: join(artifacts, 'ui-final.png') });
   status = results.every((result) => result.ok) ? 0 : 1;
 } catch (error) {

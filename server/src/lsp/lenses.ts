@@ -101,7 +101,7 @@ export function lensContent(
     if (anchor.kind === 'label' || anchor.kind === 'prior' || (anchor.kind === 'example' && (anchor.part ?? 0) > 0)) return undefined;
     // The reason once, on the first lens; the others point at it rather than repeat it.
     return line === context.firstLine
-      ? { title: `$(warning) no preview: ${outcome.reason}`, command: SelectModelCommand, arguments: [], numbers: null }
+      ? { title: `$(warning) no preview: ${shortReason(outcome.reason)}`, command: SelectModelCommand, arguments: [], numbers: null }
       : lens(`$(circle-slash) no preview (see line ${context.firstLine})`, openAt(context, line), null);
   }
   const result = outcome.result;
@@ -239,6 +239,18 @@ function labelLens(label: string, result: PreviewResult, args: readonly unknown[
   const skipped = result.skippedWords.filter((s) => s.label === label);
   if (skipped.length === 0) return undefined;
   return lens(`$(warning) not scored: ${skipped.map((s) => `${s.word} (it ${s.reason})`).join('; ')}`, args, skipped);
+}
+
+/**
+ * The reason without its paths and advice, so the lens fits on a line; the
+ * diagnostic on the `model:` line and the status-bar tooltip keep the whole text.
+ */
+export function shortReason(reason: string): string {
+  const sentence = reason.split(/\.(?:\s|$)/)[0] ?? reason;
+  return sentence
+    .replace(/\s*\([^()]*\)/g, '')
+    .replace(/^model (\S+) is unavailable: `\1` /i, '`$1` ')
+    .trim();
 }
 
 function firstSentence(message: string): string {
