@@ -54,10 +54,12 @@ function createClient(context: vscode.ExtensionContext, log: vscode.OutputChanne
     synchronize: { configurationSection: 'cloze' },
     // In an untrusted workspace the server reads no model or data file the workspace names (see ARCHITECTURE.md).
     // downloadNotifications: model downloads as notifications with a Cancel button (downloads.ts).
+    // codicons: lens titles may use $(pass), $(error), … (other clients get ✓, ✗).
     initializationOptions: {
       settings: vscode.workspace.getConfiguration('cloze'),
       trusted: vscode.workspace.isTrusted,
       downloadNotifications: true,
+      codicons: true,
     },
     // The server's log (its console and stderr) goes to the "Cloze" output.
     outputChannel: log,

@@ -14,6 +14,8 @@ export class ModelStatus implements vscode.Disposable {
   /** Every state a document went through, oldest first (the last 20): the log and the tests read it. */
   private readonly history = new Map<string, ModelState[]>();
   private timer: NodeJS.Timeout | undefined;
+  /** The document whose model the item shows. */
+  private shown: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor() {
@@ -23,7 +25,13 @@ export class ModelStatus implements vscode.Disposable {
     this.disposables.push(
       this.item,
       vscode.window.onDidChangeActiveTextEditor(() => this.update()),
-      vscode.workspace.onDidCloseTextDocument((doc) => this.states.delete(doc.uri.toString())),
+      vscode.workspace.onDidCloseTextDocument((doc) => {
+        this.states.delete(doc.uri.toString());
+        if (this.shown === doc.uri.toString()) {
+          this.shown = undefined;
+          this.update();
+        }
+      }),
     );
     this.update();
   }
@@ -52,13 +60,25 @@ export class ModelStatus implements vscode.Disposable {
   }
 
   update(): void {
-    const document = vscode.window.activeTextEditor?.document;
+    const editor = vscode.window.activeTextEditor;
+    // No text editor in focus (the preview panel, the output): keep showing the last .cloze file's model.
+    if (!editor && this.shown) {
+      this.render(this.shown);
+      return;
+    }
+    const document = editor?.document;
     if (!document || document.languageId !== 'cloze') {
+      this.shown = undefined;
       this.item.hide();
       this.stopTimer();
       return;
     }
-    const state = this.states.get(document.uri.toString());
+    this.shown = document.uri.toString();
+    this.render(this.shown);
+  }
+
+  private render(uri: string): void {
+    const state = this.states.get(uri);
     if (!state) {
       this.item.text = '$(sync~spin) Cloze';
       this.item.tooltip = 'Cloze: waiting for the language server. Click to select the model.';

@@ -107,8 +107,8 @@ describe('panel, evaluation and model state over stdio', () => {
     // Asked again once the preview is there (as VS Code does on the server's refresh): now with the label lines' lenses.
     const lenses = await resolvedTitles(client, uri);
     const on = (line: number): string[] => lenses.filter((l) => l.line === line).map((l) => l.title);
-    assert.match(on(9)[0], /^\$\(error\) wrong: the patterns together say negative \(\d+%\), the label is positive$/);
-    assert.match(on(12)[0], /^\$\(pass\) right: the patterns together say positive/);
+    assert.match(on(9)[0], /^✗ wrong · all patterns: negative \d+%, the label is positive$/);
+    assert.match(on(12)[0], /^✓ right · all patterns: positive \d+%$/);
     // Four patterns: three on one lens, the fourth on the next; none cut off.
     assert.deepEqual(
       on(9)
@@ -118,9 +118,9 @@ describe('panel, evaluation and model state over stdio', () => {
     );
     assert.match(on(9)[1], /✗/);
     assert.deepEqual(on(10), [
-      '$(warning) not scored: this example has no field `review`, which pattern `short`, pattern `long`, pattern `lead` and 1 more use as {review}',
+      '⚠ not scored: this example has no field `review`, which pattern `short`, pattern `long`, pattern `lead` and 1 more use as {review}',
     ]);
-    assert.match(on(7).join('\n'), /\$\(warning\) not scored: fantastically \(it is not one token \(fantastically → fantastic ##ally\)\)/);
+    assert.match(on(7).join('\n'), /⚠ not scored: fantastically \(it is not one token \(fantastically → fantastic ##ally\)\)/);
     assert.match(on(6).join('\n'), /1 label word is not scored: fantastically/);
     // The pattern lenses count the two examples without errors, not the one with a missing field.
     assert.ok(
@@ -144,9 +144,12 @@ describe('panel, evaluation and model state over stdio', () => {
     fs.writeFileSync(file, text);
     const uri = await open(client, file, text);
     const lenses = await resolvedTitles(client, uri);
-    assert.match(lenses[0].title, /^\$\(warning\) no preview: model no-such-model is unavailable: .+/);
+    assert.match(
+      lenses[0].title,
+      /^⚠ no preview: `no-such-model` is neither in the models folder nor in the download cache, and downloads are off$/,
+    );
     assert.equal(lenses[0].command, 'cloze.selectModel');
-    for (const lens of lenses.slice(1)) assert.equal(lens.title, `$(circle-slash) no preview (see line ${lenses[0].line})`);
+    for (const lens of lenses.slice(1)) assert.equal(lens.title, `– no preview (see line ${lenses[0].line})`);
     const state = states.filter((s) => s.uri === uri).at(-1);
     assert.equal(state?.state, 'unavailable');
     assert.match(state?.detail ?? '', /no-such-model/);

@@ -87,10 +87,10 @@ describe('preview over stdio', () => {
 
   test('pattern lenses count the examples predicted right and show the prior of the pattern', () => {
     const titles = lenses.map((lens) => lens.command?.title ?? '');
-    const counts = titles.filter((t) => /^\$\((pass|error)\) \d of 4 examples right · the right label gets \d+% on average$/.test(t));
+    const counts = titles.filter((t) => /^[✓✗] \d of 4 examples right · right label \d+% on average$/.test(t));
     assert.equal(counts.length, 3, titles.join('\n'));
     // One lens per pattern on its own line, so four patterns are not cut off in one.
-    assert.equal(titles.filter((t) => /^with the input left empty: positive \d+% · negative \d+%$/.test(t)).length, 3, titles.join('\n'));
+    assert.equal(titles.filter((t) => /^empty input: positive \d+% · negative \d+%$/.test(t)).length, 3, titles.join('\n'));
   });
 
   test('opening scored every (pattern, example) pair and each content-free input once', () => {

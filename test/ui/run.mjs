@@ -20,7 +20,7 @@
 // Screenshots go to test/artifacts/. Every check runs and is reported; the exit
 // code is 1 when any failed. Everything started is stopped by PID (whole tree).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { installExtension, launchChromium, makeWorkspace, readJson, startCodeServer, testSession } from '../../scripts/code-server.mjs';
 
@@ -106,6 +106,15 @@ async function maskOnScreen(page, lineStart) {
   return point;
 }
 
+/** `cloze preview --format json` of this checkout's CLI on `file`: what the editor must show. */
+function cliPreview(file) {
+  return spawnSync(
+    process.execPath,
+    [join(root, 'server', 'out', 'cli', 'main.js'), 'preview', file, '--format', 'json', '--models-dir', modelsDir, '--offline'],
+    { encoding: 'utf8' },
+  );
+}
+
 let status = 1;
 try {
   const stateDir = join(state, 'code-server');
@@ -113,6 +122,18 @@ try {
   console.log(installed.trim());
   const extensionDirs = readdirSync(join(stateDir, 'ext')).filter((name) => name.startsWith('cloze.cloze-'));
   console.log(`test:ui: installed ${extensionDirs.join(', ')} into a fresh extensions folder`);
+  await check('the installed extension has the users’ README, a changelog and its icon', undefined, async () => {
+    const installedDir = join(stateDir, 'ext', extensionDirs[0]);
+    const files = readdirSync(installedDir);
+    const readme = files.find((file) => file.toLowerCase() === 'readme.md');
+    const text = readme ? readFileSync(join(installedDir, readme), 'utf8') : '';
+    if (!text.includes('## Where models come from') || /npm ci|shared\/models/.test(text))
+      throw new Error(`the installed README is not the users' README: ${text.slice(0, 200)}`);
+    if (!files.some((file) => file.toLowerCase() === 'changelog.md')) throw new Error(`no CHANGELOG.md among ${files.join(', ')}`);
+    const { icon } = readJson(join(installedDir, 'package.json'));
+    if (!icon || !existsSync(join(installedDir, icon))) throw new Error(`the icon ${icon} is missing`);
+    return `README ${text.length} characters, icon ${icon}`;
+  });
 
   // The workspace is a copy of examples/ in a temporary folder: nothing of this checkout is reachable.
   const workspace = makeWorkspace(join(state, 'workspace'), { repoRoot: root, modelsDir, extraFiles: { 'typed.cloze': '' } });
@@ -126,20 +147,7 @@ try {
   const codeServer = (session.codeServer = await startCodeServer({ stateDir, folder: workspace, env: { CLOZE_MODELS_DIR: '' } }));
 
   // What the model predicts, from this checkout's CLI, for the hover check.
-  const cli = spawnSync(
-    process.execPath,
-    [
-      join(root, 'server', 'out', 'cli', 'main.js'),
-      'preview',
-      join(workspace, 'examples', 'sentiment.cloze'),
-      '--format',
-      'json',
-      '--models-dir',
-      modelsDir,
-      '--offline',
-    ],
-    { encoding: 'utf8' },
-  );
+  const cli = cliPreview(join(workspace, 'examples', 'sentiment.cloze'));
   const preview = cli.status === 0 ? JSON.parse(cli.stdout) : undefined;
   if (!preview) console.log(`test:ui: cloze preview failed (${cli.status}), the hover check cannot compare tokens: ${cli.stderr}`);
 
@@ -223,6 +231,44 @@ try {
   ];
   const wrongLine = 11; // 1-based: the second example, labelled positive, which the model calls negative.
   let panelPreview;
+  /** Screenshots of the panel in a theme: the window, the editors with the panel's top, and its grid and priors. */
+  async function photographPanel(theme) {
+    const name = theme === 'dark' ? 'Default Dark Modern' : 'Default Light Modern';
+    // As a user switches themes: Preferences: Color Theme (Ctrl+K Ctrl+T), then the theme.
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+T');
+    await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 10_000 });
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+    await row.waitFor({ timeout: 10_000 });
+    await row.click();
+    await page
+      .locator(theme === 'dark' ? '.monaco-workbench.vs-dark' : '.monaco-workbench.vs')
+      .first()
+      .waitFor({ timeout: 30_000 });
+    // Room for the panel: no side bar, no bottom panel.
+    for (const [visible, key] of [
+      ['.part.sidebar', 'Control+B'],
+      ['.part.panel', 'Control+J'],
+    ]) {
+      if (await page.locator(visible).isVisible()) {
+        await page.locator('.monaco-editor .view-lines').first().click();
+        await page.keyboard.press(key);
+        await page.locator(visible).waitFor({ state: 'hidden', timeout: 10_000 });
+      }
+    }
+    await webview()
+      .locator('section.example')
+      .evaluate((element) => element.scrollIntoView());
+    await page.screenshot({ path: join(artifacts, `ui-panel-${theme}.png`) });
+    await webview()
+      .locator('section.grid')
+      .evaluate((element) => element.scrollIntoView());
+    await page.screenshot({ path: join(artifacts, `ui-panel-grid-${theme}.png`) });
+    await webview()
+      .locator('header')
+      .evaluate((element) => element.scrollIntoView());
+  }
   const webview = () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
 
   await check('typed.cloze: typed key by key; the status bar names the model and says it is ready', page, async () => {
@@ -230,29 +276,28 @@ try {
     await page.locator('.monaco-editor .view-lines').first().click();
     for (const line of typed) {
       await page.keyboard.type(line, { delay: 5 });
+      // A suggestion list may be open; Escape closes it, so Enter starts a new line rather than accept one.
+      await page.keyboard.press('Escape');
       await page.keyboard.press('Enter');
     }
     await page.keyboard.press('Control+S');
+    // The CLI below reads the file from disk: wait until the save has written it.
+    const savedBy = Date.now() + 15_000;
+    while (!readFileSync(join(workspace, 'typed.cloze'), 'utf8').includes(typed.at(-1))) {
+      if (Date.now() > savedBy) throw new Error('typed.cloze was not saved within 15 s');
+      await page.waitForTimeout(100);
+    }
     const item = page.locator('.statusbar-item', { hasText: 'review-bert-small' });
     await item.first().waitFor({ timeout: 60_000 });
     // Ready once the lenses' preview has loaded the weights.
     await page.locator('.statusbar-item', { hasText: 'review-bert-small' }).locator('.codicon-check').first().waitFor({ timeout: 90_000 });
-    const cli = spawnSync(
-      process.execPath,
-      [
-        join(root, 'server', 'out', 'cli', 'main.js'),
-        'preview',
-        join(workspace, 'typed.cloze'),
-        '--format',
-        'json',
-        '--models-dir',
-        modelsDir,
-        '--offline',
-      ],
-      { encoding: 'utf8' },
-    );
+    const cli = cliPreview(join(workspace, 'typed.cloze'));
     if (cli.status !== 0) throw new Error(`cloze preview of the typed file failed (${cli.status}): ${cli.stderr}`);
     panelPreview = JSON.parse(cli.stdout);
+    if (!panelPreview.examples.some((e) => e.line === wrongLine && e.correct === false))
+      throw new Error(
+        `the saved file has no wrong prediction on line ${wrongLine}: ${readFileSync(join(workspace, 'typed.cloze'), 'utf8')}`,
+      );
     return `status bar: ${(await item.first().innerText()).trim()}; ${panelPreview.examples.length} examples in the saved file`;
   });
 
@@ -306,23 +351,58 @@ try {
       throw new Error(`${wrongCells} wrong cells in the grid, cloze preview has ${expectedWrong}`);
     const priors = await frame.locator('.prior svg.prior-chart rect.bar').count();
     if (priors !== panelPreview.patterns.length * panelPreview.labels.length) throw new Error(`${priors} prior bars`);
-    await page.screenshot({ path: join(artifacts, 'ui-panel-dark.png') });
+    await photographPanel('dark');
     return `${compared} numbers equal to cloze preview's; ${wrongCells} wrong cells marked; ${priors} prior bars`;
   });
 
   await check('preview panel: follows the theme (light)', page, async () => {
-    const userSettings = join(state, 'code-server', 'user', 'User', 'settings.json');
-    writeFileSync(userSettings, JSON.stringify({ ...readJson(userSettings), 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
-    await page.locator('.monaco-workbench.vs').first().waitFor({ timeout: 30_000 });
+    await photographPanel('light');
     const background = await webview()
       .locator('body')
       .evaluate((body) => getComputedStyle(body).backgroundColor);
     // The panel's own colours come from the theme: a light background now.
     const [r, g, b] = (background.match(/\d+/g) ?? []).map(Number);
     if (!(r > 200 && g > 200 && b > 200)) throw new Error(`the panel's background is ${background} in the light theme`);
-    await page.screenshot({ path: join(artifacts, 'ui-panel-light.png') });
     return `panel background ${background}`;
   });
+
+  await check(
+    'status bar: a click selects the model; a typed hub id goes into the `model:` line, and the item says why it is unavailable',
+    page,
+    async () => {
+      await page.locator('.statusbar-item', { hasText: 'review-bert-small' }).first().click();
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      // The models folder is listed; a typed id is offered as typed.
+      await page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'tiny-random-bert-uncased' })
+        .first()
+        .waitFor({ timeout: 10_000 });
+      await input.fill('someone/unknown-bert');
+      await page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'Hugging Face hub id, as typed' })
+        .first()
+        .waitFor({ timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'model:' }).first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      await page.locator('.monaco-editor .view-line', { hasText: 'model: someone/unknown-bert' }).first().waitFor({ timeout: 10_000 });
+      const item = page.locator('.statusbar-item', { hasText: 'someone/unknown-bert: unavailable' }).first();
+      await item.waitFor({ timeout: 30_000 });
+      await item.hover();
+      const tooltip = page.locator('.monaco-hover, .custom-hover', { hasText: 'downloads are off' }).first();
+      await tooltip.waitFor({ timeout: 10_000 });
+      // The lenses say it once, with the reason, instead of their numbers of the previous model.
+      await page
+        .locator('.codelens-decoration', {
+          hasText: 'no preview: `someone/unknown-bert` is neither in the models folder nor in the download cache, and downloads are off',
+        })
+        .first()
+        .waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: join(artifacts, 'ui-status-unavailable.png') });
+      return `${(await item.innerText()).trim()}: ${(await tooltip.innerText()).replace(/\s+/g, ' ').slice(0, 160)}`;
+    },
+  );
 
   await page.screenshot({ path: join(artifacts, 'ui-final.png') });
   status = results.every((result) => result.ok) ? 0 : 1;

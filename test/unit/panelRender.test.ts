@@ -111,7 +111,7 @@ describe('preview panel HTML', () => {
     assert.equal(percent(0.68234), '68.2%');
     assert.equal(percent(0.00001), '<0.1%');
     assert.equal(percent(0.99999), '>99.9%');
-    assert.equal(exampleName({ fields: { review: 'word '.repeat(30) } }).length, 48);
+    assert.equal(exampleName({ fields: { review: 'word '.repeat(30) } }).length, 36);
     assert.equal(exampleAtLine(result, 0), undefined);
     assert.equal(exampleAtLine(result, 7)?.line, 8);
     assert.equal(exampleAtLine(result, 10)?.line, 10);

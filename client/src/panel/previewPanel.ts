@@ -149,9 +149,9 @@ export class PreviewPanel implements vscode.Disposable {
     // A later request (a later edit) wins; an answer for an older version is followed by a newer one.
     if (seq !== this.requestSeq || !data) return;
     this.data = data;
+    // The selection (from a lens, a click or the cursor) snaps to the example it is in; the cursor moves it only when it moves.
     if (data.ok && this.selectedLine !== undefined) {
-      const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
-      const example = exampleAtLine(data.preview, editor?.selection.active.line ?? this.selectedLine - 1);
+      const example = exampleAtLine(data.preview, this.selectedLine - 1);
       if (example) this.selectedLine = example.line;
     }
     this.post();

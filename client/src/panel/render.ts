@@ -36,7 +36,7 @@ export function percent(p: number): string {
 }
 
 /** The first words of an example, which is how the panel names it. */
-export function exampleName(example: Pick<ExamplePreview, 'fields'>, max = 48): string {
+export function exampleName(example: Pick<ExamplePreview, 'fields'>, max = 36): string {
   const text = Object.values(example.fields).join(' · ').replace(/\s+/g, ' ').trim();
   if (text === '') return '(empty)';
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
@@ -269,7 +269,7 @@ function gridSection(result: PreviewResult, problems: ReadonlyMap<number, string
   return (
     `<section class="grid"><h2>Every example under every pattern</h2>` +
     `<p class="hint">✗ marks a wrong prediction. Click an example to see it above and in the editor.</p>` +
-    `<table><thead>${head}</thead><tbody>${rows.join('')}</tbody><tfoot>${accuracyRow}</tfoot></table></section>`
+    `<div class="scroll"><table><thead>${head}</thead><tbody>${rows.join('')}</tbody><tfoot>${accuracyRow}</tfoot></table></div></section>`
   );
 }
 
@@ -335,7 +335,7 @@ svg .row.is-label-word text.name { fill: var(--vscode-charts-purple); font-weigh
 svg .bar.prior { fill: var(--vscode-charts-yellow); } svg .bar.accuracy-bar { fill: var(--vscode-charts-green); }
 svg .reference { stroke: var(--vscode-foreground); stroke-dasharray: 3 3; stroke-width: 1; opacity: 0.7; }
 .outside { font-size: 0.9em; color: var(--vscode-descriptionForeground); } .label-word-text { color: var(--vscode-charts-purple); }
-table { border-collapse: collapse; margin-top: 4px; }
+.scroll { overflow-x: auto; } table { border-collapse: collapse; margin-top: 4px; }
 th, td { border: 1px solid var(--vscode-panel-border); padding: 2px 6px; text-align: left; white-space: nowrap; }
 th { color: var(--vscode-descriptionForeground); font-weight: normal; }
 td.cell.wrong { background: var(--vscode-inputValidation-errorBackground); color: var(--vscode-errorForeground); font-weight: bold; border-color: var(--vscode-inputValidation-errorBorder); }

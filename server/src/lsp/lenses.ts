@@ -101,7 +101,7 @@ export function lensContent(
     if (anchor.kind === 'label' || anchor.kind === 'prior' || (anchor.kind === 'example' && (anchor.part ?? 0) > 0)) return undefined;
     // The reason once, on the first lens; the others point at it rather than repeat it.
     return line === context.firstLine
-      ? { title: `$(warning) no preview: ${outcome.reason}`, command: SelectModelCommand, arguments: [], numbers: null }
+      ? { title: `$(warning) no preview: ${shortReason(outcome.reason)}`, command: SelectModelCommand, arguments: [], numbers: null }
       : lens(`$(circle-slash) no preview (see line ${context.firstLine})`, openAt(context, line), null);
   }
   const result = outcome.result;
@@ -176,10 +176,10 @@ function exampleLens(example: ExamplePreview, result: PreviewResult, part: numbe
     const mean = percent((result.calibrate ? example.calibratedEnsemble : example.ensemble)[example.prediction] ?? 0);
     const verdict =
       example.correct === false
-        ? `$(error) wrong: the patterns together say ${example.prediction} (${mean}), the label is ${example.label ?? ''}`
+        ? `$(error) wrong · all patterns: ${example.prediction} ${mean}, the label is ${example.label ?? ''}`
         : example.correct === true
-          ? `$(pass) right: the patterns together say ${example.prediction} (${mean})`
-          : `$(question) unlabelled: the patterns together say ${example.prediction} (${mean})`;
+          ? `$(pass) right · all patterns: ${example.prediction} ${mean}`
+          : `$(question) unlabelled · all patterns: ${example.prediction} ${mean}`;
     return lens(`${verdict}${calibrated}`, args, numbers);
   }
   const slice = example.results.slice((part - 1) * PATTERNS_PER_LENS, part * PATTERNS_PER_LENS);
@@ -209,18 +209,18 @@ function patternLens(pattern: string, line: number, result: PreviewResult, conte
   const right = Math.round(accuracy * summary.labelled);
   const icon = right === summary.labelled ? '$(pass)' : '$(error)';
   return lens(
-    `${icon} ${right} of ${summary.labelled} examples right${result.calibrate ? ' (calibrated)' : ''} · the right label gets ${percent(gold)} on average`,
+    `${icon} ${right} of ${summary.labelled} examples right${result.calibrate ? ' (calibrated)' : ''} · right label ${percent(gold)} on average`,
     args,
     summary,
   );
 }
 
-/** P₀, which calibration divides out: what the pattern says with its fields empty, or on average over the examples (support). */
+/** P₀, which calibration divides out: what the pattern says with its fields empty ("empty input"), or on average over the examples (support). */
 function priorLens(pattern: string, result: PreviewResult, args: readonly unknown[]): LensContent | undefined {
   const prior = result.priors[pattern];
   if (!prior) return undefined;
   const labels = result.labels.map((label) => `${label} ${percent(prior[label] ?? 0)}`).join(' · ');
-  const what = result.calibration === 'support' ? "on average over the file's examples" : 'with the input left empty';
+  const what = result.calibration === 'support' ? 'average over the examples' : 'empty input';
   return lens(`${what}: ${labels}${result.calibrate ? ' (divided out)' : ''}`, args, prior);
 }
 
@@ -242,8 +242,34 @@ function labelLens(label: string, result: PreviewResult, args: readonly unknown[
   return lens(`$(warning) not scored: ${skipped.map((s) => `${s.word} (it ${s.reason})`).join('; ')}`, args, skipped);
 }
 
+/**
+ * The reason without its paths and advice, so the lens fits on a line; the
+ * diagnostic on the `model:` line and the status-bar tooltip keep the whole text.
+ */
+export function shortReason(reason: string): string {
+  const sentence = reason.split(/\.(?:\s|$)/)[0] ?? reason;
+  return sentence
+    .replace(/\s*\([^()]*\)/g, '')
+    .replace(/^model (\S+) is unavailable: `\1` /i, '`$1` ')
+    .trim();
+}
+
 function firstSentence(message: string): string {
   const end = message.search(/\.(\s|$)/);
   const sentence = end < 0 ? message : message.slice(0, end);
   return sentence.charAt(0).toLowerCase() + sentence.slice(1);
+}
+
+/** What a client that does not draw VS Code's codicons shows instead (Neovim would print `$(pass)` as is). */
+const PLAIN_ICONS: Record<string, string> = {
+  pass: '✓',
+  error: '✗',
+  warning: '⚠',
+  question: '?',
+  'circle-slash': '–',
+  'loading~spin': '…',
+};
+
+export function withPlainIcons(title: string): string {
+  return title.replace(/\$\(([\w~-]+)\)/g, (whole, name: string) => PLAIN_ICONS[name] ?? whole);
 }

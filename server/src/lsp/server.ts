@@ -55,7 +55,16 @@ import {
 import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, toSpan } from './convert';
 import { evaluateDocument, previewData } from './customRequests';
 import { topTokensFromPreview } from './fixHints';
-import { exampleProblems, lensAnchors, lensContent, loadingLens, type LensAnchor, type LensContent, type LensContext } from './lenses';
+import {
+  exampleProblems,
+  lensAnchors,
+  lensContent,
+  loadingLens,
+  withPlainIcons,
+  type LensAnchor,
+  type LensContent,
+  type LensContext,
+} from './lenses';
 import { collectGarbage } from './memory';
 import { ModelStates } from './modelState';
 import { offsetInDocument, recentTree } from './recentTree';
@@ -150,6 +159,8 @@ export class ClozeServer {
   private readonly named = new Map<string, string>();
   private readonly lookupTimers = new Map<string, { id: string; timer: NodeJS.Timeout }>();
   private canRefreshLenses = false;
+  /** The VS Code client says it draws `$(codicon)`s in lens titles (initializationOptions.codicons); others get ✓/✗. */
+  private codicons = false;
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
@@ -290,6 +301,7 @@ export class ClozeServer {
     this.trusted = (params.initializationOptions as Record<string, unknown> | undefined)?.['trusted'] !== false;
     this.wantsDownloadNotifications =
       (params.initializationOptions as { downloadNotifications?: unknown } | null | undefined)?.downloadNotifications === true;
+    this.codicons = (params.initializationOptions as Record<string, unknown> | undefined)?.['codicons'] === true;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
     this.workspaceRoot = folder ? uriToPath(folder) : undefined;
     return {
@@ -795,10 +807,13 @@ export class ClozeServer {
   /** Progress in the editor while the worker loads a model (the first preview waits for it). */
   private onLoadEvent(event: LoadEvent): void {
     this.modelStates.onLoadEvent(event);
+    // The "Cloze" output of VS Code (and any client's log) says what was loaded, from where, how fast.
+    if (event.type === 'load-start') this.connection.console.info(`Loading ${event.id} (${event.modelKey})…`);
+    else if (!event.ok) this.connection.console.error(`Could not load ${event.id}: ${event.message}`);
     const key = `${event.modelKey}|${event.quantized}`;
     if (event.type === 'load-end' && event.ok) {
       this.engines.set(key, event.info);
-      this.connection.console.log(`Loaded ${event.id} for previews: ${describeEngine(event.info)}`);
+      this.connection.console.info(`Loaded ${event.id} for previews in ${Math.round(event.info.loadMs)} ms: ${describeEngine(event.info)}`);
     }
     if (!this.canShowProgress) return;
     if (event.type === 'load-start') {
@@ -859,15 +874,22 @@ export class ClozeServer {
             ? undefined
             : null;
       if (content === undefined) continue;
-      if (content) lens.command = lensCommand(content);
+      if (content) lens.command = lensCommand(content, this.codicons);
       lenses.push(lens);
     }
     return lenses;
   }
 
-  private lensContext(uri: string, doc: ClozeDocument, anchors: readonly LensAnchor[]): LensContext {
+  /** Per document parse: a client without lens refresh resolves every lens, and each asks for the same context. */
+  private readonly lensContexts = new WeakMap<ClozeDocument, LensContext>();
+
+  private lensContext(uri: string, doc: ClozeDocument, anchors: readonly LensAnchor[] = lensAnchors(doc)): LensContext {
+    const cached = this.lensContexts.get(doc);
+    if (cached) return cached;
     const first = anchors.map((a) => ('line' in a ? a.line : toRange(doc, a.span).start.line + 1)).sort((a, b) => a - b)[0] ?? 1;
-    return { uri, problems: exampleProblems(doc), firstLine: first };
+    const context = { uri, problems: exampleProblems(doc), firstLine: first };
+    this.lensContexts.set(doc, context);
+    return context;
   }
 
   /** Starts (or joins) a preview and reports its outcome as the model's state. */
@@ -941,8 +963,8 @@ export class ClozeServer {
     this.inferenceFor().previews.focus(data.uri);
     const outcome = await this.trackPreview(request);
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
-    const content = lensContent(data.anchor, outcome, request.doc, this.lensContext(data.uri, request.doc, lensAnchors(request.doc)));
-    return { ...lens, command: content ? lensCommand(content) : { title: '', command: '' } };
+    const content = lensContent(data.anchor, outcome, request.doc, this.lensContext(data.uri, request.doc));
+    return { ...lens, command: content ? lensCommand(content, this.codicons) : { title: '', command: '' } };
   }
 
   /** Runs a request handler so that a bug answers with an empty result, logged, instead of an error. */
@@ -971,8 +993,9 @@ function dataLimits(settings: ClozeSettings): DataLimits {
 }
 
 /** The lens's command; its arguments are the command's (uri, line), then the numbers behind the title. */
-function lensCommand(content: LensContent): { title: string; command: string; arguments: unknown[] } {
-  return { title: content.title, command: content.command, arguments: [...content.arguments, content.numbers] };
+function lensCommand(content: LensContent, codicons: boolean): { title: string; command: string; arguments: unknown[] } {
+  const title = codicons ? content.title : withPlainIcons(content.title);
+  return { title, command: content.command, arguments: [...content.arguments, content.numbers] };
 }
 
 function uriToPath(uri: string): string | undefined {

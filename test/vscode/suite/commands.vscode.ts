@@ -92,8 +92,12 @@ suite('Cloze commands, status item and panel', () => {
   test('status item: loading, then ready, with the model of the active file; unavailable with the reason in the tooltip', async () => {
     const { modelStatus } = await api();
     const readyDoc = await open(write('status/ready.cloze', ['model: tiny-random-distilbert-xenova', ...sentimentLines.slice(1)]));
-    // The preview loads the weights; the status says so, then says ready.
-    await vscode.commands.executeCommand('vscode.executeCodeLensProvider', readyDoc.uri, 1000);
+    // The preview loads the weights; the lenses and the status say so, then the status says ready.
+    const first = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', readyDoc.uri, 1000);
+    assert.match(
+      first[0]?.command?.title ?? '',
+      /^\$\(loading~spin\) (loading tiny-random-distilbert-xenova \(.+\)|scoring with tiny-random-distilbert-xenova)…$/,
+    );
     const ready = await until(
       'the model state ready with the weights loaded',
       () => {
@@ -168,7 +172,7 @@ suite('Cloze commands, status item and panel', () => {
       90_000,
     );
     const lens = lenses[0];
-    assert.match(lens.command!.title, /^\$\(error\) wrong: the patterns together say negative/);
+    assert.match(lens.command!.title, /^\$\(error\) wrong · all patterns: negative \d+%, the label is positive$/);
     await vscode.commands.executeCommand(lens.command!.command, ...(lens.command!.arguments ?? []));
     assert.ok(cloze.panel.isOpen);
     await until('the panel to show line 12', () => cloze.panel.state?.line === 12 && cloze.panel.state, 60_000);
@@ -282,6 +286,52 @@ suite('Cloze commands, status item and panel', () => {
     assert.match(doc.getText(), /pattern short: \{review\} It was \[MASK\]\./);
     assert.match(doc.getText(), /^model: /m);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+});
+
+suite('Cloze snippets and walkthrough', () => {
+  test('the sentiment and NLI snippets insert a task the server checks without an error', async () => {
+    for (const [name, text] of [
+      ['Sentiment task', /pattern short: \{review\} It was \[MASK\]\./],
+      ['NLI task', /pattern: \{premise\}\? \[MASK\], \{hypothesis\}/],
+    ] as const) {
+      const doc = await vscode.workspace.openTextDocument({ language: 'cloze', content: '' });
+      await vscode.window.showTextDocument(doc);
+      await vscode.commands.executeCommand('editor.action.insertSnippet', { langId: 'cloze', name });
+      assert.match(doc.getText(), text);
+      // The snippet's model line names a hub model (unavailable offline); the rest is a valid task.
+      // The empty document's diagnostics (pattern-missing, …) come first; wait for those of the snippet's text.
+      const diagnostics = await diagnosticsWhen(
+        doc.uri,
+        (list) => list.some((d) => codeOf(d) === 'model-unavailable') && !list.some((d) => codeOf(d) === 'pattern-missing'),
+      );
+      assert.deepEqual(
+        diagnostics.filter((d) => d.severity === vscode.DiagnosticSeverity.Error && codeOf(d) !== 'model-unavailable').map(codeOf),
+        [],
+      );
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    }
+  });
+
+  test('the walkthrough, icon and users’ README that package.json names exist', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      icon: string;
+      repository: { url: string };
+      bugs: { url: string };
+      contributes: { walkthroughs: Array<{ steps: Array<{ media: { markdown: string }; description: string }> }> };
+    };
+    assert.ok(fs.existsSync(path.join(repoRoot, manifest.icon)), manifest.icon);
+    assert.match(manifest.repository.url, /^https:\/\//);
+    assert.match(manifest.bugs.url, /^https:\/\//);
+    const steps = manifest.contributes.walkthroughs[0].steps;
+    assert.ok(steps.length >= 3);
+    for (const step of steps) {
+      assert.ok(fs.existsSync(path.join(repoRoot, step.media.markdown)), step.media.markdown);
+      // Each step's button runs one of our commands.
+      assert.match(step.description, /\(command:cloze\.\w+\)/);
+    }
+    const readme = fs.readFileSync(path.join(repoRoot, 'docs', 'marketplace', 'README.md'), 'utf8');
+    assert.doesNotMatch(readme, /npm ci|shared\/models|npm run bench/);
   });
 });
 
