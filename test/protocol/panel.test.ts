@@ -69,6 +69,9 @@ describe('panel, evaluation and model state over stdio', () => {
     const quantized = expected['quantized'];
     delete expected['file'];
     delete expected['quantized'];
+    // The engine object (file, graph, precision) is beside the preview in the panel's data.
+    assert.deepEqual(data.engine, expected['engine']);
+    delete expected['engine'];
     assert.deepEqual(JSON.parse(JSON.stringify(data.preview)), expected);
     assert.equal(data.quantized, quantized);
     const mine = states.filter((s) => s.uri === uri).map((s) => `${s.state}: ${s.detail}`);

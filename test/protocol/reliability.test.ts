@@ -234,9 +234,13 @@ describe('a model folder that is broken, then fixed', () => {
       const text = documentText('./m', 3);
       await open(client, uri, text);
       const lenses = await resolvedLenses(client, uri);
+      // The reason once, on the first lens; the others point at it or say nothing (label and prior lenses).
+      assert.match(lenses[0]?.command?.title ?? '', /^(?:\S+ )?no preview: /);
       for (const lens of lenses) {
         const title = lens.command?.title ?? '';
-        assert.match(title, /^no preview: /);
+        if (title === '') continue;
+        // A client without codicons gets a plain symbol before the words.
+        assert.match(title, /^(?:\S+ )?no preview\b/);
         assert.ok(title.length <= 90, `a short title: ${title}`);
         assert.doesNotMatch(title, /onnxruntime|ONNXRuntimeError|protobuf/i);
       }

@@ -27,6 +27,6 @@ test('a push or pull over initializationOptions keeps what it does not name', ()
   const merged = readSettings(mergeRawSettings({ ...mine, preview: { topK: 5 } }, { preview: { calibrate: true } }));
   assert.equal(merged.modelsDir, '/models');
   assert.equal(merged.allowRemoteModels, false);
-  assert.deepEqual(merged.preview, { enabled: true, topK: 5, calibrate: true });
+  assert.deepEqual(merged.preview, { enabled: true, topK: 5, calibrate: true, calibration: 'content-free' });
   assert.deepEqual(readSettings(mergeRawSettings(mine, undefined)).modelsDir, '/models');
 });

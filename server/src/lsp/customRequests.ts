@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { ClozeDocument } from '../language';
+import type { EngineReport } from '../model/engine';
 import type { InferenceWorker } from '../model/inferenceWorker';
 import type { EvaluateResult, PreviewData } from '../protocol/messages';
 import type { ClozeSettings } from '../protocol/settings';
@@ -22,10 +23,19 @@ export function previewData(
   choice: ModelChoice,
   settings: ClozeSettings,
   outcome: PreviewOutcome | undefined,
+  engine?: EngineReport,
 ): PreviewData {
   if (!outcome) return { ok: false, uri, version, model: choice.id, reason: 'the document changed while it was previewed' };
   if (!outcome.ok) return { ok: false, uri, version, model: choice.id, reason: outcome.reason };
-  return { ok: true, uri, version, preview: outcome.result, quantized: settings.quantized, exampleProblems: exampleProblems(doc) };
+  return {
+    ok: true,
+    uri,
+    version,
+    preview: outcome.result,
+    quantized: settings.quantized,
+    ...(engine ? { engine } : {}),
+    exampleProblems: exampleProblems(doc),
+  };
 }
 
 /** Rows scored per call to the worker: each call answers quickly, so previews of open files are not held up long. */

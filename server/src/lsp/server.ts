@@ -32,7 +32,7 @@ import { InferenceWorker } from '../model/inferenceWorker';
 import type { LoadEvent } from '../model/messages';
 import { cacheState, hubOptionsFromEnv, onnxFile, TOKENIZER_FILES, type DownloadProgress } from '../model/download';
 import { ModelDownloads } from '../model/downloads';
-import { describeEngine, type ModelInfo } from '../model/engine';
+import { describeEngine, engineReport, type ModelInfo } from '../model/engine';
 import { listLocalModels } from '../model/localModels';
 import { defaultCacheDir, effectiveModelsDir, locationKey } from '../model/resolve';
 import { TokenizerCache } from '../model/tokenizers';
@@ -909,7 +909,8 @@ export class ClozeServer {
     // The panel asks for it explicitly, so it is computed even with the lenses turned off.
     const request = { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice };
     const outcome = await this.trackPreview(request);
-    return previewData(uri, document.version, context.doc, context.choice, settings, outcome);
+    const engine = context.choice.location.ok ? this.engines.get(`${locationKey(context.choice.location)}|${settings.quantized}`) : undefined;
+    return previewData(uri, document.version, context.doc, context.choice, settings, outcome, engine && engineReport(engine));
   }
 
   private async availableModels(uri: string): Promise<AvailableModels | null> {

@@ -42,6 +42,8 @@ export type PreviewData =
       readonly version: number;
       readonly preview: PreviewResult;
       readonly quantized: boolean;
+      /** What ran, as `cloze preview --format json`'s `engine` says it (`engineReport`); absent before the model has loaded. */
+      readonly engine?: { readonly file: string; readonly graph: string; readonly precision: string; readonly reason?: string };
       readonly exampleProblems: readonly ExampleProblem[];
     }
   | { readonly ok: false; readonly uri: string; readonly version: number; readonly model: string; readonly reason: string };
