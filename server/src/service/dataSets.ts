@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { parse as parseCsv } from 'csv-parse';
 import type { DataSetSummary } from '../language/validate';
@@ -207,13 +207,17 @@ async function fromJsonLines(chunks: AsyncIterable<string>, file: string, maxRow
 async function fromCsv(chunks: AsyncIterable<string>, extension: '.csv' | '.tsv', file: string, maxRows: number): Promise<Parsed> {
   // The header names the columns even when no row follows it.
   let header: string[] = [];
-  const parser = Readable.from(chunks).pipe(
+  // pipeline, not pipe: an error of the reader reaches the parser (and this loop), and leaving the
+  // loop early destroys both streams, so nothing is left reading or unhandled.
+  const parser = pipeline(
+    Readable.from(chunks),
     parseCsv({
       columns: (names: string[]) => (header = names),
       delimiter: extension === '.tsv' ? '\t' : ',',
       skip_empty_lines: true,
       relax_quotes: extension === '.tsv',
     }),
+    () => undefined,
   );
   const rows: Row[] = [];
   try {
