@@ -39,7 +39,6 @@ import { TokenizerCache } from '../model/tokenizers';
 import { findClozeSettings, mergeRawSettings, readSettings, type ClozeSettings } from '../protocol/settings';
 import type { DataLimits } from '../service/dataSets';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
-import { modelsIn } from '../model/available';
 import {
   AvailableModelsRequest,
   EvaluateRequest,
@@ -917,10 +916,8 @@ export class ClozeServer {
     const context = await this.context(uri);
     if (!context) return null;
     const { modelsDir, cacheDir, allowRemoteModels } = context.service.settings;
-    const models = [
-      ...modelsIn(modelsDir).map((id) => ({ id, source: 'models-dir' as const, folder: path.join(modelsDir, id) })),
-      ...modelsIn(cacheDir).map((id) => ({ id, source: 'cache' as const, folder: path.join(cacheDir, id) })),
-    ];
+    // One listing for the quick pick, completion and the quick fix (`model/localModels.ts`).
+    const models = this.trusted ? listLocalModels(modelsDir, cacheDir) : [];
     return { current: { id: context.choice.id, origin: context.choice.origin }, modelsDir, cacheDir, allowRemoteModels, models };
   }
 
