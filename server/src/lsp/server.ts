@@ -281,7 +281,6 @@ export class ClozeServer {
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
   }
 
-
   /**
    * Whether a result computed for `document` at `version` is still current.
    * The object is compared too: a document closed and opened again starts
@@ -908,7 +907,9 @@ export class ClozeServer {
     // The panel asks for it explicitly, so it is computed even with the lenses turned off.
     const request = { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice };
     const outcome = await this.trackPreview(request);
-    const engine = context.choice.location.ok ? this.engines.get(`${locationKey(context.choice.location)}|${settings.quantized}`) : undefined;
+    const engine = context.choice.location.ok
+      ? this.engines.get(`${locationKey(context.choice.location)}|${settings.quantized}`)
+      : undefined;
     return previewData(uri, document.version, context.doc, context.choice, settings, outcome, engine && engineReport(engine));
   }
 

@@ -65,8 +65,7 @@ export async function readDataSet(
     handle = await fs.promises.open(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT')
-      return { ok: false, reason: `Cannot read ${file}: the file does not exist. ${missingFileNote(origin)}` };
+    if (code === 'ENOENT') return { ok: false, reason: `Cannot read ${file}: the file does not exist. ${missingFileNote(origin)}` };
     return { ok: false, reason: `Cannot read ${file}: ${code ?? (error instanceof Error ? error.message : String(error))}` };
   }
   try {
