@@ -6,6 +6,8 @@ import {
   searchVerbalizers,
   topCandidates,
   type SearchCalibration,
+  type SelectionCriterion,
+  type WordChoice,
   type WordTable,
 } from '../language/labelSearch';
 import { labelWordForms, singleToken } from '../language/labelWords';
@@ -42,6 +44,8 @@ export interface SuggestOptions {
   readonly candidates: number;
   readonly maxWordsPerLabel: number;
   readonly calibration: SearchCalibration;
+  /** How verbalizers are ranked; `log-likelihood` unless given (see labelSearch.ts). */
+  readonly criterion?: SelectionCriterion;
   /** Top tokens per row and pattern that feed the pool. */
   readonly poolTopK?: number;
   /** Words pooled per label before exact scoring. */
@@ -63,6 +67,8 @@ export interface SuggestedVerbalizer {
   readonly accuracy: number;
   readonly macroF1: number | null;
   readonly meanGoldProbability: number;
+  /** Mean log P(gold label): what the default criterion ranks by. */
+  readonly meanLogGold: number;
 }
 
 export interface SuggestResult {
@@ -72,6 +78,7 @@ export interface SuggestResult {
   /** Rows searched on (labelled with one of the labels). */
   readonly rows: number;
   readonly calibration: SearchCalibration;
+  readonly criterion: SelectionCriterion;
   readonly candidates: Record<string, CandidateWord[]>;
   readonly suggestions: readonly SuggestedVerbalizer[];
   /** The file's own verbalizer scored the same way, when all its words are single tokens. */
@@ -86,7 +93,7 @@ export interface SuggestResult {
 const MASS_GAP = Math.log(100);
 
 /** A pooled word with its token id per pattern. */
-interface PoolWord {
+export interface PoolWord {
   readonly word: string;
   readonly ids: number[];
   readonly tokens: string[];
@@ -103,14 +110,27 @@ export function labelledExampleRows(doc: ClozeDocument, labels: readonly string[
     }));
 }
 
-export async function suggestVerbalizers(
+/** Steps 1 and 2 without the search: the exact probabilities of the pooled words on every row. */
+export interface SearchTable {
+  readonly patterns: readonly Pattern[];
+  /** Gold label index per row of the table. */
+  readonly gold: readonly number[];
+  readonly words: readonly PoolWord[];
+  readonly table: WordTable;
+  /** The file's own verbalizer as word indices, when all its words are single tokens. */
+  readonly current: WordChoice | null;
+  /** Inputs run through the scorer per pass. */
+  readonly inputs: number;
+}
+
+export async function buildSearchTable(
   doc: ClozeDocument,
   tokenizer: TokenizerView,
   scorer: Scorer,
   labels: readonly string[],
   rows: readonly PreviewRow[],
-  options: SuggestOptions,
-): Promise<SuggestResult> {
+  options: Pick<SuggestOptions, 'candidates' | 'poolTopK' | 'poolSize' | 'onProgress'>,
+): Promise<SearchTable> {
   const patterns = doc.patterns.filter(hasSingleMask);
   const labelled = rows.filter((row) => row.label !== null && labels.includes(row.label));
   const gold = labelled.map((row) => labels.indexOf(row.label ?? ''));
@@ -162,7 +182,16 @@ export async function suggestVerbalizers(
   const wordIds = [...new Set(words.flatMap((w) => w.ids))];
   const second = await scorer(inputs, wordIds, 1);
   const table = wordTable(words, wordIds, patterns.length, labelled.length, second, at);
-  const ranked = labels.map((_, label) => classConditionalLogProbability(table, gold, label));
+  const current = currentValid ? currentWords.map((ws) => [...new Set(ws)].map((word) => index.get(word) ?? -1)) : null;
+  return { patterns, gold, words, table, current, inputs: inputs.length };
+}
+
+/**
+ * LM-BFF's candidates per label: the `k` words with the highest mean
+ * log P(w | x) over the label's rows, with their scores.
+ */
+export function labelCandidates(table: WordTable, gold: readonly number[], labelCount: number, k: number): { ranked: Float64Array[]; candidates: number[][] } {
+  const ranked = Array.from({ length: labelCount }, (_, label) => classConditionalLogProbability(table, gold, label));
   // A candidate must be likelier on its label's rows than on any other label's, and carry
   // real mass there: within a factor of 100 of the label's best word. Without that, on a
   // few hundred rows the accuracy search finds rare words (`more`/`so`) whose tiny
@@ -171,10 +200,24 @@ export async function suggestVerbalizers(
     const best = Math.max(...scores);
     return topCandidates(
       scores,
-      options.candidates,
+      k,
       (w) => scores[w] >= best - MASS_GAP && ranked.every((other, l) => l === label || scores[w] > other[w]),
     );
   });
+
+  return { ranked, candidates: candidateIndices };
+}
+
+export async function suggestVerbalizers(
+  doc: ClozeDocument,
+  tokenizer: TokenizerView,
+  scorer: Scorer,
+  labels: readonly string[],
+  rows: readonly PreviewRow[],
+  options: SuggestOptions,
+): Promise<SuggestResult> {
+  const { patterns, gold, words, table, current, inputs } = await buildSearchTable(doc, tokenizer, scorer, labels, rows, options);
+  const { ranked, candidates: candidateIndices } = labelCandidates(table, gold, labels.length, options.candidates);
 
   // 3. Whole verbalizers by accuracy.
   options.onProgress?.('search');
@@ -182,6 +225,7 @@ export async function suggestVerbalizers(
     top: options.top,
     maxWordsPerLabel: options.maxWordsPerLabel,
     calibration: options.calibration,
+    criterion: options.criterion ?? 'log-likelihood',
   });
   const describe = (choice: readonly (readonly number[])[]): SuggestedVerbalizer => {
     const scored = scoreVerbalizer(table, gold, choice, options.calibration);
@@ -190,14 +234,16 @@ export async function suggestVerbalizers(
       accuracy: scored.accuracy,
       macroF1: classificationFigures(gold, scored.predicted, labels.length).macroF1,
       meanGoldProbability: scored.meanGold,
+      meanLogGold: scored.meanLogGold,
     };
   };
   return {
     model: tokenizer.modelId,
     patterns: patterns.map(patternDisplayName),
     labels,
-    rows: labelled.length,
+    rows: gold.length,
     calibration: options.calibration,
+    criterion: options.criterion ?? 'log-likelihood',
     candidates: Object.fromEntries(
       labels.map((label, l) => [
         label,
@@ -205,9 +251,9 @@ export async function suggestVerbalizers(
       ]),
     ),
     suggestions: results.map((result) => describe(result.verbalizer)),
-    current: currentValid ? describe(currentWords.map((ws) => [...new Set(ws)].map((word) => index.get(word) ?? -1))) : null,
+    current: current ? describe(current) : null,
     tried,
-    inputs: inputs.length * 2,
+    inputs: inputs * 2,
   };
 }
 
