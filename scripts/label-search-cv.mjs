@@ -9,6 +9,7 @@
 // Needs `npm run build`. Never looks at any other data than the file given.
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
 const require = createRequire(import.meta.url);
@@ -32,7 +33,9 @@ const { rows } = await evaluationRows(doc, [path.resolve(data)], labels, default
 const started = performance.now();
 const built = await buildSearchTable(doc, tokenizer, (i, w, k) => engine.score(i, w, k), labels, rows, { candidates: 20 });
 await engine.dispose();
-console.log(`${built.gold.length} rows, ${built.words.length} pooled words, scored in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `${built.gold.length} rows, ${built.words.length} pooled words, scored in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+);
 
 // Mulberry32: a seeded generator, so the splits are the same on every run.
 let state = Number(values.seed) >>> 0;
@@ -87,12 +90,12 @@ for (const { kind, half, rest } of splits) {
         ? candidates.map((c) => [c[0]])
         : typeof method === 'number'
           ? candidates.map((c) => c.slice(0, method))
-        : searchVerbalizers(searchTable, searchGold, candidates, {
-            top: 1,
-            maxWordsPerLabel: method.words,
-            calibration: 'none',
-            criterion: method.criterion,
-          }).results[0].verbalizer;
+          : searchVerbalizers(searchTable, searchGold, candidates, {
+              top: 1,
+              maxWordsPerLabel: method.words,
+              calibration: 'none',
+              criterion: method.criterion,
+            }).results[0].verbalizer;
     const scored = scoreVerbalizer(testTable, testGold, choice, 'none');
     const words = choice.map((ws) => ws.map((w) => built.words[w].word).join('+')).join('/');
     if (kind !== 'random') {
@@ -109,7 +112,11 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 console.log(`held-out accuracy over ${values.splits} random half splits (search on one half, score on the other):`);
 for (const name of Object.keys(methods)) {
-  const top = [...choices[name]].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([w, n]) => `${w} ×${n}`).join(', ');
+  const top = [...choices[name]]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([w, n]) => `${w} ×${n}`)
+    .join(', ');
   const paired = heldOut[name].map((a, i) => a - heldOut[baseline][i]);
   console.log(
     `  ${name.padEnd(44)} ${(mean(heldOut[name]) * 100).toFixed(2)} % ± ${(sd(heldOut[name]) * 100).toFixed(2)}  vs before ${(mean(paired) * 100).toFixed(2)} ± ${(sd(paired) * 100).toFixed(2)}  log P(gold) ${mean(heldOutLogLikelihood[name]).toFixed(4)}   chose ${top}`,

@@ -143,4 +143,48 @@ describe('cloze suggest', () => {
     assert.ok(all.length > 0);
     for (const c of all) assert.equal(c.tokens[0], `Ġ${c.word}`);
   });
+
+  test('the default criterion ranks by mean log P(gold), --criterion accuracy by accuracy, on the same rows', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
+    const data = path.join(dir, 'rows.jsonl');
+    const sst2 = fs
+      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+      .split('\n')
+      .slice(400, 520);
+    fs.writeFileSync(data, sst2.join('\n'));
+    const file = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
+    type Ranked = SuggestJson & {
+      criterion: string;
+      suggestions: Array<{ words: Record<string, string[]>; accuracy: number; meanGoldProbability: number; meanLogGold: number }>;
+    };
+    const run = (...extra: string[]): Ranked => {
+      const result = cloze('suggest', file, '--data', data, '--top', '8', '--words', '1', '--format', 'json', ...extra);
+      assert.equal(result.status, 0, result.stderr);
+      return JSON.parse(result.stdout) as Ranked;
+    };
+    const smooth = run();
+    const byAccuracy = run('--criterion', 'accuracy');
+    assert.equal(smooth.criterion, 'log-likelihood');
+    assert.equal(byAccuracy.criterion, 'accuracy');
+    assert.ok(smooth.suggestions.length >= 4);
+    for (let i = 1; i < smooth.suggestions.length; i++) {
+      assert.ok(smooth.suggestions[i - 1].meanLogGold >= smooth.suggestions[i].meanLogGold, JSON.stringify(smooth.suggestions));
+      assert.ok(byAccuracy.suggestions[i - 1].accuracy >= byAccuracy.suggestions[i].accuracy, JSON.stringify(byAccuracy.suggestions));
+    }
+    for (const s of smooth.suggestions) {
+      // Jensen: the mean of log P(gold) is at most the log of the mean P(gold), and a log-probability is negative.
+      assert.ok(s.meanLogGold < 0 && s.meanLogGold <= Math.log(s.meanGoldProbability) + 1e-12, JSON.stringify(s));
+    }
+    // Each criterion's winner is the best of the two by its own measure.
+    const [first] = smooth.suggestions;
+    const [accurate] = byAccuracy.suggestions;
+    assert.ok(first.meanLogGold >= accurate.meanLogGold);
+    assert.ok(accurate.accuracy >= first.accuracy);
+    // Both search the same candidates, and still propose sentiment words for the right labels.
+    assert.deepEqual(smooth.candidates, byAccuracy.candidates);
+    assert.ok(
+      first.words.positive.every((w) => positive.has(w)) && first.words.negative.every((w) => negative.has(w)),
+      JSON.stringify(first),
+    );
+  });
 });

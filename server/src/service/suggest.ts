@@ -190,7 +190,12 @@ export async function buildSearchTable(
  * LM-BFF's candidates per label: the `k` words with the highest mean
  * log P(w | x) over the label's rows, with their scores.
  */
-export function labelCandidates(table: WordTable, gold: readonly number[], labelCount: number, k: number): { ranked: Float64Array[]; candidates: number[][] } {
+export function labelCandidates(
+  table: WordTable,
+  gold: readonly number[],
+  labelCount: number,
+  k: number,
+): { ranked: Float64Array[]; candidates: number[][] } {
   const ranked = Array.from({ length: labelCount }, (_, label) => classConditionalLogProbability(table, gold, label));
   // A candidate must be likelier on its label's rows than on any other label's, and carry
   // real mass there: within a factor of 100 of the label's best word. Without that, on a
@@ -198,11 +203,7 @@ export function labelCandidates(table: WordTable, gold: readonly number[], label
   // probabilities happen to separate the rows, and do not generalise.
   const candidateIndices = ranked.map((scores, label) => {
     const best = Math.max(...scores);
-    return topCandidates(
-      scores,
-      k,
-      (w) => scores[w] >= best - MASS_GAP && ranked.every((other, l) => l === label || scores[w] > other[w]),
-    );
+    return topCandidates(scores, k, (w) => scores[w] >= best - MASS_GAP && ranked.every((other, l) => l === label || scores[w] > other[w]));
   });
 
   return { ranked, candidates: candidateIndices };
