@@ -10,6 +10,7 @@ import {
   type WordChoice,
   type WordTable,
 } from '../language/labelSearch';
+import type { RankedLabelWord } from '../language/labelWordCompletion';
 import { labelWordForms, singleToken } from '../language/labelWords';
 import { positionAt } from '../language/positions';
 import { exampleFields, hasSingleMask, maskContext, renderPattern } from '../language/render';
@@ -91,6 +92,11 @@ export interface SuggestResult {
 
 /** How far (in nats of mean log-probability) a candidate may fall below its label's best word: a factor of 100. */
 const MASS_GAP = Math.log(100);
+
+/** The completion lists words down to a factor of 10⁴ below the label's best. */
+const COMPLETION_GAP = Math.log(10_000);
+/** …that separate the label at least half as well as its best-separating word does. */
+const COMPLETION_MARGIN_SHARE = 0.5;
 
 /** A pooled word with its token id per pattern. */
 export interface PoolWord {
@@ -195,6 +201,8 @@ export function labelCandidates(
   gold: readonly number[],
   labelCount: number,
   k: number,
+  /** How far below the label's best word a candidate may fall, in nats. */
+  gap: number = MASS_GAP,
 ): { ranked: Float64Array[]; candidates: number[][] } {
   const ranked = Array.from({ length: labelCount }, (_, label) => classConditionalLogProbability(table, gold, label));
   // A candidate must be likelier on its label's rows than on any other label's, and carry
@@ -203,7 +211,7 @@ export function labelCandidates(
   // probabilities happen to separate the rows, and do not generalise.
   const candidateIndices = ranked.map((scores, label) => {
     const best = Math.max(...scores);
-    return topCandidates(scores, k, (w) => scores[w] >= best - MASS_GAP && ranked.every((other, l) => l === label || scores[w] > other[w]));
+    return topCandidates(scores, k, (w) => scores[w] >= best - gap && ranked.every((other, l) => l === label || scores[w] > other[w]));
   });
 
   return { ranked, candidates: candidateIndices };
@@ -310,4 +318,42 @@ function wordTable(
     }
   }
   return { words: W, rows, patterns, p, scored, contentFree };
+}
+
+/**
+ * The completion's ranking (issue 13, item 3): per label, the candidates of
+ * `cloze suggest` (steps 1 and 2: real words, one token in the mask's
+ * context, by LM-BFF's class-conditional log-probability), with the best
+ * mean of the other labels' rows beside each score.
+ */
+export async function rankLabelWords(
+  doc: ClozeDocument,
+  tokenizer: TokenizerView,
+  scorer: Scorer,
+  labels: readonly string[],
+  rows: readonly PreviewRow[],
+  k: number,
+): Promise<{ rows: number; byLabel: Map<string, RankedLabelWord[]> }> {
+  const { gold, words, table } = await buildSearchTable(doc, tokenizer, scorer, labels, rows, { candidates: k });
+  // A longer list than the search's (the editor shows the scores, the author chooses), but only
+  // words that separate: whose margin (mean log P on the label's rows minus the best other
+  // label's) is at least half the label's best margin. Frequent words (`this`, `movie`) are
+  // likelier on one side by chance, and by far less. Relative, so a model whose predictions
+  // barely move (a random one) still gets its best-separating words listed.
+  const { ranked, candidates } = labelCandidates(table, gold, labels.length, words.length, COMPLETION_GAP);
+  const other = (l: number, w: number): number => Math.max(...ranked.filter((_, o) => o !== l).map((scores) => scores[w]));
+  const byLabel = new Map(
+    labels.map((label, l) => {
+      const margins = candidates[l].map((w) => ranked[l][w] - other(l, w));
+      const threshold = COMPLETION_MARGIN_SHARE * Math.max(0, ...margins);
+      return [
+        label,
+        candidates[l]
+          .filter((_, i) => margins[i] >= threshold)
+          .slice(0, k)
+          .map((w) => ({ word: words[w].word, token: words[w].tokens[0], logProbability: ranked[l][w], otherLogProbability: other(l, w) })),
+      ];
+    }),
+  );
+  return { rows: gold.length, byLabel };
 }
