@@ -42,7 +42,8 @@ export function verbalizerEntryAt(doc: ClozeDocument, offset: number): Verbalize
   const lineStart = doc.lineStarts[lineIndex];
   const before = doc.text.slice(lineStart, offset);
   // `  label: word, wo|`: an indented entry, the cursor after its colon, on a word or after a comma.
-  const entry = /^[ \t]+([^\s:,#][^:,#]*?)\s*:\s*((?:[^,#]*,\s*)*)([^\s,#]*)$/u.exec(before);
+  // A quote the author opened stays; the word typed after it is replaced.
+  const entry = /^[ \t]+([^\s:,#][^:,#]*?)\s*:\s*((?:[^,#]*,\s*)*)(?:"\s?)?([\p{L}\p{M}\p{N}_'-]*)$/u.exec(before);
   if (!entry) return undefined;
   // The block: walk up over indented (or blank) lines to its header.
   let line = lineIndex - 1;
@@ -66,7 +67,7 @@ export function verbalizerEntryAt(doc: ClozeDocument, offset: number): Verbalize
   return {
     label: entry[1].trim(),
     words: written.filter((w) => w !== typed),
-    replace: { start: offset - typed.length, end: offset + (/^[^\s,#]*/.exec(after)?.[0].length ?? 0) },
+    replace: { start: offset - typed.length, end: offset + (/^[\p{L}\p{M}\p{N}_'-]*/u.exec(after)?.[0].length ?? 0) },
   };
 }
 
