@@ -45,7 +45,8 @@ export class LabelWordRankings {
   private runs = 0;
 
   constructor(
-    private readonly worker: InferenceWorker,
+    /** The inference process, started only when a ranking is computed. */
+    private readonly worker: () => InferenceWorker,
     private readonly cacheDir: string,
   ) {}
 
@@ -88,7 +89,7 @@ export class LabelWordRankings {
       return entry.ranking;
     }
     const model = { location: choice.location, cacheDir: this.cacheDir, quantized: request.quantized };
-    const scorer = this.worker.scorer(model, `${request.uri}#label-words`, ++this.runs);
+    const scorer = this.worker().scorer(model, `${request.uri}#label-words`, ++this.runs);
     void rankLabelWords(doc, tokenizer.tokenizer, scorer, labels, rows, RANKED_WORDS).then(
       (result) => {
         entry.ranking = { state: 'ready', rows: result.rows, byLabel: result.byLabel };
@@ -107,6 +108,6 @@ export class LabelWordRankings {
 
   forget(uri: string): void {
     this.entries.delete(uri);
-    this.worker.forget(`${uri}#label-words`);
+    if (this.runs > 0) this.worker().forget(`${uri}#label-words`);
   }
 }

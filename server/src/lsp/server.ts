@@ -624,8 +624,7 @@ export class ClozeServer {
     const site = verbalizerEntryAt(doc, toOffset(doc, position));
     if (!site) return undefined;
     const settings = await this.settingsFor(uri);
-    const inference = this.inferenceFor();
-    this.labelWordRankings ??= new LabelWordRankings(inference.worker, this.cacheDir);
+    this.labelWordRankings ??= new LabelWordRankings(() => this.inferenceFor().worker, this.cacheDir);
     const ranking = await this.labelWordRankings.current({
       uri,
       doc,
