@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { candidateWord } from '../../server/src/language/labelSearch';
+import { candidateWord, scoreVerbalizer, selectRows, type WordTable } from '../../server/src/language/labelSearch';
 import { cliMain, fixturesDir, modelsDir } from '../support/paths';
 
 /**
@@ -48,6 +48,37 @@ describe('cloze suggest', () => {
     assert.equal(candidateWord('Ġgreat'), 'great');
     assert.equal(candidateWord('▁great'), 'great');
     for (const token of ['##ly', '.', '[SEP]', '<mask>', '1990', 'Ġ,', 'a', "'s"]) assert.equal(candidateWord(token), undefined, token);
+  });
+
+  test('selectRows: a verbalizer scores on the chosen rows what it scores on a table of only those rows', () => {
+    // 2 patterns × 4 rows × 3 words; row 3 unscored under pattern 1.
+    const p = Float64Array.from({ length: 24 }, (_, i) => ((i * 7) % 11) / 20 + 0.01);
+    const table: WordTable = {
+      words: 3,
+      rows: 4,
+      patterns: 2,
+      p,
+      scored: Uint8Array.from([1, 1, 1, 1, 1, 1, 1, 0]),
+      contentFree: new Float64Array(6).fill(0.1),
+    };
+    const gold = [0, 1, 1, 0];
+    const choice = [[0], [1, 2]];
+    const rows = [3, 1];
+    const part = selectRows(table, rows);
+    const direct = scoreVerbalizer(
+      part,
+      rows.map((r) => gold[r]),
+      choice,
+      'none',
+    );
+    // The same rows scored one at a time in the full table.
+    const one = (r: number) => scoreVerbalizer(selectRows(table, [r]), [gold[r]], choice, 'none');
+    assert.deepEqual(
+      direct.predicted,
+      rows.map((r) => one(r).predicted[0]),
+    );
+    assert.equal(direct.meanLogGold, (one(3).meanLogGold + one(1).meanLogGold) / 2);
+    assert.equal(part.scored[1 * 2 + 0], 0);
   });
 
   test('on SST-2 rows it proposes sentiment words for the right labels, at least as accurate as great/terrible', () => {
