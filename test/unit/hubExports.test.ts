@@ -220,7 +220,8 @@ describe('the [MASK] hover says what ran', () => {
       },
     );
     const hover = maskHover(result, 'short', describeEngine(engine.info));
-    assert.match(hover, /\| line 5 \(positive\) \|/);
+    // The example is named by its first words (the hover of issue 11).
+    assert.match(hover, /\| a gorgeous , high\\-spirited… \(positive\) \|/);
     assert.equal(hover.split('\n').at(-1), '_onnx/model_quantized.onnx · mask-only graph · int8-dynamic-per-token_');
   });
 });

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { candidateWord } from '../../server/src/language/labelSearch';
+import { candidateWord, scoreVerbalizer, selectRows, type WordTable } from '../../server/src/language/labelSearch';
 import { cliMain, fixturesDir, modelsDir } from '../support/paths';
 
 /**
@@ -48,6 +48,37 @@ describe('cloze suggest', () => {
     assert.equal(candidateWord('Ġgreat'), 'great');
     assert.equal(candidateWord('▁great'), 'great');
     for (const token of ['##ly', '.', '[SEP]', '<mask>', '1990', 'Ġ,', 'a', "'s"]) assert.equal(candidateWord(token), undefined, token);
+  });
+
+  test('selectRows: a verbalizer scores on the chosen rows what it scores on a table of only those rows', () => {
+    // 2 patterns × 4 rows × 3 words; row 3 unscored under pattern 1.
+    const p = Float64Array.from({ length: 24 }, (_, i) => ((i * 7) % 11) / 20 + 0.01);
+    const table: WordTable = {
+      words: 3,
+      rows: 4,
+      patterns: 2,
+      p,
+      scored: Uint8Array.from([1, 1, 1, 1, 1, 1, 1, 0]),
+      contentFree: new Float64Array(6).fill(0.1),
+    };
+    const gold = [0, 1, 1, 0];
+    const choice = [[0], [1, 2]];
+    const rows = [3, 1];
+    const part = selectRows(table, rows);
+    const direct = scoreVerbalizer(
+      part,
+      rows.map((r) => gold[r]),
+      choice,
+      'none',
+    );
+    // The same rows scored one at a time in the full table.
+    const one = (r: number) => scoreVerbalizer(selectRows(table, [r]), [gold[r]], choice, 'none');
+    assert.deepEqual(
+      direct.predicted,
+      rows.map((r) => one(r).predicted[0]),
+    );
+    assert.equal(direct.meanLogGold, (one(3).meanLogGold + one(1).meanLogGold) / 2);
+    assert.equal(part.scored[1 * 2 + 0], 0);
   });
 
   test('on SST-2 rows it proposes sentiment words for the right labels, at least as accurate as great/terrible', () => {
@@ -142,5 +173,49 @@ describe('cloze suggest', () => {
     const all = Object.values(result.candidates).flat();
     assert.ok(all.length > 0);
     for (const c of all) assert.equal(c.tokens[0], `Ġ${c.word}`);
+  });
+
+  test('the default criterion ranks by mean log P(gold), --criterion accuracy by accuracy, on the same rows', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
+    const data = path.join(dir, 'rows.jsonl');
+    const sst2 = fs
+      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+      .split('\n')
+      .slice(400, 520);
+    fs.writeFileSync(data, sst2.join('\n'));
+    const file = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
+    type Ranked = SuggestJson & {
+      criterion: string;
+      suggestions: Array<{ words: Record<string, string[]>; accuracy: number; meanGoldProbability: number; meanLogGold: number }>;
+    };
+    const run = (...extra: string[]): Ranked => {
+      const result = cloze('suggest', file, '--data', data, '--top', '8', '--words', '1', '--format', 'json', ...extra);
+      assert.equal(result.status, 0, result.stderr);
+      return JSON.parse(result.stdout) as Ranked;
+    };
+    const smooth = run();
+    const byAccuracy = run('--criterion', 'accuracy');
+    assert.equal(smooth.criterion, 'log-likelihood');
+    assert.equal(byAccuracy.criterion, 'accuracy');
+    assert.ok(smooth.suggestions.length >= 4);
+    for (let i = 1; i < smooth.suggestions.length; i++) {
+      assert.ok(smooth.suggestions[i - 1].meanLogGold >= smooth.suggestions[i].meanLogGold, JSON.stringify(smooth.suggestions));
+      assert.ok(byAccuracy.suggestions[i - 1].accuracy >= byAccuracy.suggestions[i].accuracy, JSON.stringify(byAccuracy.suggestions));
+    }
+    for (const s of smooth.suggestions) {
+      // Jensen: the mean of log P(gold) is at most the log of the mean P(gold), and a log-probability is negative.
+      assert.ok(s.meanLogGold < 0 && s.meanLogGold <= Math.log(s.meanGoldProbability) + 1e-12, JSON.stringify(s));
+    }
+    // Each criterion's winner is the best of the two by its own measure.
+    const [first] = smooth.suggestions;
+    const [accurate] = byAccuracy.suggestions;
+    assert.ok(first.meanLogGold >= accurate.meanLogGold);
+    assert.ok(accurate.accuracy >= first.accuracy);
+    // Both search the same candidates, and still propose sentiment words for the right labels.
+    assert.deepEqual(smooth.candidates, byAccuracy.candidates);
+    assert.ok(
+      first.words.positive.every((w) => positive.has(w)) && first.words.negative.every((w) => negative.has(w)),
+      JSON.stringify(first),
+    );
   });
 });

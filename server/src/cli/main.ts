@@ -203,6 +203,11 @@ program
       .default(20),
   )
   .addOption(new Option('--words <n>', 'most label words per label').argParser(wholeNumber(5)).default(2))
+  .addOption(
+    new Option('--criterion <name>', 'rank verbalizers by mean log P(gold) (smooth, generalises better) or by accuracy')
+      .choices(['log-likelihood', 'accuracy'])
+      .default('log-likelihood'),
+  )
   .option('--calibrate', 'rank verbalizers by calibrated accuracy (the prior of --calibration)')
   .addOption(calibrationOption())
   .addOption(modelsDirOption())

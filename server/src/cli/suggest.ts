@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { SearchCalibration } from '../language/labelSearch';
+import type { SearchCalibration, SelectionCriterion } from '../language/labelSearch';
 import { defaultDataLimits, readDataSet } from '../service/dataSets';
 import { evaluationRows } from '../service/evaluate';
 import { labelledExampleRows, suggestVerbalizers, type SuggestedVerbalizer, type SuggestResult } from '../service/suggest';
@@ -22,6 +22,7 @@ export interface SuggestCommandOptions extends ScoringOptions {
   readonly words: number;
   readonly calibrate?: boolean;
   readonly calibration?: 'content-free' | 'support';
+  readonly criterion: SelectionCriterion;
   readonly format: 'text' | 'json';
 }
 
@@ -68,6 +69,7 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
       candidates: options.candidates,
       maxWordsPerLabel: options.words,
       calibration,
+      criterion: options.criterion,
     });
     const seconds = (performance.now() - started) / 1000;
     if (options.format === 'json') {
@@ -99,7 +101,8 @@ function verbalizerText(v: SuggestedVerbalizer): string {
 
 function formatText(result: SuggestResult, data: readonly string[], seconds: number): string {
   const lines: string[] = [];
-  const kind = result.calibration === 'none' ? 'accuracy' : `accuracy calibrated (${result.calibration})`;
+  const calibrated = result.calibration === 'none' ? '' : ` calibrated (${result.calibration})`;
+  const kind = result.criterion === 'accuracy' ? `accuracy${calibrated}` : `mean log P(gold)${calibrated}`;
   lines.push(
     `model ${result.model} · pattern${result.patterns.length === 1 ? '' : 's'} ${result.patterns.join(', ')} · ${result.rows} labelled rows${data.length > 0 ? ` from ${data.join(', ')}` : ''}`,
   );
@@ -113,7 +116,7 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
   lines.push(`best verbalizers by ${kind} on these rows:`);
   result.suggestions.forEach((v, i) => {
     lines.push(
-      `  ${String(i + 1).padStart(2)}. ${percent(v.accuracy).padStart(6)}  macro-F1 ${v.macroF1 === null ? '–' : v.macroF1.toFixed(3)}  P(gold) ${percent(v.meanGoldProbability)}  ${verbalizerText(v)}`,
+      `  ${String(i + 1).padStart(2)}. ${percent(v.accuracy).padStart(6)}  macro-F1 ${v.macroF1 === null ? '–' : v.macroF1.toFixed(3)}  P(gold) ${percent(v.meanGoldProbability)}  log P(gold) ${v.meanLogGold.toFixed(3)}  ${verbalizerText(v)}`,
     );
   });
   if (result.current) {

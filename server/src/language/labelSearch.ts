@@ -75,6 +75,8 @@ export interface VerbalizerScore {
   readonly accuracy: number;
   /** Mean probability of the gold label: breaks ties between equally accurate verbalizers. */
   readonly meanGold: number;
+  /** Mean log-probability of the gold label (the log-likelihood per row): the smooth selection criterion. */
+  readonly meanLogGold: number;
   /** Prediction per row (label index). */
   readonly predicted: readonly number[];
 }
@@ -108,6 +110,7 @@ export function scoreVerbalizer(
   });
   let right = 0;
   let gold_ = 0;
+  let logGold = 0;
   let counted = 0;
   const predicted: number[] = [];
   for (let r = 0; r < rows; r++) {
@@ -125,14 +128,59 @@ export function scoreVerbalizer(
     counted++;
     if (guess === gold[r]) right++;
     gold_ += mean[gold[r]] ?? 0;
+    logGold += Math.log(Math.max(mean[gold[r]] ?? 0, FLOOR));
   }
-  return { verbalizer: choice, accuracy: counted === 0 ? 0 : right / counted, meanGold: counted === 0 ? 0 : gold_ / counted, predicted };
+  return {
+    verbalizer: choice,
+    accuracy: counted === 0 ? 0 : right / counted,
+    meanGold: counted === 0 ? 0 : gold_ / counted,
+    meanLogGold: counted === 0 ? -Infinity : logGold / counted,
+    predicted,
+  };
 }
 
-/** Better first: accuracy, then fewer words, then mean P(gold). */
-export function compareScores(a: VerbalizerScore, b: VerbalizerScore): number {
-  const words = (s: VerbalizerScore): number => s.verbalizer.reduce((n, ws) => n + ws.length, 0);
-  return b.accuracy - a.accuracy || words(a) - words(b) || b.meanGold - a.meanGold;
+/**
+ * How verbalizers are ranked.
+ * - `accuracy`: accuracy on the rows, then fewer words, then mean P(gold).
+ *   LM-BFF's criterion; on a few hundred rows it picks among verbalizers
+ *   whose accuracies differ by less than their standard error, so its
+ *   choice is partly noise.
+ * - `log-likelihood`: the mean log-probability of the gold label (the
+ *   cross-entropy, negated). It counts how sure the verbalizer is on every
+ *   row, not only which side of ½ a row falls, so it varies smoothly and
+ *   separates verbalizers that accuracy ties; chosen by cross-validation
+ *   inside SST-2 (README, "How the search chooses").
+ */
+export type SelectionCriterion = 'accuracy' | 'log-likelihood';
+
+function wordCount(s: VerbalizerScore): number {
+  return s.verbalizer.reduce((n, ws) => n + ws.length, 0);
+}
+
+/** Better first, by the criterion. */
+export function compareScores(a: VerbalizerScore, b: VerbalizerScore, criterion: SelectionCriterion = 'accuracy'): number {
+  if (criterion === 'log-likelihood') return b.meanLogGold - a.meanLogGold || b.accuracy - a.accuracy || wordCount(a) - wordCount(b);
+  return b.accuracy - a.accuracy || wordCount(a) - wordCount(b) || b.meanGold - a.meanGold;
+}
+
+/** Whether `next` (one more word than `base`) earns its place: it must raise the criterion. */
+function improves(next: VerbalizerScore, base: VerbalizerScore, criterion: SelectionCriterion): boolean {
+  return criterion === 'log-likelihood' ? next.meanLogGold > base.meanLogGold : next.accuracy > base.accuracy;
+}
+
+/** The table restricted to some rows (in the given order): for searching on one part of the data and scoring on another. */
+export function selectRows(table: WordTable, rows: readonly number[]): WordTable {
+  const { words, patterns } = table;
+  const p = new Float64Array(patterns * rows.length * words);
+  const scored = new Uint8Array(patterns * rows.length);
+  for (let pattern = 0; pattern < patterns; pattern++) {
+    rows.forEach((row, i) => {
+      scored[pattern * rows.length + i] = table.scored[pattern * table.rows + row];
+      const from = (pattern * table.rows + row) * words;
+      p.set(table.p.subarray(from, from + words), (pattern * rows.length + i) * words);
+    });
+  }
+  return { words, rows: rows.length, patterns, p, scored, contentFree: table.contentFree };
 }
 
 export interface SearchOptions {
@@ -144,6 +192,8 @@ export interface SearchOptions {
   readonly exhaustiveLimit?: number;
   /** Verbalizers extended with one more word per round. */
   readonly beam?: number;
+  /** How verbalizers are ranked (and whether an added word earns its place); `accuracy` unless given. */
+  readonly criterion?: SelectionCriterion;
 }
 
 /**
@@ -159,6 +209,8 @@ export function searchVerbalizers(
   candidates: readonly (readonly number[])[],
   options: SearchOptions,
 ): { results: VerbalizerScore[]; tried: number } {
+  const criterion = options.criterion ?? 'accuracy';
+  const compare = (a: VerbalizerScore, b: VerbalizerScore): number => compareScores(a, b, criterion);
   const seen = new Map<string, VerbalizerScore>();
   const key = (choice: WordChoice): string => choice.map((words) => [...words].sort((a, b) => a - b).join('+')).join('|');
   const distinct = (choice: WordChoice): boolean => new Set(choice.flat()).size === choice.flat().length;
@@ -198,7 +250,7 @@ export function searchVerbalizers(
         for (const w of candidates[label]) {
           const next = current.map((words, l) => (l === label ? [w] : words));
           const result = score(next);
-          if (result && (!best || compareScores(result, best) < 0)) {
+          if (result && (!best || compare(result, best) < 0)) {
             best = result;
             current = next;
             changed = true;
@@ -210,20 +262,20 @@ export function searchVerbalizers(
   }
 
   for (let size = 2; size <= options.maxWordsPerLabel; size++) {
-    const beam = [...seen.values()].sort(compareScores).slice(0, options.beam ?? 10);
+    const beam = [...seen.values()].sort(compare).slice(0, options.beam ?? 10);
     for (const base of beam) {
       base.verbalizer.forEach((words, label) => {
         if (words.length >= size) return;
         for (const w of candidates[label]) {
           if (words.includes(w)) continue;
-          // A word that does not raise the accuracy only adds noise to the verbalizer.
+          // A word that does not raise the criterion only adds noise to the verbalizer.
           score(
             base.verbalizer.map((ws, l) => (l === label ? [...ws, w] : ws)),
-            (result) => result.accuracy > base.accuracy,
+            (result) => improves(result, base, criterion),
           );
         }
       });
     }
   }
-  return { results: [...seen.values()].sort(compareScores).slice(0, options.top), tried };
+  return { results: [...seen.values()].sort(compare).slice(0, options.top), tried };
 }

@@ -9,6 +9,7 @@ import {
   TextDocumentSyncKind,
   type CodeAction,
   type CompletionItem,
+  type CompletionList,
   type Connection,
   type Hover,
   type InitializeParams,
@@ -54,6 +55,8 @@ import {
 import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, toSpan } from './convert';
 import { evaluateDocument, previewData } from './customRequests';
 import { topTokensFromPreview } from './fixHints';
+import { labelWordProposals, verbalizerEntryAt } from '../language/labelWordCompletion';
+import { LabelWordRankings } from './labelWordRankings';
 import {
   exampleProblems,
   lensAnchors,
@@ -162,6 +165,8 @@ export class ClozeServer {
   private codicons = false;
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
+  /** Created with the inference process, on the first completion at a verbalizer entry. */
+  private labelWordRankings: LabelWordRankings | undefined;
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
   /** What each loaded engine runs (file, graph, precision), by model folder and precision, for the [MASK] hover. */
   private readonly engines = new Map<string, ModelInfo>();
@@ -210,7 +215,14 @@ export class ClozeServer {
     });
     this.documents.onDidClose((event) => this.closed(event.document.uri));
     connection.onHover((params) => this.safely(() => this.hover(params.textDocument.uri, params.position), null));
-    connection.onCompletion((params) => this.safely(() => this.complete(params.textDocument.uri, params.position), []));
+    connection.onCompletion((params) =>
+      this.safely(
+        async () =>
+          (await this.completeLabelWords(params.textDocument.uri, params.position)) ??
+          this.complete(params.textDocument.uri, params.position),
+        [],
+      ),
+    );
     connection.onCodeAction((params) => this.safely(() => this.codeActions(params.textDocument.uri, params.range), []));
     connection.onDocumentSymbol((params) =>
       this.safely(() => {
@@ -266,6 +278,7 @@ export class ClozeServer {
     this.lastDiagnostics.delete(uri);
     this.parsed.delete(uri);
     this.inference?.previews.forget(uri);
+    this.labelWordRankings?.forget(uri);
     this.settings.delete(uri);
     this.modelStates.forget(uri);
     if (this.documents.all().every((document) => document.uri === uri)) {
@@ -634,6 +647,39 @@ export class ClozeServer {
     }
     const value = extra ? `${result.markdown}\n\n---\n\n${extra}` : result.markdown;
     return { contents: { kind: 'markdown', value }, range: answer.range };
+  }
+
+  /**
+   * Completion at a verbalizer entry: label words ranked on the file's
+   * labelled rows (lsp/labelWordRankings.ts). Never waits for the model; the
+   * list is incomplete while the ranking is computed, so the editor asks again.
+   */
+  private async completeLabelWords(uri: string, position: { line: number; character: number }): Promise<CompletionList | undefined> {
+    const context = await this.context(uri);
+    if (!context || !this.trusted) return undefined;
+    const { doc, service, choice, file } = context;
+    const site = verbalizerEntryAt(doc, toOffset(doc, position));
+    if (!site) return undefined;
+    const settings = await this.settingsFor(uri);
+    this.labelWordRankings ??= new LabelWordRankings(() => this.inferenceFor().worker, this.cacheDir);
+    const ranking = await this.labelWordRankings.current({
+      uri,
+      doc,
+      file,
+      service,
+      choice,
+      quantized: settings.quantized,
+      limits: dataLimits(settings),
+    });
+    const items = labelWordProposals(site, ranking).map((proposal) => ({
+      label: proposal.label,
+      kind: completionKind(proposal.kind),
+      detail: proposal.detail,
+      ...(proposal.documentation ? { documentation: { kind: 'markdown' as const, value: proposal.documentation } } : {}),
+      ...(proposal.sortText ? { sortText: proposal.sortText } : {}),
+      textEdit: { range: toRange(doc, proposal.replace), newText: proposal.insertText ?? proposal.label },
+    }));
+    return { isIncomplete: ranking.state === 'scoring', items };
   }
 
   private async complete(uri: string, position: { line: number; character: number }): Promise<CompletionItem[]> {

@@ -6,8 +6,11 @@ import {
   searchVerbalizers,
   topCandidates,
   type SearchCalibration,
+  type SelectionCriterion,
+  type WordChoice,
   type WordTable,
 } from '../language/labelSearch';
+import type { RankedLabelWord } from '../language/labelWordCompletion';
 import { labelWordForms, singleToken } from '../language/labelWords';
 import { positionAt } from '../language/positions';
 import { exampleFields, hasSingleMask, maskContext, renderPattern } from '../language/render';
@@ -42,6 +45,8 @@ export interface SuggestOptions {
   readonly candidates: number;
   readonly maxWordsPerLabel: number;
   readonly calibration: SearchCalibration;
+  /** How verbalizers are ranked; `log-likelihood` unless given (see labelSearch.ts). */
+  readonly criterion?: SelectionCriterion;
   /** Top tokens per row and pattern that feed the pool. */
   readonly poolTopK?: number;
   /** Words pooled per label before exact scoring. */
@@ -63,6 +68,8 @@ export interface SuggestedVerbalizer {
   readonly accuracy: number;
   readonly macroF1: number | null;
   readonly meanGoldProbability: number;
+  /** Mean log P(gold label): what the default criterion ranks by. */
+  readonly meanLogGold: number;
 }
 
 export interface SuggestResult {
@@ -72,6 +79,7 @@ export interface SuggestResult {
   /** Rows searched on (labelled with one of the labels). */
   readonly rows: number;
   readonly calibration: SearchCalibration;
+  readonly criterion: SelectionCriterion;
   readonly candidates: Record<string, CandidateWord[]>;
   readonly suggestions: readonly SuggestedVerbalizer[];
   /** The file's own verbalizer scored the same way, when all its words are single tokens. */
@@ -85,8 +93,13 @@ export interface SuggestResult {
 /** How far (in nats of mean log-probability) a candidate may fall below its label's best word: a factor of 100. */
 const MASS_GAP = Math.log(100);
 
+/** The completion lists words down to a factor of 10⁴ below the label's best. */
+const COMPLETION_GAP = Math.log(10_000);
+/** …that separate the label at least half as well as its best-separating word does. */
+const COMPLETION_MARGIN_SHARE = 0.5;
+
 /** A pooled word with its token id per pattern. */
-interface PoolWord {
+export interface PoolWord {
   readonly word: string;
   readonly ids: number[];
   readonly tokens: string[];
@@ -103,14 +116,27 @@ export function labelledExampleRows(doc: ClozeDocument, labels: readonly string[
     }));
 }
 
-export async function suggestVerbalizers(
+/** Steps 1 and 2 without the search: the exact probabilities of the pooled words on every row. */
+export interface SearchTable {
+  readonly patterns: readonly Pattern[];
+  /** Gold label index per row of the table. */
+  readonly gold: readonly number[];
+  readonly words: readonly PoolWord[];
+  readonly table: WordTable;
+  /** The file's own verbalizer as word indices, when all its words are single tokens. */
+  readonly current: WordChoice | null;
+  /** Inputs run through the scorer per pass. */
+  readonly inputs: number;
+}
+
+export async function buildSearchTable(
   doc: ClozeDocument,
   tokenizer: TokenizerView,
   scorer: Scorer,
   labels: readonly string[],
   rows: readonly PreviewRow[],
-  options: SuggestOptions,
-): Promise<SuggestResult> {
+  options: Pick<SuggestOptions, 'candidates' | 'poolTopK' | 'poolSize' | 'onProgress'>,
+): Promise<SearchTable> {
   const patterns = doc.patterns.filter(hasSingleMask);
   const labelled = rows.filter((row) => row.label !== null && labels.includes(row.label));
   const gold = labelled.map((row) => labels.indexOf(row.label ?? ''));
@@ -162,19 +188,45 @@ export async function suggestVerbalizers(
   const wordIds = [...new Set(words.flatMap((w) => w.ids))];
   const second = await scorer(inputs, wordIds, 1);
   const table = wordTable(words, wordIds, patterns.length, labelled.length, second, at);
-  const ranked = labels.map((_, label) => classConditionalLogProbability(table, gold, label));
+  const current = currentValid ? currentWords.map((ws) => [...new Set(ws)].map((word) => index.get(word) ?? -1)) : null;
+  return { patterns, gold, words, table, current, inputs: inputs.length };
+}
+
+/**
+ * LM-BFF's candidates per label: the `k` words with the highest mean
+ * log P(w | x) over the label's rows, with their scores.
+ */
+export function labelCandidates(
+  table: WordTable,
+  gold: readonly number[],
+  labelCount: number,
+  k: number,
+  /** How far below the label's best word a candidate may fall, in nats. */
+  gap: number = MASS_GAP,
+): { ranked: Float64Array[]; candidates: number[][] } {
+  const ranked = Array.from({ length: labelCount }, (_, label) => classConditionalLogProbability(table, gold, label));
   // A candidate must be likelier on its label's rows than on any other label's, and carry
   // real mass there: within a factor of 100 of the label's best word. Without that, on a
   // few hundred rows the accuracy search finds rare words (`more`/`so`) whose tiny
   // probabilities happen to separate the rows, and do not generalise.
   const candidateIndices = ranked.map((scores, label) => {
     const best = Math.max(...scores);
-    return topCandidates(
-      scores,
-      options.candidates,
-      (w) => scores[w] >= best - MASS_GAP && ranked.every((other, l) => l === label || scores[w] > other[w]),
-    );
+    return topCandidates(scores, k, (w) => scores[w] >= best - gap && ranked.every((other, l) => l === label || scores[w] > other[w]));
   });
+
+  return { ranked, candidates: candidateIndices };
+}
+
+export async function suggestVerbalizers(
+  doc: ClozeDocument,
+  tokenizer: TokenizerView,
+  scorer: Scorer,
+  labels: readonly string[],
+  rows: readonly PreviewRow[],
+  options: SuggestOptions,
+): Promise<SuggestResult> {
+  const { patterns, gold, words, table, current, inputs } = await buildSearchTable(doc, tokenizer, scorer, labels, rows, options);
+  const { ranked, candidates: candidateIndices } = labelCandidates(table, gold, labels.length, options.candidates);
 
   // 3. Whole verbalizers by accuracy.
   options.onProgress?.('search');
@@ -182,6 +234,7 @@ export async function suggestVerbalizers(
     top: options.top,
     maxWordsPerLabel: options.maxWordsPerLabel,
     calibration: options.calibration,
+    criterion: options.criterion ?? 'log-likelihood',
   });
   const describe = (choice: readonly (readonly number[])[]): SuggestedVerbalizer => {
     const scored = scoreVerbalizer(table, gold, choice, options.calibration);
@@ -190,14 +243,16 @@ export async function suggestVerbalizers(
       accuracy: scored.accuracy,
       macroF1: classificationFigures(gold, scored.predicted, labels.length).macroF1,
       meanGoldProbability: scored.meanGold,
+      meanLogGold: scored.meanLogGold,
     };
   };
   return {
     model: tokenizer.modelId,
     patterns: patterns.map(patternDisplayName),
     labels,
-    rows: labelled.length,
+    rows: gold.length,
     calibration: options.calibration,
+    criterion: options.criterion ?? 'log-likelihood',
     candidates: Object.fromEntries(
       labels.map((label, l) => [
         label,
@@ -205,9 +260,9 @@ export async function suggestVerbalizers(
       ]),
     ),
     suggestions: results.map((result) => describe(result.verbalizer)),
-    current: currentValid ? describe(currentWords.map((ws) => [...new Set(ws)].map((word) => index.get(word) ?? -1))) : null,
+    current: current ? describe(current) : null,
     tried,
-    inputs: inputs.length * 2,
+    inputs: inputs * 2,
   };
 }
 
@@ -263,4 +318,42 @@ function wordTable(
     }
   }
   return { words: W, rows, patterns, p, scored, contentFree };
+}
+
+/**
+ * The completion's ranking (issue 13, item 3): per label, the candidates of
+ * `cloze suggest` (steps 1 and 2: real words, one token in the mask's
+ * context, by LM-BFF's class-conditional log-probability), with the best
+ * mean of the other labels' rows beside each score.
+ */
+export async function rankLabelWords(
+  doc: ClozeDocument,
+  tokenizer: TokenizerView,
+  scorer: Scorer,
+  labels: readonly string[],
+  rows: readonly PreviewRow[],
+  k: number,
+): Promise<{ rows: number; byLabel: Map<string, RankedLabelWord[]> }> {
+  const { gold, words, table } = await buildSearchTable(doc, tokenizer, scorer, labels, rows, { candidates: k });
+  // A longer list than the search's (the editor shows the scores, the author chooses), but only
+  // words that separate: whose margin (mean log P on the label's rows minus the best other
+  // label's) is at least half the label's best margin. Frequent words (`this`, `movie`) are
+  // likelier on one side by chance, and by far less. Relative, so a model whose predictions
+  // barely move (a random one) still gets its best-separating words listed.
+  const { ranked, candidates } = labelCandidates(table, gold, labels.length, words.length, COMPLETION_GAP);
+  const other = (l: number, w: number): number => Math.max(...ranked.filter((_, o) => o !== l).map((scores) => scores[w]));
+  const byLabel = new Map(
+    labels.map((label, l) => {
+      const margins = candidates[l].map((w) => ranked[l][w] - other(l, w));
+      const threshold = COMPLETION_MARGIN_SHARE * Math.max(0, ...margins);
+      return [
+        label,
+        candidates[l]
+          .filter((_, i) => margins[i] >= threshold)
+          .slice(0, k)
+          .map((w) => ({ word: words[w].word, token: words[w].tokens[0], logProbability: ranked[l][w], otherLogProbability: other(l, w) })),
+      ];
+    }),
+  );
+  return { rows: gold.length, byLabel };
 }
