@@ -33,7 +33,8 @@ import {
  * 7-bit symmetric weights with per-column scales. LayerNorm is decomposed
  * (ReduceMean, Sub, Pow, Sqrt, Div) as torch.onnx.export writes it at opset
  * 11–17. `unhandled` ends the graph in a Softmax (probabilities, not logits),
- * which the mask-only rewrite does not know.
+ * which the mask-only rewrite does not know; `oddScales` writes one scale
+ * product in a form neither rewrite knows.
  */
 
 export type Head = 'bert' | 'roberta' | 'distilbert' | 'albert';
@@ -44,6 +45,8 @@ export interface FixtureOptions {
   readonly int8: boolean;
   readonly vocab?: number;
   readonly unhandled?: boolean;
+  /** int8: the decoder's scale product written as a Div by the inverse weight scales, which the per-token rewrite does not know. */
+  readonly oddScales?: boolean;
   readonly seed?: number;
 }
 
@@ -111,7 +114,19 @@ export function fixtureModel(options: FixtureOptions): Uint8Array {
       quantized.set(x, dq);
     }
     const [y, s, z] = dq;
-    const scale = one('Mul', [s, `${label}.weight_scale`]);
+    let scale: string;
+    if (options.oddScales && label === 'head.decoder') {
+      initializers.push(
+        floatTensor(
+          `${label}.weight_scale_inverse`,
+          scales.map((x) => 1 / x),
+          [outputs],
+        ),
+      );
+      scale = one('Div', [s, `${label}.weight_scale_inverse`]);
+    } else {
+      scale = one('Mul', [s, `${label}.weight_scale`]);
+    }
     const integer = one('MatMulInteger', [y, `${label}.weight_quantized`, z, `${label}.weight_zero_point`]);
     const product = one('Mul', [one('Cast', [integer], [attribute('to', ELEM_FLOAT)]), scale]);
     return one('Add', [product, bias], [], named);

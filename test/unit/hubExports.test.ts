@@ -167,6 +167,31 @@ describe('a graph the rewrite does not know', () => {
   }
 });
 
+describe('dynamic int8 the rewrite cannot make per token', () => {
+  test('runs one input per call, so the numbers are still the input’s own, and says why', async () => {
+    const graph = fixtureModel({ head: 'bert', opset: 11, int8: true, vocab: 30522, oddScales: true });
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-hub-fixture-'));
+    const folder = path.join(root, 'fixture-odd');
+    fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
+    for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'])
+      fs.copyFileSync(path.join(modelsDir(), 'tiny-random-bert-uncased', file), path.join(folder, file));
+    fs.writeFileSync(path.join(folder, 'onnx', 'model_quantized.onnx'), graph);
+    const location = resolveModel('fixture-odd', undefined, { modelsDir: root, allowRemoteModels: false, cacheDir: engineCacheDir });
+    assert.ok(location.ok);
+    const engine = await MaskedLmEngine.load(location, engineCacheDir, { quantized: true, batchSize: 16 });
+    const report = engineReport(engine.info);
+    assert.equal(report.graph, 'full');
+    assert.equal(report.precision, 'int8-dynamic-per-input');
+    assert.match(report.precisionReason ?? '', /Div/);
+    assert.equal(engine.batching.batchSize, 1);
+    const target = 'It was [MASK].';
+    const [alone] = await engine.score([target], [2307], 5);
+    engine.clearCache();
+    const batched = await engine.score(['A much longer input, and it was [MASK] indeed.', target, 'Short [MASK].'], [2307], 5);
+    assert.deepEqual(batched[1], alone);
+  });
+});
+
 describe('cloze preview --format json says what ran', () => {
   for (const quantized of [true, false]) {
     test(`review-bert-small-xenova ${quantized ? 'int8' : 'fp32'}: engine.graph is mask-only`, async () => {

@@ -142,6 +142,14 @@ describe('the preview graph on hub-shaped exports', () => {
     });
   }
 
+  test('dynamic int8 quantizers it does not know: the full graph, per-input precision, and why', () => {
+    const graph = previewGraph(fixtureModel({ head: 'bert', opset: 11, int8: true, oddScales: true }));
+    assert.equal(graph.graph, 'full');
+    assert.match(graph.reason ?? '', /activation scale/);
+    assert.equal(graph.precision, 'int8-dynamic-per-input');
+    assert.match(graph.quantizationReason ?? '', /read by Div, not by Mul/);
+  });
+
   test('bytes that are not a model run as they are, with the reason', () => {
     const junk = new TextEncoder().encode('this is not an ONNX file');
     const graph = previewGraph(junk);

@@ -24,7 +24,8 @@ async function realRows(): Promise<{ data: Float32Array; rows: number; vocabular
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), shape),
     attention_mask: new ort.Tensor('int64', BigInt64Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0], BigInt), shape),
     token_type_ids: new ort.Tensor('int64', new BigInt64Array(12), shape),
-    [rewritten.maskInput]: new ort.Tensor('int64', BigInt64Array.from([3n, 1n]), [2, 1]),
+    // Mask rows in the batch flattened to [2 × 6] rows: row 0 position 3, row 1 position 1.
+    [rewritten.maskInput]: new ort.Tensor('int64', BigInt64Array.from([3n, 6n + 1n]), [2]),
   });
   const logits = output[rewritten.output];
   return { data: logits.data as Float32Array, rows: logits.dims[0], vocabulary: logits.dims[1] };
