@@ -33,6 +33,24 @@ export interface ModelStatement {
   readonly idSpan: Span;
 }
 
+/** One model of a `models:` list, as written. */
+export interface ModelRef {
+  readonly id: string;
+  readonly idSpan: Span;
+}
+
+/**
+ * `models: a, b, c`: the models every label word is checked against and the
+ * preview compares. The default model (the one the lenses score) stays the
+ * `model:` line, else the first model listed here, else the setting.
+ */
+export interface ModelsStatement {
+  readonly kind: 'models';
+  readonly span: Span;
+  readonly keywordSpan: Span;
+  readonly entries: readonly ModelRef[];
+}
+
 export interface DataStatement {
   readonly kind: 'data';
   readonly span: Span;
@@ -160,7 +178,7 @@ export interface Example {
   readonly fields: readonly ExampleField[];
 }
 
-export type Statement = Comment | ModelStatement | DataStatement | Pattern | Verbalizer | Example;
+export type Statement = Comment | ModelStatement | ModelsStatement | DataStatement | Pattern | Verbalizer | Example;
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
 
@@ -214,6 +232,8 @@ export interface ClozeDocument {
   readonly text: string;
   readonly statements: readonly Statement[];
   readonly models: readonly ModelStatement[];
+  /** The `models:` lines (only the first is used; a second is `model-duplicate`). */
+  readonly modelLists: readonly ModelsStatement[];
   readonly patterns: readonly Pattern[];
   readonly verbalizers: readonly Verbalizer[];
   readonly examples: readonly Example[];

@@ -18,6 +18,7 @@ import {
   completeAt,
   documentSymbols,
   hoverAt,
+  labelWordMatrix,
   parse,
   patternDisplayName,
   quickFixes,
@@ -248,7 +249,6 @@ export class ClozeServer {
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
   }
 
-
   /**
    * Whether a result computed for `document` at `version` is still current.
    * The object is compared too: a document closed and opened again starts
@@ -385,9 +385,13 @@ export class ClozeServer {
         return;
       }
       const loaded = service.loadedTokenizer(choice);
+      const others = service.otherModelChoices(doc, file, choice, settings.models);
       if (loaded) {
-        this.publish(uri, version, doc, [...structural, ...service.tokenChecks(doc, choice, loaded)]);
         this.reportTokenizerReady(uri, choice);
+        await this.publishWithOtherModels(document, version, doc, service, others, [
+          ...structural,
+          ...service.tokenChecks(doc, choice, loaded),
+        ]);
         return;
       }
       this.publish(uri, version, doc, structural);
@@ -398,12 +402,32 @@ export class ClozeServer {
       const failed = tokens.find((d) => d.code === 'model-unavailable');
       if (failed) this.modelStates.report(uri, choice.id, 'unavailable', failed.message);
       else this.reportTokenizerReady(uri, choice);
-      this.publish(uri, version, doc, [...structural, ...tokens]);
+      await this.publishWithOtherModels(document, version, doc, service, others, [...structural, ...tokens]);
     } catch (error) {
       this.connection.console.error(
         `Validation of ${uri} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
       );
     }
+  }
+
+  /**
+   * Publishes `diagnostics` with the checks of the file's other models
+   * (`models:`, `cloze.models`): at once when their tokenizers are loaded,
+   * else in a second publish when they are, if the version is still current.
+   */
+  private async publishWithOtherModels(
+    document: TextDocument,
+    version: number,
+    doc: ClozeDocument,
+    service: ClozeLanguageService,
+    others: readonly ModelChoice[],
+    diagnostics: readonly Diagnostic[],
+  ): Promise<void> {
+    const now = service.loadedOtherChecks(doc, others);
+    this.publish(document.uri, version, doc, [...diagnostics, ...(now ?? [])]);
+    if (now) return;
+    const later = await service.otherChecks(doc, others);
+    if (this.isCurrent(document, version)) this.publish(document.uri, version, doc, [...diagnostics, ...later]);
   }
 
   /** The tokenizer is there; the weights may be loading, loaded or failed in the worker already. */
@@ -577,12 +601,25 @@ export class ClozeServer {
     const { doc, service, choice } = context;
     const offset = toOffset(doc, position);
     const tokenizer = service.loadedTokenizer(choice);
-    const result = service.boundedByTokenizer(
+    let result = service.boundedByTokenizer(
       choice,
       () => hoverAt(doc, offset, tokenizer),
       () => hoverAt(doc, offset, undefined),
     );
     if (!result) return null;
+    // Several models: a label word's hover is a model × token matrix (of the tokenizers loaded now).
+    const wordNode = nodeAt(doc, offset);
+    const others = this.trusted ? service.otherModelChoices(doc, context.file, choice, (await this.settingsFor(uri)).models) : [];
+    if (wordNode?.kind === 'label-word' && tokenizer && others.length > 0) {
+      const { loaded, missing } = service.loadedTokenizers(others);
+      const matrix = service.boundedByTokenizer(
+        choice,
+        () => labelWordMatrix(doc, wordNode.word, wordNode.entry, [tokenizer, ...loaded]),
+        () => undefined,
+      );
+      const pending = missing.length > 0 ? `\n\n_Not loaded yet: ${missing.join(', ')}._` : '';
+      if (matrix) result = { span: wordNode.word.span, markdown: matrix + pending };
+    }
     // Only a preview that is already there: a hover never waits for the model.
     const preview = this.inference?.previews.latest(uri);
     let extra = '';
@@ -607,7 +644,7 @@ export class ClozeServer {
     const offset = toOffset(doc, position);
     // The folders are listed only where a model id is being typed (and never in an untrusted workspace).
     const before = doc.text.slice(doc.lineStarts[position.line] ?? 0, offset);
-    const onModelLine = /^model\s*:/.test(before);
+    const onModelLine = /^models?\s*:/.test(before);
     const models =
       onModelLine && this.trusted
         ? listLocalModels(service.settings.modelsDir, service.settings.cacheDir).map((m) => ({
