@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { ClozeDocument } from '../language';
 import type { InferenceWorker } from '../model/inferenceWorker';
-import type { EvaluateResult, PreviewData } from '../protocol/messages';
+import type { ComparedModel, EvaluateResult, PreviewData } from '../protocol/messages';
 import type { ClozeSettings } from '../protocol/settings';
 import { evaluate, evaluationRows } from '../service/evaluate';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
@@ -22,10 +22,22 @@ export function previewData(
   choice: ModelChoice,
   settings: ClozeSettings,
   outcome: PreviewOutcome | undefined,
+  others?: readonly ComparedModel[],
 ): PreviewData {
   if (!outcome) return { ok: false, uri, version, model: choice.id, reason: 'the document changed while it was previewed' };
   if (!outcome.ok) return { ok: false, uri, version, model: choice.id, reason: outcome.reason };
-  return { ok: true, uri, version, preview: outcome.result, quantized: settings.quantized, exampleProblems: exampleProblems(doc) };
+  // Several models: the default's preview first, then the others' (lsp/modelComparison.ts).
+  const models =
+    others && others.length > 0 ? { models: [{ model: choice.id, ok: true as const, preview: outcome.result }, ...others] } : {};
+  return {
+    ok: true,
+    uri,
+    version,
+    preview: outcome.result,
+    quantized: settings.quantized,
+    exampleProblems: exampleProblems(doc),
+    ...models,
+  };
 }
 
 /** Rows scored per call to the worker: each call answers quickly, so previews of open files are not held up long. */

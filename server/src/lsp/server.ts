@@ -53,6 +53,7 @@ import {
 } from '../protocol/messages';
 import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, toSpan } from './convert';
 import { evaluateDocument, previewData } from './customRequests';
+import { ModelComparisons } from './modelComparison';
 import { topTokensFromPreview } from './fixHints';
 import { exampleProblems, lensAnchors, lensContent, loadingLens, type LensAnchor, type LensContent, type LensContext } from './lenses';
 import { ModelStates } from './modelState';
@@ -146,6 +147,7 @@ export class ClozeServer {
   private canRefreshLenses = false;
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
+  private comparisons: ModelComparisons | undefined;
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
   /** What each loaded engine runs (file, graph, precision), by model folder and precision, for the [MASK] hover. */
   private readonly engines = new Map<string, ModelInfo>();
@@ -244,6 +246,7 @@ export class ClozeServer {
     this.lastDiagnostics.delete(uri);
     this.parsed.delete(uri);
     this.inference?.previews.forget(uri);
+    this.comparisons?.forget(uri);
     this.settings.delete(uri);
     this.modelStates.forget(uri);
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
@@ -726,6 +729,12 @@ export class ClozeServer {
     }));
   }
 
+  /** The previews of the other models of `models:`, for the panel (lsp/modelComparison.ts). */
+  private comparisonsFor(): ModelComparisons {
+    this.comparisons ??= new ModelComparisons(this.inferenceFor().worker, this.cacheDir);
+    return this.comparisons;
+  }
+
   private inferenceFor(): { worker: InferenceWorker; previews: PreviewManager } {
     if (!this.inference) {
       const worker = new InferenceWorker({
@@ -843,7 +852,12 @@ export class ClozeServer {
     // The panel asks for it explicitly, so it is computed even with the lenses turned off.
     const request = { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice };
     const outcome = await this.trackPreview(request);
-    return previewData(uri, document.version, context.doc, context.choice, settings, outcome);
+    const others = this.trusted ? context.service.otherModelChoices(context.doc, context.file, context.choice, settings.models) : [];
+    const compared =
+      outcome?.ok && others.length > 0
+        ? await this.comparisonsFor().compare(uri, document.version, context.doc, context.service, others, settings)
+        : undefined;
+    return previewData(uri, document.version, context.doc, context.choice, settings, outcome, compared);
   }
 
   private async availableModels(uri: string): Promise<AvailableModels | null> {
