@@ -54,6 +54,7 @@ import {
 import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, toSpan } from './convert';
 import { evaluateDocument, previewData } from './customRequests';
 import { ModelComparisons } from './modelComparison';
+import { DataLenses } from './dataLenses';
 import { topTokensFromPreview } from './fixHints';
 import { exampleProblems, lensAnchors, lensContent, loadingLens, type LensAnchor, type LensContent, type LensContext } from './lenses';
 import { ModelStates } from './modelState';
@@ -148,6 +149,7 @@ export class ClozeServer {
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   private comparisons: ModelComparisons | undefined;
+  private dataLenses: DataLenses | undefined;
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
   /** What each loaded engine runs (file, graph, precision), by model folder and precision, for the [MASK] hover. */
   private readonly engines = new Map<string, ModelInfo>();
@@ -247,6 +249,7 @@ export class ClozeServer {
     this.parsed.delete(uri);
     this.inference?.previews.forget(uri);
     this.comparisons?.forget(uri);
+    this.dataLenses?.forget(uri);
     this.settings.delete(uri);
     this.modelStates.forget(uri);
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
@@ -729,6 +732,14 @@ export class ClozeServer {
     }));
   }
 
+  /** The evaluation lenses of `data:` lines (lsp/dataLenses.ts). */
+  private dataLensesFor(): DataLenses {
+    this.dataLenses ??= new DataLenses(this.inferenceFor().worker, this.cacheDir, () => {
+      if (this.canRefreshLenses) void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+    });
+    return this.dataLenses;
+  }
+
   /** The previews of the other models of `models:`, for the panel (lsp/modelComparison.ts). */
   private comparisonsFor(): ModelComparisons {
     this.comparisons ??= new ModelComparisons(this.inferenceFor().worker, this.cacheDir);
@@ -826,6 +837,15 @@ export class ClozeServer {
       if (content === undefined) continue;
       if (content) lens.command = lensCommand(content);
       lenses.push(lens);
+    }
+    // The evaluation lenses of the `data:` lines, for the default model and the others of `models:`.
+    const file = uriToPath(uri);
+    const choices = [request.choice, ...request.service.otherModelChoices(request.doc, file, request.choice, request.settings.models)];
+    for (const data of this.dataLensesFor().lenses(uri, request.version, request.doc, file, request.service, choices, request.settings)) {
+      lenses.push({
+        range: toRange(request.doc, data.span),
+        command: { title: data.title, command: data.command, arguments: data.arguments },
+      });
     }
     return lenses;
   }
