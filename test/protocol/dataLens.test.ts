@@ -116,7 +116,7 @@ describe('the evaluation lens over stdio', () => {
     });
     fs.writeFileSync(file, edited);
     const expected = evalJson().patterns[1];
-    const titles = await until((t) => t.length === 5 && !t[0].includes('evaluating') && t[2] !== before[2]);
+    const titles = await until((t) => t.length === 5 && !t[0].includes('updating') && t[2] !== before[2]);
     assert.ok(titles[2].startsWith(`long ${pct(expected.accuracy)} (${pct(expected.calibratedAccuracy)})`), titles[2]);
     assert.equal(titles[1], before[1]);
   });

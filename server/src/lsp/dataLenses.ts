@@ -32,7 +32,7 @@ type ModelOutcome =
 interface FileJob {
   readonly key: string;
   readonly token: object;
-  progress: { done: number; total: number } | undefined;
+  progress: { model: string; done: number; total: number } | undefined;
   outcomes: ModelOutcome[] | undefined;
   timer: NodeJS.Timeout | undefined;
 }
@@ -88,16 +88,14 @@ export class DataLenses {
         started.timer = setTimeout(() => void this.run(id, started, doc, target, service, choices, settings), START_DELAY_MS);
       }
       const shown = job.outcomes ?? this.finished.get(id);
-      const waiting = job.outcomes
-        ? ''
-        : job.progress && job.progress.total > 0
-          ? `evaluating ${Math.floor((job.progress.done / job.progress.total) * 100)}%…`
-          : 'evaluating…';
+      const progress = job.progress;
+      const running =
+        progress && progress.total > 0 ? `${progress.model} ${Math.floor((progress.done / progress.total) * 100)}%…` : undefined;
       if (!shown) {
-        out.push(at(`${waiting.replace('…', '')} on ${path.basename(data.path)} with ${choices.map((c) => c.id).join(', ')}…`));
+        out.push(at(`evaluating on ${path.basename(data.path)}${running ? `: ${running}` : '…'}`));
         continue;
       }
-      out.push(...titles(shown, waiting).map(at));
+      out.push(...titles(shown, job.outcomes ? '' : `updating${running ? `: ${running}` : '…'}`).map(at));
     }
     // Documents' data lines that went away: their jobs stop.
     for (const [id, job] of this.jobs) {
@@ -171,7 +169,7 @@ export class DataLenses {
           scorerFor: (key) => this.worker.scorer(model, `data-lens:${key}`, 1),
           limits: { maxRows: settings.data.maxRows, maxBytes: settings.data.maxFileSizeMB * 1024 * 1024 },
           onProgress: (done, total) => {
-            job.progress = { done, total };
+            job.progress = { model: choice.id, done, total };
             this.refreshSoon();
           },
         },
