@@ -429,6 +429,8 @@ export class ClozeServer {
     others: readonly ModelChoice[],
     diagnostics: readonly Diagnostic[],
   ): Promise<void> {
+    // The settings were read since the last check: the document may have been closed and opened again.
+    if (!this.isCurrent(document, version)) return;
     const now = service.loadedOtherChecks(doc, others);
     this.publish(document.uri, version, doc, [...diagnostics, ...(now ?? [])]);
     if (now) return;
