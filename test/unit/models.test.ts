@@ -127,6 +127,12 @@ describe('label words checked against every model (real tokenizers)', () => {
       'label-word-unknown tiny-random-bert-uncased',
     ]);
     assert.deepEqual(about('great'), []);
+    // The other models' checks say whose they are (quick fixes answer only the default model's).
+    assert.deepEqual([...new Set(diagnostics.filter((d) => d.code.startsWith('label-word')).map((d) => d.model ?? 'default'))].sort(), [
+      'default',
+      'tiny-random-albert-xenova',
+      'tiny-random-roberta',
+    ]);
     assert.match(diagnostics.find((d) => slice(doc, d) === 'unbelievable')!.message, /▁un be liev able/);
   });
 

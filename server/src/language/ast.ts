@@ -193,6 +193,11 @@ export interface Diagnostic {
   readonly span: Span;
   /** Further places the diagnostic is about (LSP's relatedInformation), e.g. each word a summary counts. */
   readonly related?: readonly RelatedInformation[];
+  /**
+   * A check against another model of `models:` (language/models.ts): its id. Absent for the
+   * default model's checks, which are the only ones quick fixes answer (they verify with its tokenizer).
+   */
+  readonly model?: string;
 }
 
 export interface RelatedInformation {

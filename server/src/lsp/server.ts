@@ -704,7 +704,10 @@ export class ClozeServer {
     const dataSets = this.trusted ? await service.dataSets(doc, file, limits) : new Map<string, DataSetSummary>();
     if (this.documents.get(uri)?.version !== version) return [];
     const wanted = toSpan(doc, range);
-    const touching = diagnostics.filter((d) => d.span.start <= wanted.end && wanted.start <= d.span.end);
+    // Fixes are verified with the default model's tokenizer: other models' word problems get none (their entries' unavailability does).
+    const touching = diagnostics.filter(
+      (d) => d.span.start <= wanted.end && wanted.start <= d.span.end && (d.model === undefined || d.code === 'model-unavailable'),
+    );
     // Hints for better fixes: the preview already there (never waited for), the local models.
     const preview = this.inference?.previews.latest(uri);
     const localModels =

@@ -93,7 +93,7 @@ export class ClozeLanguageService {
       else {
         const tokenizer = this.tokenizers.loaded(choice.location);
         if (!tokenizer) return undefined;
-        out.push(...this.tokenChecks(doc, choice, tokenizer));
+        out.push(...tagged(this.tokenChecks(doc, choice, tokenizer), choice));
       }
     }
     return out;
@@ -104,7 +104,7 @@ export class ClozeLanguageService {
     const out: Diagnostic[] = [];
     for (const choice of others) {
       if (!download && choice.location.ok && choice.location.source === 'remote') out.push(notDownloaded(choice));
-      else out.push(...(await this.checkTokens(doc, choice)));
+      else out.push(...tagged(await this.checkTokens(doc, choice), choice));
     }
     return out;
   }
@@ -239,4 +239,9 @@ function notDownloaded(choice: ModelChoice): Diagnostic {
     span: choice.span,
     message: `Model ${choice.id} is not on this machine, so the label words are not checked against it. Put it in the models folder (cloze.modelsDir), make it the \`model:\` (which is downloaded), or run \`cloze check\`, which downloads it.`,
   };
+}
+
+/** Marks the checks of a model besides the default with its id. */
+function tagged(diagnostics: readonly Diagnostic[], choice: ModelChoice): Diagnostic[] {
+  return diagnostics.map((diagnostic) => ({ ...diagnostic, model: choice.id }));
 }
