@@ -64,6 +64,24 @@ describe('several models over stdio', () => {
     assert.match(value, /▁un be liev able` ✗ 4 tokens/);
   });
 
+  test('a model id’s hover says its role, where it was found and its tokenizer', async () => {
+    const hoverAt = async (line: number, character: number): Promise<string> => {
+      const hover = (await client.connection.sendRequest('textDocument/hover', {
+        textDocument: { uri },
+        position: { line, character },
+      })) as Hover;
+      return (hover.contents as { value: string }).value;
+    };
+    const lines = text.split('\n');
+    const listed = await hoverAt(1, lines[1].indexOf('tiny-random-roberta') + 3);
+    assert.match(listed, /^\*\*tiny\\-random\\-roberta\*\* — checked against/);
+    assert.match(listed, /In the models folder: .*tiny\\-random\\-roberta/);
+    assert.match(listed, /Mask `<mask>` \(id \d+\)/);
+    const main = await hoverAt(0, 'model: '.length + 2);
+    assert.match(main, /the default model/);
+    assert.match(main, /Mask `\[MASK\]`/);
+  });
+
   test('cloze/previewData carries each model’s preview, equal to the CLI’s, and the panel shows them side by side', async () => {
     const data = (await client.connection.sendRequest('cloze/previewData', { uri })) as PreviewData;
     assert.ok(data.ok, JSON.stringify(data));

@@ -100,3 +100,37 @@ export function labelWordMatrix(doc: ClozeDocument, word: LabelWord, entry: Labe
     ...rows,
   ].join('\n');
 }
+
+/** The model id under an offset: the `model:` value or an entry of a `models:` line. */
+export function modelRefAt(doc: ClozeDocument, offset: number): ModelRef | undefined {
+  const refs: ModelRef[] = [...doc.models, ...doc.modelLists.flatMap((list) => list.entries)];
+  return refs.find((ref) => ref.idSpan.start <= offset && offset <= ref.idSpan.end);
+}
+
+/** What the host found out about a model, for its hover. */
+export interface ModelFacts {
+  /** Scored by the lenses (the default), or only checked against. */
+  readonly role: 'default' | 'checked';
+  /** Where it was found ("models folder: /m/x"), or why it was not. */
+  readonly where: string;
+  /** Its tokenizer, when loaded. */
+  readonly tokenizer?: TokenizerView;
+}
+
+/** The hover of a model id: its role in the file, where it comes from, its tokenizer's special tokens. */
+export function modelHover(ref: ModelRef, facts: ModelFacts): string {
+  const role =
+    facts.role === 'default'
+      ? 'the default model: the lenses, hovers and fixes score with it'
+      : 'checked against: every label word must be one token in it too';
+  const lines = [`**${escapeMarkdown(ref.id)}** — ${role}`, '', escapeMarkdown(facts.where)];
+  const tokenizer = facts.tokenizer;
+  if (tokenizer) {
+    lines.push(
+      '',
+      `Mask \`${escapeCode(tokenizer.special.mask)}\` (id ${tokenizer.maskTokenId}), separator \`${escapeCode(tokenizer.special.sep)}\`, ` +
+        `${tokenizer.vocabulary().length.toLocaleString('en-US')} tokens, inputs up to ${tokenizer.maxLength} tokens.`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -19,6 +19,8 @@ import {
   documentSymbols,
   hoverAt,
   labelWordMatrix,
+  modelHover,
+  modelRefAt,
   parse,
   patternDisplayName,
   quickFixes,
@@ -614,6 +616,20 @@ export class ClozeServer {
       () => hoverAt(doc, offset, tokenizer),
       () => hoverAt(doc, offset, undefined),
     );
+    // A model id (`model:`, `models:`): its role, where it was found, its tokenizer.
+    const ref = this.trusted ? modelRefAt(doc, offset) : undefined;
+    if (!result && ref) {
+      const isDefault = ref.id === choice.id;
+      const target = isDefault ? choice : service.otherModelChoices(doc, context.file, choice).find((c) => c.id === ref.id);
+      if (target) {
+        const where = describeLocation(target.location);
+        const loaded = service.loadedTokenizer(target);
+        result = {
+          span: ref.idSpan,
+          markdown: modelHover(ref, { role: isDefault ? 'default' : 'checked', where, ...(loaded ? { tokenizer: loaded } : {}) }),
+        };
+      }
+    }
     if (!result) return null;
     // Several models: a label word's hover is a model × token matrix (of the tokenizers loaded now).
     const wordNode = nodeAt(doc, offset);
@@ -975,5 +991,21 @@ function uriToPath(uri: string): string | undefined {
     return fileURLToPath(uri);
   } catch {
     return undefined;
+  }
+}
+
+/** Where a model was found, in words, for its hover. */
+function describeLocation(location: ModelChoice['location']): string {
+  if (!location.ok) return `Not found: ${location.reason}`;
+  const folder = path.join(location.root, location.name);
+  switch (location.source) {
+    case 'path':
+      return `The folder ${folder}.`;
+    case 'models-dir':
+      return `In the models folder: ${folder}.`;
+    case 'cache':
+      return `In the download cache: ${folder}.`;
+    case 'remote':
+      return 'Not on this machine: it is downloaded from the Hugging Face hub when it is the default model.';
   }
 }
