@@ -77,7 +77,13 @@ export class DataLenses {
         out.push({ ...at('no evaluation: save the file first (data paths are relative to it)'), command: '' });
         continue;
       }
-      const key = JSON.stringify([version, choices.map((c) => c.id), settings.quantized, settings.data]);
+      // Where each model is found belongs to the key: once a model is downloaded (or its folder appears), it is evaluated.
+      const key = JSON.stringify([
+        version,
+        choices.map((c) => [c.id, c.location.ok ? c.location.source : 'missing']),
+        settings.quantized,
+        settings.data,
+      ]);
       let job = this.jobs.get(id);
       if (job?.key !== key) {
         if (job) this.stop(job);
