@@ -79,6 +79,17 @@ const cases: readonly Case[] = [
     ],
   },
   {
+    name: 'models: a list of model ids',
+    lines: ['model: tiny-random-bert-uncased', 'models: tiny-random-roberta, ./models/mine'],
+    checks: [
+      ['models', 'keyword.other.models.cloze'],
+      ['tiny-random-roberta', 'string.unquoted.model.cloze'],
+      ['./models/mine', 'string.unquoted.model.cloze'],
+      [',', 'punctuation.separator.cloze'],
+      ['tiny-random-roberta', '!keyword'],
+    ],
+  },
+  {
     name: 'data path',
     lines: ['data: reviews.jsonl'],
     checks: [

@@ -147,7 +147,7 @@ describe('completion', () => {
   test('keywords at the start of a line', () => {
     assert.deepEqual(
       complete('model: m\n$$').map((p) => p.label),
-      ['model', 'pattern', 'verbalizer', 'example', 'data'],
+      ['model', 'models', 'pattern', 'verbalizer', 'example', 'data'],
     );
     assert.deepEqual(complete('model: m\npat$$'), [{ label: 'pattern', insertText: 'pattern ', replaced: 'pat' }]);
     assert.deepEqual(complete('  pat$$'), []);

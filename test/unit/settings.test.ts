@@ -24,7 +24,8 @@ const properties = manifest.contributes.configuration.properties;
 function flatten(value: object, prefix: string): Map<string, unknown> {
   const out = new Map<string, unknown>();
   for (const [key, inner] of Object.entries(value)) {
-    if (inner !== null && typeof inner === 'object') for (const [k, v] of flatten(inner as object, `${prefix}${key}.`)) out.set(k, v);
+    if (inner !== null && typeof inner === 'object' && !Array.isArray(inner))
+      for (const [k, v] of flatten(inner as object, `${prefix}${key}.`)) out.set(k, v);
     else out.set(`${prefix}${key}`, inner);
   }
   return out;
@@ -37,6 +38,7 @@ test('the settings are the ones the extension documents', () => {
     'cloze.data.maxFileSizeMB',
     'cloze.data.maxRows',
     'cloze.model',
+    'cloze.models',
     'cloze.modelsDir',
     'cloze.preview.calibrate',
     'cloze.preview.calibration',
@@ -51,7 +53,13 @@ test('package.json declares every setting of settings.ts, with the same default 
     const property = properties[name];
     assert.ok(property, `package.json has no ${name}`);
     assert.deepEqual(property.default, value, `default of ${name}`);
-    const type = typeof value === 'number' ? (Number.isInteger(value) ? 'integer' : 'number') : typeof value;
+    const type = Array.isArray(value)
+      ? 'array'
+      : typeof value === 'number'
+        ? Number.isInteger(value)
+          ? 'integer'
+          : 'number'
+        : typeof value;
     assert.equal(property.type, type, `type of ${name}`);
   }
 });
@@ -69,4 +77,6 @@ test('readSettings keeps topK within the bounds package.json declares, and falls
   assert.deepEqual(fallback, defaultSettings);
   assert.deepEqual(readSettings(undefined), defaultSettings);
   assert.equal(readSettings({ model: '' }).model, defaultSettings.model);
+  assert.deepEqual(readSettings({ models: ['a', 3, ' ', 'b'] }).models, ['a', 'b']);
+  assert.deepEqual(readSettings({ models: 'a' }).models, []);
 });

@@ -1,5 +1,6 @@
 import type { PreviewData } from '../../../server/src/protocol/messages';
 import type { ExamplePreview, PatternResult, PreviewResult } from '../../../server/src/service/preview';
+import { modelsSection } from './renderModels';
 
 /**
  * The preview panel's content, as an HTML string of plain elements and inline
@@ -113,6 +114,7 @@ export function renderPanel(data: PreviewOk, selectedLine: number | undefined, f
       ? exampleSection(selected, result, problems.get(selected.line))
       : `<section class="example empty"><p>${noExampleText(result)}</p></section>`,
     gridSection(result, problems, selected?.line),
+    modelsSection(data.models),
     priorSection(result),
   ];
   return parts.join('\n');

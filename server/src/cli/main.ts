@@ -60,7 +60,11 @@ program
   .argument('<file>', '.cloze file to preview')
   .addOption(modelsDirOption())
   .addOption(offlineOption())
-  .option('--model <id>', "model to preview with, instead of the file's `model:` line")
+  .option(
+    '--model <id>',
+    "model to preview with, instead of the file's `model:` line; repeat it to compare models side by side (default: the file's `models:` line, if any)",
+    (id: string, previous: string[] = []) => [...previous, id],
+  )
   .addOption(dataMaxRowsOption())
   .addOption(dataMaxMbOption())
   .option('--calibrate', "calibrate against each pattern's content-free input (its fields left empty)")

@@ -1,5 +1,6 @@
 import { describeEngine, engineReport, type ModelInfo } from '../model/engine';
 import { computePreview, type ExamplePreview, type PatternResult, type PreviewResult } from '../service/preview';
+import { previewColumns, runComparison } from './compare';
 import { openScoringSession, type ScoringOptions } from './session';
 
 /**
@@ -11,13 +12,19 @@ import { openScoringSession, type ScoringOptions } from './session';
  * scoring), 2 bad usage.
  */
 
-export interface PreviewCommandOptions extends ScoringOptions {
+export interface PreviewCommandOptions extends Omit<ScoringOptions, 'model'> {
+  /** `--model`, repeatable: several compare the models side by side (cli/compare.ts). */
+  readonly model?: string | readonly string[];
   readonly calibrate?: boolean;
   readonly topK: number;
   readonly format: 'text' | 'json';
 }
 
-export async function runPreview(file: string, options: PreviewCommandOptions): Promise<number> {
+export async function runPreview(file: string, given: PreviewCommandOptions): Promise<number> {
+  const requested = given.model === undefined ? [] : typeof given.model === 'string' ? [given.model] : given.model;
+  const columns = previewColumns(file, requested, { ...given, model: undefined });
+  if (columns.length > 1) return runComparison(file, columns, { ...given, model: undefined });
+  const options = { ...given, model: requested[0] };
   const session = await openScoringSession(file, options, 'previewed');
   if (typeof session === 'number') return session;
   const { doc, tokenizer, engine } = session;

@@ -22,6 +22,8 @@ export interface ScoringOptions extends DataLimitOptions {
   readonly modelsDir?: string;
   readonly offline?: boolean;
   readonly model?: string;
+  /** A model of the file's `models:` line to score with instead of its default (cli/compare.ts). */
+  readonly listedModel?: string;
   readonly quantized: boolean;
 }
 
@@ -82,7 +84,11 @@ export async function openScoringSession(
     return 1;
   }
 
-  const choice = service.modelChoice(doc, file, options.model);
+  const defaultChoice = service.modelChoice(doc, file, options.model);
+  const choice =
+    (options.listedModel !== undefined &&
+      service.otherModelChoices(doc, file, defaultChoice).find((other) => other.id === options.listedModel)) ||
+    defaultChoice;
   const tokenizer = await service.tokenizer(choice);
   if (!tokenizer.ok) {
     report([tokenizer.diagnostic]);

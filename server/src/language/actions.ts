@@ -542,8 +542,11 @@ function selectModel(diagnostic: Diagnostic): Candidate {
 /** A missing or unavailable model: choose one (the client's picker), or a local id spelt like it. */
 function modelFixes(doc: ClozeDocument, diagnostic: Diagnostic, context: FixContext): Candidate[] {
   const fixes: Candidate[] = [selectModel(diagnostic)];
-  const line = doc.models[0];
-  if (line && line.idSpan.start === diagnostic.span.start && line.idSpan.end === diagnostic.span.end) {
+  // The `model:` line, or the entry of `models:` the diagnostic is on.
+  const line = [doc.models[0], ...doc.modelLists.flatMap((list) => list.entries)].find(
+    (ref) => ref && ref.idSpan.start === diagnostic.span.start && ref.idSpan.end === diagnostic.span.end,
+  );
+  if (line) {
     const local = (context.localModels ?? []).filter((id) => id !== line.id);
     // `bert-base-uncased` for the cached `Xenova/bert-base-uncased`: compare the name after the organisation too.
     const byName = local.filter((id) => id.toLowerCase().endsWith(`/${line.id.toLowerCase()}`));

@@ -33,6 +33,24 @@ export interface ModelStatement {
   readonly idSpan: Span;
 }
 
+/** One model of a `models:` list, as written. */
+export interface ModelRef {
+  readonly id: string;
+  readonly idSpan: Span;
+}
+
+/**
+ * `models: a, b, c`: the models every label word is checked against and the
+ * preview compares. The default model (the one the lenses score) stays the
+ * `model:` line, else the first model listed here, else the setting.
+ */
+export interface ModelsStatement {
+  readonly kind: 'models';
+  readonly span: Span;
+  readonly keywordSpan: Span;
+  readonly entries: readonly ModelRef[];
+}
+
 export interface DataStatement {
   readonly kind: 'data';
   readonly span: Span;
@@ -171,7 +189,7 @@ export interface Example {
   readonly fields: readonly ExampleField[];
 }
 
-export type Statement = Comment | ModelStatement | DataStatement | Pattern | Verbalizer | Example;
+export type Statement = Comment | ModelStatement | ModelsStatement | DataStatement | Pattern | Verbalizer | Example;
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
 
@@ -186,6 +204,11 @@ export interface Diagnostic {
   readonly span: Span;
   /** Further places the diagnostic is about (LSP's relatedInformation), e.g. each word a summary counts. */
   readonly related?: readonly RelatedInformation[];
+  /**
+   * A check against another model of `models:` (language/models.ts): its id. Absent for the
+   * default model's checks, which are the only ones quick fixes answer (they verify with its tokenizer).
+   */
+  readonly model?: string;
 }
 
 export interface RelatedInformation {
@@ -225,6 +248,8 @@ export interface ClozeDocument {
   readonly text: string;
   readonly statements: readonly Statement[];
   readonly models: readonly ModelStatement[];
+  /** The `models:` lines (only the first is used; a second is `model-duplicate`). */
+  readonly modelLists: readonly ModelsStatement[];
   readonly patterns: readonly Pattern[];
   readonly verbalizers: readonly Verbalizer[];
   readonly examples: readonly Example[];

@@ -20,6 +20,7 @@ export interface CompletionProposal {
 
 const KEYWORDS: ReadonlyArray<{ label: string; insertText: string; detail: string }> = [
   { label: 'model', insertText: 'model: ', detail: 'the masked LM: a Hugging Face id or a folder path' },
+  { label: 'models', insertText: 'models: ', detail: 'several models to check the label words against, by commas' },
   { label: 'pattern', insertText: 'pattern ', detail: 'a cloze pattern with one [MASK] and {fields}' },
   { label: 'verbalizer', insertText: 'verbalizer:\n  ', detail: 'labels and their label words' },
   { label: 'example', insertText: 'example ', detail: 'an example the editor previews the model on' },
@@ -49,6 +50,16 @@ export function completeAt(doc: ClozeDocument, offset: number, data: CompletionD
 
   const model = /^model\s*:\s*/.exec(before);
   if (model) return modelIds(doc, lineStart + model[0].length, offset, data);
+
+  // `models: a, b, |`: the current item (after the last comma), never a model listed already.
+  const models = /^models\s*:/.exec(before);
+  if (models) {
+    const item = /[^,:]*$/.exec(before)?.[0] ?? '';
+    const start = offset - item.trimStart().length;
+    const listed = new Set(doc.modelLists.flatMap((line) => line.entries.map((entry) => entry.id)));
+    const unlisted = (data.models ?? []).filter((m) => !listed.has(m.id) || m.id === item.trim());
+    return modelIds(doc, start, offset, { ...data, models: unlisted });
+  }
 
   const special = /\[([A-Za-z]*)$/.exec(before);
   if (special && /^pattern\b[^:]*:/.test(before)) return specialTokens(doc, offset - special[0].length, offset);

@@ -8,7 +8,9 @@ import type {
   ExampleField,
   LabelEntry,
   LabelWord,
+  ModelRef,
   ModelStatement,
+  ModelsStatement,
   Name,
   Pattern,
   PatternPart,
@@ -26,7 +28,7 @@ import { FIELD_TRANSFORMS, PATTERN_OPTIONS, VERBALIZER_OPTIONS, optionSpec, tran
  * resumes at the next line. One bad line never hides the problems of others.
  */
 
-const KEYWORDS = ['model', 'pattern', 'verbalizer', 'example', 'data'] as const;
+const KEYWORDS = ['model', 'models', 'pattern', 'verbalizer', 'example', 'data'] as const;
 
 /** Names of patterns, labels and fields: letters and marks of any script, digits, `_`, `-`, `.`. */
 const NAME = /^[\p{L}\p{M}\p{N}_.-]+$/u;
@@ -110,6 +112,7 @@ class Parser {
       text: this.text,
       statements,
       models: statements.filter((s): s is ModelStatement => s.kind === 'model'),
+      modelLists: statements.filter((s): s is ModelsStatement => s.kind === 'models'),
       patterns: statements.filter((s): s is Pattern => s.kind === 'pattern'),
       verbalizers: statements.filter((s): s is Verbalizer => s.kind === 'verbalizer'),
       examples: statements.filter((s): s is Example => s.kind === 'example'),
@@ -137,6 +140,9 @@ class Parser {
       case 'model':
       case 'data':
         this.parseSimple(line, keyword);
+        return;
+      case 'models':
+        this.parseModels(line);
         return;
       case 'pattern':
         this.parsePattern(line);
@@ -316,6 +322,36 @@ class Parser {
     } else {
       this.statements.push({ kind: 'data', span, keywordSpan, path: value.text, pathSpan: value.span });
     }
+  }
+
+  /** `models: a, b, c`: model ids or paths separated by commas (neither contains one). */
+  private parseModels(line: Line): void {
+    const keywordSpan = { start: line.start, end: line.start + 'models'.length };
+    const colon = /^\s*:/.exec(line.text.slice('models'.length));
+    if (!colon) {
+      this.error({ start: line.start, end: line.end }, 'Expected `models: <model id>, <model id>, …`.');
+      return;
+    }
+    const first = keywordSpan.end + colon[0].length;
+    if (trimmedSpan(line, first, line.end).text === '') {
+      this.error(
+        { start: line.start, end: line.end },
+        'The models are missing: list the model ids or paths to check the label words against, separated by commas (`models: Xenova/bert-base-uncased, Xenova/roberta-base`).',
+      );
+      return;
+    }
+    const entries: ModelRef[] = [];
+    let start = first;
+    for (;;) {
+      const comma = line.text.indexOf(',', start - line.start);
+      const end = comma < 0 ? line.end : line.start + comma;
+      const item = trimmedSpan(line, start, end);
+      if (item.text !== '') entries.push({ id: item.text, idSpan: item.span });
+      else this.error({ start: comma < 0 ? start - 1 : end, end: comma < 0 ? start : end + 1 }, 'Empty model id: remove the extra comma.');
+      if (comma < 0) break;
+      start = end + 1;
+    }
+    this.statements.push({ kind: 'models', span: { start: line.start, end: line.end }, keywordSpan, entries });
   }
 
   /** Reads `keyword [name]:` and returns the name and where the text after the colon starts. */

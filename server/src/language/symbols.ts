@@ -25,6 +25,18 @@ export function documentSymbols(doc: ClozeDocument): OutlineSymbol[] {
           children: [],
         });
         break;
+      case 'models':
+        for (const entry of statement.entries) {
+          symbols.push({
+            name: entry.id,
+            detail: 'model (models:)',
+            kind: 'model',
+            span: statement.span,
+            selectionSpan: entry.idSpan,
+            children: [],
+          });
+        }
+        break;
       case 'pattern':
         symbols.push({
           name: patternDisplayName(statement),

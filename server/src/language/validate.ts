@@ -12,6 +12,7 @@ import {
   type Span,
 } from './ast';
 import { validateExtensions } from './validateExtensions';
+import { validateModelLists } from './models';
 
 /**
  * Structural checks: everything that can be known without the model. They
@@ -42,6 +43,7 @@ export function validateStructure(doc: ClozeDocument, dataSets: ReadonlyMap<stri
     report('model-duplicate', 'error', extra.span, 'A file has one `model:` line; this one repeats it. Remove one of them.');
   }
 
+  out.push(...validateModelLists(doc));
   checkPatterns(doc, report, firstLine);
   checkVerbalizer(doc, report, firstLine);
   out.push(...validateExtensions(doc));

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { ClozeDocument } from '../language';
 import type { EngineReport } from '../model/engine';
 import type { InferenceWorker } from '../model/inferenceWorker';
-import type { EvaluateResult, PreviewData } from '../protocol/messages';
+import type { ComparedModel, EvaluateResult, PreviewData } from '../protocol/messages';
 import type { ClozeSettings } from '../protocol/settings';
 import { evaluate, evaluationRows } from '../service/evaluate';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
@@ -24,9 +24,13 @@ export function previewData(
   settings: ClozeSettings,
   outcome: PreviewOutcome | undefined,
   engine?: EngineReport,
+  others?: readonly ComparedModel[],
 ): PreviewData {
   if (!outcome) return { ok: false, uri, version, model: choice.id, reason: 'the document changed while it was previewed' };
   if (!outcome.ok) return { ok: false, uri, version, model: choice.id, reason: outcome.reason };
+  // Several models: the default's preview first, then the others' (lsp/modelComparison.ts).
+  const models =
+    others && others.length > 0 ? { models: [{ model: choice.id, ok: true as const, preview: outcome.result }, ...others] } : {};
   return {
     ok: true,
     uri,
@@ -35,6 +39,7 @@ export function previewData(
     quantized: settings.quantized,
     ...(engine ? { engine } : {}),
     exampleProblems: exampleProblems(doc),
+    ...models,
   };
 }
 

@@ -21,6 +21,9 @@ import {
   completeAt,
   documentSymbols,
   hoverAt,
+  labelWordMatrix,
+  modelHover,
+  modelRefAt,
   parse,
   patternDisplayName,
   quickFixes,
@@ -54,6 +57,8 @@ import {
 } from '../protocol/messages';
 import { completionKind, toDocumentSymbol, toLspDiagnostic, toOffset, toRange, toSpan } from './convert';
 import { evaluateDocument, previewData } from './customRequests';
+import { ModelComparisons } from './modelComparison';
+import { DataLenses } from './dataLenses';
 import { topTokensFromPreview } from './fixHints';
 import { labelWordProposals, verbalizerEntryAt } from '../language/labelWordCompletion';
 import { LabelWordRankings } from './labelWordRankings';
@@ -167,6 +172,8 @@ export class ClozeServer {
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   /** Created with the inference process, on the first completion at a verbalizer entry. */
   private labelWordRankings: LabelWordRankings | undefined;
+  private comparisons: ModelComparisons | undefined;
+  private dataLenses: DataLenses | undefined;
   private readonly loadProgress = new Map<string, Promise<{ done(): void } | undefined>>();
   /** What each loaded engine runs (file, graph, precision), by model folder and precision, for the [MASK] hover. */
   private readonly engines = new Map<string, ModelInfo>();
@@ -279,6 +286,8 @@ export class ClozeServer {
     this.parsed.delete(uri);
     this.inference?.previews.forget(uri);
     this.labelWordRankings?.forget(uri);
+    this.comparisons?.forget(uri);
+    this.dataLenses?.forget(uri);
     this.settings.delete(uri);
     this.modelStates.forget(uri);
     if (this.documents.all().every((document) => document.uri === uri)) {
@@ -431,9 +440,13 @@ export class ClozeServer {
         return;
       }
       const loaded = service.loadedTokenizer(choice);
+      const others = service.otherModelChoices(doc, file, choice, settings.models);
       if (loaded) {
-        this.publish(uri, version, doc, [...structural, ...service.tokenChecks(doc, choice, loaded)]);
         this.reportTokenizerReady(uri, choice);
+        await this.publishWithOtherModels(document, version, doc, service, others, [
+          ...structural,
+          ...service.tokenChecks(doc, choice, loaded),
+        ]);
         return;
       }
       this.publish(uri, version, doc, structural);
@@ -444,12 +457,34 @@ export class ClozeServer {
       const failed = tokens.find((d) => d.code === 'model-unavailable');
       if (failed) this.modelStates.report(uri, choice.id, 'unavailable', failed.message);
       else this.reportTokenizerReady(uri, choice);
-      this.publish(uri, version, doc, [...structural, ...tokens]);
+      await this.publishWithOtherModels(document, version, doc, service, others, [...structural, ...tokens]);
     } catch (error) {
       this.connection.console.error(
         `Validation of ${uri} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
       );
     }
+  }
+
+  /**
+   * Publishes `diagnostics` with the checks of the file's other models
+   * (`models:`, `cloze.models`): at once when their tokenizers are loaded,
+   * else in a second publish when they are, if the version is still current.
+   */
+  private async publishWithOtherModels(
+    document: TextDocument,
+    version: number,
+    doc: ClozeDocument,
+    service: ClozeLanguageService,
+    others: readonly ModelChoice[],
+    diagnostics: readonly Diagnostic[],
+  ): Promise<void> {
+    // The settings were read since the last check: the document may have been closed and opened again.
+    if (!this.isCurrent(document, version)) return;
+    const now = service.loadedOtherChecks(doc, others);
+    this.publish(document.uri, version, doc, [...diagnostics, ...(now ?? [])]);
+    if (now) return;
+    const later = await service.otherChecks(doc, others);
+    if (this.isCurrent(document, version)) this.publish(document.uri, version, doc, [...diagnostics, ...later]);
   }
 
   /** The tokenizer is there; the weights may be loading, loaded or failed in the worker already. */
@@ -620,14 +655,42 @@ export class ClozeServer {
     this.inference?.previews.focus(uri);
     const settings = await this.settingsFor(uri);
     const service = this.serviceFor(settings);
+    const file = uriToPath(uri);
     const answer = this.onRecentTree(uri, position, (doc, offset) => {
-      const choice = this.trusted ? service.modelChoice(doc, uriToPath(uri)) : untrustedChoice(doc);
+      const choice = this.trusted ? service.modelChoice(doc, file) : untrustedChoice(doc);
       const tokenizer = service.loadedTokenizer(choice);
-      const result = service.boundedByTokenizer(
+      let result = service.boundedByTokenizer(
         choice,
         () => hoverAt(doc, offset, tokenizer),
         () => hoverAt(doc, offset, undefined),
       );
+      // A model id (`model:`, `models:`): its role, where it was found, its tokenizer.
+      const ref = this.trusted ? modelRefAt(doc, offset) : undefined;
+      if (!result && ref) {
+        const isDefault = ref.id === choice.id;
+        const target = isDefault ? choice : service.otherModelChoices(doc, file, choice).find((c) => c.id === ref.id);
+        if (target) {
+          const where = describeLocation(target.location);
+          const loaded = service.loadedTokenizer(target);
+          result = {
+            span: ref.idSpan,
+            markdown: modelHover(ref, { role: isDefault ? 'default' : 'checked', where, ...(loaded ? { tokenizer: loaded } : {}) }),
+          };
+        }
+      }
+      // Several models: a label word's hover is a model × token matrix (of the tokenizers loaded now).
+      const wordNode = nodeAt(doc, offset);
+      const others = this.trusted ? service.otherModelChoices(doc, file, choice, settings.models) : [];
+      if (wordNode?.kind === 'label-word' && tokenizer && others.length > 0) {
+        const { loaded, missing } = service.loadedTokenizers(others);
+        const matrix = service.boundedByTokenizer(
+          choice,
+          () => labelWordMatrix(doc, wordNode.word, wordNode.entry, [tokenizer, ...loaded]),
+          () => undefined,
+        );
+        const pending = missing.length > 0 ? `\n\n_Not loaded yet: ${missing.join(', ')}._` : '';
+        if (matrix) result = { span: wordNode.word.span, markdown: matrix + pending };
+      }
       return result ? { span: result.span, value: { result, doc, offset, choice } } : undefined;
     });
     if (!answer) return null;
@@ -691,7 +754,7 @@ export class ClozeServer {
     // typed, the data files' columns inside `{` (never in an untrusted workspace).
     const before = document.getText({ start: { line: position.line, character: 0 }, end: position });
     const models =
-      this.trusted && /^model\s*:/.test(before)
+      this.trusted && /^models?\s*:/.test(before)
         ? listLocalModels(service.settings.modelsDir, service.settings.cacheDir).map((m) => ({
             id: m.id,
             detail: m.source === 'models-dir' ? `models folder: ${m.folder}` : `download cache: ${m.folder}`,
@@ -796,7 +859,10 @@ export class ClozeServer {
     const dataSets = this.trusted ? await service.dataSets(doc, file, limits) : new Map<string, DataSetSummary>();
     if (this.documents.get(uri)?.version !== version) return [];
     const wanted = toSpan(doc, range);
-    const touching = diagnostics.filter((d) => d.span.start <= wanted.end && wanted.start <= d.span.end);
+    // Fixes are verified with the default model's tokenizer: other models' word problems get none (their entries' unavailability does).
+    const touching = diagnostics.filter(
+      (d) => d.span.start <= wanted.end && wanted.start <= d.span.end && (d.model === undefined || d.code === 'model-unavailable'),
+    );
     // Hints for better fixes: the preview already there (never waited for), the local models.
     const preview = this.inference?.previews.latest(uri);
     const localModels =
@@ -824,6 +890,20 @@ export class ClozeServer {
       // The client's command gets the document, so it knows which file's model to set.
       ...(fix.command ? { command: { title: fix.command.title, command: fix.command.command, arguments: [uri] } } : {}),
     }));
+  }
+
+  /** The evaluation lenses of `data:` lines (lsp/dataLenses.ts). */
+  private dataLensesFor(): DataLenses {
+    this.dataLenses ??= new DataLenses(this.inferenceFor().worker, this.cacheDir, () => {
+      if (this.canRefreshLenses) void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+    });
+    return this.dataLenses;
+  }
+
+  /** The previews of the other models of `models:`, for the panel (lsp/modelComparison.ts). */
+  private comparisonsFor(): ModelComparisons {
+    this.comparisons ??= new ModelComparisons(this.inferenceFor().worker, this.cacheDir);
+    return this.comparisons;
   }
 
   private inferenceFor(): { worker: InferenceWorker; previews: PreviewManager } {
@@ -921,6 +1001,15 @@ export class ClozeServer {
       if (content) lens.command = lensCommand(content, this.codicons);
       lenses.push(lens);
     }
+    // The evaluation lenses of the `data:` lines, for the default model and the others of `models:`.
+    const file = uriToPath(uri);
+    const choices = [request.choice, ...request.service.otherModelChoices(request.doc, file, request.choice, request.settings.models)];
+    for (const data of this.dataLensesFor().lenses(uri, request.version, request.doc, file, request.service, choices, request.settings)) {
+      lenses.push({
+        range: toRange(request.doc, data.span),
+        command: { title: data.title, command: data.command, arguments: data.arguments },
+      });
+    }
     return lenses;
   }
 
@@ -956,7 +1045,12 @@ export class ClozeServer {
     const engine = context.choice.location.ok
       ? this.engines.get(`${locationKey(context.choice.location)}|${settings.quantized}`)
       : undefined;
-    return previewData(uri, document.version, context.doc, context.choice, settings, outcome, engine && engineReport(engine));
+    const others = this.trusted ? context.service.otherModelChoices(context.doc, context.file, context.choice, settings.models) : [];
+    const compared =
+      outcome?.ok && others.length > 0
+        ? await this.comparisonsFor().compare(uri, document.version, context.doc, context.service, others, settings)
+        : undefined;
+    return previewData(uri, document.version, context.doc, context.choice, settings, outcome, engine && engineReport(engine), compared);
   }
 
   private async availableModels(uri: string): Promise<AvailableModels | null> {
@@ -1049,5 +1143,21 @@ function uriToPath(uri: string): string | undefined {
     return fileURLToPath(uri);
   } catch {
     return undefined;
+  }
+}
+
+/** Where a model was found, in words, for its hover. */
+function describeLocation(location: ModelChoice['location']): string {
+  if (!location.ok) return `Not found: ${location.reason}`;
+  const folder = path.join(location.root, location.name);
+  switch (location.source) {
+    case 'path':
+      return `The folder ${folder}.`;
+    case 'models-dir':
+      return `In the models folder: ${folder}.`;
+    case 'cache':
+      return `In the download cache: ${folder}.`;
+    case 'remote':
+      return 'Not on this machine: it is downloaded from the Hugging Face hub when it is the default model.';
   }
 }

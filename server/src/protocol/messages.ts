@@ -45,8 +45,15 @@ export type PreviewData =
       /** What ran, as `cloze preview --format json`'s `engine` says it (`engineReport`); absent before the model has loaded. */
       readonly engine?: { readonly file: string; readonly graph: string; readonly precision: string; readonly reason?: string };
       readonly exampleProblems: readonly ExampleProblem[];
+      /** With several models (`models:`, `cloze.models`): every model's preview, the default first, for side-by-side. */
+      readonly models?: readonly ComparedModel[];
     }
   | { readonly ok: false; readonly uri: string; readonly version: number; readonly model: string; readonly reason: string };
+
+/** One model's preview of a document with several models, or why there is none. */
+export type ComparedModel =
+  | { readonly model: string; readonly ok: true; readonly preview: PreviewResult }
+  | { readonly model: string; readonly ok: false; readonly reason: string };
 
 /** Client → server request: `cloze eval` of the document's `data:` files. */
 export const EvaluateRequest = 'cloze/evaluate';

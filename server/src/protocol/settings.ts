@@ -5,6 +5,8 @@
  */
 export interface ClozeSettings {
   readonly model: string;
+  /** Further models every file without a `models:` line is checked against (language/models.ts). */
+  readonly models: readonly string[];
   readonly modelsDir: string;
   readonly allowRemoteModels: boolean;
   readonly quantized: boolean;
@@ -24,6 +26,7 @@ export interface ClozeSettings {
 
 export const defaultSettings: ClozeSettings = {
   model: 'Xenova/bert-base-uncased',
+  models: [],
   modelsDir: '',
   allowRemoteModels: true,
   quantized: true,
@@ -45,6 +48,9 @@ export function readSettings(raw: unknown): ClozeSettings {
       : defaultSettings.preview.topK;
   return {
     model: string(value['model'], defaultSettings.model) || defaultSettings.model,
+    models: Array.isArray(value['models'])
+      ? value['models'].filter((id): id is string => typeof id === 'string' && id.trim() !== '')
+      : defaultSettings.models,
     modelsDir: string(value['modelsDir'], defaultSettings.modelsDir),
     allowRemoteModels: boolean(value['allowRemoteModels'], defaultSettings.allowRemoteModels),
     quantized: boolean(value['quantized'], defaultSettings.quantized),

@@ -114,6 +114,8 @@ export interface EvaluationOptions {
   /** Rows scored per call, so progress can be reported. */
   readonly chunkSize?: number;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Each chunk's scored rows as they come (the evaluation lens keeps them per pattern, lsp/dataLenses.ts). */
+  readonly onExamples?: (examples: readonly ExamplePreview[]) => void;
 }
 
 /** The labelled rows of data files, as preview inputs; rows the verbalizer cannot score are counted, not scored. */
@@ -188,6 +190,7 @@ export async function evaluate(
     patterns = preview.patterns;
     contentFreePriors = preview.priors;
     previews.push(...preview.examples);
+    options.onExamples?.(preview.examples);
     options.onProgress?.(Math.min(start + chunk.length, limited.length), limited.length);
     if (limited.length === 0) break;
   }

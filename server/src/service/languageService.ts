@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { ClozeDocument, Diagnostic, Span } from '../language/ast';
 import type { TokenizerView } from '../language/tokenizer';
 import { fileLevelSpan, validateStructure, type DataSetSummary } from '../language/validate';
+import { listedModels, otherModels } from '../language/models';
 import { validateWithTokenizer } from '../language/validateTokens';
 import { downloadModel, hubOptionsFromEnv, TOKENIZER_FILES } from '../model/download';
 import { resolveModel, type ModelLocation, type ModelSettings } from '../model/resolve';
@@ -28,6 +29,8 @@ export interface ModelChoice {
   /** The `model:` value, or the first line when the model comes from settings. */
   readonly span: Span;
   readonly origin: 'file' | 'settings' | 'override';
+  /** For a model besides the default: listed by the cloze.models setting rather than the file. */
+  readonly listedBySetting?: boolean;
   readonly location: ModelLocation;
 }
 
@@ -47,12 +50,75 @@ export class ClozeLanguageService {
   }
 
   modelChoice(doc: ClozeDocument, documentPath: string | undefined, override?: string): ModelChoice {
-    const line = doc.models[0];
+    // `model:` is the default; without it, the first model of `models:` is (see language/models.ts).
+    const line = doc.models[0] ?? listedModels(doc)[0];
     const id = override ?? line?.id ?? this.settings.defaultModel;
     const span = line && override === undefined ? line.idSpan : fileLevelSpan(doc);
     const documentDir = documentPath ? path.dirname(documentPath) : undefined;
     const origin = override !== undefined ? 'override' : line ? 'file' : 'settings';
     return { id, span, origin, location: resolveModel(id, documentDir, this.settings) };
+  }
+
+  /**
+   * The models a document is checked against besides its default (`choice`):
+   * its `models:` line, else the `cloze.models` setting (`fromSettings`).
+   */
+  otherModelChoices(
+    doc: ClozeDocument,
+    documentPath: string | undefined,
+    choice: ModelChoice,
+    fromSettings: readonly string[] = [],
+  ): ModelChoice[] {
+    const documentDir = documentPath ? path.dirname(documentPath) : undefined;
+    return otherModels(doc, choice.id, fromSettings).map((ref) => ({
+      id: ref.id,
+      span: ref.idSpan ?? fileLevelSpan(doc),
+      origin: ref.idSpan ? 'file' : 'settings',
+      listedBySetting: !ref.idSpan,
+      location: resolveModel(ref.id, documentDir, this.settings),
+    }));
+  }
+
+  /**
+   * The tokenizer checks of the other models if every one of them is loaded
+   * (or cannot be: that is its diagnostic), else undefined: typing never waits.
+   * A model that still has to be downloaded is reported, not fetched, unless
+   * `download` (the CLI) says so.
+   */
+  loadedOtherChecks(doc: ClozeDocument, others: readonly ModelChoice[]): Diagnostic[] | undefined {
+    const out: Diagnostic[] = [];
+    for (const choice of others) {
+      if (!choice.location.ok) out.push(this.unavailable(choice, choice.location.reason));
+      else if (choice.location.source === 'remote') out.push(notDownloaded(choice));
+      else {
+        const tokenizer = this.tokenizers.loaded(choice.location);
+        if (!tokenizer) return undefined;
+        out.push(...tagged(this.tokenChecks(doc, choice, tokenizer), choice));
+      }
+    }
+    return out;
+  }
+
+  /** The tokenizer checks of the other models, loading their tokenizers (one after another: they share a queue). */
+  async otherChecks(doc: ClozeDocument, others: readonly ModelChoice[], download = false): Promise<Diagnostic[]> {
+    const out: Diagnostic[] = [];
+    for (const choice of others) {
+      if (!download && choice.location.ok && choice.location.source === 'remote') out.push(notDownloaded(choice));
+      else out.push(...tagged(await this.checkTokens(doc, choice), choice));
+    }
+    return out;
+  }
+
+  /** The loaded tokenizers of `others`, and the ids of those not (yet) loaded: hovers never wait. */
+  loadedTokenizers(others: readonly ModelChoice[]): { loaded: TokenizerView[]; missing: string[] } {
+    const loaded: TokenizerView[] = [];
+    const missing: string[] = [];
+    for (const choice of others) {
+      const tokenizer = this.loadedTokenizer(choice);
+      if (tokenizer) loaded.push(tokenizer);
+      else missing.push(choice.id);
+    }
+    return { loaded, missing };
   }
 
   /**
@@ -136,8 +202,11 @@ export class ClozeLanguageService {
   /** Everything, as the CLI reports it. */
   async check(doc: ClozeDocument, documentPath: string | undefined, override?: string, limits?: DataLimits): Promise<Diagnostic[]> {
     const structural = await this.checkStructure(doc, documentPath, limits);
-    const tokens = await this.checkTokens(doc, this.modelChoice(doc, documentPath, override));
-    return [...structural, ...tokens].sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
+    const choice = this.modelChoice(doc, documentPath, override);
+    const tokens = await this.checkTokens(doc, choice);
+    // With --model the file is checked against that model alone.
+    const others = override === undefined ? await this.otherChecks(doc, this.otherModelChoices(doc, documentPath, choice), true) : [];
+    return [...structural, ...tokens, ...others].sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
   }
 
   /** The one `model-unavailable` diagnostic of a model choice, saying why. */
@@ -146,8 +215,9 @@ export class ClozeLanguageService {
   }
 
   private unavailable(choice: ModelChoice, reason: string): Diagnostic {
-    const origin =
-      choice.origin === 'settings'
+    const origin = choice.listedBySetting
+      ? ' (the cloze.models setting lists it)'
+      : choice.origin === 'settings'
         ? ` (the file has no \`model:\` line, so ${this.settings.defaultModelOrigin} chose it)`
         : choice.origin === 'override'
           ? ' (chosen by --model)'
@@ -159,4 +229,19 @@ export class ClozeLanguageService {
       message: `Model ${choice.id} is unavailable${origin}: ${reason}`,
     };
   }
+}
+
+/** A model of `models:` that is not on this machine yet: the editor does not download while the user types. */
+function notDownloaded(choice: ModelChoice): Diagnostic {
+  return {
+    code: 'model-unavailable',
+    severity: 'warning',
+    span: choice.span,
+    message: `Model ${choice.id} is not on this machine, so the label words are not checked against it. Put it in the models folder (cloze.modelsDir), make it the \`model:\` (which is downloaded), or run \`cloze check\`, which downloads it.`,
+  };
+}
+
+/** Marks the checks of a model besides the default with its id. */
+function tagged(diagnostics: readonly Diagnostic[], choice: ModelChoice): Diagnostic[] {
+  return diagnostics.map((diagnostic) => ({ ...diagnostic, model: choice.id }));
 }

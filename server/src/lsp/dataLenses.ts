@@ -1,0 +1,243 @@
+import * as path from 'node:path';
+import type { ClozeDocument, Span } from '../language';
+import type { InferenceWorker } from '../model/inferenceWorker';
+import { isCancelled } from '../model/cancelled';
+import type { ClozeSettings } from '../protocol/settings';
+import { DataEvaluations, type DataEvaluation, type DataFigures } from '../service/dataEvaluation';
+import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
+
+/**
+ * The evaluation lens above each `data:` line: per pattern and for the
+ * ensemble, accuracy, macro-F1 and the mean probability of the gold label on
+ * that file's labelled rows, raw (calibrated), for the document's current
+ * patterns and verbalizer; with several models, the ensemble of each other
+ * model too. It is computed in the background once typing pauses, through the
+ * inference process at a lower priority than the previews (its keys are never
+ * focused), and per pattern through `DataEvaluations`, so an edit re-scores
+ * only the patterns it changed. While it runs the lens shows its progress
+ * (over the last figures, if any), and the client is asked to refresh.
+ */
+
+export interface DataLens {
+  readonly span: Span;
+  readonly title: string;
+  readonly command: string;
+  readonly arguments: unknown[];
+}
+
+type ModelOutcome =
+  | { readonly model: string; readonly ok: true; readonly evaluation: DataEvaluation }
+  | { readonly model: string; readonly ok: false; readonly reason: string };
+
+interface FileJob {
+  readonly key: string;
+  readonly token: object;
+  progress: { model: string; done: number; total: number } | undefined;
+  outcomes: ModelOutcome[] | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** How long typing must pause before an evaluation starts. */
+const START_DELAY_MS = 800;
+/** At most one lens refresh per this many ms while an evaluation runs. */
+const REFRESH_EVERY_MS = 700;
+
+export class DataLenses {
+  private readonly evaluations = new DataEvaluations();
+  /** Per document and data path: the job of the newest request, and the last figures finished. */
+  private readonly jobs = new Map<string, FileJob>();
+  private readonly finished = new Map<string, ModelOutcome[]>();
+  private lastRefresh = 0;
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly worker: InferenceWorker,
+    private readonly cacheDir: string,
+    private readonly refresh: () => void,
+  ) {}
+
+  /** The lenses of the document's `data:` lines now; starts or keeps the evaluation of this version. */
+  lenses(
+    uri: string,
+    version: number,
+    doc: ClozeDocument,
+    file: string | undefined,
+    service: ClozeLanguageService,
+    choices: readonly ModelChoice[],
+    settings: ClozeSettings,
+  ): DataLens[] {
+    const out: DataLens[] = [];
+    const wanted = new Set<string>();
+    for (const data of doc.data) {
+      const id = `${uri}#${data.path}`;
+      if (wanted.has(id)) continue;
+      wanted.add(id);
+      const at = (title: string): DataLens => ({ span: data.span, title, command: 'cloze.evaluate', arguments: [uri] });
+      if (!file) {
+        out.push({ ...at('no evaluation: save the file first (data paths are relative to it)'), command: '' });
+        continue;
+      }
+      // Where each model is found belongs to the key: once a model is downloaded (or its folder appears), it is evaluated.
+      const key = JSON.stringify([
+        version,
+        choices.map((c) => [c.id, c.location.ok ? c.location.source : 'missing']),
+        settings.quantized,
+        settings.data,
+      ]);
+      let job = this.jobs.get(id);
+      if (job?.key !== key) {
+        if (job) this.stop(job);
+        job = { key, token: {}, progress: undefined, outcomes: undefined, timer: undefined };
+        const started = job;
+        this.jobs.set(id, job);
+        const target = path.resolve(path.dirname(file), data.path);
+        started.timer = setTimeout(() => void this.run(id, started, doc, target, service, choices, settings), START_DELAY_MS);
+      }
+      const shown = job.outcomes ?? this.finished.get(id);
+      const progress = job.progress;
+      const running =
+        progress && progress.total > 0 ? `${progress.model} ${Math.floor((progress.done / progress.total) * 100)}%…` : undefined;
+      if (!shown) {
+        out.push(at(`evaluating on ${path.basename(data.path)}${running ? `: ${running}` : '…'}`));
+        continue;
+      }
+      out.push(...titles(shown, job.outcomes ? '' : `updating${running ? `: ${running}` : '…'}`).map(at));
+    }
+    // Documents' data lines that went away: their jobs stop.
+    for (const [id, job] of this.jobs) {
+      if (id.startsWith(`${uri}#`) && !wanted.has(id)) {
+        this.stop(job);
+        this.jobs.delete(id);
+        this.finished.delete(id);
+      }
+    }
+    return out;
+  }
+
+  /** The document closed. */
+  forget(uri: string): void {
+    for (const [id, job] of this.jobs) {
+      if (!id.startsWith(`${uri}#`)) continue;
+      this.stop(job);
+      this.jobs.delete(id);
+      this.finished.delete(id);
+    }
+  }
+
+  private stop(job: FileJob): void {
+    if (job.timer) clearTimeout(job.timer);
+    this.evaluations.cancel(job.token);
+  }
+
+  private async run(
+    id: string,
+    job: FileJob,
+    doc: ClozeDocument,
+    file: string,
+    service: ClozeLanguageService,
+    choices: readonly ModelChoice[],
+    settings: ClozeSettings,
+  ): Promise<void> {
+    job.timer = undefined;
+    const outcomes: ModelOutcome[] = [];
+    for (const choice of choices) {
+      if (this.jobs.get(id) !== job) return;
+      outcomes.push(await this.evaluateWith(job, doc, file, service, choice, settings));
+    }
+    if (this.jobs.get(id) !== job || outcomes.some((o) => !o.ok && o.reason === CANCELLED)) return;
+    job.outcomes = outcomes;
+    this.finished.set(id, outcomes);
+    this.refreshNow();
+  }
+
+  private async evaluateWith(
+    job: FileJob,
+    doc: ClozeDocument,
+    file: string,
+    service: ClozeLanguageService,
+    choice: ModelChoice,
+    settings: ClozeSettings,
+  ): Promise<ModelOutcome> {
+    const { location } = choice;
+    if (!location.ok) return { model: choice.id, ok: false, reason: `${choice.id} is unavailable` };
+    if (location.source === 'remote') return { model: choice.id, ok: false, reason: `${choice.id} is not on this machine yet` };
+    const tokenizer = await service.tokenizer(choice);
+    if (!tokenizer.ok) return { model: choice.id, ok: false, reason: `${choice.id} is unavailable` };
+    const model = { location, cacheDir: this.cacheDir, quantized: settings.quantized };
+    try {
+      const evaluation = await this.evaluations.evaluate(
+        {
+          doc,
+          files: [file],
+          tokenizer: tokenizer.tokenizer,
+          modelKey: JSON.stringify([location.root, location.name, settings.quantized]),
+          // One inference key per computation: a shared computation is never superseded by another job.
+          scorerFor: (key) => this.worker.scorer(model, `data-lens:${key}`, 1),
+          limits: { maxRows: settings.data.maxRows, maxBytes: settings.data.maxFileSizeMB * 1024 * 1024 },
+          onProgress: (done, total) => {
+            job.progress = { model: choice.id, done, total };
+            this.refreshSoon();
+          },
+        },
+        job.token,
+      );
+      return { model: choice.id, ok: true, evaluation };
+    } catch (error) {
+      if (isCancelled(error)) return { model: choice.id, ok: false, reason: CANCELLED };
+      return { model: choice.id, ok: false, reason: (error instanceof Error ? error.message : String(error)).split('\n')[0] };
+    }
+  }
+
+  private refreshSoon(): void {
+    if (this.refreshTimer) return;
+    const wait = Math.max(0, this.lastRefresh + REFRESH_EVERY_MS - Date.now());
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.refreshNow();
+    }, wait);
+  }
+
+  private refreshNow(): void {
+    this.lastRefresh = Date.now();
+    this.refresh();
+  }
+}
+
+const CANCELLED = 'cancelled';
+
+function pct(p: number | null): string {
+  return p === null ? '–' : `${(p * 100).toFixed(1)}%`;
+}
+
+function f1(p: number | null): string {
+  return p === null ? '–' : (p * 100).toFixed(1);
+}
+
+/** "short 78.6% (78.0%) · F1 78.4 (77.9) · P(gold) 71.2% (69.0%)": raw, then calibrated in brackets. */
+export function figuresTitle(figures: DataFigures, prefix = ''): string {
+  return (
+    `${prefix}${figures.name} ${pct(figures.accuracy)} (${pct(figures.calibratedAccuracy)})` +
+    ` · F1 ${f1(figures.macroF1)} (${f1(figures.calibratedMacroF1)})` +
+    ` · P(gold) ${pct(figures.meanGold)} (${pct(figures.meanGoldCalibrated)})`
+  );
+}
+
+/** The lens titles of one data file: a heading, each pattern and the ensemble of the default model, the others' ensembles. */
+export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[] {
+  const [first, ...others] = outcomes;
+  if (!first) return [];
+  const out: string[] = [];
+  if (first.ok) {
+    const { evaluation } = first;
+    const note = waiting ? ` · ${waiting}` : '';
+    out.push(`${evaluation.ensemble.rows} rows: accuracy · macro-F1 · mean P(gold), raw (calibrated)${note}`);
+    for (const figures of evaluation.patterns) out.push(figuresTitle(figures));
+    if (evaluation.patterns.length > 1) out.push(figuresTitle(evaluation.ensemble));
+  } else {
+    out.push(`no evaluation: ${first.reason}`);
+  }
+  for (const other of others) {
+    out.push(other.ok ? figuresTitle(other.evaluation.ensemble, `${other.model}: `) : `${other.model}: no evaluation (${other.reason})`);
+  }
+  return out;
+}

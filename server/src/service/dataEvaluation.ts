@@ -1,0 +1,289 @@
+import { createHash } from 'node:crypto';
+import { macroF1 } from '../language/classification';
+import { patternDisplayName, type ClozeDocument, type Pattern } from '../language/ast';
+import { verbalizerOf } from '../language/options';
+import { hasSingleMask } from '../language/render';
+import { argmax, ensemble, toRecord, type Scorer } from '../language/scores';
+import type { TokenizerView } from '../language/tokenizer';
+import { CancelledError } from '../model/cancelled';
+import type { DataLimits } from './dataSets';
+import { evaluate, evaluationRows } from './evaluate';
+import { accuracySummary, type ExamplePreview } from './preview';
+
+/**
+ * The evaluation lens's figures: `cloze eval`'s evaluation (evaluate.ts) run
+ * one pattern at a time and remembered per (model, rows of the data files,
+ * pattern, verbalizer), so that after an edit only the patterns whose text or
+ * verbalizer changed are scored again, and the ensemble is recomputed from
+ * the remembered per-row distributions with the same arithmetic as the
+ * preview (the mean of P, of P̂). A computation is shared by every job that
+ * needs it and stopped when none does any more.
+ */
+
+/** One pattern's (or the ensemble's) figures on the labelled rows; raw and calibrated. */
+export interface DataFigures {
+  readonly name: string;
+  /** Labelled rows scored. */
+  readonly rows: number;
+  readonly accuracy: number | null;
+  readonly calibratedAccuracy: number | null;
+  readonly macroF1: number | null;
+  readonly calibratedMacroF1: number | null;
+  readonly meanGold: number | null;
+  readonly meanGoldCalibrated: number | null;
+}
+
+export interface DataEvaluation {
+  readonly model: string;
+  readonly labels: readonly string[];
+  readonly rows: number;
+  readonly patterns: readonly DataFigures[];
+  readonly ensemble: DataFigures;
+  /** Why some rows or files are not in the figures (unreadable file, missing column, row limit). */
+  readonly problems: readonly string[];
+  readonly skipped: Readonly<Record<string, number>>;
+  /** Patterns whose figures were remembered rather than scored again. */
+  readonly reused: number;
+}
+
+/** What one pattern gives each row: the gold label, P(L | x) and P̂(L | x) (empty when the mask was cut off). */
+interface PatternRows {
+  readonly gold: ReadonlyArray<string | null>;
+  readonly raw: ReadonlyArray<Record<string, number>>;
+  readonly calibrated: ReadonlyArray<Record<string, number>>;
+}
+
+interface Computation {
+  readonly promise: Promise<PatternRows>;
+  readonly wanters: Set<object>;
+  readonly listeners: Set<() => void>;
+  readonly total: number;
+  done: number;
+  cancelled: boolean;
+}
+
+export interface DataEvaluationRequest {
+  readonly doc: ClozeDocument;
+  /** The data files, resolved. */
+  readonly files: readonly string[];
+  readonly tokenizer: TokenizerView;
+  /** Model folder and precision: what makes two models' numbers differ. */
+  readonly modelKey: string;
+  /** A scorer for one computation; each gets its own key so none cancels another. */
+  readonly scorerFor: (computationKey: string) => Scorer;
+  readonly limits: DataLimits;
+  /** Rows scored so far and in all, across the patterns still to score. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Remembered pattern evaluations; each is a few numbers per row. */
+const MAX_REMEMBERED = 200;
+
+export class DataEvaluations {
+  private readonly computations = new Map<string, Computation>();
+  /** Jobs cancelled, perhaps before they asked for their computations. */
+  private readonly cancelledJobs = new WeakSet<object>();
+
+  /**
+   * Evaluates the document's patterns on the rows of `files`. `job` names the
+   * caller: `cancel(job)` stops the computations only it still needs.
+   */
+  async evaluate(request: DataEvaluationRequest, job: object): Promise<DataEvaluation> {
+    const { doc, tokenizer } = request;
+    const labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
+    const { rows, sources, skipped, problems } = await evaluationRows(doc, request.files, labels, request.limits);
+    if (this.cancelledJobs.has(job)) throw new CancelledError('The evaluation lens no longer needs this evaluation.');
+    if (rows.length === 0) throw new Error([...problems, 'no labelled row with a label of the verbalizer'].join(' '));
+    const rowsKey = hash(JSON.stringify(rows.map((row) => [row.label, [...row.fields]])));
+    const patterns = doc.patterns.filter(hasSingleMask);
+    let reused = 0;
+    const needed = patterns.map((pattern) => {
+      const key = hash(JSON.stringify([request.modelKey, rowsKey, patternKey(doc, pattern), labels]));
+      let computation = this.computations.get(key);
+      if (computation && !computation.cancelled) {
+        reused++;
+        // Recently used: moved to the end, so the oldest are dropped first.
+        this.computations.delete(key);
+        this.computations.set(key, computation);
+      } else {
+        computation = this.start(key, { ...doc, patterns: [pattern] }, tokenizer, request.scorerFor(key), rows, sources, skipped);
+      }
+      computation.wanters.add(job);
+      return computation;
+    });
+    // Progress over all the job's patterns: those remembered count as done.
+    const report = (): void => {
+      request.onProgress?.(
+        needed.reduce((sum, c) => sum + c.done, 0),
+        needed.reduce((sum, c) => sum + c.total, 0),
+      );
+    };
+    for (const computation of needed) computation.listeners.add(report);
+    try {
+      const results = await Promise.all(needed.map((c) => c.promise));
+      const figures = patterns.map((pattern, p) => figuresOf(patternDisplayName(pattern), results[p], labels));
+      const rowCount = results[0]?.gold.length ?? 0;
+      const ensembleRows: PatternRows = {
+        gold: results[0]?.gold ?? [],
+        raw: Array.from({ length: rowCount }, (_, r) =>
+          meanOf(
+            results.map((p) => p.raw[r]),
+            labels,
+          ),
+        ),
+        calibrated: Array.from({ length: rowCount }, (_, r) =>
+          meanOf(
+            results.map((p) => p.calibrated[r]),
+            labels,
+          ),
+        ),
+      };
+      return {
+        model: tokenizer.modelId,
+        labels,
+        rows: rows.length,
+        patterns: figures,
+        ensemble: figuresOf('ensemble', ensembleRows, labels),
+        problems,
+        skipped,
+        reused,
+      };
+    } finally {
+      for (const computation of needed) computation.listeners.delete(report);
+      this.trim();
+    }
+  }
+
+  /** The job is superseded: computations no other job needs stop at their next chunk. */
+  cancel(job: object): void {
+    this.cancelledJobs.add(job);
+    for (const [key, computation] of this.computations) {
+      if (!computation.wanters.delete(job) || computation.wanters.size > 0) continue;
+      if (computation.done < computation.total) {
+        computation.cancelled = true;
+        this.computations.delete(key);
+      }
+    }
+  }
+
+  private start(
+    key: string,
+    doc: ClozeDocument,
+    tokenizer: TokenizerView,
+    scorer: Scorer,
+    rows: Parameters<typeof evaluate>[3],
+    sources: Parameters<typeof evaluate>[4],
+    skipped: Record<string, number>,
+  ): Computation {
+    const gold: Array<string | null> = [];
+    const raw: Array<Record<string, number>> = [];
+    const calibrated: Array<Record<string, number>> = [];
+    const computation: Computation = {
+      wanters: new Set(),
+      listeners: new Set(),
+      total: rows.length,
+      done: 0,
+      cancelled: false,
+      promise: Promise.resolve().then(async () => {
+        await evaluate(
+          doc,
+          tokenizer,
+          (inputs, wordIds, topK) => {
+            if (computation.cancelled) throw new CancelledError('The evaluation lens no longer needs this pattern.');
+            return scorer(inputs, wordIds, topK);
+          },
+          rows,
+          sources,
+          skipped,
+          {
+            calibrate: false,
+            onExamples: (examples: readonly ExamplePreview[]) => {
+              for (const example of examples) {
+                const [result] = example.results;
+                gold.push(example.label);
+                raw.push(result?.labels ?? {});
+                calibrated.push(result?.calibrated ?? {});
+              }
+            },
+            onProgress: (done) => {
+              computation.done = done;
+              for (const listener of computation.listeners) listener();
+            },
+          },
+        );
+        return { gold, raw, calibrated };
+      }),
+    };
+    // A failed or cancelled computation is not remembered: the next job tries again.
+    computation.promise.catch(() => {
+      if (this.computations.get(key) === computation) this.computations.delete(key);
+    });
+    this.computations.set(key, computation);
+    return computation;
+  }
+
+  private trim(): void {
+    for (const [key, computation] of this.computations) {
+      if (this.computations.size <= MAX_REMEMBERED) break;
+      if (computation.wanters.size === 0 || computation.done >= computation.total) this.computations.delete(key);
+    }
+  }
+}
+
+/** What a pattern's numbers depend on besides the model and the rows: its text and options, and its verbalizer. */
+function patternKey(doc: ClozeDocument, pattern: Pattern): string {
+  const verbalizer = verbalizerOf(doc, pattern);
+  return JSON.stringify([
+    doc.text.slice(pattern.textSpan.start, pattern.span.end),
+    pattern.options.map((o) => [o.key.text, o.value.text]),
+    verbalizer ? doc.text.slice(verbalizer.span.start, verbalizer.span.end) : null,
+  ]);
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The ensemble of one row: the mean over the patterns that scored it (as the preview's ensemble). */
+function meanOf(distributions: ReadonlyArray<Record<string, number> | undefined>, labels: readonly string[]): Record<string, number> {
+  const scored = distributions.filter((d): d is Record<string, number> => d !== undefined && labels.every((l) => d[l] !== undefined));
+  const mean = ensemble(scored.map((d) => labels.map((label) => d[label])));
+  return mean.length === 0 ? {} : toRecord(labels, mean);
+}
+
+function figuresOf(name: string, rows: PatternRows, labels: readonly string[]): DataFigures {
+  // The same summary as `cloze eval` (accuracy, mean gold probability), over the same rows.
+  const examples: ExamplePreview[] = rows.gold.map((label, r) => ({
+    line: r + 1,
+    label,
+    fields: {},
+    results: [],
+    ensemble: rows.raw[r],
+    calibratedEnsemble: rows.calibrated[r],
+    prediction: null,
+    correct: null,
+  }));
+  const summary = accuracySummary(name, examples, labels, (e) => ({ labels: e.ensemble, calibrated: e.calibratedEnsemble }));
+  const pairs = (pick: (r: number) => Record<string, number>) =>
+    rows.gold.flatMap((gold, r) => {
+      const distribution = pick(r);
+      if (gold === null || distribution[gold] === undefined) return [];
+      return [{ gold, predicted: labels[argmax(labels.map((label) => distribution[label]))] }];
+    });
+  return {
+    name,
+    rows: summary.labelled,
+    accuracy: summary.accuracy,
+    calibratedAccuracy: summary.calibratedAccuracy,
+    macroF1: macroF1(
+      pairs((r) => rows.raw[r]),
+      labels,
+    ),
+    calibratedMacroF1: macroF1(
+      pairs((r) => rows.calibrated[r]),
+      labels,
+    ),
+    meanGold: summary.meanGoldProbability,
+    meanGoldCalibrated: summary.meanGoldCalibrated,
+  };
+}

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import type { CodeLens } from 'vscode-languageserver-protocol';
+import { startServer, type TestClient } from '../support/lsp';
+import { cliMain, modelsDir } from '../support/paths';
+
+/**
+ * The evaluation lens above a `data:` line (issue 13, items 1 and 4) over the real protocol: it
+ * says it is evaluating, then shows per pattern and for the ensemble accuracy, macro-F1 and
+ * mean P(gold), raw (calibrated) — the figures of `cloze eval` on the same file — and one
+ * ensemble figure for each other model of `models:`. An edit of a pattern updates it.
+ */
+
+const ROWS = 40;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-data-lens-protocol-'));
+const file = path.join(dir, 'lens.cloze');
+const text = [
+  'model: review-bert-small',
+  'models: tiny-random-bert-uncased',
+  'pattern short: {sentence} It was [MASK].',
+  'pattern long: {sentence} All in all, it was [MASK].',
+  'verbalizer:',
+  '  positive: great, good',
+  '  negative: terrible, bad',
+  'data: dev.jsonl',
+  '',
+].join('\n');
+const dataLine = 7;
+
+interface Summary {
+  pattern: string;
+  accuracy: number;
+  calibratedAccuracy: number;
+  meanGoldProbability: number;
+  meanGoldCalibrated: number;
+}
+
+function evalJson(model?: string): { patterns: Summary[]; ensemble: Summary } {
+  const args = [cliMain, 'eval', file, '--format', 'json', '--models-dir', modelsDir(), '--offline', ...(model ? ['--model', model] : [])];
+  return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as ReturnType<
+    typeof evalJson
+  >;
+}
+
+const pct = (p: number): string => `${(p * 100).toFixed(1)}%`;
+
+describe('the evaluation lens over stdio', () => {
+  let client: TestClient;
+  let uri: string;
+
+  before(async () => {
+    const lines = fs
+      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+      .split('\n')
+      .slice(0, ROWS);
+    fs.writeFileSync(path.join(dir, 'dev.jsonl'), `${lines.join('\n')}\n`);
+    fs.writeFileSync(file, text);
+    client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    uri = pathToFileURL(file).href;
+    await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
+  });
+  after(async () => {
+    await client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function dataTitles(): Promise<string[]> {
+    const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+    return lenses.filter((lens) => lens.range.start.line === dataLine).map((lens) => lens.command?.title ?? '');
+  }
+
+  async function until(accept: (titles: string[]) => boolean, seen: string[][] = []): Promise<string[]> {
+    for (let i = 0; i < 600; i++) {
+      const titles = await dataTitles();
+      seen.push(titles);
+      if (accept(titles)) return titles;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`the lens never got there: ${JSON.stringify(seen.at(-1))}`);
+  }
+
+  test('evaluating…, then the figures of cloze eval per pattern and ensemble, and the other model’s ensemble', async () => {
+    const seen: string[][] = [];
+    const titles = await until((t) => t.some((title) => title.startsWith(`${ROWS} rows:`)) && t.length === 5, seen);
+    assert.ok(
+      seen.some((t) => t.some((title) => title.includes('evaluating'))),
+      JSON.stringify(seen[0]),
+    );
+    const expected = evalJson();
+    const [short, long] = expected.patterns;
+    assert.ok(titles[1].startsWith(`short ${pct(short.accuracy)} (${pct(short.calibratedAccuracy)}) · F1 `), titles[1]);
+    assert.ok(titles[1].endsWith(`P(gold) ${pct(short.meanGoldProbability)} (${pct(short.meanGoldCalibrated)})`), titles[1]);
+    assert.ok(titles[2].startsWith(`long ${pct(long.accuracy)} (${pct(long.calibratedAccuracy)})`), titles[2]);
+    assert.ok(
+      titles[3].startsWith(`ensemble ${pct(expected.ensemble.accuracy)} (${pct(expected.ensemble.calibratedAccuracy)})`),
+      titles[3],
+    );
+    const other = evalJson('tiny-random-bert-uncased').ensemble;
+    assert.ok(
+      titles[4].startsWith(`tiny-random-bert-uncased: ensemble ${pct(other.accuracy)} (${pct(other.calibratedAccuracy)})`),
+      titles[4],
+    );
+  });
+
+  test('an edit of a pattern updates the figures', async () => {
+    const before = await dataTitles();
+    const edited = text.replace('All in all, it was [MASK].', 'Overall, it was [MASK].');
+    await client.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version: 2 },
+      contentChanges: [{ text: edited }],
+    });
+    fs.writeFileSync(file, edited);
+    const expected = evalJson().patterns[1];
+    const titles = await until((t) => t.length === 5 && !t[0].includes('updating') && t[2] !== before[2]);
+    assert.ok(titles[2].startsWith(`long ${pct(expected.accuracy)} (${pct(expected.calibratedAccuracy)})`), titles[2]);
+    assert.equal(titles[1], before[1]);
+  });
+});

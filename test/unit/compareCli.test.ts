@@ -1,0 +1,96 @@
+// `cloze preview` with several models (issue 13, item 4), as a user runs it: the built CLI in a
+// child process over three tokenizer families from ../shared/models. Each model's numbers in the
+// comparison must be exactly those of a single-model preview of that model (the same path the
+// lenses use), and the text puts the models side by side.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { cliMain, fixturesDir, modelsDir, repoRoot } from '../support/paths';
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-compare-cache-'));
+
+function preview(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cliMain, 'preview', ...args, '--models-dir', modelsDir(), '--offline'],
+      { cwd: repoRoot, env: { ...process.env, CLOZE_CACHE_DIR: cacheDir } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const file = path.join(fixturesDir, 'models', 'three-families.cloze');
+const THREE = ['tiny-random-bert-uncased', 'tiny-random-roberta', 'tiny-random-albert-xenova'];
+
+interface Preview {
+  model: string;
+  examples: Array<{ prediction: string | null; results: Array<{ pattern: string; labels: Record<string, number>; prediction: string }> }>;
+  summary: unknown;
+}
+
+describe('cloze preview with several models', () => {
+  test('--model a --model b --model c: JSON with each model’s preview, equal to its single preview', async () => {
+    const [compared, ...singles] = await Promise.all([
+      preview(file, ...THREE.flatMap((id) => ['--model', id]), '--format', 'json'),
+      ...THREE.map((id) => preview(file, '--model', id, '--format', 'json')),
+    ]);
+    assert.equal(compared.code, 0, compared.stderr);
+    const result = JSON.parse(compared.stdout) as { file: string; models: string[]; previews: Preview[] };
+    assert.deepEqual(result.models, THREE);
+    assert.equal(result.previews.length, 3);
+    singles.forEach((single, i) => {
+      assert.equal(single.code, 0, single.stderr);
+      const alone = JSON.parse(single.stdout) as Preview & { file?: string };
+      delete alone.file;
+      assert.deepEqual(result.previews[i], alone, `${THREE[i]} differs from its own preview`);
+    });
+    // Three families really give three different distributions.
+    const first = result.previews.map((p) => p.examples[0].results[0].labels['positive']);
+    assert.equal(new Set(first).size, 3, String(first));
+  });
+
+  test('a file with a models: line is compared without --model; the text is a column per model', async () => {
+    const [text, json] = await Promise.all([preview(file), preview(file, '--format', 'json')]);
+    assert.equal(text.code, 0, text.stderr);
+    const lines = text.stdout.split('\n');
+    assert.match(lines[0], /^models tiny-random-bert-uncased · tiny-random-roberta · tiny-random-albert-xenova · /);
+    const header = lines.find((line) => line.trimStart().startsWith('pattern'))!;
+    const columns = THREE.map((id) => header.indexOf(id));
+    assert.ok(
+      columns.every((c, i) => c > 0 && (i === 0 || c > columns[i - 1])),
+      header,
+    );
+    // Each row's cells start under their model's name and hold that model's prediction.
+    const { previews } = JSON.parse(json.stdout) as { previews: Preview[] };
+    const short = lines.find((line) => line.trimStart().startsWith('short'))!;
+    previews.forEach((p, i) => {
+      const cell = short.slice(columns[i]).split(/\s+/)[0];
+      assert.equal(cell, p.examples[0].results[0].prediction, short);
+    });
+    assert.ok(
+      lines.some((line) => line.startsWith('  tiny-random-roberta: short ')),
+      text.stdout,
+    );
+    // One --model: the single preview of that model, as before.
+    const single = await preview(file, '--model', 'tiny-random-roberta');
+    assert.match(single.stdout.split('\n')[0], /^model tiny-random-roberta \(/);
+  });
+
+  test('a model that cannot be loaded fails the run (exit 1) but the others are still shown', async () => {
+    const run = await preview(file, '--model', 'tiny-random-roberta', '--model', 'no-such-model');
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /model-unavailable Model no-such-model is unavailable/);
+    assert.match(run.stdout, /tiny-random-roberta/);
+  });
+});
