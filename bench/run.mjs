@@ -4,7 +4,7 @@
 // tiny inputs and writes its results to a temporary file instead: a smoke test
 // of the harness for CI, which asserts nothing about speed.
 //
-//   node bench/run.mjs [--quick] [--only check,preview,responsiveness,startup] [--out FILE]
+//   node bench/run.mjs [--quick] [--only check,preview,responsiveness,startup,editStorm,memory] [--out FILE]
 //
 // CLOZE_MODELS_DIR (default ../shared/models) must hold review-bert-small, review-bert-small-xenova and
 // tiny-random-bert-uncased; nothing is downloaded.
@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchCheck } from './check.mjs';
 import { benchEditStorm, editStormMarkdown } from './editStorm.mjs';
+import { benchMemoryAfterClose } from './memory-after-close.mjs';
 import { benchPreview } from './preview.mjs';
 import { benchResponsiveness } from './responsiveness.mjs';
 import { benchStartup } from './startup.mjs';
@@ -30,7 +31,7 @@ const option = (name) => {
   return at >= 0 ? args[at + 1] : undefined;
 };
 const only = option('--only')?.split(',');
-const sections = ['check', 'preview', 'responsiveness', 'startup', 'editStorm'].filter((s) => !only || only.includes(s));
+const sections = ['check', 'preview', 'responsiveness', 'startup', 'editStorm', 'memory'].filter((s) => !only || only.includes(s));
 
 const modelsDir = resolve(process.env.CLOZE_MODELS_DIR ?? join(root, '..', 'shared', 'models'));
 const dataFile = resolve(process.env.CLOZE_BENCH_DATA ?? join(modelsDir, '..', 'data', 'sst2-dev.jsonl'));
@@ -120,6 +121,11 @@ async function runSection(name) {
       return { responsiveness: await benchResponsiveness({ modelsDir, dataFile, model: 'review-bert-small', quick, log }) };
     case 'editStorm':
       return { editStorm: await benchEditStorm({ modelsDir, model: 'review-bert-small', quick, log }) };
+    case 'memory':
+      // Closing every document gives the memory back (issue 9): server RSS against 1.5 × start + one model.
+      return {
+        memoryAfterClose: await benchMemoryAfterClose({ modelsDir, dataFile, ...(quick ? { documents: 2, examples: 20 } : {}), log }),
+      };
     case 'startup':
       return benchStartup({ modelsDir, cacheDir, dataFile, model: 'review-bert-small', quick, log });
     default:
@@ -132,6 +138,7 @@ results.durationSeconds = (performance.now() - started) / 1000;
 writeFileSync(out, await formatted(JSON.stringify(results, null, 2) + '\n', out));
 console.log(markdown(results));
 if (results.editStorm) console.log(`\n${editStormMarkdown(results.editStorm)}`);
+if (results.memoryAfterClose) console.log(`\nMemory after closing every document: ${JSON.stringify(results.memoryAfterClose)}`);
 log(`results in ${out}`);
 
 /** The JSON as Prettier (a dev dependency) writes it, so the committed results pass `npm run lint`. */
