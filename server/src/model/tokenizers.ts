@@ -199,7 +199,16 @@ class Recent<T> {
       return found;
     }
     const value = compute();
-    if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value as string);
+    if (this.entries.size >= this.limit) {
+      // The oldest quarter goes in one pass. Deleting one entry per insertion would look up the
+      // first live key each time, past the holes earlier deletions left in the Map's table, which
+      // made a full cache cost more per text the longer it was used (superlinear checking).
+      let drop = Math.max(1, this.limit >> 2);
+      for (const old of this.entries.keys()) {
+        this.entries.delete(old);
+        if (--drop === 0) break;
+      }
+    }
     this.entries.set(detached(key), value);
     return value;
   }
