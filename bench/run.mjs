@@ -138,7 +138,19 @@ results.durationSeconds = (performance.now() - started) / 1000;
 writeFileSync(out, await formatted(JSON.stringify(results, null, 2) + '\n', out));
 console.log(markdown(results));
 if (results.editStorm) console.log(`\n${editStormMarkdown(results.editStorm)}`);
-if (results.memoryAfterClose) console.log(`\nMemory after closing every document: ${JSON.stringify(results.memoryAfterClose)}`);
+if (results.memoryAfterClose) {
+  const m = results.memoryAfterClose;
+  console.log(
+    [
+      '',
+      `### Memory after closing every document (${m.documents} documents × ${m.examplesPerDocument} examples, two models)`,
+      '',
+      '| server RSS at start | with one model checked | with the documents open | inference process | after closing all | goal: ≤ 1.5 × start + one model | met |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+      `| ${m.serverStartRssMb} MB | ${m.serverOneModelRssMb} MB | ${m.serverOpenRssMb} MB | ${m.inferenceProcessRssMb ?? '–'} MB | ${m.serverAfterCloseRssMb} MB (${m.afterCloseOverStart}× start; inference process ${m.inferenceProcessReleased ? 'stopped' : 'still running'}) | ${m.boundMb} MB | ${m.serverAfterCloseRssMb <= m.boundMb ? 'yes' : 'no'} |`,
+    ].join('\n'),
+  );
+}
 log(`results in ${out}`);
 
 /** The JSON as Prettier (a dev dependency) writes it, so the committed results pass `npm run lint`. */

@@ -8,10 +8,10 @@
 //   transformers.js import, files, graph rewrite, session), and the engine's
 //   own load time inside it.
 // - Memory: peak RSS (VmHWM) of the server process after the document is
-//   checked, before any preview; then after a 256-pair preview with
-//   review-bert-small. The worker is a thread of the server process, so its
-//   share is the growth of the process's peak: what loading and running the
-//   model adds.
+//   checked, before any preview; then, after a 256-pair preview with
+//   review-bert-small, the peak RSS of the inference process (a child process
+//   of the server, whose pid `cloze/stats` gives): what loading and running the
+//   model costs.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileUri, startServer } from './lsp.mjs';
@@ -25,7 +25,7 @@ export async function benchStartup({ modelsDir, cacheDir, dataFile, model, quick
   const tokenizer = [];
   const initialize = [];
   const serverPeak = [];
-  const totalPeak = [];
+  const workerPeak = [];
   const texts = sentences(dataFile, quick ? 2 : 64);
   for (let run = 0; run < runs + (quick ? 0 : 1); run++) {
     const client = await startServer({ modelsDir, allowRemoteModels: false });
@@ -41,13 +41,14 @@ export async function benchStartup({ modelsDir, cacheDir, dataFile, model, quick
       const b = await tokenPublish;
       const before = memoryOf(client.process.pid);
       await preview(client, uri);
-      const after = memoryOf(client.process.pid);
+      const stats = await client.connection.sendRequest('cloze/stats');
+      const worker = stats?.pid ? memoryOf(stats.pid) : undefined;
       if (run === 0 && !quick) continue; // warm-up: the file system cache
       initialize.push(client.times.initialized - sent);
       first.push(a.at - sent);
       tokenizer.push(b.at - sent);
       serverPeak.push(before.peakRssMb);
-      totalPeak.push(after.peakRssMb);
+      if (worker) workerPeak.push(worker.peakRssMb);
     } finally {
       await client.close();
     }
@@ -77,8 +78,7 @@ export async function benchStartup({ modelsDir, cacheDir, dataFile, model, quick
     },
     memory: {
       serverPeakRssMb: median(serverPeak),
-      workerPeakRssMb: median(totalPeak.map((total, i) => total - serverPeak[i])),
-      processPeakRssMb: median(totalPeak),
+      workerPeakRssMb: median(workerPeak),
       previewPairs: texts.length * 4,
       runs,
     },

@@ -127,10 +127,7 @@ export function markdown(results) {
               `${n(startup.modelLoadMs, 0)} ms (engine alone ${n(startup.engineLoadMs, 0)} ms)`,
             ],
             ['server peak RSS, document checked, no preview yet', `${n(memory.serverPeakRssMb, 0)} MB`],
-            [
-              `added by the inference worker at peak (model loaded, ${memory.previewPairs}-pair preview)`,
-              `${n(memory.workerPeakRssMb, 0)} MB`,
-            ],
+            [`inference process peak RSS (model loaded, ${memory.previewPairs}-pair preview)`, `${n(memory.workerPeakRssMb, 0)} MB`],
           ],
         ),
     );
