@@ -144,6 +144,81 @@ suite('Cloze in VS Code', () => {
     assert.deepEqual(left.map(codeOf), []);
   });
 
+  test('each common mistake has a quick fix through the vscode API, which leaves no error', async () => {
+    // One file per mistake (issue 11, item 4), so each fix is judged alone.
+    const head = ['model: tiny-random-bert-uncased', '', 'pattern short: {review} It was [MASK].', '', 'verbalizer:'];
+    const cases: Array<{ file: string; lines: string[]; code: string; at: string; pick: RegExp }> = [
+      {
+        file: 'fix-multi.cloze',
+        lines: [...head, '  positive: great, fantastically', '  negative: terrible, bad', 'example positive: I liked it.'],
+        code: multiToken,
+        at: 'fantastically',
+        pick: /^Replace with `/,
+      },
+      {
+        file: 'fix-label.cloze',
+        lines: [...head, '  positive: great', '  negative: terrible', 'example neutral: The soundtrack had its moments.'],
+        code: 'label-undeclared',
+        at: 'neutral',
+        pick: /^Declare `neutral`/,
+      },
+      {
+        file: 'fix-keyword.cloze',
+        lines: [...head, '  positive: great', '  negative: terrible', 'exmaple positive: I liked it.'],
+        code: 'syntax',
+        at: 'exmaple',
+        pick: /^Change `exmaple` to `example`/,
+      },
+      {
+        file: 'fix-indent.cloze',
+        lines: [...head, '  positive: great', 'negative: terrible', 'example positive: I liked it.'],
+        code: 'syntax',
+        at: 'negative: terrible',
+        pick: /^Indent/,
+      },
+    ];
+    const root = workspaceRoot();
+    for (const c of cases) {
+      fs.writeFileSync(path.join(root, c.file), c.lines.join('\n') + '\n');
+      const doc = await open(c.file);
+      const diagnostics = await diagnosticsWhen(doc.uri, (list) =>
+        list.some((d) => codeOf(d) === c.code && doc.getText(d.range).includes(c.at.split(':')[0])),
+      );
+      const target = diagnostics.find((d) => codeOf(d) === c.code && doc.getText(d.range).includes(c.at.split(':')[0]))!;
+      const title = await applyQuickFix(doc, target, (t) => c.pick.test(t));
+      const left = await diagnosticsWhen(
+        doc.uri,
+        (list) => !list.some((d) => d.severity === vscode.DiagnosticSeverity.Error),
+        30_000,
+      ).catch(() => vscode.languages.getDiagnostics(doc.uri));
+      assert.deepEqual(
+        left.filter((d) => d.severity === vscode.DiagnosticSeverity.Error).map((d) => `${codeOf(d)}: ${d.message}`),
+        [],
+        `${c.file}: "${title}" left errors; the text is now:\n${doc.getText()}`,
+      );
+    }
+
+    // A missing model: the fix runs the select-model command for this document.
+    fs.writeFileSync(
+      path.join(root, 'fix-model.cloze'),
+      ['model: ./no-such-model-folder', ...head.slice(1), '  positive: great', '  negative: bad', ''].join('\n'),
+    );
+    const doc = await open('fix-model.cloze');
+    const diagnostics = await diagnosticsWhen(doc.uri, (list) => list.some((d) => codeOf(d) === 'model-unavailable'));
+    const unavailable = diagnostics.find((d) => codeOf(d) === 'model-unavailable')!;
+    const actions = await vscode.commands.executeCommand<Array<vscode.CodeAction | vscode.Command>>(
+      'vscode.executeCodeActionProvider',
+      doc.uri,
+      unavailable.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
+    const select = actions.find(
+      (a): a is vscode.CodeAction => 'command' in a && (a as vscode.CodeAction).command?.command === 'cloze.selectModel',
+    );
+    assert.ok(select, `no Select a model… fix among ${JSON.stringify(actions.map((a) => a.title))}`);
+    assert.deepEqual(select.command?.arguments, [doc.uri.toString()]);
+  });
+
   test('preview code lenses resolve to the label probabilities of `cloze preview --format json`', async () => {
     const doc = await open('examples/sentiment.cloze');
     const modelsDir = vscode.workspace.getConfiguration('cloze', doc.uri).get<string>('modelsDir')!;
