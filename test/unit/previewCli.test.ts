@@ -4,30 +4,13 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { cliMain, fixturesDir, modelsDir, repoRoot } from '../support/paths';
+import { fixturesDir } from '../support/paths';
+import { runPreview, scratchCache, type Run } from '../support/previewCli';
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-cli-cache-'));
-
-function preview(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cliMain, 'preview', ...args, '--models-dir', modelsDir(), '--offline'],
-      { cwd: repoRoot, env: { ...process.env, CLOZE_CACHE_DIR: cacheDir } },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cacheDir = scratchCache('cloze-cli-cache-');
+const preview = (...args: string[]): Promise<Run> => runPreview(cacheDir, ...args);
 
 const fixture = (name: string): string => path.join(fixturesDir, 'preview', name);
 
