@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isCancelled } from '../../server/src/model/cancelled';
-import { InferenceWorker } from '../../server/src/model/inferenceWorker';
+import { DEFAULT_SLICE_INPUTS, InferenceWorker } from '../../server/src/model/inferenceWorker';
 import type { LoadEvent, ModelRequest } from '../../server/src/model/messages';
 import { engineCacheDir, engineFor, location } from '../support/directOnnx';
 import { modelsDir } from '../support/paths';
@@ -61,7 +61,11 @@ describe('the inference worker', () => {
 
   test('a newer version of a document cancels the older requests', async () => {
     const key = 'file:///b.cloze';
-    const older = worker.score({ model: request, key, version: 1, inputs: freshInputs('old', 24), wordIds, topK: 1 });
+    // More inputs than one slice (DEFAULT_SLICE_INPUTS): the inference process gets a request a slice at
+    // a time, so the newer version stops it between slices. (With fewer, the one slice may already be
+    // running in the inference process when the cancel comes, and it is answered whole.)
+    const olderCount = DEFAULT_SLICE_INPUTS * 4;
+    const older = worker.score({ model: request, key, version: 1, inputs: freshInputs('old', olderCount), wordIds, topK: 1 });
     const queued = worker.score({ model: request, key, version: 2, inputs: freshInputs('queued', 4), wordIds, topK: 1 });
     const otherDocument = worker.score({ model: request, key: 'file:///c.cloze', version: 1, inputs: reviews, wordIds, topK: 1 });
     const newest = worker.score({ model: request, key, version: 3, inputs: reviews, wordIds, topK: 1 });
@@ -74,8 +78,8 @@ describe('the inference worker', () => {
       isCancelled(error),
     );
     const stats = await worker.stats();
-    // 3 inputs ran before; had the cancel not stopped the 24 between batches, there would be 27.
-    assert.ok(stats.computedPairs < 3 + 24, `the cancelled request stopped early (${stats.computedPairs} computed)`);
+    // 3 inputs ran before; had the cancel not stopped the older request between slices, all of its would have run.
+    assert.ok(stats.computedPairs < 3 + olderCount, `the cancelled request stopped early (${stats.computedPairs} computed)`);
   });
 
   test('a broken model file rejects with a clear message and the worker lives on', async () => {
