@@ -99,11 +99,15 @@ describe('the preview graph on hub-shaped exports', () => {
           );
 
           if (int8) {
-            // Near the file as shipped, one unpadded input at a time (its own per-input activation scale).
+            // As near the float32 model of the same weights as the file as shipped is, run one unpadded
+            // input at a time (its own per-input activation scale, what transformers.js computes).
+            const float = await ort.InferenceSession.create(fixtureModel({ head, opset, int8: false }), options);
+            const exact = await fullRows(float, INPUTS);
             for (const [i, input] of INPUTS.entries()) {
               const [alone] = await fullRows(shipped, [input]);
-              const difference = largestDifference(rows[i], alone);
-              assert.ok(difference <= 0.05 * spread(alone), `row ${i}: ${difference} of a spread of ${spread(alone)}`);
+              const ours = largestDifference(rows[i], exact[i]);
+              const theirs = largestDifference(alone, exact[i]);
+              assert.ok(ours <= 1.5 * theirs + 0.01 * spread(exact[i]), `row ${i}: ${ours} from float32, the shipped file alone ${theirs}`);
             }
           }
 

@@ -217,6 +217,11 @@ export function onnxModel(
   ]);
 }
 
+/** A uint8 scalar initializer. */
+export function uint8Scalar(name: string, value: number): Uint8Array {
+  return concat([int(TENSOR_DATA_TYPE, ELEM_UINT8), str(TENSOR_NAME, name), bytesField(TENSOR_RAW_DATA, Uint8Array.of(value))]);
+}
+
 /** A float32 initializer: a scalar when `dims` is empty. */
 export function floatTensor(name: string, values: ArrayLike<number>, dims: readonly number[] = []): Uint8Array {
   const floats = values instanceof Float32Array ? values : Float32Array.from(values);

@@ -10,23 +10,29 @@
  *
  * where x is [batch, length, hidden]: one scale over the whole padded batch.
  * The same input scored beside other inputs then gets other numbers. This
- * rewrites each `DynamicQuantizeLinear` to the same arithmetic over each row
- * (one token's activations) instead, with ONNX operators of opset 11:
+ * rewrites each `DynamicQuantizeLinear` to a scale per row (one token's
+ * activations), symmetric around a fixed zero point, with ONNX operators of
+ * opset 11:
  *
- *   s_r = max(max(x_r, 0) − min(x_r, 0), ε) / 255,  z_r = round(−min(x_r, 0) / s_r)
- *   y_r = clip(round(x_r / s_r) + z_r, 0, 255)      as uint8
+ *   s_r = max(max_k |x_rk|, 1e-30) / 127
+ *   y_r = uint8(x_r / s_r + 128.5)   = round(x_r / s_r) + 128, in [1, 255];   z = 128
  *
- * `MatMulInteger` takes only one activation zero point per tensor in ONNX
- * Runtime, so it is given none and the zero point is taken out after it, in
- * int32 and exactly: Σ_k (y_k − z)(w_k − Wz) = Σ_k y_k (w_k − Wz) − z · Σ_k (w_k − Wz),
- * the column sums Σ_k (w_k − Wz) being computed once at load from the weights
- * (a constant subgraph ONNX Runtime folds). The scale product `s · Ws` that
- * follows broadcasts the row scales unchanged. The weights stay int8 and the
- * matrix products int8 (what the file was shipped for); only the activation
- * scales are finer: per token instead of per batch.
+ * (the cast truncates, and x_r / s_r + 128.5 is positive, so it rounds half
+ * up). The zero point is one constant for the whole tensor, which is what
+ * `MatMulInteger` takes, so the matrix products stay int8 and untouched; the
+ * scale product `s · Ws` that follows broadcasts the row scales.
+ *
+ * Why symmetric: an asymmetric scale per row (`DynamicQuantizeLinear`'s own
+ * arithmetic, row by row) needs a zero point per row, which ONNX Runtime's
+ * `MatMulInteger` does not take; correcting for it after the product took 16
+ * operators a quantizer and left the int8 graph slower than float32
+ * (review-bert-small-xenova, 454 against 588 pairs/s). These are 7 operators,
+ * 5 of them over the activations. The price is one bit on activations that
+ * are not centred on zero (after gelu: 255 levels over [−max, max] instead of
+ * [min, max]); the figures against fp32 are in docs/preview.md.
  */
 
-import { attribute, ELEM_INT32, ELEM_UINT8, floatTensor, int64Tensor } from './onnxProto';
+import { attribute, ELEM_UINT8, floatTensor, int64Tensor, uint8Scalar } from './onnxProto';
 import { type GraphNode, nameMaker, newNode, type OnnxGraph, wiring } from './onnxGraph';
 
 /** Result of the rewrite: how many quantizers became per token, or why one could not. */
@@ -58,113 +64,68 @@ export function perTokenQuantization(graph: OnnxGraph): PerTokenResult {
   }
 
   const fresh = nameMaker(graph);
-  const constants = {
-    zero: fresh('cloze_q_zero'),
-    qmax: fresh('cloze_q_255'),
-    tiny: fresh('cloze_q_tiny'),
-  };
+  const constants = { floor: fresh('cloze_q_floor'), levels: fresh('cloze_q_127'), shift: fresh('cloze_q_128_5') };
   graph.newInitializers.push(
-    floatTensor(constants.zero, [0]),
-    floatTensor(constants.qmax, [255]),
-    // The smallest normal float32: a row of zeros gets y = z = 0 instead of 0/0.
-    floatTensor(constants.tiny, [1.1754943508222875e-38]),
+    // A row of zeros gets s = 1e-30 / 127 (a normal float32) and y = 128, not 0/0.
+    floatTensor(constants.floor, [1e-30]),
+    floatTensor(constants.levels, [127]),
+    floatTensor(constants.shift, [128.5]),
   );
-  const reduce = (op: string, input: string, output: string, axis: number, keepdims: number): GraphNode[] => {
-    // Opset 13 moved ReduceSum's axes, opset 18 the other reductions', from an attribute to an input.
-    const axesAsInput = op === 'ReduceSum' ? graph.opset >= 13 : graph.opset >= 18;
-    if (!axesAsInput) return [newNode(op, [input], [output], fresh(output), [attribute('axes', [axis]), attribute('keepdims', keepdims)])];
-    const axes = fresh(`${output}_axes`);
-    graph.newInitializers.push(int64Tensor(axes, [axis]));
-    return [newNode(op, [input, axes], [output], fresh(output), [attribute('keepdims', keepdims)])];
-  };
-  const columnSums = new Map<string, string>();
-
-  const rewritten: GraphNode[] = [];
-  for (const node of graph.nodes) {
-    if (node.op === 'DynamicQuantizeLinear' && node.domain === '') {
-      rewritten.push(...perRow(node));
-    } else if (node.op === 'MatMulInteger' && node.domain === '' && quantizers.some((q) => q.outputs[0] === node.inputs[0])) {
-      rewritten.push(...withoutZeroPoint(node));
-    } else {
-      rewritten.push(node);
-    }
-  }
-  graph.nodes = rewritten;
+  graph.nodes = graph.nodes.flatMap((node) => (node.op === 'DynamicQuantizeLinear' && node.domain === '' ? perRow(node) : [node]));
+  keepBiasesOutOfFusion(graph, new Set(quantizers.map((q) => q.outputs[0])));
   return { ok: true, rewritten: quantizers.length };
 
   function perRow(q: GraphNode): GraphNode[] {
     const [x] = q.inputs;
     const [y, s, z] = q.outputs;
     const t = (what: string): string => fresh(`${x}_row_${what}`);
-    const [max, min, max0, min0, range, scale0, negMin, zeroQ, zero, scaled, rounded, shifted, clipped] = [
-      'max',
-      'min',
-      'max0',
-      'min0',
-      'range',
-      'scale0',
-      'neg_min',
-      'zero_q',
-      'zero',
-      'scaled',
-      'rounded',
-      'shifted',
-      'clipped',
-    ].map(t);
+    const [magnitude, max, floored, scaled, shifted] = ['abs', 'max', 'floored', 'scaled', 'shifted'].map(t);
     const n = (op: string, inputs: string[], output: string, attributes: Uint8Array[] = []): GraphNode =>
       newNode(op, inputs, [output], fresh(`${output}_node`), attributes);
+    // The zero point is now a constant; it keeps the name MatMulInteger reads.
+    graph.newInitializers.push(uint8Scalar(z, 128));
+    graph.addedConstants.add(z);
+    // ReduceMax takes its axes as an attribute up to opset 17.
+    const reduceMax =
+      graph.opset >= 18
+        ? (() => {
+            const axes = fresh(`${max}_axes`);
+            graph.newInitializers.push(int64Tensor(axes, [-1]));
+            return n('ReduceMax', [magnitude, axes], max, [attribute('keepdims', 1)]);
+          })()
+        : n('ReduceMax', [magnitude], max, [attribute('axes', [-1]), attribute('keepdims', 1)]);
     return [
-      ...reduce('ReduceMax', x, max, -1, 1),
-      ...reduce('ReduceMin', x, min, -1, 1),
-      n('Max', [max, constants.zero], max0),
-      n('Min', [min, constants.zero], min0),
-      n('Sub', [max0, min0], range),
-      n('Div', [range, constants.qmax], scale0),
-      n('Max', [scale0, constants.tiny], s),
-      n('Sub', [constants.zero, min0], negMin),
-      n('Div', [negMin, s], zeroQ),
-      n('Round', [zeroQ], zero),
+      n('Abs', [x], magnitude),
+      reduceMax,
+      n('Max', [max, constants.floor], floored),
+      n('Div', [floored, constants.levels], s),
       n('Div', [x, s], scaled),
-      n('Round', [scaled], rounded),
-      n('Add', [rounded, zero], shifted),
-      n('Clip', [shifted, constants.zero, constants.qmax], clipped),
-      n('Cast', [clipped], y, [attribute('to', ELEM_UINT8)]),
-      // The zero point as int32, for the correction after MatMulInteger.
-      n('Cast', [zero], z, [attribute('to', ELEM_INT32)]),
+      n('Add', [scaled, constants.shift], shifted),
+      n('Cast', [shifted], y, [attribute('to', ELEM_UINT8)]),
     ];
   }
+}
 
-  function withoutZeroPoint(matmul: GraphNode): GraphNode[] {
-    const [y, weights, z, weightZero = ''] = matmul.inputs;
-    const [out] = matmul.outputs;
-    const key = `${weights}\u0000${weightZero}`;
-    const nodes: GraphNode[] = [];
-    let sums = columnSums.get(key);
-    if (!sums) {
-      // Σ_k (w_kn − Wz_n) in int32: constant, folded by ONNX Runtime when the session is created.
-      const w32 = fresh(`${weights}_int32`);
-      nodes.push(newNode('Cast', [weights], [w32], fresh(`${w32}_node`), [attribute('to', ELEM_INT32)]));
-      let centred = w32;
-      if (weightZero !== '') {
-        const z32 = fresh(`${weightZero}_int32`);
-        centred = fresh(`${weights}_centred`);
-        nodes.push(
-          newNode('Cast', [weightZero], [z32], fresh(`${z32}_node`), [attribute('to', ELEM_INT32)]),
-          newNode('Sub', [w32, z32], [centred], fresh(`${centred}_node`)),
-        );
-      }
-      sums = fresh(`${weights}_column_sums`);
-      nodes.push(...reduce('ReduceSum', centred, sums, 0, 0));
-      columnSums.set(key, sums);
-    }
-    const raw = fresh(`${out}_before_zero_point`);
-    const correction = fresh(`${out}_zero_point_term`);
-    nodes.push(
-      { ...matmul, inputs: [y, weights, '', weightZero], outputs: [raw] },
-      newNode('Mul', [z, sums], [correction], fresh(`${correction}_node`)),
-      newNode('Sub', [raw, correction], [out], fresh(`${out}_node`)),
-    );
-    return nodes;
+/**
+ * ONNX Runtime (1.14, the version transformers.js 2.17.2 brings) fuses
+ * `Cast(MatMulInteger(..)) · Mul(s, Ws)` and a following `+ b` (b a constant
+ * second input) into one `MatMulIntegerToFloat`. With a scale per row it then
+ * multiplies the bias by the row scale too: (acc · Ws + b) · s instead of
+ * acc · s · Ws + b, which loses the bias (a random-weight fixture's logits
+ * moved by 14% of their spread). Writing the Add as `b + x` keeps the bias
+ * out of the fusion (it only takes a bias as the second input) and the fused
+ * product in: the rows are then scaled correctly.
+ */
+function keepBiasesOutOfFusion(graph: OnnxGraph, quantized: ReadonlySet<string>): void {
+  const { producer } = wiring(graph.nodes);
+  for (const add of graph.nodes) {
+    if (add.op !== 'Add' || add.domain !== '' || add.inputs.length !== 2) continue;
+    const [x, b] = add.inputs;
+    if (!graph.initializers.has(b)) continue;
+    const mul = producer.get(x);
+    const cast = mul?.op === 'Mul' ? mul.inputs.map((name) => producer.get(name)).find((n) => n?.op === 'Cast') : undefined;
+    const integer = cast ? producer.get(cast.inputs[0]) : undefined;
+    if (integer?.op === 'MatMulInteger' && quantized.has(integer.inputs[0])) add.inputs = [b, x];
   }
 }
 
