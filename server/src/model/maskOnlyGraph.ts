@@ -34,8 +34,8 @@
  * why, and the caller runs the graph without it.
  */
 
-import { ELEM_FLOAT, ELEM_INT64, valueInfo, attribute } from './onnxProto';
-import { constantTest, type GraphNode, nameMaker, newNode, type OnnxGraph, readGraph, wiring, writeGraph } from './onnxGraph';
+import { ELEM_FLOAT, ELEM_INT64, valueInfo, attribute, readFields, text } from './onnxProto';
+import { constantTest, type GraphNode, intAttribute, intsAttribute, nameMaker, newNode, type OnnxGraph, readGraph, wiring, writeGraph } from './onnxGraph';
 import { foldWeightDequantization } from './foldDequantization';
 import { perTokenQuantization, type Precision, precisionOf } from './perTokenQuantization';
 
@@ -183,19 +183,115 @@ function gatherAtMask(graph: OnnxGraph): Gathered {
 
   const fresh = nameMaker(graph);
   const maskInput = fresh('cloze_mask_index');
-  const flat = fresh('cloze_hidden_rows');
-  const gathered = fresh('cloze_mask_hidden');
-  // Flatten at the last axis: [batch, length, hidden] → [batch × length, hidden] (negative axes from opset 11).
-  const axis = graph.opset >= 11 ? -1 : 2;
-  const nodes = [
-    newNode('Flatten', [hidden], [flat], fresh('cloze_flatten_rows'), [attribute('axis', axis)]),
-    newNode('Gather', [flat, maskInput], [gathered], fresh('cloze_mask_gather'), [attribute('axis', 0)]),
-  ];
-  reader.inputs = reader.inputs.map((name, i) => (i === 0 && name === hidden ? gathered : name));
-  graph.nodes.splice(graph.nodes.indexOf(reader), 0, ...nodes);
+  // How far back the gather can go: the nodes that compute `hidden` one token at a time.
+  const { region, stops } = tokenWiseRegion(graph, hidden, reader);
+  const readers = [...graph.nodes.filter((n) => region.has(n)), reader];
+  for (const stop of stops) {
+    const flat = fresh(`${stop}_cloze_rows`);
+    const gathered = fresh(`${stop}_cloze_at_mask`);
+    // Flatten at the last axis: [batch, length, hidden] → [batch × length, hidden] (negative axes from opset 11).
+    const axis = graph.opset >= 11 ? -1 : 2;
+    const nodes = [
+      newNode('Flatten', [stop], [flat], fresh('cloze_flatten_rows'), [attribute('axis', axis)]),
+      newNode('Gather', [flat, maskInput], [gathered], fresh('cloze_mask_gather'), [attribute('axis', 0)]),
+    ];
+    const users = readers.filter((n) => n.inputs.includes(stop));
+    for (const user of users) user.inputs = user.inputs.map((name) => (name === stop ? gathered : name));
+    graph.nodes.splice(graph.nodes.indexOf(users[0]), 0, ...nodes);
+  }
   graph.newInputs.push(valueInfo(maskInput, ELEM_INT64, ['batch']));
   graph.replacedOutputs.set(output, valueInfo(output, ELEM_FLOAT, ['batch', 'vocabulary']));
   return { ok: true, maskInput, output };
+}
+
+/** Operators that compute each token's row from that token's row alone (given constant other inputs). */
+const ELEMENTWISE = new Set(['Cast', 'Erf', 'Sqrt', 'Tanh', 'Relu', 'Sigmoid', 'Neg', 'Abs', 'Exp', 'Log', 'Reciprocal', 'Identity']);
+const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min']);
+const LAST_AXIS_REDUCTIONS = new Set(['ReduceMean', 'ReduceMax', 'ReduceMin']);
+
+/**
+ * The nodes before the vocabulary projection that compute `hidden` token by
+ * token, so that they can run on the mask rows only: in a BERT-style model the
+ * head's transform (dense, gelu, LayerNorm) and, of the last layer, everything
+ * after the attention itself (output projection, residual, LayerNorm, the
+ * feed-forward block, LayerNorm): about a fifth of a 4-layer encoder's work.
+ * The attention of the last layer still reads every token (its keys and
+ * values), so the region stops at the attention's output and at the residual
+ * input; those tensors (`stops`) are gathered at the mask instead of `hidden`.
+ *
+ * A node joins when it is token-wise (elementwise with constant vectors or
+ * scalars, a MatMul by a constant matrix, a reduction or LayerNormalization
+ * over the last axis, the dynamic-int8 quantizer, made per token, and its
+ * MatMulInteger) and everything that reads its outputs is already in the
+ * region: nothing outside needs the rows it no longer computes.
+ */
+function tokenWiseRegion(graph: OnnxGraph, hidden: string, reader: GraphNode): { region: Set<GraphNode>; stops: string[] } {
+  const { producer, consumers } = wiring(graph.nodes);
+  const constant = constantTest(graph, producer);
+  const region = new Set<GraphNode>();
+  const wanted = new Set<string>([hidden]);
+  const smallConstant = (name: string): boolean => {
+    const init = graph.initializers.get(name);
+    if (init) return init.dims.length <= 1;
+    const made = producer.get(name);
+    return made?.op === 'Constant' && constantRank(made) !== undefined && (constantRank(made) ?? 2) <= 1;
+  };
+  const tokenWise = (node: GraphNode): boolean => {
+    if (node.domain !== '') return false;
+    const computed = node.inputs.filter((name) => name !== '' && !constant(name));
+    if (computed.length === 0) return false;
+    if (ELEMENTWISE.has(node.op)) return node.inputs.length === 1;
+    if (BINARY.has(node.op)) return node.inputs.every((name) => !constant(name) || smallConstant(name));
+    if (node.op === 'MatMul') return node.inputs.length === 2 && constant(node.inputs[1]) && !constant(node.inputs[0]);
+    if (LAST_AXIS_REDUCTIONS.has(node.op)) {
+      const axes = intsAttribute(node, 'axes');
+      return node.inputs.length === 1 && axes?.length === 1 && axes[0] === -1 && (intAttribute(node, 'keepdims') ?? 1) === 1;
+    }
+    if (node.op === 'LayerNormalization') {
+      return (intAttribute(node, 'axis') ?? -1) === -1 && node.inputs.slice(1).every((name) => name === '' || smallConstant(name));
+    }
+    if (node.op === 'DynamicQuantizeLinear') return true;
+    if (node.op === 'MatMulInteger') return constant(node.inputs[1]) && node.inputs.slice(2).every((name) => name === '' || !constant(name) || smallConstant(name));
+    return false;
+  };
+  const end = graph.nodes.indexOf(reader);
+  for (let i = end - 1; i >= 0; i--) {
+    const node = graph.nodes[i];
+    if (!node.outputs.some((name) => wanted.has(name))) continue;
+    const readersInside = node.outputs.every((name) =>
+      (consumers.get(name) ?? []).every((user) => user === reader || region.has(user)),
+    );
+    if (!readersInside || graph.outputs.some((name) => node.outputs.includes(name)) || !tokenWise(node)) continue;
+    region.add(node);
+    for (const name of node.outputs) wanted.delete(name);
+    for (const name of node.inputs) if (name !== '' && !constant(name)) wanted.add(name);
+  }
+  const stops = [...wanted];
+  // A graph input among them (input_ids: the region reached the embeddings) is not a row of hidden states.
+  if (stops.some((name) => graph.inputs.includes(name) || !producer.has(name))) return { region: new Set(), stops: [hidden] };
+  return { region, stops };
+}
+
+/** The rank of a Constant node's `value` tensor, or undefined when it has none. */
+function constantRank(node: GraphNode): number | undefined {
+  for (const field of node.rest) {
+    const [outer] = readFields(field, 0, field.length);
+    if (outer?.field !== 5 || outer.wire !== 2) continue;
+    const parts = readFields(field, outer.start, outer.end);
+    if (text(field, parts.find((p) => p.field === 1)) !== 'value') continue;
+    const tensor = parts.find((p) => p.field === 5 && p.wire === 2);
+    if (!tensor) return undefined;
+    const tensorParts = readFields(field, tensor.start, tensor.end);
+    const dims = tensorParts.filter((p) => p.field === 1);
+    // Packed dims: count the varints.
+    if (dims.length === 1 && dims[0].wire === 2) {
+      let count = 0;
+      for (let j = dims[0].start; j < dims[0].end; j++) if ((field[j] & 0x80) === 0) count++;
+      return count;
+    }
+    return dims.length;
+  }
+  return undefined;
 }
 
 /** Whether a tensor is a constant vector (rank 1) given as an initializer. */

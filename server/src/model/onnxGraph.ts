@@ -289,6 +289,42 @@ export function intAttribute(node: GraphNode, name: string): number | undefined 
   return undefined;
 }
 
+/** A node's list-of-integers attribute (negative values decoded; repeated or packed), or undefined. */
+export function intsAttribute(node: GraphNode, name: string): number[] | undefined {
+  for (const field of node.rest) {
+    const [outer] = readFields(field, 0, field.length);
+    if (outer?.field !== 5 || outer.wire !== 2) continue;
+    const parts = readFields(field, outer.start, outer.end);
+    if (
+      text(
+        field,
+        parts.find((p) => p.field === 1),
+      ) !== name
+    )
+      continue;
+    const values: number[] = [];
+    const decode = (from: number, to: number): void => {
+      let result = 0n;
+      let shift = 0n;
+      for (let i = from; i < to; i++) {
+        result |= BigInt(field[i] & 0x7f) << shift;
+        shift += 7n;
+        if ((field[i] & 0x80) === 0) {
+          values.push(Number(BigInt.asIntN(64, result)));
+          result = 0n;
+          shift = 0n;
+        }
+      }
+    };
+    for (const p of parts.filter((p) => p.field === 8)) {
+      if (p.wire === 0) decode(p.start, p.to);
+      else if (p.wire === 2) decode(p.start, p.end);
+    }
+    return values;
+  }
+  return undefined;
+}
+
 /** The values of a numeric initializer (float32, int8, uint8, int32 or int64), from raw_data or the typed fields; undefined for other kinds. */
 export function initializerValues(graph: OnnxGraph, tensor: Initializer): ArrayLike<number> | undefined {
   const { bytes } = graph.source;
