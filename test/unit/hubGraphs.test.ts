@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { previewGraph } from '../../server/src/model/maskOnlyGraph';
+import { readGraph } from '../../server/src/model/onnxGraph';
 import { fixtureModel, type Head, takesTokenTypes } from '../support/fixtureGraphs';
 
 const heads: Head[] = ['bert', 'roberta', 'distilbert', 'albert'];
@@ -87,6 +88,9 @@ describe('the preview graph on hub-shaped exports', () => {
           assert.equal(graph.graph, 'mask-only', graph.reason);
           assert.equal(graph.precision, int8 ? 'int8-dynamic-per-token' : 'fp32');
           assert.equal(graph.quantizationReason, undefined);
+          // Gathered before the last layer's token-wise part: at the attention's output and at the residual.
+          const gathers = readGraph(graph.bytes).nodes.filter((n) => n.op === 'Gather' && n.inputs.includes(graph.maskInput ?? ''));
+          assert.equal(gathers.length, 2);
           const shipped = await ort.InferenceSession.create(bytes, options);
           const maskOnly = await ort.InferenceSession.create(graph.bytes, options);
           const rows = await maskRows(maskOnly, graph, INPUTS);
