@@ -22,8 +22,9 @@ function cloze(...args: string[]): { status: number | null; stdout: string; stde
 interface SuggestJson {
   rows: number;
   candidates: Record<string, Array<{ word: string; tokens: string[] }>>;
-  suggestions: Array<{ words: Record<string, string[]>; accuracy: number }>;
-  current: { accuracy: number } | null;
+  calibration: string;
+  suggestions: Array<{ words: Record<string, string[]>; accuracy: number; rawAccuracy: number }>;
+  current: { accuracy: number; rawAccuracy: number } | null;
 }
 
 const positive = new Set([
@@ -106,9 +107,12 @@ describe('cloze suggest', () => {
     const [best] = result.suggestions;
     assert.ok(best.words.positive.every((w) => positive.has(w)) && best.words.positive.some((w) => !negative.has(w)), JSON.stringify(best));
     assert.ok(best.words.negative.every((w) => negative.has(w)) && best.words.negative.some((w) => !positive.has(w)), JSON.stringify(best));
+    // Ranked by calibrated accuracy (the default), the best is at least as good as great/terrible by that measure.
+    assert.equal(result.calibration, 'support');
     assert.ok(result.current && best.accuracy >= result.current.accuracy);
 
-    // The suggestion's accuracy is what cloze eval reports for it on the same rows.
+    // The suggestion's raw accuracy is what cloze eval reports for it on the same rows, and its calibrated
+    // accuracy what cloze eval --calibrate --calibration support reports.
     const file = path.join(dir, 'suggested.cloze');
     fs.writeFileSync(
       file,
@@ -116,9 +120,51 @@ describe('cloze suggest', () => {
         .map(([label, words]) => `  ${label}: ${words.join(', ')}`)
         .join('\n')}\n`,
     );
-    const evaluated = cloze('eval', file, '--data', data, '--format', 'json');
+    const evaluated = cloze('eval', file, '--data', data, '--calibrate', '--calibration', 'support', '--format', 'json');
     assert.equal(evaluated.status, 0, evaluated.stderr);
-    assert.equal((JSON.parse(evaluated.stdout) as { ensemble: { accuracy: number } }).ensemble.accuracy, best.accuracy);
+    const ensemble = (JSON.parse(evaluated.stdout) as { ensemble: { accuracy: number; calibratedAccuracy: number } }).ensemble;
+    assert.equal(ensemble.accuracy, best.rawAccuracy);
+    assert.equal(ensemble.calibratedAccuracy, best.accuracy);
+  });
+
+  test('it reads the labels from the data: with the labels of the rows exchanged, the words exchange too', () => {
+    // The same SST-2 rows twice, once as they are and once with positive and negative swapped:
+    // a search that ranked words by anything but the rows' labels (the label names, the file's
+    // verbalizer) would propose the same words both times.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
+    const lines = fs
+      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .slice(600, 700);
+    const asIs = path.join(dir, 'as-is.jsonl');
+    const swapped = path.join(dir, 'swapped.jsonl');
+    fs.writeFileSync(asIs, lines.join('\n'));
+    const swap = (line: string): string => {
+      const row = JSON.parse(line) as { text: string; label: string };
+      return JSON.stringify({ ...row, label: row.label === 'positive' ? 'negative' : 'positive' });
+    };
+    fs.writeFileSync(swapped, lines.map(swap).join('\n'));
+    const file = path.join(dir, 'reviews.cloze');
+    fs.writeFileSync(file, 'model: review-bert-small\npattern short: {text} It was [MASK].\n');
+    const search = (data: string): SuggestJson => {
+      const run = cloze('suggest', file, '--data', data, '--top', '1', '--format', 'json');
+      assert.equal(run.status, 0, run.stderr);
+      return JSON.parse(run.stdout) as SuggestJson;
+    };
+    const straight = search(asIs);
+    const crossed = search(swapped);
+    const [best] = straight.suggestions;
+    const [other] = crossed.suggestions;
+    assert.ok(best.words.positive.every((w) => positive.has(w)) && best.words.negative.every((w) => negative.has(w)), JSON.stringify(best));
+    assert.ok(
+      other.words.positive.every((w) => negative.has(w)) && other.words.negative.every((w) => positive.has(w)),
+      JSON.stringify(other),
+    );
+    assert.deepEqual(other.words, { positive: best.words.negative, negative: best.words.positive });
+    assert.equal(other.rawAccuracy, best.rawAccuracy);
+    // Sentiment words separate these rows far better than chance.
+    assert.ok(best.rawAccuracy > 0.7, String(best.rawAccuracy));
   });
 
   test('with two patterns and support calibration, the calibrated accuracy is what cloze eval --calibrate reports', () => {
@@ -175,7 +221,7 @@ describe('cloze suggest', () => {
     for (const c of all) assert.equal(c.tokens[0], `Ġ${c.word}`);
   });
 
-  test('the default criterion ranks by mean log P(gold), --criterion accuracy by accuracy, on the same rows', () => {
+  test('the default ranks by support-calibrated accuracy, --criterion log-likelihood --no-calibrate by raw mean log P(gold), on the same rows', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
     const data = path.join(dir, 'rows.jsonl');
     const sst2 = fs
@@ -193,10 +239,20 @@ describe('cloze suggest', () => {
       assert.equal(result.status, 0, result.stderr);
       return JSON.parse(result.stdout) as Ranked;
     };
-    const smooth = run();
-    const byAccuracy = run('--criterion', 'accuracy');
+    const smooth = run('--criterion', 'log-likelihood', '--no-calibrate');
+    const byAccuracy = run('--no-calibrate');
+    const byDefault = run();
     assert.equal(smooth.criterion, 'log-likelihood');
+    assert.equal(smooth.calibration, 'none');
     assert.equal(byAccuracy.criterion, 'accuracy');
+    assert.equal(byAccuracy.calibration, 'none');
+    assert.equal(byDefault.criterion, 'accuracy');
+    assert.equal(byDefault.calibration, 'support');
+    for (let i = 1; i < byDefault.suggestions.length; i++) {
+      assert.ok(byDefault.suggestions[i - 1].accuracy >= byDefault.suggestions[i].accuracy, JSON.stringify(byDefault.suggestions));
+    }
+    // Calibration changes the figures ranked by, not the candidates.
+    assert.deepEqual(byDefault.candidates, byAccuracy.candidates);
     assert.ok(smooth.suggestions.length >= 4);
     for (let i = 1; i < smooth.suggestions.length; i++) {
       assert.ok(smooth.suggestions[i - 1].meanLogGold >= smooth.suggestions[i].meanLogGold, JSON.stringify(smooth.suggestions));

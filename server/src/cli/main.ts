@@ -206,14 +206,23 @@ program
       .argParser(wholeNumber(200))
       .default(20),
   )
-  .addOption(new Option('--words <n>', 'most label words per label').argParser(wholeNumber(5)).default(2))
+  .addOption(new Option('--words <n>', 'most label words per label').argParser(wholeNumber(5)).default(1))
   .addOption(
-    new Option('--criterion <name>', 'rank verbalizers by mean log P(gold) (smooth, generalises better) or by accuracy')
-      .choices(['log-likelihood', 'accuracy'])
-      .default('log-likelihood'),
+    new Option('--criterion <name>', 'rank verbalizers by accuracy (LM-BFF) or by mean log P(gold)')
+      .choices(['accuracy', 'log-likelihood'])
+      .default('accuracy'),
   )
-  .option('--calibrate', 'rank verbalizers by calibrated accuracy (the prior of --calibration)')
-  .addOption(calibrationOption())
+  // The defaults (one word, accuracy, support calibration) are the method chosen by cross-validation inside SST-2.
+  .addOption(new Option('--calibrate', 'rank verbalizers by calibrated figures (the prior of --calibration); the default').default(true))
+  .option('--no-calibrate', 'rank verbalizers by raw figures')
+  .addOption(
+    new Option(
+      '--calibration <prior>',
+      "the prior calibrated figures divide by: the mean prediction over the rows (support) or each pattern's content-free input",
+    )
+      .choices(['support', 'content-free'])
+      .default('support'),
+  )
   .addOption(modelsDirOption())
   .addOption(offlineOption())
   .option('--model <id>', "model to search with, instead of the file's `model:` line")

@@ -63,7 +63,7 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
       return 1;
     }
     const started = performance.now();
-    const calibration: SearchCalibration = options.calibrate ? (options.calibration ?? 'content-free') : 'none';
+    const calibration: SearchCalibration = options.calibrate ? (options.calibration ?? 'support') : 'none';
     const result = await suggestVerbalizers(doc, tokenizer, (inputs, wordIds, topK) => engine.score(inputs, wordIds, topK), labels, all, {
       top: options.top,
       candidates: options.candidates,
@@ -114,14 +114,19 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
   }
   lines.push('');
   lines.push(`best verbalizers by ${kind} on these rows:`);
+  // The raw accuracy is what `cloze eval` prints in its accuracy column; the calibrated one is what was ranked by.
+  const withCalibrated = result.calibration !== 'none';
   result.suggestions.forEach((v, i) => {
     lines.push(
-      `  ${String(i + 1).padStart(2)}. ${percent(v.accuracy).padStart(6)}  macro-F1 ${v.macroF1 === null ? '–' : v.macroF1.toFixed(3)}  P(gold) ${percent(v.meanGoldProbability)}  log P(gold) ${v.meanLogGold.toFixed(3)}  ${verbalizerText(v)}`,
+      `  ${String(i + 1).padStart(2)}. accuracy ${percent(v.rawAccuracy).padStart(6)}${withCalibrated ? ` (calibrated ${percent(v.accuracy)})` : ''}  macro-F1 ${v.macroF1 === null ? '–' : v.macroF1.toFixed(3)}  P(gold) ${percent(v.meanGoldProbability)}  log P(gold) ${v.meanLogGold.toFixed(3)}  ${verbalizerText(v)}`,
     );
   });
   if (result.current) {
     lines.push('');
-    lines.push(`the file's verbalizer: ${percent(result.current.accuracy)}  ${verbalizerText(result.current)}`);
+    const current = result.current;
+    lines.push(
+      `the file's verbalizer: accuracy ${percent(current.rawAccuracy)}${withCalibrated ? ` (calibrated ${percent(current.accuracy)})` : ''}  ${verbalizerText(current)}`,
+    );
   }
   const [best] = result.suggestions;
   if (best) {

@@ -141,15 +141,16 @@ export function scoreVerbalizer(
 
 /**
  * How verbalizers are ranked.
- * - `accuracy`: accuracy on the rows, then fewer words, then mean P(gold).
- *   LM-BFF's criterion; on a few hundred rows it picks among verbalizers
- *   whose accuracies differ by less than their standard error, so its
- *   choice is partly noise.
+ * - `accuracy`: accuracy on the rows (calibrated when the search is), then
+ *   fewer words, then mean P(gold). LM-BFF's criterion, and with support
+ *   calibration and one word per label the `cloze suggest` default: the best
+ *   held-out accuracy in the cross-validation inside SST-2 (README, "How the
+ *   search chooses"). On a few hundred rows the verbalizers it compares often
+ *   differ by less than their standard error.
  * - `log-likelihood`: the mean log-probability of the gold label (the
  *   cross-entropy, negated). It counts how sure the verbalizer is on every
  *   row, not only which side of ½ a row falls, so it varies smoothly and
- *   separates verbalizers that accuracy ties; chosen by cross-validation
- *   inside SST-2 (README, "How the search chooses").
+ *   separates verbalizers that accuracy ties.
  */
 export type SelectionCriterion = 'accuracy' | 'log-likelihood';
 

@@ -35,7 +35,9 @@ import type { PreviewRow } from './preview';
  *    a factor of 100 of its best word.
  * 3. Search. Verbalizers built from the candidates (one word per label, then
  *    up to `maxWordsPerLabel`) are ranked by their accuracy on the rows, with
- *    the arithmetic `cloze eval` uses.
+ *    the arithmetic `cloze eval` uses. The CLI's defaults (one word per label,
+ *    ranked by accuracy after support calibration) are the method chosen by
+ *    cross-validation inside SST-2 (scripts/label-search-cv.mjs, README).
  */
 
 export interface SuggestOptions {
@@ -45,7 +47,7 @@ export interface SuggestOptions {
   readonly candidates: number;
   readonly maxWordsPerLabel: number;
   readonly calibration: SearchCalibration;
-  /** How verbalizers are ranked; `log-likelihood` unless given (see labelSearch.ts). */
+  /** How verbalizers are ranked; `accuracy` unless given (see labelSearch.ts). */
   readonly criterion?: SelectionCriterion;
   /** Top tokens per row and pattern that feed the pool. */
   readonly poolTopK?: number;
@@ -65,7 +67,10 @@ export interface CandidateWord {
 export interface SuggestedVerbalizer {
   /** Words per label, in the verbalizer's label order. */
   readonly words: Record<string, string[]>;
+  /** Accuracy by the search's calibration (raw when it is `none`): what the ranking used. */
   readonly accuracy: number;
+  /** Accuracy without calibration: what `cloze eval` reports in its accuracy column. */
+  readonly rawAccuracy: number;
   readonly macroF1: number | null;
   readonly meanGoldProbability: number;
   /** Mean log P(gold label): what the default criterion ranks by. */
@@ -234,13 +239,14 @@ export async function suggestVerbalizers(
     top: options.top,
     maxWordsPerLabel: options.maxWordsPerLabel,
     calibration: options.calibration,
-    criterion: options.criterion ?? 'log-likelihood',
+    criterion: options.criterion ?? 'accuracy',
   });
   const describe = (choice: readonly (readonly number[])[]): SuggestedVerbalizer => {
     const scored = scoreVerbalizer(table, gold, choice, options.calibration);
     return {
       words: Object.fromEntries(labels.map((label, l) => [label, choice[l].map((w) => words[w].word)])),
       accuracy: scored.accuracy,
+      rawAccuracy: options.calibration === 'none' ? scored.accuracy : scoreVerbalizer(table, gold, choice, 'none').accuracy,
       macroF1: classificationFigures(gold, scored.predicted, labels.length).macroF1,
       meanGoldProbability: scored.meanGold,
       meanLogGold: scored.meanLogGold,
@@ -252,7 +258,7 @@ export async function suggestVerbalizers(
     labels,
     rows: gold.length,
     calibration: options.calibration,
-    criterion: options.criterion ?? 'log-likelihood',
+    criterion: options.criterion ?? 'accuracy',
     candidates: Object.fromEntries(
       labels.map((label, l) => [
         label,
