@@ -305,7 +305,8 @@ export class MaskedLmEngine {
       // 40% slower (review-bert-small-xenova fp32, 256 pairs: 2.2 against 1.5 ms a
       // pair), whatever the statistics session's threads; after them it costs its own
       // time only.
-      for (const { keys, logits, vocabulary } of computed) record(keys, await this.maskStats.compute(logits, keys.length, vocabulary, topK));
+      for (const { keys, logits, vocabulary } of computed)
+        record(keys, await this.maskStats.compute(logits, keys.length, vocabulary, topK));
       // Rows from the cache (and the full graph's rows): their statistics, a few rows a call.
       const pending = [...rows].filter((entry): entry is [string, Float32Array] => entry[1] !== null && !statistics.has(entry[0]));
       for (let start = 0; start < pending.length; start += STATS_ROWS) {

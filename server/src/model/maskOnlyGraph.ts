@@ -35,7 +35,18 @@
  */
 
 import { ELEM_FLOAT, ELEM_INT64, valueInfo, attribute, readFields, text } from './onnxProto';
-import { constantTest, type GraphNode, intAttribute, intsAttribute, nameMaker, newNode, type OnnxGraph, readGraph, wiring, writeGraph } from './onnxGraph';
+import {
+  constantTest,
+  type GraphNode,
+  intAttribute,
+  intsAttribute,
+  nameMaker,
+  newNode,
+  type OnnxGraph,
+  readGraph,
+  wiring,
+  writeGraph,
+} from './onnxGraph';
 import { foldWeightDequantization } from './foldDequantization';
 import { perTokenQuantization, type Precision, precisionOf } from './perTokenQuantization';
 
@@ -251,16 +262,15 @@ function tokenWiseRegion(graph: OnnxGraph, hidden: string, reader: GraphNode): {
       return (intAttribute(node, 'axis') ?? -1) === -1 && node.inputs.slice(1).every((name) => name === '' || smallConstant(name));
     }
     if (node.op === 'DynamicQuantizeLinear') return true;
-    if (node.op === 'MatMulInteger') return constant(node.inputs[1]) && node.inputs.slice(2).every((name) => name === '' || !constant(name) || smallConstant(name));
+    if (node.op === 'MatMulInteger')
+      return constant(node.inputs[1]) && node.inputs.slice(2).every((name) => name === '' || !constant(name) || smallConstant(name));
     return false;
   };
   const end = graph.nodes.indexOf(reader);
   for (let i = end - 1; i >= 0; i--) {
     const node = graph.nodes[i];
     if (!node.outputs.some((name) => wanted.has(name))) continue;
-    const readersInside = node.outputs.every((name) =>
-      (consumers.get(name) ?? []).every((user) => user === reader || region.has(user)),
-    );
+    const readersInside = node.outputs.every((name) => (consumers.get(name) ?? []).every((user) => user === reader || region.has(user)));
     if (!readersInside || graph.outputs.some((name) => node.outputs.includes(name)) || !tokenWise(node)) continue;
     region.add(node);
     for (const name of node.outputs) wanted.delete(name);
@@ -278,7 +288,13 @@ function constantRank(node: GraphNode): number | undefined {
     const [outer] = readFields(field, 0, field.length);
     if (outer?.field !== 5 || outer.wire !== 2) continue;
     const parts = readFields(field, outer.start, outer.end);
-    if (text(field, parts.find((p) => p.field === 1)) !== 'value') continue;
+    if (
+      text(
+        field,
+        parts.find((p) => p.field === 1),
+      ) !== 'value'
+    )
+      continue;
     const tensor = parts.find((p) => p.field === 5 && p.wire === 2);
     if (!tensor) return undefined;
     const tensorParts = readFields(field, tensor.start, tensor.end);
