@@ -76,6 +76,33 @@ describe('softmax statistics by ONNX Runtime', () => {
     compare(data, rows, vocabulary, wordIds, 10, await stats.compute(data, rows, vocabulary, 10));
   });
 
+  test('ranks counted by ONNX Runtime equal the JavaScript count, in row chunks and with ties', async () => {
+    const stats = await MaskStats.create({});
+    assert.ok(stats);
+    const { data, rows, vocabulary } = await realRows();
+    const count = (row: number, id: number): number => {
+      let above = 0;
+      for (let i = 0; i < vocabulary; i++) above += +(data[row * vocabulary + i] > data[row * vocabulary + id]);
+      return above;
+    };
+    const wordIds = [2307, 2204, 6659, 2919, 0, vocabulary - 1];
+    const above = await stats.above(data, rows, vocabulary, wordIds);
+    assert.ok(above);
+    for (let row = 0; row < rows; row++)
+      assert.deepEqual(
+        Array.from(above.subarray(row * wordIds.length, (row + 1) * wordIds.length)),
+        wordIds.map((id) => count(row, id)),
+      );
+    // Many words: fewer rows a call (one row here), the same counts; and a small flat row with ties.
+    const many = Array.from({ length: 200 }, (_, i) => i * 100);
+    const chunked = await stats.above(data, rows, vocabulary, many);
+    assert.ok(chunked);
+    assert.deepEqual(Array.from(chunked.subarray(many.length)), many.map((id) => count(1, id)));
+    const flat = new Float32Array(8).fill(1.5);
+    flat[5] = 2;
+    assert.deepEqual(Array.from((await stats.above(flat, 1, 8, [0, 5])) ?? []), [1, 0]);
+  });
+
   test('ties: the lower id first, and untrained (flat) rows', async () => {
     const stats = await MaskStats.create({});
     assert.ok(stats);

@@ -276,12 +276,20 @@ export class MaskedLmEngine {
     }
 
     // The softmax statistics of each row this call reads, for its top k.
-    const statistics = new Map<string, { max: number; sum: number; top: number[] }>();
-    const record = (keys: readonly string[], stats: RowStats): void =>
+    const statistics = new Map<string, { max: number; sum: number; top: number[]; above?: number[] }>();
+    const record = async (maskStats: MaskStats, keys: readonly string[], data: Float32Array, vocabulary: number): Promise<void> => {
+      const stats: RowStats = await maskStats.compute(data, keys.length, vocabulary, topK);
+      // The ranks of the ids within the vocabulary (one outside it ranks last, in maskScoresFromStats).
+      const inside = wordIds.filter((id) => id >= 0 && id < vocabulary);
+      const above = await maskStats.above(data, keys.length, vocabulary, inside);
       keys.forEach((key, row) => {
         const top = Array.from(stats.top.subarray(row * stats.k, (row + 1) * stats.k), Number);
-        statistics.set(key, { max: stats.max[row], sum: stats.sum[row], top });
+        const counts = above?.subarray(row * inside.length, (row + 1) * inside.length);
+        let next = 0;
+        const perWord = counts && wordIds.map((id) => (id >= 0 && id < vocabulary ? counts[next++] : 0));
+        statistics.set(key, { max: stats.max[row], sum: stats.sum[row], top, ...(perWord ? { above: perWord } : {}) });
       });
+    };
 
     // The mask-only graph's logits of each batch, one buffer a batch, for the statistics below.
     const computed: { keys: string[]; logits: Float32Array; vocabulary: number }[] = [];
@@ -305,8 +313,7 @@ export class MaskedLmEngine {
       // 40% slower (review-bert-small-xenova fp32, 256 pairs: 2.2 against 1.5 ms a
       // pair), whatever the statistics session's threads; after them it costs its own
       // time only.
-      for (const { keys, logits, vocabulary } of computed)
-        record(keys, await this.maskStats.compute(logits, keys.length, vocabulary, topK));
+      for (const { keys, logits, vocabulary } of computed) await record(this.maskStats, keys, logits, vocabulary);
       // Rows from the cache (and the full graph's rows): their statistics, a few rows a call.
       const pending = [...rows].filter((entry): entry is [string, Float32Array] => entry[1] !== null && !statistics.has(entry[0]));
       for (let start = 0; start < pending.length; start += STATS_ROWS) {
@@ -314,9 +321,11 @@ export class MaskedLmEngine {
         const vocabulary = chunk[0][1].length;
         const data = new Float32Array(chunk.length * vocabulary);
         chunk.forEach(([, row], i) => data.set(row, i * vocabulary));
-        record(
+        await record(
+          this.maskStats,
           chunk.map(([key]) => key),
-          await this.maskStats.compute(data, chunk.length, vocabulary, topK),
+          data,
+          vocabulary,
         );
       }
     }

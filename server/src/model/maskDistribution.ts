@@ -44,7 +44,13 @@ function statsInJavaScript(logits: Float32Array, topK: number): { max: number; s
  */
 export function maskScoresFromStats(
   logits: Float32Array,
-  stats: { readonly max: number; readonly sum: number; readonly top: readonly number[] },
+  stats: {
+    readonly max: number;
+    readonly sum: number;
+    readonly top: readonly number[];
+    /** How many logits are larger than each of `wordIds`' own (ids within the row), when counted elsewhere. */
+    readonly above?: readonly number[];
+  },
   wordIds: readonly number[],
   topK: number,
   tokenOf: (id: number) => string,
@@ -53,7 +59,7 @@ export function maskScoresFromStats(
   const size = logits.length;
   const { max, sum } = stats;
   const probability = (id: number): number => Math.exp(logits[id] - max) / sum;
-  const ranks = ranksOf(logits, wordIds);
+  const ranks = stats.above && stats.above.length === wordIds.length ? stats.above.map((count) => count + 1) : ranksOf(logits, wordIds);
   const words: WordProbability[] = wordIds.map((tokenId, w) =>
     tokenId >= 0 && tokenId < size ? { tokenId, p: probability(tokenId), rank: ranks[w] } : { tokenId, p: 0, rank: size },
   );
