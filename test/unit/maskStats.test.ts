@@ -97,7 +97,10 @@ describe('softmax statistics by ONNX Runtime', () => {
     const many = Array.from({ length: 200 }, (_, i) => i * 100);
     const chunked = await stats.above(data, rows, vocabulary, many);
     assert.ok(chunked);
-    assert.deepEqual(Array.from(chunked.subarray(many.length)), many.map((id) => count(1, id)));
+    assert.deepEqual(
+      Array.from(chunked.subarray(many.length)),
+      many.map((id) => count(1, id)),
+    );
     const flat = new Float32Array(8).fill(1.5);
     flat[5] = 2;
     assert.deepEqual(Array.from((await stats.above(flat, 1, 8, [0, 5])) ?? []), [1, 0]);
