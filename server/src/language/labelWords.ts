@@ -68,31 +68,6 @@ export function whereDescription(form: LabelWordForm, formCount: number): string
   return ` where the mask follows ${form.context === 'after-space' ? 'a space' : 'no space'} (${names.join(', ')})`;
 }
 
-/**
- * Single-token spellings of a label word that the vocabulary really has in
- * the given context: other casings. Used by the quick fix, which must never
- * offer a word the model cannot predict in one token.
- */
-export function singleTokenVariants(
-  word: LabelWord,
-  context: MaskContext,
-  tokenizer: TokenizerView,
-): Array<{ text: string; piece: TokenPiece }> {
-  const lower = word.text.toLowerCase();
-  const candidates = [lower, lower.charAt(0).toUpperCase() + lower.slice(1), word.text.toUpperCase()];
-  const seen = new Set<number>();
-  const variants: Array<{ text: string; piece: TokenPiece }> = [];
-  for (const text of candidates) {
-    if (text === word.text) continue;
-    const pieces = tokenizer.tokenize(labelWordInContext(text, context));
-    const [piece] = pieces;
-    if (pieces.length !== 1 || piece.id === tokenizer.unkTokenId || seen.has(piece.id)) continue;
-    seen.add(piece.id);
-    variants.push({ text, piece });
-  }
-  return variants;
-}
-
 /** The token form a word is fixed to by its quotes or its verbalizer's `space=`; undefined: the mask's context decides. */
 export function fixedSpace(word: LabelWord, settings: VerbalizerSettings): 'before' | 'none' | undefined {
   return word.space ?? (settings.space === 'auto' ? undefined : settings.space);
