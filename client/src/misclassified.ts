@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import type { MisclassifiedRow } from '../../server/src/service/evaluate';
-import { progressText, rowText } from './panel/renderEvaluation';
+import { misclassifiedRows, progressText, rowText } from './panel/renderEvaluation';
 import { DataEvaluationRequest, type DataEvaluationData } from './protocol';
 
 /**
@@ -24,17 +24,6 @@ export async function openDataRow(file: string, line: number): Promise<vscode.Te
   });
   editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   return editor;
-}
-
-/** Every misclassified row of the evaluation's files (default model, shown mode), worst first. */
-export function misclassifiedRows(data: DataEvaluationData): MisclassifiedRow[] {
-  return data.files
-    .flatMap((file) => {
-      const first = file.outcomes?.[0];
-      if (!first?.ok) return [];
-      return data.calibrate ? first.evaluation.misclassified.calibrated : first.evaluation.misclassified.raw;
-    })
-    .sort((a, b) => a.goldProbability - b.goldProbability);
 }
 
 function percent(p: number): string {

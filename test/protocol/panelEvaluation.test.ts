@@ -157,14 +157,19 @@ describe('the preview panel’s evaluation over stdio', () => {
     close(evaluation.ensemble.meanGold, expected.ensemble.meanGoldProbability, 'ensemble mean P(gold)');
     // cloze eval's matrix is of the raw ensemble without --calibrate, as the panel's first one.
     assert.deepEqual(evaluation.ensemble.confusion, expected.confusion);
-    const wrong = expected.labels.reduce((n, g) => n + expected.labels.filter((p) => p !== g).reduce((m, p) => m + expected.confusion[g][p], 0), 0);
+    const wrong = expected.labels.reduce(
+      (n, g) => n + expected.labels.filter((p) => p !== g).reduce((m, p) => m + expected.confusion[g][p], 0),
+      0,
+    );
     assert.ok(wrong > 0, 'review-bert-small gets some of these rows wrong, so the list below is not empty');
     assert.equal(evaluation.misclassifiedCount.raw, wrong);
     assert.deepEqual(
       evaluation.misclassified.raw.map((r) => [r.line, r.label, r.predicted]),
       expected.errors.map((r) => [r.line, r.label, r.predicted]),
     );
-    evaluation.misclassified.raw.forEach((row, i) => close(row.goldProbability, expected.errors[i].goldProbability, `P(gold) of line ${row.line}`));
+    evaluation.misclassified.raw.forEach((row, i) =>
+      close(row.goldProbability, expected.errors[i].goldProbability, `P(gold) of line ${row.line}`),
+    );
   });
 
   test('a misclassified row links to the line its record starts on in the CSV (quoted line breaks, CRLF, blank lines)', () => {

@@ -17,7 +17,6 @@ import { escapeHtml, percent } from './render';
 /** Misclassified rows listed in the panel; the command `Cloze: Show Misclassified Rows` lists all that were kept. */
 export const PANEL_MISCLASSIFIED = 50;
 
-
 export function evaluationSection(data: DataEvaluationData | undefined): string {
   if (!data || (data.files.length === 0 && !data.reason)) return '';
   const body =
@@ -213,6 +212,17 @@ function misclassifiedSection(evaluation: DataEvaluation, calibrate: boolean): s
     `<div class="misclassified" data-testid="misclassified">${title}<p class="hint">Click a row to open it in its data file.</p>` +
     `<div class="scroll"><table class="misclassified-table"><thead>${head}</thead><tbody>${body.join('')}</tbody></table></div>${more}</div>`
   );
+}
+
+/** Every misclassified row of the evaluation's files (default model, shown mode), worst first. */
+export function misclassifiedRows(data: DataEvaluationData): MisclassifiedRow[] {
+  return data.files
+    .flatMap((file) => {
+      const first = file.outcomes?.[0];
+      if (!first?.ok) return [];
+      return data.calibrate ? first.evaluation.misclassified.calibrated : first.evaluation.misclassified.raw;
+    })
+    .sort((a, b) => a.goldProbability - b.goldProbability);
 }
 
 /** The evaluation section's style sheet (added to the panel's). */
