@@ -463,6 +463,13 @@ try {
   let evaluation;
   const pct = (p) => `${(p * 100).toFixed(1)}%`;
   await check('eval.cloze: the evaluation lens above the `data:` line shows the figures of `cloze eval --format json`', page, async () => {
+    // The whole window for the editor, so the lens line has room: the panel of the earlier checks is closed.
+    const panelTab = page.locator('.tab', { hasText: 'Cloze Preview' }).first();
+    if (await panelTab.isVisible().catch(() => false)) {
+      await panelTab.click();
+      await page.keyboard.press('Control+W');
+      await panelTab.waitFor({ state: 'detached', timeout: 10_000 }).catch(() => undefined);
+    }
     await openFile(page, 'eval.cloze');
     evaluation = cliEval(join(workspace, 'eval.cloze'));
     const [short, long] = evaluation.patterns;
@@ -549,11 +556,14 @@ try {
     'eval.cloze: completion after `positive: great, ` lists label words ranked on the data, with their scores',
     page,
     async () => {
-      await openFile(page, 'eval.cloze');
+      // Its tab is open in the first group, behind the data file the last check opened.
+      await page.locator('.tab[data-resource-name="eval.cloze"]').first().click();
+      await page.locator('.tab.active[data-resource-name="eval.cloze"]').first().waitFor({ timeout: 10_000 });
       await page.locator('.monaco-editor .view-line', { hasText: 'positive: great, good' }).first().click();
       await page.keyboard.press('End');
       await page.keyboard.type(', ', { delay: 20 });
-      const rows = page.locator('.suggest-widget .monaco-list-row');
+      // The server's proposals; VS Code lists the extension's snippets after them, which are not label words.
+      const rows = page.locator('.suggest-widget .monaco-list-row').filter({ hasNot: page.locator('.codicon-symbol-snippet') });
       let texts = [];
       for (const deadline = Date.now() + 120_000; ;) {
         await page.keyboard.press('Escape');
