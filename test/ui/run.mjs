@@ -20,7 +20,8 @@
 //     lens above the `data:` line shows the figures of `cloze eval --format
 //     json`; the panel's confusion matrix has its counts, the swap test its
 //     figure, and a click on the worst misclassified row opens the data file
-//     at that row's line; completion after `positive: great, ` lists label
+//     at that row's line, as does a pick in `Cloze: Show Misclassified
+//     Rows`; completion after `positive: great, ` lists label
 //     words ranked on the file's data, with their scores.
 //
 // Screenshots go to test/artifacts/. Every check runs and is reported; the exit
@@ -549,6 +550,48 @@ try {
       if (lineText !== Object.values(worst.fields)[0]) throw new Error(`line ${line} of reviews.jsonl is ${lineText}`);
       await page.screenshot({ path: join(artifacts, 'ui-misclassified-opened.png') });
       return `${counts.join(', ')}; ${swaps.join('; ')}; worst row reviews.jsonl:${line} (P(gold) ${pct(worst.goldProbability)}) opened at Ln ${line}`;
+    },
+  );
+
+  await check(
+    'Cloze: Show Misclassified Rows lists the rows of `cloze eval --errors`, worst first; a pick opens its line',
+    page,
+    async () => {
+      if (!evaluation) throw new Error('no cloze eval of eval.cloze');
+      await page.locator('.tab[data-resource-name="eval.cloze"]').first().click();
+      await page.locator('.tab.active[data-resource-name="eval.cloze"]').first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press('Control+Shift+P');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill('>Cloze: Show Misclassified Rows');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Show Misclassified Rows' }).first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      const rows = page.locator('.quick-input-list .monaco-list-row', { hasText: 'P(gold)' });
+      await rows.first().waitFor({ timeout: 60_000 });
+      const texts = (await rows.allInnerTexts()).map((text) => text.replace(/\s+/g, ' ').trim());
+      evaluation.errors.slice(0, 3).forEach((error, i) => {
+        const expected = [`${error.label} → ${error.predicted}`, `P(gold) ${pct(error.goldProbability)}`, `reviews.jsonl:${error.line}`];
+        if (!expected.every((part) => texts[i]?.includes(part)))
+          throw new Error(`item ${i + 1} is ${texts[i]}, cloze eval: ${expected.join(' · ')}`);
+      });
+      const title = (
+        await page
+          .locator('.quick-input-widget .quick-input-title')
+          .first()
+          .innerText()
+          .catch(() => '')
+      ).trim();
+      await page.screenshot({ path: join(artifacts, 'ui-misclassified-quickpick.png') });
+      // The second worst (the panel check opened the worst).
+      const second = evaluation.errors[1];
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('Enter');
+      await page.locator('.tab.active[data-resource-name="reviews.jsonl"]').waitFor({ timeout: 10_000 });
+      await page
+        .locator('.statusbar-item', { hasText: `Ln ${second.line}, Col 1` })
+        .first()
+        .waitFor({ timeout: 10_000 });
+      return `${title}; ${texts.length} items, first: ${texts[0]}; picked the second, opened at Ln ${second.line}`;
     },
   );
 

@@ -42,9 +42,9 @@ export interface DataFigures {
 }
 
 /** The ensemble's misclassified rows, worst (lowest P(gold)) first: at most this many are kept. */
-export const MAX_MISCLASSIFIED = 500;
-/** A field's text is cut to this many characters in a misclassified row. */
-const FIELD_CHARS = 400;
+export const MAX_MISCLASSIFIED = 300;
+/** A field's text is cut to this many characters in a misclassified row (the panel asks again on every edit). */
+const FIELD_CHARS = 240;
 
 export interface DataEvaluation {
   readonly model: string;
