@@ -203,6 +203,9 @@ export class PreviewPanel implements vscode.Disposable {
     // A later request (a later edit) wins; an answer for an older version is followed by a newer one.
     if (seq !== this.requestSeq || !data) return;
     this.data = data;
+    // The evaluation was asked for with the preview; if it could not start then (the model was still
+    // loading), it can now that the preview, which waited for the model, is here.
+    if (this.evaluation?.reason !== undefined && data.ok) void this.refreshEvaluation();
     // The selection (from a lens, a click or the cursor) snaps to the example it is in; the cursor moves it only when it moves.
     if (data.ok && this.selectedLine !== undefined) {
       const example = exampleAtLine(data.preview, this.selectedLine - 1);
