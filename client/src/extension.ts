@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { showDownloads } from './downloads';
 import { evaluateCommand } from './evaluate';
+import { showMisclassifiedCommand } from './misclassified';
 import { ModelStatus } from './modelStatus';
 import { PreviewPanel } from './panel/previewPanel';
 import { ModelStateNotification, type ModelState } from './protocol';
@@ -122,6 +123,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<ClozeE
       return next;
     }),
     vscode.commands.registerCommand('cloze.evaluate', (target?: unknown) => evaluateCommand(client, evaluationOutput, uriOf(target))),
+    // From the panel or the palette: a QuickPick of the rows the patterns get wrong; a pick opens the row in its data file.
+    vscode.commands.registerCommand('cloze.showMisclassified', (target?: unknown) => showMisclassifiedCommand(client, uriOf(target))),
     vscode.commands.registerCommand('cloze.restartServer', async () => {
       log.appendLine('[client] restarting the language server');
       if (client) {

@@ -10,5 +10,7 @@ export const ModelStateNotification: typeof messages.ModelStateNotification = 'c
 export const PreviewDataRequest: typeof messages.PreviewDataRequest = 'cloze/previewData';
 export const EvaluateRequest: typeof messages.EvaluateRequest = 'cloze/evaluate';
 export const AvailableModelsRequest: typeof messages.AvailableModelsRequest = 'cloze/availableModels';
+export const DataEvaluationRequest: typeof messages.DataEvaluationRequest = 'cloze/dataEvaluation';
 
 export type { AvailableModels, EvaluateResult, ModelState, PreviewData } from '../../server/src/protocol/messages';
+export type { DataEvaluationData, DataFileState } from '../../server/src/protocol/messages';

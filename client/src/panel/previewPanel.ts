@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { PreviewDataRequest, type PreviewData } from '../protocol';
+import { openDataRow } from '../misclassified';
+import { DataEvaluationRequest, PreviewDataRequest, type DataEvaluationData, type PreviewData } from '../protocol';
 import { escapeHtml, exampleAtLine, panelCss, renderPanel } from './render';
+import { evaluationCss, evaluationSection } from './renderEvaluation';
 
 /**
  * The preview panel: a webview beside the editor with the charts of the
@@ -21,6 +23,10 @@ export class PreviewPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private document: vscode.TextDocument | undefined;
   private data: PreviewData | undefined;
+  /** The evaluation of the document's `data:` files (the lens's figures), asked again while it runs. */
+  private evaluation: DataEvaluationData | undefined;
+  private evaluationTimer: NodeJS.Timeout | undefined;
+  private evaluationSeq = 0;
   /** The example shown in detail: 1-based line of its `example` keyword. */
   private selectedLine: number | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -28,6 +34,8 @@ export class PreviewPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   /** Resolves when the webview has rendered the current data (tests wait for it). */
   private lastRendered: { uri: string; version: number; line: number | undefined } | undefined;
+  /** The evaluation the webview shows now, for tests. */
+  private renderedEvaluation: DataEvaluationData | undefined;
 
   constructor(private readonly client: () => LanguageClient | undefined) {
     this.disposables.push(
@@ -60,6 +68,11 @@ export class PreviewPanel implements vscode.Disposable {
     return this.lastRendered;
   }
 
+  /** The evaluation of the data files the panel shows now (tests compare it with `cloze eval`). */
+  get evaluationState(): DataEvaluationData | undefined {
+    return this.renderedEvaluation;
+  }
+
   /** Opens (or reveals) the panel for `document`, at the example on `line` (0-based) if given. */
   async open(document: vscode.TextDocument, line?: number): Promise<void> {
     this.document = document;
@@ -80,8 +93,10 @@ export class PreviewPanel implements vscode.Disposable {
       this.panel.onDidDispose(() => {
         this.panel = undefined;
         this.lastRendered = undefined;
+        this.renderedEvaluation = undefined;
+        if (this.evaluationTimer) clearTimeout(this.evaluationTimer);
       });
-      this.panel.webview.onDidReceiveMessage((message: { type: string; line?: number }) => this.onMessage(message));
+      this.panel.webview.onDidReceiveMessage((message: PanelMessage) => this.onMessage(message));
       this.panel.onDidChangeViewState(() => this.post());
     } else {
       this.panel.reveal(vscode.ViewColumn.Beside, true);
@@ -89,8 +104,10 @@ export class PreviewPanel implements vscode.Disposable {
     await this.refresh();
   }
 
-  private onMessage(message: { type: string; line?: number }): void {
+  private onMessage(message: PanelMessage): void {
     if (message.type === 'ready') this.post();
+    if (message.type === 'openRow') void this.openRow(message.file, message.row);
+    if (message.type === 'showMisclassified') void vscode.commands.executeCommand('cloze.showMisclassified', this.document?.uri);
     if (message.type === 'toggleCalibration') void vscode.commands.executeCommand('cloze.toggleCalibration');
     if (message.type === 'selectModel') void vscode.commands.executeCommand('cloze.selectModel', this.document);
     if (message.type === 'select' && typeof message.line === 'number' && this.document) {
@@ -106,6 +123,17 @@ export class PreviewPanel implements vscode.Disposable {
         })
         .then(undefined, () => undefined);
     }
+  }
+
+  /** A click on a misclassified row: its data file at its line; only files of the evaluation shown are opened. */
+  private async openRow(file: unknown, row: unknown): Promise<void> {
+    if (typeof file !== 'string' || typeof row !== 'number' || !Number.isInteger(row) || row < 1) return;
+    if (!this.evaluation?.files.some((f) => f.file === file)) return;
+    await openDataRow(file, row).then(undefined, (error: unknown) =>
+      vscode.window.showWarningMessage(
+        `Cloze cannot open ${path.basename(file)}: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+    );
   }
 
   private followCursor(editor: vscode.TextEditor): void {
@@ -127,11 +155,37 @@ export class PreviewPanel implements vscode.Disposable {
     this.refreshTimer = setTimeout(() => void this.refresh(), 250);
   }
 
+  /**
+   * Asks the server for the evaluation of the document's data files and shows it; asks again
+   * every second while a file is being scored, so the panel shows the progress and then the figures.
+   */
+  async refreshEvaluation(): Promise<void> {
+    if (this.evaluationTimer) clearTimeout(this.evaluationTimer);
+    this.evaluationTimer = undefined;
+    const document = this.document;
+    const client = this.client();
+    if (!this.panel || !document || !client) return;
+    const seq = ++this.evaluationSeq;
+    let evaluation: DataEvaluationData | null;
+    try {
+      evaluation = await client.sendRequest<DataEvaluationData | null>(DataEvaluationRequest, { uri: document.uri.toString() });
+    } catch {
+      evaluation = null;
+    }
+    if (seq !== this.evaluationSeq || document !== this.document || !this.panel) return;
+    this.evaluation = evaluation ?? undefined;
+    this.post();
+    const running = evaluation !== null && (evaluation.files.some((f) => !f.current) || evaluation.version !== document.version);
+    if (running) this.evaluationTimer = setTimeout(() => void this.refreshEvaluation(), 1000);
+  }
+
   /** Asks the server for the preview of the document's current version and shows it. */
   async refresh(): Promise<void> {
     const document = this.document;
     const client = this.client();
     if (!this.panel || !document) return;
+    if (this.evaluation && this.evaluation.uri !== document.uri.toString()) this.evaluation = undefined;
+    void this.refreshEvaluation();
     if (!client) {
       this.showState('The Cloze language server is not running. Run “Cloze: Restart Language Server”.');
       return;
@@ -149,6 +203,9 @@ export class PreviewPanel implements vscode.Disposable {
     // A later request (a later edit) wins; an answer for an older version is followed by a newer one.
     if (seq !== this.requestSeq || !data) return;
     this.data = data;
+    // The evaluation was asked for with the preview; if it could not start then (the model was still
+    // loading), it can now that the preview, which waited for the model, is here.
+    if (this.evaluation?.reason !== undefined && data.ok) void this.refreshEvaluation();
     // The selection (from a lens, a click or the cursor) snaps to the example it is in; the cursor moves it only when it moves.
     if (data.ok && this.selectedLine !== undefined) {
       const example = exampleAtLine(data.preview, this.selectedLine - 1);
@@ -169,20 +226,33 @@ export class PreviewPanel implements vscode.Disposable {
     const data = this.data;
     if (!this.panel || !data || !this.document) return;
     const fileName = path.basename(this.document.uri.fsPath);
+    const evaluation = this.evaluation?.uri === data.uri ? this.evaluation : undefined;
     const html = data.ok
-      ? renderPanel(data, this.selectedLine, fileName)
+      ? renderPanel(data, this.selectedLine, fileName, evaluationSection(evaluation))
       : `<h1>${escapeHtml(fileName)}</h1><p class="state unavailable">No preview: ${escapeHtml(data.reason)}</p>` +
-        `<p><button data-action="selectModel">Select a model…</button></p>`;
+        `<p><button data-action="selectModel">Select a model…</button></p>` +
+        evaluationSection(evaluation);
     void this.panel.webview.postMessage({ type: 'render', html }).then((delivered) => {
-      if (delivered) this.lastRendered = { uri: data.uri, version: data.version, line: data.ok ? this.selectedLine : undefined };
+      if (!delivered) return;
+      this.lastRendered = { uri: data.uri, version: data.version, line: data.ok ? this.selectedLine : undefined };
+      this.renderedEvaluation = evaluation;
     });
   }
 
   dispose(): void {
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    if (this.evaluationTimer) clearTimeout(this.evaluationTimer);
     this.panel?.dispose();
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** What the page's script sends: a click on an action (with a data row's file and line) or on an example. */
+interface PanelMessage {
+  readonly type: string;
+  readonly line?: number;
+  readonly file?: unknown;
+  readonly row?: unknown;
 }
 
 /**
@@ -199,7 +269,7 @@ function shell(cspSource: string): string {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}';">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>Cloze Preview</title>
-<style nonce="${nonce}">${panelCss}</style>
+<style nonce="${nonce}">${panelCss}${evaluationCss}</style>
 </head>
 <body>
 <main id="root"><p class="state">Computing the preview…</p></main>
@@ -214,7 +284,11 @@ function shell(cspSource: string): string {
   document.addEventListener('click', (event) => {
     const target = event.target instanceof Element ? event.target : null;
     const action = target && target.closest('[data-action]');
-    if (action) { vscode.postMessage({ type: action.getAttribute('data-action') }); return; }
+    if (action) {
+      const row = Number(action.getAttribute('data-row'));
+      vscode.postMessage({ type: action.getAttribute('data-action'), file: action.getAttribute('data-file'), row: row });
+      return;
+    }
     const row = target && target.closest('[data-line]');
     if (row) vscode.postMessage({ type: 'select', line: Number(row.getAttribute('data-line')) });
   });

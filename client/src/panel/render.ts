@@ -99,8 +99,11 @@ function verdict(correct: boolean | null): { cls: string; mark: string; word: st
   return correct ? { cls: 'right', mark: '✓', word: 'right' } : { cls: 'wrong', mark: '✗', word: 'wrong' };
 }
 
-/** The whole panel for a preview, with the example `selectedLine` (1-based, as in the preview) shown in detail. */
-export function renderPanel(data: PreviewOk, selectedLine: number | undefined, fileName: string): string {
+/**
+ * The whole panel for a preview, with the example `selectedLine` (1-based, as in the preview) shown in detail;
+ * `evaluation` (renderEvaluation.ts) goes after the grid of examples.
+ */
+export function renderPanel(data: PreviewOk, selectedLine: number | undefined, fileName: string, evaluation = ''): string {
   const result = data.preview;
   const problems = new Map(data.exampleProblems.map((p) => [p.line, p.message]));
   const selected = result.examples.find((e) => e.line === selectedLine) ?? result.examples.find((e) => !problems.has(e.line));
@@ -114,6 +117,7 @@ export function renderPanel(data: PreviewOk, selectedLine: number | undefined, f
       ? exampleSection(selected, result, problems.get(selected.line))
       : `<section class="example empty"><p>${noExampleText(result)}</p></section>`,
     gridSection(result, problems, selected?.line),
+    evaluation,
     modelsSection(data.models),
     priorSection(result),
   ];

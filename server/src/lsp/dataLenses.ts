@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { ClozeDocument, Span } from '../language';
 import type { InferenceWorker } from '../model/inferenceWorker';
 import { isCancelled } from '../model/cancelled';
+import type { DataFileState } from '../protocol/messages';
 import type { ClozeSettings } from '../protocol/settings';
 import { DataEvaluations, type DataEvaluation, type DataFigures } from '../service/dataEvaluation';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
@@ -110,6 +111,31 @@ export class DataLenses {
         this.jobs.delete(id);
         this.finished.delete(id);
       }
+    }
+    return out;
+  }
+
+  /**
+   * What the preview panel shows of each `data:` file of the document: the figures of the current
+   * version or the last finished, and the progress. Call after `lenses` for the same version (it
+   * starts the evaluations).
+   */
+  states(uri: string, doc: ClozeDocument, file: string): DataFileState[] {
+    const out: DataFileState[] = [];
+    const seen = new Set<string>();
+    for (const data of doc.data) {
+      const id = `${uri}#${data.path}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const job = this.jobs.get(id);
+      const outcomes = job?.outcomes ?? this.finished.get(id);
+      out.push({
+        path: data.path,
+        file: path.resolve(path.dirname(file), data.path),
+        current: job?.outcomes !== undefined,
+        ...(job?.progress && !job.outcomes ? { progress: { ...job.progress } } : {}),
+        ...(outcomes ? { outcomes } : {}),
+      });
     }
     return out;
   }

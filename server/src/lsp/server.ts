@@ -45,11 +45,14 @@ import type { DataLimits } from '../service/dataSets';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
 import {
   AvailableModelsRequest,
+  DataEvaluationRequest,
   EvaluateRequest,
   ModelStateNotification,
   PreviewDataRequest,
   type AvailableModels,
   type AvailableModelsParams,
+  type DataEvaluationData,
+  type DataEvaluationParams,
   type EvaluateParams,
   type EvaluateResult,
   type PreviewData,
@@ -259,6 +262,7 @@ export class ClozeServer {
     connection.onRequest(EvaluateRequest, (params: EvaluateParams) =>
       this.safely(() => this.evaluate(params), { ok: false, reason: 'the evaluation failed; see the Cloze log' } as EvaluateResult),
     );
+    connection.onRequest(DataEvaluationRequest, (params: DataEvaluationParams) => this.safely(() => this.dataEvaluation(params.uri), null));
     connection.onShutdown(async () => {
       this.downloads.dispose();
       this.inference?.previews.dispose();
@@ -1087,6 +1091,22 @@ export class ClozeServer {
       progress?.done();
       worker.forget(key);
     }
+  }
+
+  /** The evaluation lens's figures for the panel (`cloze/dataEvaluation`); starts them as the lenses would. */
+  private async dataEvaluation(uri: string): Promise<DataEvaluationData> {
+    const version = this.documents.get(uri)?.version ?? 0;
+    const request = await this.previewRequest(uri);
+    if (!request) return { uri, version, calibrate: false, files: [], reason: 'previews are off, or the workspace is not trusted' };
+    const base = { uri, version: request.version, calibrate: request.settings.preview.calibrate };
+    const pending = this.pendingModelTitle(request.choice, request.settings);
+    if (pending) return { ...base, files: [], reason: pending };
+    const file = uriToPath(uri);
+    if (!file) return { ...base, files: [], reason: 'save the file first: its `data:` paths are read relative to it' };
+    const choices = [request.choice, ...request.service.otherModelChoices(request.doc, file, request.choice, request.settings.models)];
+    const lenses = this.dataLensesFor();
+    lenses.lenses(uri, request.version, request.doc, file, request.service, choices, request.settings);
+    return { ...base, files: lenses.states(uri, request.doc, file) };
   }
 
   private async resolveLens(lens: CodeLens): Promise<CodeLens> {

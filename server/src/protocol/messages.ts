@@ -1,3 +1,4 @@
+import type { DataEvaluation } from '../service/dataEvaluation';
 import type { Evaluation } from '../service/evaluate';
 import type { PreviewResult } from '../service/preview';
 
@@ -67,6 +68,45 @@ export interface EvaluateParams {
 export type EvaluateResult =
   | { readonly ok: true; readonly evaluation: Evaluation; readonly problems: readonly string[] }
   | { readonly ok: false; readonly reason: string };
+
+/**
+ * Client → server request: the evaluation lens's figures of the document's `data:` files, for the
+ * preview panel and the misclassified-rows command (lsp/dataLenses.ts, service/dataEvaluation.ts).
+ * Asking starts the evaluation of the current version if the lenses have not; the client asks again
+ * while a file is still being scored.
+ */
+export const DataEvaluationRequest = 'cloze/dataEvaluation';
+
+export interface DataEvaluationParams {
+  readonly uri: string;
+}
+
+/** One model's evaluation of a data file, or why there is none. */
+export type DataModelOutcome =
+  | { readonly model: string; readonly ok: true; readonly evaluation: DataEvaluation }
+  | { readonly model: string; readonly ok: false; readonly reason: string };
+
+export interface DataFileState {
+  /** The path as the `data:` line writes it, and resolved against the `.cloze` file. */
+  readonly path: string;
+  readonly file: string;
+  /** Scored so far and in all (rows × patterns still to score), while the evaluation of this version runs. */
+  readonly progress?: { readonly model: string; readonly done: number; readonly total: number };
+  /** The default model's outcome first, then the others of `models:`: this version's, or the last one finished. */
+  readonly outcomes?: readonly DataModelOutcome[];
+  /** `outcomes` are for the document's current version. */
+  readonly current: boolean;
+}
+
+export interface DataEvaluationData {
+  readonly uri: string;
+  readonly version: number;
+  /** `cloze.preview.calibrate`: which figures (and misclassified rows) the client shows first. */
+  readonly calibrate: boolean;
+  readonly files: readonly DataFileState[];
+  /** Why nothing is evaluated (no saved file, previews off, untrusted workspace, model not ready). */
+  readonly reason?: string;
+}
 
 /** Client → server request: the models a document could use, for the select-model command. */
 export const AvailableModelsRequest = 'cloze/availableModels';

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
-import { macroF1 } from '../language/classification';
 import { patternDisplayName, type ClozeDocument, type Pattern } from '../language/ast';
 import { verbalizerOf } from '../language/options';
 import { hasSingleMask } from '../language/render';
-import { argmax, ensemble, toRecord, type Scorer } from '../language/scores';
+import { argmax, classificationFigures, ensemble, swapLabelWords, toRecord, type Scorer } from '../language/scores';
 import type { TokenizerView } from '../language/tokenizer';
 import { CancelledError } from '../model/cancelled';
 import type { DataLimits } from './dataSets';
-import { evaluate, evaluationRows } from './evaluate';
+import { evaluate, evaluationRows, type LabelFiguresRecord, type MisclassifiedRow } from './evaluate';
 import { accuracySummary, type ExamplePreview } from './preview';
 
 /**
@@ -31,7 +30,21 @@ export interface DataFigures {
   readonly calibratedMacroF1: number | null;
   readonly meanGold: number | null;
   readonly meanGoldCalibrated: number | null;
+  /** Precision, recall, F1 and support of each label, as `cloze eval` (`figures[].raw.perLabel`) counts them. */
+  readonly perLabel: Readonly<Record<string, LabelFiguresRecord>>;
+  readonly calibratedPerLabel: Readonly<Record<string, LabelFiguresRecord>>;
+  /** Accuracy with the label words exchanged (label i takes the words of label i + 1): near 1 − accuracy when the words matter. */
+  readonly swapAccuracy: number | null;
+  readonly calibratedSwapAccuracy: number | null;
+  /** confusion[gold][predicted] = rows. */
+  readonly confusion: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  readonly calibratedConfusion: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
+
+/** The ensemble's misclassified rows, worst (lowest P(gold)) first: at most this many are kept. */
+export const MAX_MISCLASSIFIED = 300;
+/** A field's text is cut to this many characters in a misclassified row (the panel asks again on every edit). */
+const FIELD_CHARS = 240;
 
 export interface DataEvaluation {
   readonly model: string;
@@ -44,6 +57,12 @@ export interface DataEvaluation {
   readonly skipped: Readonly<Record<string, number>>;
   /** Patterns whose figures were remembered rather than scored again. */
   readonly reused: number;
+  /**
+   * The rows the ensemble gets wrong, raw and calibrated, worst (lowest P(gold)) first, with the
+   * line each starts on in its file; at most `MAX_MISCLASSIFIED` (`misclassifiedCount` says how many there are).
+   */
+  readonly misclassified: { readonly raw: readonly MisclassifiedRow[]; readonly calibrated: readonly MisclassifiedRow[] };
+  readonly misclassifiedCount: { readonly raw: number; readonly calibrated: number };
 }
 
 /** What one pattern gives each row: the gold label, P(L | x) and P̂(L | x) (empty when the mask was cut off). */
@@ -91,7 +110,7 @@ export class DataEvaluations {
   async evaluate(request: DataEvaluationRequest, job: object): Promise<DataEvaluation> {
     const { doc, tokenizer } = request;
     const labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
-    const { rows, sources, skipped, problems } = await evaluationRows(doc, request.files, labels, request.limits);
+    const { rows, rowFiles, sources, skipped, problems } = await evaluationRows(doc, request.files, labels, request.limits);
     if (this.cancelledJobs.has(job)) throw new CancelledError('The evaluation lens no longer needs this evaluation.');
     if (rows.length === 0) throw new Error([...problems, 'no labelled row with a label of the verbalizer'].join(' '));
     const rowsKey = hash(JSON.stringify(rows.map((row) => [row.label, [...row.fields]])));
@@ -138,6 +157,32 @@ export class DataEvaluations {
           ),
         ),
       };
+      const misclassified = (distributions: ReadonlyArray<Record<string, number>>): MisclassifiedRow[] =>
+        rows
+          .flatMap((row, r) => {
+            const gold = ensembleRows.gold[r];
+            const distribution = distributions[r];
+            if (gold === null || distribution[gold] === undefined) return [];
+            const predicted = labels[argmax(labels.map((label) => distribution[label]))];
+            if (predicted === gold) return [];
+            const fields = Object.fromEntries(
+              [...row.fields].map(([k, v]) => [k, v.length > FIELD_CHARS ? `${v.slice(0, FIELD_CHARS)}…` : v]),
+            );
+            return [
+              {
+                file: rowFiles[r],
+                line: row.line,
+                label: gold,
+                predicted,
+                goldProbability: distribution[gold],
+                probabilities: distribution,
+                fields,
+              },
+            ];
+          })
+          .sort((a, b) => a.goldProbability - b.goldProbability);
+      const wrongRaw = misclassified(ensembleRows.raw);
+      const wrongCalibrated = misclassified(ensembleRows.calibrated);
       return {
         model: tokenizer.modelId,
         labels,
@@ -147,6 +192,8 @@ export class DataEvaluations {
         problems,
         skipped,
         reused,
+        misclassified: { raw: wrongRaw.slice(0, MAX_MISCLASSIFIED), calibrated: wrongCalibrated.slice(0, MAX_MISCLASSIFIED) },
+        misclassifiedCount: { raw: wrongRaw.length, calibrated: wrongCalibrated.length },
       };
     } finally {
       for (const computation of needed) computation.listeners.delete(report);
@@ -264,26 +311,49 @@ function figuresOf(name: string, rows: PatternRows, labels: readonly string[]): 
     correct: null,
   }));
   const summary = accuracySummary(name, examples, labels, (e) => ({ labels: e.ensemble, calibrated: e.calibratedEnsemble }));
-  const pairs = (pick: (r: number) => Record<string, number>) =>
-    rows.gold.flatMap((gold, r) => {
+  // Accuracy, macro-F1, per-label figures and the swap test with `cloze eval`'s functions (evaluate.ts `figuresRecord`).
+  const classified = (pick: (r: number) => Record<string, number>) => {
+    const gold: number[] = [];
+    const predicted: number[] = [];
+    const swapped: number[] = [];
+    rows.gold.forEach((label, r) => {
       const distribution = pick(r);
-      if (gold === null || distribution[gold] === undefined) return [];
-      return [{ gold, predicted: labels[argmax(labels.map((label) => distribution[label]))] }];
+      if (label === null || distribution[label] === undefined) return;
+      const values = labels.map((l) => distribution[l]);
+      gold.push(labels.indexOf(label));
+      predicted.push(argmax(values));
+      swapped.push(argmax(swapLabelWords(values)));
     });
+    const figures = classificationFigures(gold, predicted, labels.length);
+    const confusion = Object.fromEntries(labels.map((g) => [g, Object.fromEntries(labels.map((p) => [p, 0]))]));
+    gold.forEach((g, i) => {
+      const p = labels[predicted[i]];
+      if (p !== undefined) confusion[labels[g]][p] += 1;
+    });
+    const perLabel = Object.fromEntries(
+      labels.map((label, l) => {
+        const { precision, recall, f1, support } = figures.perLabel[l];
+        return [label, { precision, recall, f1, support }];
+      }),
+    );
+    return { figures, perLabel, confusion, swap: classificationFigures(gold, swapped, labels.length).accuracy };
+  };
+  const raw = classified((r) => rows.raw[r]);
+  const calibrated = classified((r) => rows.calibrated[r]);
   return {
     name,
     rows: summary.labelled,
     accuracy: summary.accuracy,
     calibratedAccuracy: summary.calibratedAccuracy,
-    macroF1: macroF1(
-      pairs((r) => rows.raw[r]),
-      labels,
-    ),
-    calibratedMacroF1: macroF1(
-      pairs((r) => rows.calibrated[r]),
-      labels,
-    ),
+    macroF1: raw.figures.macroF1,
+    calibratedMacroF1: calibrated.figures.macroF1,
     meanGold: summary.meanGoldProbability,
     meanGoldCalibrated: summary.meanGoldCalibrated,
+    perLabel: raw.perLabel,
+    calibratedPerLabel: calibrated.perLabel,
+    swapAccuracy: raw.swap,
+    calibratedSwapAccuracy: calibrated.swap,
+    confusion: raw.confusion,
+    calibratedConfusion: calibrated.confusion,
   };
 }

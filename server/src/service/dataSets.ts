@@ -33,6 +33,8 @@ export type DataSet =
       readonly ok: true;
       readonly rows: readonly Row[];
       readonly columns: readonly string[];
+      /** The 1-based line of the file each row starts on (a CSV record may span lines), for links to a row. */
+      readonly lines: readonly number[];
       /** Set when a limit stopped the read: what was read is the start of the file. */
       readonly limited?: string;
     }
@@ -86,7 +88,7 @@ export async function readDataSet(
       : chunks.truncated
         ? `it is ${megabytes(stat.size)}, so only its first ${megabytes(limits.maxBytes)} were read (cloze.data.maxFileSizeMB)`
         : undefined;
-    return { ok: true, rows: result.rows, columns: result.columns, ...(limited ? { limited } : {}) };
+    return { ok: true, rows: result.rows, columns: result.columns, lines: result.lines, ...(limited ? { limited } : {}) };
   } catch (error) {
     return { ok: false, reason: `Cannot read ${path.basename(file)}: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
@@ -156,11 +158,12 @@ function stripBom(text: string): string {
 }
 
 type Parsed =
-  | { readonly ok: true; readonly rows: Row[]; readonly columns: string[]; readonly rowLimited: boolean }
+  | { readonly ok: true; readonly rows: Row[]; readonly columns: string[]; readonly lines: number[]; readonly rowLimited: boolean }
   | { readonly ok: false; readonly reason: string };
 
 async function fromJsonLines(chunks: AsyncIterable<string>, file: string, maxRows: number): Promise<Parsed> {
   const rows: Row[] = [];
+  const rowLines: number[] = [];
   const columns = new Set<string>();
   let lineNumber = 0;
   let pending = '';
@@ -183,53 +186,120 @@ async function fromJsonLines(chunks: AsyncIterable<string>, file: string, maxRow
       columns.add(key);
     }
     rows.push(row);
+    rowLines.push(lineNumber);
     return undefined;
   };
   for await (const chunk of chunks) {
     const lines = (pending + chunk).split('\n');
     pending = lines.pop() ?? '';
     for (const line of lines) {
-      if (rows.length >= maxRows && line.trim() !== '') return { ok: true, rows, columns: [...columns], rowLimited: true };
+      if (rows.length >= maxRows && line.trim() !== '') return { ok: true, rows, columns: [...columns], lines: rowLines, rowLimited: true };
       const failed = take(line);
       if (failed) return failed;
     }
     // A line that never ends (a file of one huge line) is bounded by the byte limit of the reader.
   }
   if (pending.trim() !== '') {
-    if (rows.length >= maxRows) return { ok: true, rows, columns: [...columns], rowLimited: true };
+    if (rows.length >= maxRows) return { ok: true, rows, columns: [...columns], lines: rowLines, rowLimited: true };
     const failed = take(pending);
     if (failed) return failed;
   }
-  return { ok: true, rows, columns: [...columns], rowLimited: false };
+  return { ok: true, rows, columns: [...columns], lines: rowLines, rowLimited: false };
 }
 
 async function fromCsv(chunks: AsyncIterable<string>, extension: '.csv' | '.tsv', file: string, maxRows: number): Promise<Parsed> {
   // The header names the columns even when no row follows it.
   let header: string[] = [];
+  // Where each record starts: csv-parse says where it ends (`info.bytes`, past its delimiter), so a
+  // record starts on the first non-empty line after the previous one ends. (Its `info.lines`
+  // counts a CRLF as two lines.)
+  const index = new LineIndex();
+  let previousEnd = 0;
+  const csv = parseCsv({
+    columns: (names: string[]) => {
+      previousEnd = csv.info.bytes;
+      return (header = names);
+    },
+    delimiter: extension === '.tsv' ? '\t' : ',',
+    skip_empty_lines: true,
+    relax_quotes: extension === '.tsv',
+    info: true,
+  });
   // pipeline, not pipe: an error of the reader reaches the parser (and this loop), and leaving the
   // loop early destroys both streams, so nothing is left reading or unhandled.
-  const parser = pipeline(
-    Readable.from(chunks),
-    parseCsv({
-      columns: (names: string[]) => (header = names),
-      delimiter: extension === '.tsv' ? '\t' : ',',
-      skip_empty_lines: true,
-      relax_quotes: extension === '.tsv',
-    }),
-    () => undefined,
-  );
+  const parser = pipeline(Readable.from(index.follow(chunks)), csv, () => undefined);
   const rows: Row[] = [];
+  const lines: number[] = [];
   try {
-    for await (const record of parser) {
-      if (rows.length >= maxRows) return { ok: true, rows, columns: header, rowLimited: true };
-      rows.push(record as Record<string, string>);
+    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { bytes: number } }>) {
+      if (rows.length >= maxRows) return { ok: true, rows, columns: header, lines, rowLimited: true };
+      rows.push(record);
+      lines.push(index.firstContentLine(previousEnd));
+      previousEnd = info.bytes;
     }
   } catch (error) {
     return { ok: false, reason: `Cannot read ${path.basename(file)}: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     parser.destroy();
   }
-  return { ok: true, rows, columns: header, rowLimited: false };
+  return { ok: true, rows, columns: header, lines, rowLimited: false };
+}
+
+/**
+ * Where the lines of a text read in chunks start, in UTF-8 bytes (csv-parse's unit), and which
+ * are empty: enough to turn a byte offset into the line a record starts on without keeping
+ * the text. A line ends at LF, CRLF or a lone CR, as editors count them.
+ */
+class LineIndex {
+  private readonly starts: number[] = [0];
+  private readonly empty = new Set<number>();
+  private bytes = 0;
+  private afterCr = false;
+  private hasContent = false;
+
+  async *follow(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+    for await (const chunk of chunks) {
+      this.feed(chunk);
+      yield chunk;
+    }
+  }
+
+  private feed(chunk: string): void {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (c === 0x0a && this.afterCr) {
+        // The LF of a CRLF: the line began after the CR; it begins after the LF.
+        this.bytes += 1;
+        this.starts[this.starts.length - 1] = this.bytes;
+        this.afterCr = false;
+        continue;
+      }
+      this.afterCr = c === 0x0d;
+      if (c === 0x0a || c === 0x0d) {
+        if (!this.hasContent) this.empty.add(this.starts.length - 1);
+        this.hasContent = false;
+        this.bytes += 1;
+        this.starts.push(this.bytes);
+        continue;
+      }
+      this.hasContent = true;
+      // UTF-8 length: a surrogate pair is 4 bytes, counted at its first half.
+      this.bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xdc00 && c < 0xe000 ? 0 : c >= 0xd800 && c < 0xdc00 ? 4 : 3;
+    }
+  }
+
+  /** The 1-based line of the first non-empty line at or after byte `offset` (where a record after it starts). */
+  firstContentLine(offset: number): number {
+    let low = 0;
+    let high = this.starts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (this.starts[middle] <= offset) low = middle;
+      else high = middle - 1;
+    }
+    while (this.empty.has(low) && low < this.starts.length - 1) low++;
+    return low + 1;
+  }
 }
 
 export function summarize(data: DataSet): DataSetSummary {

@@ -91,7 +91,7 @@ export interface FigureSet {
 
 export interface MisclassifiedRow {
   readonly file: string;
-  /** 1-based row of the data file (its line for JSONL, its record for CSV/TSV). */
+  /** 1-based line of the data file the row starts on (a CSV record may span several lines). */
   readonly line: number;
   readonly label: string;
   readonly predicted: string;
@@ -159,7 +159,8 @@ export async function evaluationRows(
       } else if (!declared.has(label)) {
         skipped[`label not in the verbalizer`] = (skipped[`label not in the verbalizer`] ?? 0) + 1;
       } else {
-        rows.push({ line: index + 1, label, fields: fill(row) });
+        // The line the row starts on in its file, so `file:line` (and the panel's link) opens it.
+        rows.push({ line: data.lines[index] ?? index + 1, label, fields: fill(row) });
         rowFiles.push(file);
       }
     });
