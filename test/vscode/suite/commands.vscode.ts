@@ -83,6 +83,7 @@ suite('Cloze commands, status item and panel', () => {
       'cloze.evaluate',
       'cloze.restartServer',
       'cloze.showLog',
+      'cloze.showMisclassified',
     ]) {
       assert.ok(declared.includes(command), `${command} is not in contributes.commands`);
     }
