@@ -291,7 +291,9 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
   }
   for (const run of runs) reportGate(run, true);
   if (gate && !gate.passed) {
-    process.stderr.write(`cloze eval: the gate failed for ${failedGate.join(', ')} (${failedGate.length} of ${runs.length} models evaluated)\n`);
+    process.stderr.write(
+      `cloze eval: the gate failed for ${failedGate.join(', ')} (${failedGate.length} of ${runs.length} models evaluated)\n`,
+    );
   }
   return unavailable.length > 0 || (gate !== undefined && !gate.passed) ? 1 : 0;
 }
@@ -300,9 +302,7 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
 function formatSideBySide(runs: readonly ModelRun[], unavailable: readonly string[]): string {
   const [first] = runs;
   const calibrate = first.result.calibrate;
-  const lines = [
-    `side by side: ${calibrate ? 'calibrated accuracy' : 'accuracy'} · macro-F1 on the same ${first.result.evaluated} rows`,
-  ];
+  const lines = [`side by side: ${calibrate ? 'calibrated accuracy' : 'accuracy'} · macro-F1 on the same ${first.result.evaluated} rows`];
   const nameWidth = Math.max(19, ...first.result.figures.map((set) => set.name.length + 2));
   const cellWidth = Math.max(15, ...runs.map((run) => run.result.model.length + 2));
   lines.push(`  ${'pattern'.padEnd(nameWidth)}${runs.map((run) => run.result.model.padEnd(cellWidth)).join('')}`.trimEnd());

@@ -69,7 +69,9 @@ export function junitReport(name: string, suites: readonly JUnitSuite[]): string
   const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites${attributes([['name', name], ...counts(all), ['time', total]])}>`];
   for (const suite of suites) {
     const time = suite.timeSeconds.toFixed(3);
-    lines.push(`  <testsuite${attributes([['name', suite.name], ...counts(suite.cases), ['time', time], ['timestamp', suite.timestamp]])}>`);
+    lines.push(
+      `  <testsuite${attributes([['name', suite.name], ...counts(suite.cases), ['time', time], ['timestamp', suite.timestamp]])}>`,
+    );
     if (suite.properties.length > 0) {
       lines.push('    <properties>');
       for (const [name, value] of suite.properties)
