@@ -179,4 +179,14 @@ describe('cloze eval with several models', () => {
     const missing = parsed.testsuites.testsuite.find((s) => s.$['name'].endsWith('· no-such-model'));
     assert.ok(missing?.testcase[0].error, junit.stdout);
   });
+
+  test('a file that cannot be evaluated with any model (no verbalizer) is said once, not blamed on each model', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-eval-models-'));
+    const broken = path.join(dir, 'no-verbalizer.cloze');
+    fs.writeFileSync(broken, 'model: review-bert-small\nmodels: tiny-random-roberta\npattern: {review} It was [MASK].\n');
+    const run = await evaluate(broken, '--data', path.join(fixturesDir, 'eval', 'reviews-24.jsonl'));
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.match(/verbalizer-missing/g)?.length, 1, run.stderr);
+    assert.doesNotMatch(run.stderr, /could not be evaluated/);
+  });
 });

@@ -8,7 +8,7 @@ import type { AccuracySummary } from '../service/preview';
 import { createService, dataLimits } from './check';
 import { previewColumns, type ModelColumn } from './compare';
 import { junitReport, junitXml, type JUnitCase, type JUnitSuite } from './junit';
-import { openScoringSession, type ScoringOptions, type ScoringSession } from './session';
+import { openScoringSession, scoringBlockers, type ScoringOptions, type ScoringSession } from './session';
 
 /**
  * `cloze eval <file>`: accuracy of each pattern, and of their ensemble, on
@@ -20,8 +20,15 @@ import { openScoringSession, type ScoringOptions, type ScoringSession } from './
  * predicts (calibrated with `--calibrate`); `--format junit` writes one test
  * case per pattern and ensemble, failed when gated and below.
  *
- * Exit codes: 0 evaluated (and the gate passed), 1 the gate failed or
- * nothing could be evaluated (errors, no labelled rows), 2 bad usage.
+ * Several models (`--model a --model b`, or the file's `models:` line) are
+ * evaluated in turn on the same rows, each through evaluateSession (the one
+ * path a single model takes); the gate applies to each, the output holds each
+ * model's figures (a table each and a side-by-side summary; JSON `evaluations`;
+ * a JUnit suite each). One model keeps the output it always had.
+ *
+ * Exit codes: 0 evaluated (and the gate passed), 1 the gate failed (for
+ * any model), a model could not be loaded or nothing could be evaluated
+ * (errors, no labelled rows), 2 bad usage.
  */
 
 export interface EvalCommandOptions extends Omit<ScoringOptions, 'model'> {
@@ -223,6 +230,21 @@ function columnId(file: string, column: ModelColumn, options: ScoringOptions): s
   }
 }
 
+/** Whether the file cannot be evaluated with any model (its structure, not a model, is the problem). */
+async function fileBlocked(file: string, options: EvalCommandOptions): Promise<boolean> {
+  try {
+    const doc = parse(fs.readFileSync(file, 'utf8'));
+    const structural = await createService({ modelsDir: options.modelsDir, offline: options.offline }).checkStructure(
+      doc,
+      file,
+      dataLimits(options),
+    );
+    return scoringBlockers(doc, structural, 'evaluated').length > 0;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `cloze eval` with several models: each is loaded, evaluated on the same
  * rows and disposed in turn (one engine in memory at a time), through the
@@ -240,6 +262,8 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
     const session = await openScoringSession(file, { ...options, model: column.override, listedModel: column.listed }, 'evaluated');
     if (typeof session === 'number') {
       if (session === 2) return 2;
+      // The file itself cannot be evaluated (no verbalizer, no pattern with one mask): said once, not once per model.
+      if (unavailable.length === 0 && runs.length === 0 && (await fileBlocked(file, options))) return 1;
       unavailable.push(id);
       continue;
     }

@@ -47,6 +47,24 @@ export interface ScoringSession {
 /** Structural errors after which there is nothing to score. */
 const blockingCodes = new Set(['pattern-missing', 'verbalizer-missing']);
 
+/**
+ * The structural errors after which the file cannot be scored with any model
+ * (none when it can): a command running several models stops at them once
+ * instead of reporting them for each model (cli/eval.ts).
+ */
+export function scoringBlockers(
+  doc: ClozeDocument,
+  structural: readonly Diagnostic[],
+  purpose: 'previewed' | 'evaluated' | 'searched',
+): Diagnostic[] {
+  // A label-word search needs no verbalizer: it proposes one (its labels then come from the data).
+  const blockers = structural.filter((d) => blockingCodes.has(d.code) && !(purpose === 'searched' && d.code === 'verbalizer-missing'));
+  if (doc.patterns.length > 0 && !doc.patterns.some(hasSingleMask)) {
+    blockers.push(...structural.filter((d) => d.code === 'mask-missing' || d.code === 'mask-multiple'));
+  }
+  return blockers;
+}
+
 /** A session, or the exit code when the file cannot be scored (1) or read (2). */
 export async function openScoringSession(
   file: string,
@@ -71,11 +89,7 @@ export async function openScoringSession(
     }
   };
 
-  // A label-word search needs no verbalizer: it proposes one (its labels then come from the data).
-  const blockers = structural.filter((d) => blockingCodes.has(d.code) && !(purpose === 'searched' && d.code === 'verbalizer-missing'));
-  if (doc.patterns.length > 0 && !doc.patterns.some(hasSingleMask)) {
-    blockers.push(...structural.filter((d) => d.code === 'mask-missing' || d.code === 'mask-multiple'));
-  }
+  const blockers = scoringBlockers(doc, structural, purpose);
   if (blockers.length > 0) {
     report(blockers);
     process.stderr.write(
