@@ -50,7 +50,7 @@ interface Several {
   file: string;
   models: string[];
   evaluations: Evaluation[];
-  unavailable: string[];
+  unavailable: Array<{ model: string; message: string }>;
   gate?: { minAccuracy: number; passed: boolean; failed: string[] };
 }
 
@@ -158,9 +158,10 @@ describe('cloze eval with several models', () => {
   });
 
   test('a model that cannot be loaded: named with the flag to set, no stack trace, exit 1; the others are still evaluated', async () => {
-    const [text, junit] = await Promise.all([
+    const [text, junit, json] = await Promise.all([
       evaluate(file, '--model', 'tiny-random-roberta', '--model', 'no-such-model'),
       evaluate(file, '--model', 'tiny-random-roberta', '--model', 'no-such-model', '--format', 'junit'),
+      evaluate(file, '--model', 'no-such-model', '--model', 'tiny-random-roberta', '--min-accuracy', '0', '--format', 'json'),
     ]);
     assert.equal(text.code, 1);
     assert.match(text.stderr, /model-unavailable Model no-such-model is unavailable/);
@@ -178,6 +179,18 @@ describe('cloze eval with several models', () => {
     assert.equal(parsed.testsuites.$['errors'], '1');
     const missing = parsed.testsuites.testsuite.find((s) => s.$['name'].endsWith('· no-such-model'));
     assert.ok(missing?.testcase[0].error, junit.stdout);
+    assert.match(junit.stdout, /<error message="Model no-such-model is unavailable \(chosen by --model\): /);
+    // JSON: the reason per model; the gate did not pass although every evaluated model did.
+    assert.equal(json.code, 1, json.stderr);
+    const result = JSON.parse(json.stdout) as Omit<Several, 'unavailable'> & { unavailable: Array<{ model: string; message: string }> };
+    assert.deepEqual(result.models, ['tiny-random-roberta']);
+    assert.deepEqual(
+      result.unavailable.map((u) => u.model),
+      ['no-such-model'],
+    );
+    assert.match(result.unavailable[0].message, /^Model no-such-model is unavailable/);
+    assert.deepEqual(result.gate?.failed, []);
+    assert.equal(result.gate?.passed, false);
   });
 
   test('a file that cannot be evaluated with any model (no verbalizer) is said once, not blamed on each model', async () => {

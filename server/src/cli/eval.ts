@@ -218,6 +218,12 @@ function evaluationJson(run: ModelRun, file?: string): object {
   };
 }
 
+/** A model that could not be loaded or failed while scoring, and the message said for it. */
+interface Unavailable {
+  readonly model: string;
+  readonly message: string;
+}
+
 /** The id a column evaluates, for messages about a model that could not be loaded (the file's default when the column names none). */
 function columnId(file: string, column: ModelColumn, options: ScoringOptions): string {
   if (column.override !== undefined) return column.override;
@@ -254,17 +260,22 @@ async function fileBlocked(file: string, options: EvalCommandOptions): Promise<b
  */
 async function runEvalModels(file: string, columns: readonly ModelColumn[], options: EvalCommandOptions): Promise<number> {
   const runs: ModelRun[] = [];
-  const unavailable: string[] = [];
+  const unavailable: Unavailable[] = [];
   const reported = new Set<string>();
   const data: { rows?: Rows } = {};
   for (const [i, column] of columns.entries()) {
     const id = columnId(file, column, { ...options, model: undefined });
-    const session = await openScoringSession(file, { ...options, model: column.override, listedModel: column.listed }, 'evaluated');
+    let reason = `Model ${id} could not be loaded or scored.`;
+    const session = await openScoringSession(
+      file,
+      { ...options, model: column.override, listedModel: column.listed, onModelUnavailable: (message) => (reason = message) },
+      'evaluated',
+    );
     if (typeof session === 'number') {
       if (session === 2) return 2;
       // The file itself cannot be evaluated (no verbalizer, no pattern with one mask): said once, not once per model.
       if (unavailable.length === 0 && runs.length === 0 && (await fileBlocked(file, options))) return 1;
-      unavailable.push(id);
+      unavailable.push({ model: id, message: reason });
       continue;
     }
     // Problems shared by every model (the structure) are said once.
@@ -272,22 +283,29 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
     for (const d of session.errors) reported.add(`${d.span.start}|${d.message}`);
     const outcome = await evaluateSession(session, options, data, `model ${i + 1}/${columns.length} ${session.engine.info.id}`);
     if ('stop' in outcome) return outcome.stop;
-    if ('failed' in outcome) unavailable.push(id);
+    if ('failed' in outcome) unavailable.push({ model: id, message: reason });
     else runs.push(outcome.run);
   }
+  const missing = unavailable.map((u) => u.model);
   if (unavailable.length > 0) {
     const where = options.modelsDir ?? process.env['CLOZE_MODELS_DIR'];
     process.stderr.write(
-      `cloze eval: ${unavailable.join(', ')} could not be ${runs.length > 0 ? 'evaluated (the other models were)' : 'evaluated'}; ` +
+      `cloze eval: ${missing.join(', ')} could not be ${runs.length > 0 ? 'evaluated (the other models were)' : 'evaluated'}; ` +
         `models are looked for in --models-dir or CLOZE_MODELS_DIR (${where ? `now ${where}` : 'not set'}), <dir>/<model id>/.\n`,
     );
   }
   if (runs.length === 0) return 1;
 
   const failedGate = runs.filter((run) => run.gate && !run.gate.passed).map((run) => run.result.model);
+  // A model that could not be evaluated did not pass: `passed` is true only when every model was evaluated and passed.
   const gate =
     options.minAccuracy !== undefined
-      ? { minAccuracy: options.minAccuracy, calibrated: options.calibrate ?? false, passed: failedGate.length === 0, failed: failedGate }
+      ? {
+          minAccuracy: options.minAccuracy,
+          calibrated: options.calibrate ?? false,
+          passed: failedGate.length === 0 && unavailable.length === 0,
+          failed: failedGate,
+        }
       : undefined;
   if (options.format === 'json') {
     const evaluations = runs.map((run) => evaluationJson(run));
@@ -297,29 +315,28 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
   } else if (options.format === 'junit') {
     const suites = runs.map((run) => junitSuite(run.result, file, run.info.file, run.gate, run.seconds, true));
     const timestamp = new Date().toISOString().replace(/\.\d+Z$/, '');
-    for (const id of unavailable) {
-      const name = `cloze eval ${path.basename(file)} · ${id}`;
-      const message = `model ${id} could not be loaded or scored (see the run's log); models are looked for in --models-dir or CLOZE_MODELS_DIR`;
+    for (const { model, message } of unavailable) {
+      const name = `cloze eval ${path.basename(file)} · ${model}`;
       suites.push({
         name,
         timeSeconds: 0,
         timestamp,
-        properties: [['model', id]],
-        cases: [{ classname: name, name: `${id}: load the model`, error: { type: 'model-unavailable', message, details: message } }],
+        properties: [['model', model]],
+        cases: [{ classname: name, name: `${model}: load the model`, error: { type: 'model-unavailable', message, details: message } }],
       });
     }
     process.stdout.write(junitReport(`cloze eval ${path.basename(file)}`, suites));
   } else {
     process.stdout.write(runs.map((run) => formatText(run.result, run.info.file)).join('\n'));
-    process.stdout.write(`\n${formatSideBySide(runs, unavailable)}`);
+    process.stdout.write(`\n${formatSideBySide(runs, missing)}`);
   }
   for (const run of runs) reportGate(run, true);
-  if (gate && !gate.passed) {
+  if (failedGate.length > 0) {
     process.stderr.write(
       `cloze eval: the gate failed for ${failedGate.join(', ')} (${failedGate.length} of ${runs.length} models evaluated)\n`,
     );
   }
-  return unavailable.length > 0 || (gate !== undefined && !gate.passed) ? 1 : 0;
+  return unavailable.length > 0 || failedGate.length > 0 ? 1 : 0;
 }
 
 /** Every model's accuracy and macro-F1 per pattern and ensemble, a column per model; then the gate per model. */

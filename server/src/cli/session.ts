@@ -25,6 +25,8 @@ export interface ScoringOptions extends DataLimitOptions {
   /** A model of the file's `models:` line to score with instead of its default (cli/compare.ts). */
   readonly listedModel?: string;
   readonly quantized: boolean;
+  /** Told the message when the model cannot be loaded or fails while scoring (a several-model report names the reason per model). */
+  readonly onModelUnavailable?: (message: string) => void;
 }
 
 export interface ScoringSession {
@@ -106,6 +108,7 @@ export async function openScoringSession(
   const tokenizer = await service.tokenizer(choice);
   if (!tokenizer.ok) {
     report([tokenizer.diagnostic]);
+    options.onModelUnavailable?.(tokenizer.diagnostic.message);
     return 1;
   }
   if (!choice.location.ok) return 1; // The tokenizer loaded, so the model was found; this only narrows the type.
@@ -136,6 +139,7 @@ export async function openScoringSession(
   function modelUnavailable(error: unknown): number {
     const message = describeModelFailure(error instanceof Error ? error.message : String(error));
     report([{ code: 'model-unavailable', severity: 'error', span: choice.span, message: `Model ${choice.id} is unavailable: ${message}` }]);
+    options.onModelUnavailable?.(`Model ${choice.id} is unavailable: ${message}`);
     return 1;
   }
   const errors = [...structural, ...(await service.checkTokens(doc, choice))].filter((d) => d.severity === 'error');
