@@ -158,11 +158,18 @@ describe('cloze eval with several models', () => {
   });
 
   test('a model that cannot be loaded: named with the flag to set, no stack trace, exit 1; the others are still evaluated', async () => {
-    const [text, junit, json] = await Promise.all([
+    const [text, junit, json, single] = await Promise.all([
       evaluate(file, '--model', 'tiny-random-roberta', '--model', 'no-such-model'),
       evaluate(file, '--model', 'tiny-random-roberta', '--model', 'no-such-model', '--format', 'junit'),
       evaluate(file, '--model', 'no-such-model', '--model', 'tiny-random-roberta', '--min-accuracy', '0', '--format', 'json'),
+      evaluate(file, '--model', 'no-such-model'),
     ]);
+    // One model alone: the same exit code, and where models are looked for.
+    assert.equal(single.code, 1);
+    assert.match(single.stderr, /model-unavailable Model no-such-model is unavailable/);
+    assert.match(single.stderr, /cloze eval: models are looked for in --models-dir or CLOZE_MODELS_DIR \(now .+\)/);
+    assert.doesNotMatch(single.stderr, /\n\s+at /);
+    assert.equal(single.stdout, '');
     assert.equal(text.code, 1);
     assert.match(text.stderr, /model-unavailable Model no-such-model is unavailable/);
     assert.match(

@@ -188,8 +188,16 @@ export async function runEval(file: string, given: EvalCommandOptions): Promise<
   const columns = previewColumns(file, requested, { ...given, model: undefined });
   if (columns.length > 1) return runEvalModels(file, columns, given);
 
-  const session = await openScoringSession(file, { ...given, model: requested[0] }, 'evaluated');
-  if (typeof session === 'number') return session;
+  let unavailable = false;
+  const session = await openScoringSession(
+    file,
+    { ...given, model: requested[0], onModelUnavailable: () => (unavailable = true) },
+    'evaluated',
+  );
+  if (typeof session === 'number') {
+    if (unavailable) process.stderr.write(`cloze eval: ${modelsLookup(given)}\n`);
+    return session;
+  }
   session.report(session.errors);
   const outcome = await evaluateSession(session, given, {}, 'scoring');
   if ('stop' in outcome) return outcome.stop;
@@ -216,6 +224,16 @@ function evaluationJson(run: ModelRun, file?: string): object {
     engine: engineReport(run.info),
     ...(run.gate ? { gate: run.gate } : {}),
   };
+}
+
+/**
+ * Where the CLI looks for models, said after a model could not be loaded: the
+ * model layer's message may name the editor's setting (a failed download
+ * does), and a CI log needs the flag and the variable.
+ */
+function modelsLookup(options: ScoringOptions | EvalCommandOptions): string {
+  const where = options.modelsDir ?? process.env['CLOZE_MODELS_DIR'];
+  return `models are looked for in --models-dir or CLOZE_MODELS_DIR (${where ? `now ${where}` : 'not set'}), <dir>/<model id>/.`;
 }
 
 /** A model that could not be loaded or failed while scoring, and the message said for it. */
@@ -288,10 +306,8 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
   }
   const missing = unavailable.map((u) => u.model);
   if (unavailable.length > 0) {
-    const where = options.modelsDir ?? process.env['CLOZE_MODELS_DIR'];
     process.stderr.write(
-      `cloze eval: ${missing.join(', ')} could not be ${runs.length > 0 ? 'evaluated (the other models were)' : 'evaluated'}; ` +
-        `models are looked for in --models-dir or CLOZE_MODELS_DIR (${where ? `now ${where}` : 'not set'}), <dir>/<model id>/.\n`,
+      `cloze eval: ${missing.join(', ')} could not be ${runs.length > 0 ? 'evaluated (the other models were)' : 'evaluated'}; ${modelsLookup(options)}\n`,
     );
   }
   if (runs.length === 0) return 1;
