@@ -40,8 +40,9 @@ interface Summary {
   meanGoldCalibrated: number;
 }
 
-function evalJson(model?: string): { patterns: Summary[]; ensemble: Summary } {
-  const args = [cliMain, 'eval', file, '--format', 'json', '--models-dir', modelsDir(), '--offline', ...(model ? ['--model', model] : [])];
+/** `cloze eval` of one model (the file's `models:` line would evaluate both): by default the file's default model. */
+function evalJson(model = 'review-bert-small'): { patterns: Summary[]; ensemble: Summary } {
+  const args = [cliMain, 'eval', file, '--format', 'json', '--models-dir', modelsDir(), '--offline', '--model', model];
   return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as ReturnType<
     typeof evalJson
   >;

@@ -1,11 +1,14 @@
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { engineReport } from '../model/engine';
+import * as fs from 'node:fs';
+import { parse } from '../language/parse';
+import { engineReport, type ModelInfo } from '../model/engine';
 import { evaluate, evaluationRows, type Calibration, type Evaluation, type FigureSet, type FiguresRecord } from '../service/evaluate';
 import type { AccuracySummary } from '../service/preview';
-import { dataLimits } from './check';
-import { junitXml, type JUnitCase } from './junit';
-import { openScoringSession, type ScoringOptions } from './session';
+import { createService, dataLimits } from './check';
+import { previewColumns, type ModelColumn } from './compare';
+import { junitReport, junitXml, type JUnitCase, type JUnitSuite } from './junit';
+import { openScoringSession, scoringBlockers, type ScoringOptions, type ScoringSession } from './session';
 
 /**
  * `cloze eval <file>`: accuracy of each pattern, and of their ensemble, on
@@ -17,11 +20,20 @@ import { openScoringSession, type ScoringOptions } from './session';
  * predicts (calibrated with `--calibrate`); `--format junit` writes one test
  * case per pattern and ensemble, failed when gated and below.
  *
- * Exit codes: 0 evaluated (and the gate passed), 1 the gate failed or
- * nothing could be evaluated (errors, no labelled rows), 2 bad usage.
+ * Several models (`--model a --model b`, or the file's `models:` line) are
+ * evaluated in turn on the same rows, each through evaluateSession (the one
+ * path a single model takes); the gate applies to each, the output holds each
+ * model's figures (a table each and a side-by-side summary; JSON `evaluations`;
+ * a JUnit suite each). One model keeps the output it always had.
+ *
+ * Exit codes: 0 evaluated (and the gate passed), 1 the gate failed (for
+ * any model), a model could not be loaded or nothing could be evaluated
+ * (errors, no labelled rows), 2 bad usage.
  */
 
-export interface EvalCommandOptions extends ScoringOptions {
+export interface EvalCommandOptions extends Omit<ScoringOptions, 'model'> {
+  /** `--model`, repeatable: several evaluate each model on the same rows (default: the file's `models:` line, if any). */
+  readonly model?: string | readonly string[];
   readonly data?: string[];
   readonly limit?: number;
   readonly calibrate?: boolean;
@@ -75,38 +87,55 @@ function checkGate(result: Evaluation, sets: readonly FigureSet[], minAccuracy: 
   return { minAccuracy, calibrated: result.calibrate, passed: checks.every((c) => c.passed), checks };
 }
 
-export async function runEval(file: string, options: EvalCommandOptions): Promise<number> {
-  const session = await openScoringSession(file, options, 'evaluated');
-  if (typeof session === 'number') return session;
-  const { doc, tokenizer, engine } = session;
+/** What one model's evaluation gave: its figures, its engine, its gate. */
+interface ModelRun {
+  readonly result: Evaluation;
+  readonly info: ModelInfo;
+  readonly seconds: number;
+  readonly gate: GateResult | undefined;
+}
+
+/** The labelled rows, read once for every model: they depend on the file and its labels, not on the model. */
+type Rows = Awaited<ReturnType<typeof evaluationRows>>;
+
+/** A model evaluated; or the whole run stopped (the file or the command is wrong, the same for every model); or this model failed. */
+type Outcome = { readonly run: ModelRun } | { readonly stop: number } | { readonly failed: true };
+
+/**
+ * Evaluate one opened session: the path every model takes, alone or as one
+ * of several (`--model a --model b`, a `models:` line).
+ */
+async function evaluateSession(
+  session: ScoringSession,
+  options: EvalCommandOptions,
+  data: { rows?: Rows },
+  progressLabel: string,
+): Promise<Outcome> {
+  const { doc, tokenizer, engine, file } = session;
   try {
-    session.report(session.errors);
-    const fromCommandLine = options.data !== undefined && options.data.length > 0;
-    const files = options.data && options.data.length > 0 ? options.data : doc.data.map((d) => path.resolve(path.dirname(file), d.path));
-    if (files.length === 0) {
-      process.stderr.write(`cloze eval: ${file} has no \`data:\` line; name a labelled JSONL, CSV or TSV file with --data.\n`);
-      return 1;
+    if (data.rows === undefined) {
+      const fromCommandLine = options.data !== undefined && options.data.length > 0;
+      const files = options.data && options.data.length > 0 ? options.data : doc.data.map((d) => path.resolve(path.dirname(file), d.path));
+      if (files.length === 0) {
+        process.stderr.write(`cloze eval: ${file} has no \`data:\` line; name a labelled JSONL, CSV or TSV file with --data.\n`);
+        return { stop: 1 };
+      }
+      const labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
+      data.rows = await evaluationRows(doc, files, labels, dataLimits(options), fromCommandLine ? 'command-line' : 'data-line');
+      for (const problem of data.rows.problems) process.stderr.write(`cloze eval: ${problem}\n`);
     }
-    const labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
-    if (options.gate && options.gate.length > 0 && options.minAccuracy === undefined) {
-      process.stderr.write('cloze eval: --gate names what --min-accuracy checks; give --min-accuracy too.\n');
-      return 2;
-    }
-    const { rows, rowFiles, sources, skipped, problems } = await evaluationRows(
-      doc,
-      files,
-      labels,
-      dataLimits(options),
-      fromCommandLine ? 'command-line' : 'data-line',
-    );
-    for (const problem of problems) process.stderr.write(`cloze eval: ${problem}\n`);
+    const { rows, rowFiles, sources, skipped } = data.rows;
     if (rows.length === 0) {
       process.stderr.write(`cloze eval: no labelled row with a label of the verbalizer to evaluate on.\n`);
-      return 1;
+      return { stop: 1 };
     }
     const bar =
       process.stderr.isTTY && options.format !== 'json'
-        ? new SingleBar({ format: 'scoring {bar} {value}/{total} rows · {eta}s left', clearOnComplete: true, stream: process.stderr })
+        ? new SingleBar({
+            format: `${progressLabel} {bar} {value}/{total} rows · {eta}s left`,
+            clearOnComplete: true,
+            stream: process.stderr,
+          })
         : undefined;
     bar?.start(options.limit !== undefined ? Math.min(options.limit, rows.length) : rows.length, 0);
     const started = performance.now();
@@ -126,34 +155,229 @@ export async function runEval(file: string, options: EvalCommandOptions): Promis
       const sets = gateTargets(result, options.gate && options.gate.length > 0 ? options.gate : ['ensemble']);
       if (typeof sets === 'string') {
         process.stderr.write(`cloze eval: ${sets}\n`);
-        return 2;
+        return { stop: 2 };
       }
       gate = checkGate(result, sets, options.minAccuracy);
     }
-
-    if (options.format === 'json') {
-      process.stdout.write(
-        `${JSON.stringify({ ...result, file, quantized: engine.info.quantized, engine: engineReport(engine.info), ...(gate ? { gate } : {}) }, null, 2)}\n`,
-      );
-    } else if (options.format === 'junit') {
-      process.stdout.write(formatJUnit(result, file, engine.info.file, gate, seconds));
-    } else {
-      process.stdout.write(formatText(result, engine.info.file));
-    }
-    if (gate) {
-      for (const check of gate.checks.filter((c) => !c.passed)) {
-        process.stderr.write(
-          `cloze eval: ${check.target} ${gate.calibrated ? 'calibrated ' : ''}accuracy ${percent(check.accuracy)} is below --min-accuracy ${percent(gate.minAccuracy)}\n`,
-        );
-      }
-      if (!gate.passed) return 1;
-    }
-    return 0;
+    return { run: { result, info: engine.info, seconds, gate } };
   } catch (error) {
-    return session.scoringFailed(error);
+    session.scoringFailed(error);
+    return { failed: true };
   } finally {
     await engine.dispose();
   }
+}
+
+/** The gate's failures on stderr, each naming the model when there are several. */
+function reportGate(run: ModelRun, several: boolean): void {
+  const { gate } = run;
+  if (!gate) return;
+  for (const check of gate.checks.filter((c) => !c.passed)) {
+    process.stderr.write(
+      `cloze eval: ${several ? `${run.result.model}: ` : ''}${check.target} ${gate.calibrated ? 'calibrated ' : ''}accuracy ${percent(check.accuracy)} is below --min-accuracy ${percent(gate.minAccuracy)}\n`,
+    );
+  }
+}
+
+export async function runEval(file: string, given: EvalCommandOptions): Promise<number> {
+  if (given.gate && given.gate.length > 0 && given.minAccuracy === undefined) {
+    process.stderr.write('cloze eval: --gate names what --min-accuracy checks; give --min-accuracy too.\n');
+    return 2;
+  }
+  const requested = given.model === undefined ? [] : typeof given.model === 'string' ? [given.model] : given.model;
+  const columns = previewColumns(file, requested, { ...given, model: undefined });
+  if (columns.length > 1) return runEvalModels(file, columns, given);
+
+  let unavailable = false;
+  const session = await openScoringSession(
+    file,
+    { ...given, model: requested[0], onModelUnavailable: () => (unavailable = true) },
+    'evaluated',
+  );
+  if (typeof session === 'number') {
+    if (unavailable) process.stderr.write(`cloze eval: ${modelsLookup(given)}\n`);
+    return session;
+  }
+  session.report(session.errors);
+  const outcome = await evaluateSession(session, given, {}, 'scoring');
+  if ('stop' in outcome) return outcome.stop;
+  if ('failed' in outcome) return 1;
+  const { result, info, seconds, gate } = outcome.run;
+  if (given.format === 'json') {
+    process.stdout.write(`${JSON.stringify(evaluationJson(outcome.run, file), null, 2)}\n`);
+  } else if (given.format === 'junit') {
+    const suite = junitSuite(result, file, info.file, gate, seconds, false);
+    process.stdout.write(junitXml(suite));
+  } else {
+    process.stdout.write(formatText(result, info.file));
+  }
+  reportGate(outcome.run, false);
+  return gate && !gate.passed ? 1 : 0;
+}
+
+/** The single-model JSON object (unchanged since one model was all `cloze eval` did); several models hold one each. */
+function evaluationJson(run: ModelRun, file?: string): object {
+  return {
+    ...run.result,
+    ...(file !== undefined ? { file } : {}),
+    quantized: run.info.quantized,
+    engine: engineReport(run.info),
+    ...(run.gate ? { gate: run.gate } : {}),
+  };
+}
+
+/**
+ * Where the CLI looks for models, said after a model could not be loaded: the
+ * model layer's message may name the editor's setting (a failed download
+ * does), and a CI log needs the flag and the variable.
+ */
+function modelsLookup(options: ScoringOptions | EvalCommandOptions): string {
+  const where = options.modelsDir ?? process.env['CLOZE_MODELS_DIR'];
+  return `models are looked for in --models-dir or CLOZE_MODELS_DIR (${where ? `now ${where}` : 'not set'}), <dir>/<model id>/.`;
+}
+
+/** A model that could not be loaded or failed while scoring, and the message said for it. */
+interface Unavailable {
+  readonly model: string;
+  readonly message: string;
+}
+
+/** The id a column evaluates, for messages about a model that could not be loaded (the file's default when the column names none). */
+function columnId(file: string, column: ModelColumn, options: ScoringOptions): string {
+  if (column.override !== undefined) return column.override;
+  if (column.listed !== undefined) return column.listed;
+  try {
+    const doc = parse(fs.readFileSync(file, 'utf8'));
+    return createService(options).modelChoice(doc, file).id;
+  } catch {
+    return 'the default model';
+  }
+}
+
+/** Whether the file cannot be evaluated with any model (its structure, not a model, is the problem). */
+async function fileBlocked(file: string, options: EvalCommandOptions): Promise<boolean> {
+  try {
+    const doc = parse(fs.readFileSync(file, 'utf8'));
+    const structural = await createService({ modelsDir: options.modelsDir, offline: options.offline }).checkStructure(
+      doc,
+      file,
+      dataLimits(options),
+    );
+    return scoringBlockers(doc, structural, 'evaluated').length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `cloze eval` with several models: each is loaded, evaluated on the same
+ * rows and disposed in turn (one engine in memory at a time), through the
+ * same evaluateSession as a single model; the gate applies to every model.
+ * A model that cannot be loaded is reported and fails the run (exit 1), and
+ * the others are still evaluated and shown.
+ */
+async function runEvalModels(file: string, columns: readonly ModelColumn[], options: EvalCommandOptions): Promise<number> {
+  const runs: ModelRun[] = [];
+  const unavailable: Unavailable[] = [];
+  const reported = new Set<string>();
+  const data: { rows?: Rows } = {};
+  for (const [i, column] of columns.entries()) {
+    const id = columnId(file, column, { ...options, model: undefined });
+    let reason = `Model ${id} could not be loaded or scored.`;
+    const session = await openScoringSession(
+      file,
+      { ...options, model: column.override, listedModel: column.listed, onModelUnavailable: (message) => (reason = message) },
+      'evaluated',
+    );
+    if (typeof session === 'number') {
+      if (session === 2) return 2;
+      // The file itself cannot be evaluated (no verbalizer, no pattern with one mask): said once, not once per model.
+      if (unavailable.length === 0 && runs.length === 0 && (await fileBlocked(file, options))) return 1;
+      unavailable.push({ model: id, message: reason });
+      continue;
+    }
+    // Problems shared by every model (the structure) are said once.
+    session.report(session.errors.filter((d) => !reported.has(`${d.span.start}|${d.message}`)));
+    for (const d of session.errors) reported.add(`${d.span.start}|${d.message}`);
+    const outcome = await evaluateSession(session, options, data, `model ${i + 1}/${columns.length} ${session.engine.info.id}`);
+    if ('stop' in outcome) return outcome.stop;
+    if ('failed' in outcome) unavailable.push({ model: id, message: reason });
+    else runs.push(outcome.run);
+  }
+  const missing = unavailable.map((u) => u.model);
+  if (unavailable.length > 0) {
+    process.stderr.write(
+      `cloze eval: ${missing.join(', ')} could not be ${runs.length > 0 ? 'evaluated (the other models were)' : 'evaluated'}; ${modelsLookup(options)}\n`,
+    );
+  }
+  if (runs.length === 0) return 1;
+
+  const failedGate = runs.filter((run) => run.gate && !run.gate.passed).map((run) => run.result.model);
+  // A model that could not be evaluated did not pass: `passed` is true only when every model was evaluated and passed.
+  const gate =
+    options.minAccuracy !== undefined
+      ? {
+          minAccuracy: options.minAccuracy,
+          calibrated: options.calibrate ?? false,
+          passed: failedGate.length === 0 && unavailable.length === 0,
+          failed: failedGate,
+        }
+      : undefined;
+  if (options.format === 'json') {
+    const evaluations = runs.map((run) => evaluationJson(run));
+    process.stdout.write(
+      `${JSON.stringify({ file, models: runs.map((run) => run.result.model), evaluations, unavailable, ...(gate ? { gate } : {}) }, null, 2)}\n`,
+    );
+  } else if (options.format === 'junit') {
+    const suites = runs.map((run) => junitSuite(run.result, file, run.info.file, run.gate, run.seconds, true));
+    const timestamp = new Date().toISOString().replace(/\.\d+Z$/, '');
+    for (const { model, message } of unavailable) {
+      const name = `cloze eval ${path.basename(file)} · ${model}`;
+      suites.push({
+        name,
+        timeSeconds: 0,
+        timestamp,
+        properties: [['model', model]],
+        cases: [{ classname: name, name: `${model}: load the model`, error: { type: 'model-unavailable', message, details: message } }],
+      });
+    }
+    process.stdout.write(junitReport(`cloze eval ${path.basename(file)}`, suites));
+  } else {
+    process.stdout.write(runs.map((run) => formatText(run.result, run.info.file)).join('\n'));
+    process.stdout.write(`\n${formatSideBySide(runs, missing)}`);
+  }
+  for (const run of runs) reportGate(run, true);
+  if (failedGate.length > 0) {
+    process.stderr.write(
+      `cloze eval: the gate failed for ${failedGate.join(', ')} (${failedGate.length} of ${runs.length} models evaluated)\n`,
+    );
+  }
+  return unavailable.length > 0 || failedGate.length > 0 ? 1 : 0;
+}
+
+/** Every model's accuracy and macro-F1 per pattern and ensemble, a column per model; then the gate per model. */
+function formatSideBySide(runs: readonly ModelRun[], unavailable: readonly string[]): string {
+  const [first] = runs;
+  const calibrate = first.result.calibrate;
+  const lines = [`side by side: ${calibrate ? 'calibrated accuracy' : 'accuracy'} · macro-F1 on the same ${first.result.evaluated} rows`];
+  const nameWidth = Math.max(19, ...first.result.figures.map((set) => set.name.length + 2));
+  const cellWidth = Math.max(15, ...runs.map((run) => run.result.model.length + 2));
+  lines.push(`  ${'pattern'.padEnd(nameWidth)}${runs.map((run) => run.result.model.padEnd(cellWidth)).join('')}`.trimEnd());
+  for (const set of first.result.figures) {
+    const cells = runs.map((run) => {
+      const own = run.result.figures.find((other) => other.kind === set.kind && other.name === set.name);
+      const figures = own ? (calibrate ? own.calibrated : own.raw) : undefined;
+      return `${percent(figures?.accuracy ?? null)} · ${fixed(figures?.macroF1 ?? null)}`.padEnd(cellWidth);
+    });
+    lines.push(`  ${set.name.padEnd(nameWidth)}${cells.join('')}`.trimEnd());
+  }
+  if (runs.some((run) => run.gate)) {
+    const cells = runs.map((run) => (run.gate ? (run.gate.passed ? 'passed' : 'FAILED') : '').padEnd(cellWidth));
+    const min = runs.find((run) => run.gate)?.gate?.minAccuracy ?? null;
+    lines.push(`  ${`gate ≥ ${percent(min)}`.padEnd(nameWidth)}${cells.join('')}`.trimEnd());
+  }
+  if (unavailable.length > 0) lines.push(`not evaluated (could not be loaded or scored): ${unavailable.join(', ')}`);
+  return `${lines.join('\n')}\n`;
 }
 
 function percent(value: number | null): string {
@@ -248,9 +472,23 @@ function formatText(result: Evaluation, modelFile: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-function formatJUnit(result: Evaluation, file: string, modelFile: string, gate: GateResult | undefined, seconds: number): string {
+/**
+ * One JUnit suite: a test case per pattern and ensemble. With several models
+ * (`several`) the suite, its class name and each case name carry the model, so
+ * a CI report tells the models' cases apart; one model keeps the names it
+ * always had.
+ */
+function junitSuite(
+  result: Evaluation,
+  file: string,
+  modelFile: string,
+  gate: GateResult | undefined,
+  seconds: number,
+  several: boolean,
+): JUnitSuite {
   const gated = new Map(gate?.checks.map((check) => [check.target, check]));
-  const classname = `cloze eval ${path.basename(file)}`;
+  const classname = `cloze eval ${path.basename(file)}${several ? ` · ${result.model}` : ''}`;
+  const named = (name: string): string => (several ? `${name} (${result.model})` : name);
   const cases: JUnitCase[] = result.figures.map((set) => {
     const figures = result.calibrate ? set.calibrated : set.raw;
     const check = set.kind === 'pattern' || set.kind === 'ensemble' || set.kind === 'weighted-ensemble' ? gated.get(set.name) : undefined;
@@ -268,12 +506,12 @@ function formatJUnit(result: Evaluation, file: string, modelFile: string, gate: 
         : '';
     return {
       classname,
-      name: check ? `${set.name}: ${kind} at least ${percent(gate?.minAccuracy ?? null)}` : `${set.name}: ${kind}`,
+      name: check ? `${named(set.name)}: ${kind} at least ${percent(gate?.minAccuracy ?? null)}` : `${named(set.name)}: ${kind}`,
       ...(check && !check.passed
         ? {
             failure: {
               type: 'min-accuracy',
-              message: `${set.name} ${kind} ${percent(check.accuracy)} is below ${percent(gate?.minAccuracy ?? null)}`,
+              message: `${named(set.name)} ${kind} ${percent(check.accuracy)} is below ${percent(gate?.minAccuracy ?? null)}`,
               details: summary,
             },
           }
@@ -281,7 +519,7 @@ function formatJUnit(result: Evaluation, file: string, modelFile: string, gate: 
       systemOut: summary + errors,
     };
   });
-  return junitXml({
+  return {
     name: classname,
     timeSeconds: seconds,
     timestamp: new Date().toISOString().replace(/\.\d+Z$/, ''),
@@ -294,5 +532,5 @@ function formatJUnit(result: Evaluation, file: string, modelFile: string, gate: 
       ['data', result.sources.map((s) => s.path).join(', ')],
     ],
     cases,
-  });
+  };
 }

@@ -14,6 +14,8 @@ export interface JUnitCase {
   readonly classname: string;
   /** Present when the case failed. */
   readonly failure?: { readonly message: string; readonly type: string; readonly details: string };
+  /** Present when the case could not run at all (a model that cannot be loaded): JUnit's `error`, not a `failure`. */
+  readonly error?: { readonly message: string; readonly type: string; readonly details: string };
   readonly systemOut?: string;
 }
 
@@ -47,47 +49,66 @@ function attributes(values: ReadonlyArray<readonly [string, string | number]>): 
 }
 
 export function junitXml(suite: JUnitSuite): string {
-  const failures = suite.cases.filter((c) => c.failure !== undefined).length;
-  const counts: Array<[string, number]> = [
-    ['tests', suite.cases.length],
-    ['failures', failures],
-    ['errors', 0],
+  return junitReport(suite.name, [suite]);
+}
+
+/** Counts of a suite or of the whole report, as readers expect them on both elements. */
+function counts(cases: readonly JUnitCase[]): Array<[string, number]> {
+  return [
+    ['tests', cases.length],
+    ['failures', cases.filter((c) => c.failure !== undefined).length],
+    ['errors', cases.filter((c) => c.error !== undefined).length],
     ['skipped', 0],
   ];
-  const time = suite.timeSeconds.toFixed(3);
-  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites${attributes([['name', suite.name], ...counts, ['time', time]])}>`];
-  lines.push(`  <testsuite${attributes([['name', suite.name], ...counts, ['time', time], ['timestamp', suite.timestamp]])}>`);
-  if (suite.properties.length > 0) {
-    lines.push('    <properties>');
-    for (const [name, value] of suite.properties)
-      lines.push(
-        `      <property${attributes([
-          ['name', name],
-          ['value', value],
-        ])}/>`,
-      );
-    lines.push('    </properties>');
-  }
-  for (const testCase of suite.cases) {
+}
+
+/** Several suites in one report: `cloze eval` with several models writes one suite per model. */
+export function junitReport(name: string, suites: readonly JUnitSuite[]): string {
+  const all = suites.flatMap((suite) => suite.cases);
+  const total = suites.reduce((sum, suite) => sum + suite.timeSeconds, 0).toFixed(3);
+  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites${attributes([['name', name], ...counts(all), ['time', total]])}>`];
+  for (const suite of suites) {
+    const time = suite.timeSeconds.toFixed(3);
     lines.push(
-      `    <testcase${attributes([
-        ['classname', testCase.classname],
-        ['name', testCase.name],
-        ['time', 0],
-      ])}>`,
+      `  <testsuite${attributes([['name', suite.name], ...counts(suite.cases), ['time', time], ['timestamp', suite.timestamp]])}>`,
     );
-    if (testCase.failure) {
-      const { message, type, details } = testCase.failure;
-      lines.push(
-        `      <failure${attributes([
-          ['message', message],
-          ['type', type],
-        ])}>${escapeXmlText(details)}</failure>`,
-      );
+    if (suite.properties.length > 0) {
+      lines.push('    <properties>');
+      for (const [name, value] of suite.properties)
+        lines.push(
+          `      <property${attributes([
+            ['name', name],
+            ['value', value],
+          ])}/>`,
+        );
+      lines.push('    </properties>');
     }
-    if (testCase.systemOut !== undefined) lines.push(`      <system-out>${escapeXmlText(testCase.systemOut)}</system-out>`);
-    lines.push('    </testcase>');
+    for (const testCase of suite.cases) {
+      lines.push(
+        `    <testcase${attributes([
+          ['classname', testCase.classname],
+          ['name', testCase.name],
+          ['time', 0],
+        ])}>`,
+      );
+      for (const [element, outcome] of [
+        ['failure', testCase.failure],
+        ['error', testCase.error],
+      ] as const) {
+        if (!outcome) continue;
+        const { message, type, details } = outcome;
+        lines.push(
+          `      <${element}${attributes([
+            ['message', message],
+            ['type', type],
+          ])}>${escapeXmlText(details)}</${element}>`,
+        );
+      }
+      if (testCase.systemOut !== undefined) lines.push(`      <system-out>${escapeXmlText(testCase.systemOut)}</system-out>`);
+      lines.push('    </testcase>');
+    }
+    lines.push('  </testsuite>');
   }
-  lines.push('  </testsuite>', '</testsuites>');
+  lines.push('</testsuites>');
   return `${lines.join('\n')}\n`;
 }

@@ -125,7 +125,11 @@ program
   .addOption(new Option('--limit <n>', 'score only the first n labelled rows').argParser(parseLimit))
   .addOption(modelsDirOption())
   .addOption(offlineOption())
-  .option('--model <id>', "model to evaluate with, instead of the file's `model:` line")
+  .option(
+    '--model <id>',
+    "model to evaluate with, instead of the file's `model:` line; repeat it to evaluate several models on the same rows (default: the file's `models:` line, if any)",
+    (id: string, previous: string[] = []) => [...previous, id],
+  )
   .addOption(dataMaxRowsOption())
   .addOption(dataMaxMbOption())
   .option('--calibrate', 'predict with calibrated probabilities (the prior of --calibration)')

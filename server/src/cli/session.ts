@@ -25,6 +25,8 @@ export interface ScoringOptions extends DataLimitOptions {
   /** A model of the file's `models:` line to score with instead of its default (cli/compare.ts). */
   readonly listedModel?: string;
   readonly quantized: boolean;
+  /** Told the message when the model cannot be loaded or fails while scoring (a several-model report names the reason per model). */
+  readonly onModelUnavailable?: (message: string) => void;
 }
 
 export interface ScoringSession {
@@ -46,6 +48,24 @@ export interface ScoringSession {
 
 /** Structural errors after which there is nothing to score. */
 const blockingCodes = new Set(['pattern-missing', 'verbalizer-missing']);
+
+/**
+ * The structural errors after which the file cannot be scored with any model
+ * (none when it can): a command running several models stops at them once
+ * instead of reporting them for each model (cli/eval.ts).
+ */
+export function scoringBlockers(
+  doc: ClozeDocument,
+  structural: readonly Diagnostic[],
+  purpose: 'previewed' | 'evaluated' | 'searched',
+): Diagnostic[] {
+  // A label-word search needs no verbalizer: it proposes one (its labels then come from the data).
+  const blockers = structural.filter((d) => blockingCodes.has(d.code) && !(purpose === 'searched' && d.code === 'verbalizer-missing'));
+  if (doc.patterns.length > 0 && !doc.patterns.some(hasSingleMask)) {
+    blockers.push(...structural.filter((d) => d.code === 'mask-missing' || d.code === 'mask-multiple'));
+  }
+  return blockers;
+}
 
 /** A session, or the exit code when the file cannot be scored (1) or read (2). */
 export async function openScoringSession(
@@ -71,11 +91,7 @@ export async function openScoringSession(
     }
   };
 
-  // A label-word search needs no verbalizer: it proposes one (its labels then come from the data).
-  const blockers = structural.filter((d) => blockingCodes.has(d.code) && !(purpose === 'searched' && d.code === 'verbalizer-missing'));
-  if (doc.patterns.length > 0 && !doc.patterns.some(hasSingleMask)) {
-    blockers.push(...structural.filter((d) => d.code === 'mask-missing' || d.code === 'mask-multiple'));
-  }
+  const blockers = scoringBlockers(doc, structural, purpose);
   if (blockers.length > 0) {
     report(blockers);
     process.stderr.write(
@@ -92,6 +108,7 @@ export async function openScoringSession(
   const tokenizer = await service.tokenizer(choice);
   if (!tokenizer.ok) {
     report([tokenizer.diagnostic]);
+    options.onModelUnavailable?.(tokenizer.diagnostic.message);
     return 1;
   }
   if (!choice.location.ok) return 1; // The tokenizer loaded, so the model was found; this only narrows the type.
@@ -122,6 +139,7 @@ export async function openScoringSession(
   function modelUnavailable(error: unknown): number {
     const message = describeModelFailure(error instanceof Error ? error.message : String(error));
     report([{ code: 'model-unavailable', severity: 'error', span: choice.span, message: `Model ${choice.id} is unavailable: ${message}` }]);
+    options.onModelUnavailable?.(`Model ${choice.id} is unavailable: ${message}`);
     return 1;
   }
   const errors = [...structural, ...(await service.checkTokens(doc, choice))].filter((d) => d.severity === 'error');

@@ -89,6 +89,28 @@ export function loadingLens(anchor: LensAnchor, doc: ClozeDocument, what: string
   return lens(line === context.firstLine ? `$(loading~spin) ${what}` : '$(loading~spin)', openAt(context, line), null);
 }
 
+/**
+ * The lens while the model itself is not there yet (downloading, failed, not
+ * a model id): the title once, on the first lens; the others short (a spinner
+ * while it downloads, else a pointer to the first lens), so a file with many
+ * examples does not repeat the same sentence on every line. Undefined: no lens.
+ */
+export function pendingModelLens(
+  anchor: LensAnchor,
+  doc: ClozeDocument,
+  pending: { readonly title: string; readonly waiting: boolean },
+  context: LensContext,
+): LensContent | undefined {
+  if (anchor.kind === 'label' || anchor.kind === 'prior' || (anchor.kind === 'example' && (anchor.part ?? 0) > 0)) return undefined;
+  const line = anchorLine(doc, anchor);
+  if (line === context.firstLine) return { title: pending.title, command: '', arguments: [], numbers: null };
+  return lens(
+    pending.waiting ? '$(loading~spin)' : `$(circle-slash) no preview (see line ${context.firstLine})`,
+    openAt(context, line),
+    null,
+  );
+}
+
 /** The lens of an anchor once the preview is there; undefined: this anchor has nothing to say. */
 export function lensContent(
   anchor: LensAnchor,

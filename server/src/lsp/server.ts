@@ -70,6 +70,7 @@ import {
   lensAnchors,
   lensContent,
   loadingLens,
+  pendingModelLens,
   withPlainIcons,
   type LensAnchor,
   type LensContent,
@@ -645,14 +646,14 @@ export class ClozeServer {
   }
 
   /** The lens title while the document's model is not ready for scoring: its download's state. */
-  private pendingModelTitle(choice: ModelChoice, settings: ClozeSettings): string | undefined {
+  private pendingModelTitle(choice: ModelChoice, settings: ClozeSettings): { title: string; waiting: boolean } | undefined {
     if (choice.location.ok && choice.location.source === 'remote' && !isHubId(choice.id))
-      return `no preview: ${choice.id} is not a model id`;
+      return { title: `no preview: ${choice.id} is not a model id`, waiting: false };
     if (!this.filesToFetch(choice, settings)) return undefined;
     const state = this.downloads.state(choice.id);
-    if (state?.state === 'failed') return `${choice.id} is unavailable: ${state.error.message.split('. ')[0]}`;
+    if (state?.state === 'failed') return { title: `${choice.id} is unavailable: ${state.error.message.split('. ')[0]}`, waiting: false };
     const progress = state?.state === 'running' ? describeProgress(state.progress) : '';
-    return `loading ${choice.id}…${progress ? ` ${progress}` : ''}`;
+    return { title: `loading ${choice.id}…${progress ? ` ${progress}` : ''}`, waiting: true };
   }
 
   private async hover(uri: string, position: { line: number; character: number }): Promise<Hover | null> {
@@ -977,10 +978,13 @@ export class ClozeServer {
     if (!request) return [];
     const pending = this.pendingModelTitle(request.choice, request.settings);
     if (pending) {
-      return lensAnchors(request.doc).map((anchor) => ({
-        range: toRange(request.doc, anchor.span),
-        command: { title: pending, command: '' },
-      }));
+      // The reason once, on the first lens; the others short.
+      const anchors = lensAnchors(request.doc);
+      const context = this.lensContext(uri, request.doc, anchors);
+      return anchors.flatMap((anchor) => {
+        const content = pendingModelLens(anchor, request.doc, pending, context);
+        return content ? [{ range: toRange(request.doc, anchor.span), command: lensCommand(content, this.codicons) }] : [];
+      });
     }
     const { previews } = this.inferenceFor();
     previews.focus(uri);
@@ -1118,7 +1122,10 @@ export class ClozeServer {
       return { ...lens, command: { title: '…', command: '' } };
     }
     const pending = this.pendingModelTitle(request.choice, request.settings);
-    if (pending) return { ...lens, command: { title: pending, command: '' } };
+    if (pending) {
+      const content = pendingModelLens(data.anchor, request.doc, pending, this.lensContext(data.uri, request.doc));
+      return { ...lens, command: content ? lensCommand(content, this.codicons) : { title: '', command: '' } };
+    }
     this.inferenceFor().previews.focus(data.uri);
     const outcome = await this.trackPreview(request);
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
