@@ -1104,7 +1104,7 @@ export class ClozeServer {
     if (!request) return { uri, version, calibrate: false, files: [], reason: 'previews are off, or the workspace is not trusted' };
     const base = { uri, version: request.version, calibrate: request.settings.preview.calibrate };
     const pending = this.pendingModelTitle(request.choice, request.settings);
-    if (pending) return { ...base, files: [], reason: pending };
+    if (pending) return { ...base, files: [], reason: pending.title };
     const file = uriToPath(uri);
     if (!file) return { ...base, files: [], reason: 'save the file first: its `data:` paths are read relative to it' };
     const choices = [request.choice, ...request.service.otherModelChoices(request.doc, file, request.choice, request.settings.models)];
