@@ -34,8 +34,9 @@
  * why, and the caller runs the graph without it.
  */
 
-import { ELEM_FLOAT, ELEM_INT64, valueInfo, attribute, readFields, text } from './onnxProto';
+import { ELEM_FLOAT, ELEM_INT64, valueInfo, attribute, readFields } from './onnxProto';
 import {
+  attributeFields,
   constantTest,
   type GraphNode,
   intAttribute,
@@ -284,30 +285,14 @@ function tokenWiseRegion(graph: OnnxGraph, hidden: string, reader: GraphNode): {
 
 /** The rank of a Constant node's `value` tensor, or undefined when it has none. */
 function constantRank(node: GraphNode): number | undefined {
-  for (const field of node.rest) {
-    const [outer] = readFields(field, 0, field.length);
-    if (outer?.field !== 5 || outer.wire !== 2) continue;
-    const parts = readFields(field, outer.start, outer.end);
-    if (
-      text(
-        field,
-        parts.find((p) => p.field === 1),
-      ) !== 'value'
-    )
-      continue;
-    const tensor = parts.find((p) => p.field === 5 && p.wire === 2);
-    if (!tensor) return undefined;
-    const tensorParts = readFields(field, tensor.start, tensor.end);
-    const dims = tensorParts.filter((p) => p.field === 1);
-    // Packed dims: count the varints.
-    if (dims.length === 1 && dims[0].wire === 2) {
-      let count = 0;
-      for (let j = dims[0].start; j < dims[0].end; j++) if ((field[j] & 0x80) === 0) count++;
-      return count;
-    }
-    return dims.length;
-  }
-  return undefined;
+  const value = attributeFields(node, 'value');
+  const tensor = value?.parts.find((p) => p.field === 5 && p.wire === 2);
+  if (!value || !tensor) return undefined;
+  const dims = readFields(value.bytes, tensor.start, tensor.end).filter((p) => p.field === 1);
+  // Packed dims: one field holding every dimension; count its varints.
+  if (dims.length === 1 && dims[0].wire === 2)
+    return value.bytes.subarray(dims[0].start, dims[0].end).filter((b) => (b & 0x80) === 0).length;
+  return dims.length;
 }
 
 /** Whether a tensor is a constant vector (rank 1) given as an initializer. */

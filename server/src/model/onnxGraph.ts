@@ -261,68 +261,49 @@ function dims(bytes: Uint8Array, tensorParts: readonly Field[]): number[] {
   return out;
 }
 
-/** A node's integer attribute (negative values decoded), or undefined. */
-export function intAttribute(node: GraphNode, name: string): number | undefined {
+/** A node's attribute by name: the AttributeProto's fields and the bytes they index, or undefined. */
+export function attributeFields(node: GraphNode, name: string): { readonly bytes: Uint8Array; readonly parts: Field[] } | undefined {
   for (const field of node.rest) {
     const [outer] = readFields(field, 0, field.length);
     if (outer?.field !== 5 || outer.wire !== 2) continue;
     const parts = readFields(field, outer.start, outer.end);
-    if (
-      text(
-        field,
-        parts.find((p) => p.field === 1),
-      ) !== name
-    )
-      continue;
-    const value = parts.find((p) => p.field === 3 && p.wire === 0);
-    if (!value) return undefined;
-    // Decode the varint again as a 64-bit two's complement (an axis of -1 is ten bytes).
-    let result = 0n;
-    let shift = 0n;
-    for (let i = value.start; i < value.to; i++) {
-      result |= BigInt(field[i] & 0x7f) << shift;
-      shift += 7n;
-      if ((field[i] & 0x80) === 0) break;
-    }
-    return Number(BigInt.asIntN(64, result));
+    const named = parts.find((p) => p.field === 1);
+    if (text(field, named) === name) return { bytes: field, parts };
   }
   return undefined;
 }
 
+/** The varints in bytes[from, to) as 64-bit two's complement (an axis of -1 is ten bytes). */
+function signedVarints(bytes: Uint8Array, from: number, to: number): number[] {
+  const values: number[] = [];
+  let result = 0n;
+  let shift = 0n;
+  for (let i = from; i < to; i++) {
+    result |= BigInt(bytes[i] & 0x7f) << shift;
+    shift += 7n;
+    if ((bytes[i] & 0x80) === 0) {
+      values.push(Number(BigInt.asIntN(64, result)));
+      result = 0n;
+      shift = 0n;
+    }
+  }
+  return values;
+}
+
+/** A node's integer attribute (negative values decoded), or undefined. */
+export function intAttribute(node: GraphNode, name: string): number | undefined {
+  const attribute = attributeFields(node, name);
+  const value = attribute?.parts.find((p) => p.field === 3 && p.wire === 0);
+  return attribute && value ? signedVarints(attribute.bytes, value.start, value.to)[0] : undefined;
+}
+
 /** A node's list-of-integers attribute (negative values decoded; repeated or packed), or undefined. */
 export function intsAttribute(node: GraphNode, name: string): number[] | undefined {
-  for (const field of node.rest) {
-    const [outer] = readFields(field, 0, field.length);
-    if (outer?.field !== 5 || outer.wire !== 2) continue;
-    const parts = readFields(field, outer.start, outer.end);
-    if (
-      text(
-        field,
-        parts.find((p) => p.field === 1),
-      ) !== name
-    )
-      continue;
-    const values: number[] = [];
-    const decode = (from: number, to: number): void => {
-      let result = 0n;
-      let shift = 0n;
-      for (let i = from; i < to; i++) {
-        result |= BigInt(field[i] & 0x7f) << shift;
-        shift += 7n;
-        if ((field[i] & 0x80) === 0) {
-          values.push(Number(BigInt.asIntN(64, result)));
-          result = 0n;
-          shift = 0n;
-        }
-      }
-    };
-    for (const p of parts.filter((p) => p.field === 8)) {
-      if (p.wire === 0) decode(p.start, p.to);
-      else if (p.wire === 2) decode(p.start, p.end);
-    }
-    return values;
-  }
-  return undefined;
+  const attribute = attributeFields(node, name);
+  if (!attribute) return undefined;
+  return attribute.parts
+    .filter((p) => p.field === 8 && (p.wire === 0 || p.wire === 2))
+    .flatMap((p) => signedVarints(attribute.bytes, p.start, p.wire === 0 ? p.to : p.end));
 }
 
 /** The values of a numeric initializer (float32, int8, uint8, int32 or int64), from raw_data or the typed fields; undefined for other kinds. */
