@@ -160,6 +160,17 @@ describe('downloads that do not finish', () => {
     await tarpit.close();
   });
 
+  test('a timeout names the settings in the editor and the flags in the CLI', async () => {
+    const tarpit = await startTarpit();
+    const request = { id, files: TOKENIZER_FILES, hub: hubOptions(tarpit.url, 300) };
+    const editor = await failure(downloadModel({ ...request, cacheDir: freshCache() }));
+    assert.match(editor.message, /models folder \(cloze\.modelsDir\)\. Edit the id or save the file to try again\./);
+    const cli = await failure(downloadModel({ ...request, cacheDir: freshCache(), userInterface: 'cli' }));
+    assert.match(cli.message, /models folder \(--models-dir or CLOZE_MODELS_DIR\)\. Run the command again to retry\./);
+    assert.doesNotMatch(cli.message, /cloze\.|save the file/);
+    await tarpit.close();
+  });
+
   test('a connection broken off mid-file leaves nothing half-written', async () => {
     const hub = await startHub({ models: { [id]: source() }, breakAfterBytes: 2_000_000 });
     const cacheDir = freshCache();

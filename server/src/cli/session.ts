@@ -118,7 +118,7 @@ export async function openScoringSession(
     if ((location.source === 'remote' || location.source === 'cache') && service.settings.allowRemoteModels) {
       // The model file is fetched by Cloze's downloader (timeouts, atomic files) and read from the cache.
       const files = [...TOKENIZER_FILES, onnxFile(options.quantized)];
-      await downloadModel({ id: location.id, cacheDir: service.settings.cacheDir, files, hub: hubOptionsFromEnv() });
+      await downloadModel({ id: location.id, cacheDir: service.settings.cacheDir, files, hub: hubOptionsFromEnv(), userInterface: 'cli' });
       location = { ...location, source: 'cache' };
     }
     engine = await MaskedLmEngine.load(location, service.settings.cacheDir, {

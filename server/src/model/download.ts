@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
+import { modelsFolderHint, type UserInterface } from './wording';
 
 /**
  * Downloads a model's files from the Hugging Face hub (or a mirror with the
@@ -136,6 +137,8 @@ export interface DownloadRequest {
   readonly onProgress?: (progress: DownloadProgress) => void;
   /** Called after each file has landed in the cache. */
   readonly onFile?: (file: string) => void;
+  /** Whose settings or flags the error messages name (default: the editor). */
+  readonly userInterface?: UserInterface;
 }
 
 /**
@@ -172,7 +175,7 @@ export async function downloadModel(request: DownloadRequest): Promise<void> {
         received += bytes;
         request.onProgress?.({ file, receivedBytes: received, totalBytes: announced > 0 ? announced : undefined });
       }).catch((error: unknown) => {
-        throw explain(error, id, file, hub);
+        throw explain(error, id, file, hub, request.userInterface ?? 'editor');
       });
       if (file.endsWith('.json')) {
         try {
@@ -232,28 +235,31 @@ class HttpFailure extends Error {
   }
 }
 
-function explain(error: unknown, id: string, file: string, hub: HubOptions): DownloadError {
+function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: UserInterface): DownloadError {
   if (error instanceof DownloadError) return error;
   if (!(error instanceof HttpFailure)) return new DownloadError('disk', `${file} of ${id} could not be saved: ${messageOf(error)}.`);
   const { status, code, host } = error;
-  const retry = 'Edit the id or save the file to try again.';
+  const retry = ui === 'cli' ? 'Run the command again to retry.' : 'Edit the id or save the file to try again.';
+  const folder = `put the model in the models folder (${modelsFolderHint(ui)})`;
+  const noDownloads = ui === 'cli' ? 'run with --offline' : 'turn downloads off (cloze.allowRemoteModels)';
+  const environment = ui === 'cli' ? 'environment' : "editor's environment";
   if (code === 'ABORT') return cancelled();
   if (code === 'CONNECT_TIMEOUT') {
     return new DownloadError(
       'timeout',
-      `no connection to ${host} within ${seconds(hub.connectTimeoutMs)}. Check the network (or a proxy), or put the model in the models folder (cloze.modelsDir). ${retry}`,
+      `no connection to ${host} within ${seconds(hub.connectTimeoutMs)}. Check the network (or a proxy), or ${folder}. ${retry}`,
     );
   }
   if (code === 'READ_TIMEOUT') {
     return new DownloadError(
       'timeout',
-      `${host} accepted the connection but sent no answer within ${seconds(hub.readTimeoutMs)} (a filtering proxy or captive portal?). Check the network, or put the model in the models folder (cloze.modelsDir). ${retry}`,
+      `${host} accepted the connection but sent no answer within ${seconds(hub.readTimeoutMs)} (a filtering proxy or captive portal?). Check the network, or ${folder}. ${retry}`,
     );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'ENETDOWN') {
     return new DownloadError(
       'offline',
-      `offline: ${host} cannot be reached (${code}). Connect to the network, or put the model in the models folder (cloze.modelsDir) or turn downloads off (cloze.allowRemoteModels). ${retry}`,
+      `offline: ${host} cannot be reached (${code}). Connect to the network, or ${folder} or ${noDownloads}. ${retry}`,
     );
   }
   if (status === 404) {
@@ -264,13 +270,13 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions): Dow
         )
       : new DownloadError(
           'not-found',
-          `${id} has no ${file} on the hub (404): it is not exported for transformers.js. Use a Xenova/* export of the model${file.startsWith('onnx/') ? ', or switch cloze.quantized' : ''}.`,
+          `${id} has no ${file} on the hub (404): it is not exported for transformers.js. Use a Xenova/* export of the model${file.startsWith('onnx/') ? `, or ${ui === 'cli' ? 'the other precision (--no-quantized)' : 'switch cloze.quantized'}` : ''}.`,
         );
   }
   if (status === 401 || status === 403) {
     return new DownloadError(
       'unauthorized',
-      `the hub refused ${file} (${status}): ${id} is gated or private, or does not exist. Check the id; for a gated model accept its terms on huggingface.co and set HF_TOKEN in the editor's environment.${hub.token ? ' The HF_TOKEN set has no access to it.' : ''}`,
+      `the hub refused ${file} (${status}): ${id} is gated or private, or does not exist. Check the id; for a gated model accept its terms on huggingface.co and set HF_TOKEN in the ${environment}.${hub.token ? ' The HF_TOKEN set has no access to it.' : ''}`,
     );
   }
   if (status !== undefined) {

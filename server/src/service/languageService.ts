@@ -159,7 +159,13 @@ export class ClozeLanguageService {
     if (location.source === 'remote') {
       // Fetched by Cloze's own downloader (timeouts, atomic files), then read from the cache.
       try {
-        await downloadModel({ id: location.id, cacheDir: this.settings.cacheDir, files: TOKENIZER_FILES, hub: hubOptionsFromEnv() });
+        await downloadModel({
+          id: location.id,
+          cacheDir: this.settings.cacheDir,
+          files: TOKENIZER_FILES,
+          hub: hubOptionsFromEnv(),
+          userInterface: this.settings.userInterface,
+        });
       } catch (error) {
         return { ok: false, diagnostic: this.unavailable(choice, error instanceof Error ? error.message : String(error)) };
       }
