@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens } from 'vscode-languageserver-protocol';
 import { startServer, type TestClient } from '../support/lsp';
-import { cliMain, modelsDir } from '../support/paths';
+import { cliMain, modelsDir, sst2Lines } from '../support/paths';
 
 /**
  * The evaluation lens above a `data:` line (issue 13, items 1 and 4) over the real protocol: it
@@ -55,10 +55,7 @@ describe('the evaluation lens over stdio', () => {
   let uri: string;
 
   before(async () => {
-    const lines = fs
-      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
-      .split('\n')
-      .slice(0, ROWS);
+    const lines = sst2Lines(0, ROWS);
     fs.writeFileSync(path.join(dir, 'dev.jsonl'), `${lines.join('\n')}\n`);
     fs.writeFileSync(file, text);
     client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });

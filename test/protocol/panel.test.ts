@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import type { CodeLens } from 'vscode-languageserver-protocol';
 import type { EvaluateResult, ModelState, PreviewData } from '../../server/src/protocol/messages';
 import { startServer, type TestClient } from '../support/lsp';
-import { cliMain, modelsDir, repoRoot } from '../support/paths';
+import { cliMain, modelsDir, repoRoot, sst2Lines } from '../support/paths';
 
 /**
  * What the VS Code client's panel, status bar and evaluation command get from
@@ -161,10 +161,7 @@ describe('panel, evaluation and model state over stdio', () => {
   });
 
   test('cloze/evaluate gives the accuracies of `cloze eval --format json` on the data file', async () => {
-    const rows = fs
-      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
-      .split('\n')
-      .slice(0, 40);
+    const rows = sst2Lines(0, 40);
     fs.writeFileSync(path.join(dir, 'dev.jsonl'), `${rows.join('\n')}\n`);
     const file = path.join(dir, 'eval.cloze');
     const text = fs.readFileSync(sentiment, 'utf8').replace('model: review-bert-small', 'model: review-bert-small\ndata: dev.jsonl');

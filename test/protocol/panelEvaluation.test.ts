@@ -9,7 +9,7 @@ import type { DataEvaluationData } from '../../server/src/protocol/messages';
 import type { DataFigures } from '../../server/src/service/dataEvaluation';
 import type { FiguresRecord } from '../../server/src/service/evaluate';
 import { startServer, type TestClient } from '../support/lsp';
-import { cliMain, modelsDir } from '../support/paths';
+import { cliMain, modelsDir, sst2Rows } from '../support/paths';
 
 /**
  * The preview panel's evaluation (issue 13, item 1) over the real protocol (`cloze/dataEvaluation`),
@@ -40,12 +40,7 @@ const text = [
 const startLines = new Map<string, number>();
 
 function writeCsv(): void {
-  const source = fs
-    .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .slice(0, ROWS)
-    .map((line) => JSON.parse(line) as { text: string; label: string });
+  const source = sst2Rows(ROWS);
   const lines = ['text,label'];
   source.forEach((row, i) => {
     // Every fifth record spans two lines (a quoted line break) and quotes a word; every seventh follows a blank line.

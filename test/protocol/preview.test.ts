@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens, Hover } from 'vscode-languageserver-protocol';
 import { startServer, type TestClient } from '../support/lsp';
-import { cliMain, modelsDir, repoRoot } from '../support/paths';
+import { cliMain, modelsDir, repoRoot, sst2Rows } from '../support/paths';
 
 /**
  * The preview over the real protocol: lenses resolve to the numbers
@@ -112,12 +112,7 @@ describe('preview over stdio', () => {
 
   test('while a large preview runs, a hover on a label word answers without waiting for it', async () => {
     const big = pathToFileURL(path.join(repoRoot, 'test', 'fixtures', 'protocol-big.cloze')).href;
-    const reviews = fs
-      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .slice(0, 120)
-      .map((line) => JSON.parse(line) as { text: string; label: string });
+    const reviews = sst2Rows(120);
     const bigText = [
       'model: review-bert-small',
       'pattern a: {review} It was [MASK].',

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens, Diagnostic } from 'vscode-languageserver-protocol';
 import { brokenModelFolder, fixModelFolder } from '../support/brokenModels';
 import { startServer, type TestClient } from '../support/lsp';
-import { modelsDir } from '../support/paths';
+import { modelsDir, sst2Rows } from '../support/paths';
 
 /**
  * Issue 9 over the real protocol: stopping the server mid-preview, killing
@@ -22,12 +21,7 @@ interface Stats {
 }
 
 function reviews(count: number): Array<{ text: string; label: string }> {
-  return fs
-    .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .slice(0, count)
-    .map((line) => JSON.parse(line) as { text: string; label: string });
+  return sst2Rows(count);
 }
 
 function documentText(model: string, examples: number): string {

@@ -19,6 +19,20 @@ export function modelsDir(): string {
   return dir;
 }
 
+/** Lines [start, end) of ../shared/data/sst2-dev.jsonl (one labelled SST-2 dev sentence each), as in the file. */
+export function sst2Lines(start: number, end: number): string[] {
+  return fs
+    .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .slice(start, end);
+}
+
+/** The first `count` SST-2 dev rows, parsed. */
+export function sst2Rows(count: number): Array<{ text: string; label: string }> {
+  return sst2Lines(0, count).map((line) => JSON.parse(line) as { text: string; label: string });
+}
+
 /** Source fixtures live in test/fixtures (not compiled). */
 export const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
 

@@ -9,7 +9,7 @@ import { parse } from '../../server/src/language/parse';
 import type { Scorer } from '../../server/src/language/scores';
 import { MaskedLmEngine } from '../../server/src/model/engine';
 import { DataEvaluations, type DataEvaluationRequest } from '../../server/src/service/dataEvaluation';
-import { cliMain, modelsDir } from '../support/paths';
+import { cliMain, modelsDir, sst2Lines } from '../support/paths';
 import { loadTokenizer, serviceFor } from '../support/service';
 
 /**
@@ -61,10 +61,7 @@ describe('the evaluation lens figures', () => {
   const scored: string[] = [];
 
   before(async () => {
-    const lines = fs
-      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
-      .split('\n')
-      .slice(0, ROWS);
+    const lines = sst2Lines(0, ROWS);
     fs.writeFileSync(data, `${lines.join('\n')}\n`);
     fs.writeFileSync(file, text);
     const service = serviceFor('review-bert-small');

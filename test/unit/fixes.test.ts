@@ -31,7 +31,7 @@ import { listLocalModels } from '../../server/src/model/localModels';
 import { computePreview } from '../../server/src/service/preview';
 import { applyEdits, withCursor } from '../support/cursor';
 import { engineFor } from '../support/directOnnx';
-import { cliMain, fixturesDir, modelsDir } from '../support/paths';
+import { cliMain, fixturesDir, modelsDir, sst2Rows } from '../support/paths';
 import { loadTokenizer, serviceFor } from '../support/service';
 
 function check(text: string, tokenizer: TokenizerView | undefined): Diagnostic[] {
@@ -521,12 +521,7 @@ describe('completion', () => {
 describe('preview hovers with many examples (review-bert-small, 25 SST-2 sentences)', () => {
   test('examples by their first words, one percent format, at most 10 rows and "and K more"', async () => {
     const model = 'review-bert-small';
-    const rows = fs
-      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .slice(0, 25)
-      .map((l) => JSON.parse(l) as { text: string; label: string });
+    const rows = sst2Rows(25);
     const text = [
       'pattern short: {review} It was [MASK].',
       'pattern lead: Just [MASK]! {review}',

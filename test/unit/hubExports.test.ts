@@ -18,7 +18,7 @@ import { computePreview } from '../../server/src/service/preview';
 import { resolveModel } from '../../server/src/model/resolve';
 import { directDistribution, directRank, engineCacheDir, engineFor, freshEngine, modelFile } from '../support/directOnnx';
 import { fixtureModel } from '../support/fixtureGraphs';
-import { cliMain, fixturesDir, modelsDir, repoRoot } from '../support/paths';
+import { cliMain, fixturesDir, modelsDir, repoRoot, sst2Rows } from '../support/paths';
 import { loadTokenizer } from '../support/service';
 
 /**
@@ -30,13 +30,7 @@ import { loadTokenizer } from '../support/service';
 const int8Tolerance = 0.02;
 
 function sst2(count: number): string[] {
-  const file = path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl');
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .slice(0, count)
-    .map((line) => (JSON.parse(line) as { text: string }).text);
+  return sst2Rows(count).map((row) => row.text);
 }
 
 const patterns = [

@@ -5,12 +5,10 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parse } from '../../server/src/language/parse';
 import { computePreview } from '../../server/src/service/preview';
 import { directDistribution, directRank, engineFor, modelFile } from '../support/directOnnx';
-import { modelsDir } from '../support/paths';
+import { sst2Rows } from '../support/paths';
 import { loadTokenizer } from '../support/service';
 
 const model = 'review-bert-small';
@@ -25,16 +23,6 @@ const labels = { positive: [words.great, words.good], negative: [words.terrible,
  */
 const int8WordTolerance = 0.02;
 const int8LabelTolerance = 0.05;
-
-function sst2(count: number): Array<{ text: string; label: string }> {
-  const file = path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl');
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .slice(0, count)
-    .map((line) => JSON.parse(line) as { text: string; label: string });
-}
 
 function positive(p: (id: number) => number): number {
   const s = (ids: number[]): number => ids.reduce((sum, id) => sum + p(id), 0);
@@ -52,7 +40,7 @@ describe('review-bert-small against onnxruntime directly', () => {
     test(`${quantized ? 'model_quantized.onnx' : 'model.onnx'}: p(w | x), ranks and P(positive | x) to 1e-5`, async () => {
       const engine = await engineFor(model, { quantized });
       const tokenizer = await loadTokenizer(model);
-      const inputs = sst2(8).map((row, i) => patterns[i % patterns.length](row.text));
+      const inputs = sst2Rows(8).map((row, i) => patterns[i % patterns.length](row.text));
       const scores = await engine.score(inputs, wordIds, 3);
       for (const [i, input] of inputs.entries()) {
         const ids = [101, ...tokenizer.tokenize(input).map((piece) => piece.id), 102];
@@ -72,7 +60,7 @@ describe('review-bert-small against onnxruntime directly', () => {
   test(`the int8 file is within ${int8WordTolerance} of fp32 for p(w | x) and ${int8LabelTolerance} for P(L | x)`, async () => {
     const fp32 = await engineFor(model, { quantized: false });
     const int8 = await engineFor(model, { quantized: true });
-    const inputs = sst2(8).flatMap((row) => patterns.map((pattern) => pattern(row.text)));
+    const inputs = sst2Rows(8).flatMap((row) => patterns.map((pattern) => pattern(row.text)));
     const [a, b] = [await fp32.score(inputs, wordIds, 1), await int8.score(inputs, wordIds, 1)];
     let wordGap = 0;
     let labelGap = 0;

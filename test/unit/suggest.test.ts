@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { candidateWord, scoreVerbalizer, selectRows, type WordTable } from '../../server/src/language/labelSearch';
-import { cliMain, fixturesDir, modelsDir } from '../support/paths';
+import { cliMain, fixturesDir, modelsDir, sst2Lines } from '../support/paths';
 
 /**
  * `cloze suggest` (issue 13, item 3) through the real engine: on SST-2 rows
@@ -85,10 +85,7 @@ describe('cloze suggest', () => {
   test('on SST-2 rows it proposes sentiment words for the right labels, at least as accurate as great/terrible', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
     const data = path.join(dir, 'rows.jsonl');
-    const sst2 = fs
-      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
-      .split('\n')
-      .slice(0, 120);
+    const sst2 = sst2Lines(0, 120);
     fs.writeFileSync(data, sst2.join('\n'));
     const run = cloze('suggest', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), '--data', data, '--top', '3', '--format', 'json');
     assert.equal(run.status, 0, run.stderr);
@@ -132,11 +129,7 @@ describe('cloze suggest', () => {
     // a search that ranked words by anything but the rows' labels (the label names, the file's
     // verbalizer) would propose the same words both times.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
-    const lines = fs
-      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .slice(600, 700);
+    const lines = sst2Lines(600, 700);
     const asIs = path.join(dir, 'as-is.jsonl');
     const swapped = path.join(dir, 'swapped.jsonl');
     fs.writeFileSync(asIs, lines.join('\n'));
