@@ -6,6 +6,7 @@ import type { CodeLens, Diagnostic } from 'vscode-languageserver-protocol';
 import { brokenModelFolder, fixModelFolder } from '../support/brokenModels';
 import { startServer, type TestClient } from '../support/lsp';
 import { modelsDir, sst2Rows } from '../support/paths';
+import { alive } from '../support/processes';
 
 /**
  * Issue 9 over the real protocol: stopping the server mid-preview, killing
@@ -62,15 +63,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

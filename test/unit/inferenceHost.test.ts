@@ -13,6 +13,7 @@ import type { ModelRequest } from '../../server/src/model/messages';
 import { brokenModelFolder, fixModelFolder, writeBrokenOnnx } from '../support/brokenModels';
 import { engineCacheDir, location } from '../support/directOnnx';
 import { cliMain, modelsDir } from '../support/paths';
+import { alive } from '../support/processes';
 
 const model: ModelRequest = { location: location('tiny-random-bert-uncased'), cacheDir: engineCacheDir, quantized: true };
 const wordIds = [2307, 6659];
@@ -32,15 +33,6 @@ function host(options: ConstructorParameters<typeof InferenceWorker>[0] = {}): I
   return created;
 }
 after(async () => Promise.all(hosts.map((h) => h.dispose())));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('the inference process', () => {
   test('survives being killed 6 times while scoring: every request is answered, by a fresh process', async () => {
