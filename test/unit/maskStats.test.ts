@@ -10,8 +10,8 @@ import * as ort from 'onnxruntime-node';
 import { LogitsCache } from '../../server/src/model/logitsCache';
 import { maskScoresFromLogits, maskScoresFromStats } from '../../server/src/model/maskDistribution';
 import { MaskStats } from '../../server/src/model/maskStats';
-import { maskOnlyGraph } from '../../server/src/model/maskOnlyGraph';
-import { modelFile } from '../support/directOnnx';
+import { maskOnlyGraph, previewGraph } from '../../server/src/model/maskOnlyGraph';
+import { freshEngine, modelFile } from '../support/directOnnx';
 
 /** Real rows: review-bert-small's logits at the mask of `[CLS] it was [MASK] . [SEP]` and of `[CLS] [MASK] ! [SEP]`. */
 async function realRows(): Promise<{ data: Float32Array; rows: number; vocabulary: number }> {
@@ -117,6 +117,73 @@ describe('softmax statistics by ONNX Runtime', () => {
       data[2 * vocabulary + i] = Math.sin(i * 12.9898) * 4;
     }
     compare(data, 3, vocabulary, [3, 10, 17, 49], 5, await stats.compute(data, 3, vocabulary, 5));
+  });
+});
+
+describe('statistics in the model graph', () => {
+  // Opset 14 (our export, weight-only int8) and opset 11 (the hub's recipe, dynamic int8), where
+  // reductions and Unsqueeze take their axes as attributes.
+  for (const [model, quantized] of [
+    ['review-bert-small', true],
+    ['review-bert-small-xenova', true],
+    ['review-bert-small-xenova', false],
+  ] as const) {
+    test(`${model} ${quantized ? 'int8' : 'fp32'}: the graph's own statistics are those of the separate graphs on its logits, bit for bit`, async () => {
+      const graph = previewGraph(fs.readFileSync(modelFile(model, quantized)), { statistics: true });
+      const head = graph.statistics;
+      assert.ok(head && graph.maskInput && graph.output, 'the mask-only graph gets the statistics');
+      const session = await ort.InferenceSession.create(graph.bytes);
+      const ids = [101, 2009, 2001, 103, 1012, 102, 101, 103, 999, 102, 0, 0];
+      const shape = [2, 6];
+      const words = [2307, 2204, 6659, 2919, 0, 30521];
+      const output = await session.run({
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), shape),
+        attention_mask: new ort.Tensor('int64', BigInt64Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0], BigInt), shape),
+        token_type_ids: new ort.Tensor('int64', new BigInt64Array(12), shape),
+        [graph.maskInput]: new ort.Tensor('int64', BigInt64Array.from([3n, 6n + 1n]), [2]),
+        [head.k]: new ort.Tensor('int64', BigInt64Array.from([7n]), [1]),
+        [head.words]: new ort.Tensor('int64', BigInt64Array.from(words, BigInt), [words.length]),
+      });
+      const logits = output[graph.output];
+      const [rows, vocabulary] = logits.dims;
+      const data = logits.data as Float32Array;
+      const separate = await MaskStats.create({});
+      assert.ok(separate);
+      const stats = await separate.compute(data, rows, vocabulary, 7);
+      assert.deepEqual(Array.from(output[head.max].data as Float32Array), Array.from(stats.max));
+      assert.deepEqual(Array.from(output[head.sum].data as Float64Array), Array.from(stats.sum));
+      assert.deepEqual(Array.from(output[head.top].data as BigInt64Array), Array.from(stats.top));
+      assert.deepEqual(
+        Array.from(output[head.above].data as Int32Array),
+        Array.from((await separate.above(data, rows, vocabulary, words)) ?? []),
+      );
+      compare(data, rows, vocabulary, words, 7, stats);
+    });
+  }
+
+  test('more label words than the graph ranks at once: counted after the model calls, the same ranks', async () => {
+    const engine = await freshEngine('review-bert-small-xenova');
+    const inputs = ['it was [MASK] .', 'the movie is [MASK] !', 'just [MASK] ! a waste of time .', 'a [MASK] film , truly .'];
+    const few = [2307, 2204, 6659, 2919];
+    // 4 inputs × 40 words × 30,522 logits is above the bound: the graph gets no ids, the separate graph ranks them.
+    const many = [...few, ...Array.from({ length: 36 }, (_, i) => 1000 + i * 700)];
+    const inGraph = await engine.score(inputs, few, 5);
+    engine.clearCache();
+    const after = await engine.score(inputs, many, 5);
+    assert.equal(engine.stats().cacheEntries, inputs.length);
+    for (const [i, scores] of inGraph.entries()) {
+      assert.deepEqual(
+        scores.words.map((w) => [w.tokenId, w.rank, w.p]),
+        after[i].words.slice(0, few.length).map((w) => [w.tokenId, w.rank, w.p]),
+      );
+      assert.deepEqual(
+        scores.top.map((t) => t.tokenId),
+        after[i].top.map((t) => t.tokenId),
+      );
+    }
+    // And from the cache (the separate graphs): the same again.
+    const cached = await engine.score(inputs, few, 5);
+    assert.deepEqual(cached, inGraph);
   });
 });
 

@@ -9,7 +9,7 @@ import { LogitsCache } from './logitsCache';
 import { modelMaxLength, numberOr } from './maxLength';
 import { maskNotFound, maskScoresFromLogits, maskScoresFromStats } from './maskDistribution';
 import { type Precision, previewGraph, type PreviewGraph } from './maskOnlyGraph';
-import { MaskStats, type RowStats } from './maskStats';
+import { MaskStats, RANK_CELLS, type RowStats, type StatisticsHead } from './maskStats';
 import { externalDataProblem } from './externalData';
 import { locationKey, type ModelLocation } from './resolve';
 import { withModelEnv } from './transformers';
@@ -144,8 +144,10 @@ export class MaskedLmEngine {
     /** The mask-only graph's position input, when the engine runs that graph. */
     private readonly maskInput: string | undefined,
     private readonly output: string,
-    /** Softmax statistics by ONNX Runtime; undefined: computed in JavaScript. */
+    /** Softmax statistics by ONNX Runtime for rows not computed with them (cached rows); undefined: computed in JavaScript. */
     private readonly maskStats: MaskStats | undefined,
+    /** The statistics the model's own graph returns beside the logits (`appendMaskStatistics`), when it does, and its rows' width. */
+    private readonly statisticsHead: (StatisticsHead & { readonly rowWidth: number }) | undefined,
     config: Readonly<Record<string, unknown>>,
     options: EngineOptions,
   ) {
@@ -180,6 +182,7 @@ export class MaskedLmEngine {
     let config: Record<string, unknown>;
     let session: ort.InferenceSession;
     let prepared: PreviewGraph;
+    let rowWidth: number | undefined;
     try {
       ({ tokenizer, config } = await withModelEnv(location, cacheDir, async (module) => {
         const loadedTokenizer = await module.AutoTokenizer.from_pretrained(location.name);
@@ -194,7 +197,7 @@ export class MaskedLmEngine {
       const bytes = await fs.promises.readFile(path.join(folder, file));
       const external = externalDataProblem(bytes, path.join(folder, file), folder);
       if (external) throw new Error(`${file} cannot be used: ${external}`);
-      ({ prepared, session } = await preparedSession(bytes, tokenizer));
+      ({ prepared, session, rowWidth } = await preparedSession(bytes, tokenizer));
     } catch (error) {
       throw new Error(describeEngineLoadError(location, file, quantized, error, ui));
     }
@@ -222,7 +225,8 @@ export class MaskedLmEngine {
       loadMs: performance.now() - started,
     };
     const maskStats = await MaskStats.create(sessionOptions);
-    return new MaskedLmEngine(info, tokenizer, session, prepared.maskInput, output, maskStats, config, options);
+    const head = prepared.statistics && rowWidth !== undefined ? { ...prepared.statistics, rowWidth } : undefined;
+    return new MaskedLmEngine(info, tokenizer, session, prepared.maskInput, output, maskStats, head, config, options);
   }
 
   stats(): EngineCounters & { readonly cacheEntries: number } {
@@ -277,43 +281,56 @@ export class MaskedLmEngine {
 
     // The softmax statistics of each row this call reads, for its top k.
     const statistics = new Map<string, { max: number; sum: number; top: number[]; above?: number[] }>();
-    const record = async (maskStats: MaskStats, keys: readonly string[], data: Float32Array, vocabulary: number): Promise<void> => {
-      const stats: RowStats = await maskStats.compute(data, keys.length, vocabulary, topK);
-      // The ranks of the ids within the vocabulary (one outside it ranks last, in maskScoresFromStats).
-      const inside = wordIds.filter((id) => id >= 0 && id < vocabulary);
-      const above = await maskStats.above(data, keys.length, vocabulary, inside);
+    const record = (
+      keys: readonly string[],
+      stats: RowStats,
+      above: Int32Array | undefined,
+      inside: readonly number[],
+      vocabulary: number,
+    ): void => {
       keys.forEach((key, row) => {
         const top = Array.from(stats.top.subarray(row * stats.k, (row + 1) * stats.k), Number);
         const counts = above?.subarray(row * inside.length, (row + 1) * inside.length);
         let next = 0;
+        // The ranks of the ids within the vocabulary (one outside it ranks last, in maskScoresFromStats).
         const perWord = counts && wordIds.map((id) => (id >= 0 && id < vocabulary ? counts[next++] : 0));
         statistics.set(key, { max: stats.max[row], sum: stats.sum[row], top, ...(perWord ? { above: perWord } : {}) });
       });
     };
+    const within = (vocabulary: number): number[] => wordIds.filter((id) => id >= 0 && id < vocabulary);
 
-    // The mask-only graph's logits of each batch, one buffer a batch, for the statistics below.
-    const computed: { keys: string[]; logits: Float32Array; vocabulary: number }[] = [];
+    // Each mask-only batch: its rows in one buffer, and what the model's graph already computed of their statistics.
+    const computed: { keys: string[]; logits: Float32Array; vocabulary: number; stats?: RowStats; above?: Int32Array }[] = [];
     for (const batch of this.batches(toRun)) {
       // ONNX Runtime runs synchronously on this thread: yield once per batch so a
       // cancel message (or any other event) gets through between batches.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (signal?.aborted) throw new CancelledError();
-      const { rows: logits, contiguous } = await this.run(batch);
+      const { rows: logits, contiguous, stats, above } = await this.run(batch, topK, wordIds);
       batch.forEach((input, i) => {
         rows.set(input.cacheKey, logits[i]);
         this.cache.set(input.cacheKey, logits[i]);
       });
       this.counters.computedPairs += batch.length;
-      if (contiguous) computed.push({ keys: batch.map((input) => input.cacheKey), logits: contiguous, vocabulary: logits[0].length });
+      const keys = batch.map((input) => input.cacheKey);
+      const vocabulary = logits[0].length;
+      if (stats && above) record(keys, stats, above, within(vocabulary), vocabulary);
+      else if (contiguous) computed.push({ keys, logits: contiguous, vocabulary, ...(stats ? { stats } : {}) });
     }
 
     if (this.maskStats) {
-      // The statistics only after every model call of this request: a call of the
-      // statistics session between two model calls made the next model call about
-      // 40% slower (review-bert-small-xenova fp32, 256 pairs: 2.2 against 1.5 ms a
-      // pair), whatever the statistics session's threads; after them it costs its own
-      // time only.
-      for (const { keys, logits, vocabulary } of computed) await record(this.maskStats, keys, logits, vocabulary);
+      const maskStats = this.maskStats;
+      // What the model's graph did not compute, only after every model call of this
+      // request: a call of the statistics session between two model calls made the
+      // next model call about 40% slower (review-bert-small-xenova fp32, 256 pairs:
+      // 2.2 against 1.5 ms a pair), whatever the statistics session's threads; after
+      // them it costs its own time only.
+      const complete = async (keys: readonly string[], data: Float32Array, vocabulary: number, given?: RowStats): Promise<void> => {
+        const inside = within(vocabulary);
+        const stats = given ?? (await maskStats.compute(data, keys.length, vocabulary, topK));
+        record(keys, stats, await maskStats.above(data, keys.length, vocabulary, inside), inside, vocabulary);
+      };
+      for (const { keys, logits, vocabulary, stats } of computed) await complete(keys, logits, vocabulary, stats);
       // Rows from the cache (and the full graph's rows): their statistics, a few rows a call.
       const pending = [...rows].filter((entry): entry is [string, Float32Array] => entry[1] !== null && !statistics.has(entry[0]));
       for (let start = 0; start < pending.length; start += STATS_ROWS) {
@@ -321,8 +338,7 @@ export class MaskedLmEngine {
         const vocabulary = chunk[0][1].length;
         const data = new Float32Array(chunk.length * vocabulary);
         chunk.forEach(([, row], i) => data.set(row, i * vocabulary));
-        await record(
-          this.maskStats,
+        await complete(
           chunk.map(([key]) => key),
           data,
           vocabulary,
@@ -403,7 +419,11 @@ export class MaskedLmEngine {
    * position and returns one logits row per input; the full graph returns
    * them at every position and the mask rows are copied out.
    */
-  private async run(batch: readonly EncodedInput[]): Promise<{ rows: Float32Array[]; contiguous: Float32Array | undefined }> {
+  private async run(
+    batch: readonly EncodedInput[],
+    topK: number,
+    wordIds: readonly number[],
+  ): Promise<{ rows: Float32Array[]; contiguous: Float32Array | undefined; stats?: RowStats; above?: Int32Array }> {
     const width = Math.max(...batch.map((input) => input.ids.length));
     const shape = [batch.length, width];
     const inputIds = new BigInt64Array(batch.length * width).fill(BigInt(this.padTokenId));
@@ -431,8 +451,25 @@ export class MaskedLmEngine {
         [batch.length],
       );
     }
+    const head = this.maskInput ? this.statisticsHead : undefined;
+    let request: { k: number; words: number[]; ranked: boolean } | undefined;
+    if (head) {
+      // The graph's statistics need ids inside the row and k at most its width: the width the load probe saw.
+      const width = head.rowWidth;
+      const inside = wordIds.filter((id) => id >= 0 && id < width);
+      // The ranks' [batch, words, vocabulary] intermediate is bounded as the separate graph's is: above that, no ids here and the ranks after.
+      const words = batch.length * inside.length * width <= RANK_CELLS ? inside : [];
+      request = { k: Math.max(1, Math.min(Math.floor(topK), width)), words, ranked: words.length === inside.length };
+      feeds[head.k] = new ort.Tensor('int64', BigInt64Array.from([BigInt(request.k)]), [1]);
+      feeds[head.words] = new ort.Tensor(
+        'int64',
+        BigInt64Array.from(words, (id) => BigInt(id)),
+        [words.length],
+      );
+    }
     const started = performance.now();
-    const logits = (await this.session.run(feeds))[this.output];
+    const outputs = await this.session.run(feeds);
+    const logits = outputs[this.output];
     this.counters.modelMs += performance.now() - started;
     this.counters.batches++;
     const data = logits.data;
@@ -449,7 +486,17 @@ export class MaskedLmEngine {
     const all = data as Float32Array;
     if (this.maskInput) {
       // One row per input already: views, not copies (copying a fresh 120 KB row cost about 0.08 ms).
-      return { rows: batch.map((_, row) => all.subarray(row * vocabSize, (row + 1) * vocabSize)), contiguous: all };
+      const rows = batch.map((_, row) => all.subarray(row * vocabSize, (row + 1) * vocabSize));
+      if (!head || !request || vocabSize !== head.rowWidth) return { rows, contiguous: all };
+      const stats: RowStats = {
+        max: outputs[head.max].data as Float32Array,
+        sum: outputs[head.sum].data as Float64Array,
+        top: outputs[head.top].data as BigInt64Array,
+        k: request.k,
+      };
+      // No ids were given when the ranks would not fit: they are counted after the model calls.
+      const above = request.ranked ? (outputs[head.above].data as Int32Array) : undefined;
+      return { rows, contiguous: all, stats, ...(above ? { above } : {}) };
     }
     // Copy the mask rows out so the batch's large logits buffer can be freed.
     const rows = batch.map((input, row) =>
@@ -460,24 +507,29 @@ export class MaskedLmEngine {
 }
 
 /**
- * The session for previews: the mask-only graph when the file allows it and it
- * passes a one-input probe, else the full graph (with per-token quantization
- * if it can be), else the file as shipped; the graph says why.
+ * The session for previews: the mask-only graph, with the softmax statistics
+ * in it, when the file allows it and it passes a one-input probe; else the
+ * mask-only graph alone; else the full graph (with per-token quantization if
+ * it can be), else the file as shipped; the graph says why.
  */
 async function preparedSession(
   bytes: Uint8Array,
   tokenizer: PreTrainedTokenizer,
-): Promise<{ prepared: PreviewGraph; session: ort.InferenceSession }> {
-  let prepared = previewGraph(bytes);
-  if (prepared.graph === 'mask-only') {
-    let problem: string | undefined;
+): Promise<{ prepared: PreviewGraph; session: ort.InferenceSession; rowWidth?: number }> {
+  let prepared = previewGraph(bytes, { statistics: true });
+  let problem: string | undefined;
+  for (const candidate of prepared.statistics ? [prepared, previewGraph(bytes)] : [prepared]) {
+    if (candidate.graph !== 'mask-only') break;
     try {
-      const session = await ort.InferenceSession.create(prepared.bytes, sessionOptions);
-      problem = await probeMaskOnly(session, prepared, tokenizer);
-      if (problem === undefined) return { prepared, session };
+      const session = await ort.InferenceSession.create(candidate.bytes, sessionOptions);
+      const probe = await probeMaskOnly(session, candidate, tokenizer);
+      if (typeof probe === 'number') return { prepared: candidate, session, rowWidth: probe };
+      problem = probe;
     } catch (error) {
       problem = `ONNX Runtime could not load it: ${firstLine(error)}`;
     }
+  }
+  if (prepared.graph === 'mask-only') {
     // A graph the rewrite misread: the full graph instead, and why.
     prepared = { ...previewGraph(bytes, { maskOnly: false }), reason: `the mask-only graph failed a check at load (${problem})` };
   }
@@ -501,12 +553,12 @@ async function preparedSession(
   return { prepared, session: await ort.InferenceSession.create(bytes, sessionOptions) };
 }
 
-/** Undefined when a rewritten graph runs and gives one vocabulary row for a one-input batch (`[CLS] [MASK] [SEP]`), else what went wrong. */
-async function probeMaskOnly(
-  session: ort.InferenceSession,
-  graph: PreviewGraph,
-  tokenizer: PreTrainedTokenizer,
-): Promise<string | undefined> {
+/**
+ * The width of the logits row when a rewritten graph runs on a one-input
+ * batch (`[CLS] [MASK] [SEP]`) and gives one row (and, with the statistics,
+ * statistics that agree with it), else what went wrong.
+ */
+async function probeMaskOnly(session: ort.InferenceSession, graph: PreviewGraph, tokenizer: PreTrainedTokenizer): Promise<number | string> {
   try {
     const ids = tokenizer.encode(tokenizer.mask_token ?? '');
     const mask = ids.indexOf(tokenizer.mask_token_id ?? -1);
@@ -519,9 +571,33 @@ async function probeMaskOnly(
     };
     if (session.inputNames.includes('token_type_ids'))
       feeds['token_type_ids'] = new ort.Tensor('int64', new BigInt64Array(ids.length), shape);
-    const logits = (await session.run(feeds))[graph.output];
+    const head = graph.statistics;
+    if (head) {
+      feeds[head.k] = new ort.Tensor('int64', BigInt64Array.from([1n]), [1]);
+      feeds[head.words] = new ort.Tensor('int64', BigInt64Array.from([0n]), [1]);
+    }
+    const outputs = await session.run(feeds);
+    const logits = outputs[graph.output];
     const ok = logits.dims.length === 2 && logits.dims[0] === 1 && logits.dims[1] > 1 && logits.data instanceof Float32Array;
-    return ok ? undefined : `it returned logits of shape [${logits.dims.join(', ')}]`;
+    if (!ok) return `it returned logits of shape [${logits.dims.join(', ')}]`;
+    if (head) {
+      // The statistics of the row against the row itself: the largest logit, its id first, and how many exceed token 0.
+      const row = logits.data as Float32Array;
+      let max = -Infinity;
+      let argmax = 0;
+      let above = 0;
+      row.forEach((value, id) => {
+        if (value > max) [max, argmax] = [value, id];
+        if (value > row[0]) above++;
+      });
+      const agrees =
+        (outputs[head.max].data as Float32Array)[0] === max &&
+        Number((outputs[head.top].data as BigInt64Array)[0]) === argmax &&
+        (outputs[head.above].data as Int32Array)[0] === above &&
+        (outputs[head.sum].data as Float64Array)[0] >= 1;
+      if (!agrees) return 'its softmax statistics disagree with its logits';
+    }
+    return logits.dims[1];
   } catch (error) {
     return `it did not run: ${firstLine(error)}`;
   }

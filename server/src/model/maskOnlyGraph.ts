@@ -50,6 +50,7 @@ import {
 } from './onnxGraph';
 import { foldWeightDequantization } from './foldDequantization';
 import { perTokenQuantization, type Precision, precisionOf } from './perTokenQuantization';
+import { appendMaskStatistics, type StatisticsHead } from './maskStats';
 
 export type { Precision } from './perTokenQuantization';
 
@@ -76,11 +77,19 @@ export interface PreviewGraph {
   readonly reason?: string;
   /** Why dynamic quantization stays per input (then only one input may run per call). */
   readonly quantizationReason?: string;
+  /** The softmax statistics and ranks computed in the same graph (option `statistics`, mask-only graphs). */
+  readonly statistics?: StatisticsHead;
 }
 
 export interface PreviewGraphOptions {
   /** false: keep the full graph (still with per-token quantization). */
   readonly maskOnly?: boolean;
+  /**
+   * true: the mask-only graph also returns each row's softmax statistics and
+   * the ranks of given ids (`appendMaskStatistics`), what the engine runs;
+   * false (the default): logits only, as the benchmark's limit runs.
+   */
+  readonly statistics?: boolean;
 }
 
 /** The graph to run for previews; never throws. */
@@ -97,6 +106,7 @@ export function previewGraph(model: Uint8Array, options: PreviewGraphOptions = {
     const maskOnly =
       options.maskOnly === false ? { ok: false as const, reason: 'the mask-only graph was turned off' } : gatherAtMask(graph);
     const perToken = perTokenQuantization(graph);
+    const statistics = maskOnly.ok && options.statistics === true ? appendMaskStatistics(graph, maskOnly.output) : undefined;
     const changed = folded > 0 || maskOnly.ok || (perToken.ok && perToken.rewritten > 0);
     const bytes = changed ? writeGraph(graph) : model;
     const precision = precisionBefore === 'int8-dynamic-per-input' && perToken.ok ? 'int8-dynamic-per-token' : precisionBefore;
@@ -106,6 +116,7 @@ export function previewGraph(model: Uint8Array, options: PreviewGraphOptions = {
       ...(maskOnly.ok ? { maskInput: maskOnly.maskInput, output: maskOnly.output } : { reason: maskOnly.reason }),
       precision,
       ...(perToken.ok ? {} : { quantizationReason: perToken.reason }),
+      ...(statistics ? { statistics } : {}),
     };
   } catch (error) {
     return {

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { attribute, ELEM_DOUBLE, ELEM_FLOAT, ELEM_INT32, ELEM_INT64, int64Tensor, node, onnxModel, valueInfo } from './onnxProto';
+import { nameMaker, newNode, type OnnxGraph } from './onnxGraph';
 
 /**
  * The softmax statistics of logits rows, computed by ONNX Runtime rather than
@@ -29,29 +30,109 @@ export interface RowStats {
 
 const OPSET = 13;
 
-function statsModel(): Uint8Array {
+/** One node, as both the standalone graphs here and the model's own graph (`appendMaskStatistics`) write it. */
+interface NodeSpec {
+  readonly op: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly name: string;
+  readonly attributes: readonly Uint8Array[];
+}
+
+interface Specs {
+  readonly nodes: NodeSpec[];
+  readonly initializers: Uint8Array[];
+}
+
+/**
+ * Axes of a reduction or an Unsqueeze over one axis: an attribute before the
+ * opset that made them an input (13 for ReduceSum and Unsqueeze, 18 for
+ * ReduceMax), else an int64 initializer.
+ */
+function axesOf(
+  opset: number,
+  inputFrom: number,
+  axis: number,
+  fresh: (base: string) => string,
+  specs: Specs,
+): { inputs: string[]; attributes: Uint8Array[] } {
+  if (opset < inputFrom) return { inputs: [], attributes: [attribute('axes', [axis])] };
+  const name = fresh(`cloze_axis_${axis}`);
+  specs.initializers.push(int64Tensor(name, [axis]));
+  return { inputs: [name], attributes: [] };
+}
+
+/** Row maximum, Σ exp(logit − max) in float64 and the top k, of `logits` [rows, vocabulary]. */
+function softmaxSpecs(
+  opset: number,
+  fresh: (base: string) => string,
+  logits: string,
+  k: string,
+  out: { max: string; sum: string; top: string },
+  specs: Specs,
+): void {
+  const spec = (op: string, inputs: string[], outputs: string[], attributes: Uint8Array[] = []): void => {
+    specs.nodes.push({ op, inputs, outputs, name: fresh(`cloze_stats_${op}`), attributes });
+  };
+  const [topValues, shifted, exps32, exps] = ['top_values', 'shifted', 'exps32', 'exps'].map((base) => fresh(`cloze_stats_${base}`));
+  spec('TopK', [logits, k], [topValues, out.top], [attribute('axis', 1), attribute('largest', 1), attribute('sorted', 1)]);
+  const maxAxes = axesOf(opset, 18, 1, fresh, specs);
+  spec('ReduceMax', [logits, ...maxAxes.inputs], [out.max], [...maxAxes.attributes, attribute('keepdims', 1)]);
+  spec('Sub', [logits, out.max], [shifted]);
+  spec('Exp', [shifted], [exps32]);
+  spec('Cast', [exps32], [exps], [attribute('to', ELEM_DOUBLE)]);
+  const sumAxes = axesOf(opset, 13, 1, fresh, specs);
+  spec('ReduceSum', [exps, ...sumAxes.inputs], [out.sum], [...sumAxes.attributes, attribute('keepdims', 0)]);
+}
+
+/** For each row of `logits` [rows, vocabulary] and each id of `words` [words], how many logits are larger than the word's own. */
+function ranksSpecs(opset: number, fresh: (base: string) => string, logits: string, words: string, above: string, specs: Specs): void {
+  const spec = (op: string, inputs: string[], outputs: string[], attributes: Uint8Array[] = []): void => {
+    specs.nodes.push({ op, inputs, outputs, name: fresh(`cloze_ranks_${op}`), attributes });
+  };
+  const [own, thresholds, values, larger, counts] = ['own', 'thresholds', 'values', 'larger', 'counts'].map((base) =>
+    fresh(`cloze_ranks_${base}`),
+  );
+  spec('Gather', [logits, words], [own], [attribute('axis', 1)]);
+  const wordAxis = axesOf(opset, 13, 2, fresh, specs);
+  spec('Unsqueeze', [own, ...wordAxis.inputs], [thresholds], wordAxis.attributes);
+  const rowAxis = axesOf(opset, 13, 1, fresh, specs);
+  spec('Unsqueeze', [logits, ...rowAxis.inputs], [values], rowAxis.attributes);
+  spec('Greater', [values, thresholds], [larger]);
+  spec('Cast', [larger], [counts], [attribute('to', ELEM_INT32)]);
+  const sumAxis = axesOf(opset, 13, 2, fresh, specs);
+  spec('ReduceSum', [counts, ...sumAxis.inputs], [above], [...sumAxis.attributes, attribute('keepdims', 0)]);
+}
+
+function standalone(name: string, build: (specs: Specs) => void, inputs: Uint8Array[], outputs: Uint8Array[]): Uint8Array {
+  const specs: Specs = { nodes: [], initializers: [] };
+  build(specs);
   return onnxModel(OPSET, {
-    name: 'cloze_mask_stats',
-    nodes: [
-      node('TopK', ['logits', 'k'], ['top_values', 'top'], 'top_k', [
-        attribute('axis', 1),
-        attribute('largest', 1),
-        attribute('sorted', 1),
-      ]),
-      node('ReduceMax', ['logits'], ['max'], 'max', [attribute('axes', [1]), attribute('keepdims', 1)]),
-      node('Sub', ['logits', 'max'], ['shifted'], 'shift'),
-      node('Exp', ['shifted'], ['exps32'], 'exp'),
-      node('Cast', ['exps32'], ['exps'], 'to_double', [attribute('to', ELEM_DOUBLE)]),
-      node('ReduceSum', ['exps', 'row_axis'], ['sum'], 'sum', [attribute('keepdims', 0)]),
-    ],
-    initializers: [int64Tensor('row_axis', [1])],
-    inputs: [valueInfo('logits', ELEM_FLOAT, ['rows', 'vocabulary']), valueInfo('k', ELEM_INT64, [1])],
-    outputs: [
-      valueInfo('max', ELEM_FLOAT, ['rows', 1]),
-      valueInfo('sum', ELEM_DOUBLE, ['rows']),
-      valueInfo('top', ELEM_INT64, ['rows', 'k']),
-    ],
+    name,
+    nodes: specs.nodes.map((n) => node(n.op, n.inputs, n.outputs, n.name, n.attributes)),
+    initializers: specs.initializers,
+    inputs,
+    outputs,
   });
+}
+
+/** Names for a graph built from nothing: each base as it is, numbered on a repeat. */
+function counter(): (base: string) => string {
+  const used = new Map<string, number>();
+  return (base) => {
+    const n = used.get(base) ?? 0;
+    used.set(base, n + 1);
+    return n === 0 ? base : `${base}_${n}`;
+  };
+}
+
+function statsModel(): Uint8Array {
+  return standalone(
+    'cloze_mask_stats',
+    (specs) => softmaxSpecs(OPSET, counter(), 'logits', 'k', { max: 'max', sum: 'sum', top: 'top' }, specs),
+    [valueInfo('logits', ELEM_FLOAT, ['rows', 'vocabulary']), valueInfo('k', ELEM_INT64, [1])],
+    [valueInfo('max', ELEM_FLOAT, ['rows', 1]), valueInfo('sum', ELEM_DOUBLE, ['rows']), valueInfo('top', ELEM_INT64, ['rows', 'k'])],
+  );
 }
 
 /**
@@ -64,24 +145,66 @@ function statsModel(): Uint8Array {
  * intermediate is why the caller runs it on a few rows at a time.
  */
 function ranksModel(): Uint8Array {
-  return onnxModel(OPSET, {
-    name: 'cloze_mask_ranks',
-    nodes: [
-      node('Gather', ['logits', 'words'], ['own'], 'own', [attribute('axis', 1)]),
-      node('Unsqueeze', ['own', 'word_axis'], ['thresholds'], 'thresholds'),
-      node('Unsqueeze', ['logits', 'row_axis'], ['values'], 'values'),
-      node('Greater', ['values', 'thresholds'], ['larger'], 'larger'),
-      node('Cast', ['larger'], ['counts'], 'count', [attribute('to', ELEM_INT32)]),
-      node('ReduceSum', ['counts', 'word_axis'], ['above'], 'above', [attribute('keepdims', 0)]),
-    ],
-    initializers: [int64Tensor('row_axis', [1]), int64Tensor('word_axis', [2])],
-    inputs: [valueInfo('logits', ELEM_FLOAT, ['rows', 'vocabulary']), valueInfo('words', ELEM_INT64, ['words'])],
-    outputs: [valueInfo('above', ELEM_INT32, ['rows', 'words'])],
-  });
+  return standalone(
+    'cloze_mask_ranks',
+    (specs) => ranksSpecs(OPSET, counter(), 'logits', 'words', 'above', specs),
+    [valueInfo('logits', ELEM_FLOAT, ['rows', 'vocabulary']), valueInfo('words', ELEM_INT64, ['words'])],
+    [valueInfo('above', ELEM_INT32, ['rows', 'words'])],
+  );
+}
+
+/** The inputs and outputs `appendMaskStatistics` adds to a mask-only graph. */
+export interface StatisticsHead {
+  /** int64 [1]: how many top ids to return. */
+  readonly k: string;
+  /** int64 [words]: the ids to rank (each within the row). */
+  readonly words: string;
+  /** float32 [batch, 1]. */
+  readonly max: string;
+  /** float64 [batch]. */
+  readonly sum: string;
+  /** int64 [batch, k]. */
+  readonly top: string;
+  /** int32 [batch, words]. */
+  readonly above: string;
+}
+
+/**
+ * Adds the softmax statistics and the ranks to a mask-only graph, on its
+ * logits [batch, vocabulary], as more outputs beside the logits. Why in the
+ * model's graph rather than in the separate graphs above: in one call the
+ * statistics read each batch's logits while they are still in the cache, and
+ * no second session runs between model calls. Undefined below opset 11 (TopK's
+ * `largest` attribute); the caller then uses the separate graphs.
+ */
+export function appendMaskStatistics(graph: OnnxGraph, logits: string): StatisticsHead | undefined {
+  if (graph.opset < 11) return undefined;
+  const fresh = nameMaker(graph);
+  const head: StatisticsHead = {
+    k: fresh('cloze_top_k'),
+    words: fresh('cloze_rank_words'),
+    max: fresh('cloze_logits_max'),
+    sum: fresh('cloze_exp_sum'),
+    top: fresh('cloze_top_ids'),
+    above: fresh('cloze_rank_above'),
+  };
+  const specs: Specs = { nodes: [], initializers: [] };
+  softmaxSpecs(graph.opset, fresh, logits, head.k, head, specs);
+  ranksSpecs(graph.opset, fresh, logits, head.words, head.above, specs);
+  graph.nodes.push(...specs.nodes.map((n) => newNode(n.op, n.inputs, n.outputs, n.name, n.attributes)));
+  graph.newInitializers.push(...specs.initializers);
+  graph.newInputs.push(valueInfo(head.k, ELEM_INT64, [1]), valueInfo(head.words, ELEM_INT64, ['words']));
+  graph.newOutputs.push(
+    valueInfo(head.max, ELEM_FLOAT, ['batch', 1]),
+    valueInfo(head.sum, ELEM_DOUBLE, ['batch']),
+    valueInfo(head.top, ELEM_INT64, ['batch', 'k']),
+    valueInfo(head.above, ELEM_INT32, ['batch', 'words']),
+  );
+  return head;
 }
 
 /** Most entries of the ranks graph's [rows, words, vocabulary] intermediate in one call (4 words × 32 rows of BERT's vocabulary: 16 MB as int32). */
-const RANK_CELLS = 4 * 32 * 30_522;
+export const RANK_CELLS = 4 * 32 * 30_522;
 
 export class MaskStats {
   private constructor(

@@ -41,6 +41,8 @@ export interface OnnxGraph {
   readonly newInputs: Uint8Array[];
   /** Replacements of graph outputs by name (ValueInfoProto bytes). */
   readonly replacedOutputs: Map<string, Uint8Array>;
+  /** Graph outputs added by an edit (ValueInfoProto bytes), after the file's own. */
+  readonly newOutputs: Uint8Array[];
   /** The model's bytes and where the graph and its fields lie. */
   readonly source: { readonly bytes: Uint8Array; readonly graph: Field; readonly fields: readonly Field[] };
 }
@@ -128,6 +130,7 @@ export function readGraph(bytes: Uint8Array): OnnxGraph {
     droppedInitializers: new Set(),
     newInputs: [],
     replacedOutputs: new Map(),
+    newOutputs: [],
     source: { bytes, graph, fields },
   };
 }
@@ -147,6 +150,7 @@ export function writeGraph(graph: OnnxGraph): Uint8Array {
   );
   const parts: Uint8Array[] = [...nodeBytes];
   const lastInput = fields.filter((f) => f.field === GRAPH_INPUT).at(-1);
+  const lastOutput = fields.filter((f) => f.field === GRAPH_OUTPUT).at(-1);
   for (const f of fields) {
     if (f.field === GRAPH_NODE || f.field === GRAPH_VALUE_INFO) continue;
     if (f.field === GRAPH_INITIALIZER && f.wire === 2 && graph.droppedInitializers.size > 0) {
@@ -163,12 +167,14 @@ export function writeGraph(graph: OnnxGraph): Uint8Array {
       );
       const replaced = graph.replacedOutputs.get(name);
       parts.push(replaced ? bytesField(GRAPH_OUTPUT, replaced) : bytes.subarray(f.from, f.to));
+      if (f === lastOutput) parts.push(...graph.newOutputs.map((v) => bytesField(GRAPH_OUTPUT, v)));
       continue;
     }
     parts.push(bytes.subarray(f.from, f.to));
     if (f === lastInput) parts.push(...graph.newInputs.map((v) => bytesField(GRAPH_INPUT, v)));
   }
   if (!lastInput) parts.push(...graph.newInputs.map((v) => bytesField(GRAPH_INPUT, v)));
+  if (!lastOutput) parts.push(...graph.newOutputs.map((v) => bytesField(GRAPH_OUTPUT, v)));
   parts.push(...graph.newInitializers.map((t) => bytesField(GRAPH_INITIALIZER, t)));
   const length = parts.reduce((sum, p) => sum + p.length, 0);
   const header = concat([varint(MODEL_GRAPH * 8 + 2), varint(length)]);
