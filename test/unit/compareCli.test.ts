@@ -5,6 +5,8 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fixturesDir } from '../support/paths';
 import { runPreview, scratchCache, type Run } from '../support/previewCli';
@@ -74,5 +76,15 @@ describe('cloze preview with several models', () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /model-unavailable Model no-such-model is unavailable/);
     assert.match(run.stdout, /tiny-random-roberta/);
+  });
+
+  test('a file that cannot be previewed with any model (no verbalizer) is said once, not once per model', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-compare-'));
+    const broken = path.join(dir, 'no-verbalizer.cloze');
+    fs.writeFileSync(broken, 'model: tiny-random-bert-uncased\nmodels: tiny-random-roberta\npattern: {review} It was [MASK].\n');
+    const run = await preview(broken);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.match(/verbalizer-missing/g)?.length, 1, run.stderr);
+    assert.equal(run.stderr.match(/cannot be previewed/g)?.length, 1, run.stderr);
   });
 });

@@ -52,10 +52,11 @@ interface Column {
 
 export async function runComparison(file: string, columns: readonly ModelColumn[], options: CompareOptions): Promise<number> {
   const done: Column[] = [];
-  const reported = new Set<string>();
+  // Problems shared by every model (the file's structure) are said once.
+  const said = new Set<string>();
   let failed = 0;
   for (const column of columns) {
-    const session = await openScoringSession(file, { ...options, model: column.override, listedModel: column.listed }, 'previewed');
+    const session = await openScoringSession(file, { ...options, model: column.override, listedModel: column.listed }, 'previewed', said);
     if (typeof session === 'number') {
       if (session === 2) return 2;
       failed++;
@@ -63,9 +64,7 @@ export async function runComparison(file: string, columns: readonly ModelColumn[
     }
     const { doc, tokenizer, engine } = session;
     try {
-      // Problems shared by every model (the structure) are said once.
-      session.report(session.errors.filter((d) => !reported.has(`${d.span.start}|${d.message}`)));
-      for (const d of session.errors) reported.add(`${d.span.start}|${d.message}`);
+      session.report(session.errors);
       const result = await computePreview(doc, tokenizer, (inputs, wordIds, topK) => engine.score(inputs, wordIds, topK), {
         topK: options.topK,
         calibrate: options.calibrate ?? false,

@@ -279,7 +279,8 @@ async function fileBlocked(file: string, options: EvalCommandOptions): Promise<b
 async function runEvalModels(file: string, columns: readonly ModelColumn[], options: EvalCommandOptions): Promise<number> {
   const runs: ModelRun[] = [];
   const unavailable: Unavailable[] = [];
-  const reported = new Set<string>();
+  // Problems shared by every model (the file's structure) are said once.
+  const said = new Set<string>();
   const data: { rows?: Rows } = {};
   for (const [i, column] of columns.entries()) {
     const id = columnId(file, column, { ...options, model: undefined });
@@ -288,6 +289,7 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
       file,
       { ...options, model: column.override, listedModel: column.listed, onModelUnavailable: (message) => (reason = message) },
       'evaluated',
+      said,
     );
     if (typeof session === 'number') {
       if (session === 2) return 2;
@@ -296,9 +298,7 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
       unavailable.push({ model: id, message: reason });
       continue;
     }
-    // Problems shared by every model (the structure) are said once.
-    session.report(session.errors.filter((d) => !reported.has(`${d.span.start}|${d.message}`)));
-    for (const d of session.errors) reported.add(`${d.span.start}|${d.message}`);
+    session.report(session.errors);
     const outcome = await evaluateSession(session, options, data, `model ${i + 1}/${columns.length} ${session.engine.info.id}`);
     if ('stop' in outcome) return outcome.stop;
     if ('failed' in outcome) unavailable.push({ model: id, message: reason });

@@ -72,7 +72,18 @@ export async function openScoringSession(
   file: string,
   options: ScoringOptions,
   purpose: 'previewed' | 'evaluated' | 'searched',
+  /**
+   * Lines already written to stderr by an earlier session of the same run
+   * (`cloze preview --model a --model b`): a problem of the file itself is said
+   * once, not once per model.
+   */
+  said: Set<string> = new Set(),
 ): Promise<ScoringSession | number> {
+  const say = (line: string): void => {
+    if (said.has(line)) return;
+    said.add(line);
+    process.stderr.write(`${line}\n`);
+  };
   const command = purpose === 'previewed' ? 'cloze preview' : purpose === 'evaluated' ? 'cloze eval' : 'cloze suggest';
   let text: string;
   try {
@@ -87,15 +98,15 @@ export async function openScoringSession(
   const report = (diagnostics: readonly Diagnostic[]): void => {
     for (const d of diagnostics) {
       const { line, character } = positionAt(doc, d.span.start);
-      process.stderr.write(`${file}:${line + 1}:${character + 1} ${d.severity} ${d.code} ${d.message}\n`);
+      say(`${file}:${line + 1}:${character + 1} ${d.severity} ${d.code} ${d.message}`);
     }
   };
 
   const blockers = scoringBlockers(doc, structural, purpose);
   if (blockers.length > 0) {
     report(blockers);
-    process.stderr.write(
-      `${command}: ${file} cannot be ${purpose}: it needs ${purpose === 'searched' ? '' : 'a verbalizer and '}a pattern with exactly one [MASK].\n`,
+    say(
+      `${command}: ${file} cannot be ${purpose}: it needs ${purpose === 'searched' ? '' : 'a verbalizer and '}a pattern with exactly one [MASK].`,
     );
     return 1;
   }
