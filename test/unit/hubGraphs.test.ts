@@ -126,6 +126,50 @@ describe('the preview graph on hub-shaped exports', () => {
     }
   }
 
+  // The softmax statistics the engine appends to the mask-only graph, at the opsets where their axes
+  // change from attributes to inputs (13 for ReduceSum and Unsqueeze), against the same run's logits.
+  for (const head of heads) {
+    for (const opset of [11, 13, 17]) {
+      for (const int8 of [false, true]) {
+        test(`${head}, opset ${opset}, ${int8 ? 'dynamic int8' : 'fp32'}: the statistics in the graph are those of its logits`, async () => {
+          const graph = previewGraph(fixtureModel({ head, opset, int8 }), { statistics: true });
+          const stats = graph.statistics;
+          assert.ok(stats, graph.reason);
+          const session = await ort.InferenceSession.create(graph.bytes, options);
+          const width = Math.max(...INPUTS.map((x) => x.ids.length));
+          const all = feeds(session, INPUTS, 0);
+          all[graph.maskInput ?? ''] = new ort.Tensor(
+            'int64',
+            BigInt64Array.from(INPUTS, (x, row) => BigInt(row * width + x.mask)),
+            [INPUTS.length],
+          );
+          const k = 3;
+          all[stats.k] = new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]);
+          const out = await session.run({ ...all, [stats.words]: new ort.Tensor('int64', BigInt64Array.from([0n, 5n, 9n]), [3]) });
+          const logits = out[graph.output ?? ''];
+          const vocab = logits.dims[1];
+          const data = logits.data as Float32Array;
+          INPUTS.forEach((_, row) => {
+            const values = Array.from(data.subarray(row * vocab, (row + 1) * vocab));
+            const max = Math.max(...values);
+            assert.equal((out[stats.max].data as Float32Array)[row], max);
+            const sum = values.reduce((total, v) => total + Math.exp(v - max), 0);
+            assert.ok(Math.abs((out[stats.sum].data as Float64Array)[row] - sum) <= 1e-6 * sum);
+            const order = values.map((v, id) => ({ v, id })).sort((a, b) => b.v - a.v || a.id - b.id);
+            assert.deepEqual(
+              Array.from((out[stats.top].data as BigInt64Array).subarray(row * k, (row + 1) * k), Number),
+              order.slice(0, k).map((x) => x.id),
+            );
+            assert.deepEqual(
+              Array.from((out[stats.above].data as Int32Array).subarray(row * 3, (row + 1) * 3)),
+              [0, 5, 9].map((id) => values.filter((v) => v > values[id]).length),
+            );
+          });
+        });
+      }
+    }
+  }
+
   test('with the per-batch quantizers of the shipped int8 file, the numbers did depend on the batch (what the rewrite fixes)', async () => {
     const bytes = fixtureModel({ head: 'bert', opset: 11, int8: true });
     const shipped = await ort.InferenceSession.create(bytes, options);
