@@ -27,6 +27,9 @@
  *    dynamic-int8 numbers do not depend on the batch.
  * 3. **Weight-only int8 dequantized at load** (`foldDequantization.ts`), for
  *    the same reason and for speed.
+ * 4. **The softmax statistics in the same graph** (option `statistics`, what
+ *    the engine runs; `appendMaskStatistics` in `maskStats.ts`): each row's
+ *    maximum, Σ exp, top k and the ranks of given ids as more outputs.
  *
  * Every other node is untouched. The rewrite works on the protobuf bytes
  * directly (`onnxGraph.ts`, no ONNX library): the initializers, nearly all of

@@ -15,7 +15,11 @@ import { nameMaker, newNode, type OnnxGraph } from './onnxGraph';
  * 2-core test machine, a fifth of review-bert-small's own time per input; this
  * graph takes about 0.03 ms (0.11 ms with the exponentials in float64).
  *
- * The graph is built here (opset 13) from nothing; it depends on no model.
+ * The same nodes serve twice: appended to the model's mask-only graph
+ * (`appendMaskStatistics`, at the file's opset), where each batch's call
+ * returns them beside its logits; and as two standalone graphs (opset 13,
+ * built here from nothing) for rows that come from the cache and for ranks too
+ * many for one call.
  */
 
 export interface RowStats {
