@@ -300,7 +300,7 @@ export class MaskedLmEngine {
     const within = (vocabulary: number): number[] => wordIds.filter((id) => id >= 0 && id < vocabulary);
 
     // Each mask-only batch: its rows in one buffer, and what the model's graph already computed of their statistics.
-    const computed: { keys: string[]; logits: Float32Array; vocabulary: number; stats?: RowStats; above?: Int32Array }[] = [];
+    const computed: { keys: string[]; logits: Float32Array; vocabulary: number; stats?: RowStats }[] = [];
     for (const batch of this.batches(toRun)) {
       // ONNX Runtime runs synchronously on this thread: yield once per batch so a
       // cancel message (or any other event) gets through between batches.
