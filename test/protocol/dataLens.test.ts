@@ -91,18 +91,19 @@ describe('the evaluation lens over stdio', () => {
     );
     const expected = evalJson();
     const [short, long] = expected.patterns;
-    assert.ok(titles[1].startsWith(`short ${pct(short.accuracy)} (${pct(short.calibratedAccuracy)}) · F1 `), titles[1]);
-    assert.ok(titles[1].endsWith(`P(gold) ${pct(short.meanGoldProbability)} (${pct(short.meanGoldCalibrated)})`), titles[1]);
-    assert.ok(titles[2].startsWith(`long ${pct(long.accuracy)} (${pct(long.calibratedAccuracy)})`), titles[2]);
+    // The figures compared first come first: one row of lenses is cut at the editor's width.
     assert.ok(
-      titles[3].startsWith(`ensemble ${pct(expected.ensemble.accuracy)} (${pct(expected.ensemble.calibratedAccuracy)})`),
-      titles[3],
+      titles[1].startsWith(`ensemble ${pct(expected.ensemble.accuracy)} (${pct(expected.ensemble.calibratedAccuracy)})`),
+      titles[1],
     );
     const other = evalJson('tiny-random-bert-uncased').ensemble;
     assert.ok(
-      titles[4].startsWith(`tiny-random-bert-uncased: ensemble ${pct(other.accuracy)} (${pct(other.calibratedAccuracy)})`),
-      titles[4],
+      titles[2].startsWith(`tiny-random-bert-uncased: ensemble ${pct(other.accuracy)} (${pct(other.calibratedAccuracy)})`),
+      titles[2],
     );
+    assert.ok(titles[3].startsWith(`short ${pct(short.accuracy)} (${pct(short.calibratedAccuracy)}) · F1 `), titles[3]);
+    assert.ok(titles[3].endsWith(`P(gold) ${pct(short.meanGoldProbability)} (${pct(short.meanGoldCalibrated)})`), titles[3]);
+    assert.ok(titles[4].startsWith(`long ${pct(long.accuracy)} (${pct(long.calibratedAccuracy)})`), titles[4]);
   });
 
   test('an edit of a pattern updates the figures', async () => {
@@ -114,8 +115,8 @@ describe('the evaluation lens over stdio', () => {
     });
     fs.writeFileSync(file, edited);
     const expected = evalJson().patterns[1];
-    const titles = await until((t) => t.length === 5 && !t[0].includes('updating') && t[2] !== before[2]);
-    assert.ok(titles[2].startsWith(`long ${pct(expected.accuracy)} (${pct(expected.calibratedAccuracy)})`), titles[2]);
-    assert.equal(titles[1], before[1]);
+    const titles = await until((t) => t.length === 5 && !t[0].includes('updating') && t[4] !== before[4]);
+    assert.ok(titles[4].startsWith(`long ${pct(expected.accuracy)} (${pct(expected.calibratedAccuracy)})`), titles[4]);
+    assert.equal(titles[3], before[3], 'the unedited pattern keeps its figures');
   });
 });

@@ -248,22 +248,28 @@ export function figuresTitle(figures: DataFigures, prefix = ''): string {
   );
 }
 
-/** The lens titles of one data file: a heading, each pattern and the ensemble of the default model, the others' ensembles. */
+/**
+ * The lens titles of one data file: a heading, the default model's ensemble,
+ * the other models' ensembles, then each pattern of the default model. The
+ * lenses of a line share one row, which the editor cuts at its width (it
+ * cannot wrap them), so the figures a reader compares first come first.
+ */
 export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[] {
   const [first, ...others] = outcomes;
   if (!first) return [];
   const out: string[] = [];
+  const patterns: string[] = [];
   if (first.ok) {
     const { evaluation } = first;
     const note = waiting ? ` · ${waiting}` : '';
     out.push(`${evaluation.ensemble.rows} rows: accuracy · macro-F1 · mean P(gold), raw (calibrated)${note}`);
-    for (const figures of evaluation.patterns) out.push(figuresTitle(figures));
     if (evaluation.patterns.length > 1) out.push(figuresTitle(evaluation.ensemble));
+    patterns.push(...evaluation.patterns.map((figures) => figuresTitle(figures)));
   } else {
     out.push(`no evaluation: ${first.reason}`);
   }
   for (const other of others) {
     out.push(other.ok ? figuresTitle(other.evaluation.ensemble, `${other.model}: `) : `${other.model}: no evaluation (${other.reason})`);
   }
-  return out;
+  return [...out, ...patterns];
 }
