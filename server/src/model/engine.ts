@@ -518,7 +518,12 @@ async function preparedSession(
 ): Promise<{ prepared: PreviewGraph; session: ort.InferenceSession; rowWidth?: number }> {
   let prepared = previewGraph(bytes, { statistics: true });
   let problem: string | undefined;
-  for (const candidate of prepared.statistics ? [prepared, previewGraph(bytes)] : [prepared]) {
+  // The mask-only graph without the statistics is made only if the one with them fails (each is a copy of the model).
+  const candidates = function* (): Generator<PreviewGraph> {
+    yield prepared;
+    if (prepared.statistics) yield previewGraph(bytes);
+  };
+  for (const candidate of candidates()) {
     if (candidate.graph !== 'mask-only') break;
     try {
       const session = await ort.InferenceSession.create(candidate.bytes, sessionOptions);

@@ -109,7 +109,8 @@ export function previewGraph(model: Uint8Array, options: PreviewGraphOptions = {
     const maskOnly =
       options.maskOnly === false ? { ok: false as const, reason: 'the mask-only graph was turned off' } : gatherAtMask(graph);
     const perToken = perTokenQuantization(graph);
-    const statistics = maskOnly.ok && options.statistics === true ? appendMaskStatistics(graph, maskOnly.output) : undefined;
+    const statistics =
+      maskOnly.ok && options.statistics === true ? withoutFailing(() => appendMaskStatistics(graph, maskOnly.output)) : undefined;
     const changed = folded > 0 || maskOnly.ok || (perToken.ok && perToken.rewritten > 0);
     const bytes = changed ? writeGraph(graph) : model;
     const precision = precisionBefore === 'int8-dynamic-per-input' && perToken.ok ? 'int8-dynamic-per-token' : precisionBefore;
@@ -129,6 +130,20 @@ export function previewGraph(model: Uint8Array, options: PreviewGraphOptions = {
       reason: `the graph could not be rewritten (${message(error)})`,
       ...(precisionBefore === 'int8-dynamic-per-input' ? { quantizationReason: 'the graph could not be rewritten' } : {}),
     };
+  }
+}
+
+/**
+ * The statistics are an addition: should building them fail, the graph goes
+ * on without them (the engine then uses the separate graphs) rather than
+ * falling back to the file as shipped. `appendMaskStatistics` changes the
+ * graph only after everything it adds is built.
+ */
+function withoutFailing<T>(build: () => T | undefined): T | undefined {
+  try {
+    return build();
+  } catch {
+    return undefined;
   }
 }
 
