@@ -263,8 +263,13 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
     const { evaluation } = first;
     const note = waiting ? ` · ${waiting}` : '';
     out.push(`${evaluation.ensemble.rows} rows: accuracy · macro-F1 · mean P(gold), raw (calibrated)${note}`);
-    if (evaluation.patterns.length > 1) out.push(figuresTitle(evaluation.ensemble));
-    patterns.push(...evaluation.patterns.map((figures) => figuresTitle(figures)));
+    // One pattern has no ensemble: its own figures are this model's, and come as early.
+    if (evaluation.patterns.length > 1) {
+      out.push(figuresTitle(evaluation.ensemble));
+      patterns.push(...evaluation.patterns.map((figures) => figuresTitle(figures)));
+    } else {
+      out.push(...evaluation.patterns.map((figures) => figuresTitle(figures)));
+    }
   } else {
     out.push(`no evaluation: ${first.reason}`);
   }
