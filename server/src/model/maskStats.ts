@@ -50,8 +50,8 @@ interface Specs {
 
 /**
  * Axes of a reduction or an Unsqueeze over one axis: an attribute before the
- * opset that made them an input (13 for ReduceSum and Unsqueeze, 18 for
- * ReduceMax), else an int64 initializer.
+ * opset that made them an input (13 for ReduceSum and Unsqueeze), else an
+ * int64 initializer.
  */
 function axesOf(
   opset: number,
@@ -80,8 +80,10 @@ function softmaxSpecs(
   };
   const [topValues, shifted, exps32, exps] = ['top_values', 'shifted', 'exps32', 'exps'].map((base) => fresh(`cloze_stats_${base}`));
   spec('TopK', [logits, k], [topValues, out.top], [attribute('axis', 1), attribute('largest', 1), attribute('sorted', 1)]);
-  const maxAxes = axesOf(opset, 18, 1, fresh, specs);
-  spec('ReduceMax', [logits, ...maxAxes.inputs], [out.max], [...maxAxes.attributes, attribute('keepdims', 1)]);
+  // The row's maximum is TopK's first value (k ≥ 1, sorted): one pass over the vocabulary fewer than ReduceMax.
+  const first = fresh('cloze_stats_first');
+  specs.initializers.push(int64Tensor(first, [0]));
+  spec('Gather', [topValues, first], [out.max], [attribute('axis', 1)]);
   spec('Sub', [logits, out.max], [shifted]);
   spec('Exp', [shifted], [exps32]);
   spec('Cast', [exps32], [exps], [attribute('to', ELEM_DOUBLE)]);
