@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { previewGraph } from '../../server/src/model/maskOnlyGraph';
 import { readGraph } from '../../server/src/model/onnxGraph';
+import { bytesField, concat, int, readFields, str, text } from '../../server/src/model/onnxProto';
 import { fixtureModel, type Head, takesTokenTypes } from '../support/fixtureGraphs';
 
 const heads: Head[] = ['bert', 'roberta', 'distilbert', 'albert'];
@@ -200,6 +201,33 @@ describe('the preview graph on hub-shaped exports', () => {
     assert.match(graph.reason ?? '', /activation scale/);
     assert.equal(graph.precision, 'int8-dynamic-per-input');
     assert.match(graph.quantizationReason ?? '', /read by Div, not by Mul/);
+  });
+
+  test('per-token quantizers: one com.microsoft QuantizeLinear each, no copy of |x|, the domain imported once', async () => {
+    const shipped = fixtureModel({ head: 'bert', opset: 11, int8: true });
+    // The same file with ONNX Runtime's domain already imported (as files with contrib operators have it).
+    const importing = concat([shipped, bytesField(8, concat([str(1, 'com.microsoft'), int(2, 1)]))]);
+    for (const bytes of [shipped, importing]) {
+      const quantizers = readGraph(bytes).nodes.filter((n) => n.op === 'DynamicQuantizeLinear').length;
+      assert.ok(quantizers > 0);
+      const graph = previewGraph(bytes);
+      const nodes = readGraph(graph.bytes).nodes;
+      assert.equal(nodes.filter((n) => n.op === 'QuantizeLinear' && n.domain === 'com.microsoft').length, quantizers);
+      assert.equal(nodes.filter((n) => n.op === 'DynamicQuantizeLinear' || n.op === 'Abs').length, 0);
+      const imports = readFields(graph.bytes, 0, graph.bytes.length)
+        .filter((f) => f.field === 8 && f.wire === 2)
+        .map((f) =>
+          text(
+            graph.bytes,
+            readFields(graph.bytes, f.start, f.end).find((p) => p.field === 1),
+          ),
+        );
+      assert.deepEqual(
+        imports.filter((domain) => domain === 'com.microsoft'),
+        ['com.microsoft'],
+      );
+      await ort.InferenceSession.create(graph.bytes, options);
+    }
   });
 
   test('bytes that are not a model run as they are, with the reason', () => {

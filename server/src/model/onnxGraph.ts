@@ -6,7 +6,7 @@
  * the edited model is written.
  */
 
-import { bytesField, concat, type Field, readFields, str, text, varint } from './onnxProto';
+import { bytesField, concat, type Field, int, readFields, str, text, varint } from './onnxProto';
 
 export interface GraphNode {
   op: string;
@@ -43,6 +43,10 @@ export interface OnnxGraph {
   readonly replacedOutputs: Map<string, Uint8Array>;
   /** Graph outputs added by an edit (ValueInfoProto bytes), after the file's own. */
   readonly newOutputs: Uint8Array[];
+  /** The operator domains the model imports (its opset imports), `''` being ONNX's own. */
+  readonly domains: ReadonlySet<string>;
+  /** Domains an edit's nodes use that the model does not import yet (each imported at version 1). */
+  readonly newDomains: Set<string>;
   /** The model's bytes and where the graph and its fields lie. */
   readonly source: { readonly bytes: Uint8Array; readonly graph: Field; readonly fields: readonly Field[] };
 }
@@ -71,16 +75,13 @@ export function readGraph(bytes: Uint8Array): OnnxGraph {
   const top = readFields(bytes, 0, bytes.length);
   const graphs = top.filter((f) => f.field === MODEL_GRAPH && f.wire === 2);
   if (graphs.length !== 1) throw new Error('not an ONNX model of one graph');
-  const opset = top
-    .filter((f) => f.field === MODEL_OPSET && f.wire === 2)
-    .map((f) => readFields(bytes, f.start, f.end))
-    .find(
-      (parts) =>
-        text(
-          bytes,
-          parts.find((p) => p.field === OPSET_DOMAIN),
-        ) === '',
+  const imports = top.filter((f) => f.field === MODEL_OPSET && f.wire === 2).map((f) => readFields(bytes, f.start, f.end));
+  const domainOf = (parts: Field[]): string =>
+    text(
+      bytes,
+      parts.find((p) => p.field === OPSET_DOMAIN),
     );
+  const opset = imports.find((parts) => domainOf(parts) === '');
   const graph = graphs[0];
   const fields = readFields(bytes, graph.start, graph.end);
   const nodes = fields
@@ -131,6 +132,8 @@ export function readGraph(bytes: Uint8Array): OnnxGraph {
     newInputs: [],
     replacedOutputs: new Map(),
     newOutputs: [],
+    domains: new Set(imports.map(domainOf)),
+    newDomains: new Set(),
     source: { bytes, graph, fields },
   };
 }
@@ -178,18 +181,24 @@ export function writeGraph(graph: OnnxGraph): Uint8Array {
   parts.push(...graph.newInitializers.map((t) => bytesField(GRAPH_INITIALIZER, t)));
   const length = parts.reduce((sum, p) => sum + p.length, 0);
   const header = concat([varint(MODEL_GRAPH * 8 + 2), varint(length)]);
-  return concat([bytes.subarray(0, graph.source.graph.from), header, ...parts, bytes.subarray(graph.source.graph.to)]);
+  // Opset imports may stand anywhere among the model's fields: the new ones go last.
+  const imports = [...graph.newDomains]
+    .filter((domain) => !graph.domains.has(domain))
+    .map((domain) => bytesField(MODEL_OPSET, concat([str(OPSET_DOMAIN, domain), int(OPSET_VERSION, 1)])));
+  return concat([bytes.subarray(0, graph.source.graph.from), header, ...parts, bytes.subarray(graph.source.graph.to), ...imports]);
 }
 
-/** A node of the default domain, built by an edit. */
+/** A node built by an edit, of ONNX's own domain unless `domain` is given (the caller imports that domain). */
 export function newNode(
   op: string,
   inputs: readonly string[],
   outputs: readonly string[],
   name: string,
   attributes: readonly Uint8Array[] = [],
+  domain = '',
 ): GraphNode {
-  return { op, domain: '', inputs: [...inputs], outputs: [...outputs], rest: [str(3, name), str(NODE_OP, op), ...attributes] };
+  const rest = [str(3, name), str(NODE_OP, op), ...attributes, ...(domain === '' ? [] : [str(NODE_DOMAIN, domain)])];
+  return { op, domain, inputs: [...inputs], outputs: [...outputs], rest };
 }
 
 /** Names not yet used in the graph. */
