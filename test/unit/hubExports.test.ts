@@ -161,6 +161,43 @@ describe('a graph the rewrite does not know', () => {
   }
 });
 
+describe('softmax statistics that cannot go into the graph', () => {
+  test('are computed after the model calls, to the same numbers, and the engine says so', async () => {
+    // Opset 10: the mask-only rewrite applies, the statistics' nodes need 11. The same weights at 11 have them in the graph.
+    const engines = [];
+    for (const opset of [10, 11]) {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-hub-fixture-'));
+      const folder = path.join(root, 'fixture-stats');
+      fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
+      for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'])
+        fs.copyFileSync(path.join(modelsDir(), 'tiny-random-bert-uncased', file), path.join(folder, file));
+      fs.writeFileSync(path.join(folder, 'onnx', 'model.onnx'), fixtureModel({ head: 'bert', opset, int8: false, vocab: 30522 }));
+      const location = resolveModel('fixture-stats', undefined, { modelsDir: root, allowRemoteModels: false, cacheDir: engineCacheDir });
+      assert.ok(location.ok);
+      engines.push(await MaskedLmEngine.load(location, engineCacheDir, { quantized: false }));
+    }
+    const [separate, inGraph] = engines;
+    assert.equal(separate.info.graph, 'mask-only');
+    assert.match(separate.info.statisticsReason ?? '', /opset is below 11/);
+    assert.match(engineReport(separate.info).statisticsReason ?? '', /opset is below 11/);
+    assert.match(describeEngine(separate.info), /softmax statistics after the model calls \(they could not be added to the graph/);
+    assert.equal(inGraph.info.statisticsReason, undefined);
+    assert.doesNotMatch(describeEngine(inGraph.info), /softmax statistics/);
+    const inputs = ['It was [MASK].', 'A much longer input, and it was [MASK] indeed.'];
+    const [a, b] = [await separate.score(inputs, [2307, 2204], 5), await inGraph.score(inputs, [2307, 2204], 5)];
+    a.forEach((scores, i) => {
+      assert.deepEqual(
+        scores.top.map((t) => t.tokenId),
+        b[i].top.map((t) => t.tokenId),
+      );
+      scores.words.forEach((w, j) => {
+        assert.ok(Math.abs(w.p - b[i].words[j].p) <= 1e-6, `${w.p} ${b[i].words[j].p}`);
+        assert.equal(w.rank, b[i].words[j].rank);
+      });
+    });
+  });
+});
+
 describe('dynamic int8 the rewrite cannot make per token', () => {
   test('runs one input per call, so the numbers are still the input’s own, and says why', async () => {
     const graph = fixtureModel({ head: 'bert', opset: 11, int8: true, vocab: 30522, oddScales: true });

@@ -113,6 +113,11 @@ export interface ModelInfo {
   readonly precision: Precision;
   /** Why the precision is `int8-dynamic-per-input`. */
   readonly precisionReason?: string;
+  /**
+   * Why a mask-only graph computes the softmax statistics after the model
+   * calls rather than in its graph: the same numbers, more slowly.
+   */
+  readonly statisticsReason?: string;
   readonly loadMs: number;
 }
 
@@ -222,6 +227,7 @@ export class MaskedLmEngine {
       ...(prepared.quantizationReason !== undefined && prepared.precision === 'int8-dynamic-per-input'
         ? { precisionReason: prepared.quantizationReason }
         : {}),
+      ...(prepared.graph === 'mask-only' && prepared.statisticsReason !== undefined ? { statisticsReason: prepared.statisticsReason } : {}),
       loadMs: performance.now() - started,
     };
     const maskStats = await MaskStats.create(sessionOptions);
@@ -528,7 +534,11 @@ async function preparedSession(
     try {
       const session = await ort.InferenceSession.create(candidate.bytes, sessionOptions);
       const probe = await probeMaskOnly(session, candidate, tokenizer);
-      if (typeof probe === 'number') return { prepared: candidate, session, rowWidth: probe };
+      if (typeof probe === 'number') {
+        const statisticsReason =
+          candidate === prepared ? prepared.statisticsReason : `they failed a check at load (${problem ?? 'unknown'})`;
+        return { prepared: { ...candidate, ...(statisticsReason !== undefined ? { statisticsReason } : {}) }, session, rowWidth: probe };
+      }
       problem = probe;
     } catch (error) {
       problem = `ONNX Runtime could not load it: ${firstLine(error)}`;
@@ -621,6 +631,8 @@ export interface EngineReport {
   readonly reason?: string;
   /** Why the precision is per input rather than per token. */
   readonly precisionReason?: string;
+  /** Why the softmax statistics run after the model calls rather than in its graph. */
+  readonly statisticsReason?: string;
 }
 
 export function engineReport(info: ModelInfo): EngineReport {
@@ -630,6 +642,7 @@ export function engineReport(info: ModelInfo): EngineReport {
     precision: info.precision,
     ...(info.graph === 'full' ? { reason: info.graphReason ?? 'unknown' } : {}),
     ...(info.precisionReason !== undefined ? { precisionReason: info.precisionReason } : {}),
+    ...(info.statisticsReason !== undefined ? { statisticsReason: info.statisticsReason } : {}),
   };
 }
 
@@ -637,7 +650,8 @@ export function engineReport(info: ModelInfo): EngineReport {
 export function describeEngine(info: ModelInfo): string {
   const graph = info.graph === 'mask-only' ? 'mask-only graph' : `full graph (${info.graphReason ?? 'reason unknown'})`;
   const precision = info.precisionReason ? `${info.precision} (${info.precisionReason})` : info.precision;
-  return `${info.file} · ${graph} · ${precision}`;
+  const statistics = info.statisticsReason ? ` · softmax statistics after the model calls (${info.statisticsReason})` : '';
+  return `${info.file} · ${graph} · ${precision}${statistics}`;
 }
 
 function describeEngineLoadError(location: LoadableModel, file: string, quantized: boolean, error: unknown, ui: UserInterface): string {

@@ -82,6 +82,8 @@ export interface PreviewGraph {
   readonly quantizationReason?: string;
   /** The softmax statistics and ranks computed in the same graph (option `statistics`, mask-only graphs). */
   readonly statistics?: StatisticsHead;
+  /** Why a mask-only graph asked for them has no statistics (they are then computed after the model calls). */
+  readonly statisticsReason?: string;
 }
 
 export interface PreviewGraphOptions {
@@ -111,6 +113,7 @@ export function previewGraph(model: Uint8Array, options: PreviewGraphOptions = {
     const perToken = perTokenQuantization(graph);
     const statistics =
       maskOnly.ok && options.statistics === true ? withoutFailing(() => appendMaskStatistics(graph, maskOnly.output)) : undefined;
+    const statisticsReason = statistics && !statistics.ok ? `they could not be added to the graph (${statistics.reason})` : undefined;
     const changed = folded > 0 || maskOnly.ok || (perToken.ok && perToken.rewritten > 0);
     const bytes = changed ? writeGraph(graph) : model;
     const precision = precisionBefore === 'int8-dynamic-per-input' && perToken.ok ? 'int8-dynamic-per-token' : precisionBefore;
@@ -120,7 +123,8 @@ export function previewGraph(model: Uint8Array, options: PreviewGraphOptions = {
       ...(maskOnly.ok ? { maskInput: maskOnly.maskInput, output: maskOnly.output } : { reason: maskOnly.reason }),
       precision,
       ...(perToken.ok ? {} : { quantizationReason: perToken.reason }),
-      ...(statistics ? { statistics } : {}),
+      ...(statistics?.ok ? { statistics: statistics.value } : {}),
+      ...(statisticsReason !== undefined ? { statisticsReason } : {}),
     };
   } catch (error) {
     return {
@@ -139,11 +143,12 @@ export function previewGraph(model: Uint8Array, options: PreviewGraphOptions = {
  * falling back to the file as shipped. `appendMaskStatistics` changes the
  * graph only after everything it adds is built.
  */
-function withoutFailing<T>(build: () => T | undefined): T | undefined {
+function withoutFailing<T>(build: () => T | undefined): { ok: true; value: T } | { ok: false; reason: string } {
   try {
-    return build();
-  } catch {
-    return undefined;
+    const value = build();
+    return value === undefined ? { ok: false, reason: 'the file’s opset is below 11' } : { ok: true, value };
+  } catch (error) {
+    return { ok: false, reason: message(error) };
   }
 }
 
