@@ -126,20 +126,20 @@ describe('batch-invariant numbers', () => {
   }
 });
 
-describe('a graph the rewrite does not know', () => {
-  /** A model folder: the real tokenizer of tiny-random-bert-uncased and a generated graph. */
-  function folderWith(graph: Uint8Array, name: string): string {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-hub-fixture-'));
-    const folder = path.join(root, name);
-    fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
-    const source = path.join(modelsDir(), 'tiny-random-bert-uncased');
-    for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
-      fs.copyFileSync(path.join(source, file), path.join(folder, file));
-    }
-    fs.writeFileSync(path.join(folder, 'onnx', 'model.onnx'), graph);
-    return root;
+/** A models folder holding `name`: the real tokenizer of tiny-random-bert-uncased and a generated graph as `onnx/<file>`. */
+function folderWith(graph: Uint8Array, name: string, file = 'model.onnx'): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-hub-fixture-'));
+  const folder = path.join(root, name);
+  fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
+  const source = path.join(modelsDir(), 'tiny-random-bert-uncased');
+  for (const part of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
+    fs.copyFileSync(path.join(source, part), path.join(folder, part));
   }
+  fs.writeFileSync(path.join(folder, 'onnx', file), graph);
+  return root;
+}
 
+describe('a graph the rewrite does not know', () => {
   for (const unhandled of [true, false]) {
     test(unhandled ? 'loads the full graph and says why' : 'the same folder with a BERT head at opset 11 runs mask-only', async () => {
       const root = folderWith(fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522, unhandled }), 'fixture-bert');
@@ -166,12 +166,7 @@ describe('softmax statistics that cannot go into the graph', () => {
     // Opset 10: the mask-only rewrite applies, the statistics' nodes need 11. The same weights at 11 have them in the graph.
     const engines = [];
     for (const opset of [10, 11]) {
-      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-hub-fixture-'));
-      const folder = path.join(root, 'fixture-stats');
-      fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
-      for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'])
-        fs.copyFileSync(path.join(modelsDir(), 'tiny-random-bert-uncased', file), path.join(folder, file));
-      fs.writeFileSync(path.join(folder, 'onnx', 'model.onnx'), fixtureModel({ head: 'bert', opset, int8: false, vocab: 30522 }));
+      const root = folderWith(fixtureModel({ head: 'bert', opset, int8: false, vocab: 30522 }), 'fixture-stats');
       const location = resolveModel('fixture-stats', undefined, { modelsDir: root, allowRemoteModels: false, cacheDir: engineCacheDir });
       assert.ok(location.ok);
       engines.push(await MaskedLmEngine.load(location, engineCacheDir, { quantized: false }));
@@ -201,12 +196,7 @@ describe('softmax statistics that cannot go into the graph', () => {
 describe('dynamic int8 the rewrite cannot make per token', () => {
   test('runs one input per call, so the numbers are still the input’s own, and says why', async () => {
     const graph = fixtureModel({ head: 'bert', opset: 11, int8: true, vocab: 30522, oddScales: true });
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-hub-fixture-'));
-    const folder = path.join(root, 'fixture-odd');
-    fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
-    for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'])
-      fs.copyFileSync(path.join(modelsDir(), 'tiny-random-bert-uncased', file), path.join(folder, file));
-    fs.writeFileSync(path.join(folder, 'onnx', 'model_quantized.onnx'), graph);
+    const root = folderWith(graph, 'fixture-odd', 'model_quantized.onnx');
     const location = resolveModel('fixture-odd', undefined, { modelsDir: root, allowRemoteModels: false, cacheDir: engineCacheDir });
     assert.ok(location.ok);
     const engine = await MaskedLmEngine.load(location, engineCacheDir, { quantized: true, batchSize: 16 });
