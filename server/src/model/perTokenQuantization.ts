@@ -24,7 +24,10 @@
  * arithmetic, row by row) needs a zero point per row, which ONNX Runtime's
  * `MatMulInteger` does not take; correcting for it after the product took 16
  * operators a quantizer and left the int8 graph slower than float32
- * (review-bert-small-xenova, 454 against 588 pairs/s).
+ * (review-bert-small-xenova, 454 against 588 pairs/s). The price is one bit
+ * on activations that are not centred on zero (after gelu: 255 levels over
+ * [−max, max] instead of [min, max]); the figures against fp32 are in
+ * docs/preview.md.
  *
  * Why `com.microsoft.QuantizeLinear`: ONNX's own takes a scale per axis only
  * from opset 13, and hub exports are opset 11; ONNX Runtime's takes it at any
