@@ -139,6 +139,8 @@ const ATTRIBUTE_INTS = 8;
 const ATTRIBUTE_TYPE = 20;
 const ATTRIBUTE_TYPE_INT = 2;
 const ATTRIBUTE_TYPE_INTS = 7;
+const ATTRIBUTE_TENSOR = 5;
+const ATTRIBUTE_TYPE_TENSOR = 4;
 const TENSOR_DIMS = 1;
 const TENSOR_DATA_TYPE = 2;
 const TENSOR_NAME = 8;
@@ -161,6 +163,14 @@ export function attribute(name: string, value: number | readonly number[]): Uint
       ? [int(ATTRIBUTE_INT, value), int(ATTRIBUTE_TYPE, ATTRIBUTE_TYPE_INT)]
       : [...value.map((v) => int(ATTRIBUTE_INTS, v)), int(ATTRIBUTE_TYPE, ATTRIBUTE_TYPE_INTS)];
   return bytesField(NODE_ATTRIBUTE, concat([str(ATTRIBUTE_NAME, name), ...payload]));
+}
+
+/** A tensor-valued attribute (TensorProto bytes), as `ConstantOfShape` takes its `value`. */
+export function tensorAttribute(name: string, tensor: Uint8Array): Uint8Array {
+  return bytesField(
+    NODE_ATTRIBUTE,
+    concat([str(ATTRIBUTE_NAME, name), bytesField(ATTRIBUTE_TENSOR, tensor), int(ATTRIBUTE_TYPE, ATTRIBUTE_TYPE_TENSOR)]),
+  );
 }
 
 /** A NodeProto of the default domain. */
@@ -220,6 +230,16 @@ export function onnxModel(
 /** A uint8 scalar initializer. */
 export function uint8Scalar(name: string, value: number): Uint8Array {
   return concat([int(TENSOR_DATA_TYPE, ELEM_UINT8), str(TENSOR_NAME, name), bytesField(TENSOR_RAW_DATA, Uint8Array.of(value))]);
+}
+
+/** A uint8 tensor of one dimension. */
+export function uint8Tensor(name: string, values: readonly number[]): Uint8Array {
+  return concat([
+    int(TENSOR_DIMS, values.length),
+    int(TENSOR_DATA_TYPE, ELEM_UINT8),
+    str(TENSOR_NAME, name),
+    bytesField(TENSOR_RAW_DATA, Uint8Array.from(values)),
+  ]);
 }
 
 /** A float32 initializer: a scalar when `dims` is empty. */
