@@ -131,10 +131,17 @@ export function fixtureModel(options: FixtureOptions): Uint8Array {
     const product = one('Mul', [one('Cast', [integer], [attribute('to', ELEM_FLOAT)]), scale]);
     return one('Add', [product, bias], [], named);
   };
+  // ReduceMean takes its axes as an attribute up to opset 17, as an input from 18.
+  const lastAxisMean = (x: string): string => {
+    if (opset < 18) return one('ReduceMean', [x], [attribute('axes', [-1])]);
+    const axes = `${x}.mean_axes`;
+    initializers.push(int64Tensor(axes, [-1]));
+    return one('ReduceMean', [x, axes]);
+  };
   const layerNorm = (x: string, size: number, label: string): string => {
-    const mean = one('ReduceMean', [x], [attribute('axes', [-1])]);
+    const mean = lastAxisMean(x);
     const centred = one('Sub', [x, mean]);
-    const variance = one('ReduceMean', [one('Pow', [centred, constant(2)])], [attribute('axes', [-1])]);
+    const variance = lastAxisMean(one('Pow', [centred, constant(2)]));
     const normed = one('Div', [centred, one('Sqrt', [one('Add', [variance, constant(1e-12)])])]);
     const gamma = `${label}.weight`;
     initializers.push(

@@ -1,5 +1,5 @@
 // The preview graph (server/src/model/maskOnlyGraph.ts) on every head shape of hub exports, built
-// here as random-weight ONNX graphs (test/support/fixtureGraphs.ts) at opsets 11–17, fp32 and
+// here as random-weight ONNX graphs (test/support/fixtureGraphs.ts) at opsets 11–18, fp32 and
 // dynamic int8, with and without token_type_ids: the rewrite applies, its rows equal the full
 // graph's at the masks, an input's numbers are bit-identical alone and in any padded batch, and a
 // graph it does not know runs in full with the reason said.
@@ -13,7 +13,7 @@ import { bytesField, concat, int, readFields, str, text } from '../../server/src
 import { fixtureModel, type Head, takesTokenTypes } from '../support/fixtureGraphs';
 
 const heads: Head[] = ['bert', 'roberta', 'distilbert', 'albert'];
-const opsets = [11, 12, 13, 14, 15, 17];
+const opsets = [11, 12, 13, 14, 15, 17, 18];
 const options: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' };
 
 /** Three inputs of different lengths, masks (any id: the weights are random) at different positions. */
@@ -128,9 +128,10 @@ describe('the preview graph on hub-shaped exports', () => {
   }
 
   // The softmax statistics the engine appends to the mask-only graph, at the opsets where their axes
-  // change from attributes to inputs (13 for ReduceSum and Unsqueeze), against the same run's logits.
+  // change from attributes to inputs (13 for ReduceSum, Squeeze and Unsqueeze; 18 for the quantizers'
+  // ReduceMax and ReduceMin), against the same run's logits.
   for (const head of heads) {
-    for (const opset of [11, 13, 17]) {
+    for (const opset of [11, 13, 17, 18]) {
       for (const int8 of [false, true]) {
         test(`${head}, opset ${opset}, ${int8 ? 'dynamic int8' : 'fp32'}: the statistics in the graph are those of its logits`, async () => {
           const graph = previewGraph(fixtureModel({ head, opset, int8 }), { statistics: true });

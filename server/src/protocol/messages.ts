@@ -44,7 +44,14 @@ export type PreviewData =
       readonly preview: PreviewResult;
       readonly quantized: boolean;
       /** What ran, as `cloze preview --format json`'s `engine` says it (`engineReport`); absent before the model has loaded. */
-      readonly engine?: { readonly file: string; readonly graph: string; readonly precision: string; readonly reason?: string };
+      readonly engine?: {
+        readonly file: string;
+        readonly graph: string;
+        readonly precision: string;
+        readonly reason?: string;
+        readonly precisionReason?: string;
+        readonly statisticsReason?: string;
+      };
       readonly exampleProblems: readonly ExampleProblem[];
       /** With several models (`models:`, `cloze.models`): every model's preview, the default first, for side-by-side. */
       readonly models?: readonly ComparedModel[];
