@@ -76,6 +76,14 @@ describe('softmax statistics by ONNX Runtime', () => {
     compare(data, rows, vocabulary, wordIds, 10, await stats.compute(data, rows, vocabulary, 10));
   });
 
+  test('no rows: empty statistics and ranks, and the process lives (onnxruntime 1.14 dies of SIGFPE on [0, vocabulary])', async () => {
+    const stats = await MaskStats.create({});
+    assert.ok(stats);
+    const empty = await stats.compute(new Float32Array(0), 0, 30522, 10);
+    assert.deepEqual([empty.max.length, empty.sum.length, empty.top.length, empty.k], [0, 0, 0, 10]);
+    assert.equal(await stats.above(new Float32Array(0), 0, 30522, [5]), undefined);
+  });
+
   test('ranks counted by ONNX Runtime equal the JavaScript count, in row chunks and with ties', async () => {
     const stats = await MaskStats.create({});
     assert.ok(stats);

@@ -288,6 +288,8 @@ export class MaskStats {
   /** The statistics of `rows` rows of `vocabulary` logits each, stored row after row in `data`; `k` is at least 1. */
   async compute(data: Float32Array, rows: number, vocabulary: number, k: number): Promise<RowStats> {
     const count = Math.max(1, Math.min(Math.floor(k), vocabulary));
+    // No rows, no call: onnxruntime 1.14 dies of a floating-point exception (SIGFPE) on a [0, vocabulary] input here.
+    if (rows === 0) return { max: new Float32Array(0), sum: new Float64Array(0), top: new BigInt64Array(0), k: count };
     const outputs = await this.session.run({
       logits: new ort.Tensor('float32', data.length === rows * vocabulary ? data : data.subarray(0, rows * vocabulary), [rows, vocabulary]),
       k: new ort.Tensor('int64', BigInt64Array.from([BigInt(count)]), [1]),
