@@ -11,9 +11,10 @@ import { cliMain, modelsDir, sst2Lines } from '../support/paths';
 
 /**
  * The evaluation lens above a `data:` line (issue 13, items 1 and 4) over the real protocol: it
- * says it is evaluating, then shows per pattern and for the ensemble accuracy, macro-F1 and
- * mean P(gold), raw (calibrated) — the figures of `cloze eval` on the same file — and one
- * ensemble figure for each other model of `models:`. An edit of a pattern updates it.
+ * says it is evaluating, then shows for the ensemble accuracy, macro-F1 and mean P(gold), raw
+ * (calibrated) — the figures of `cloze eval` on the same file — and one ensemble figure for each
+ * other model of `models:`; each pattern's figures are in a lens above that pattern. An edit of a
+ * pattern updates them.
  */
 
 const ROWS = 40;
@@ -31,6 +32,7 @@ const text = [
   '',
 ].join('\n');
 const dataLine = 7;
+const patternLines = [2, 3];
 
 interface Summary {
   pattern: string;
@@ -67,9 +69,11 @@ describe('the evaluation lens over stdio', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The data line's lens titles, then each pattern's lens from the data file. */
   async function dataTitles(): Promise<string[]> {
     const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
-    return lenses.filter((lens) => lens.range.start.line === dataLine).map((lens) => lens.command?.title ?? '');
+    const on = (line: number): string[] => lenses.filter((lens) => lens.range.start.line === line).map((lens) => lens.command?.title ?? '');
+    return [...on(dataLine), ...patternLines.flatMap((line) => on(line).filter((title) => title.startsWith('dev.jsonl ')))];
   }
 
   async function until(accept: (titles: string[]) => boolean, seen: string[][] = []): Promise<string[]> {
@@ -84,14 +88,14 @@ describe('the evaluation lens over stdio', () => {
 
   test('evaluating…, then the figures of cloze eval per pattern and ensemble, and the other model’s ensemble', async () => {
     const seen: string[][] = [];
-    const titles = await until((t) => t.some((title) => title.startsWith(`${ROWS} rows:`)) && t.length === 5, seen);
+    const titles = await until((t) => t.some((title) => title.startsWith(`${ROWS} rows ·`)) && t.length === 5, seen);
     assert.ok(
       seen.some((t) => t.some((title) => title.includes('evaluating'))),
       JSON.stringify(seen[0]),
     );
     const expected = evalJson();
     const [short, long] = expected.patterns;
-    // The figures compared first come first: one row of lenses is cut at the editor's width.
+    // The ensembles above the data line (one row of lenses is cut at the editor's width), each pattern above itself.
     assert.ok(
       titles[1].startsWith(`ensemble ${pct(expected.ensemble.accuracy)} (${pct(expected.ensemble.calibratedAccuracy)})`),
       titles[1],
@@ -101,9 +105,9 @@ describe('the evaluation lens over stdio', () => {
       titles[2].startsWith(`tiny-random-bert-uncased: ensemble ${pct(other.accuracy)} (${pct(other.calibratedAccuracy)})`),
       titles[2],
     );
-    assert.ok(titles[3].startsWith(`short ${pct(short.accuracy)} (${pct(short.calibratedAccuracy)}) · F1 `), titles[3]);
+    assert.ok(titles[3].startsWith(`dev.jsonl ${pct(short.accuracy)} (${pct(short.calibratedAccuracy)}) · F1 `), titles[3]);
     assert.ok(titles[3].endsWith(`P(gold) ${pct(short.meanGoldProbability)} (${pct(short.meanGoldCalibrated)})`), titles[3]);
-    assert.ok(titles[4].startsWith(`long ${pct(long.accuracy)} (${pct(long.calibratedAccuracy)})`), titles[4]);
+    assert.ok(titles[4].startsWith(`dev.jsonl ${pct(long.accuracy)} (${pct(long.calibratedAccuracy)})`), titles[4]);
   });
 
   test('an edit of a pattern updates the figures', async () => {
@@ -116,7 +120,7 @@ describe('the evaluation lens over stdio', () => {
     fs.writeFileSync(file, edited);
     const expected = evalJson().patterns[1];
     const titles = await until((t) => t.length === 5 && !t[0].includes('updating') && t[4] !== before[4]);
-    assert.ok(titles[4].startsWith(`long ${pct(expected.accuracy)} (${pct(expected.calibratedAccuracy)})`), titles[4]);
+    assert.ok(titles[4].startsWith(`dev.jsonl ${pct(expected.accuracy)} (${pct(expected.calibratedAccuracy)})`), titles[4]);
     assert.equal(titles[3], before[3], 'the unedited pattern keeps its figures');
   });
 });

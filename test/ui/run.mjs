@@ -474,20 +474,33 @@ try {
     await openFile(page, 'eval.cloze');
     evaluation = cliEval(join(workspace, 'eval.cloze'));
     const [short, long] = evaluation.patterns;
-    const heading = page.locator('.codelens-decoration', { hasText: `${evaluation.evaluated} rows: accuracy` }).first();
+    const heading = page.locator('.codelens-decoration', { hasText: `${evaluation.evaluated} rows ·` }).first();
     await heading.waitFor({ timeout: 180_000 });
-    const expected = [
-      `short ${pct(short.accuracy)} (${pct(short.calibratedAccuracy)})`,
-      `long ${pct(long.accuracy)} (${pct(long.calibratedAccuracy)})`,
-      `ensemble ${pct(evaluation.ensemble.accuracy)} (${pct(evaluation.ensemble.calibratedAccuracy)})`,
+    // The ensemble above the `data:` line, each pattern's figures on the data file above that pattern.
+    const rows = [
+      [heading, `ensemble ${pct(evaluation.ensemble.accuracy)} (${pct(evaluation.ensemble.calibratedAccuracy)})`],
+      [
+        page.locator('.codelens-decoration', { hasText: 'examples right' }).nth(0),
+        `reviews.jsonl ${pct(short.accuracy)} (${pct(short.calibratedAccuracy)})`,
+      ],
+      [
+        page.locator('.codelens-decoration', { hasText: 'examples right' }).nth(1),
+        `reviews.jsonl ${pct(long.accuracy)} (${pct(long.calibratedAccuracy)})`,
+      ],
     ];
     let text = '';
-    for (const deadline = Date.now() + 60_000; ;) {
-      text = (await heading.innerText()).replace(/\s+/g, ' ');
-      if (expected.every((figure) => text.includes(figure))) break;
-      if (Date.now() > deadline) throw new Error(`the lens says ${JSON.stringify(text)}, cloze eval ${JSON.stringify(expected)}`);
-      await page.waitForTimeout(250); // The lens is refreshed as the evaluation finishes.
+    for (const [row, figure] of rows) {
+      for (const deadline = Date.now() + 60_000; ;) {
+        text = (await row.innerText()).replace(/\s+/g, ' ');
+        if (text.includes(figure)) break;
+        if (Date.now() > deadline) throw new Error(`the lens says ${JSON.stringify(text)}, cloze eval ${JSON.stringify(figure)}`);
+        await page.waitForTimeout(250); // The lens is refreshed as the evaluation finishes.
+      }
+      // The editor cuts a row of lenses at its width: the figures must fit in it, not only be in the DOM.
+      const cut = await row.evaluate((el) => el.scrollWidth > el.clientWidth + 1);
+      if (cut) throw new Error(`the lens row is cut at the editor's width: ${JSON.stringify(text)}`);
     }
+    text = (await heading.innerText()).replace(/\s+/g, ' ');
     await page.screenshot({ path: join(artifacts, 'ui-data-lens.png') });
     return text;
   });

@@ -1,10 +1,10 @@
-// The order of the data lens's titles (server/src/lsp/dataLenses.ts): one line's lenses share a row
-// that the editor cuts at its width, so the figures a reader compares first come first: this
-// model's ensemble (or its only pattern), the other models' ensembles, then the patterns.
+// The data lens's titles (server/src/lsp/dataLenses.ts): one line's lenses share a row that the
+// editor cuts at its width, so above the `data:` line come this model's ensemble (or its only
+// pattern) and the other models' ensembles; each pattern's figures go above that pattern.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { titles } from '../../server/src/lsp/dataLenses';
+import { patternTitles, titles } from '../../server/src/lsp/dataLenses';
 import type { DataEvaluation, DataFigures } from '../../server/src/service/dataEvaluation';
 
 function figures(name: string, accuracy: number): DataFigures {
@@ -44,12 +44,20 @@ function evaluation(model: string, patterns: string[]): DataEvaluation {
 const names = (lines: string[]): string[] => lines.map((line) => line.split(' ').slice(0, 2).join(' '));
 
 describe('the data lens titles', () => {
-  test('two patterns: heading, ensemble, the other model’s ensemble, then each pattern', () => {
-    const lines = titles([
+  test('two patterns: heading, ensemble and the other model’s ensemble; each pattern’s figures named by the file', () => {
+    const outcomes = [
       { model: 'a', ok: true, evaluation: evaluation('a', ['short', 'long']) },
       { model: 'b', ok: true, evaluation: evaluation('b', ['short', 'long']) },
-    ]);
-    assert.deepEqual(names(lines), ['10 rows:', 'ensemble 90.0%', 'b: ensemble', 'short 50.0%', 'long 60.0%']);
+    ] as const;
+    assert.deepEqual(names(titles(outcomes)), ['10 rows', 'ensemble 90.0%', 'b: ensemble']);
+    const perPattern = patternTitles(outcomes, 'dev.jsonl');
+    assert.deepEqual(
+      perPattern.map((p) => [p.name, p.title.split(' ').slice(0, 2).join(' ')]),
+      [
+        ['short', 'dev.jsonl 50.0%'],
+        ['long', 'dev.jsonl 60.0%'],
+      ],
+    );
   });
 
   test('one pattern: its figures are this model’s and come before the other model’s', () => {
@@ -57,6 +65,7 @@ describe('the data lens titles', () => {
       { model: 'a', ok: true, evaluation: evaluation('a', ['short']) },
       { model: 'b', ok: false, reason: 'b is unavailable' },
     ]);
-    assert.deepEqual(names(lines), ['10 rows:', 'short 50.0%', 'b: no']);
+    assert.deepEqual(names(lines), ['10 rows', 'short 50.0%', 'b: no']);
+    assert.deepEqual(patternTitles([{ model: 'a', ok: true, evaluation: evaluation('a', ['short']) }], 'dev.jsonl'), []);
   });
 });

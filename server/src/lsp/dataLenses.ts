@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { ClozeDocument, Span } from '../language';
+import { patternDisplayName, type ClozeDocument, type Span } from '../language';
 import type { InferenceWorker } from '../model/inferenceWorker';
 import { isCancelled } from '../model/cancelled';
 import type { DataFileState } from '../protocol/messages';
@@ -8,11 +8,11 @@ import { DataEvaluations, type DataEvaluation, type DataFigures } from '../servi
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
 
 /**
- * The evaluation lens above each `data:` line: per pattern and for the
- * ensemble, accuracy, macro-F1 and the mean probability of the gold label on
- * that file's labelled rows, raw (calibrated), for the document's current
- * patterns and verbalizer; with several models, the ensemble of each other
- * model too. It is computed in the background once typing pauses, through the
+ * The evaluation lens above each `data:` line: for the ensemble, accuracy,
+ * macro-F1 and the mean probability of the gold label on that file's labelled
+ * rows, raw (calibrated), for the document's current patterns and verbalizer;
+ * with several models, the ensemble of each other model too; and above each
+ * pattern, that pattern's figures on the file. It is computed in the background once typing pauses, through the
  * inference process at a lower priority than the previews (its keys are never
  * focused), and per pattern through `DataEvaluations`, so an edit re-scores
  * only the patterns it changed. While it runs the lens shows its progress
@@ -103,6 +103,11 @@ export class DataLenses {
         continue;
       }
       out.push(...titles(shown, job.outcomes ? '' : `updating${running ? `: ${running}` : '…'}`).map(at));
+      // Each pattern's own figures above that pattern: one row cannot hold them all beside the ensembles.
+      for (const { name, title } of patternTitles(shown, path.basename(data.path))) {
+        const pattern = doc.patterns.find((p) => patternDisplayName(p) === name);
+        if (pattern) out.push({ ...at(title), span: pattern.span });
+      }
     }
     // Documents' data lines that went away: their jobs stop.
     for (const [id, job] of this.jobs) {
@@ -249,32 +254,38 @@ export function figuresTitle(figures: DataFigures, prefix = ''): string {
 }
 
 /**
- * The lens titles of one data file: a heading, the default model's ensemble,
- * the other models' ensembles, then each pattern of the default model. The
+ * The lens titles above one data file's line: a heading, the default model's
+ * ensemble (or its only pattern), then the other models' ensembles. The
  * lenses of a line share one row, which the editor cuts at its width (it
- * cannot wrap them), so the figures a reader compares first come first.
+ * cannot wrap them), so the figures a reader compares first come first and
+ * each pattern's figures go above that pattern (`patternTitles`).
  */
 export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[] {
   const [first, ...others] = outcomes;
   if (!first) return [];
   const out: string[] = [];
-  const patterns: string[] = [];
   if (first.ok) {
     const { evaluation } = first;
     const note = waiting ? ` · ${waiting}` : '';
-    out.push(`${evaluation.ensemble.rows} rows: accuracy · macro-F1 · mean P(gold), raw (calibrated)${note}`);
-    // One pattern has no ensemble: its own figures are this model's, and come as early.
-    if (evaluation.patterns.length > 1) {
-      out.push(figuresTitle(evaluation.ensemble));
-      patterns.push(...evaluation.patterns.map((figures) => figuresTitle(figures)));
-    } else {
-      out.push(...evaluation.patterns.map((figures) => figuresTitle(figures)));
-    }
+    out.push(`${evaluation.ensemble.rows} rows · accuracy, F1, P(gold) raw (calibrated)${note}`);
+    // One pattern has no ensemble: its own figures are this model's.
+    out.push(figuresTitle(evaluation.patterns.length > 1 ? evaluation.ensemble : (evaluation.patterns[0] ?? evaluation.ensemble)));
   } else {
     out.push(`no evaluation: ${first.reason}`);
   }
   for (const other of others) {
     out.push(other.ok ? figuresTitle(other.evaluation.ensemble, `${other.model}: `) : `${other.model}: no evaluation (${other.reason})`);
   }
-  return [...out, ...patterns];
+  return out;
+}
+
+/**
+ * With several patterns, each pattern's figures of the default model on the
+ * data file, named by the file: the lens above that pattern, beside its
+ * examples' lens ("reviews.jsonl 76.0% (81.0%) · F1 75.8 (80.9) · P(gold) …").
+ */
+export function patternTitles(outcomes: readonly ModelOutcome[], file: string): { name: string; title: string }[] {
+  const first = outcomes[0];
+  if (!first?.ok || first.evaluation.patterns.length < 2) return [];
+  return first.evaluation.patterns.map((figures) => ({ name: figures.name, title: figuresTitle({ ...figures, name: file }) }));
 }
