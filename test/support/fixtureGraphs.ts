@@ -48,6 +48,8 @@ export interface FixtureOptions {
   /** int8: the decoder's scale product written as a Div by the inverse weight scales, which the per-token rewrite does not know. */
   readonly oddScales?: boolean;
   readonly seed?: number;
+  /** A token whose decoder bias is NaN, as a broken export has: its logit is NaN in every row. */
+  readonly nanLogit?: number;
 }
 
 export function takesTokenTypes(head: Head): boolean {
@@ -92,7 +94,11 @@ export function fixtureModel(options: FixtureOptions): Uint8Array {
   /** x·W + b over the last axis, fp32 or as quantize_dynamic writes it. */
   const linear = (x: string, inputs: number, outputs: number, label: string, named?: string): string => {
     const w = Array.from({ length: inputs * outputs }, () => (random() * 0.6) / Math.sqrt(inputs));
-    const bias = weight(`${label}.bias`, [outputs], 0.1);
+    // The same draws as weight(…, 0.1), so the other fixtures keep their numbers.
+    const biasValues = Array.from({ length: outputs }, () => random() * 0.1);
+    if (label === 'head.decoder' && options.nanLogit !== undefined) biasValues[options.nanLogit] = NaN;
+    const bias = `${label}.bias`;
+    initializers.push(floatTensor(bias, biasValues, [outputs]));
     if (!int8) {
       const W = `${label}.weight`;
       initializers.push(floatTensor(W, w, [inputs, outputs]));

@@ -3,7 +3,8 @@
 // runs the mask-only graph on both files and says what ran; its numbers equal onnxruntime run
 // directly on the file as shipped (fp32 to 1e-5; int8 within the tolerance measured in
 // docs/preview.md); an input's numbers are bit-identical alone, in two different batches and after
-// another example is edited; a graph the rewrite does not know loads in full with the reason.
+// another example is edited; a graph the rewrite does not know loads in full with the reason; a
+// NaN logit makes the statistics fall back and the output check say so.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import * as path from 'node:path';
 import { parse } from '../../server/src/language/parse';
 import { maskHover } from '../../server/src/lsp/previewHover';
 import { describeEngine, engineReport, MaskedLmEngine } from '../../server/src/model/engine';
+import { checkModelOutput } from '../../server/src/model/outputCheck';
 import { computePreview } from '../../server/src/service/preview';
 import { resolveModel } from '../../server/src/model/resolve';
 import { directDistribution, directRank, engineCacheDir, engineFor, freshEngine, modelFile } from '../support/directOnnx';
@@ -190,6 +192,35 @@ describe('softmax statistics that cannot go into the graph', () => {
         assert.equal(w.rank, b[i].words[j].rank);
       });
     });
+  });
+});
+
+describe('a model with a NaN logit (a broken export)', () => {
+  test('the statistics fail the load probe, run after the model calls, and the output check says what is wrong', async () => {
+    const graph = fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522, nanLogit: 5000 });
+    const root = folderWith(graph, 'fixture-nan');
+    const location = resolveModel('fixture-nan', undefined, { modelsDir: root, allowRemoteModels: false, cacheDir: engineCacheDir });
+    assert.ok(location.ok);
+    const engine = await MaskedLmEngine.load(location, engineCacheDir, { quantized: false });
+    // The probe's row has the NaN: ONNX Runtime's Σ exp is NaN, which the probe does not accept.
+    assert.equal(engine.info.graph, 'mask-only');
+    assert.equal(engine.info.statisticsReason, 'they failed a check at load (its softmax statistics disagree with its logits)');
+    assert.match(describeEngine(engine.info), /softmax statistics after the model calls \(they failed a check at load/);
+    await assert.rejects(
+      checkModelOutput(engine),
+      /fixture-nan cannot be scored: its logits at the mask are not all numbers \(NaN or \+∞ in onnx\/model\.onnx\)/,
+    );
+    // The same weights without the NaN pass both.
+    const sound = folderWith(fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522 }), 'fixture-sound');
+    const soundLocation = resolveModel('fixture-sound', undefined, {
+      modelsDir: sound,
+      allowRemoteModels: false,
+      cacheDir: engineCacheDir,
+    });
+    assert.ok(soundLocation.ok);
+    const soundEngine = await MaskedLmEngine.load(soundLocation, engineCacheDir, { quantized: false });
+    assert.equal(soundEngine.info.statisticsReason, undefined);
+    await checkModelOutput(soundEngine);
   });
 });
 
