@@ -59,6 +59,41 @@ export function classConditionalLogProbability(table: WordTable, gold: readonly 
   return sums;
 }
 
+/**
+ * PETAL's score of each word for one label (Schick, Schmid and Schütze 2020,
+ * "Automatically Identifying Words That Can Serve as Labels", the `llr`
+ * score of PET's `petal.py`): P(w | x) read as a classifier of "x has this
+ * label", its log-likelihood ratio over the rows, with the label's rows
+ * weighted up to as many as the others. Per pattern and summed over patterns:
+ *   n⁻/n⁺ · Σ_{x of the label} logit P(w | x) − Σ_{x of the others} logit P(w | x),
+ * logit p = log p − log(1 − p). It rewards a word that is likely on the
+ * label's rows and unlikely on the others', where LM-BFF's class-conditional
+ * score rewards the first only.
+ */
+export function likelihoodRatio(table: WordTable, gold: readonly number[], label: number): Float64Array {
+  const { words, rows, patterns } = table;
+  const scores = new Float64Array(words);
+  const logit = (p: number): number => Math.log(Math.max(p, FLOOR)) - Math.log(Math.max(1 - p, FLOOR));
+  for (let p = 0; p < patterns; p++) {
+    let positives = 0;
+    let negatives = 0;
+    for (let r = 0; r < rows; r++) {
+      if (!table.scored[p * rows + r]) continue;
+      if (gold[r] === label) positives++;
+      else negatives++;
+    }
+    if (positives === 0) continue;
+    const scale = negatives / positives;
+    for (let r = 0; r < rows; r++) {
+      if (!table.scored[p * rows + r]) continue;
+      const weight = gold[r] === label ? scale : -1;
+      const base = (p * rows + r) * words;
+      for (let w = 0; w < words; w++) scores[w] += weight * logit(table.p[base + w]);
+    }
+  }
+  return scores;
+}
+
 /** The `k` best words (indices) by score, best first, among `allowed`. */
 export function topCandidates(scores: Float64Array, k: number, allowed: (word: number) => boolean): number[] {
   const order = [...scores.keys()].filter(allowed).sort((a, b) => scores[b] - scores[a] || a - b);
