@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { candidateWord, scoreVerbalizer, selectRows, type WordTable } from '../../server/src/language/labelSearch';
+import fc from 'fast-check';
+import { candidateWord, likelihoodRatio, scoreVerbalizer, selectRows, type WordTable } from '../../server/src/language/labelSearch';
 import { cliMain, fixturesDir, modelsDir, sst2Lines } from '../support/paths';
 
 /**
@@ -82,6 +83,68 @@ describe('cloze suggest', () => {
     assert.equal(part.scored[1 * 2 + 0], 0);
   });
 
+  test('PETAL’s likelihood ratio: by hand, and petal.py’s llr divided by the other rows, on random tables', () => {
+    // One row per label, two words: A is likely on the positive row, B on the negative one.
+    const table: WordTable = {
+      words: 2,
+      rows: 2,
+      patterns: 1,
+      p: Float64Array.from([0.5, 0.1, 0.1, 0.5]),
+      scored: Uint8Array.from([1, 1]),
+      contentFree: new Float64Array(2),
+    };
+    const gap = Math.log(9); // logit 0.5 − logit 0.1
+    const positive = likelihoodRatio(table, [0, 1], 0);
+    assert.ok(Math.abs(positive[0] - gap) < 1e-12 && Math.abs(positive[1] + gap) < 1e-12, String(positive));
+    // petal.py, written out as it is there (one pattern): scale·(Σ⁺ log p − Σ⁺ log(1−p)) + Σ⁻ log(1−p) − Σ⁻ log p, scale = n⁻/n⁺.
+    const petalPy = (p: number[], expected: number[]): number => {
+      const positives = expected.reduce((a, b) => a + b, 0);
+      const scale = (expected.length - positives) / positives;
+      let pos = 0;
+      let neg = 0;
+      p.forEach((q, i) => {
+        if (expected[i]) pos += Math.log(q) - Math.log(1 - q);
+        else neg += Math.log(1 - q) - Math.log(q);
+      });
+      return scale * pos + neg;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(fc.double({ min: 0.001, max: 0.999, noNaN: true }), fc.double({ min: 0.001, max: 0.999, noNaN: true }), fc.boolean()),
+          {
+            minLength: 2,
+            maxLength: 30,
+          },
+        ),
+        (rows) => {
+          const gold = rows.map(([, , positiveRow]) => (positiveRow ? 0 : 1));
+          const positives = gold.filter((g) => g === 0).length;
+          fc.pre(positives > 0 && positives < rows.length);
+          const random: WordTable = {
+            words: 2,
+            rows: rows.length,
+            patterns: 1,
+            p: Float64Array.from(rows.flatMap(([a, b]) => [a, b])),
+            scored: new Uint8Array(rows.length).fill(1),
+            contentFree: new Float64Array(2),
+          };
+          const ours = likelihoodRatio(random, gold, 0);
+          const expected = gold.map((g) => (g === 0 ? 1 : 0));
+          for (let w = 0; w < 2; w++) {
+            const reference =
+              petalPy(
+                rows.map((row) => row[w] as number),
+                expected,
+              ) /
+              (rows.length - positives);
+            assert.ok(Math.abs(ours[w] - reference) < 1e-9 * Math.max(1, Math.abs(reference)), `${ours[w]} ${reference}`);
+          }
+        },
+      ),
+    );
+  });
+
   test('on SST-2 rows it proposes sentiment words for the right labels, at least as accurate as great/terrible', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
     const data = path.join(dir, 'rows.jsonl');
@@ -122,6 +185,39 @@ describe('cloze suggest', () => {
     const ensemble = (JSON.parse(evaluated.stdout) as { ensemble: { accuracy: number; calibratedAccuracy: number } }).ensemble;
     assert.equal(ensemble.accuracy, best.rawAccuracy);
     assert.equal(ensemble.calibratedAccuracy, best.accuracy);
+  });
+
+  test('--ranking petal: candidates by PETAL’s likelihood ratio, best first, sentiment words of their label', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
+    const data = path.join(dir, 'rows.jsonl');
+    fs.writeFileSync(data, sst2Lines(0, 120).join('\n'));
+    const file = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
+    const run = cloze('suggest', file, '--data', data, '--ranking', 'petal', '--format', 'json');
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as Omit<SuggestJson, 'candidates'> & {
+      ranking: string;
+      candidates: Record<string, Array<{ word: string; likelihoodRatio?: number }>>;
+    };
+    assert.equal(result.ranking, 'petal');
+    for (const [label, words] of Object.entries(result.candidates)) {
+      assert.ok(words.length >= 2, label);
+      const ratios = words.map((w) => w.likelihoodRatio ?? Number.NaN);
+      // Ranked by the ratio, and each word separates its own label (a positive gap).
+      ratios.forEach((ratio, i) => assert.ok(ratio > 0 && (i === 0 || ratios[i - 1] >= ratio), JSON.stringify(words)));
+      const own = label === 'positive' ? positive : negative;
+      assert.ok(own.has(words[0].word), JSON.stringify(words));
+    }
+    const text = cloze('suggest', file, '--data', data, '--ranking', 'petal', '--top', '1');
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /candidates per label \(PETAL’s likelihood ratio/);
+    // The default ranking is LM-BFF's, whose JSON has no ratio.
+    const lmbff = JSON.parse(cloze('suggest', file, '--data', data, '--format', 'json').stdout) as SuggestJson & { ranking: string };
+    assert.equal(lmbff.ranking, 'lm-bff');
+    assert.ok(
+      Object.values(lmbff.candidates)
+        .flat()
+        .every((c) => !('likelihoodRatio' in c)),
+    );
   });
 
   test('it reads the labels from the data: with the labels of the rows exchanged, the words exchange too', () => {

@@ -205,10 +205,14 @@ program
   .argument('<file>', '.cloze file whose patterns to search label words for (its verbalizer, if any, gives the labels)')
   .option('--data <files...>', 'labelled JSONL, CSV or TSV files to search on, instead of the `data:` lines')
   .addOption(new Option('--top <n>', 'verbalizers printed').argParser(wholeNumber(100)).default(5))
+  .addOption(new Option('--candidates <k>', 'candidate words per label, as --ranking ranks them').argParser(wholeNumber(200)).default(20))
   .addOption(
-    new Option('--candidates <k>', 'candidate words per label, by mean log-probability on its rows')
-      .argParser(wholeNumber(200))
-      .default(20),
+    new Option(
+      '--ranking <name>',
+      "how candidate words are ranked: LM-BFF's class-conditional log-probability, or PETAL's likelihood ratio",
+    )
+      .choices(['lm-bff', 'petal'])
+      .default('lm-bff'),
   )
   .addOption(new Option('--words <n>', 'most label words per label').argParser(wholeNumber(5)).default(1))
   .addOption(

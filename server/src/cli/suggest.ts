@@ -2,7 +2,13 @@ import * as path from 'node:path';
 import type { SearchCalibration, SelectionCriterion } from '../language/labelSearch';
 import { defaultDataLimits, readDataSet } from '../service/dataSets';
 import { evaluationRows } from '../service/evaluate';
-import { labelledExampleRows, suggestVerbalizers, type SuggestedVerbalizer, type SuggestResult } from '../service/suggest';
+import {
+  labelledExampleRows,
+  suggestVerbalizers,
+  type CandidateRanking,
+  type SuggestedVerbalizer,
+  type SuggestResult,
+} from '../service/suggest';
 import { openScoringSession, type ScoringOptions } from './session';
 
 /**
@@ -23,6 +29,7 @@ export interface SuggestCommandOptions extends ScoringOptions {
   readonly calibrate?: boolean;
   readonly calibration?: 'content-free' | 'support';
   readonly criterion: SelectionCriterion;
+  readonly ranking: CandidateRanking;
   readonly format: 'text' | 'json';
 }
 
@@ -70,6 +77,7 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
       maxWordsPerLabel: options.words,
       calibration,
       criterion: options.criterion,
+      ranking: options.ranking,
     });
     const seconds = (performance.now() - started) / 1000;
     if (options.format === 'json') {
@@ -108,9 +116,16 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
   );
   lines.push(`searched ${result.tried} verbalizers in ${seconds.toFixed(1)} s`);
   lines.push('');
-  lines.push('candidates per label (mean log P(word | x) over the label’s rows, as LM-BFF ranks them):');
+  const petal = result.ranking === 'petal';
+  lines.push(
+    petal
+      ? 'candidates per label (PETAL’s likelihood ratio: mean log-odds of the word on the label’s rows minus on the others’):'
+      : 'candidates per label (mean log P(word | x) over the label’s rows, as LM-BFF ranks them):',
+  );
   for (const [label, words] of Object.entries(result.candidates)) {
-    lines.push(`  ${label}: ${words.map((w) => `${w.word} ${w.logProbability.toFixed(2)}`).join(', ')}`);
+    lines.push(
+      `  ${label}: ${words.map((w) => `${w.word} ${(petal ? (w.likelihoodRatio ?? 0) : w.logProbability).toFixed(2)}`).join(', ')}`,
+    );
   }
   lines.push('');
   lines.push(`best verbalizers by ${kind} on these rows:`);

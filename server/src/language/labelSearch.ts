@@ -64,11 +64,13 @@ export function classConditionalLogProbability(table: WordTable, gold: readonly 
  * "Automatically Identifying Words That Can Serve as Labels", the `llr`
  * score of PET's `petal.py`): P(w | x) read as a classifier of "x has this
  * label", its log-likelihood ratio over the rows, with the label's rows
- * weighted up to as many as the others. Per pattern and summed over patterns:
+ * weighted up to as many as the others:
  *   n⁻/n⁺ · Σ_{x of the label} logit P(w | x) − Σ_{x of the others} logit P(w | x),
- * logit p = log p − log(1 − p). It rewards a word that is likely on the
- * label's rows and unlikely on the others', where LM-BFF's class-conditional
- * score rewards the first only.
+ * logit p = log p − log(1 − p). Here per pattern divided by n⁻ (a positive
+ * constant: the same ranking), so the score reads as the gap in mean log-odds
+ * between the label's rows and the others', summed over patterns. It rewards
+ * a word that is likely on the label's rows and unlikely on the others',
+ * where LM-BFF's class-conditional score rewards the first only.
  */
 export function likelihoodRatio(table: WordTable, gold: readonly number[], label: number): Float64Array {
   const { words, rows, patterns } = table;
@@ -82,11 +84,10 @@ export function likelihoodRatio(table: WordTable, gold: readonly number[], label
       if (gold[r] === label) positives++;
       else negatives++;
     }
-    if (positives === 0) continue;
-    const scale = negatives / positives;
+    if (positives === 0 || negatives === 0) continue;
     for (let r = 0; r < rows; r++) {
       if (!table.scored[p * rows + r]) continue;
-      const weight = gold[r] === label ? scale : -1;
+      const weight = gold[r] === label ? 1 / positives : -1 / negatives;
       const base = (p * rows + r) * words;
       for (let w = 0; w < words; w++) scores[w] += weight * logit(table.p[base + w]);
     }

@@ -2,6 +2,7 @@ import { patternDisplayName, type ClozeDocument, type Pattern } from '../languag
 import {
   candidateWord,
   classConditionalLogProbability,
+  likelihoodRatio,
   scoreVerbalizer,
   searchVerbalizers,
   topCandidates,
@@ -32,7 +33,9 @@ import type { PreviewRow } from './preview';
  *    the `candidates` words with the highest mean log P(w | x) over the
  *    label's rows are kept (LM-BFF's class-conditional likelihood), among
  *    the words likelier on that label's rows than on any other's and within
- *    a factor of 100 of its best word.
+ *    a factor of 100 of its best word. With the `petal` ranking, the words
+ *    with the highest likelihood ratio instead (PETAL, labelSearch.ts), among
+ *    those that score higher for the label than for any other.
  * 3. Search. Verbalizers built from the candidates (one word per label, then
  *    up to `maxWordsPerLabel`) are ranked by their accuracy on the rows, with
  *    the arithmetic `cloze eval` uses. The CLI's defaults (one word per label,
@@ -49,6 +52,8 @@ export interface SuggestOptions {
   readonly calibration: SearchCalibration;
   /** How verbalizers are ranked; `accuracy` unless given (see labelSearch.ts). */
   readonly criterion?: SelectionCriterion;
+  /** How candidate words are ranked per label; `lm-bff` unless given. */
+  readonly ranking?: CandidateRanking;
   /** Top tokens per row and pattern that feed the pool. */
   readonly poolTopK?: number;
   /** Words pooled per label before exact scoring. */
@@ -62,7 +67,12 @@ export interface CandidateWord {
   readonly tokens: readonly string[];
   /** Mean log P(w | x) over the label's rows. */
   readonly logProbability: number;
+  /** With the `petal` ranking, what it ranked by: the gap in mean log-odds, the label's rows against the others' (labelSearch.ts). */
+  readonly likelihoodRatio?: number;
 }
+
+/** LM-BFF's class-conditional log-probability, or PETAL's likelihood ratio. */
+export type CandidateRanking = 'lm-bff' | 'petal';
 
 export interface SuggestedVerbalizer {
   /** Words per label, in the verbalizer's label order. */
@@ -85,6 +95,7 @@ export interface SuggestResult {
   readonly rows: number;
   readonly calibration: SearchCalibration;
   readonly criterion: SelectionCriterion;
+  readonly ranking: CandidateRanking;
   readonly candidates: Record<string, CandidateWord[]>;
   readonly suggestions: readonly SuggestedVerbalizer[];
   /** The file's own verbalizer scored the same way, when all its words are single tokens. */
@@ -208,8 +219,24 @@ export function labelCandidates(
   k: number,
   /** How far below the label's best word a candidate may fall, in nats. */
   gap: number = MASS_GAP,
-): { ranked: Float64Array[]; candidates: number[][] } {
+  ranking: CandidateRanking = 'lm-bff',
+): { ranked: Float64Array[]; candidates: number[][]; ratios?: Float64Array[] } {
   const ranked = Array.from({ length: labelCount }, (_, label) => classConditionalLogProbability(table, gold, label));
+  if (ranking === 'petal') {
+    // PETAL's order (petal.py), over the words that carry real mass on the label's rows (within
+    // `gap` of its best word, as below): by the ratio alone the accuracy search picks rare words
+    // whose tiny probabilities happen to separate the rows (love/overall on SST-2).
+    const ratios = Array.from({ length: labelCount }, (_, label) => likelihoodRatio(table, gold, label));
+    const candidates = ratios.map((scores, label) => {
+      const best = Math.max(...ranked[label]);
+      return topCandidates(
+        scores,
+        k,
+        (w) => ranked[label][w] >= best - gap && ratios.every((other, l) => l === label || scores[w] > other[w]),
+      );
+    });
+    return { ranked, candidates, ratios };
+  }
   // A candidate must be likelier on its label's rows than on any other label's, and carry
   // real mass there: within a factor of 100 of the label's best word. Without that, on a
   // few hundred rows the accuracy search finds rare words (`more`/`so`) whose tiny
@@ -231,7 +258,12 @@ export async function suggestVerbalizers(
   options: SuggestOptions,
 ): Promise<SuggestResult> {
   const { patterns, gold, words, table, current, inputs } = await buildSearchTable(doc, tokenizer, scorer, labels, rows, options);
-  const { ranked, candidates: candidateIndices } = labelCandidates(table, gold, labels.length, options.candidates);
+  const ranking = options.ranking ?? 'lm-bff';
+  const {
+    ranked,
+    candidates: candidateIndices,
+    ratios,
+  } = labelCandidates(table, gold, labels.length, options.candidates, MASS_GAP, ranking);
 
   // 3. Whole verbalizers by accuracy.
   options.onProgress?.('search');
@@ -259,10 +291,16 @@ export async function suggestVerbalizers(
     rows: gold.length,
     calibration: options.calibration,
     criterion: options.criterion ?? 'accuracy',
+    ranking,
     candidates: Object.fromEntries(
       labels.map((label, l) => [
         label,
-        candidateIndices[l].map((w) => ({ word: words[w].word, tokens: words[w].tokens, logProbability: ranked[l][w] })),
+        candidateIndices[l].map((w) => ({
+          word: words[w].word,
+          tokens: words[w].tokens,
+          logProbability: ranked[l][w],
+          ...(ratios ? { likelihoodRatio: ratios[l][w] } : {}),
+        })),
       ]),
     ),
     suggestions: results.map((result) => describe(result.verbalizer)),
