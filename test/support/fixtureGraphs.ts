@@ -50,6 +50,8 @@ export interface FixtureOptions {
   readonly seed?: number;
   /** A token whose decoder bias is NaN, as a broken export has: its logit is NaN in every row. */
   readonly nanLogit?: number;
+  /** A token whose embedding is NaN: every input with that token has NaN logits, the others none. */
+  readonly nanEmbedding?: number;
 }
 
 export function takesTokenTypes(head: Head): boolean {
@@ -163,7 +165,10 @@ export function fixtureModel(options: FixtureOptions): Uint8Array {
     one('Mul', [one('Mul', [x, one('Add', [one('Erf', [one('Div', [x, constant(Math.SQRT2)])]), constant(1)])]), constant(0.5)]);
 
   // Embeddings.
-  let h = one('Gather', [weight('word_embeddings', [V, E], 1), 'input_ids']);
+  const embeddings = Array.from({ length: V * E }, () => random());
+  if (options.nanEmbedding !== undefined) embeddings.fill(NaN, options.nanEmbedding * E, (options.nanEmbedding + 1) * E);
+  initializers.push(floatTensor('word_embeddings', embeddings, [V, E]));
+  let h = one('Gather', ['word_embeddings', 'input_ids']);
   if (takesTokenTypes(head)) h = one('Add', [h, one('Gather', [weight('token_type_embeddings', [2, E], 1), 'token_type_ids'])]);
   h = layerNorm(h, E, 'embeddings.LayerNorm');
   if (head === 'albert') h = linear(h, E, H, 'embedding_hidden_mapping_in');

@@ -16,6 +16,9 @@ import { parse } from '../../server/src/language/parse';
 import { maskHover } from '../../server/src/lsp/previewHover';
 import { describeEngine, engineReport, MaskedLmEngine } from '../../server/src/model/engine';
 import { checkModelOutput } from '../../server/src/model/outputCheck';
+import { renderPanel } from '../../client/src/panel/render';
+import { exampleProblems } from '../../server/src/lsp/lenses';
+import type { PreviewResult } from '../../server/src/service/preview';
 import { computePreview } from '../../server/src/service/preview';
 import { resolveModel } from '../../server/src/model/resolve';
 import { directDistribution, directRank, engineCacheDir, engineFor, freshEngine, modelFile } from '../support/directOnnx';
@@ -221,6 +224,59 @@ describe('a model with a NaN logit (a broken export)', () => {
     const soundEngine = await MaskedLmEngine.load(soundLocation, engineCacheDir, { quantized: false });
     assert.equal(soundEngine.info.statisticsReason, undefined);
     await checkModelOutput(soundEngine);
+  });
+});
+
+describe('a model that gives NaN for some inputs only', () => {
+  test('those inputs are not scored and say why, in the engine, `cloze preview` and `cloze eval`; the others are', async () => {
+    // The embedding of `great` (id 2307) is NaN: any input with that word has NaN logits everywhere.
+    const root = folderWith(fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522, nanEmbedding: 2307 }), 'fixture-nan-word');
+    const location = resolveModel('fixture-nan-word', undefined, { modelsDir: root, allowRemoteModels: false, cacheDir: engineCacheDir });
+    assert.ok(location.ok);
+    const engine = await MaskedLmEngine.load(location, engineCacheDir, { quantized: false });
+    await checkModelOutput(engine); // The probe input has no `great`.
+    const [broken, sound] = await engine.score(['A great film. It was [MASK].', 'A dull film. It was [MASK].'], [2204, 2919], 3);
+    assert.deepEqual(broken, { maskFound: false, nonFinite: true, truncated: false, top: [], words: [] });
+    assert.ok(sound.maskFound && sound.words.every((w) => w.p > 0 && w.p < 1), JSON.stringify(sound));
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-nan-word-'));
+    const file = path.join(dir, 'nan.cloze');
+    fs.writeFileSync(
+      file,
+      'model: fixture-nan-word\npattern: {text} It was [MASK].\nverbalizer:\n  positive: good\n  negative: bad\nexample positive: A great film.\nexample negative: A dull film.\n',
+    );
+    fs.writeFileSync(
+      path.join(dir, 'rows.jsonl'),
+      '{"text":"A great film.","label":"positive"}\n{"text":"A dull film.","label":"negative"}\n',
+    );
+    const cli = (...args: string[]): Promise<string> =>
+      new Promise((resolve, reject) =>
+        execFile(process.execPath, [cliMain, ...args, '--models-dir', root, '--offline', '--no-quantized'], (error, stdout) =>
+          error && error.code !== 0 && error.code !== 1 ? reject(error) : resolve(stdout),
+        ),
+      );
+    assert.match(
+      await cli('preview', file),
+      /pattern 1 {2}no numbers: fixture-nan-word gave NaN or infinite logits at the mask for this input/,
+    );
+    // The preview panel, from the same JSON the server sends it: the example on line 6 has the word.
+    const preview = JSON.parse(await cli('preview', file, '--format', 'json')) as PreviewResult & { quantized: boolean };
+    const source = fs.readFileSync(file, 'utf8');
+    const html = renderPanel(
+      { ok: true, uri: 'file:///nan.cloze', version: 1, preview, quantized: false, exampleProblems: exampleProblems(parse(source)) },
+      6,
+      'nan.cloze',
+    );
+    assert.match(html, /fixture-nan-word gave no numbers at \[MASK\] for this input: its logits are NaN or infinite/);
+    const evaluation = JSON.parse(await cli('eval', file, '--data', path.join(dir, 'rows.jsonl'), '--format', 'json')) as {
+      unscored: Record<string, { maskCutOff: number; nonFinite: number }>;
+      patterns: Array<{ accuracy: number }>;
+    };
+    assert.deepEqual(evaluation.unscored, { 'pattern 1': { maskCutOff: 0, nonFinite: 1 } });
+    assert.match(
+      await cli('eval', file, '--data', path.join(dir, 'rows.jsonl')),
+      /not scored by pattern 1, left out of its figures: 1 row with NaN or infinite logits from fixture-nan-word/,
+    );
   });
 });
 

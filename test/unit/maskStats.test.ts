@@ -128,6 +128,27 @@ describe('softmax statistics by ONNX Runtime', () => {
   });
 });
 
+describe('a row that is not all numbers', () => {
+  test('NaN or +∞ among the logits: no numbers for the input (not a 50/50 tie); −∞ is a probability of 0', () => {
+    const tokenOf = (id: number): string => `t${id}`;
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      const row = Float32Array.from([0.5, 1, bad, -2]);
+      const scores = maskScoresFromLogits(row, [0, 1], 2, tokenOf, false);
+      assert.deepEqual(scores, { maskFound: false, nonFinite: true, truncated: false, top: [], words: [] }, String(bad));
+      // The same from statistics computed in the graph: ONNX Runtime's Σ exp is NaN there.
+      const fromStats = maskScoresFromStats(row, { max: bad, sum: Number.NaN, top: [2, 1] }, [0, 1], 2, tokenOf, true);
+      assert.deepEqual(fromStats, { maskFound: false, nonFinite: true, truncated: true, top: [], words: [] });
+    }
+    const withMinusInfinity = maskScoresFromLogits(Float32Array.from([0, Number.NEGATIVE_INFINITY, 0]), [0, 1], 1, tokenOf, false);
+    assert.equal(withMinusInfinity.maskFound, true);
+    assert.equal(withMinusInfinity.nonFinite, undefined);
+    assert.deepEqual(
+      withMinusInfinity.words.map((w) => w.p),
+      [0.5, 0],
+    );
+  });
+});
+
 describe('statistics in the model graph', () => {
   // Opset 14 (our export, weight-only int8) and opset 11 (the hub's recipe, dynamic int8), where
   // reductions and Unsqueeze take their axes as attributes.

@@ -171,7 +171,10 @@ function exampleSection(example: ExamplePreview, result: PreviewResult, problem:
 function patternArticle(r: PatternResult, example: ExamplePreview, result: PreviewResult): string {
   const v = verdict(r.correct);
   if (!r.maskFound) {
-    return `<article class="pattern" data-pattern="${escapeHtml(r.pattern)}"><h3>${escapeHtml(r.pattern)}</h3><p class="verdict problem">The input is longer than ${escapeHtml(result.model)} reads, and [MASK] was cut off.</p></article>`;
+    const why = r.nonFinite
+      ? `${escapeHtml(result.model)} gave no numbers at [MASK] for this input: its logits are NaN or infinite (broken weights, or an overflow).`
+      : `The input is longer than ${escapeHtml(result.model)} reads, and [MASK] was cut off.`;
+    return `<article class="pattern" data-pattern="${escapeHtml(r.pattern)}"><h3>${escapeHtml(r.pattern)}</h3><p class="verdict problem">${why}</p></article>`;
   }
   const labelBars: Bar[] = result.labels.flatMap((label) => {
     const isGold = label === example.label;

@@ -116,8 +116,8 @@ export function formatComparison(results: readonly PreviewResult[]): string {
   const labelWidth = Math.max(6, ...first.labels.map((label) => label.length));
   const cellWidth = Math.max(labelWidth + 10, ...results.map((r) => r.model.length));
   const nameWidth = Math.max(8, ...first.patterns.map((name) => name.length));
-  const cell = (prediction: string | null, p: number | undefined, correct: boolean | null, cut = false): string => {
-    if (cut) return 'mask cut off'.padEnd(cellWidth);
+  const cell = (prediction: string | null, p: number | undefined, correct: boolean | null, unscored?: string): string => {
+    if (unscored) return unscored.padEnd(cellWidth);
     if (prediction === null) return '–'.padEnd(cellWidth);
     const mark = correct === null ? ' ' : correct ? '✓' : '✗';
     return `${prediction.padEnd(labelWidth)} ${percent(p).padStart(6)} ${mark}`.padEnd(cellWidth);
@@ -137,7 +137,8 @@ export function formatComparison(results: readonly PreviewResult[]): string {
         const own = r.examples[e]?.results[p];
         if (!own) return cell(null, undefined, null);
         const distribution = calibrate ? own.calibrated : own.labels;
-        return cell(own.prediction, own.prediction === null ? undefined : distribution[own.prediction], own.correct, !own.maskFound);
+        const unscored = own.maskFound ? undefined : own.nonFinite ? 'no numbers (NaN)' : 'mask cut off';
+        return cell(own.prediction, own.prediction === null ? undefined : distribution[own.prediction], own.correct, unscored);
       });
       lines.push(`  ${pattern.pattern.padEnd(nameWidth)}  ${cells.join('  ')}`.trimEnd());
     });

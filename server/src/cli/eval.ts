@@ -435,6 +435,14 @@ function formatText(result: Evaluation, modelFile: string): string {
   );
   const skipped = Object.entries(result.skipped).filter(([, n]) => n > 0);
   if (skipped.length > 0) lines.push(`skipped: ${skipped.map(([reason, n]) => `${n} (${reason})`).join(', ')}`);
+  const rows = (n: number): string => `${n} row${n === 1 ? '' : 's'}`;
+  for (const [pattern, { maskCutOff, nonFinite }] of Object.entries(result.unscored)) {
+    const why = [
+      ...(nonFinite > 0 ? [`${rows(nonFinite)} with NaN or infinite logits from ${result.model}`] : []),
+      ...(maskCutOff > 0 ? [`${rows(maskCutOff)} too long, [MASK] cut off`] : []),
+    ];
+    lines.push(`not scored by ${pattern}, left out of its figures: ${why.join('; ')}`);
+  }
   lines.push(calibrationLine(result));
   lines.push('');
   lines.push(

@@ -93,7 +93,9 @@ export function formatText(result: PreviewResult, info: ModelInfo): string {
       lines.push(
         pattern.maskFound
           ? row(pattern.pattern, shown(result, pattern), pattern.prediction, pattern.correct)
-          : `  ${pattern.pattern.padEnd(nameWidth)}  the mask was cut off: the input is too long for ${result.model}`,
+          : pattern.nonFinite
+            ? `  ${pattern.pattern.padEnd(nameWidth)}  no numbers: ${result.model} gave NaN or infinite logits at the mask for this input`
+            : `  ${pattern.pattern.padEnd(nameWidth)}  the mask was cut off: the input is too long for ${result.model}`,
       );
       if (pattern.top.length > 0)
         lines.push(`  ${''.padEnd(nameWidth)}  top: ${pattern.top.map((token) => `${token.token} ${probability(token.p)}`).join(', ')}`);

@@ -28,8 +28,14 @@ export interface WordProbability {
 
 /** What the model says at the mask of one input. */
 export interface MaskScores {
-  /** False when the input has no mask token the model can see; `top` and `words` are then empty. */
+  /** False when the input has no mask token the model can see, or no numbers came for it (`nonFinite`); `top` and `words` are then empty. */
   readonly maskFound: boolean;
+  /**
+   * True when the model's logits at the mask were not all numbers for this input (a NaN or +∞:
+   * broken weights, or an overflow on this input). No probability can be computed, so the input
+   * is not scored, as one whose mask was cut off, rather than shown as a tie.
+   */
+  readonly nonFinite?: boolean;
   /** True when the input was longer than the model reads and text away from the mask was cut. */
   readonly truncated: boolean;
   /** The most probable tokens, best first. */

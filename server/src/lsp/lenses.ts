@@ -184,6 +184,7 @@ function exampleLens(example: ExamplePreview, result: PreviewResult, part: numbe
   };
   const calibrated = result.calibrate ? ' (calibrated)' : '';
   const patternText = (r: ExamplePreview['results'][number]): string => {
+    if (r.nonFinite) return `${r.pattern}: no numbers, the model's logits are NaN or infinite here`;
     if (!r.maskFound || r.prediction === null) return `${r.pattern}: the input is too long, [MASK] was cut off`;
     const mark = r.correct === false ? ' ✗' : '';
     return `${r.pattern}: ${r.prediction} ${percent(shown(r)[r.prediction] ?? 0)}${mark}`;
@@ -194,7 +195,10 @@ function exampleLens(example: ExamplePreview, result: PreviewResult, part: numbe
     return lens(`${verdictIcon(only.correct)} ${patternText(only)}${calibrated}${goldNote(example.label, only.correct)}`, args, numbers);
   }
   if (part === 0) {
-    if (example.prediction === null) return lens('$(warning) no pattern could read this example: it is too long', args, numbers);
+    if (example.prediction === null) {
+      const why = example.results.some((r) => r.nonFinite) ? 'the model gave NaN or infinite logits for it' : 'it is too long';
+      return lens(`$(warning) no pattern could read this example: ${why}`, args, numbers);
+    }
     const mean = percent((result.calibrate ? example.calibratedEnsemble : example.ensemble)[example.prediction] ?? 0);
     const verdict =
       example.correct === false

@@ -58,6 +58,9 @@ export function maskScoresFromStats(
 ): MaskScores {
   const size = logits.length;
   const { max, sum } = stats;
+  // A NaN or +∞ logit makes the sum NaN (or the maximum infinite): every probability would be NaN.
+  if (!Number.isFinite(max) || !Number.isFinite(sum) || !(sum > 0))
+    return { maskFound: false, nonFinite: true, truncated, top: [], words: [] };
   const probability = (id: number): number => Math.exp(logits[id] - max) / sum;
   const ranks = stats.above && stats.above.length === wordIds.length ? stats.above.map((count) => count + 1) : ranksOf(logits, wordIds);
   const words: WordProbability[] = wordIds.map((tokenId, w) =>

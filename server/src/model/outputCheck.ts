@@ -12,7 +12,7 @@ import type { MaskedLmEngine } from './engine';
  * word id is answered. An id inside the row gets a probability above 0; an id
  * outside it gets p = 0 and the rank `width` (it ranks last). So scoring ids
  * `V - 1` and `V` (V = the vocabulary size) tells `width == V` apart from
- * narrower and wider rows. A row with a NaN or +∞ logit answers NaN.
+ * narrower and wider rows. A row with a NaN or +∞ logit has no numbers (`nonFinite`).
  */
 export async function checkModelOutput(engine: MaskedLmEngine): Promise<void> {
   const { id, vocabSize, maskToken } = engine.info;
@@ -28,15 +28,14 @@ export async function checkModelOutput(engine: MaskedLmEngine): Promise<void> {
     // The probe's row is no user's input: keep it out of the cache the counters describe.
     engine.clearCache();
   }
-  if (!answer?.maskFound) return; // The mask token alone is cut away (a model that reads 2 tokens): nothing to measure.
-  const [last, beyond] = answer.words;
-  // A NaN or +∞ logit anywhere in the row makes the softmax's sum NaN, and so every probability:
-  // said as such, not as a row of the wrong width.
-  if (Number.isNaN(last.p) || Number.isNaN(beyond.p)) {
+  // A NaN or +∞ logit anywhere in the row leaves no probability to compute: said as such.
+  if (answer?.nonFinite) {
     throw new Error(
       `${id} cannot be scored: its logits at the mask are not all numbers (NaN or +∞ in ${engine.info.file}), so no probability can be computed. The file's weights are broken or its arithmetic overflows: export the model again.`,
     );
   }
+  if (!answer?.maskFound) return; // The mask token alone is cut away (a model that reads 2 tokens): nothing to measure.
+  const [last, beyond] = answer.words;
   if (beyond.p === 0 && beyond.rank === vocabSize && last.p > 0) return;
   const width = beyond.p === 0 ? beyond.rank : undefined;
   const gives = width === undefined ? 'more scores than the vocabulary has tokens' : `${width} score${width === 1 ? '' : 's'}`;

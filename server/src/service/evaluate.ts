@@ -38,6 +38,11 @@ export interface Evaluation {
   readonly evaluated: number;
   /** Rows left out, by reason. */
   readonly skipped: Record<string, number>;
+  /**
+   * Per pattern, rows it could not score, left out of its figures: the mask cut off (the input
+   * too long), or no numbers from the model (NaN or infinite logits). Only patterns with some.
+   */
+  readonly unscored: Record<string, { readonly maskCutOff: number; readonly nonFinite: number }>;
   readonly labels: readonly string[];
   readonly patterns: readonly AccuracySummary[];
   readonly ensemble: AccuracySummary;
@@ -323,6 +328,13 @@ export async function evaluate(
       options.limit !== undefined && rows.length > limited.length
         ? { ...skipped, 'beyond --limit': rows.length - limited.length }
         : skipped,
+    unscored: Object.fromEntries(
+      patterns.flatMap((name, p) => {
+        const missed = previews.map((example) => example.results[p]).filter((r) => r !== undefined && !r.maskFound);
+        const nonFinite = missed.filter((r) => r.nonFinite).length;
+        return missed.length > 0 ? [[name, { maskCutOff: missed.length - nonFinite, nonFinite }]] : [];
+      }),
+    ),
     labels,
     patterns: patterns.map((name, p) =>
       accuracySummary(name, previews, labels, (example) => ({

@@ -74,8 +74,10 @@ export interface PatternResult {
   /** The second text of a pair input, encoded as segment B; absent for one text. */
   readonly inputB?: string;
   readonly maskToken: string;
-  /** False when the model never saw the mask; the distributions are then empty. */
+  /** False when the model never saw the mask, or gave no numbers (`nonFinite`); the distributions are then empty. */
   readonly maskFound: boolean;
+  /** The model's logits at the mask were not all numbers (NaN or +∞) for this input. */
+  readonly nonFinite?: boolean;
   /** The input was longer than the model reads and was cut away from the mask. */
   readonly truncated: boolean;
   /** P(L | x). */
@@ -378,6 +380,7 @@ function patternResult(
     ...(second === undefined ? {} : { inputB: second }),
     maskToken,
     maskFound: scores.maskFound,
+    ...(scores.nonFinite ? { nonFinite: true } : {}),
     truncated: scores.truncated,
     top: scores.top,
   };
