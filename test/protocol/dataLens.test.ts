@@ -69,11 +69,15 @@ describe('the evaluation lens over stdio', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The data line's lens titles, then each pattern's lens from the data file. */
+  /**
+   * The data line's lens titles, then each pattern line's lens from the data file, in line order;
+   * a pattern line with none or more than one adds a marker that no check accepts.
+   */
   async function dataTitles(): Promise<string[]> {
     const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
     const on = (line: number): string[] => lenses.filter((lens) => lens.range.start.line === line).map((lens) => lens.command?.title ?? '');
-    return [...on(dataLine), ...patternLines.flatMap((line) => on(line).filter((title) => title.startsWith('dev.jsonl ')))];
+    const perPattern = patternLines.map((line) => on(line).filter((title) => title.startsWith('dev.jsonl ')));
+    return [...on(dataLine), ...perPattern.map((titles) => (titles.length === 1 ? titles[0] : `(${titles.length} data-file lenses)`))];
   }
 
   async function until(accept: (titles: string[]) => boolean, seen: string[][] = []): Promise<string[]> {
@@ -88,7 +92,10 @@ describe('the evaluation lens over stdio', () => {
 
   test('evaluating…, then the figures of cloze eval per pattern and ensemble, and the other model’s ensemble', async () => {
     const seen: string[][] = [];
-    const titles = await until((t) => t.some((title) => title.startsWith(`${ROWS} rows ·`)) && t.length === 5, seen);
+    const titles = await until(
+      (t) => t[0]?.startsWith(`${ROWS} rows ·`) && !t[0].includes('updating') && t.length === 5 && t.every((x) => !x.startsWith('(')),
+      seen,
+    );
     assert.ok(
       seen.some((t) => t.some((title) => title.includes('evaluating'))),
       JSON.stringify(seen[0]),
@@ -119,7 +126,13 @@ describe('the evaluation lens over stdio', () => {
     });
     fs.writeFileSync(file, edited);
     const expected = evalJson().patterns[1];
-    const titles = await until((t) => t.length === 5 && !t[0].includes('updating') && t[4] !== before[4]);
+    // Meanwhile the unedited pattern keeps its figures, marked as updating, and the edited one has none.
+    const seen: string[][] = [];
+    const titles = await until((t) => t.length === 5 && !t[0].includes('updating') && t[4] !== before[4], seen);
+    assert.ok(
+      seen.some((t) => t[3] === `${before[3]} · updating…` && t[4] === '(0 data-file lenses)'),
+      JSON.stringify(seen.slice(0, 3)),
+    );
     assert.ok(titles[4].startsWith(`dev.jsonl ${pct(expected.accuracy)} (${pct(expected.calibratedAccuracy)})`), titles[4]);
     assert.equal(titles[3], before[3], 'the unedited pattern keeps its figures');
   });

@@ -48,8 +48,8 @@ export interface FixtureOptions {
   /** int8: the decoder's scale product written as a Div by the inverse weight scales, which the per-token rewrite does not know. */
   readonly oddScales?: boolean;
   readonly seed?: number;
-  /** A token whose decoder bias is NaN, as a broken export has: its logit is NaN in every row. */
-  readonly nanLogit?: number;
+  /** A token whose decoder bias is this value (NaN, as a broken export has, or −∞): its logit is that in every row. */
+  readonly logitBias?: { readonly id: number; readonly value: number };
   /** A token whose embedding is NaN: every input with that token has NaN logits, the others none. */
   readonly nanEmbedding?: number;
 }
@@ -98,7 +98,7 @@ export function fixtureModel(options: FixtureOptions): Uint8Array {
     const w = Array.from({ length: inputs * outputs }, () => (random() * 0.6) / Math.sqrt(inputs));
     // The same draws as weight(…, 0.1), so the other fixtures keep their numbers.
     const biasValues = Array.from({ length: outputs }, () => random() * 0.1);
-    if (label === 'head.decoder' && options.nanLogit !== undefined) biasValues[options.nanLogit] = NaN;
+    if (label === 'head.decoder' && options.logitBias !== undefined) biasValues[options.logitBias.id] = options.logitBias.value;
     const bias = `${label}.bias`;
     initializers.push(floatTensor(bias, biasValues, [outputs]));
     if (!int8) {

@@ -58,6 +58,8 @@ describe('the data lens titles', () => {
         ['long', 'dev.jsonl 60.0%'],
       ],
     );
+    // Figures of an older version say so.
+    assert.ok(patternTitles(outcomes, 'dev.jsonl', 'updating…').every((p) => p.title.endsWith(' · updating…')));
   });
 
   test('one pattern: its figures are this model’s and come before the other model’s', () => {
@@ -66,6 +68,8 @@ describe('the data lens titles', () => {
       { model: 'b', ok: false, reason: 'b is unavailable' },
     ]);
     assert.deepEqual(names(lines), ['10 rows', 'short 50.0%', 'b: no']);
+    // No pattern could be evaluated: the heading alone, no row of empty figures.
+    assert.deepEqual(names(titles([{ model: 'a', ok: true, evaluation: evaluation('a', []) }])), ['10 rows']);
     assert.deepEqual(patternTitles([{ model: 'a', ok: true, evaluation: evaluation('a', ['short']) }], 'dev.jsonl'), []);
   });
 });

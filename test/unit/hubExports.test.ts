@@ -200,7 +200,7 @@ describe('softmax statistics that cannot go into the graph', () => {
 
 describe('a model with a NaN logit (a broken export)', () => {
   test('the statistics fail the load probe, run after the model calls, and the output check says what is wrong', async () => {
-    const graph = fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522, nanLogit: 5000 });
+    const graph = fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522, logitBias: { id: 5000, value: Number.NaN } });
     const root = folderWith(graph, 'fixture-nan');
     const location = resolveModel('fixture-nan', undefined, { modelsDir: root, allowRemoteModels: false, cacheDir: engineCacheDir });
     assert.ok(location.ok);
@@ -211,10 +211,11 @@ describe('a model with a NaN logit (a broken export)', () => {
     assert.match(describeEngine(engine.info), /softmax statistics after the model calls \(they failed a check at load/);
     await assert.rejects(
       checkModelOutput(engine),
-      /fixture-nan cannot be scored: its logits at the mask are not all numbers \(NaN or \+∞ in onnx\/model\.onnx\)/,
+      /fixture-nan cannot be scored: its logits at the mask are not all numbers \(a NaN or \+∞ logit from onnx\/model\.onnx\)/,
     );
     // The same weights without the NaN pass both.
-    const sound = folderWith(fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522 }), 'fixture-sound');
+    const soundOptions = { head: 'bert', opset: 11, int8: false, vocab: 30522 } as const;
+    const sound = folderWith(fixtureModel(soundOptions), 'fixture-sound');
     const soundLocation = resolveModel('fixture-sound', undefined, {
       modelsDir: sound,
       allowRemoteModels: false,
@@ -224,6 +225,18 @@ describe('a model with a NaN logit (a broken export)', () => {
     const soundEngine = await MaskedLmEngine.load(soundLocation, engineCacheDir, { quantized: false });
     assert.equal(soundEngine.info.statisticsReason, undefined);
     await checkModelOutput(soundEngine);
+    // −∞ is a probability of 0, not a broken row: not even at the last id, where the width is read.
+    const last = folderWith(
+      fixtureModel({ ...soundOptions, logitBias: { id: 30521, value: Number.NEGATIVE_INFINITY } }),
+      'fixture-minus-inf',
+    );
+    const lastLocation = resolveModel('fixture-minus-inf', undefined, {
+      modelsDir: last,
+      allowRemoteModels: false,
+      cacheDir: engineCacheDir,
+    });
+    assert.ok(lastLocation.ok);
+    await checkModelOutput(await MaskedLmEngine.load(lastLocation, engineCacheDir, { quantized: false }));
   });
 });
 

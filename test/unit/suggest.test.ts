@@ -213,6 +213,28 @@ describe('cloze suggest', () => {
     // The default ranking is LM-BFF's, whose JSON has no ratio.
     const lmbff = JSON.parse(cloze('suggest', file, '--data', data, '--format', 'json').stdout) as SuggestJson & { ranking: string };
     assert.equal(lmbff.ranking, 'lm-bff');
+    // With as many candidates as pass the mass floor the two rankings search the same words; with fewer,
+    // each keeps its own best, which here differ.
+    const two = (ranking: string): Record<string, string[]> => {
+      const out = JSON.parse(
+        cloze('suggest', file, '--data', data, '--ranking', ranking, '--candidates', '2', '--format', 'json').stdout,
+      ) as SuggestJson;
+      return Object.fromEntries(Object.entries(out.candidates).map(([label, words]) => [label, words.map((w) => w.word)]));
+    };
+    const [petalTwo, lmbffTwo] = [two('petal'), two('lm-bff')];
+    for (const label of ['positive', 'negative']) {
+      assert.deepEqual(
+        petalTwo[label],
+        result.candidates[label].slice(0, 2).map((w) => w.word),
+        label,
+      );
+      assert.deepEqual(
+        lmbffTwo[label],
+        lmbff.candidates[label].slice(0, 2).map((w) => w.word),
+        label,
+      );
+    }
+    assert.notDeepEqual(petalTwo, lmbffTwo);
     assert.ok(
       Object.values(lmbff.candidates)
         .flat()

@@ -66,9 +66,11 @@ export function classConditionalLogProbability(table: WordTable, gold: readonly 
  * label", its log-likelihood ratio over the rows, with the label's rows
  * weighted up to as many as the others:
  *   n⁻/n⁺ · Σ_{x of the label} logit P(w | x) − Σ_{x of the others} logit P(w | x),
- * logit p = log p − log(1 − p). Here per pattern divided by n⁻ (a positive
- * constant: the same ranking), so the score reads as the gap in mean log-odds
- * between the label's rows and the others', summed over patterns. It rewards
+ * logit p = log p − log(1 − p). Here per pattern divided by n⁻ and then
+ * averaged over the patterns (petal.py sums them; with every pattern scoring
+ * every row that is a positive constant factor: the same ranking), so the
+ * score reads as the gap in mean log-odds between the label's rows and the
+ * others', as the class-conditional score beside it is a mean. It rewards
  * a word that is likely on the label's rows and unlikely on the others',
  * where LM-BFF's class-conditional score rewards the first only.
  */
@@ -76,6 +78,7 @@ export function likelihoodRatio(table: WordTable, gold: readonly number[], label
   const { words, rows, patterns } = table;
   const scores = new Float64Array(words);
   const logit = (p: number): number => Math.log(Math.max(p, FLOOR)) - Math.log(Math.max(1 - p, FLOOR));
+  let counted = 0;
   for (let p = 0; p < patterns; p++) {
     let positives = 0;
     let negatives = 0;
@@ -91,7 +94,9 @@ export function likelihoodRatio(table: WordTable, gold: readonly number[], label
       const base = (p * rows + r) * words;
       for (let w = 0; w < words; w++) scores[w] += weight * logit(table.p[base + w]);
     }
+    counted++;
   }
+  if (counted > 1) for (let w = 0; w < words; w++) scores[w] /= counted;
   return scores;
 }
 

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { patternDisplayName, type ClozeDocument, type Span } from '../language';
+import type { ClozeDocument, Span } from '../language';
 import type { InferenceWorker } from '../model/inferenceWorker';
 import { isCancelled } from '../model/cancelled';
 import type { DataFileState } from '../protocol/messages';
@@ -104,9 +104,11 @@ export class DataLenses {
       }
       out.push(...titles(shown, job.outcomes ? '' : `updating${running ? `: ${running}` : '…'}`).map(at));
       // Each pattern's own figures above that pattern: one row cannot hold them all beside the ensembles.
-      for (const { name, title } of patternTitles(shown, path.basename(data.path))) {
-        const pattern = doc.patterns.find((p) => patternDisplayName(p) === name);
-        if (pattern) out.push({ ...at(title), span: pattern.span });
+      // Figures of an older version go above the patterns whose line is unchanged, marked as updating.
+      for (const { source, title } of patternTitles(shown, data.path, job.outcomes ? '' : 'updating…')) {
+        for (const pattern of doc.patterns) {
+          if (doc.text.slice(pattern.span.start, pattern.span.end) === source) out.push({ ...at(title), span: pattern.span });
+        }
       }
     }
     // Documents' data lines that went away: their jobs stop.
@@ -268,8 +270,9 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
     const { evaluation } = first;
     const note = waiting ? ` · ${waiting}` : '';
     out.push(`${evaluation.ensemble.rows} rows · accuracy, F1, P(gold) raw (calibrated)${note}`);
-    // One pattern has no ensemble: its own figures are this model's.
-    out.push(figuresTitle(evaluation.patterns.length > 1 ? evaluation.ensemble : (evaluation.patterns[0] ?? evaluation.ensemble)));
+    // One pattern has no ensemble: its own figures are this model's. No pattern: no figures.
+    const own = evaluation.patterns.length > 1 ? evaluation.ensemble : evaluation.patterns[0];
+    if (own) out.push(figuresTitle(own));
   } else {
     out.push(`no evaluation: ${first.reason}`);
   }
@@ -281,11 +284,21 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
 
 /**
  * With several patterns, each pattern's figures of the default model on the
- * data file, named by the file: the lens above that pattern, beside its
- * examples' lens ("reviews.jsonl 76.0% (81.0%) · F1 75.8 (80.9) · P(gold) …").
+ * data file, named by the file as the `data:` line writes it: the lens above
+ * that pattern, beside its other lenses ("dev.jsonl 76.0% (81.0%) · F1 75.8
+ * (80.9) · P(gold) …"), found by the pattern's source line.
  */
-export function patternTitles(outcomes: readonly ModelOutcome[], file: string): { name: string; title: string }[] {
+export function patternTitles(
+  outcomes: readonly ModelOutcome[],
+  file: string,
+  waiting = '',
+): { name: string; source: string; title: string }[] {
   const first = outcomes[0];
   if (!first?.ok || first.evaluation.patterns.length < 2) return [];
-  return first.evaluation.patterns.map((figures) => ({ name: figures.name, title: figuresTitle({ ...figures, name: file }) }));
+  const note = waiting ? ` · ${waiting}` : '';
+  return first.evaluation.patterns.map((figures) => ({
+    name: figures.name,
+    source: figures.source ?? '',
+    title: `${figuresTitle({ ...figures, name: file })}${note}`,
+  }));
 }

@@ -9,16 +9,17 @@ import type { MaskedLmEngine } from './engine';
  * process and by the CLI, so such a model is `model-unavailable` with the reason.
  *
  * It uses the engine's public `score` only: the row's width shows in how a
- * word id is answered. An id inside the row gets a probability above 0; an id
- * outside it gets p = 0 and the rank `width` (it ranks last). So scoring ids
- * `V - 1` and `V` (V = the vocabulary size) tells `width == V` apart from
- * narrower and wider rows. A row with a NaN or +∞ logit has no numbers (`nonFinite`).
+ * word id is answered. An id outside the row gets p = 0 and the rank `width`
+ * (it ranks last); one inside gets a rank at most the width. So scoring id
+ * `V` (V = the vocabulary size) tells `width == V` apart from narrower rows
+ * (rank below V) and wider ones (V inside, ranked by its logit). A row with a
+ * NaN or +∞ logit has no numbers (`nonFinite`).
  */
 export async function checkModelOutput(engine: MaskedLmEngine): Promise<void> {
   const { id, vocabSize, maskToken } = engine.info;
   let answer;
   try {
-    [answer] = await engine.score([maskToken], [vocabSize - 1, vocabSize], 1);
+    [answer] = await engine.score([maskToken], [vocabSize], 1);
   } catch (error) {
     const detail = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
     throw new Error(
@@ -31,12 +32,13 @@ export async function checkModelOutput(engine: MaskedLmEngine): Promise<void> {
   // A NaN or +∞ logit anywhere in the row leaves no probability to compute: said as such.
   if (answer?.nonFinite) {
     throw new Error(
-      `${id} cannot be scored: its logits at the mask are not all numbers (NaN or +∞ in ${engine.info.file}), so no probability can be computed. The file's weights are broken or its arithmetic overflows: export the model again.`,
+      `${id} cannot be scored: its logits at the mask are not all numbers (a NaN or +∞ logit from ${engine.info.file}), so no probability can be computed. The file's weights are broken or its arithmetic overflows: export the model again (in float32 if it overflows).`,
     );
   }
   if (!answer?.maskFound) return; // The mask token alone is cut away (a model that reads 2 tokens): nothing to measure.
-  const [last, beyond] = answer.words;
-  if (beyond.p === 0 && beyond.rank === vocabSize && last.p > 0) return;
+  const [beyond] = answer.words;
+  // Not `p > 0` for id V − 1 as well: a −∞ logit there (or one 745 nats below the top) is a probability of 0 in a row of the right width.
+  if (beyond.p === 0 && beyond.rank === vocabSize) return;
   const width = beyond.p === 0 ? beyond.rank : undefined;
   const gives = width === undefined ? 'more scores than the vocabulary has tokens' : `${width} score${width === 1 ? '' : 's'}`;
   throw new Error(

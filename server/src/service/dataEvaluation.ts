@@ -22,6 +22,8 @@ import { accuracySummary, type ExamplePreview } from './preview';
 /** One pattern's (or the ensemble's) figures on the labelled rows; raw and calibrated. */
 export interface DataFigures {
   readonly name: string;
+  /** A pattern's source line as evaluated (absent for the ensemble): which pattern of a later version the figures belong to. */
+  readonly source?: string;
   /** Labelled rows scored. */
   readonly rows: number;
   readonly accuracy: number | null;
@@ -140,7 +142,10 @@ export class DataEvaluations {
     for (const computation of needed) computation.listeners.add(report);
     try {
       const results = await Promise.all(needed.map((c) => c.promise));
-      const figures = patterns.map((pattern, p) => figuresOf(patternDisplayName(pattern), results[p], labels));
+      const figures = patterns.map((pattern, p) => ({
+        ...figuresOf(patternDisplayName(pattern), results[p], labels),
+        source: doc.text.slice(pattern.span.start, pattern.span.end),
+      }));
       const rowCount = results[0]?.gold.length ?? 0;
       const ensembleRows: PatternRows = {
         gold: results[0]?.gold ?? [],

@@ -209,8 +209,10 @@ export async function buildSearchTable(
 }
 
 /**
- * LM-BFF's candidates per label: the `k` words with the highest mean
- * log P(w | x) over the label's rows, with their scores.
+ * The candidates per label, with their scores: the `k` words with the highest
+ * mean log P(w | x) over the label's rows (LM-BFF), or with `petal` the
+ * highest likelihood ratio (PETAL); either way among the words within `gap`
+ * of the label's likeliest word.
  */
 export function labelCandidates(
   table: WordTable,
