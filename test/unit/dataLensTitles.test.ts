@@ -58,6 +58,16 @@ describe('the data lens titles', () => {
         ['long', 'dev.jsonl 60.0%'],
       ],
     );
+    // Rows a pattern could not score (its mask cut off, NaN logits) are said, on the heading and the pattern.
+    const partly = evaluation('a', ['short', 'long']);
+    const cut = {
+      ...partly,
+      patterns: [partly.patterns[0], { ...partly.patterns[1], rows: 7 }],
+      ensemble: { ...partly.ensemble, rows: 9 },
+    };
+    assert.match(titles([{ model: 'a', ok: true, evaluation: cut }])[0], /^10 rows \(1 not scored\) · /);
+    const cutTitles = patternTitles([{ model: 'a', ok: true, evaluation: cut }], 'dev.jsonl').map((p) => p.title);
+    assert.ok(!cutTitles[0].includes('not scored') && cutTitles[1].endsWith(' · 3 not scored'), JSON.stringify(cutTitles));
     // Figures of an older version say so.
     assert.ok(patternTitles(outcomes, 'dev.jsonl', 'updating…').every((p) => p.title.endsWith(' · updating…')));
   });

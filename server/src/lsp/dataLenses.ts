@@ -269,7 +269,10 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
   if (first.ok) {
     const { evaluation } = first;
     const note = waiting ? ` · ${waiting}` : '';
-    out.push(`${evaluation.ensemble.rows} rows · accuracy, F1, P(gold) raw (calibrated)${note}`);
+    // Rows no pattern could score (the mask cut off, NaN logits) are left out of the figures: said, not hidden.
+    const unscored = evaluation.rows - evaluation.ensemble.rows;
+    const left = unscored > 0 ? ` (${unscored} not scored)` : '';
+    out.push(`${evaluation.rows} rows${left} · accuracy, F1, P(gold) raw (calibrated)${note}`);
     // One pattern has no ensemble: its own figures are this model's. No pattern: no figures.
     const own = evaluation.patterns.length > 1 ? evaluation.ensemble : evaluation.patterns[0];
     if (own) out.push(figuresTitle(own));
@@ -296,9 +299,10 @@ export function patternTitles(
   const first = outcomes[0];
   if (!first?.ok || first.evaluation.patterns.length < 2) return [];
   const note = waiting ? ` · ${waiting}` : '';
+  const { rows } = first.evaluation;
   return first.evaluation.patterns.map((figures) => ({
     name: figures.name,
     source: figures.source ?? '',
-    title: `${figuresTitle({ ...figures, name: file })}${note}`,
+    title: `${figuresTitle({ ...figures, name: file })}${figures.rows < rows ? ` · ${rows - figures.rows} not scored` : ''}${note}`,
   }));
 }
