@@ -63,7 +63,7 @@ describe('cloze preview with several models', () => {
       assert.equal(cell, p.examples[0].results[0].prediction, short);
     });
     assert.ok(
-      lines.some((line) => line.startsWith('  tiny-random-roberta: short ')),
+      lines.some((line) => line.startsWith('  tiny-random-roberta (2 examples): short ')),
       text.stdout,
     );
     // One --model: the single preview of that model, as before.

@@ -8,7 +8,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -281,6 +281,7 @@ describe('a model that gives NaN for some inputs only', () => {
       'nan.cloze',
     );
     assert.match(html, /fixture-nan-word gave no numbers at \[MASK\] for this input: its logits are NaN or infinite/);
+    assert.match(html, /<p class="verdict problem">Not scored: fixture-nan-word gave NaN or infinite logits for it\.<\/p>/);
     const evaluation = JSON.parse(await cli('eval', file, '--data', path.join(dir, 'rows.jsonl'), '--format', 'json')) as {
       unscored: Record<string, { maskCutOff: number; nonFinite: number }>;
       patterns: Array<{ accuracy: number }>;
@@ -290,6 +291,33 @@ describe('a model that gives NaN for some inputs only', () => {
       await cli('eval', file, '--data', path.join(dir, 'rows.jsonl')),
       /not scored by pattern 1, left out of its figures: 1 row with NaN or infinite logits from fixture-nan-word/,
     );
+    // As a CI gate: the scored row alone is right (100 %), but a model that gives no numbers for a row does not pass.
+    const gated = spawnSync(
+      process.execPath,
+      [
+        cliMain,
+        'eval',
+        file,
+        '--data',
+        path.join(dir, 'rows.jsonl'),
+        '--min-accuracy',
+        '0.5',
+        '--models-dir',
+        root,
+        '--offline',
+        '--no-quantized',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(gated.status, 1, gated.stderr);
+    assert.match(gated.stderr, /cloze eval: ensemble: 1 row got NaN or infinite logits from fixture-nan-word, which a gate does not pass/);
+    const junit = await cli('eval', file, '--data', path.join(dir, 'rows.jsonl'), '--min-accuracy', '0.5', '--format', 'junit');
+    assert.match(
+      junit,
+      /<failure message="ensemble: 1 row got NaN or infinite logits from fixture-nan-word, which a gate does not pass" type="not-scored">/,
+    );
+    assert.match(junit, /<property name="unscored pattern 1" value="mask cut off 0, NaN or infinite logits 1"\/>/);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
 

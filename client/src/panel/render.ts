@@ -149,9 +149,16 @@ function exampleSection(example: ExamplePreview, result: PreviewResult, problem:
       : `the patterns together say <strong>${escapeHtml(example.prediction)}</strong> (${percent(
           (result.calibrate ? example.calibratedEnsemble : example.ensemble)[example.prediction] ?? 0,
         )})`;
+  // Every pattern left it unscored (mask cut off, NaN logits): said, not "Unlabelled".
+  const unscored =
+    example.prediction === null && example.results.length > 0
+      ? example.results.some((r) => r.nonFinite)
+        ? `${result.model} gave NaN or infinite logits for it`
+        : 'the input is too long, [MASK] was cut off'
+      : undefined;
   const head =
-    problem !== undefined
-      ? `<p class="verdict problem">Not scored: ${escapeHtml(problem)}.</p>`
+    problem !== undefined || unscored !== undefined
+      ? `<p class="verdict problem">Not scored: ${escapeHtml(problem ?? unscored ?? '')}.</p>`
       : example.correct === false
         ? `<p class="verdict wrong">✗ Wrong: ${together}; the label is <strong>${escapeHtml(example.label ?? '')}</strong>.</p>`
         : `<p class="verdict ${v.cls}">${v.mark} ${v.cls === 'right' ? 'Right' : 'Unlabelled'}: ${together}.</p>`;

@@ -153,15 +153,16 @@ export function formatComparison(results: readonly PreviewResult[]): string {
     }
   });
 
-  if (first.summary.ensemble.labelled > 0) {
-    const n = first.summary.ensemble.labelled;
-    lines.push('', `accuracy on ${n} labelled example${n === 1 ? '' : 's'}:`);
+  // Each model's own count: a model that gave no numbers for some examples (NaN logits) scored fewer.
+  if (results.some((r) => r.summary.ensemble.labelled > 0)) {
+    lines.push('', 'accuracy on the labelled examples each model scored:');
     for (const result of results) {
       const { summary } = result;
+      const n = summary.ensemble.labelled;
       const entries = [...summary.patterns, ...(summary.patterns.length > 1 ? [summary.ensemble] : [])].map(
         (s) => `${s.pattern} ${percent(calibrate ? s.calibratedAccuracy : s.accuracy)}`,
       );
-      lines.push(`  ${result.model}: ${entries.join(' · ')}`);
+      lines.push(`  ${result.model} (${n} example${n === 1 ? '' : 's'}): ${n > 0 ? entries.join(' · ') : '–'}`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -49,6 +49,11 @@ export interface GateCheck {
   readonly target: string;
   readonly accuracy: number | null;
   readonly passed: boolean;
+  /**
+   * Rows under the target the model gave NaN or infinite logits for: the accuracy leaves them out,
+   * so a gate with any fails (a broken model must not pass on the rows it could score).
+   */
+  readonly nonFinite: number;
 }
 
 export interface GateResult {
@@ -82,9 +87,26 @@ function gateTargets(result: Evaluation, targets: readonly string[]): FigureSet[
 function checkGate(result: Evaluation, sets: readonly FigureSet[], minAccuracy: number): GateResult {
   const checks = sets.map((set) => {
     const accuracy = (result.calibrate ? set.calibrated : set.raw).accuracy;
-    return { target: set.name, accuracy, passed: accuracy !== null && accuracy >= minAccuracy };
+    const nonFinite = nonFiniteRows(result, set);
+    return { target: set.name, accuracy, passed: accuracy !== null && accuracy >= minAccuracy && nonFinite === 0, nonFinite };
   });
   return { minAccuracy, calibrated: result.calibrate, passed: checks.every((c) => c.passed), checks };
+}
+
+/** NaN rows under a figure set: its pattern's, or for an ensemble the most of any pattern's. */
+function nonFiniteRows(result: Evaluation, set: FigureSet): number {
+  if (set.kind === 'pattern') return result.unscored[set.name]?.nonFinite ?? 0;
+  return Math.max(0, ...Object.values(result.unscored).map((u) => u.nonFinite));
+}
+
+/** Why a gate check failed, starting with the target's name. */
+function gateFailure(target: string, check: GateCheck, gate: GateResult, model: string, kind: string): string {
+  const below = check.accuracy === null || check.accuracy < gate.minAccuracy;
+  const rows = `${check.nonFinite} row${check.nonFinite === 1 ? '' : 's'}`;
+  const broken = `${rows} got NaN or infinite logits from ${model}, which a gate does not pass`;
+  if (!below) return `${target}: ${broken}`;
+  const low = `${target} ${kind} ${percent(check.accuracy)} is below --min-accuracy ${percent(gate.minAccuracy)}`;
+  return check.nonFinite > 0 ? `${low}; ${broken}` : low;
 }
 
 /** What one model's evaluation gave: its figures, its engine, its gate. */
@@ -173,8 +195,9 @@ function reportGate(run: ModelRun, several: boolean): void {
   const { gate } = run;
   if (!gate) return;
   for (const check of gate.checks.filter((c) => !c.passed)) {
+    const kind = `${gate.calibrated ? 'calibrated ' : ''}accuracy`;
     process.stderr.write(
-      `cloze eval: ${several ? `${run.result.model}: ` : ''}${check.target} ${gate.calibrated ? 'calibrated ' : ''}accuracy ${percent(check.accuracy)} is below --min-accuracy ${percent(gate.minAccuracy)}\n`,
+      `cloze eval: ${several ? `${run.result.model}: ` : ''}${gateFailure(check.target, check, gate, run.result.model, kind)}\n`,
     );
   }
 }
@@ -518,8 +541,8 @@ function junitSuite(
       ...(check && !check.passed
         ? {
             failure: {
-              type: 'min-accuracy',
-              message: `${named(set.name)} ${kind} ${percent(check.accuracy)} is below ${percent(gate?.minAccuracy ?? null)}`,
+              type: check.nonFinite > 0 ? 'not-scored' : 'min-accuracy',
+              message: gate ? gateFailure(named(set.name), check, gate, result.model, kind) : named(set.name),
               details: summary,
             },
           }
@@ -535,6 +558,10 @@ function junitSuite(
       ['model', result.model],
       ['modelFile', modelFile],
       ['rows', String(result.evaluated)],
+      ...Object.entries(result.unscored).map(([pattern, u]): [string, string] => [
+        `unscored ${pattern}`,
+        `mask cut off ${u.maskCutOff}, NaN or infinite logits ${u.nonFinite}`,
+      ]),
       ['calibration', result.calibration],
       ['calibrate', String(result.calibrate)],
       ['data', result.sources.map((s) => s.path).join(', ')],

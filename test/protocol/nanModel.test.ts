@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import type { CodeLens } from 'vscode-languageserver-protocol';
+import { fixtureModel } from '../support/fixtureGraphs';
+import { startServer, type TestClient } from '../support/lsp';
+import { modelsDir } from '../support/paths';
+
+/**
+ * A model that gives NaN logits for some inputs only (its embedding of `great` is NaN), in the
+ * editor: the example with the word is not scored and its lens says why, not a 50/50 tie marked
+ * right; the other example is scored as usual.
+ */
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-nan-lens-'));
+const file = path.join(root, 'nan.cloze');
+const text = [
+  'model: nan-word',
+  'pattern: {text} It was [MASK].',
+  'verbalizer:',
+  '  positive: good',
+  '  negative: bad',
+  'example positive: A great film.',
+  'example negative: A dull film.',
+  '',
+].join('\n');
+
+describe('a model with NaN logits for some inputs, in the editor', () => {
+  let client: TestClient;
+  let uri: string;
+
+  before(async () => {
+    const folder = path.join(root, 'models', 'nan-word');
+    fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
+    const source = path.join(modelsDir(), 'tiny-random-bert-uncased');
+    for (const part of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
+      fs.copyFileSync(path.join(source, part), path.join(folder, part));
+    }
+    fs.writeFileSync(
+      path.join(folder, 'onnx', 'model.onnx'),
+      fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522, nanEmbedding: 2307 }),
+    );
+    fs.writeFileSync(file, text);
+    client = await startServer({ modelsDir: path.join(root, 'models'), allowRemoteModels: false, quantized: false });
+    uri = pathToFileURL(file).href;
+    await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
+  });
+  after(async () => {
+    await client.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('the example with the word says it was not scored and why; the other is scored', async () => {
+    let titles: Record<number, string> = {};
+    for (let i = 0; i < 300; i++) {
+      const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+      const resolved = (await Promise.all(
+        lenses.map((lens) => (lens.command ? lens : client.connection.sendRequest('codeLens/resolve', lens))),
+      )) as CodeLens[];
+      titles = Object.fromEntries(resolved.map((lens) => [lens.range.start.line, lens.command?.title ?? '']));
+      if (titles[5]?.includes('no numbers') && /^[✓✗]/.test(titles[6] ?? '')) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    // This client shows no codicons: the server writes ⚠ ✓ ✗ for them.
+    assert.equal(titles[5], "⚠ pattern 1: no numbers, the model's logits are NaN or infinite here", client.stderr());
+    assert.match(titles[6] ?? '', /^[✓✗] pattern 1: (positive|negative) \d/);
+  });
+});
