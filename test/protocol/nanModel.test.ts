@@ -68,4 +68,29 @@ describe('a model with NaN logits for some inputs, in the editor', () => {
     assert.equal(titles[5], "⚠ pattern 1: no numbers, the model's logits are NaN or infinite here", client.stderr());
     assert.match(titles[6] ?? '', /^[✓✗] pattern 1: (positive|negative) \d/);
   });
+
+  test('a pattern whose empty input gets NaN logits says it has no prior, rather than show a uniform one', async () => {
+    // `great` in the pattern's text: the long example loses it to the window around the mask and is scored.
+    const priorText = `model: nan-word\npattern: great. {text} It was [MASK].\nverbalizer:\n  positive: good\n  negative: bad\nexample positive: ${Array(600).fill('fine').join(' ')}\n`;
+    const priorUri = pathToFileURL(path.join(root, 'prior.cloze')).href;
+    fs.writeFileSync(path.join(root, 'prior.cloze'), priorText);
+    await client.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: priorUri, languageId: 'cloze', version: 1, text: priorText },
+    });
+    let titles: string[] = [];
+    for (let i = 0; i < 300 && !titles.some((t) => t.includes('no prior')); i++) {
+      const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri: priorUri } })) as CodeLens[];
+      const resolved = (await Promise.all(
+        lenses.map((lens) => (lens.command ? lens : client.connection.sendRequest('codeLens/resolve', lens))),
+      )) as CodeLens[];
+      titles = resolved.filter((lens) => lens.range.start.line === 1).map((lens) => lens.command?.title ?? '');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.ok(
+      titles.includes(
+        "⚠ no prior: the model gave NaN or infinite logits for the empty input; calibration leaves this pattern's numbers as they are",
+      ),
+      JSON.stringify(titles),
+    );
+  });
 });

@@ -317,6 +317,21 @@ describe('a model that gives NaN for some inputs only', () => {
       /<failure message="ensemble: 1 row got NaN or infinite logits from fixture-nan-word, which a gate does not pass" type="not-scored">/,
     );
     assert.match(junit, /<property name="unscored pattern 1" value="mask cut off 0, NaN or infinite logits 1"\/>/);
+    // The word in the pattern's own text: long rows lose it to the window around the mask and are
+    // scored, but the empty input keeps it, so there is no prior to calibrate by, and that is said.
+    const priorFile = path.join(dir, 'prior.cloze');
+    fs.writeFileSync(
+      priorFile,
+      'model: fixture-nan-word\npattern: great. {text} It was [MASK].\nverbalizer:\n  positive: good\n  negative: bad\n',
+    );
+    const long = (word: string, label: string): string => JSON.stringify({ text: Array(600).fill(word).join(' '), label });
+    fs.writeFileSync(path.join(dir, 'long.jsonl'), `${long('fine', 'positive')}\n${long('dull', 'negative')}\n`);
+    const priorEval = await cli('eval', priorFile, '--data', path.join(dir, 'long.jsonl'));
+    assert.match(
+      priorEval,
+      /no prior for pattern 1: the model gave NaN or infinite logits for the empty input, so its calibrated figures are its raw ones/,
+    );
+    assert.doesNotMatch(priorEval, /not scored by/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

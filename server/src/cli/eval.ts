@@ -448,7 +448,10 @@ function calibrationLine(result: Evaluation): string {
         .map(([name, w]) => `${name} ${w.toFixed(2)}`)
         .join(', ')}`
     : 'wmean: the file has no labelled example, so the weighted ensemble is the plain mean';
-  return `calibration ${what}\n${weights}`;
+  const problems = Object.entries(result.priorProblems ?? {}).map(
+    ([pattern, why]) => `\nno prior for ${pattern}: ${why}, so its calibrated figures are its raw ones`,
+  );
+  return `calibration ${what}${problems.join('')}\n${weights}`;
 }
 
 function formatText(result: Evaluation, modelFile: string): string {

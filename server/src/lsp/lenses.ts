@@ -247,6 +247,8 @@ function patternLens(pattern: string, line: number, result: PreviewResult, conte
 function priorLens(pattern: string, result: PreviewResult, args: readonly unknown[]): LensContent | undefined {
   const prior = result.priors[pattern];
   if (!prior) return undefined;
+  const problem = result.priorProblems?.[pattern];
+  if (problem) return lens(`$(warning) no prior: ${problem}; calibration leaves this pattern's numbers as they are`, args, prior);
   const labels = result.labels.map((label) => `${label} ${percent(prior[label] ?? 0)}`).join(' · ');
   const what = result.calibration === 'support' ? 'average over the examples' : 'empty input';
   return lens(`${what}: ${labels}${result.calibrate ? ' (divided out)' : ''}`, args, prior);

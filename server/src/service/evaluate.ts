@@ -43,6 +43,8 @@ export interface Evaluation {
    * too long), or no numbers from the model (NaN or infinite logits). Only patterns with some.
    */
   readonly unscored: Record<string, { readonly maskCutOff: number; readonly nonFinite: number }>;
+  /** Patterns whose content-free prior could not be measured, and why (their calibrated figures are the raw ones). */
+  readonly priorProblems?: Record<string, string>;
   readonly labels: readonly string[];
   readonly patterns: readonly AccuracySummary[];
   readonly ensemble: AccuracySummary;
@@ -188,6 +190,7 @@ export async function evaluate(
   let labels: readonly string[] = [];
   let patterns: readonly string[] = [];
   let contentFreePriors: Record<string, Record<string, number>> = {};
+  let priorProblems: Record<string, string> = {};
   for (let start = 0; start < limited.length || start === 0; start += chunkSize) {
     const chunk = limited.slice(start, start + chunkSize);
     // Top tokens are not needed here; 1 keeps the results small.
@@ -195,6 +198,7 @@ export async function evaluate(
     labels = preview.labels;
     patterns = preview.patterns;
     contentFreePriors = preview.priors;
+    priorProblems = preview.priorProblems ?? {};
     previews.push(...preview.examples);
     options.onExamples?.(preview.examples);
     options.onProgress?.(Math.min(start + chunk.length, limited.length), limited.length);
@@ -328,6 +332,8 @@ export async function evaluate(
       options.limit !== undefined && rows.length > limited.length
         ? { ...skipped, 'beyond --limit': rows.length - limited.length }
         : skipped,
+    // A content-free prior that could not be measured (support calibration measures its own).
+    ...(calibration === 'content-free' && Object.keys(priorProblems).length > 0 ? { priorProblems } : {}),
     unscored: Object.fromEntries(
       patterns.flatMap((name, p) => {
         const missed = previews.map((example) => example.results[p]).filter((r) => r !== undefined && !r.maskFound);

@@ -145,6 +145,12 @@ export interface PreviewResult {
   /** The content-free input of each pattern (its fields empty) and P₀, the prior calibration divides by. */
   readonly contentFree: Record<string, string>;
   readonly priors: Record<string, Record<string, number>>;
+  /**
+   * Patterns whose prior could not be measured, and why: the content-free input was not scored
+   * (NaN or infinite logits, or its mask cut off) and there was no support to average instead.
+   * Their prior is uniform, so calibration leaves their numbers as they are.
+   */
+  readonly priorProblems?: Record<string, string>;
   readonly summary: { readonly patterns: readonly AccuracySummary[]; readonly ensemble: AccuracySummary };
   /** Patterns that cannot be previewed, and why. */
   readonly excluded: readonly ExcludedPattern[];
@@ -208,6 +214,18 @@ export async function computePreview(
           return support.length > 0 ? supportPrior(support) : contentFreePriors[p];
         })
       : contentFreePriors;
+  const priorProblems = Object.fromEntries(
+    plans.flatMap((plan, i) => {
+      const measured =
+        scores[i].maskFound ||
+        (options.calibration === 'support' && examples.some((_, e) => scores[plans.length + e * plans.length + i].maskFound));
+      if (measured) return [];
+      const why = scores[i].nonFinite
+        ? 'the model gave NaN or infinite logits for the empty input'
+        : 'the empty input is too long, its [MASK] was cut off';
+      return [[plan.name, why]];
+    }),
+  );
   const declared = new Set(labels);
   const examplePreviews: ExamplePreview[] = [];
   for (const [e, { line, label: gold, fields }] of examples.entries()) {
@@ -233,6 +251,7 @@ export async function computePreview(
     // A pair's two texts are shown joined by the `[SEP+]` that separates them in the pattern.
     contentFree: Object.fromEntries(plans.map((plan, i) => [plan.name, segments(contentFree[i]).join(' [SEP+] ')])),
     priors: Object.fromEntries(plans.map((plan, i) => [plan.name, toRecord(labels, priors[i])])),
+    ...(Object.keys(priorProblems).length > 0 ? { priorProblems } : {}),
     summary: {
       patterns: plans.map((plan, p) => accuracySummary(plan.name, examplePreviews, labels, (example) => example.results[p])),
       ensemble: accuracySummary('ensemble', examplePreviews, labels, (example) => ({
