@@ -272,6 +272,7 @@ describe('a model that gives NaN for some inputs only', () => {
       await cli('preview', file),
       /pattern 1 {2}no numbers: fixture-nan-word gave NaN or infinite logits at the mask for this input/,
     );
+    assert.match(await cli('preview', file), /accuracy on 1 labelled example \(1 not scored\): pattern 1 /);
     // The preview panel, from the same JSON the server sends it: the example on line 6 has the word.
     const preview = JSON.parse(await cli('preview', file, '--format', 'json')) as PreviewResult & { quantized: boolean };
     const source = fs.readFileSync(file, 'utf8');

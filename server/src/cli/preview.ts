@@ -109,9 +109,12 @@ export function formatText(result: PreviewResult, info: ModelInfo): string {
     const entries = [...summary.patterns, ...(summary.patterns.length > 1 ? [summary.ensemble] : [])].map(
       (s) => `${s.pattern} ${percent((result.calibrate ? s.calibratedAccuracy : s.accuracy) ?? undefined)}`,
     );
+    // Labelled examples no pattern scored (mask cut off, NaN logits) are not in the accuracy: counted here.
+    const labelled = result.examples.filter((e) => e.label !== null && result.labels.includes(e.label)).length;
+    const left = labelled - summary.ensemble.labelled;
     lines.push(
       '',
-      `accuracy on ${summary.ensemble.labelled} labelled example${summary.ensemble.labelled === 1 ? '' : 's'}: ${entries.join(' · ')}`,
+      `accuracy on ${summary.ensemble.labelled} labelled example${summary.ensemble.labelled === 1 ? '' : 's'}${left > 0 ? ` (${left} not scored)` : ''}: ${entries.join(' · ')}`,
     );
   }
   return `${lines.join('\n')}\n`;

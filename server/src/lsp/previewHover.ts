@@ -104,13 +104,16 @@ export function labelWordHover(result: PreviewResult, label: string, word: strin
     });
     return ps.length === 0 ? '—' : `**${percent(ps.reduce((a, b) => a + b, 0) / ps.length)}**`;
   });
+  // Examples a pattern could not score (mask cut off, NaN logits) are not in its mean.
+  const allScored = result.examples.every((example) => result.patterns.every((pattern) => found(example, pattern) !== undefined));
+  const meanLabel = allScored ? `mean of ${result.examples.length}` : 'mean over the examples scored';
   return [
     `**p(${escapeCode(word)} | x)** and rank in the vocabulary, per example and pattern:`,
     '',
     `| example | ${result.patterns.map(cell).join(' | ')} |`,
     `|---|${result.patterns.map(() => '---').join('|')}|`,
     ...rows,
-    ...(result.examples.length > 1 ? [`| _mean of ${result.examples.length}_ | ${means.join(' | ')} |`] : []),
+    ...(result.examples.length > 1 ? [`| _${meanLabel}_ | ${means.join(' | ')} |`] : []),
     ...more(result.examples.length - rows.length, 'example'),
   ].join('\n');
 }

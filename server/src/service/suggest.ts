@@ -281,7 +281,12 @@ export async function suggestVerbalizers(
       words: Object.fromEntries(labels.map((label, l) => [label, choice[l].map((w) => words[w].word)])),
       accuracy: scored.accuracy,
       rawAccuracy: options.calibration === 'none' ? scored.accuracy : scoreVerbalizer(table, gold, choice, 'none').accuracy,
-      macroF1: classificationFigures(gold, scored.predicted, labels.length).macroF1,
+      // Over the rows scored, as the accuracy beside it (a row no pattern scored has no prediction, −1).
+      macroF1: classificationFigures(
+        gold.filter((_, r) => scored.predicted[r] >= 0),
+        scored.predicted.filter((p) => p >= 0),
+        labels.length,
+      ).macroF1,
       meanGoldProbability: scored.meanGold,
       meanLogGold: scored.meanLogGold,
     };
