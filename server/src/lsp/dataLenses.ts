@@ -105,10 +105,13 @@ export class DataLenses {
       out.push(...titles(shown, job.outcomes ? '' : `updating${running ? `: ${running}` : '…'}`).map(at));
       // Each pattern's own figures above that pattern: one row cannot hold them all beside the ensembles.
       // Figures of an older version go above the patterns whose line is unchanged, marked as updating.
+      // Each figure to one pattern, in order, so two identical pattern lines get one lens each.
+      const taken = new Set<number>();
       for (const { source, title } of patternTitles(shown, data.path, job.outcomes ? '' : 'updating…')) {
-        for (const pattern of doc.patterns) {
-          if (doc.text.slice(pattern.span.start, pattern.span.end) === source) out.push({ ...at(title), span: pattern.span });
-        }
+        const index = doc.patterns.findIndex((p, i) => !taken.has(i) && doc.text.slice(p.span.start, p.span.end) === source);
+        if (index < 0) continue;
+        taken.add(index);
+        out.push({ ...at(title), span: doc.patterns[index].span });
       }
     }
     // Documents' data lines that went away: their jobs stop.
