@@ -318,6 +318,15 @@ describe('a model that gives NaN for some inputs only', () => {
       /<failure message="ensemble: 1 row got NaN or infinite logits from fixture-nan-word, which a gate does not pass" type="not-scored">/,
     );
     assert.match(junit, /<property name="unscored pattern 1" value="mask cut off 0, NaN or infinite logits 1"\/>/);
+    // Searching label words: the positive row gave no numbers, so that label has no candidate, and nothing is suggested.
+    const suggested = spawnSync(
+      process.execPath,
+      [cliMain, 'suggest', file, '--data', path.join(dir, 'rows.jsonl'), '--models-dir', root, '--offline', '--no-quantized'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(suggested.status, 1, suggested.stderr);
+    assert.match(suggested.stdout, /^ {2}positive: \(none\)$/m);
+    assert.match(suggested.stderr, /cloze suggest: no verbalizer could be built: no candidate word for positive/);
     // The word in the pattern's own text: long rows lose it to the window around the mask and are
     // scored, but the empty input keeps it, so there is no prior to calibrate by, and that is said.
     const priorFile = path.join(dir, 'prior.cloze');

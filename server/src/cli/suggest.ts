@@ -18,7 +18,7 @@ import { openScoringSession, type ScoringOptions } from './session';
  * needs a pattern; its verbalizer, if any, gives the labels and is scored
  * beside the suggestions; without one, the labels come from the data.
  *
- * Exit codes: 0 suggestions printed, 1 nothing to search on, 2 bad usage.
+ * Exit codes: 0 suggestions printed, 1 nothing to search on (or no verbalizer could be built), 2 bad usage.
  */
 
 export interface SuggestCommandOptions extends ScoringOptions {
@@ -91,6 +91,16 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
         ),
       );
     }
+    // A label without a candidate (its rows unscored, or no word likelier there than elsewhere) leaves nothing to combine.
+    const empty = Object.entries(result.candidates)
+      .filter(([, words]) => words.length === 0)
+      .map(([label]) => label);
+    if (result.suggestions.length === 0) {
+      process.stderr.write(
+        `cloze suggest: no verbalizer could be built: ${empty.length > 0 ? `no candidate word for ${empty.join(', ')} (no word of the model's top tokens is likelier on its rows than on the others', or its rows were not scored)` : 'no candidate words'}.\n`,
+      );
+      return 1;
+    }
     return 0;
   } finally {
     await engine.dispose();
@@ -124,7 +134,7 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
   );
   for (const [label, words] of Object.entries(result.candidates)) {
     lines.push(
-      `  ${label}: ${words.map((w) => `${w.word} ${(petal ? (w.likelihoodRatio ?? 0) : w.logProbability).toFixed(2)}`).join(', ')}`,
+      `  ${label}: ${words.length === 0 ? '(none)' : words.map((w) => `${w.word} ${(petal ? (w.likelihoodRatio ?? 0) : w.logProbability).toFixed(2)}`).join(', ')}`,
     );
   }
   lines.push('');
