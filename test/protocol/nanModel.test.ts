@@ -5,9 +5,8 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens } from 'vscode-languageserver-protocol';
-import { fixtureModel } from '../support/fixtureGraphs';
+import { fixtureFolder, fixtureModel } from '../support/fixtureGraphs';
 import { startServer, type TestClient } from '../support/lsp';
-import { modelsDir } from '../support/paths';
 
 /**
  * A model that gives NaN logits for some inputs only (its embedding of `great` is NaN), in the
@@ -31,26 +30,19 @@ const text = [
 describe('a model with NaN logits for some inputs, in the editor', () => {
   let client: TestClient;
   let uri: string;
+  let models: string;
 
   before(async () => {
-    const folder = path.join(root, 'models', 'nan-word');
-    fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
-    const source = path.join(modelsDir(), 'tiny-random-bert-uncased');
-    for (const part of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
-      fs.copyFileSync(path.join(source, part), path.join(folder, part));
-    }
-    fs.writeFileSync(
-      path.join(folder, 'onnx', 'model.onnx'),
-      fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522, nanEmbedding: 2307 }),
-    );
+    models = fixtureFolder(fixtureModel({ head: 'bert', opset: 11, int8: false, vocab: 30522, nanEmbedding: 2307 }), 'nan-word');
     fs.writeFileSync(file, text);
-    client = await startServer({ modelsDir: path.join(root, 'models'), allowRemoteModels: false, quantized: false });
+    client = await startServer({ modelsDir: models, allowRemoteModels: false, quantized: false });
     uri = pathToFileURL(file).href;
     await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
   });
   after(async () => {
     await client.close();
     fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(models, { recursive: true, force: true });
   });
 
   test('the example with the word says it was not scored and why; the other is scored', async () => {

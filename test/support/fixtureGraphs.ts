@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   attribute,
   bytesField,
@@ -13,6 +16,7 @@ import {
   str,
   valueInfo,
 } from '../../server/src/model/onnxProto';
+import { modelsDir } from './paths';
 
 /**
  * Random-weight masked-LM graphs of the shapes that hub exports have, written
@@ -228,4 +232,20 @@ function gaussian(seed: number): () => number {
     return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
   };
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/**
+ * A models folder (returned) holding `name` with tiny-random-bert-uncased's config and tokenizer
+ * files and `graph` as `onnx/<file>`: a fixture model the real loading code resolves.
+ */
+export function fixtureFolder(graph: Uint8Array, name: string, file = 'model.onnx'): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-fixture-model-'));
+  const folder = path.join(root, name);
+  fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
+  const source = path.join(modelsDir(), 'tiny-random-bert-uncased');
+  for (const part of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
+    fs.copyFileSync(path.join(source, part), path.join(folder, part));
+  }
+  fs.writeFileSync(path.join(folder, 'onnx', file), graph);
+  return root;
 }

@@ -22,7 +22,7 @@ import type { PreviewResult } from '../../server/src/service/preview';
 import { computePreview } from '../../server/src/service/preview';
 import { resolveModel } from '../../server/src/model/resolve';
 import { directDistribution, directRank, engineCacheDir, engineFor, freshEngine, modelFile } from '../support/directOnnx';
-import { fixtureModel } from '../support/fixtureGraphs';
+import { fixtureModel, fixtureFolder as folderWith } from '../support/fixtureGraphs';
 import { cliMain, fixturesDir, modelsDir, repoRoot, sst2Rows } from '../support/paths';
 import { loadTokenizer } from '../support/service';
 
@@ -132,18 +132,6 @@ describe('batch-invariant numbers', () => {
 });
 
 /** A models folder holding `name`: the real tokenizer of tiny-random-bert-uncased and a generated graph as `onnx/<file>`. */
-function folderWith(graph: Uint8Array, name: string, file = 'model.onnx'): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-hub-fixture-'));
-  const folder = path.join(root, name);
-  fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
-  const source = path.join(modelsDir(), 'tiny-random-bert-uncased');
-  for (const part of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
-    fs.copyFileSync(path.join(source, part), path.join(folder, part));
-  }
-  fs.writeFileSync(path.join(folder, 'onnx', file), graph);
-  return root;
-}
-
 describe('a graph the rewrite does not know', () => {
   for (const unhandled of [true, false]) {
     test(unhandled ? 'loads the full graph and says why' : 'the same folder with a BERT head at opset 11 runs mask-only', async () => {
@@ -262,19 +250,15 @@ describe('a model that gives NaN for some inputs only', () => {
       path.join(dir, 'rows.jsonl'),
       '{"text":"A great film.","label":"positive"}\n{"text":"A dull film.","label":"negative"}\n',
     );
-    const cli = (...args: string[]): Promise<string> =>
-      new Promise((resolve, reject) =>
-        execFile(process.execPath, [cliMain, ...args, '--models-dir', root, '--offline', '--no-quantized'], (error, stdout) =>
-          error && error.code !== 0 && error.code !== 1 ? reject(error) : resolve(stdout),
-        ),
-      );
-    assert.match(
-      await cli('preview', file),
-      /pattern 1 {2}no numbers: fixture-nan-word gave NaN or infinite logits at the mask for this input/,
-    );
-    assert.match(await cli('preview', file), /accuracy on 1 labelled example \(1 not scored\): pattern 1 /);
+    // Exit 1 is an answer here (a gate failed, nothing to suggest): the status is checked where it matters.
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [cliMain, ...args, '--models-dir', root, '--offline', '--no-quantized'], { encoding: 'utf8' });
+    const cli = (...args: string[]): string => run(...args).stdout;
+    const previewText = cli('preview', file);
+    assert.match(previewText, /pattern 1 {2}no numbers: fixture-nan-word gave NaN or infinite logits at the mask for this input/);
+    assert.match(previewText, /accuracy on 1 labelled example \(1 not scored\): pattern 1 /);
     // The preview panel, from the same JSON the server sends it: the example on line 6 has the word.
-    const preview = JSON.parse(await cli('preview', file, '--format', 'json')) as PreviewResult & { quantized: boolean };
+    const preview = JSON.parse(cli('preview', file, '--format', 'json')) as PreviewResult & { quantized: boolean };
     const source = fs.readFileSync(file, 'utf8');
     const html = renderPanel(
       { ok: true, uri: 'file:///nan.cloze', version: 1, preview, quantized: false, exampleProblems: exampleProblems(parse(source)) },
@@ -283,47 +267,27 @@ describe('a model that gives NaN for some inputs only', () => {
     );
     assert.match(html, /fixture-nan-word gave no numbers at \[MASK\] for this input: its logits are NaN or infinite/);
     assert.match(html, /<p class="verdict problem">Not scored: fixture-nan-word gave NaN or infinite logits for it\.<\/p>/);
-    const evaluation = JSON.parse(await cli('eval', file, '--data', path.join(dir, 'rows.jsonl'), '--format', 'json')) as {
+    const evaluation = JSON.parse(cli('eval', file, '--data', path.join(dir, 'rows.jsonl'), '--format', 'json')) as {
       unscored: Record<string, { maskCutOff: number; nonFinite: number }>;
       patterns: Array<{ accuracy: number }>;
     };
     assert.deepEqual(evaluation.unscored, { 'pattern 1': { maskCutOff: 0, nonFinite: 1 } });
     assert.match(
-      await cli('eval', file, '--data', path.join(dir, 'rows.jsonl')),
+      cli('eval', file, '--data', path.join(dir, 'rows.jsonl')),
       /not scored by pattern 1, left out of its figures: 1 row with NaN or infinite logits from fixture-nan-word/,
     );
     // As a CI gate: the scored row alone is right (100 %), but a model that gives no numbers for a row does not pass.
-    const gated = spawnSync(
-      process.execPath,
-      [
-        cliMain,
-        'eval',
-        file,
-        '--data',
-        path.join(dir, 'rows.jsonl'),
-        '--min-accuracy',
-        '0.5',
-        '--models-dir',
-        root,
-        '--offline',
-        '--no-quantized',
-      ],
-      { encoding: 'utf8' },
-    );
+    const gated = run('eval', file, '--data', path.join(dir, 'rows.jsonl'), '--min-accuracy', '0.5');
     assert.equal(gated.status, 1, gated.stderr);
     assert.match(gated.stderr, /cloze eval: ensemble: 1 row got NaN or infinite logits from fixture-nan-word, which a gate does not pass/);
-    const junit = await cli('eval', file, '--data', path.join(dir, 'rows.jsonl'), '--min-accuracy', '0.5', '--format', 'junit');
+    const junit = cli('eval', file, '--data', path.join(dir, 'rows.jsonl'), '--min-accuracy', '0.5', '--format', 'junit');
     assert.match(
       junit,
       /<failure message="ensemble: 1 row got NaN or infinite logits from fixture-nan-word, which a gate does not pass" type="not-scored">/,
     );
     assert.match(junit, /<property name="unscored pattern 1" value="mask cut off 0, NaN or infinite logits 1"\/>/);
     // Searching label words: the positive row gave no numbers, so that label has no candidate, and nothing is suggested.
-    const suggested = spawnSync(
-      process.execPath,
-      [cliMain, 'suggest', file, '--data', path.join(dir, 'rows.jsonl'), '--models-dir', root, '--offline', '--no-quantized'],
-      { encoding: 'utf8' },
-    );
+    const suggested = run('suggest', file, '--data', path.join(dir, 'rows.jsonl'));
     assert.equal(suggested.status, 1, suggested.stderr);
     assert.match(suggested.stdout, /^ {2}positive: \(none\)$/m);
     assert.match(suggested.stderr, /cloze suggest: no verbalizer could be built: no candidate word for positive/);
@@ -336,7 +300,7 @@ describe('a model that gives NaN for some inputs only', () => {
     );
     const long = (word: string, label: string): string => JSON.stringify({ text: Array(600).fill(word).join(' '), label });
     fs.writeFileSync(path.join(dir, 'long.jsonl'), `${long('fine', 'positive')}\n${long('dull', 'negative')}\n`);
-    const priorEval = await cli('eval', priorFile, '--data', path.join(dir, 'long.jsonl'));
+    const priorEval = cli('eval', priorFile, '--data', path.join(dir, 'long.jsonl'));
     assert.match(
       priorEval,
       /no prior for pattern 1: the model gave NaN or infinite logits for the empty input, so its calibrated figures are its raw ones/,
