@@ -598,6 +598,8 @@ async function probeMaskOnly(session: ort.InferenceSession, graph: PreviewGraph,
     if (head) {
       // The statistics of the row against the row itself: the largest logit, its id first, and how many exceed token 0.
       const row = logits.data as Float32Array;
+      // A NaN or +∞ in the row makes the statistics meaningless; that is the model's fault, not theirs (−∞ is a probability of 0).
+      if (row.some((value) => Number.isNaN(value) || value === Infinity)) return 'the probe input’s logits include NaN or +∞';
       let max = -Infinity;
       let argmax = 0;
       let above = 0;
