@@ -70,7 +70,10 @@ describe('reading data files', () => {
     assert.ok(data.ok);
     assert.equal(data.rows.length, 10);
     assert.equal(data.rows[0]['review'], 'review number 0 was fine');
-    assert.match(data.limited ?? '', /first 10 rows.*cloze\.data\.maxRows/);
+    assert.match(data.limited ?? '', /first 10 rows.*the setting cloze\.data\.maxRows/);
+    // Where the limits are flags, the message names the flags.
+    const cli = await readDataSet(file, { maxRows: 10, maxBytes: 1 << 30, names: { rows: '--data-max-rows', bytes: '--data-max-mb' } });
+    assert.match(cli.ok ? (cli.limited ?? '') : '', /\(raise --data-max-rows, or point at a sample\)$/);
   });
 
   test('the byte limit stops the read at a line break, so no row is cut; CSV too', async () => {
@@ -90,6 +93,21 @@ describe('reading data files', () => {
     assert.equal(rows.rows.at(-1)?.['label'], 'positive');
     const limitedRows = await readDataSet(csv, { maxRows: 3, maxBytes: 1 << 30 });
     assert.ok(limitedRows.ok && limitedRows.rows.length === 3 && limitedRows.limited);
+  });
+
+  test('a byte limit that falls on a chunk boundary still drops the cut row whole (1 MiB, rows across 64 KiB chunks)', async () => {
+    const file = path.join(dir, 'chunked.jsonl');
+    const rows = Array.from({ length: 30_000 }, (_, i) => JSON.stringify({ review: `x `.repeat(40) + i, label: 'positive' }));
+    fs.writeFileSync(file, rows.join('\n') + '\n');
+    for (const maxBytes of [1024 * 1024, 64 * 1024, 64 * 1024 + 1, 64 * 1024 - 1]) {
+      const data = await readDataSet(file, { maxRows: 1 << 30, maxBytes });
+      assert.ok(data.ok, `${maxBytes}: ${!data.ok ? data.reason : ''}`);
+      // Exactly the rows whose line break lies within the limit.
+      const whole = Buffer.from(rows.join('\n') + '\n').subarray(0, maxBytes);
+      assert.equal(data.rows.length, whole.toString('utf8').split('\n').length - 1, `${maxBytes} bytes`);
+      assert.equal(data.rows.at(-1)?.['review'], JSON.parse(rows[data.rows.length - 1])['review']);
+      assert.match(data.limited ?? '', /cloze\.data\.maxFileSizeMB/);
+    }
   });
 
   test('a file within the limits is read whole, BOM and CRLF included', async () => {

@@ -253,7 +253,7 @@ function checkData(
       'data-too-large',
       'warning',
       data.pathSpan,
-      `${data.path} is larger than Cloze reads: ${summary.limited}. The rest is not checked; raise the limit in settings, or point at a sample.`,
+      `${data.path} is larger than Cloze reads: ${summary.limited}. The rest is not checked.`,
     );
   }
   const inputColumns = summary.columns.filter((column) => column !== 'label');

@@ -14,7 +14,7 @@ import type { DataSetSummary } from '../language/validate';
  * bounded: only regular files are opened (a FIFO would block for ever, a
  * device such as /dev/zero never ends), the bytes are read asynchronously in
  * chunks that yield to the event loop, and reading stops at a row and a byte
- * limit (`cloze.data.maxRows`, `cloze.data.maxFileSizeMB`).
+ * limit (`cloze.data.maxRows`, `cloze.data.maxFileSizeMB`; `--data-max-rows`, `--data-max-mb` in the CLI).
  */
 
 export type Row = Readonly<Record<string, string>>;
@@ -24,7 +24,11 @@ export interface DataLimits {
   readonly maxRows: number;
   /** Bytes read at most; reading stops at the last line break before the limit. */
   readonly maxBytes: number;
+  /** How the user sets the two limits where they are (settings in the editor, flags in the CLI), for the message when one stops a read. */
+  readonly names?: { readonly rows: string; readonly bytes: string };
 }
+
+export const editorLimitNames = { rows: 'the setting cloze.data.maxRows', bytes: 'the setting cloze.data.maxFileSizeMB' } as const;
 
 export const defaultDataLimits: DataLimits = { maxRows: 100_000, maxBytes: 100 * 1024 * 1024 };
 
@@ -83,10 +87,11 @@ export async function readDataSet(
     const result =
       format === 'jsonl' ? await fromJsonLines(chunks, file, limits.maxRows) : await fromCsv(chunks, format, file, limits.maxRows);
     if (!result.ok) return result;
+    const names = limits.names ?? editorLimitNames;
     const limited = result.rowLimited
-      ? `only its first ${limits.maxRows.toLocaleString('en-US')} rows were read (cloze.data.maxRows)`
+      ? `only its first ${limits.maxRows.toLocaleString('en-US')} rows were read (raise ${names.rows}, or point at a sample)`
       : chunks.truncated
-        ? `it is ${megabytes(stat.size)}, so only its first ${megabytes(limits.maxBytes)} were read (cloze.data.maxFileSizeMB)`
+        ? `it is ${megabytes(stat.size)}, so only its first ${megabytes(limits.maxBytes)} were read (raise ${names.bytes}, or point at a sample)`
         : undefined;
     return { ok: true, rows: result.rows, columns: result.columns, lines: result.lines, ...(limited ? { limited } : {}) };
   } catch (error) {
@@ -110,7 +115,10 @@ function megabytes(bytes: number): string {
 
 /**
  * The file's text in chunks of whole lines, at most `maxBytes` of it. Each
- * chunk is an `await`, so the event loop serves requests between chunks.
+ * chunk is an `await`, so the event loop serves requests between chunks. A
+ * line is yielded only once its line break has been read (or the file has
+ * ended): when the byte limit stops the read, the line it falls in is left
+ * out whole, wherever the chunks happened to split it.
  */
 class ChunkReader {
   truncated = false;
@@ -124,31 +132,32 @@ class ChunkReader {
   async *[Symbol.asyncIterator](): AsyncGenerator<string> {
     const buffer = Buffer.alloc(CHUNK_BYTES);
     let position = 0;
+    // The text after the last line break read so far: the start of a line still being read.
+    let partial = '';
     let first = true;
+    const lines = (text: string): string => {
+      const whole = first ? stripBom(text) : text;
+      first = false;
+      return whole;
+    };
     for (;;) {
+      // One byte past the limit tells whether the file goes on.
       const wanted = Math.min(CHUNK_BYTES, this.maxBytes + 1 - position);
-      if (wanted <= 0) break;
       const { bytesRead } = await this.handle.read(buffer, 0, wanted, position);
       if (bytesRead === 0) {
-        const rest = this.decoder.end();
-        if (rest) yield rest;
+        const rest = partial + this.decoder.end();
+        if (rest) yield lines(rest);
         return;
       }
       position += bytesRead;
-      let bytes = buffer.subarray(0, bytesRead);
-      if (position > this.maxBytes) {
-        // Over the limit: keep whole lines only, so no row is cut in two.
-        this.truncated = true;
-        const keep = bytes.subarray(0, bytes.length - (position - this.maxBytes));
-        const lastBreak = keep.lastIndexOf(0x0a);
-        bytes = keep.subarray(0, lastBreak + 1);
-        const text = this.decoder.write(Buffer.from(bytes));
-        if (text) yield first ? stripBom(text) : text;
-        return;
-      }
-      const text = this.decoder.write(Buffer.from(bytes));
-      if (text) yield first ? stripBom(text) : text;
-      first = false;
+      const over = Math.max(0, position - this.maxBytes);
+      if (over > 0) this.truncated = true;
+      const text = partial + this.decoder.write(Buffer.from(buffer.subarray(0, bytesRead - over)));
+      const end = text.lastIndexOf('\n') + 1;
+      partial = text.slice(end);
+      if (end > 0) yield lines(text.slice(0, end));
+      // Over the limit: the line in progress is cut, so it is dropped.
+      if (over > 0) return;
     }
   }
 }
