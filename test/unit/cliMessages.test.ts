@@ -33,6 +33,48 @@ describe('CLI messages', () => {
     assert.match(folder.stderr, /is a folder; name the \.cloze files in it/);
   });
 
+  test('a device, a FIFO or a file that is not UTF-8 text is refused in words, without being read to its end', () => {
+    const fifo = path.join(scratch, 'pipe.cloze');
+    spawnSync('mkfifo', [fifo]);
+    // /dev/zero never ends (it grew the process to gigabytes), a FIFO without a writer blocks for ever.
+    for (const [file, said] of [
+      ['/dev/zero', /^cloze check: \/dev\/zero is not a regular file \(a device\); name a \.cloze file\.\n/],
+      [fifo, /is not a regular file \(a FIFO\)/],
+    ] as const) {
+      for (const command of ['check', 'preview', 'eval']) {
+        const run = spawnSync(process.execPath, [cliMain, command, file, '--offline'], { encoding: 'utf8', timeout: 20_000 });
+        assert.equal(run.status, 2, `${command} ${file}: ${run.stderr}`);
+        assert.match(run.stderr, command === 'check' ? said : /is not a regular file/);
+      }
+    }
+    const latin1 = path.join(scratch, 'latin1.cloze');
+    fs.writeFileSync(latin1, Buffer.from('pattern: {text} It was [MASK].\nexample: tr\xe8s bien\n', 'latin1'));
+    const run = cloze(['check', latin1, '--offline']);
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /latin1\.cloze is not UTF-8 text \(line 2 has a byte that is not UTF-8/);
+    const binary = path.join(scratch, 'binary.cloze');
+    fs.writeFileSync(binary, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00]));
+    assert.match(cloze(['check', binary, '--offline']).stderr, /binary\.cloze is not text \(it has a NUL byte at offset 6\)/);
+  });
+
+  test('a data file cut by --data-max-mb: whole rows, and the message names the flag, not the setting', () => {
+    const data = path.join(scratch, 'big.jsonl');
+    const rows = Array.from({ length: 30_000 }, (_, i) => JSON.stringify({ text: 'x '.repeat(40) + i, label: i % 2 ? 'a' : 'b' }));
+    fs.writeFileSync(data, rows.join('\n') + '\n');
+    const file = path.join(scratch, 'big.cloze');
+    fs.writeFileSync(
+      file,
+      'model: tiny-random-bert-uncased\npattern: {text} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\ndata: big.jsonl\n',
+    );
+    const run = cloze(['check', file, '--data-max-mb', '1', '--models-dir', modelsDir(), '--offline']);
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /warning data-too-large big\.jsonl is larger than Cloze reads: .* only its first 1\.0 MB were read \(raise --data-max-mb, or point at a sample\)/,
+    );
+    assert.doesNotMatch(run.stdout, /not valid JSON|cloze\.data\./);
+  });
+
   test('a missing file among good ones still counts: the others are checked, exit 2', () => {
     const run = cloze(
       ['check', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), 'missing.cloze', '--models-dir', modelsDir(), '--offline'],

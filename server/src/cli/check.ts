@@ -1,10 +1,10 @@
-import * as fs from 'node:fs';
 import type { Diagnostic } from '../language/ast';
 import { parse } from '../language/parse';
 import { positionAt } from '../language/positions';
 import { defaultCacheDir, effectiveModelsDir } from '../model/resolve';
 import { defaultDataLimits, type DataLimits } from '../service/dataSets';
 import { ClozeLanguageService } from '../service/languageService';
+import { readSourceFile } from './sourceFile';
 
 /** `--data-max-rows`, `--data-max-mb`: the CLI's cloze.data.maxRows and cloze.data.maxFileSizeMB. */
 export interface DataLimitOptions {
@@ -16,6 +16,7 @@ export function dataLimits(options: DataLimitOptions): DataLimits {
   return {
     maxRows: options.dataMaxRows ?? defaultDataLimits.maxRows,
     maxBytes: options.dataMaxMb !== undefined ? options.dataMaxMb * 1024 * 1024 : defaultDataLimits.maxBytes,
+    names: { rows: '--data-max-rows', bytes: '--data-max-mb' },
   };
 }
 
@@ -50,36 +51,18 @@ export function createService(options: { modelsDir?: string; offline?: boolean }
   });
 }
 
-/** Why a file named on the command line cannot be read, in words (not `ENOENT`). */
-export function describeReadError(file: string, error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return `${file} does not exist (paths are relative to the current folder, ${process.cwd()}).`;
-    case 'EISDIR':
-      return `${file} is a folder; name the .cloze files in it (e.g. ${file.replace(/[\\/]+$/, '')}/*.cloze).`;
-    case 'EACCES':
-    case 'EPERM':
-      return `${file} cannot be read: permission denied.`;
-    default:
-      return `${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
-  }
-}
-
 export async function runCheck(files: readonly string[], options: CheckOptions): Promise<number> {
   const service = createService(options);
   const reports: FileReport[] = [];
   let unreadable = 0;
   for (const file of files) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (error) {
-      process.stderr.write(`cloze check: ${describeReadError(file, error)}\n`);
+    const source = readSourceFile(file);
+    if (!source.ok) {
+      process.stderr.write(`cloze check: ${source.message}\n`);
       unreadable++;
       continue;
     }
-    const doc = parse(text);
+    const doc = parse(source.text);
     const diagnostics = await service.check(doc, file, options.model, dataLimits(options));
     reports.push({
       file,

@@ -1,9 +1,9 @@
-import * as fs from 'node:fs';
 import { parse } from '../language/parse';
 import { engineReport, type ModelInfo } from '../model/engine';
 import { computePreview, type PreviewResult } from '../service/preview';
 import { createService } from './check';
 import { openScoringSession, type ScoringOptions } from './session';
+import { readSourceFile } from './sourceFile';
 
 /**
  * `cloze preview` with several models: `--model a --model b`, or a file with
@@ -27,13 +27,9 @@ export interface ModelColumn {
  */
 export function previewColumns(file: string, requested: readonly string[], options: ScoringOptions): ModelColumn[] {
   if (requested.length > 0) return [...new Set(requested)].map((id) => ({ override: id }));
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  const doc = parse(text);
+  const source = readSourceFile(file);
+  if (!source.ok) return [];
+  const doc = parse(source.text);
   const service = createService(options);
   const others = service.otherModelChoices(doc, file, service.modelChoice(doc, file));
   return others.length === 0 ? [] : [{}, ...others.map((choice) => ({ listed: choice.id }))];

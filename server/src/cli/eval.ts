@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
-import * as fs from 'node:fs';
 import { parse } from '../language/parse';
 import { engineReport, type ModelInfo } from '../model/engine';
 import { evaluate, evaluationRows, type Calibration, type Evaluation, type FigureSet, type FiguresRecord } from '../service/evaluate';
@@ -9,6 +8,7 @@ import { createService, dataLimits } from './check';
 import { previewColumns, type ModelColumn } from './compare';
 import { junitReport, junitXml, type JUnitCase, type JUnitSuite } from './junit';
 import { openScoringSession, scoringBlockers, type ScoringOptions, type ScoringSession } from './session';
+import { readSourceText } from './sourceFile';
 
 /**
  * `cloze eval <file>`: accuracy of each pattern, and of their ensemble, on
@@ -270,7 +270,7 @@ function columnId(file: string, column: ModelColumn, options: ScoringOptions): s
   if (column.override !== undefined) return column.override;
   if (column.listed !== undefined) return column.listed;
   try {
-    const doc = parse(fs.readFileSync(file, 'utf8'));
+    const doc = parse(readSourceText(file));
     return createService(options).modelChoice(doc, file).id;
   } catch {
     return 'the default model';
@@ -280,7 +280,7 @@ function columnId(file: string, column: ModelColumn, options: ScoringOptions): s
 /** Whether the file cannot be evaluated with any model (its structure, not a model, is the problem). */
 async function fileBlocked(file: string, options: EvalCommandOptions): Promise<boolean> {
   try {
-    const doc = parse(fs.readFileSync(file, 'utf8'));
+    const doc = parse(readSourceText(file));
     const structural = await createService({ modelsDir: options.modelsDir, offline: options.offline }).checkStructure(
       doc,
       file,

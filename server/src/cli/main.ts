@@ -234,6 +234,8 @@ program
   .addOption(modelsDirOption())
   .addOption(offlineOption())
   .option('--model <id>', "model to search with, instead of the file's `model:` line")
+  .addOption(dataMaxRowsOption())
+  .addOption(dataMaxMbOption())
   .addOption(noQuantizedOption())
   .addOption(formatOption())
   .action(async (file: string, options: SuggestCommandOptions) => {

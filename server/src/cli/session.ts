@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import type { ClozeDocument, Diagnostic } from '../language/ast';
 import { parse } from '../language/parse';
 import { positionAt } from '../language/positions';
@@ -9,7 +8,8 @@ import { describeModelFailure } from '../model/modelFailure';
 import { checkModelOutput } from '../model/outputCheck';
 import { downloadModel, hubOptionsFromEnv, onnxFile, TOKENIZER_FILES } from '../model/download';
 import type { ClozeLanguageService } from '../service/languageService';
-import { createService, dataLimits, describeReadError, type DataLimitOptions } from './check';
+import { createService, dataLimits, type DataLimitOptions } from './check';
+import { readSourceFile } from './sourceFile';
 
 /**
  * What `cloze preview` and `cloze eval` share: read and check the file, load
@@ -85,14 +85,12 @@ export async function openScoringSession(
     process.stderr.write(`${line}\n`);
   };
   const command = purpose === 'previewed' ? 'cloze preview' : purpose === 'evaluated' ? 'cloze eval' : 'cloze suggest';
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    process.stderr.write(`${command}: ${describeReadError(file, error)}\n`);
+  const source = readSourceFile(file);
+  if (!source.ok) {
+    process.stderr.write(`${command}: ${source.message}\n`);
     return 2;
   }
-  const doc = parse(text);
+  const doc = parse(source.text);
   const service = createService(options);
   const structural = await service.checkStructure(doc, file, dataLimits(options));
   const report = (diagnostics: readonly Diagnostic[]): void => {

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { SearchCalibration, SelectionCriterion } from '../language/labelSearch';
-import { defaultDataLimits, readDataSet } from '../service/dataSets';
+import { readDataSet } from '../service/dataSets';
+import { dataLimits } from './check';
 import { evaluationRows } from '../service/evaluate';
 import {
   labelledExampleRows,
@@ -45,7 +46,7 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
     if (labels.length === 0) {
       // No verbalizer yet: the labels of the data, in the order they first appear.
       const origin = fromCommandLine ? 'command-line' : 'data-line';
-      const dataSets = await Promise.all(files.map((f) => readDataSet(f, defaultDataLimits, origin)));
+      const dataSets = await Promise.all(files.map((f) => readDataSet(f, dataLimits(options), origin)));
       labels = [...new Set(dataSets.flatMap((data) => (data.ok ? data.rows.map((row) => row['label'] ?? '') : [])))].filter(
         (label) => label !== '',
       );
@@ -56,7 +57,7 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
       doc,
       files,
       labels,
-      defaultDataLimits,
+      dataLimits(options),
       fromCommandLine ? 'command-line' : 'data-line',
     );
     for (const problem of problems) process.stderr.write(`cloze suggest: ${problem}\n`);

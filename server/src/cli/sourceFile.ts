@@ -1,0 +1,121 @@
+import * as fs from 'node:fs';
+
+/**
+ * Reading a text file named on the command line (a `.cloze` file, an LM-BFF
+ * template file, an OpenPrompt verbalizer file), bounded the way `data:` files
+ * are: only a regular file is read (`/dev/zero` never ends and a FIFO blocks
+ * for ever), up to a size no template comes near, and only as UTF-8 (a Latin-1
+ * file would otherwise be checked as text full of U+FFFD without a word).
+ * Every refusal is a sentence that names the file, never an errno.
+ */
+
+/** Larger than any template or template list; a file this size is a mistake (a data file, a model). */
+export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
+
+export type SourceFile = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly message: string };
+
+export function readSourceFile(file: string, what = 'a .cloze file'): SourceFile {
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one; its type is refused below.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    return { ok: false, message: describeOpenError(file, error, what) };
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (stat.isDirectory()) return { ok: false, message: folderMessage(file, what) };
+    if (!stat.isFile()) return { ok: false, message: `${file} is not a regular file (${kindOf(stat)}); name ${what}.` };
+    if (stat.size > MAX_SOURCE_BYTES) {
+      return {
+        ok: false,
+        message: `${file} is ${(stat.size / (1024 * 1024)).toFixed(0)} MB, more than Cloze reads as ${what} (${MAX_SOURCE_BYTES / (1024 * 1024)} MB); is it the right file?`,
+      };
+    }
+    const bytes = Buffer.alloc(stat.size);
+    let read = 0;
+    while (read < bytes.length) {
+      const n = fs.readSync(fd, bytes, read, bytes.length - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return decode(file, bytes.subarray(0, read), what);
+  } catch (error) {
+    return { ok: false, message: describeOpenError(file, error, what) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function decode(file: string, bytes: Buffer, what: string): SourceFile {
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) return { ok: false, message: `${file} is not text (it has a NUL byte at offset ${nul}); name ${what}.` };
+  try {
+    // The BOM, if any, is dropped as editors drop it.
+    return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
+  } catch {
+    const line = lineOfFirstInvalidByte(bytes);
+    return {
+      ok: false,
+      message: `${file} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 or Windows-1252); save it as UTF-8.`,
+    };
+  }
+}
+
+/** The 1-based line of the first byte sequence that is not UTF-8. */
+function lineOfFirstInvalidByte(bytes: Buffer): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    try {
+      decoder.decode(bytes.subarray(start, i));
+    } catch {
+      return line;
+    }
+    line++;
+    start = i + 1;
+  }
+  return line;
+}
+
+function folderMessage(file: string, what: string): string {
+  return what === 'a .cloze file'
+    ? `${file} is a folder; name the .cloze files in it (e.g. ${file.replace(/[\\/]+$/, '')}/*.cloze).`
+    : `${file} is a folder; name ${what}.`;
+}
+
+function kindOf(stat: fs.Stats): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  if (stat.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+/** Why a file named on the command line cannot be opened, in words (not `ENOENT`). */
+export function describeOpenError(file: string, error: unknown, what = 'a .cloze file'): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return `${file} does not exist (paths are relative to the current folder, ${process.cwd()}).`;
+    case 'EISDIR':
+      return folderMessage(file, what);
+    case 'ENOTDIR':
+      return `${file} does not exist: a part of its path is a file, not a folder.`;
+    case 'ELOOP':
+      return `${file} cannot be read: its symbolic links form a loop.`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${file} cannot be read: permission denied.`;
+    default:
+      return `${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+/** `readSourceFile`'s text, or an Error carrying its message (for callers that already catch). */
+export function readSourceText(file: string, what?: string): string {
+  const source = readSourceFile(file, what);
+  if (!source.ok) throw new Error(source.message);
+  return source.text;
+}
