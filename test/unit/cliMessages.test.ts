@@ -75,6 +75,32 @@ describe('CLI messages', () => {
     assert.doesNotMatch(run.stdout, /not valid JSON|cloze\.data\./);
   });
 
+  test('a models folder that does not exist, or a model folder with an empty JSON file, is said so, naming the file', () => {
+    const file = path.join(scratch, 'tiny.cloze');
+    fs.writeFileSync(file, 'model: tiny\npattern: {text} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\n');
+    const env = { ...process.env, CLOZE_MODELS_DIR: '', CLOZE_CACHE_DIR: path.join(scratch, 'cache') };
+    const missing = path.join(scratch, 'no-such-folder');
+    const run = cloze(['check', file, '--models-dir', missing, '--offline'], { env });
+    assert.equal(run.status, 1);
+    assert.match(run.stdout, new RegExp(`the models folder ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`));
+    // An empty tokenizer.json: transformers.js parsed Node's shared buffer pool and quoted unrelated bytes.
+    const models = path.join(scratch, 'models');
+    const tiny = path.join(models, 'tiny');
+    fs.mkdirSync(path.join(tiny, 'onnx'), { recursive: true });
+    const source = path.join(modelsDir(), 'tiny-random-bert-uncased');
+    for (const name of ['tokenizer_config.json', 'config.json', 'onnx/model_quantized.onnx'])
+      fs.copyFileSync(path.join(source, name), path.join(tiny, name));
+    fs.writeFileSync(path.join(tiny, 'tokenizer.json'), '');
+    const empty = cloze(['check', file, '--models-dir', models, '--offline'], { env });
+    assert.equal(empty.status, 1);
+    assert.match(empty.stdout, /tiny could not be loaded: .*tiny[\\/]tokenizer\.json is empty\./);
+    fs.copyFileSync(path.join(source, 'tokenizer.json'), path.join(tiny, 'tokenizer.json'));
+    fs.writeFileSync(path.join(tiny, 'config.json'), '{"vocab_size": 30');
+    const cut = cloze(['preview', file, '--models-dir', models, '--offline'], { env });
+    assert.equal(cut.status, 1);
+    assert.match(cut.stdout + cut.stderr, /config\.json is not valid JSON \(.*\); the file may be cut short/);
+  });
+
   test('a missing file among good ones still counts: the others are checked, exit 2', () => {
     const run = cloze(
       ['check', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), 'missing.cloze', '--models-dir', modelsDir(), '--offline'],

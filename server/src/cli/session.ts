@@ -6,6 +6,7 @@ import type { TokenizerView } from '../language/tokenizer';
 import { MaskedLmEngine } from '../model/engine';
 import { describeModelFailure } from '../model/modelFailure';
 import { checkModelOutput } from '../model/outputCheck';
+import { withModelsDirNote } from '../model/resolve';
 import { downloadModel, hubOptionsFromEnv, onnxFile, TOKENIZER_FILES } from '../model/download';
 import type { ClozeLanguageService } from '../service/languageService';
 import { createService, dataLimits, type DataLimitOptions } from './check';
@@ -127,7 +128,16 @@ export async function openScoringSession(
     if ((location.source === 'remote' || location.source === 'cache') && service.settings.allowRemoteModels) {
       // The model file is fetched by Cloze's downloader (timeouts, atomic files) and read from the cache.
       const files = [...TOKENIZER_FILES, onnxFile(options.quantized)];
-      await downloadModel({ id: location.id, cacheDir: service.settings.cacheDir, files, hub: hubOptionsFromEnv(), userInterface: 'cli' });
+      const remote = location;
+      await downloadModel({
+        id: location.id,
+        cacheDir: service.settings.cacheDir,
+        files,
+        hub: hubOptionsFromEnv(),
+        userInterface: 'cli',
+      }).catch((error: unknown) => {
+        throw new Error(withModelsDirNote(error instanceof Error ? error.message : String(error), remote));
+      });
       location = { ...location, source: 'cache' };
     }
     engine = await MaskedLmEngine.load(location, service.settings.cacheDir, {

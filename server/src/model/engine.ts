@@ -11,6 +11,7 @@ import { maskNotFound, maskScoresFromLogits, maskScoresFromStats } from './maskD
 import { type Precision, previewGraph, type PreviewGraph } from './maskOnlyGraph';
 import { MaskStats, RANK_CELLS, type RowStats, type StatisticsHead } from './maskStats';
 import { externalDataProblem } from './externalData';
+import { modelFolderProblem } from './modelFiles';
 import { locationKey, type ModelLocation } from './resolve';
 import { withModelEnv } from './transformers';
 import { modelsFolderHint, useFullPrecision, useQuantized, type UserInterface } from './wording';
@@ -663,8 +664,12 @@ function describeEngineLoadError(location: LoadableModel, file: string, quantize
     ? `If the folder has only onnx/model.onnx, ${useFullPrecision(ui)}.`
     : `If the folder has only onnx/model_quantized.onnx, ${useQuantized(ui)}.`;
   if (location.source === 'remote') {
-    return `${location.id} could not be downloaded for scoring (${file}: ${detail}). Check the id and the network, or put the model in the models folder (${modelsFolderHint(ui)}).`;
+    const local = location.notInModelsDir ? ` It is not in the models folder either: ${location.notInModelsDir}.` : '';
+    return `${location.id} could not be downloaded for scoring (${file}: ${detail}).${local} Check the id and the network, or put the model in the models folder (${modelsFolderHint(ui)}).`;
   }
+  const problem = modelFolderProblem(folder);
+  if (problem)
+    return `${location.id} could not be loaded for scoring: ${problem}. A model folder needs config.json, tokenizer.json and ${file} as exported for transformers.js.`;
   return `${location.id} could not be loaded for scoring from ${folder} (${file}): ${detail}. A model folder needs config.json, tokenizer.json and ${file} as exported for transformers.js. ${other}`;
 }
 

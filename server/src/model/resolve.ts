@@ -35,7 +35,15 @@ export type ModelLocation =
       readonly name: string;
       readonly id: string;
     }
-  | { readonly ok: true; readonly source: 'remote'; readonly root: string; readonly name: string; readonly id: string }
+  | {
+      readonly ok: true;
+      readonly source: 'remote';
+      readonly root: string;
+      readonly name: string;
+      readonly id: string;
+      /** Why the models folder did not have it, when one is set ("the models folder /x does not exist"): said if the download fails. */
+      readonly notInModelsDir?: string;
+    }
   | { readonly ok: false; readonly id: string; readonly reason: string };
 
 export function defaultCacheDir(): string {
@@ -63,6 +71,24 @@ export function isModelPath(id: string): boolean {
 
 function hasTokenizer(folder: string): boolean {
   return fs.existsSync(path.join(folder, 'tokenizer.json'));
+}
+
+/**
+ * Why `<modelsDir>/<id>` is not a model, in words: a models folder that does
+ * not exist (a typo in the setting or flag) or a model folder without its
+ * tokenizer would otherwise surface only as a failed download.
+ */
+function whyNotInModelsDir(modelsDir: string, id: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(modelsDir);
+  } catch {
+    return `the models folder ${modelsDir} does not exist`;
+  }
+  if (!stat.isDirectory()) return `the models folder ${modelsDir} is a file, not a folder`;
+  const folder = path.join(modelsDir, id);
+  if (!fs.existsSync(folder)) return `${folder} does not exist`;
+  return `${folder} has no tokenizer.json`;
 }
 
 export function resolveModel(id: string, documentDir: string | undefined, settings: ModelSettings): ModelLocation {
@@ -93,27 +119,34 @@ export function resolveModel(id: string, documentDir: string | undefined, settin
   if (cached.missing.length === 0 && cached.damaged.length === 0) {
     return { ok: true, source: 'cache', root: settings.cacheDir, name: id, id };
   }
+  const notInModelsDir = settings.modelsDir !== '' ? whyNotInModelsDir(settings.modelsDir, id) : undefined;
   if (settings.allowRemoteModels) {
-    return { ok: true, source: 'remote', root: settings.cacheDir, name: id, id };
+    return { ok: true, source: 'remote', root: settings.cacheDir, name: id, id, ...(notInModelsDir ? { notInModelsDir } : {}) };
   }
+  const ui = settings.userInterface ?? 'editor';
   if (cached.damaged.length > 0) {
     return {
       ok: false,
       id,
-      reason: `the cached copy in ${path.join(settings.cacheDir, id)} is damaged (${cached.damaged.join(', ')} changed since it was downloaded), and downloads are off. Allow downloads (cloze.allowRemoteModels) to fetch it again, or delete that folder.`,
+      reason: `the cached copy in ${path.join(settings.cacheDir, id)} is damaged (${cached.damaged.join(', ')} changed since it was downloaded), and downloads are off. Allow downloads (${allowDownloadsHint(ui)}) to fetch it again, or delete that folder.`,
     };
   }
   const cache = `the download cache (${path.join(settings.cacheDir, id)})`;
   const places =
-    settings.modelsDir !== ''
-      ? `is neither in the models folder (${path.join(settings.modelsDir, id)}) nor in ${cache}`
+    notInModelsDir !== undefined
+      ? `is neither in the models folder (${notInModelsDir}) nor in ${cache}`
       : `is not in ${cache} and no models folder is set`;
-  const ui = settings.userInterface ?? 'editor';
   const fix =
     settings.modelsDir === ''
       ? setModelsDirFix(ui)
       : `Put the model in ${path.join(settings.modelsDir, id)}, fix the id, or allow downloads (${allowDownloadsHint(ui)}).`;
   return { ok: false, id, reason: `\`${id}\` ${places}, and downloads are off. ${fix}` };
+}
+
+/** A download failure's message, with why the models folder did not have the model when one is set (a typo there looks like a network problem otherwise). */
+export function withModelsDirNote(message: string, location: ModelLocation): string {
+  if (!location.ok || location.source !== 'remote' || !location.notInModelsDir) return message;
+  return `${message.replace(/\s+$/, '')} It is not in the models folder either: ${location.notInModelsDir}.`;
 }
 
 /** A stable key for caches: the same files give the same key. */

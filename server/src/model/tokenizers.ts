@@ -4,6 +4,7 @@ import type { PreTrainedTokenizer } from '@xenova/transformers' with { 'resoluti
 import type { TokenPiece, TokenizerView } from '../language/tokenizer';
 import { locationKey, type ModelLocation } from './resolve';
 import { modelMaxLength } from './maxLength';
+import { modelFolderProblem } from './modelFiles';
 import { withModelEnv } from './transformers';
 import { modelsFolderHint, type UserInterface } from './wording';
 
@@ -154,8 +155,12 @@ export function describeLoadError(
 ): string {
   const detail = error instanceof Error ? error.message : String(error);
   if (location.source === 'remote') {
-    return `${location.id} could not be downloaded (${firstLine(detail)}). Check the id and the network, or put the model in the models folder (${modelsFolderHint(userInterface)}).`;
+    const local = location.notInModelsDir ? ` It is not in the models folder either: ${location.notInModelsDir}.` : '';
+    return `${location.id} could not be downloaded (${firstLine(detail)}).${local} Check the id and the network, or put the model in the models folder (${modelsFolderHint(userInterface)}).`;
   }
+  const problem = modelFolderProblem(locationKey(location));
+  if (problem)
+    return `${location.id} could not be loaded: ${problem}. The folder needs tokenizer.json, tokenizer_config.json and config.json as exported for transformers.js.`;
   return `${location.id} could not be loaded from ${locationKey(location)}: ${firstLine(detail)}. The folder needs tokenizer.json, tokenizer_config.json and config.json as exported for transformers.js.`;
 }
 

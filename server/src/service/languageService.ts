@@ -5,7 +5,7 @@ import { fileLevelSpan, validateStructure, type DataSetSummary } from '../langua
 import { listedModels, otherModels } from '../language/models';
 import { validateWithTokenizer } from '../language/validateTokens';
 import { downloadModel, hubOptionsFromEnv, TOKENIZER_FILES } from '../model/download';
-import { resolveModel, type ModelLocation, type ModelSettings } from '../model/resolve';
+import { resolveModel, withModelsDirNote, type ModelLocation, type ModelSettings } from '../model/resolve';
 import { boundedTokenizing, checkBudgetMs, TokenizerCache, TokenizerTimeout } from '../model/tokenizers';
 import { DataSetSummaries, defaultDataLimits, type DataLimits } from './dataSets';
 
@@ -167,7 +167,8 @@ export class ClozeLanguageService {
           userInterface: this.settings.userInterface,
         });
       } catch (error) {
-        return { ok: false, diagnostic: this.unavailable(choice, error instanceof Error ? error.message : String(error)) };
+        const message = withModelsDirNote(error instanceof Error ? error.message : String(error), location);
+        return { ok: false, diagnostic: this.unavailable(choice, message) };
       }
       location = { ...location, source: 'cache' };
     }
