@@ -99,11 +99,12 @@ describe('reading data files', () => {
     const file = path.join(dir, 'chunked.jsonl');
     const rows = Array.from({ length: 30_000 }, (_, i) => JSON.stringify({ review: `x `.repeat(40) + i, label: 'positive' }));
     fs.writeFileSync(file, rows.join('\n') + '\n');
-    for (const maxBytes of [1024 * 1024, 64 * 1024, 64 * 1024 + 1, 64 * 1024 - 1]) {
+    // 104857.6: a setting of 0.1 MB, a fractional length that made Node abort the process in read().
+    for (const maxBytes of [1024 * 1024, 64 * 1024, 64 * 1024 + 1, 64 * 1024 - 1, 0.1 * 1024 * 1024]) {
       const data = await readDataSet(file, { maxRows: 1 << 30, maxBytes });
       assert.ok(data.ok, `${maxBytes}: ${!data.ok ? data.reason : ''}`);
       // Exactly the rows whose line break lies within the limit.
-      const whole = Buffer.from(rows.join('\n') + '\n').subarray(0, maxBytes);
+      const whole = Buffer.from(rows.join('\n') + '\n').subarray(0, Math.floor(maxBytes));
       assert.equal(data.rows.length, whole.toString('utf8').split('\n').length - 1, `${maxBytes} bytes`);
       assert.equal(data.rows.at(-1)?.['review'], JSON.parse(rows[data.rows.length - 1])['review']);
       assert.match(data.limited ?? '', /cloze\.data\.maxFileSizeMB/);

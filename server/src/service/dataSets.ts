@@ -83,7 +83,8 @@ export async function readDataSet(
       };
     }
     if (!format) return { ok: false, reason: `${path.basename(file)}: unknown data format. Use .jsonl, .csv or .tsv.` };
-    const chunks = new ChunkReader(handle, limits.maxBytes);
+    // Whole bytes: a fractional count reaches Node's read() as a non-integer length, which aborts the process (a native assertion, no exception).
+    const chunks = new ChunkReader(handle, Math.max(0, Math.floor(limits.maxBytes)));
     const result =
       format === 'jsonl' ? await fromJsonLines(chunks, file, limits.maxRows) : await fromCsv(chunks, format, file, limits.maxRows);
     if (!result.ok) return result;
