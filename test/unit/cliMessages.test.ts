@@ -101,6 +101,20 @@ describe('CLI messages', () => {
     assert.match(cut.stdout + cut.stderr, /config\.json is not valid JSON \(.*\); the file may be cut short/);
   });
 
+  test('rows without the field the pattern reads (absent or null) are not scored as empty input: counted as skipped', () => {
+    const file = path.join(scratch, 'incomplete.cloze');
+    fs.writeFileSync(
+      file,
+      'model: tiny-random-bert-uncased\npattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\n',
+    );
+    const data = path.join(fixturesDir, 'data', 'incomplete.jsonl');
+    const run = cloze(['eval', file, '--data', data, '--models-dir', modelsDir(), '--offline', '--format', 'json']);
+    assert.equal(run.status, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as { evaluated: number; skipped: Record<string, number> };
+    assert.equal(report.evaluated, 2);
+    assert.deepEqual(report.skipped, { 'no `review`': 2 });
+  });
+
   test('a missing file among good ones still counts: the others are checked, exit 2', () => {
     const run = cloze(
       ['check', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), 'missing.cloze', '--models-dir', modelsDir(), '--offline'],

@@ -39,6 +39,7 @@ const severities: Record<DiagnosticCode, Severity> = {
   'verbalizer-labels': 'error',
   'mask-glued': 'warning',
   'data-too-large': 'warning',
+  'data-rows-incomplete': 'warning',
   'workspace-untrusted': 'information',
 };
 /**

@@ -242,6 +242,7 @@ export type DiagnosticCode =
   | 'verbalizer-labels'
   | 'mask-glued'
   | 'data-too-large'
+  | 'data-rows-incomplete'
   | 'workspace-untrusted';
 
 export interface ClozeDocument {

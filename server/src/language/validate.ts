@@ -27,6 +27,8 @@ export type DataSetSummary =
       readonly columns: readonly string[];
       readonly labels: readonly string[];
       readonly rowCount: number;
+      /** Columns that some rows lack (a JSONL row without the key, or with null): how many rows, and the first one's line. */
+      readonly incomplete?: readonly { readonly column: string; readonly rows: number; readonly firstLine: number }[];
       /** Set when a read limit stopped before the end of the file: why, for the `data-too-large` warning. */
       readonly limited?: string;
     }
@@ -259,16 +261,28 @@ function checkData(
   const inputColumns = summary.columns.filter((column) => column !== 'label');
   // Like a one-line example, a file with one text column fills the one field the patterns use.
   const fillsSingleField = fields.length === 1 && inputColumns.length === 1;
+  const read = fillsSingleField ? inputColumns : fields.filter((field) => summary.columns.includes(field));
   if (!fillsSingleField) {
     const missing = fields.filter((field) => !summary.columns.includes(field));
     if (missing.length > 0) {
+      const have = summary.columns.length > 0 ? `they have ${summary.columns.map((c) => `\`${c}\``).join(', ')}` : 'it has no rows';
       report(
         'placeholder-unknown',
         'error',
         data.pathSpan,
-        `The rows of ${data.path} have no column ${missing.map((f) => `\`${f}\``).join(', ')} (they have ${summary.columns.map((c) => `\`${c}\``).join(', ')}).`,
+        `The rows of ${data.path} have no column ${missing.map((f) => `\`${f}\``).join(', ')} (${have}).`,
       );
     }
+  }
+  // Rows without a column the patterns read would be scored with that field empty: they are left out, and said.
+  for (const gap of summary.incomplete ?? []) {
+    if (!read.includes(gap.column)) continue;
+    report(
+      'data-rows-incomplete',
+      'warning',
+      data.pathSpan,
+      `${gap.rows.toLocaleString('en-US')} ${gap.rows === 1 ? 'row' : 'rows'} of ${data.path} ${gap.rows === 1 ? 'has' : 'have'} no \`${gap.column}\` (the first on line ${gap.firstLine}); ${gap.rows === 1 ? 'it is' : 'they are'} not scored.`,
+    );
   }
   if (doc.verbalizers.length > 0) {
     const unknown = summary.labels.filter((label) => !labels.has(label));

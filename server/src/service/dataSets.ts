@@ -192,8 +192,10 @@ async function fromJsonLines(chunks: AsyncIterable<string>, file: string, maxRow
     }
     const row: Record<string, string> = {};
     for (const [key, field] of Object.entries(value)) {
-      row[key] = typeof field === 'string' ? field : JSON.stringify(field);
       columns.add(key);
+      // null is no value: the row lacks the field (it must not be scored as the text "null").
+      if (field === null) continue;
+      row[key] = typeof field === 'string' ? field : JSON.stringify(field);
     }
     rows.push(row);
     rowLines.push(lineNumber);
@@ -316,11 +318,23 @@ export function summarize(data: DataSet): DataSetSummary {
   if (!data.ok) return data;
   const labels = new Set<string>();
   for (const row of data.rows) if (row['label'] !== undefined) labels.add(row['label']);
+  // A JSONL row may lack a column other rows have (CSV rows cannot): counted per column, with the first such row's line.
+  const incomplete: { column: string; rows: number; firstLine: number }[] = [];
+  for (const column of data.columns) {
+    let rows = 0;
+    let firstLine = 0;
+    data.rows.forEach((row, index) => {
+      if (row[column] !== undefined) return;
+      if (rows++ === 0) firstLine = data.lines[index] ?? index + 1;
+    });
+    if (rows > 0) incomplete.push({ column, rows, firstLine });
+  }
   return {
     ok: true,
     columns: data.columns,
     labels: [...labels],
     rowCount: data.rows.length,
+    ...(incomplete.length > 0 ? { incomplete } : {}),
     ...(data.limited ? { limited: data.limited } : {}),
   };
 }

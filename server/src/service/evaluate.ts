@@ -159,9 +159,15 @@ export async function evaluationRows(
       continue;
     }
     sources.push({ path: file, rows: data.rows.length });
+    // The columns the rows fill the fields from: a row without one would be scored with that field empty.
+    const read = fields.length === 1 && inputColumns.length === 1 ? inputColumns : fields;
     data.rows.forEach((row, index) => {
       const label = row['label'];
-      if (label === undefined || label === '') {
+      const lacking = read.find((column) => row[column] === undefined);
+      if (lacking !== undefined) {
+        const reason = `no \`${lacking}\``;
+        skipped[reason] = (skipped[reason] ?? 0) + 1;
+      } else if (label === undefined || label === '') {
         skipped['no label'] = (skipped['no label'] ?? 0) + 1;
       } else if (!declared.has(label)) {
         skipped[`label not in the verbalizer`] = (skipped[`label not in the verbalizer`] ?? 0) + 1;
