@@ -166,11 +166,19 @@ describe('CLI messages', () => {
         cwd: scratch,
       },
     );
-    assert.equal(run.status, 1);
+    // A --data file that cannot be read is a mistake in the command: exit 2, as the README says, even beside a good file.
+    assert.equal(run.status, 2);
     assert.match(
       run.stderr,
       /cloze eval: Cannot read nope\.jsonl: the file does not exist\. Paths given with --data are relative to the current folder/,
     );
     assert.doesNotMatch(run.stderr, /relative to the \.cloze file/);
+    const good = path.join(fixturesDir, 'eval', 'reviews-24.jsonl');
+    const cloze24 = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
+    const both = cloze(['eval', cloze24, '--data', good, '--data', scratch, '--models-dir', modelsDir(), '--offline'], { cwd: scratch });
+    assert.equal(both.status, 2, both.stderr);
+    assert.match(both.stderr, /is not a regular file \(a folder\); --data must name a JSONL, CSV or TSV file/);
+    const suggest = cloze(['suggest', cloze24, '--data', 'nope.jsonl', '--models-dir', modelsDir(), '--offline'], { cwd: scratch });
+    assert.equal(suggest.status, 2, suggest.stderr);
   });
 });

@@ -145,6 +145,8 @@ async function evaluateSession(
       const labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
       data.rows = await evaluationRows(doc, files, labels, dataLimits(options), fromCommandLine ? 'command-line' : 'data-line');
       for (const problem of data.rows.problems) process.stderr.write(`cloze eval: ${problem}\n`);
+      // A --data path that cannot be read is a mistake in the command (exit 2), not a result; a gate must not pass on the other files.
+      if (fromCommandLine && data.rows.unreadable.length > 0) return { stop: 2 };
     }
     const { rows, rowFiles, sources, skipped } = data.rows;
     if (rows.length === 0) {

@@ -53,7 +53,7 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
       labels.push(...labelledExampleRows(doc, [...new Set(doc.examples.map((e) => e.label?.text ?? ''))]).map((r) => r.label ?? ''));
       labels = [...new Set(labels)].filter((label) => label !== '');
     }
-    const { rows, sources, problems } = await evaluationRows(
+    const { rows, sources, problems, unreadable } = await evaluationRows(
       doc,
       files,
       labels,
@@ -61,6 +61,8 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
       fromCommandLine ? 'command-line' : 'data-line',
     );
     for (const problem of problems) process.stderr.write(`cloze suggest: ${problem}\n`);
+    // A --data path that cannot be read is a mistake in the command: exit 2, as for a bad flag.
+    if (fromCommandLine && unreadable.length > 0) return 2;
     const all = [...rows, ...labelledExampleRows(doc, labels)];
     if (labels.length < 2 || all.length === 0) {
       process.stderr.write(

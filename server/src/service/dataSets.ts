@@ -79,7 +79,7 @@ export async function readDataSet(
     if (!stat.isFile()) {
       return {
         ok: false,
-        reason: `${file} is not a regular file (${kindOf(stat)}); a \`data:\` line must name a JSONL, CSV or TSV file.`,
+        reason: `${file} is not a regular file (${kindOf(stat)}); ${origin === 'command-line' ? '--data' : 'a `data:` line'} must name a JSONL, CSV or TSV file.`,
       };
     }
     if (!format) return { ok: false, reason: `${path.basename(file)}: unknown data format. Use .jsonl, .csv or .tsv.` };

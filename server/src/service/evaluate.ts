@@ -132,18 +132,28 @@ export async function evaluationRows(
   labels: readonly string[],
   limits: DataLimits = defaultDataLimits,
   origin: DataPathOrigin = 'data-line',
-): Promise<{ rows: PreviewRow[]; rowFiles: string[]; sources: EvaluationSource[]; skipped: Record<string, number>; problems: string[] }> {
+): Promise<{
+  rows: PreviewRow[];
+  rowFiles: string[];
+  sources: EvaluationSource[];
+  skipped: Record<string, number>;
+  problems: string[];
+  /** The files that could not be read at all (their reasons are among `problems`). */
+  unreadable: string[];
+}> {
   const rows: PreviewRow[] = [];
   const rowFiles: string[] = [];
   const sources: EvaluationSource[] = [];
   const skipped: Record<string, number> = {};
   const problems: string[] = [];
+  const unreadable: string[] = [];
   const fields = usedFields(doc.patterns);
   const declared = new Set(labels);
   for (const file of files) {
     const data = await readDataSet(file, limits, origin);
     if (!data.ok) {
       problems.push(data.reason);
+      unreadable.push(file);
       continue;
     }
     if (data.limited) problems.push(`${path.basename(file)}: ${data.limited}; the rest is not evaluated.`);
@@ -178,7 +188,7 @@ export async function evaluationRows(
       }
     });
   }
-  return { rows, rowFiles, sources, skipped, problems };
+  return { rows, rowFiles, sources, skipped, problems, unreadable };
 }
 
 export async function evaluate(
