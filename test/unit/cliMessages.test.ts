@@ -115,6 +115,27 @@ describe('CLI messages', () => {
     assert.deepEqual(report.skipped, { 'no `review`': 2 });
   });
 
+  test('control characters of a data row are shown escaped in --errors, not sent to the terminal; one row is "row"', () => {
+    const file = path.join(scratch, 'ansi.cloze');
+    fs.writeFileSync(
+      file,
+      'model: tiny-random-bert-uncased\npattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\n',
+    );
+    // The same text under both labels: whatever the model predicts, exactly one row is wrong.
+    const data = path.join(scratch, 'ansi.jsonl');
+    const text = 'clear \u001b[2J screen';
+    fs.writeFileSync(
+      data,
+      [JSON.stringify({ review: text, label: 'positive' }), JSON.stringify({ review: text, label: 'negative' })].join('\n') + '\n',
+    );
+    const run = cloze(['eval', file, '--data', data, '--errors', '5', '--models-dir', modelsDir(), '--offline']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(!run.stdout.includes(String.fromCharCode(0x1b)), 'an ESC reached stdout');
+    assert.match(run.stdout, /clear \\x1b\[2J screen/);
+    assert.match(run.stdout, /^the worst misclassified row \(/m);
+    assert.match(run.stdout, / · 2 labelled rows from ansi\.jsonl/);
+  });
+
   test('a missing file among good ones still counts: the others are checked, exit 2', () => {
     const run = cloze(
       ['check', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), 'missing.cloze', '--models-dir', modelsDir(), '--offline'],

@@ -458,12 +458,12 @@ function calibrationLine(result: Evaluation): string {
 
 function formatText(result: Evaluation, modelFile: string): string {
   const lines: string[] = [];
+  const rows = (n: number): string => `${n} row${n === 1 ? '' : 's'}`;
   lines.push(
-    `model ${result.model} (${modelFile}) · ${result.evaluated} labelled rows from ${result.sources.map((s) => path.basename(s.path)).join(', ')}`,
+    `model ${result.model} (${modelFile}) · ${result.evaluated} labelled ${result.evaluated === 1 ? 'row' : 'rows'} from ${result.sources.map((s) => path.basename(s.path)).join(', ')}`,
   );
   const skipped = Object.entries(result.skipped).filter(([, n]) => n > 0);
   if (skipped.length > 0) lines.push(`skipped: ${skipped.map(([reason, n]) => `${n} (${reason})`).join(', ')}`);
-  const rows = (n: number): string => `${n} row${n === 1 ? '' : 's'}`;
   for (const [pattern, { maskCutOff, nonFinite }] of Object.entries(result.unscored)) {
     const why = [
       ...(nonFinite > 0 ? [`${rows(nonFinite)} with NaN or infinite logits from ${result.model}`] : []),
@@ -496,10 +496,15 @@ function formatText(result: Evaluation, modelFile: string): string {
     lines.push(
       result.errors.length === 0
         ? 'no misclassified rows'
-        : `the ${result.errors.length} worst misclassified rows (lowest P(gold) under the ensemble${result.calibrate ? ', calibrated' : ''})`,
+        : `${result.errors.length === 1 ? 'the worst misclassified row' : `the ${result.errors.length} worst misclassified rows`} (lowest P(gold) under the ensemble${result.calibrate ? ', calibrated' : ''})`,
     );
     for (const error of result.errors) {
-      const text = Object.values(error.fields).join(' · ').replace(/\s+/g, ' ');
+      // A data row is someone else's text: its control characters (an ANSI escape would recolour or clear the terminal) are shown, not sent.
+      const text = Object.values(error.fields)
+        .join(' · ')
+        .replace(/\s+/g, ' ')
+        // eslint-disable-next-line no-control-regex -- matching control characters is the point
+        .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
       lines.push(
         `  ${path.basename(error.file)}:${error.line}  gold ${error.label}, predicted ${error.predicted} · P(gold) ${percent(error.goldProbability)}  ${text.length > 90 ? `${text.slice(0, 89)}…` : text}`,
       );

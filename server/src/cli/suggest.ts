@@ -125,7 +125,8 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
   const calibrated = result.calibration === 'none' ? '' : ` calibrated (${result.calibration})`;
   const kind = result.criterion === 'accuracy' ? `accuracy${calibrated}` : `mean log P(gold)${calibrated}`;
   lines.push(
-    `model ${result.model} · pattern${result.patterns.length === 1 ? '' : 's'} ${result.patterns.join(', ')} · ${result.rows} labelled rows${data.length > 0 ? ` from ${data.join(', ')}` : ''}`,
+    // An unnamed pattern's display name is already "pattern 1".
+    `model ${result.model} · ${result.patterns.map((name) => (/^pattern \d+$/.test(name) ? name : `pattern ${name}`)).join(', ')} · ${result.rows} labelled ${result.rows === 1 ? 'row' : 'rows'}${data.length > 0 ? ` from ${data.join(', ')}` : ''}`,
   );
   lines.push(`searched ${result.tried} verbalizers in ${seconds.toFixed(1)} s`);
   lines.push('');

@@ -156,7 +156,7 @@ class Parser {
       default:
         this.error(
           { start: line.start, end: line.end },
-          `This line is not a statement. ${suggestKeyword(keyword) || this.indentationHint(line)}A line starts with model, pattern, verbalizer, example, data or # (a comment).`,
+          `This line is not a statement. ${suggestKeyword(keyword) || this.indentationHint(line)}A line starts with model, models, pattern, verbalizer, example, data or # (a comment).`,
         );
     }
   }
