@@ -111,6 +111,14 @@ describe('reading data files', () => {
     }
   });
 
+  test('a CSV header that names a column twice is refused (csv-parse would keep the last one silently)', async () => {
+    const file = path.join(dir, 'twice.csv');
+    fs.writeFileSync(file, 'text,text,label\nfirst,second,positive\n');
+    const data = await readDataSet(file);
+    assert.equal(data.ok, false);
+    assert.match(!data.ok ? data.reason : '', /twice\.csv: its header names the column `text` twice/);
+  });
+
   test('a file within the limits is read whole, BOM and CRLF included', async () => {
     const file = path.join(dir, 'small.jsonl');
     fs.writeFileSync(file, '\ufeff{"review":"a","label":"positive"}\r\n{"review":"b","label":"negative"}');

@@ -230,6 +230,9 @@ async function fromCsv(chunks: AsyncIterable<string>, extension: '.csv' | '.tsv'
   const csv = parseCsv({
     columns: (names: string[]) => {
       previousEnd = csv.info.bytes;
+      // csv-parse keeps the last of two same-named columns without a word; which one fills the field would be a guess.
+      const twice = names.find((name, i) => names.indexOf(name) !== i);
+      if (twice !== undefined) throw new Error(`its header names the column \`${twice}\` twice; rename one of them`);
       return (header = names);
     },
     delimiter: extension === '.tsv' ? '\t' : ',',
