@@ -259,6 +259,63 @@ describe('PET', () => {
   });
 });
 
+describe('names', () => {
+  const errors = (text: string): string[] =>
+    validateStructure(parse(text))
+      .filter((d) => d.severity === 'error' && d.code !== 'pattern-missing')
+      .map((d) => `${d.code}: ${d.message}`);
+
+  test('a renamed label never takes the name of another (LM-BFF, OpenPrompt, PET)', () => {
+    const lmbff = importLmBff(['*cls**sent_0*_It_was*mask*.'], ["{'a b':'x','a_b':'y'}"]);
+    const openprompt = importOpenPrompt('{"placeholder":"text_a"} {"mask"}', { content: '{"a b": ["x"], "a_b": ["y"]}', json: true }, {});
+    const pet = importPetVerbalizers('0\na/b x\na_b y\n');
+    for (const { value, notes } of [lmbff, openprompt, pet]) {
+      const text = writeCloze(value, notes, 'x');
+      // The name valid as written keeps it; the renamed one is numbered, and the note says so.
+      assert.match(text, /\n {2}a_b_2: x\n {2}a_b: y\n/, text);
+      assert.ok(
+        notes.some((n) => /is written `a_b_2`: .*`a_b` is the name of another label/.test(n)),
+        notes.join('\n'),
+      );
+      assert.deepEqual(errors(text), [], text);
+    }
+  });
+
+  test('the same name twice is numbered with a note (OpenPrompt --labels)', () => {
+    const { value, notes } = importOpenPrompt(
+      '{"placeholder":"text_a"} {"mask"}',
+      { content: 'x\ny\nz\n', json: false },
+      { labels: ['a', 'a', '2'] },
+    );
+    const text = writeCloze(value, notes, 'x');
+    assert.match(text, /\n {2}a: x\n {2}a_2: y\n {2}2: z\n/);
+    assert.ok(notes.some((n) => n === 'Label `a` is written `a_2`: `a` is the name of another label.'));
+    assert.deepEqual(errors(text), []);
+  });
+
+  test('OpenPrompt fields are field names, one per input', () => {
+    const { value, notes } = importOpenPrompt(
+      '{"placeholder":"text a"} {"placeholder":"text_a"} {"mask"}\n{"meta":"text_a"} {"meta":"x-y"} {"placeholder":"text_a"} {"mask"}',
+      { content: '{"a": ["x"]}', json: true },
+      {},
+    );
+    const text = writeCloze(value, notes, 'x');
+    // `x-y` is a label name but not a field name; `text a` cleans to the placeholder text_a's name, and the meta field
+    // text_a is another input than the placeholder text_a: three fields, one name each, the same in both templates.
+    assert.match(text, /pattern t1 shorten=text_a,text_a_2: \{text_a_2\} \{text_a\} \[MASK\]/);
+    assert.match(text, /pattern t2 shorten=text_a: \{text_a_3\} \{x_y\} \{text_a\} \[MASK\]/);
+    assert.deepEqual(
+      notes.filter((n) => /^The (placeholder|meta field)/.test(n)),
+      [
+        'The placeholder `text a` is written `text_a_2`: a Cloze field is letters, digits or `_`, and `text_a` is the name of another field.',
+        'The meta field `text_a` is written `text_a_3`: `text_a` is the name of another field.',
+        'The meta field `x-y` is written `x_y`: a Cloze field is letters, digits or `_`.',
+      ],
+    );
+    assert.deepEqual(errors(text), [], text);
+  });
+});
+
 describe('the CLI', () => {
   const cli = path.join(repoRoot, 'server', 'out', 'cli', 'main.js');
   test('cloze import writes a file that cloze export reads back', () => {

@@ -1,5 +1,5 @@
 import { parsePythonLiteral, PythonSyntaxError } from './pythonLiteral';
-import { clozeName, fieldsOf, verbalizerFor, type Converted, type PvpPart, type PvpPattern, type PvpSet, type PvpVerbalizer } from './pvp';
+import { clozeNames, fieldsOf, verbalizerFor, type Converted, type PvpPart, type PvpPattern, type PvpSet, type PvpVerbalizer } from './pvp';
 
 /**
  * LM-BFF (Gao et al. 2021, princeton-nlp/LM-BFF): templates such as
@@ -107,14 +107,17 @@ export function readMapping(source: string, notes: string[], name: string | unde
   if (typeof value !== 'object' || value === null || Array.isArray(value) || 'expression' in value) {
     throw new Error(`The mapping \`${source.trim()}\` is not a dict of label → word.`);
   }
-  const labels = Object.entries(value).map(([label, word]) => {
+  const entries = Object.entries(value);
+  const names = clozeNames(
+    entries.map(([label]) => label),
+    'label',
+    notes,
+  );
+  const labels = entries.map(([label, word], i) => {
     if (typeof word !== 'string') throw new Error(`The label word of \`${label}\` in \`${source.trim()}\` is not a string.`);
-    const renamed = clozeName(label);
-    if (renamed !== label)
-      notes.push(`Label \`${label}\` is written \`${renamed}\`: a Cloze label is letters, digits, \`_\`, \`-\` or \`.\`.`);
     // LM-BFF scores `' ' + word`, except for a word that starts with one of these, which it takes as one token as written.
     const raw = ['<', '[', '.', ','].includes(word[0]);
-    return { label: renamed, words: [raw ? { text: word, space: 'none' as const } : { text: word }] };
+    return { label: names[i], words: [raw ? { text: word, space: 'none' as const } : { text: word }] };
   });
   return { name, aggregate: 'sum', space: 'before', multiToken: undefined, labels };
 }

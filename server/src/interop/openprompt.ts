@@ -1,5 +1,5 @@
 import { isExpression, parsePythonLiteral, type PythonValue } from './pythonLiteral';
-import { clozeName, fieldsOf, verbalizerFor, type Converted, type PvpPart, type PvpSet, type PvpVerbalizer, type PvpWord } from './pvp';
+import { clozeNames, fieldsOf, verbalizerFor, type Converted, type PvpPart, type PvpSet, type PvpVerbalizer, type PvpWord } from './pvp';
 import { pythonString } from './lmbff';
 
 /**
@@ -51,11 +51,62 @@ export function readOpenPromptTemplate(line: string, notes: string[]): PvpPart[]
 
 /** A template line's parts and its shortenable fields, in template order. */
 export function readOpenPromptPattern(line: string, notes: string[]): { parts: PvpPart[]; shortenable: string[] } {
-  const parts: PvpPart[] = [];
-  const shortenable: string[] = [];
+  return nameFields([readPieces(line, notes)], notes)[0];
+}
+
+/**
+ * A field as OpenPrompt names it: `example.text_a` (a placeholder) or
+ * `example.meta[name]`. Two namespaces, so a placeholder and a meta field can
+ * share a name and still be two inputs.
+ */
+interface FieldSource {
+  readonly source: 'placeholder' | 'meta';
+  readonly name: string;
+}
+
+type RawPart =
+  Exclude<PvpPart, { kind: 'field' }> | { readonly kind: 'field'; readonly field: FieldSource; readonly transforms: readonly string[] };
+
+interface RawPattern {
+  readonly parts: readonly RawPart[];
+  readonly shortenable: readonly FieldSource[];
+}
+
+/**
+ * Cloze field names for the fields of all the templates at once: the same
+ * field in two templates is one field, and two fields whose names clean to
+ * the same name (`text a` and `text_a`, or a placeholder and a meta field
+ * of one name) stay two (see `clozeNames`).
+ */
+function nameFields(patterns: readonly RawPattern[], notes: string[]): Array<{ parts: PvpPart[]; shortenable: string[] }> {
+  const keyOf = (field: FieldSource): string => `${field.source}:${field.name}`;
+  const distinct = new Map<string, FieldSource>();
+  for (const pattern of patterns)
+    for (const part of pattern.parts)
+      if (part.kind === 'field' && !distinct.has(keyOf(part.field))) distinct.set(keyOf(part.field), part.field);
+  const fields = [...distinct.values()];
+  const names = clozeNames(
+    fields.map((field) => field.name),
+    'field',
+    notes,
+    (i) => `The ${fields[i].source === 'placeholder' ? 'placeholder' : 'meta field'} \`${fields[i].name}\``,
+  );
+  const nameOf = new Map([...distinct.keys()].map((key, i) => [key, names[i]]));
+  const name = (field: FieldSource): string => nameOf.get(keyOf(field)) ?? field.name;
+  return patterns.map((pattern) => ({
+    parts: pattern.parts.map((part): PvpPart =>
+      part.kind === 'field' ? { kind: 'field', field: name(part.field), transforms: part.transforms } : part,
+    ),
+    shortenable: pattern.shortenable.map(name),
+  }));
+}
+
+function readPieces(line: string, notes: string[]): RawPattern {
+  const parts: RawPart[] = [];
+  const shortenable: FieldSource[] = [];
   let i = 0;
   const text = line.replace(/\s+$/, '');
-  const push = (part: PvpPart, spaceBefore: boolean): void => {
+  const push = (part: RawPart, spaceBefore: boolean): void => {
     if (spaceBefore && parts.length > 0) parts.push({ kind: 'text', text: ' ' });
     parts.push(part);
   };
@@ -90,9 +141,12 @@ export function readOpenPromptPattern(line: string, notes: string[]): { parts: P
     if ('mask' in dict) {
       push({ kind: 'mask' }, spaceBefore);
     } else if (typeof dict['placeholder'] === 'string' || typeof dict['meta'] === 'string') {
-      const field = clozeName(String(dict['placeholder'] ?? dict['meta']));
+      const field: FieldSource =
+        typeof dict['placeholder'] === 'string'
+          ? { source: 'placeholder', name: dict['placeholder'] }
+          : { source: 'meta', name: String(dict['meta']) };
       const processing = dict['post_processing'];
-      const transforms = isExpression(processing) ? postProcessing(processing.expression, notes, field) : [];
+      const transforms = isExpression(processing) ? postProcessing(processing.expression, notes, field.name) : [];
       push({ kind: 'field', field, transforms }, spaceBefore);
       // OpenPrompt's default: a placeholder is shortenable, a meta field is not.
       if (dict['shortenable'] === true || (!('shortenable' in dict) && 'placeholder' in dict)) shortenable.push(field);
@@ -165,17 +219,20 @@ export function readOpenPromptVerbalizers(content: string, json: boolean, option
   }
   const multiToken = options.multiToken ?? 'first';
   const aggregate = options.postLogSoftmax === false ? 'mean-logit' : 'mean-logprob';
-  return groups.map((group, g) => ({
-    name: g === 0 ? undefined : `v${g + 1}`,
-    aggregate,
-    space: 'before',
-    multiToken,
-    labels: group.map(({ label, words: list }) => {
-      const name = clozeName(label);
-      if (name !== label) notes.push(`Label \`${label}\` is written \`${name}\`: a Cloze label is letters, digits, \`_\`, \`-\` or \`.\`.`);
-      return { label: name, words: words(list, label, notes) };
-    }),
-  }));
+  return groups.map((group, g) => {
+    const names = clozeNames(
+      group.map(({ label }) => label),
+      'label',
+      notes,
+    );
+    return {
+      name: g === 0 ? undefined : `v${g + 1}`,
+      aggregate,
+      space: 'before',
+      multiToken,
+      labels: group.map(({ label, words: list }, i) => ({ label: names[i], words: words(list, label, notes) })),
+    };
+  });
 }
 
 export function importOpenPrompt(
@@ -184,16 +241,16 @@ export function importOpenPrompt(
   options: OpenPromptOptions,
 ): Converted<PvpSet> {
   const notes: string[] = [];
-  const patterns = templates
+  const read = templates
     .split(/\r\n|\r|\n/)
     .filter((line) => line.trim() !== '')
-    .map((line, i) => {
-      const { parts, shortenable } = readOpenPromptPattern(line, notes);
-      // PromptDataLoader's truncate_method: `tail` cuts the last shortenable part first, `head` the first (each at its end), `balanced` all in proportion.
-      const method = options.truncateMethod ?? 'tail';
-      const shorten = method === 'tail' ? [...shortenable].reverse() : shortenable;
-      return { name: `t${i + 1}`, verbalizer: undefined, parts, shorten, truncate: method === 'balanced' ? 'balanced' : 'tail' };
-    });
+    .map((line) => readPieces(line, notes));
+  const patterns = nameFields(read, notes).map(({ parts, shortenable }, i) => {
+    // PromptDataLoader's truncate_method: `tail` cuts the last shortenable part first, `head` the first (each at its end), `balanced` all in proportion.
+    const method = options.truncateMethod ?? 'tail';
+    const shorten = method === 'tail' ? [...shortenable].reverse() : shortenable;
+    return { name: `t${i + 1}`, verbalizer: undefined, parts, shorten, truncate: method === 'balanced' ? 'balanced' : 'tail' };
+  });
   const verbalizers = verbalizer ? readOpenPromptVerbalizers(verbalizer.content, verbalizer.json, options, notes) : [];
   if (verbalizers.length > 1) {
     const others = verbalizers.slice(1).map((v) => v.name ?? '');

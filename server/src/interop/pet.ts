@@ -1,4 +1,4 @@
-import { clozeName, fieldsOf, verbalizerFor, type Converted, type PvpPattern, type PvpSet, type PvpVerbalizer } from './pvp';
+import { clozeNames, fieldsOf, verbalizerFor, type Converted, type PvpPattern, type PvpSet, type PvpVerbalizer } from './pvp';
 import { pythonString } from './lmbff';
 
 /**
@@ -42,18 +42,23 @@ export function importPetVerbalizers(content: string): Converted<PvpSet> {
     notes.push(
       'Lines before the first pattern id belong to no pattern in PET (it never reads them); they are imported as the verbalizer `none`.',
     );
-  const verbalizers: PvpVerbalizer[] = [...byId].map(([id, entries]) => ({
-    name: id === 'none' ? 'none' : `p${id}`,
-    aggregate: 'mean-logit',
-    space: 'before',
-    multiToken: undefined,
-    labels: entries.map(({ label, words }) => {
-      const name = clozeName(label);
-      if (name !== label) notes.push(`Label \`${label}\` is written \`${name}\`: a Cloze label is letters, digits, \`_\`, \`-\` or \`.\`.`);
-      if (words.length === 0) notes.push(`Label \`${label}\` of pattern ${id} has no words.`);
-      return { label: name, words: words.map((text) => ({ text })) };
-    }),
-  }));
+  const verbalizers: PvpVerbalizer[] = [...byId].map(([id, entries]) => {
+    const names = clozeNames(
+      entries.map(({ label }) => label),
+      'label',
+      notes,
+    );
+    return {
+      name: id === 'none' ? 'none' : `p${id}`,
+      aggregate: 'mean-logit',
+      space: 'before',
+      multiToken: undefined,
+      labels: entries.map(({ label, words }, i) => {
+        if (words.length === 0) notes.push(`Label \`${label}\` of pattern ${id} has no words.`);
+        return { label: names[i], words: words.map((text) => ({ text })) };
+      }),
+    };
+  });
   notes.push(
     `PET's patterns are Python code (PVP.get_parts), not part of this file: add a \`pattern pN verbalizer=pN: …\` line for each pattern id (${verbalizers.map((v) => v.name).join(', ')}).`,
   );

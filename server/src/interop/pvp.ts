@@ -58,12 +58,62 @@ export interface Converted<T> {
 }
 
 const NAME = /^[\p{L}\p{M}\p{N}_.-]+$/u;
+/** A field name: narrower than a label (no `.` or `-`), as the parser reads `{field}`. */
+const FIELD = /^[\p{L}\p{M}\p{N}_]+$/u;
 
 /** A label name `.cloze` accepts: characters outside names become `_` (the import notes the rename). */
-export function clozeName(name: string): string {
+function clozeName(name: string): string {
   if (NAME.test(name)) return name;
   const cleaned = name.trim().replace(/[^\p{L}\p{M}\p{N}_.-]+/gu, '_');
   return cleaned === '' || cleaned === '_' ? 'label' : cleaned;
+}
+
+function clozeFieldName(name: string): string {
+  if (FIELD.test(name)) return name;
+  const cleaned = name.trim().replace(/[^\p{L}\p{M}\p{N}_]+/gu, '_');
+  return cleaned === '' || cleaned === '_' ? 'field' : cleaned;
+}
+
+/**
+ * Cloze names for a framework's names (the labels of one verbalizer, the
+ * fields of a template set), one each and never two alike: a renamed `a b`
+ * would otherwise become `a_b` beside an `a_b` already there, and the file
+ * would declare one label twice (or read two inputs as one field). Names
+ * valid as written keep them, the first of equal names included, so that a
+ * file already in Cloze's alphabet imports unchanged; the others are cleaned
+ * and, if that name is taken, numbered (`a_b_2`), each with a note.
+ */
+export function clozeNames(
+  originals: readonly string[],
+  kind: 'label' | 'field',
+  notes: string[],
+  /** How a note calls the i-th name (default: Label `a b`). */
+  describe: (i: number) => string = (i) => `${kind === 'label' ? 'Label' : 'Field'} \`${originals[i]}\``,
+): string[] {
+  const valid = kind === 'label' ? NAME : FIELD;
+  const taken = new Set<string>();
+  const kept = originals.map((original) => {
+    if (!valid.test(original) || taken.has(original)) return undefined;
+    taken.add(original);
+    return original;
+  });
+  const alphabet = kind === 'label' ? 'a Cloze label is letters, digits, `_`, `-` or `.`' : 'a Cloze field is letters, digits or `_`';
+  return originals.map((original, i) => {
+    const keep = kept[i];
+    if (keep !== undefined) return keep;
+    const cleaned = kind === 'label' ? clozeName(original) : clozeFieldName(original);
+    let name = cleaned;
+    for (let n = 2; taken.has(name); n++) name = `${cleaned}_${n}`;
+    taken.add(name);
+    const why =
+      cleaned === original
+        ? `\`${original}\` is the name of another ${kind}`
+        : name === cleaned
+          ? alphabet
+          : `${alphabet}, and \`${cleaned}\` is the name of another ${kind}`;
+    notes.push(`${describe(i)} is written \`${name}\`: ${why}.`);
+    return name;
+  });
 }
 
 /** Pattern text for literal text: escapes what the parser would read as syntax. */
