@@ -349,4 +349,78 @@ describe('the CLI', () => {
     assert.equal(broken.status, 2);
     assert.match(broken.stderr, /is not a Python dict/);
   });
+
+  const run = (args: readonly string[], cwd?: string): { status: number | null; stdout: string; stderr: string } =>
+    spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd });
+  const scratch = (): string => fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), 'cloze-interop-'));
+  /** Every refusal names its subcommand and says what is wrong in words: no bare `cloze:`, no errno. */
+  const inWords = (stderr: string, command: 'import' | 'export'): void => {
+    assert.doesNotMatch(stderr, /^cloze:/m, stderr);
+    assert.doesNotMatch(stderr, /\bE[A-Z]{3,}\b/, stderr);
+    assert.match(stderr, new RegExp(`^cloze ${command}: `, 'm'), stderr);
+  };
+  const valid = 'pattern: {x} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\n';
+
+  test('export: a missing file, a folder, an --out-dir that is a file or whose parent is missing are said in words', () => {
+    const out = scratch();
+    const file = path.join(out, 'ok.cloze');
+    fs.writeFileSync(file, valid);
+    fs.writeFileSync(path.join(out, 'plain'), '');
+    const missing = run(['export', 'nope.cloze', '--to', 'pet'], out);
+    assert.equal(missing.status, 2);
+    inWords(missing.stderr, 'export');
+    assert.match(missing.stderr, /^cloze export: nope\.cloze does not exist/);
+    const folder = run(['export', out, '--to', 'pet']);
+    assert.equal(folder.status, 2);
+    inWords(folder.stderr, 'export');
+    assert.match(folder.stderr, /is a folder; name the \.cloze file to export\./);
+    const intoFile = run(['export', file, '--to', 'pet', '--out-dir', path.join(out, 'plain')]);
+    assert.equal(intoFile.status, 2);
+    inWords(intoFile.stderr, 'export');
+    assert.match(intoFile.stderr, /plain is a file, not a folder/);
+    const underFile = run(['export', file, '--to', 'pet', '--out-dir', path.join(out, 'plain', 'x')]);
+    assert.equal(underFile.status, 2);
+    inWords(underFile.stderr, 'export');
+    // Only the named folder is created, never the folders above it.
+    const deep = path.join(out, 'no', 'such', 'dir');
+    const orphan = run(['export', file, '--to', 'pet', '--out-dir', deep]);
+    assert.equal(orphan.status, 2);
+    inWords(orphan.stderr, 'export');
+    assert.match(orphan.stderr, /the folder .*such does not exist; --out-dir creates only its last folder \(dir\)/);
+    assert.equal(fs.existsSync(path.join(out, 'no')), false);
+    const fresh = run(['export', file, '--to', 'pet', '--out-dir', path.join(out, 'new')]);
+    assert.equal(fresh.status, 0, fresh.stderr);
+    assert.match(fresh.stderr, /^wrote .*new\/verbalizer\.txt, .*new\/pvp\.py$/m);
+    assert.ok(fs.existsSync(path.join(out, 'new', 'pvp.py')));
+  });
+
+  test('import: unreadable inputs and unwritable outputs are said in words; -o creates no folder and says what it wrote', () => {
+    const out = scratch();
+    fs.writeFileSync(path.join(out, 'plain'), '');
+    const lmbff = ['import', 'lmbff', '--template', '*cls**sent_0*_It_was*mask*.', '--mapping', "{'a':'b'}"];
+    for (const [args, message] of [
+      [[...lmbff, '-o', out], /^cloze import: cannot write .*: it is a folder; name a file\.$/m],
+      [
+        [...lmbff, '-o', path.join(out, 'plain', 'x.cloze')],
+        /^cloze import: cannot write .*: a part of its path is a file, not a folder\.$/m,
+      ],
+      [[...lmbff, '-o', path.join(out, 'missing', 'x.cloze')], /^cloze import: cannot write .*: the folder .*missing does not exist\.$/m],
+      [
+        ['import', 'openprompt', '--template', '{"mask"}', '--verbalizer-file', out],
+        /^cloze import: .* is a folder; name a verbalizer file\.$/m,
+      ],
+      [['import', 'pet', '--verbalizer-file', 'nope.txt'], /^cloze import: nope\.txt does not exist/m],
+      [['import', 'lmbff', '--template-file', out, '--mapping', "{'a':'b'}"], /^cloze import: .* is a folder; name a template file\.$/m],
+    ] as const) {
+      const result = run(args, out);
+      assert.equal(result.status, 2, `${args.join(' ')}\n${result.stderr}`);
+      inWords(result.stderr, 'import');
+      assert.match(result.stderr, message);
+    }
+    assert.equal(fs.existsSync(path.join(out, 'missing')), false);
+    const target = path.join(out, 'ok.cloze');
+    const ok = run([...lmbff, '-o', target]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stderr, `wrote ${target}\n`);
+  });
 });

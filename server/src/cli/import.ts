@@ -1,14 +1,16 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { importLmBff } from '../interop/lmbff';
 import { importOpenPrompt } from '../interop/openprompt';
 import { importPetVerbalizers } from '../interop/pet';
 import { writeCloze, type Converted, type PvpSet } from '../interop/pvp';
+import { isOutputError, writeOutput } from './export';
+import { readSourceText } from './sourceFile';
 
 /**
  * `cloze import <format>`: a `.cloze` file from LM-BFF, OpenPrompt or PET
  * files. The conversion is in interop/ (pure); this reads the files, writes
  * the result (stdout or --output) and prints what could not be expressed.
+ * Exit status: 0 imported, 2 bad usage or a file that cannot be read or
+ * written.
  */
 
 export type ImportFormat = 'lmbff' | 'openprompt' | 'pet';
@@ -29,21 +31,26 @@ export interface ImportCommandOptions {
 
 class UsageError extends Error {}
 
-function read(file: string): string {
+/** The text of a file an option names; a refusal in words (a folder, a FIFO, not UTF-8) is a usage error. */
+function read(file: string, what: string): string {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return readSourceText(file, what);
   } catch (error) {
-    throw new UsageError(
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message}.`,
-    );
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 }
 
 function convert(format: ImportFormat, options: ImportCommandOptions): Converted<PvpSet> & { sources: string } {
   switch (format) {
     case 'lmbff': {
-      const templates = [...(options.template ?? []), ...(options.templateFile ? read(options.templateFile).split(/\r\n|\r|\n/) : [])];
-      const mappings = [...(options.mapping ?? []), ...(options.mappingFile ? read(options.mappingFile).split(/\r\n|\r|\n/) : [])];
+      const templates = [
+        ...(options.template ?? []),
+        ...(options.templateFile ? read(options.templateFile, 'a template file').split(/\r\n|\r|\n/) : []),
+      ];
+      const mappings = [
+        ...(options.mapping ?? []),
+        ...(options.mappingFile ? read(options.mappingFile, 'a mapping file').split(/\r\n|\r|\n/) : []),
+      ];
       if (templates.every((t) => t.trim() === '')) throw new UsageError('lmbff needs --template or --template-file.');
       if (mappings.every((m) => m.trim() === '')) throw new UsageError('lmbff needs --mapping or --mapping-file.');
       // LM-BFF gives segment ids to BERT-type models only; a RoBERTa-type model sees one sequence.
@@ -53,9 +60,9 @@ function convert(format: ImportFormat, options: ImportCommandOptions): Converted
     case 'openprompt': {
       if (!options.templateFile && !options.template)
         throw new UsageError('openprompt needs --template-file (manual_template.txt) or --template.');
-      const templates = [...(options.template ?? []), options.templateFile ? read(options.templateFile) : ''].join('\n');
+      const templates = [...(options.template ?? []), options.templateFile ? read(options.templateFile, 'a template file') : ''].join('\n');
       const verbalizer = options.verbalizerFile
-        ? { content: read(options.verbalizerFile), json: /\.jsonl?$/i.test(options.verbalizerFile) }
+        ? { content: read(options.verbalizerFile, 'a verbalizer file'), json: /\.jsonl?$/i.test(options.verbalizerFile) }
         : undefined;
       const labels = options.labels?.split(',').map((l) => l.trim());
       return {
@@ -70,11 +77,21 @@ function convert(format: ImportFormat, options: ImportCommandOptions): Converted
     }
     case 'pet':
       if (!options.verbalizerFile) throw new UsageError('pet needs --verbalizer-file (the file of --verbalizer_file).');
-      return { ...importPetVerbalizers(read(options.verbalizerFile)), sources: 'PET' };
+      return { ...importPetVerbalizers(read(options.verbalizerFile, 'a verbalizer file')), sources: 'PET' };
   }
 }
 
 export function runImport(format: ImportFormat, options: ImportCommandOptions): number {
+  try {
+    return importFiles(format, options);
+  } catch (error) {
+    // Anything not foreseen still names the command, never a bare `cloze:`.
+    process.stderr.write(`cloze import: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+}
+
+function importFiles(format: ImportFormat, options: ImportCommandOptions): number {
   let result;
   try {
     result = convert(format, options);
@@ -85,8 +102,15 @@ export function runImport(format: ImportFormat, options: ImportCommandOptions): 
   const set = options.model ? { ...result.value, model: options.model } : result.value;
   const text = writeCloze(set, result.notes, `Imported from ${result.sources} by cloze import ${format}.`);
   if (options.output) {
-    fs.mkdirSync(path.dirname(path.resolve(options.output)), { recursive: true });
-    fs.writeFileSync(options.output, text);
+    // No folder is created: -o names a file, as `>` does, and a missing folder is more likely a typo than a wish.
+    try {
+      writeOutput(options.output, text);
+    } catch (error) {
+      if (!isOutputError(error)) throw error;
+      process.stderr.write(`cloze import: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`wrote ${options.output}\n`);
   } else {
     process.stdout.write(text);
   }
