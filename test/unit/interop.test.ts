@@ -423,4 +423,49 @@ describe('the CLI', () => {
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stderr, `wrote ${target}\n`);
   });
+
+  test('import: a file the source makes invalid is written, its errors printed as cloze check prints them, exit 1', () => {
+    const out = scratch();
+    for (const [template, code, at] of [
+      ['*cls**sent_0*', 'mask-missing', '3:13'],
+      ['*cls**sent_0**mask**mask*', 'mask-multiple', '3:27'],
+    ] as const) {
+      const file = path.join(out, `${code}.cloze`);
+      const result = run(['import', 'lmbff', '--template', template, '--mapping', "{'a':'b'}", '-o', file]);
+      assert.equal(result.status, 1, result.stderr);
+      assert.ok(fs.existsSync(file));
+      assert.match(result.stderr, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${at} error ${code} `, 'm'));
+      assert.match(
+        result.stderr,
+        /\ncloze import: the imported file has 1 error that the LM-BFF source has too \(it is written as the source says\); fix it before using the file\.\n$/,
+      );
+      // The same lines as `cloze check` gives the file (without a model: the structural errors).
+      const check = run(['check', '--offline', '--models-dir', out, file]);
+      assert.ok(check.stdout.includes(`${file}:${at} error ${code} `), check.stdout);
+    }
+    // A rename that would collide is numbered instead: a valid file, exit 0.
+    const collide = run(['import', 'lmbff', '--template', '*cls**sent_0**mask*', '--mapping', "{'a b':'x','a_b':'y'}"]);
+    assert.equal(collide.status, 0, collide.stderr);
+    assert.match(collide.stdout, /\n {2}a_b_2: x\n {2}a_b: y\n/);
+    assert.match(collide.stderr, /^note: Label `a b` is written `a_b_2`/m);
+    // What the inputs cannot hold by design is a note, not an error: PET's file has no patterns, a template alone no verbalizer.
+    const pet = run(['import', 'pet', '--verbalizer-file', path.join(dir, 'pet/verbalizer.txt')]);
+    assert.equal(pet.status, 0, pet.stderr);
+    assert.match(pet.stderr, /^note: PET's patterns are Python code/m);
+    const template = run(['import', 'openprompt', '--template', '{"placeholder":"text_a"} It was {"mask"}.']);
+    assert.equal(template.status, 0, template.stderr);
+    assert.match(template.stderr, /^note: No verbalizer file was given/m);
+    // A source that gives a verbalizer file without a class is an error of the source.
+    fs.writeFileSync(path.join(out, 'empty.json'), '{}');
+    const empty = run([
+      'import',
+      'openprompt',
+      '--template',
+      '{"placeholder":"text_a"} It was {"mask"}.',
+      '--verbalizer-file',
+      path.join(out, 'empty.json'),
+    ]);
+    assert.equal(empty.status, 1, empty.stderr);
+    assert.match(empty.stderr, /^<stdout>:\d+:\d+ error /m);
+  });
 });

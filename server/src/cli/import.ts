@@ -1,3 +1,7 @@
+import type { DiagnosticCode } from '../language/ast';
+import { parse } from '../language/parse';
+import { positionAt } from '../language/positions';
+import { validateStructure } from '../language/validate';
 import { importLmBff } from '../interop/lmbff';
 import { importOpenPrompt } from '../interop/openprompt';
 import { importPetVerbalizers } from '../interop/pet';
@@ -8,9 +12,11 @@ import { readSourceText } from './sourceFile';
 /**
  * `cloze import <format>`: a `.cloze` file from LM-BFF, OpenPrompt or PET
  * files. The conversion is in interop/ (pure); this reads the files, writes
- * the result (stdout or --output) and prints what could not be expressed.
- * Exit status: 0 imported, 2 bad usage or a file that cannot be read or
- * written.
+ * the result (stdout or --output), prints what could not be expressed, and
+ * checks the result as `cloze check` does without a model.
+ * Exit status: 0 imported, 1 imported but the file has errors (the source's:
+ * a template without a mask, say), 2 bad usage or a file that cannot be read
+ * or written.
  */
 
 export type ImportFormat = 'lmbff' | 'openprompt' | 'pet';
@@ -115,5 +121,38 @@ function importFiles(format: ImportFormat, options: ImportCommandOptions): numbe
     process.stdout.write(text);
   }
   for (const note of result.notes) process.stderr.write(`note: ${note}\n`);
-  return 0;
+  return reportErrors(text, options.output ?? '<stdout>', expectedGaps(format, options), result.sources);
+}
+
+/**
+ * What the inputs cannot hold, so the imported file lacks it by design and a
+ * note already asks for it: PET's verbalizer file has no patterns (they are
+ * Python), and an OpenPrompt template given without a verbalizer file has no
+ * verbalizer. Counting these as errors would fail every PET import.
+ */
+function expectedGaps(format: ImportFormat, options: ImportCommandOptions): ReadonlySet<DiagnosticCode> {
+  if (format === 'pet') return new Set(['pattern-missing']);
+  if (format === 'openprompt' && !options.verbalizerFile) return new Set(['verbalizer-missing']);
+  return new Set();
+}
+
+/**
+ * The imported text checked as `cloze check` checks it without a model (the
+ * structural checks of the core): an import writes what the source says, so a
+ * source the model cannot score (a template without `*mask*`, two masks)
+ * gives a file with errors. It is written all the same, for the user to fix,
+ * but said here and in the exit status, never left for the next tool to find.
+ */
+function reportErrors(text: string, file: string, expected: ReadonlySet<DiagnosticCode>, sources: string): number {
+  const doc = parse(text);
+  const errors = validateStructure(doc).filter((d) => d.severity === 'error' && !expected.has(d.code));
+  for (const d of errors) {
+    const at = positionAt(doc, d.span.start);
+    process.stderr.write(`${file}:${at.line + 1}:${at.character + 1} error ${d.code} ${d.message}\n`);
+  }
+  if (errors.length === 0) return 0;
+  process.stderr.write(
+    `cloze import: the imported file has ${errors.length} error${errors.length === 1 ? '' : 's'} that the ${sources} source has too (it is written as the source says); fix ${errors.length === 1 ? 'it' : 'them'} before using the file.\n`,
+  );
+  return 1;
 }

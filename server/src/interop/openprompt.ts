@@ -252,6 +252,11 @@ export function importOpenPrompt(
     return { name: `t${i + 1}`, verbalizer: undefined, parts, shorten, truncate: method === 'balanced' ? 'balanced' : 'tail' };
   });
   const verbalizers = verbalizer ? readOpenPromptVerbalizers(verbalizer.content, verbalizer.json, options, notes) : [];
+  // A template alone is a fair thing to import (the words are written in Cloze), but the file is then incomplete: say so.
+  if (!verbalizer)
+    notes.push(
+      'No verbalizer file was given, so the file has no verbalizer: add a `verbalizer:` block with a `label: word, word` line per class (the label_words of ManualVerbalizer).',
+    );
   if (verbalizers.length > 1) {
     const others = verbalizers.slice(1).map((v) => v.name ?? '');
     notes.push(
