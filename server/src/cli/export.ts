@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from '../language/parse';
 import { positionAt } from '../language/positions';
@@ -6,6 +5,7 @@ import { exportLmBff } from '../interop/lmbff';
 import { exportOpenPrompt } from '../interop/openprompt';
 import { exportPetPvp, exportPetVerbalizers } from '../interop/pet';
 import { fromDocument } from '../interop/pvp';
+import { isOutputError, outputFolder, writeOutput } from './outputFile';
 import { readSourceFile } from './sourceFile';
 
 /**
@@ -21,9 +21,6 @@ export interface ExportCommandOptions {
   readonly to: 'lmbff' | 'openprompt' | 'pet';
   readonly outDir?: string;
 }
-
-/** A refusal said in words; the command prints it after its own name and exits 2. */
-class OutputError extends Error {}
 
 export function runExport(file: string, options: ExportCommandOptions): number {
   try {
@@ -90,7 +87,7 @@ function exportFile(file: string, options: ExportCommandOptions): number {
         written.push(target);
       }
     } catch (error) {
-      if (!(error instanceof OutputError)) throw error;
+      if (!isOutputError(error)) throw error;
       // Files written before the failure are named, so none is taken for the export's whole output.
       const before = written.length > 0 ? ` (${written.join(', ')} ${written.length === 1 ? 'was' : 'were'} written before it)` : '';
       process.stderr.write(`cloze export: ${error.message}${before}\n`);
@@ -102,76 +99,4 @@ function exportFile(file: string, options: ExportCommandOptions): number {
   }
   for (const note of notes) process.stderr.write(`note: ${note}\n`);
   return 0;
-}
-
-/**
- * Makes sure `dir` is a folder to write into, creating it if it does not
- * exist, but only it: its parent must exist. The user named this folder, so
- * creating it is what they asked for; a missing parent is more likely a typo
- * (`/tmp/ouput/sst2`) or the wrong current folder, and creating the whole
- * path (`mkdir -p`) would scatter the files somewhere nobody looks, without a
- * word. Throws an `OutputError` in words otherwise.
- */
-export function outputFolder(dir: string): void {
-  const stat = statOrUndefined(dir);
-  if (stat?.isDirectory()) return;
-  if (stat) throw new OutputError(`--out-dir ${dir} is a file, not a folder; name a folder to write the files into.`);
-  const parent = path.dirname(path.resolve(dir));
-  const parentStat = statOrUndefined(parent);
-  if (!parentStat) {
-    throw new OutputError(
-      `the folder ${parent} does not exist; --out-dir creates only its last folder (${path.basename(path.resolve(dir))}). Create ${parent} first, or name another folder.`,
-    );
-  }
-  if (!parentStat.isDirectory()) throw new OutputError(`cannot create ${dir}: ${parent} is a file, not a folder.`);
-  try {
-    fs.mkdirSync(dir);
-  } catch (error) {
-    throw new OutputError(`cannot create the folder ${dir}: ${errnoInWords(error)}`);
-  }
-}
-
-/** Writes `text` to `file`, throwing an `OutputError` that says in words why it cannot. */
-export function writeOutput(file: string, text: string): void {
-  try {
-    fs.writeFileSync(file, text);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'EISDIR') throw new OutputError(`cannot write ${file}: it is a folder; name a file.`);
-    if (code === 'ENOENT') throw new OutputError(`cannot write ${file}: the folder ${path.dirname(path.resolve(file))} does not exist.`);
-    throw new OutputError(`cannot write ${file}: ${errnoInWords(error)}`);
-  }
-}
-
-export function isOutputError(error: unknown): error is Error {
-  return error instanceof OutputError;
-}
-
-/** The file's stat, undefined if it is not there; any other failure (permission) in words. */
-function statOrUndefined(file: string): fs.Stats | undefined {
-  try {
-    return fs.statSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new OutputError(`cannot use ${file}: ${errnoInWords(error)}`);
-  }
-}
-
-function errnoInWords(error: unknown): string {
-  switch ((error as NodeJS.ErrnoException | undefined)?.code) {
-    case 'ENOTDIR':
-      return 'a part of its path is a file, not a folder.';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied.';
-    case 'EROFS':
-      return 'the file system is read-only.';
-    case 'ENOSPC':
-      return 'the disk is full.';
-    case 'EEXIST':
-      return 'a file of that name is in the way.';
-    default:
-      return error instanceof Error ? error.message : String(error);
-  }
 }

@@ -6,7 +6,7 @@ import { importLmBff } from '../interop/lmbff';
 import { importOpenPrompt } from '../interop/openprompt';
 import { importPetVerbalizers } from '../interop/pet';
 import { writeCloze, type Converted, type PvpSet } from '../interop/pvp';
-import { isOutputError, writeOutput } from './export';
+import { isOutputError, writeOutput } from './outputFile';
 import { readSourceText } from './sourceFile';
 
 /**

@@ -1,0 +1,83 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Writing the files a command produces (`cloze export --out-dir`, `cloze
+ * import -o`), with every refusal in words: the command prints it after its
+ * own name and exits 2.
+ */
+
+/** A refusal said in words. */
+class OutputError extends Error {}
+
+/**
+ * Makes sure `dir` is a folder to write into, creating it if it does not
+ * exist, but only it: its parent must exist. The user named this folder, so
+ * creating it is what they asked for; a missing parent is more likely a typo
+ * (`/tmp/ouput/sst2`) or the wrong current folder, and creating the whole
+ * path (`mkdir -p`) would scatter the files somewhere nobody looks, without a
+ * word. Throws an `OutputError` in words otherwise.
+ */
+export function outputFolder(dir: string): void {
+  const stat = statOrUndefined(dir);
+  if (stat?.isDirectory()) return;
+  if (stat) throw new OutputError(`--out-dir ${dir} is a file, not a folder; name a folder to write the files into.`);
+  const parent = path.dirname(path.resolve(dir));
+  const parentStat = statOrUndefined(parent);
+  if (!parentStat) {
+    throw new OutputError(
+      `the folder ${parent} does not exist; --out-dir creates only its last folder (${path.basename(path.resolve(dir))}). Create ${parent} first, or name another folder.`,
+    );
+  }
+  if (!parentStat.isDirectory()) throw new OutputError(`cannot create ${dir}: ${parent} is a file, not a folder.`);
+  try {
+    fs.mkdirSync(dir);
+  } catch (error) {
+    throw new OutputError(`cannot create the folder ${dir}: ${errnoInWords(error)}`);
+  }
+}
+
+/** Writes `text` to `file`, throwing an `OutputError` that says in words why it cannot. */
+export function writeOutput(file: string, text: string): void {
+  try {
+    fs.writeFileSync(file, text);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'EISDIR') throw new OutputError(`cannot write ${file}: it is a folder; name a file.`);
+    if (code === 'ENOENT') throw new OutputError(`cannot write ${file}: the folder ${path.dirname(path.resolve(file))} does not exist.`);
+    throw new OutputError(`cannot write ${file}: ${errnoInWords(error)}`);
+  }
+}
+
+export function isOutputError(error: unknown): error is Error {
+  return error instanceof OutputError;
+}
+
+/** The file's stat, undefined if it is not there; any other failure (permission) in words. */
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new OutputError(`cannot use ${file}: ${errnoInWords(error)}`);
+  }
+}
+
+function errnoInWords(error: unknown): string {
+  switch ((error as NodeJS.ErrnoException | undefined)?.code) {
+    case 'ENOTDIR':
+      return 'a part of its path is a file, not a folder.';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied.';
+    case 'EROFS':
+      return 'the file system is read-only.';
+    case 'ENOSPC':
+      return 'the disk is full.';
+    case 'EEXIST':
+      return 'a file of that name is in the way.';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}
