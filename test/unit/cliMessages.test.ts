@@ -136,6 +136,29 @@ describe('CLI messages', () => {
     assert.match(run.stdout, / · 2 labelled rows from ansi\.jsonl/);
   });
 
+  test('eval --format json|junit still prints a report when the model cannot be loaded (CI parses it)', () => {
+    const file = path.join(scratch, 'unloadable.cloze');
+    fs.writeFileSync(
+      file,
+      'model: tiny-random-bert-uncased\npattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\n',
+    );
+    const data = path.join(fixturesDir, 'eval', 'reviews-24.jsonl');
+    const env = { ...process.env, CLOZE_MODELS_DIR: '', CLOZE_CACHE_DIR: path.join(scratch, 'cache') };
+    const args = ['eval', file, '--data', data, '--models-dir', path.join(scratch, 'no-models'), '--offline'];
+    const json = cloze([...args, '--format', 'json'], { env });
+    assert.equal(json.status, 1);
+    const report = JSON.parse(json.stdout) as { models: string[]; unavailable: { model: string; message: string }[] };
+    assert.deepEqual(report.models, []);
+    assert.equal(report.unavailable[0]?.model, 'tiny-random-bert-uncased');
+    assert.match(report.unavailable[0]?.message ?? '', /does not exist/);
+    const junit = cloze([...args, '--format', 'junit'], { env });
+    assert.equal(junit.status, 1);
+    assert.match(
+      junit.stdout,
+      /^<\?xml[^]*<error message="Model tiny-random-bert-uncased is unavailable: [^"]*" type="model-unavailable">/,
+    );
+  });
+
   test('a missing file among good ones still counts: the others are checked, exit 2', () => {
     const run = cloze(
       ['check', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), 'missing.cloze', '--models-dir', modelsDir(), '--offline'],

@@ -213,20 +213,27 @@ export async function runEval(file: string, given: EvalCommandOptions): Promise<
   const columns = previewColumns(file, requested, { ...given, model: undefined });
   if (columns.length > 1) return runEvalModels(file, columns, given);
 
-  let unavailable = false;
+  let unavailable: string | undefined;
   const session = await openScoringSession(
     file,
-    { ...given, model: requested[0], onModelUnavailable: () => (unavailable = true) },
+    { ...given, model: requested[0], onModelUnavailable: (message) => (unavailable = message) },
     'evaluated',
   );
+  const id = (): string => columnId(file, requested[0] !== undefined ? { override: requested[0] } : {}, { ...given, model: undefined });
   if (typeof session === 'number') {
-    if (unavailable) process.stderr.write(`cloze eval: ${modelsLookup(given)}\n`);
+    if (unavailable !== undefined) {
+      process.stderr.write(`cloze eval: ${modelsLookup(given)}\n`);
+      printUnavailable(file, [{ model: id(), message: unavailable }], given.format);
+    }
     return session;
   }
   session.report(session.errors);
   const outcome = await evaluateSession(session, given, {}, 'scoring');
   if ('stop' in outcome) return outcome.stop;
-  if ('failed' in outcome) return 1;
+  if ('failed' in outcome) {
+    printUnavailable(file, [{ model: id(), message: unavailable ?? `Model ${id()} could not be scored.` }], given.format);
+    return 1;
+  }
   const { result, info, seconds, gate } = outcome.run;
   if (given.format === 'json') {
     process.stdout.write(`${JSON.stringify(evaluationJson(outcome.run, file), null, 2)}\n`);
@@ -335,7 +342,10 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
       `cloze eval: ${missing.join(', ')} could not be ${runs.length > 0 ? 'evaluated (the other models were)' : 'evaluated'}; ${modelsLookup(options)}\n`,
     );
   }
-  if (runs.length === 0) return 1;
+  if (runs.length === 0) {
+    printUnavailable(file, unavailable, options.format);
+    return 1;
+  }
 
   const failedGate = runs.filter((run) => run.gate && !run.gate.passed).map((run) => run.result.model);
   // A model that could not be evaluated did not pass: `passed` is true only when every model was evaluated and passed.
@@ -355,17 +365,7 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
     );
   } else if (options.format === 'junit') {
     const suites = runs.map((run) => junitSuite(run.result, file, run.info.file, run.gate, run.seconds, true));
-    const timestamp = new Date().toISOString().replace(/\.\d+Z$/, '');
-    for (const { model, message } of unavailable) {
-      const name = `cloze eval ${path.basename(file)} · ${model}`;
-      suites.push({
-        name,
-        timeSeconds: 0,
-        timestamp,
-        properties: [['model', model]],
-        cases: [{ classname: name, name: `${model}: load the model`, error: { type: 'model-unavailable', message, details: message } }],
-      });
-    }
+    suites.push(...unavailable.map((u) => unavailableSuite(file, u)));
     process.stdout.write(junitReport(`cloze eval ${path.basename(file)}`, suites));
   } else {
     process.stdout.write(runs.map((run) => formatText(run.result, run.info.file)).join('\n'));
@@ -378,6 +378,37 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
     );
   }
   return unavailable.length > 0 || failedGate.length > 0 ? 1 : 0;
+}
+
+/** A model that could not be loaded or scored, as a JUnit suite with one `error` case (a CI test tab then shows why). */
+function unavailableSuite(file: string, { model, message }: Unavailable): JUnitSuite {
+  const name = `cloze eval ${path.basename(file)} · ${model}`;
+  return {
+    name,
+    timeSeconds: 0,
+    timestamp: new Date().toISOString().replace(/\.\d+Z$/, ''),
+    properties: [['model', model]],
+    cases: [{ classname: name, name: `${model}: load the model`, error: { type: 'model-unavailable', message, details: message } }],
+  };
+}
+
+/**
+ * When no model could be evaluated, `--format json` and `--format junit` still
+ * print a report on stdout, so a CI step that parses it reads why instead of
+ * failing on an empty file: the several-models JSON with no evaluation, and a
+ * JUnit error per model. Text output says it on stderr (already done).
+ */
+function printUnavailable(file: string, unavailable: readonly Unavailable[], format: EvalCommandOptions['format']): void {
+  if (format === 'json') {
+    process.stdout.write(`${JSON.stringify({ file, models: [], evaluations: [], unavailable }, null, 2)}\n`);
+  } else if (format === 'junit') {
+    process.stdout.write(
+      junitReport(
+        `cloze eval ${path.basename(file)}`,
+        unavailable.map((u) => unavailableSuite(file, u)),
+      ),
+    );
+  }
 }
 
 /** Every model's accuracy and macro-F1 per pattern and ensemble, a column per model; then the gate per model. */
