@@ -159,6 +159,17 @@ describe('CLI messages', () => {
     );
   });
 
+  test('a --model path is relative to the current folder, not to the .cloze file', () => {
+    const sub = path.join(scratch, 'sub');
+    fs.mkdirSync(sub, { recursive: true });
+    const file = path.join(sub, 'nomodel-line.cloze');
+    fs.writeFileSync(file, 'pattern: {text} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\n');
+    const here = fs.mkdtempSync(path.join(scratch, 'cwd-'));
+    fs.symlinkSync(path.join(modelsDir(), 'tiny-random-bert-uncased'), path.join(here, 'tiny'));
+    const run = cloze(['check', file, '--model', './tiny', '--offline'], { cwd: here });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+  });
+
   test('a missing file among good ones still counts: the others are checked, exit 2', () => {
     const run = cloze(
       ['check', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), 'missing.cloze', '--models-dir', modelsDir(), '--offline'],

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import * as path from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isModelPath } from '../model/resolve';
 import { runCheck, type CheckOptions } from './check';
 import { runEval, type EvalCommandOptions } from './eval';
 import { runExport, type ExportCommandOptions } from './export';
@@ -19,7 +21,17 @@ const program = new Command()
   .description('Check and preview Cloze prompt templates (.cloze) for masked language models.')
   .version('0.1.0')
   .exitOverride()
-  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+  .hook('preAction', (_, command) => {
+    // A path given with --model is relative to the current folder, like every other path flag; a
+    // `model:` line's path is relative to its .cloze file, which is how the service reads a relative one.
+    // (`import --model` is text for the new file's model: line, left as written.)
+    if (command.name() === 'import') return;
+    const model = command.getOptionValue('model') as string | string[] | undefined;
+    const absolute = (id: string): string => (isModelPath(id) && !id.startsWith('~') ? path.resolve(id) : id);
+    if (typeof model === 'string') command.setOptionValue('model', absolute(model));
+    else if (Array.isArray(model)) command.setOptionValue('model', model.map(absolute));
+  });
 
 const modelsDirOption = (): Option =>
   new Option('--models-dir <dir>', 'folder searched first for models (<dir>/<model id>/); default: CLOZE_MODELS_DIR');
