@@ -31,6 +31,8 @@ describe('CLI messages', () => {
     const folder = cloze(['check', scratch, '--offline']);
     assert.equal(folder.status, 2);
     assert.match(folder.stderr, /is a folder; name the \.cloze files in it/);
+    // eval takes one file: no glob.
+    assert.match(cloze(['eval', scratch, '--offline']).stderr, /^cloze eval: .* is a folder; name one \.cloze file\.\n$/);
   });
 
   test('a device, a FIFO or a file that is not UTF-8 text is refused in words, without being read to its end', () => {

@@ -8,7 +8,7 @@ import { createService, dataLimits } from './check';
 import { previewColumns, type ModelColumn } from './compare';
 import { junitReport, junitXml, type JUnitCase, type JUnitSuite } from './junit';
 import { openScoringSession, scoringBlockers, type ScoringOptions, type ScoringSession } from './session';
-import { readSourceText } from './sourceFile';
+import { readSourceText, uniquePaths } from './sourceFile';
 
 /**
  * `cloze eval <file>`: accuracy of each pattern, and of their ensemble, on
@@ -137,7 +137,14 @@ async function evaluateSession(
   try {
     if (data.rows === undefined) {
       const fromCommandLine = options.data !== undefined && options.data.length > 0;
-      const files = options.data && options.data.length > 0 ? options.data : doc.data.map((d) => path.resolve(path.dirname(file), d.path));
+      // The same file named twice would count its rows twice.
+      const files = [
+        ...new Set(
+          options.data && options.data.length > 0
+            ? uniquePaths(options.data)
+            : doc.data.map((d) => path.resolve(path.dirname(file), d.path)),
+        ),
+      ];
       if (files.length === 0) {
         process.stderr.write(`cloze eval: ${file} has no \`data:\` line; name a labelled JSONL, CSV or TSV file with --data.\n`);
         return { stop: 1 };
@@ -374,7 +381,7 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
   for (const run of runs) reportGate(run, true);
   if (failedGate.length > 0) {
     process.stderr.write(
-      `cloze eval: the gate failed for ${failedGate.join(', ')} (${failedGate.length} of ${runs.length} models evaluated)\n`,
+      `cloze eval: the gate failed for ${failedGate.join(', ')} (${failedGate.length} of the ${runs.length} ${runs.length === 1 ? 'model' : 'models'} evaluated)\n`,
     );
   }
   return unavailable.length > 0 || failedGate.length > 0 ? 1 : 0;

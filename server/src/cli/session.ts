@@ -86,7 +86,8 @@ export async function openScoringSession(
     process.stderr.write(`${line}\n`);
   };
   const command = purpose === 'previewed' ? 'cloze preview' : purpose === 'evaluated' ? 'cloze eval' : 'cloze suggest';
-  const source = readSourceFile(file);
+  // One file: a folder is not answered with a glob, as `cloze check` (which takes several) does.
+  const source = readSourceFile(file, 'one .cloze file');
   if (!source.ok) {
     process.stderr.write(`${command}: ${source.message}\n`);
     return 2;

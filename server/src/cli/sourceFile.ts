@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /**
  * Reading a text file named on the command line (a `.cloze` file, an LM-BFF
@@ -118,4 +119,15 @@ export function readSourceText(file: string, what?: string): string {
   const source = readSourceFile(file, what);
   if (!source.ok) throw new Error(source.message);
   return source.text;
+}
+
+/** Paths as the user wrote them, each file once (`a.jsonl` and `./a.jsonl` are one file). */
+export function uniquePaths(paths: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return paths.filter((p) => {
+    const key = path.resolve(p);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { SearchCalibration, SelectionCriterion } from '../language/labelSearch';
 import { readDataSet } from '../service/dataSets';
 import { dataLimits } from './check';
+import { uniquePaths } from './sourceFile';
 import { evaluationRows } from '../service/evaluate';
 import {
   labelledExampleRows,
@@ -41,7 +42,10 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
   try {
     session.report(session.errors.filter((d) => d.code !== 'verbalizer-missing'));
     const fromCommandLine = options.data !== undefined && options.data.length > 0;
-    const files = fromCommandLine ? (options.data ?? []) : doc.data.map((d) => path.resolve(path.dirname(file), d.path));
+    // The same file named twice would count its rows twice.
+    const files = [
+      ...new Set(fromCommandLine ? uniquePaths(options.data ?? []) : doc.data.map((d) => path.resolve(path.dirname(file), d.path))),
+    ];
     let labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
     if (labels.length === 0) {
       // No verbalizer yet: the labels of the data, in the order they first appear.

@@ -165,7 +165,8 @@ export async function evaluationRows(
         : new Map(fields.map((field) => [field, row[field] ?? '']));
     const missing = fields.length === 1 && inputColumns.length === 1 ? [] : fields.filter((field) => !data.columns.includes(field));
     if (missing.length > 0) {
-      problems.push(`${path.basename(file)} has no column ${missing.map((m) => `\`${m}\``).join(', ')}, which the patterns read.`);
+      const has = data.columns.length > 0 ? `it has ${data.columns.map((c) => `\`${c}\``).join(', ')}` : 'it has no rows';
+      problems.push(`${path.basename(file)} has no column ${missing.map((m) => `\`${m}\``).join(', ')}, which the patterns read (${has}).`);
       continue;
     }
     sources.push({ path: file, rows: data.rows.length });
