@@ -38,7 +38,7 @@ export function serviceFor(defaultModel: string): ClozeLanguageService {
         allowRemoteModels: false,
         cacheDir: emptyCacheDir,
         defaultModel,
-        defaultModelOrigin: 'the cloze.model setting',
+        defaultModelOrigin: 'the cloze.model setting chose it',
       },
       sharedTokenizers,
     );

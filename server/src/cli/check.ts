@@ -46,7 +46,7 @@ export function createService(options: { modelsDir?: string; offline?: boolean }
     allowRemoteModels: !options.offline,
     cacheDir: defaultCacheDir(),
     defaultModel: 'Xenova/bert-base-uncased',
-    defaultModelOrigin: 'the default model of the CLI (set one with --model or a `model:` line)',
+    defaultModelOrigin: 'the CLI’s default model chose it; set one with --model or a `model:` line',
     userInterface: 'cli',
   });
 }

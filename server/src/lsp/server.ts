@@ -383,7 +383,7 @@ export class ClozeServer {
           allowRemoteModels: settings.allowRemoteModels,
           cacheDir: this.cacheDir,
           defaultModel: settings.model,
-          defaultModelOrigin: 'the cloze.model setting',
+          defaultModelOrigin: 'the cloze.model setting chose it',
         },
         this.tokenizers,
       );

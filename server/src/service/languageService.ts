@@ -19,7 +19,7 @@ import { DataSetSummaries, defaultDataLimits, type DataLimits } from './dataSets
 export interface ServiceSettings extends ModelSettings {
   /** `cloze.model`: the model of files without a `model:` line. */
   readonly defaultModel: string;
-  /** How messages name where `defaultModel` came from ("the cloze.model setting"). */
+  /** Why a file without a `model:` line has `defaultModel`, as a clause ("the cloze.model setting chose it"). */
   readonly defaultModelOrigin: string;
 }
 
@@ -225,7 +225,7 @@ export class ClozeLanguageService {
     const origin = choice.listedBySetting
       ? ' (the cloze.models setting lists it)'
       : choice.origin === 'settings'
-        ? ` (the file has no \`model:\` line, so ${this.settings.defaultModelOrigin} chose it)`
+        ? ` (the file has no \`model:\` line, so ${this.settings.defaultModelOrigin})`
         : choice.origin === 'override'
           ? ' (chosen by --model)'
           : '';
