@@ -102,7 +102,7 @@ describe('cloze eval with several models', () => {
     assert.deepEqual(result.gate?.failed, below);
     assert.equal(result.gate?.passed, false);
     for (const e of result.evaluations) assert.equal(e.gate?.passed, !below.includes(e.model), e.model);
-    assert.match(gated.stderr, new RegExp(`the gate failed for ${below.join(', ')} \\(${below.length} of 3 models evaluated\\)`));
+    assert.match(gated.stderr, new RegExp(`the gate failed for ${below.join(', ')} \\(${below.length} of the 3 models evaluated\\)`));
     for (const id of THREE) {
       assert.equal(gated.stderr.includes(`cloze eval: ${id}: short accuracy`), below.includes(id), gated.stderr);
     }
