@@ -80,3 +80,15 @@ test('readSettings keeps topK within the bounds package.json declares, and falls
   assert.deepEqual(readSettings({ models: ['a', 3, ' ', 'b'] }).models, ['a', 'b']);
   assert.deepEqual(readSettings({ models: 'a' }).models, []);
 });
+
+test('readSettings takes a count or size only as a whole number ≥ 1, as the integer schema says, else the default', () => {
+  for (const name of ['cloze.data.maxRows', 'cloze.data.maxFileSizeMB'] as const) {
+    assert.equal(properties[name]?.type, 'integer', name);
+    assert.equal(properties[name]?.minimum, 1, name);
+  }
+  // 0.1 MB reached the data reader as a fractional byte count and aborted the server (a native assertion).
+  for (const bad of [0.1, 1e-9, 2.5, 0, -3, Number.NaN, Infinity, '10']) {
+    assert.deepEqual(readSettings({ data: { maxRows: bad, maxFileSizeMB: bad } }).data, defaultSettings.data, String(bad));
+  }
+  assert.deepEqual(readSettings({ data: { maxRows: 2, maxFileSizeMB: 1 } }).data, { maxRows: 2, maxFileSizeMB: 1 });
+});

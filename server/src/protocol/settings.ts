@@ -39,7 +39,11 @@ export function readSettings(raw: unknown): ClozeSettings {
   const value = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
   const preview = (value['preview'] && typeof value['preview'] === 'object' ? value['preview'] : {}) as Record<string, unknown>;
   const data = (value['data'] && typeof value['data'] === 'object' ? value['data'] : {}) as Record<string, unknown>;
-  const positive = (v: unknown, fallback: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
+  // A count or size is a whole number ≥ 1, as package.json's schema says (`integer`, `minimum` 1). VS Code
+  // lets other values through and other editors never check the schema; a fraction is not floored but
+  // falls back like any other invalid value, as the CLI refuses `--data-max-mb 0.1` rather than guess:
+  // flooring 0.5 MB would give 0, and 2.5 rows would be shown as a limit nobody wrote.
+  const count = (v: unknown, fallback: number): number => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : fallback);
   const string = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
   const boolean = (v: unknown, fallback: boolean): boolean => (typeof v === 'boolean' ? v : fallback);
   const topK =
@@ -61,8 +65,8 @@ export function readSettings(raw: unknown): ClozeSettings {
       calibration: preview['calibration'] === 'support' ? 'support' : 'content-free',
     },
     data: {
-      maxRows: positive(data['maxRows'], defaultSettings.data.maxRows),
-      maxFileSizeMB: positive(data['maxFileSizeMB'], defaultSettings.data.maxFileSizeMB),
+      maxRows: count(data['maxRows'], defaultSettings.data.maxRows),
+      maxFileSizeMB: count(data['maxFileSizeMB'], defaultSettings.data.maxFileSizeMB),
     },
   };
 }
