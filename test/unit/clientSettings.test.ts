@@ -30,3 +30,12 @@ test('a push or pull over initializationOptions keeps what it does not name', ()
   assert.deepEqual(merged.preview, { enabled: true, topK: 5, calibrate: true, calibration: 'content-free' });
   assert.deepEqual(readSettings(mergeRawSettings(mine, undefined)).modelsDir, '/models');
 });
+
+test('every section merges key by key: a push of data.maxFileSizeMB keeps an earlier data.maxRows', () => {
+  const first = mergeRawSettings(undefined, { data: { maxRows: 10 } });
+  const second = readSettings(mergeRawSettings(first, { data: { maxFileSizeMB: 50 } }));
+  assert.deepEqual(second.data, { maxRows: 10, maxFileSizeMB: 50 });
+  // A key a client sent as `__proto__` is data, not the merged object's prototype.
+  const hostile = readSettings(mergeRawSettings({ data: { maxRows: 10 } }, JSON.parse('{"data":{"__proto__":{"maxFileSizeMB":7}}}')));
+  assert.deepEqual(hostile.data, { maxRows: 10, maxFileSizeMB: 100 });
+});

@@ -76,6 +76,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 const settingNames = new Set(Object.keys(defaultSettings));
+/** The settings that hold settings (`preview`, `data`): merged key by key. */
+const sectionNames = Object.keys(defaultSettings).filter((key) => isObject(defaultSettings[key as keyof ClozeSettings]));
 
 /**
  * The `cloze` settings inside what a client sent, in any of the shapes
@@ -92,13 +94,20 @@ export function findClozeSettings(raw: unknown): Record<string, unknown> | undef
   return Object.keys(raw).some((key) => settingNames.has(key)) ? raw : undefined;
 }
 
-/** `over` on top of `base`, one level deep for `preview`: a client that sends some settings keeps the others. */
+/**
+ * `over` on top of `base`, and each object-valued setting (`preview`, `data`) key by key: a
+ * client that sends some settings keeps the others (a push of `data.maxFileSizeMB` alone
+ * keeps an earlier `data.maxRows`). A section that is not an object on one side leaves the
+ * other side's, as a wrong-typed value falls back in `readSettings`.
+ */
 export function mergeRawSettings(base: unknown, over: unknown): Record<string, unknown> {
   const a = isObject(base) ? base : {};
   const b = isObject(over) ? over : {};
-  const preview =
-    isObject(a['preview']) || isObject(b['preview'])
-      ? { preview: { ...(isObject(a['preview']) ? a['preview'] : {}), ...(isObject(b['preview']) ? b['preview'] : {}) } }
-      : {};
-  return { ...a, ...b, ...preview };
+  const merged: Record<string, unknown> = { ...a, ...b };
+  for (const key of sectionNames) {
+    const inner = [a[key], b[key]].filter(isObject);
+    // Spread, not Object.assign: a `__proto__` key a client sent stays data.
+    if (inner.length > 0) merged[key] = inner.reduce((sum, part) => ({ ...sum, ...part }), {});
+  }
+  return merged;
 }
