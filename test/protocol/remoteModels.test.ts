@@ -235,6 +235,45 @@ describe('network failures become one diagnostic', () => {
   });
 });
 
+describe('the other models of `models:` while the default is remote', () => {
+  test('are checked while it downloads and after its download failed', async () => {
+    const tarpit = await startTarpit();
+    const hub = await startHub({ models: {} });
+    const client = await startServer(
+      { modelsDir: modelsDir(), allowRemoteModels: true },
+      { HF_ENDPOINT: hub.url, CLOZE_CACHE_DIR: freshCache(), CLOZE_RESOLVE_DELAY_MS: '100' },
+    );
+    const slow = await startServer(
+      { modelsDir: modelsDir(), allowRemoteModels: true },
+      { HF_ENDPOINT: tarpit.url, CLOZE_CACHE_DIR: freshCache(), CLOZE_RESOLVE_DELAY_MS: '100', CLOZE_HUB_READ_TIMEOUT_MS: '60000' },
+    );
+    const text = `models: hub-test/nope, ./no-such-model, review-bert-small-xenova\n${body}`;
+    const otherProblems = (d: Diagnostic[]) => d.filter((x) => x.code === 'model-unavailable' && /no-such-model/.test(x.message));
+    try {
+      // Failed: the default's failure and the other entry's own diagnostic, side by side.
+      const failedUri = freshUri();
+      await open(client, failedUri, text);
+      const failed = await client.diagnostics(
+        failedUri,
+        (d) => d.some((x) => /hub-test\/nope \(404\)/.test(x.message)) && otherProblems(d).length > 0,
+        10_000,
+      );
+      assert.equal(otherProblems(failed).length, 1, JSON.stringify(failed));
+      // Downloading (the tarpit never answers): the other entry is checked all the same.
+      const downloadingUri = freshUri();
+      await open(slow, downloadingUri, text);
+      await until('a connection to the tarpit', () => tarpit.connections() >= 1, 10_000);
+      const downloading = await slow.diagnostics(downloadingUri, (d) => otherProblems(d).length > 0, 10_000);
+      assert.equal(otherProblems(downloading).length, 1, JSON.stringify(downloading));
+    } finally {
+      await client.close();
+      await slow.close();
+      await hub.close();
+      await tarpit.close();
+    }
+  });
+});
+
 describe('a download with progress and cancel', () => {
   test('reports bytes in a cancellable progress and in the lenses; the tokenizer checks do not wait for the ONNX file; Cancel leaves nothing half-written', async () => {
     const hub = await startHub({ models: { [hubId]: path.join(modelsDir(), 'review-bert-small-xenova') }, bytesPerSecond: 2_000_000 });

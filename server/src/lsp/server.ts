@@ -435,17 +435,18 @@ export class ClozeServer {
       const settings = await this.settingsFor(uri);
       const needed = this.filesToFetch(choice, settings);
       if (needed) this.scheduleLookUp(uri, choice.id, needed);
+      // Each model is checked on its own: the other models' checks never wait for the default's state.
+      const others = service.otherModelChoices(doc, file, choice, settings.models);
       if (choice.location.ok && choice.location.source === 'remote') {
-        // Not in the cache yet: the tokenizer checks wait for the download (of this model only).
+        // Not in the cache yet: the default's tokenizer checks wait for its download (of this model only).
         const state = this.downloads.state(choice.id);
         const failure = state?.state === 'failed' ? [service.modelUnavailable(choice, state.error.message)] : [];
         if (state?.state === 'failed') this.modelStates.report(uri, choice.id, 'unavailable', state.error.message);
         else this.modelStates.report(uri, choice.id, 'loading', 'downloading');
-        this.publish(uri, version, doc, [...structural, ...failure]);
+        await this.publishWithOtherModels(document, version, doc, service, others, [...structural, ...failure]);
         return;
       }
       const loaded = service.loadedTokenizer(choice);
-      const others = service.otherModelChoices(doc, file, choice, settings.models);
       if (loaded) {
         this.reportTokenizerReady(uri, choice);
         await this.publishWithOtherModels(document, version, doc, service, others, [
