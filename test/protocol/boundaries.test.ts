@@ -110,6 +110,43 @@ describe('quick fixes and positions', () => {
   });
 });
 
+describe('a document without a file (untitled)', () => {
+  test('reads no data file: its paths would be relative to the server’s cwd, so the data: lines say to save it first', async () => {
+    // A data file that the server's cwd (repoRoot) does reach by the relative path: read before,
+    // its undeclared label reported for a buffer that is not even saved.
+    fs.writeFileSync(path.join(scratch, 'rows.jsonl'), '{"review": "fine", "label": "surprised"}\n');
+    const reachable = path.relative(repoRoot, path.join(scratch, 'rows.jsonl'));
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    try {
+      const uri = 'untitled:Untitled-1';
+      const text = [
+        'model: review-bert-small',
+        'pattern: {review} It was [MASK].',
+        'verbalizer:',
+        '  positive: great',
+        '  negative: bad',
+        `data: ${reachable}`,
+        'data: no-such.jsonl',
+        '',
+      ].join('\n');
+      const published = client.diagnostics(uri, (d) => d.filter((x) => x.code === 'data-unreadable').length === 2, 10_000);
+      await open(client, uri, text);
+      const diagnostics = await published;
+      const onData = diagnostics.filter((d) => d.range.start.line >= 5);
+      assert.deepEqual(
+        onData.map((d) => [d.code, d.range.start.line]),
+        [
+          ['data-unreadable', 5],
+          ['data-unreadable', 6],
+        ],
+      );
+      for (const d of onData) assert.match(d.message, /not saved.*relative to the \.cloze file\. Save it first\./);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('an untrusted workspace', () => {
   test('reads no model or data file, says why, shows no previews, and checks everything once trusted', async () => {
     const cacheDir = path.join(scratch, 'untrusted-cache');

@@ -131,7 +131,13 @@ export class ClozeLanguageService {
     limits: DataLimits = defaultDataLimits,
   ): Promise<Map<string, DataSetSummary>> {
     const summaries = new Map<string, DataSetSummary>();
-    const base = documentPath ? path.dirname(documentPath) : process.cwd();
+    if (documentPath === undefined) {
+      // A document without a file (an editor's untitled buffer) has nothing its paths are relative
+      // to: the server's cwd is arbitrary, so nothing is read (as the lens and cloze/evaluate refuse).
+      for (const data of doc.data) summaries.set(data.path, { ok: false, reason: unsavedDataReason(data.path) });
+      return summaries;
+    }
+    const base = path.dirname(documentPath);
     await Promise.all(
       doc.data.map(async (data) => summaries.set(data.path, await this.dataSummaries.get(path.resolve(base, data.path), limits))),
     );
@@ -251,4 +257,9 @@ function notDownloaded(choice: ModelChoice): Diagnostic {
 /** Marks the checks of a model besides the default with its id. */
 function tagged(diagnostics: readonly Diagnostic[], choice: ModelChoice): Diagnostic[] {
   return diagnostics.map((diagnostic) => ({ ...diagnostic, model: choice.id }));
+}
+
+/** Why a data file of a document that has no file is not read. */
+export function unsavedDataReason(dataPath: string): string {
+  return `${dataPath} is not read: this document is not saved, and data paths are relative to the .cloze file. Save it first.`;
 }
