@@ -122,6 +122,24 @@ describe('the inference process', () => {
     assert.notEqual(worker.pid, pid);
   });
 
+  test('a request that scores in several calls holds the process between them, though no document is left', async () => {
+    // An evaluation scores chunk after chunk: released between two of them, the process was
+    // stopped and the next chunk started a new one, loading the model again, for every chunk.
+    const worker = host();
+    worker.retain([]);
+    const release = worker.hold(model);
+    await worker.score({ model, key: 'e', version: 1, inputs: inputs('held', 2), wordIds, topK: 1 });
+    const pid = worker.pid!;
+    worker.retain([]);
+    await worker.score({ model, key: 'e', version: 2, inputs: inputs('held', 2), wordIds, topK: 1 });
+    assert.equal(worker.pid, pid, 'the same process scored the second call');
+    assert.equal(worker.processesStarted, 1);
+    release();
+    assert.equal(worker.pid, undefined, 'let go with no document left: stopped');
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(alive(pid), false, 'the process exited');
+  });
+
   test('dispose kills the process while it scores, and resolves', async () => {
     const worker = host({ sliceInputs: 2000 });
     const scoring = worker.score({ model, key: 'd', version: 1, inputs: inputs('dispose', 1500), wordIds, topK: 1 }).then(

@@ -110,6 +110,12 @@ export class InferenceWorker {
   private attentionClock = 0;
   /** Engines the open documents use; undefined: no policy given yet (keep everything). */
   private retained: Set<string> | undefined;
+  /**
+   * Engines held by requests that score in several calls (`hold`), with how many hold each: between
+   * two calls nothing runs, and without the hold the process looked idle and was stopped, so the next
+   * call started a new one and loaded the model again (a loop once the document had closed).
+   */
+  private readonly held = new Map<string, number>();
   /** How many processes were started, for tests and logs. */
   private starts = 0;
 
@@ -170,11 +176,26 @@ export class InferenceWorker {
    */
   retain(models: readonly ModelRequest[]): void {
     this.retained = new Set(models.map(engineKey));
-    if (this.retained.size === 0) {
-      this.releaseIfIdle();
-      return;
-    }
-    if (this.child) this.post({ type: 'retain', engineKeys: [...this.retained] });
+    this.applyRetention();
+  }
+
+  /**
+   * Keeps the process and the engine of `model` while a request that scores in several calls (an
+   * evaluation, chunk by chunk) runs, whatever `retain` says; the returned function lets go.
+   */
+  hold(model: ModelRequest): () => void {
+    const key = engineKey(model);
+    this.held.set(key, (this.held.get(key) ?? 0) + 1);
+    this.applyRetention();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const count = (this.held.get(key) ?? 1) - 1;
+      if (count > 0) this.held.set(key, count);
+      else this.held.delete(key);
+      this.applyRetention();
+    };
   }
 
   /** The engines' counters: what was computed and what came from the cache. Starts no process. */
@@ -229,6 +250,19 @@ export class InferenceWorker {
     return best;
   }
 
+  /** The engines to keep: those retained and those held; undefined while no policy was given (keep everything). */
+  private kept(): Set<string> | undefined {
+    return this.retained && new Set([...this.retained, ...this.held.keys()]);
+  }
+
+  /** Tells the process which engines to keep, or stops it when none is to be kept and it is idle. */
+  private applyRetention(): void {
+    const kept = this.kept();
+    if (!kept) return;
+    if (kept.size === 0) this.releaseIfIdle();
+    else if (this.child) this.post({ type: 'retain', engineKeys: [...kept] });
+  }
+
   /** Sends the next slice when the process is free. */
   private pump(): void {
     if (this.active || this.disposed) {
@@ -238,7 +272,7 @@ export class InferenceWorker {
     const job = this.nextJob();
     if (!job) {
       this.holdWhileWaiting();
-      if (this.retained?.size === 0) this.releaseIfIdle();
+      if (this.kept()?.size === 0) this.releaseIfIdle();
       return;
     }
     const { request } = job;
@@ -290,7 +324,8 @@ export class InferenceWorker {
     child.on('error', (error) => log(`The inference process failed: ${error.message}`));
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
     this.child = child;
-    if (this.retained && this.retained.size > 0) child.send({ type: 'retain', engineKeys: [...this.retained] } satisfies WorkerRequest);
+    const kept = this.kept();
+    if (kept && kept.size > 0) child.send({ type: 'retain', engineKeys: [...kept] } satisfies WorkerRequest);
     return child;
   }
 
@@ -381,9 +416,9 @@ export class InferenceWorker {
     }
   }
 
-  /** Stops the process when no document needs it and nothing is running or waiting. */
+  /** Stops the process when no document needs it and nothing is running, waiting or held. */
   private releaseIfIdle(): void {
-    if (this.active || this.jobs.length > 0 || this.pending.size > 0 || !this.child) return;
+    if (this.active || this.jobs.length > 0 || this.pending.size > 0 || this.held.size > 0 || !this.child) return;
     void this.stopChild();
   }
 
