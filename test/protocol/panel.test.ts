@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import type { CodeLens } from 'vscode-languageserver-protocol';
+import { CancellationTokenSource, type CodeLens } from 'vscode-languageserver-protocol';
 import type { EvaluateResult, ModelState, PreviewData } from '../../server/src/protocol/messages';
 import { startServer, type TestClient } from '../support/lsp';
 import { cliMain, modelsDir, repoRoot, sst2Lines } from '../support/paths';
@@ -190,5 +190,64 @@ describe('panel, evaluation and model state over stdio', () => {
     })) as EvaluateResult;
     assert.equal(missing.ok, false);
     assert.match(missing.ok ? '' : missing.reason, /no `data:` line/);
+  });
+});
+
+describe('cloze/evaluate stops when nobody waits for it', () => {
+  let client: TestClient;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-evaluate-cancel-'));
+  const logs: string[] = [];
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const stats = async () => (await client.connection.sendRequest('cloze/stats')) as { pid: number | null; computedPairs: number } | null;
+  /** Resolves once the evaluation has scored something, so it is between or inside its chunks. */
+  async function scoring(before: number): Promise<void> {
+    for (let i = 0; i < 1200 && ((await stats())?.computedPairs ?? 0) <= before; i++) await sleep(25);
+  }
+  /** The answer, or a marker if it did not come within `ms`. */
+  const within = (ms: number, answer: Promise<unknown>) => Promise.race([answer, sleep(ms).then(() => 'no answer in time')]);
+
+  before(async () => {
+    client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    client.connection.onNotification('window/logMessage', (params: { message: string }) => logs.push(params.message));
+    // All 872 rows: 14 chunks of 64 rows, several seconds of scoring.
+    fs.writeFileSync(path.join(dir, 'all.jsonl'), `${sst2Lines(0, 872).join('\n')}\n`);
+  });
+  after(async () => {
+    await client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openForEvaluation(name: string): Promise<string> {
+    const file = path.join(dir, name);
+    const text = fs.readFileSync(sentiment, 'utf8').replace('model: review-bert-small', 'model: review-bert-small\ndata: all.jsonl');
+    fs.writeFileSync(file, text);
+    // No lenses are asked for: the evaluation lens would score the same rows and blur the counts.
+    return open(client, file, text);
+  }
+
+  test('closing its document cancels it, and the inference process is not started again chunk after chunk', async () => {
+    const uri = await openForEvaluation('close-while-evaluating.cloze');
+    const evaluating = client.connection.sendRequest('cloze/evaluate', { uri }) as Promise<EvaluateResult>;
+    await scoring((await stats())?.computedPairs ?? 0);
+    await client.connection.sendNotification('textDocument/didClose', { textDocument: { uri } });
+    const result = (await within(5000, evaluating)) as EvaluateResult | string;
+    assert.ok(typeof result !== 'string' && !result.ok, JSON.stringify(result));
+    assert.match(result.reason, /stopped: its document was closed/);
+    await sleep(500);
+    assert.equal(logs.filter((line) => line.startsWith('Loading review-bert-small')).length, 1, logs.join('\n'));
+    // No document left: the process is stopped, and nothing starts it again.
+    assert.equal((await stats())?.pid ?? null, null);
+  });
+
+  test('$/cancelRequest cancels it', async () => {
+    const uri = await openForEvaluation('cancel-evaluating.cloze');
+    const source = new CancellationTokenSource();
+    const evaluating = client.connection.sendRequest('cloze/evaluate', { uri }, source.token) as Promise<EvaluateResult>;
+    await scoring((await stats())?.computedPairs ?? 0);
+    source.cancel();
+    // All its rows take several seconds: an answer this soon is the cancellation's.
+    const result = (await within(2000, evaluating)) as EvaluateResult | string;
+    assert.ok(typeof result !== 'string' && !result.ok, JSON.stringify(result));
+    assert.match(result.reason, /stopped: the request was cancelled/);
   });
 });

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { ClozeDocument } from '../language';
+import { CancelledError } from '../model/cancelled';
 import type { EngineReport } from '../model/engine';
 import type { InferenceWorker } from '../model/inferenceWorker';
 import type { ComparedModel, EvaluateResult, PreviewData } from '../protocol/messages';
@@ -46,6 +47,13 @@ export function previewData(
 /** Rows scored per call to the worker: each call answers quickly, so previews of open files are not held up long. */
 const EVALUATION_CHUNK = 64;
 
+/**
+ * `cloze eval` on the document's `data:` files. `signal` stops it (its document closed, the client
+ * cancelled): the next chunk is not scored and the evaluation rejects with `CancelledError`; the
+ * caller stops a chunk already running (`InferenceWorker.forget` of `key`). While it runs, the
+ * inference process keeps its model (`hold`): it scores chunk after chunk, and between two of them
+ * nothing else may count as the process being idle.
+ */
 export async function evaluateDocument(
   doc: ClozeDocument,
   file: string | undefined,
@@ -57,6 +65,7 @@ export async function evaluateDocument(
   key: string,
   limit: number | undefined,
   onProgress: (done: number, total: number) => void,
+  signal: AbortSignal,
 ): Promise<EvaluateResult> {
   if (doc.data.length === 0)
     return {
@@ -78,14 +87,22 @@ export async function evaluateDocument(
   const model = { location: choice.location, cacheDir, quantized: settings.quantized };
   // Each chunk is a new "version" of the evaluation's own key, so it never cancels a preview (or is cancelled by one).
   let version = 0;
-  const evaluation = await evaluate(
-    doc,
-    tokenizer.tokenizer,
-    (inputs, wordIds, topK) => worker.scorer(model, key, ++version)(inputs, wordIds, topK),
-    rows,
-    sources,
-    skipped,
-    { calibrate: settings.preview.calibrate, chunkSize: EVALUATION_CHUNK, onProgress, ...(limit !== undefined ? { limit } : {}) },
-  );
-  return { ok: true, evaluation, problems };
+  const release = worker.hold(model);
+  try {
+    const evaluation = await evaluate(
+      doc,
+      tokenizer.tokenizer,
+      (inputs, wordIds, topK) => {
+        if (signal.aborted) throw new CancelledError('The evaluation was cancelled.');
+        return worker.scorer(model, key, ++version)(inputs, wordIds, topK);
+      },
+      rows,
+      sources,
+      skipped,
+      { calibrate: settings.preview.calibrate, chunkSize: EVALUATION_CHUNK, onProgress, ...(limit !== undefined ? { limit } : {}) },
+    );
+    return { ok: true, evaluation, problems };
+  } finally {
+    release();
+  }
 }

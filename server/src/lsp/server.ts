@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import {
   CodeActionKind,
+  type CancellationToken,
   type CodeLens,
   DidChangeConfigurationNotification,
   TextDocuments,
@@ -32,6 +33,7 @@ import {
   type Diagnostic,
 } from '../language';
 import { nodeAt } from '../language/find';
+import { isCancelled } from '../model/cancelled';
 import { InferenceWorker } from '../model/inferenceWorker';
 import type { LoadEvent } from '../model/messages';
 import { cacheState, hubOptionsFromEnv, onnxFile, TOKENIZER_FILES, type DownloadProgress } from '../model/download';
@@ -192,6 +194,8 @@ export class ClozeServer {
   /** Each document's model and its state, sent to the client as `cloze/modelState`. */
   private readonly modelStates: ModelStates;
   private evaluations = 0;
+  /** How to stop each running `cloze/evaluate`, per document: closing it stops them. */
+  private readonly runningEvaluations = new Map<string, Set<(why: string) => void>>();
   /** The garbage collection after the last document closed (see `collectGarbage`). */
   private idleCollection: NodeJS.Timeout | undefined;
 
@@ -260,8 +264,8 @@ export class ClozeServer {
     connection.onRequest(AvailableModelsRequest, (params: AvailableModelsParams) =>
       this.safely(() => this.availableModels(params.uri), null),
     );
-    connection.onRequest(EvaluateRequest, (params: EvaluateParams) =>
-      this.safely(() => this.evaluate(params), { ok: false, reason: 'the evaluation failed; see the Cloze log' } as EvaluateResult),
+    connection.onRequest(EvaluateRequest, (params: EvaluateParams, token: CancellationToken) =>
+      this.safely(() => this.evaluate(params, token), { ok: false, reason: 'the evaluation failed; see the Cloze log' } as EvaluateResult),
     );
     connection.onRequest(DataEvaluationRequest, (params: DataEvaluationParams) => this.safely(() => this.dataEvaluation(params.uri), null));
     connection.onShutdown(async () => {
@@ -293,6 +297,7 @@ export class ClozeServer {
     this.labelWordRankings?.forget(uri);
     this.comparisons?.forget(uri);
     this.dataLenses?.forget(uri);
+    for (const cancel of this.runningEvaluations.get(uri) ?? []) cancel('its document was closed');
     this.settings.delete(uri);
     this.modelStates.forget(uri);
     if (this.documents.all().every((document) => document.uri === uri)) {
@@ -1071,14 +1076,32 @@ export class ClozeServer {
     return { current: { id: context.choice.id, origin: context.choice.origin }, modelsDir, cacheDir, allowRemoteModels, models };
   }
 
-  private async evaluate(params: EvaluateParams): Promise<EvaluateResult> {
+  /**
+   * `cloze eval` on the document's data files. Stopped when nobody waits for the answer any more:
+   * the client cancels the request (`$/cancelRequest`, or Cancel on its progress) or the document
+   * closes. Left running, it went on scoring chunk after chunk for a closed document.
+   */
+  private async evaluate(params: EvaluateParams, token: CancellationToken): Promise<EvaluateResult> {
     const context = await this.context(params.uri);
     if (!context) return { ok: false, reason: 'the document is not open' };
     const settings = await this.settingsFor(params.uri);
     const key = `${params.uri}#evaluation-${++this.evaluations}`;
     const { worker } = this.inferenceFor();
+    const controller = new AbortController();
+    const cancel = (why: string): void => {
+      if (controller.signal.aborted) return;
+      controller.abort(why);
+      // A chunk already running stops at its next batch; the next one is never sent.
+      worker.forget(key);
+    };
+    const running = this.runningEvaluations.get(params.uri) ?? new Set();
+    this.runningEvaluations.set(params.uri, running.add(cancel));
+    const onCancel = token.onCancellationRequested(() => cancel('the request was cancelled'));
+    // Closed while its settings were read.
+    if (!this.documents.get(params.uri)) cancel('its document was closed');
     const progress = this.canShowProgress ? await this.connection.window.createWorkDoneProgress().catch(() => undefined) : undefined;
-    progress?.begin('Cloze', 0, `Evaluating ${path.basename(context.file ?? params.uri)}…`);
+    progress?.begin('Cloze', 0, `Evaluating ${path.basename(context.file ?? params.uri)}…`, true);
+    progress?.token.onCancellationRequested(() => cancel('it was cancelled'));
     try {
       return await evaluateDocument(
         context.doc,
@@ -1091,8 +1114,16 @@ export class ClozeServer {
         key,
         params.limit,
         (done, total) => progress?.report(Math.round((done / Math.max(1, total)) * 100), `${done} of ${total} rows`),
+        controller.signal,
       );
+    } catch (error) {
+      if (isCancelled(error) && controller.signal.aborted)
+        return { ok: false, reason: `the evaluation stopped: ${String(controller.signal.reason)}.` };
+      throw error;
     } finally {
+      onCancel.dispose();
+      running.delete(cancel);
+      if (running.size === 0 && this.runningEvaluations.get(params.uri) === running) this.runningEvaluations.delete(params.uri);
       progress?.done();
       worker.forget(key);
     }
