@@ -14,6 +14,7 @@ import {
   quickFixes,
   validateStructure,
   validateWithTokenizer,
+  type DataSetSummary,
   type Diagnostic,
   type DiagnosticCode,
   type TokenizerView,
@@ -22,9 +23,13 @@ import { applyEdits, withCursor } from '../support/cursor';
 import { fixturesDir } from '../support/paths';
 import { families, loadTokenizer, serviceFor } from '../support/service';
 
-function hover(source: string, tokenizer: TokenizerView | undefined): { markdown: string; hovered: string } {
+function hover(
+  source: string,
+  tokenizer: TokenizerView | undefined,
+  dataSets?: ReadonlyMap<string, DataSetSummary>,
+): { markdown: string; hovered: string } {
   const { text, offset } = withCursor(source);
-  const result = hoverAt(parse(text), offset, tokenizer);
+  const result = hoverAt(parse(text), offset, tokenizer, dataSets);
   assert.ok(result, 'no hover');
   return { markdown: result.markdown, hovered: text.slice(result.span.start, result.span.end) };
 }
@@ -112,12 +117,41 @@ describe('hover', () => {
     const single = hover('pattern p: {re$$view} It was [MASK].\nexample positive: I like it.\nexample negative: Dull.', undefined);
     assert.match(single.markdown, /Filled by 2 examples:\n- `positive`: I like it\\\.\n- `negative`: Dull\\\./);
     assert.doesNotMatch(single.markdown, /rows of/);
-    assert.match(markdown, /rows of `reviews\.jsonl`/);
+    // Without the data files' summaries, nothing is said of them.
+    assert.doesNotMatch(markdown, /rows of/);
     const unfilled = hover(
       doc.replace('{re$$view}', () => '{review}').replace('{premise}', () => '{prem$$ise}'),
       undefined,
     );
     assert.match(unfilled.markdown, /No example of this file fills it yet/);
+  });
+
+  test('a placeholder names only the data files whose rows have its column', () => {
+    const doc = [
+      'pattern p: {re$$view} It was [MASK].',
+      'pattern q: {premise} [MASK]',
+      'verbalizer:',
+      '  positive: great',
+      'data: reviews.jsonl',
+      'data: premises.jsonl',
+      'data: missing.jsonl',
+      'data: unread.jsonl',
+    ].join('\n');
+    const summary = (columns: string[]): DataSetSummary => ({ ok: true, columns, labels: ['positive'], rowCount: 3 });
+    const dataSets = new Map<string, DataSetSummary>([
+      ['reviews.jsonl', summary(['review', 'premise', 'label'])],
+      ['premises.jsonl', summary(['premise', 'label'])],
+      ['missing.jsonl', { ok: false, reason: 'Cannot read missing.jsonl: the file does not exist.' }],
+    ]);
+    const { markdown } = hover(doc, undefined, dataSets);
+    assert.match(markdown, /and by the rows of `reviews\.jsonl`$/);
+    // One text column fills the one field the patterns use, as the `data:` line's check says.
+    const single = hover(
+      'pattern p: {re$$view} It was [MASK].\ndata: texts.jsonl',
+      undefined,
+      new Map([['texts.jsonl', summary(['text', 'label'])]]),
+    );
+    assert.match(single.markdown, /rows of `texts\.jsonl`/);
   });
 
   test('a label shows its words and how many examples it has', () => {

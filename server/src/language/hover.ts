@@ -4,6 +4,7 @@ import { nodeAt } from './find';
 import { labelWordForms, maskContexts } from './labelWords';
 import { exampleFields } from './render';
 import { formatPieces, type TokenizerView } from './tokenizer';
+import { dataFillsField, type DataSetSummary } from './validate';
 
 /** Label words a label's hover names; the rest are counted. */
 const LABEL_HOVER_WORDS = 12;
@@ -18,7 +19,12 @@ export interface HoverResult {
  * Hovers that need at most the tokenizer. What the model predicts (the
  * preview) is appended by the server when it has numbers.
  */
-export function hoverAt(doc: ClozeDocument, offset: number, tokenizer: TokenizerView | undefined): HoverResult | undefined {
+export function hoverAt(
+  doc: ClozeDocument,
+  offset: number,
+  tokenizer: TokenizerView | undefined,
+  dataSets: ReadonlyMap<string, DataSetSummary> = new Map(),
+): HoverResult | undefined {
   const extension = hoverExtension(doc, offset, tokenizer);
   if (extension) return extension;
   const node = nodeAt(doc, offset);
@@ -63,7 +69,10 @@ export function hoverAt(doc: ClozeDocument, offset: number, tokenizer: Tokenizer
         }
         if (filling.length > 5) lines.push(`- … and ${filling.length - 5} more`);
       }
-      if (doc.data.length > 0) lines.push('', `and by the rows of ${doc.data.map((d) => `\`${d.path}\``).join(', ')}`);
+      // Only the files whose rows have the column (as their `data:` line's check decides); a file
+      // that lacks it, cannot be read or was not read is the `data:` line's diagnostic, not this.
+      const files = [...new Set(doc.data.map((d) => d.path))].filter((file) => dataFillsField(dataSets.get(file), field, doc));
+      if (files.length > 0) lines.push('', `and by the rows of ${files.map((file) => `\`${escapeCode(file)}\``).join(', ')}`);
       return { span: node.placeholder.span, markdown: lines.join('\n') };
     }
     case 'label': {

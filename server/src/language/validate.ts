@@ -237,6 +237,17 @@ function fieldReaders(doc: ClozeDocument): Map<string, Pattern[]> {
   return readers;
 }
 
+/** Like a one-line example, a file with one text column fills the one field the patterns use. */
+function fillsSingleField(summary: DataSetSummary & { ok: true }, fields: readonly string[]): boolean {
+  return fields.length === 1 && summary.columns.filter((column) => column !== 'label').length === 1;
+}
+
+/** Whether the rows of a data file fill `field`, as the `data:` line's check decides (the placeholder's hover says so). */
+export function dataFillsField(summary: DataSetSummary | undefined, field: string, doc: ClozeDocument): boolean {
+  if (!summary?.ok) return false;
+  return summary.columns.includes(field) || fillsSingleField(summary, [...fieldReaders(doc).keys()]);
+}
+
 function checkData(
   data: DataStatement,
   summary: DataSetSummary | undefined,
@@ -260,9 +271,9 @@ function checkData(
   }
   const inputColumns = summary.columns.filter((column) => column !== 'label');
   // Like a one-line example, a file with one text column fills the one field the patterns use.
-  const fillsSingleField = fields.length === 1 && inputColumns.length === 1;
-  const read = fillsSingleField ? inputColumns : fields.filter((field) => summary.columns.includes(field));
-  if (!fillsSingleField) {
+  const single = fillsSingleField(summary, fields);
+  const read = single ? inputColumns : fields.filter((field) => summary.columns.includes(field));
+  if (!single) {
     const missing = fields.filter((field) => !summary.columns.includes(field));
     if (missing.length > 0) {
       const have = summary.columns.length > 0 ? `they have ${summary.columns.map((c) => `\`${c}\``).join(', ')}` : 'it has no rows';

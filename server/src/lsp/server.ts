@@ -667,13 +667,18 @@ export class ClozeServer {
     const settings = await this.settingsFor(uri);
     const service = this.serviceFor(settings);
     const file = uriToPath(uri);
+    // The data files' summaries (cached since the last check), so a placeholder's hover names only
+    // the files whose rows fill it; from the last tree parsed, as data paths rarely change while typing.
+    const latest = this.parsed.get(uri)?.doc;
+    const dataSets =
+      this.trusted && latest && latest.data.length > 0 ? await service.dataSets(latest, file, dataLimits(settings)) : undefined;
     const answer = this.onRecentTree(uri, position, (doc, offset) => {
       const choice = this.trusted ? service.modelChoice(doc, file) : untrustedChoice(doc);
       const tokenizer = service.loadedTokenizer(choice);
       let result = service.boundedByTokenizer(
         choice,
-        () => hoverAt(doc, offset, tokenizer),
-        () => hoverAt(doc, offset, undefined),
+        () => hoverAt(doc, offset, tokenizer, dataSets),
+        () => hoverAt(doc, offset, undefined, dataSets),
       );
       // A model id (`model:`, `models:`): its role, where it was found, its tokenizer.
       const ref = this.trusted ? modelRefAt(doc, offset) : undefined;
