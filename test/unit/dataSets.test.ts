@@ -49,6 +49,14 @@ describe('reading data files', () => {
     assert.match(!data.ok ? data.reason : '', /not a regular file \(a FIFO\)/);
   });
 
+  test('a URL or a path with a NUL byte is said to be one (not a missing file, not ERR_INVALID_ARG_VALUE)', async () => {
+    // A data: line's path is resolved against the .cloze file's folder, so a URL arrives as …/https:/host/x.jsonl.
+    const url = await readDataSet(path.resolve(dir, 'https://example.com/x.jsonl'));
+    assert.match(!url.ok ? url.reason : '', /that is a URL \(https:\/\/…\); Cloze reads local files only/);
+    const nul = await readDataSet(path.join(dir, 'a\0b.jsonl'));
+    assert.match(!nul.ok ? nul.reason : '', /a\\0b\.jsonl: the path has a NUL character/);
+  });
+
   test('a folder is refused', async () => {
     const data = await readDataSet(dir + path.sep + '.');
     assert.equal(data.ok, false);

@@ -49,6 +49,18 @@ const CHUNK_BYTES = 64 * 1024;
 /** Where a data file's path came from, for the message when it does not exist. */
 export type DataPathOrigin = 'data-line' | 'command-line';
 
+/**
+ * Why a data path that cannot be opened cannot be, when the path itself says it: a NUL byte (Node
+ * refuses it with ERR_INVALID_ARG_VALUE), or a URL, which resolving against the .cloze file's folder
+ * turned into `…/https:/host/x.jsonl` (Cloze reads local files only).
+ */
+function pathProblem(file: string): string | undefined {
+  if (file.includes('\0')) return `the path has a NUL character; write the file's path without it.`;
+  const url = /(?:^|[\\/])((?:https?|ftp|file|s3|gs|hf):)[\\/]/i.exec(file);
+  if (url) return `that is a URL (${url[1]}//…); Cloze reads local files only: download the file and name its path.`;
+  return undefined;
+}
+
 function missingFileNote(origin: DataPathOrigin): string {
   return origin === 'data-line'
     ? 'The path is relative to the .cloze file.'
@@ -71,6 +83,8 @@ export async function readDataSet(
     handle = await fs.promises.open(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    const problem = pathProblem(file);
+    if (problem) return { ok: false, reason: `Cannot read ${file.replace(/\0/g, '\\0')}: ${problem}` };
     if (code === 'ENOENT') return { ok: false, reason: `Cannot read ${file}: the file does not exist. ${missingFileNote(origin)}` };
     return { ok: false, reason: `Cannot read ${file}: ${code ?? (error instanceof Error ? error.message : String(error))}` };
   }
@@ -357,6 +371,8 @@ export class DataSetSummaries {
     try {
       stat = await fs.promises.stat(file);
     } catch {
+      const problem = pathProblem(file);
+      if (problem) return { ok: false, reason: `Cannot read ${file.replace(/\0/g, '\\0')}: ${problem}` };
       return { ok: false, reason: `Cannot read ${file}: the file does not exist. The path is relative to the .cloze file.` };
     }
     const key = JSON.stringify([stat.mtimeMs, stat.size, stat.ino, limits.maxRows, limits.maxBytes]);
