@@ -72,6 +72,15 @@ describe('the data lens titles', () => {
     assert.ok(patternTitles(outcomes, 'dev.jsonl', 'updating…').every((p) => p.title.endsWith(' · updating…')));
   });
 
+  test('several data files: each pattern’s lens per file holds its accuracy alone, so the row of lenses fits', () => {
+    const outcomes = [{ model: 'a', ok: true, evaluation: evaluation('a', ['short', 'long']) }] as const;
+    const full = patternTitles(outcomes, 'dev.jsonl').map((p) => p.title);
+    const compact = patternTitles(outcomes, 'dev.jsonl', '', true).map((p) => p.title);
+    assert.deepEqual(compact, ['dev.jsonl accuracy 50.0% (50.0%)', 'dev.jsonl accuracy 60.0% (60.0%)']);
+    // Two files' compact lenses together are shorter than one file's full figures were.
+    assert.ok(compact[0].length * 2 < full[0].length + 25, `${compact[0]} vs ${full[0]}`);
+  });
+
   test('one pattern: its figures are this model’s and come before the other model’s', () => {
     const lines = titles([
       { model: 'a', ok: true, evaluation: evaluation('a', ['short']) },

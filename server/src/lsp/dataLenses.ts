@@ -69,6 +69,8 @@ export class DataLenses {
   ): DataLens[] {
     const out: DataLens[] = [];
     const wanted = new Set<string>();
+    // With several data files each pattern gets a lens per file on one row: then only its accuracy, to fit.
+    const dataFiles = new Set(doc.data.map((d) => d.path)).size;
     for (const data of doc.data) {
       const id = `${uri}#${data.path}`;
       if (wanted.has(id)) continue;
@@ -107,7 +109,7 @@ export class DataLenses {
       // Figures of an older version go above the patterns whose line is unchanged, marked as updating.
       // Each figure to one pattern, in order, so two identical pattern lines get one lens each.
       const taken = new Set<number>();
-      for (const { source, title } of patternTitles(shown, data.path, job.outcomes ? '' : 'updating…')) {
+      for (const { source, title } of patternTitles(shown, data.path, job.outcomes ? '' : 'updating…', dataFiles > 1)) {
         const index = doc.patterns.findIndex((p, i) => !taken.has(i) && doc.text.slice(p.span.start, p.span.end) === source);
         if (index < 0) continue;
         taken.add(index);
@@ -292,12 +294,16 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
  * With several patterns, each pattern's figures of the default model on the
  * data file, named by the file as the `data:` line writes it: the lens above
  * that pattern, beside its other lenses ("dev.jsonl 76.0% (81.0%) · F1 75.8
- * (80.9) · P(gold) …"), found by the pattern's source line.
+ * (80.9) · P(gold) …"), found by the pattern's source line. `compact` (the
+ * document has several data files, so the row holds a lens per file): the
+ * accuracy alone ("dev.jsonl accuracy 76.0% (81.0%)"); the rest is in the
+ * preview panel.
  */
 export function patternTitles(
   outcomes: readonly ModelOutcome[],
   file: string,
   waiting = '',
+  compact = false,
 ): { name: string; source: string; title: string }[] {
   const first = outcomes[0];
   if (!first?.ok || first.evaluation.patterns.length < 2) return [];
@@ -306,6 +312,8 @@ export function patternTitles(
   return first.evaluation.patterns.map((figures) => ({
     name: figures.name,
     source: figures.source ?? '',
-    title: `${figuresTitle({ ...figures, name: file })}${figures.rows < rows ? ` · ${rows - figures.rows} not scored` : ''}${note}`,
+    title: `${
+      compact ? `${file} accuracy ${pct(figures.accuracy)} (${pct(figures.calibratedAccuracy)})` : figuresTitle({ ...figures, name: file })
+    }${figures.rows < rows ? ` · ${rows - figures.rows} not scored` : ''}${note}`,
   }));
 }
