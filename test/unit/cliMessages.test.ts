@@ -172,6 +172,34 @@ describe('CLI messages', () => {
     assert.equal(run.status, 0, run.stdout + run.stderr);
   });
 
+  test('a data: file that cannot be read fails eval (exit 1) even when the gate passes on the others', () => {
+    const file = path.join(scratch, 'two-data.cloze');
+    const good = path.join(fixturesDir, 'eval', 'reviews-24.jsonl');
+    fs.writeFileSync(
+      file,
+      `model: tiny-random-bert-uncased\npattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\ndata: ${good}\ndata: missing.jsonl\n`,
+    );
+    const run = cloze(['eval', file, '--min-accuracy', '0', '--models-dir', modelsDir(), '--offline']);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /exit 1: missing\.jsonl could not be read, so the figures are of the other data files only/);
+  });
+
+  test('a byte limit inside the first row: the limit is said, not a missing column; a --model path that is not there is not "relative to the .cloze file"', () => {
+    const data = path.join(scratch, 'one-long-row.jsonl');
+    fs.writeFileSync(data, `${JSON.stringify({ review: 'x '.repeat(700_000), label: 'positive' })}\n`);
+    const file = path.join(scratch, 'long-row.cloze');
+    fs.writeFileSync(
+      file,
+      'model: tiny-random-bert-uncased\npattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\ndata: one-long-row.jsonl\n',
+    );
+    const run = cloze(['check', file, '--data-max-mb', '1', '--models-dir', modelsDir(), '--offline']);
+    assert.match(run.stdout, /warning data-too-large/);
+    assert.doesNotMatch(run.stdout, /placeholder-unknown/);
+    const model = cloze(['check', file, '--model', './no-such-model', '--offline'], { cwd: scratch });
+    assert.match(model.stdout, /does not exist\. Check the path\./);
+    assert.doesNotMatch(model.stdout, /relative to the \.cloze file/);
+  });
+
   test('a missing file among good ones still counts: the others are checked, exit 2', () => {
     const run = cloze(
       ['check', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), 'missing.cloze', '--models-dir', modelsDir(), '--offline'],

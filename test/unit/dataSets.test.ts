@@ -119,12 +119,41 @@ describe('reading data files', () => {
     }
   });
 
+  test('CR-only line ends (old Mac CSV) are lines too: read in chunks, and cut at a line under a byte limit', async () => {
+    const file = path.join(dir, 'mac.csv');
+    const rows = Array.from({ length: 20_000 }, (_, i) => `row ${i} of an old spreadsheet,${i % 2 ? 'positive' : 'negative'}`);
+    fs.writeFileSync(file, `text,label\r${rows.join('\r')}\r`);
+    const whole = await readDataSet(file);
+    assert.ok(whole.ok && whole.rows.length === 20_000, !whole.ok ? whole.reason : `${whole.rows.length}`);
+    const cut = await readDataSet(file, { maxRows: 1 << 30, maxBytes: 100_000 });
+    assert.ok(cut.ok, !cut.ok ? cut.reason : '');
+    assert.ok(cut.rows.length > 1000 && cut.rows.length < 20_000 && cut.limited, `${cut.rows.length}`);
+    assert.equal(cut.rows.at(-1)?.['text'], `row ${cut.rows.length - 1} of an old spreadsheet`);
+  });
+
+  test('a byte limit inside a quoted multi-line CSV cell keeps the records before it', async () => {
+    const file = path.join(dir, 'multiline.csv');
+    const records = Array.from({ length: 5000 }, (_, i) => `"line one of ${i}\nline two of ${i}",positive`);
+    fs.writeFileSync(file, `text,label\n${records.join('\n')}\n`);
+    for (const maxBytes of [20_000, 20_011, 65_536]) {
+      const data = await readDataSet(file, { maxRows: 1 << 30, maxBytes });
+      assert.ok(data.ok, `${maxBytes}: ${!data.ok ? data.reason : ''}`);
+      assert.ok(data.limited && data.rows.length > 100, `${maxBytes}: ${data.rows.length}`);
+      assert.equal(data.rows.at(-1)?.['text'], `line one of ${data.rows.length - 1}\nline two of ${data.rows.length - 1}`);
+    }
+  });
+
   test('a CSV header that names a column twice is refused (csv-parse would keep the last one silently)', async () => {
     const file = path.join(dir, 'twice.csv');
     fs.writeFileSync(file, 'text,text,label\nfirst,second,positive\n');
     const data = await readDataSet(file);
     assert.equal(data.ok, false);
     assert.match(!data.ok ? data.reason : '', /twice\.csv: its header names the column `text` twice/);
+    // A spreadsheet's blank trailing header cells name no column: not a repeat.
+    const blank = path.join(dir, 'blank-columns.csv');
+    fs.writeFileSync(blank, 'text,label,,\r\nGreat film.,positive,,\r\n');
+    const read = await readDataSet(blank);
+    assert.ok(read.ok && read.rows[0]?.['text'] === 'Great film.', !read.ok ? read.reason : '');
   });
 
   test('a file within the limits is read whole, BOM and CRLF included', async () => {

@@ -235,7 +235,8 @@ export async function runEval(file: string, given: EvalCommandOptions): Promise<
     return session;
   }
   session.report(session.errors);
-  const outcome = await evaluateSession(session, given, {}, 'scoring');
+  const data: { rows?: Rows } = {};
+  const outcome = await evaluateSession(session, given, data, 'scoring');
   if ('stop' in outcome) return outcome.stop;
   if ('failed' in outcome) {
     printUnavailable(file, [{ model: id(), message: unavailable ?? `Model ${id()} could not be scored.` }], given.format);
@@ -251,7 +252,22 @@ export async function runEval(file: string, given: EvalCommandOptions): Promise<
     process.stdout.write(formatText(result, info.file));
   }
   reportGate(outcome.run, false);
+  if (unreadableData(data)) return 1;
   return gate && !gate.passed ? 1 : 0;
+}
+
+/**
+ * A `data:` file of the .cloze file that could not be read: the figures are of
+ * the other files, so the run must not pass (a CI gate would otherwise pass on
+ * part of the data). Said on stderr; true when so.
+ */
+function unreadableData(data: { rows?: Rows }): boolean {
+  const unreadable = data.rows?.unreadable ?? [];
+  if (unreadable.length === 0) return false;
+  process.stderr.write(
+    `cloze eval: exit 1: ${unreadable.map((f) => path.basename(f)).join(', ')} could not be read, so the figures are of the other data files only.\n`,
+  );
+  return true;
 }
 
 /** The single-model JSON object (unchanged since one model was all `cloze eval` did); several models hold one each. */
@@ -384,7 +400,8 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
       `cloze eval: the gate failed for ${failedGate.join(', ')} (${failedGate.length} of the ${runs.length} ${runs.length === 1 ? 'model' : 'models'} evaluated)\n`,
     );
   }
-  return unavailable.length > 0 || failedGate.length > 0 ? 1 : 0;
+  const partial = unreadableData(data);
+  return unavailable.length > 0 || failedGate.length > 0 || partial ? 1 : 0;
 }
 
 /** A model that could not be loaded or scored, as a JUnit suite with one `error` case (a CI test tab then shows why). */

@@ -273,7 +273,8 @@ function checkData(
   // Like a one-line example, a file with one text column fills the one field the patterns use.
   const single = fillsSingleField(summary, fields);
   const read = single ? inputColumns : fields.filter((field) => summary.columns.includes(field));
-  if (!single) {
+  // A limit that stopped inside the first row leaves no columns to judge (the warning above says why).
+  if (!single && !(summary.rowCount === 0 && summary.limited)) {
     const missing = fields.filter((field) => !summary.columns.includes(field));
     if (missing.length > 0) {
       const have = summary.columns.length > 0 ? `they have ${summary.columns.map((c) => `\`${c}\``).join(', ')}` : 'it has no rows';

@@ -96,7 +96,9 @@ export function resolveModel(id: string, documentDir: string | undefined, settin
     const expanded = id.startsWith('~/') ? path.join(os.homedir(), id.slice(2)) : id;
     const folder = path.resolve(documentDir ?? process.cwd(), expanded);
     if (!fs.existsSync(folder)) {
-      return { ok: false, id, reason: `the folder ${folder} does not exist. Check the path; it is relative to the .cloze file.` };
+      // A relative path comes from a `model:` line (the CLI makes a --model path absolute against the current folder).
+      const relative = path.isAbsolute(expanded) ? '' : '; it is relative to the .cloze file';
+      return { ok: false, id, reason: `the folder ${folder} does not exist. Check the path${relative}.` };
     }
     if (!hasTokenizer(folder)) {
       return {

@@ -100,7 +100,9 @@ export async function readDataSet(
     // Whole bytes: a fractional count reaches Node's read() as a non-integer length, which aborts the process (a native assertion, no exception).
     const chunks = new ChunkReader(handle, Math.max(0, Math.floor(limits.maxBytes)));
     const result =
-      format === 'jsonl' ? await fromJsonLines(chunks, file, limits.maxRows) : await fromCsv(chunks, format, file, limits.maxRows);
+      format === 'jsonl'
+        ? await fromJsonLines(chunks, file, limits.maxRows)
+        : await fromCsv(chunks, format, file, limits.maxRows, () => chunks.truncated);
     if (!result.ok) return result;
     const names = limits.names ?? editorLimitNames;
     const limited = result.rowLimited
@@ -167,10 +169,16 @@ class ChunkReader {
       position += bytesRead;
       const over = Math.max(0, position - this.maxBytes);
       if (over > 0) this.truncated = true;
-      const text = partial + this.decoder.write(Buffer.from(buffer.subarray(0, bytesRead - over)));
-      const end = text.lastIndexOf('\n') + 1;
-      partial = text.slice(end);
-      if (end > 0) yield lines(text.slice(0, end));
+      const text = this.decoder.write(Buffer.from(buffer.subarray(0, bytesRead - over)));
+      // A line ends at LF, CRLF or a lone CR (old Mac "CSV (Macintosh)" files have only CRs). Only the new text is
+      // searched, so a long line is not scanned again with every chunk (the parts are joined once, when it ends).
+      const end = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r')) + 1;
+      if (end > 0) {
+        yield lines(partial + text.slice(0, end));
+        partial = text.slice(end);
+      } else {
+        partial += text;
+      }
       // Over the limit: the line in progress is cut, so it is dropped.
       if (over > 0) return;
     }
@@ -233,7 +241,13 @@ async function fromJsonLines(chunks: AsyncIterable<string>, file: string, maxRow
   return { ok: true, rows, columns: [...columns], lines: rowLines, rowLimited: false };
 }
 
-async function fromCsv(chunks: AsyncIterable<string>, extension: '.csv' | '.tsv', file: string, maxRows: number): Promise<Parsed> {
+async function fromCsv(
+  chunks: AsyncIterable<string>,
+  extension: '.csv' | '.tsv',
+  file: string,
+  maxRows: number,
+  truncated: () => boolean = () => false,
+): Promise<Parsed> {
   // The header names the columns even when no row follows it.
   let header: string[] = [];
   // Where each record starts: csv-parse says where it ends (`info.bytes`, past its delimiter), so a
@@ -245,7 +259,8 @@ async function fromCsv(chunks: AsyncIterable<string>, extension: '.csv' | '.tsv'
     columns: (names: string[]) => {
       previousEnd = csv.info.bytes;
       // csv-parse keeps the last of two same-named columns without a word; which one fills the field would be a guess.
-      const twice = names.find((name, i) => names.indexOf(name) !== i);
+      // Empty names (a spreadsheet's blank trailing columns, `text,label,,`) name no column and may repeat.
+      const twice = names.find((name, i) => name !== '' && names.indexOf(name) !== i);
       if (twice !== undefined) throw new Error(`its header names the column \`${twice}\` twice; rename one of them`);
       return (header = names);
     },
@@ -267,6 +282,10 @@ async function fromCsv(chunks: AsyncIterable<string>, extension: '.csv' | '.tsv'
       previousEnd = info.bytes;
     }
   } catch (error) {
+    // A quoted cell may hold line breaks, so the byte limit can cut a record inside its quotes: the records
+    // before it are whole and are what was read.
+    if (truncated() && (error as { code?: string }).code === 'CSV_QUOTE_NOT_CLOSED')
+      return { ok: true, rows, columns: header, lines, rowLimited: false };
     return { ok: false, reason: `Cannot read ${path.basename(file)}: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     parser.destroy();

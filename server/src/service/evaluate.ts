@@ -164,6 +164,8 @@ export async function evaluationRows(
         ? new Map([[fields[0], row[inputColumns[0]] ?? '']])
         : new Map(fields.map((field) => [field, row[field] ?? '']));
     const missing = fields.length === 1 && inputColumns.length === 1 ? [] : fields.filter((field) => !data.columns.includes(field));
+    // No row read because the byte limit fell inside the first one: the limit said so above; its columns are unknown.
+    if (data.rows.length === 0 && data.limited) continue;
     if (missing.length > 0) {
       const has = data.columns.length > 0 ? `it has ${data.columns.map((c) => `\`${c}\``).join(', ')}` : 'it has no rows';
       problems.push(`${path.basename(file)} has no column ${missing.map((m) => `\`${m}\``).join(', ')}, which the patterns read (${has}).`);
