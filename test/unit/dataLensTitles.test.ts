@@ -87,6 +87,10 @@ describe('the data lens titles', () => {
       { model: 'b', ok: false, reason: 'b is unavailable' },
     ]);
     assert.deepEqual(names(lines), ['10 rows', 'short 50.0%', 'b: no']);
+    // A failure shown while a newer version is evaluated says so.
+    assert.deepEqual(titles([{ model: 'a', ok: false, reason: 'a is unavailable' }], 'updating…'), [
+      'no evaluation: a is unavailable · updating…',
+    ]);
     // No pattern could be evaluated: the heading alone, no row of empty figures.
     assert.deepEqual(names(titles([{ model: 'a', ok: true, evaluation: evaluation('a', []) }])), ['10 rows']);
     assert.deepEqual(patternTitles([{ model: 'a', ok: true, evaluation: evaluation('a', ['short']) }], 'dev.jsonl'), []);

@@ -282,7 +282,8 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
     const own = evaluation.patterns.length > 1 ? evaluation.ensemble : evaluation.patterns[0];
     if (own) out.push(figuresTitle(own));
   } else {
-    out.push(`no evaluation: ${first.reason}`);
+    // A failure of an older version is being retried: said, as figures being updated are.
+    out.push(`no evaluation: ${first.reason}${waiting ? ` · ${waiting}` : ''}`);
   }
   for (const other of others) {
     out.push(other.ok ? figuresTitle(other.evaluation.ensemble, `${other.model}: `) : `${other.model}: no evaluation (${other.reason})`);
