@@ -143,6 +143,20 @@ describe('reading data files', () => {
     }
   });
 
+  test('a malformed CSV is said in words at the line of its record (CRLF lines counted once)', async () => {
+    const cases: [string, RegExp][] = [
+      ['text,label\r\na,b\r\nc,d,e\r\n', /cells\.csv: line 3 has 3 cells where the header has 2/],
+      ['text,label\na,b\n"open,b\n', /cells\.csv: the quote that opens a cell on line 3 is never closed/],
+      ['text,label\n"ab"c,d\n', /cells\.csv: line 2 has a quote in the middle of a quoted cell/],
+    ];
+    for (const [text, said] of cases) {
+      const file = path.join(dir, 'cells.csv');
+      fs.writeFileSync(file, text);
+      const data = await readDataSet(file);
+      assert.match(!data.ok ? data.reason : 'read', said);
+    }
+  });
+
   test('a CSV header that names a column twice is refused (csv-parse would keep the last one silently)', async () => {
     const file = path.join(dir, 'twice.csv');
     fs.writeFileSync(file, 'text,text,label\nfirst,second,positive\n');

@@ -286,11 +286,29 @@ async function fromCsv(
     // before it are whole and are what was read.
     if (truncated() && (error as { code?: string }).code === 'CSV_QUOTE_NOT_CLOSED')
       return { ok: true, rows, columns: header, lines, rowLimited: false };
-    return { ok: false, reason: `Cannot read ${path.basename(file)}: ${error instanceof Error ? error.message : String(error)}` };
+    return { ok: false, reason: `Cannot read ${path.basename(file)}: ${csvProblem(error, index.firstContentLine(previousEnd), header)}` };
   } finally {
     parser.destroy();
   }
   return { ok: true, rows, columns: header, lines, rowLimited: false };
+}
+
+/**
+ * csv-parse's errors in words, at the line the failing record starts on (its own line count takes a
+ * CRLF for two lines): the three a hand-edited or exported file most often has; others as it says them.
+ */
+function csvProblem(error: unknown, line: number, header: readonly string[]): string {
+  const { code, record } = error as { code?: string; record?: unknown[] };
+  switch (code) {
+    case 'CSV_RECORD_INCONSISTENT_COLUMNS':
+      return `line ${line} has ${record?.length ?? 'another number of'} cells where the header has ${header.length}; a cell with a separator in it is written in quotes.`;
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return `the quote that opens a cell on line ${line} is never closed.`;
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return `line ${line} has a quote in the middle of a quoted cell; a quote inside one is written twice ("").`;
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /**
