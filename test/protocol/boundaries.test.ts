@@ -110,6 +110,33 @@ describe('quick fixes and positions', () => {
   });
 });
 
+describe('a client that reuses a version number', () => {
+  test('two edits sent under one version: requests answer for the newer text, not the parse of the older', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    try {
+      const uri = pathToFileURL(path.join(scratch, 'same-version.cloze')).href;
+      await open(client, uri, 'pattern first: {x} It was [MASK].\n');
+      const symbols = async (): Promise<string[]> =>
+        ((await client.connection.sendRequest('textDocument/documentSymbol', { textDocument: { uri } })) as { name: string }[]).map(
+          (symbol) => symbol.name,
+        );
+      assert.ok((await symbols()).some((name) => name.includes('first')));
+      const full = (text: string) =>
+        client.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version: 2 }, contentChanges: [{ text }] });
+      await full('pattern second: {x} It was [MASK].\n');
+      assert.ok((await symbols()).some((name) => name.includes('second')));
+      await full('pattern third: {x} It was [MASK].\n');
+      const names = await symbols();
+      assert.ok(
+        names.some((name) => name.includes('third')),
+        JSON.stringify(names),
+      );
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('a document without a file (untitled)', () => {
   test('reads no data file: its paths would be relative to the server’s cwd, so the data: lines say to save it first', async () => {
     // A data file that the server's cwd (repoRoot) does reach by the relative path: read before,

@@ -352,8 +352,10 @@ export class ClozeServer {
     const document = this.documents.get(uri);
     if (!document) return undefined;
     const cached = this.parsed.get(uri);
-    if (cached && cached.version === document.version) return cached.doc;
-    const doc = parse(document.getText());
+    const text = document.getText();
+    // The text is compared too: a client that sends two edits under one version number must not get the older parse.
+    if (cached && cached.version === document.version && cached.doc.text === text) return cached.doc;
+    const doc = parse(text);
     this.parsed.set(uri, { version: document.version, doc, at: performance.now() });
     return doc;
   }
