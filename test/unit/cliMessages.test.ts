@@ -135,6 +135,15 @@ describe('CLI messages', () => {
     assert.ok(!run.stdout.includes(String.fromCharCode(0x1b)), 'an ESC reached stdout');
     assert.match(run.stdout, /clear \\x1b\[2J screen/);
     assert.match(run.stdout, /^the worst misclassified row \(/m);
+    // The same for a message that quotes the file (a model: value with an escape in it).
+    const quoted = path.join(scratch, 'escape-model.cloze');
+    fs.writeFileSync(
+      quoted,
+      `model: x${String.fromCharCode(0x1b)}[31mred\npattern: {text} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\n`,
+    );
+    const check = cloze(['check', quoted, '--offline']);
+    assert.ok(!check.stdout.includes(String.fromCharCode(0x1b)), 'an ESC reached stdout');
+    assert.match(check.stdout, /Model x\\x1b\[31mred is unavailable/);
     assert.match(run.stdout, / · 2 labelled rows from ansi\.jsonl/);
   });
 

@@ -4,7 +4,7 @@ import { positionAt } from '../language/positions';
 import { defaultCacheDir, effectiveModelsDir } from '../model/resolve';
 import { defaultDataLimits, type DataLimits } from '../service/dataSets';
 import { ClozeLanguageService } from '../service/languageService';
-import { readSourceFile } from './sourceFile';
+import { printable, readSourceFile } from './sourceFile';
 
 /** `--data-max-rows`, `--data-max-mb`: the CLI's cloze.data.maxRows and cloze.data.maxFileSizeMB. */
 export interface DataLimitOptions {
@@ -88,10 +88,10 @@ export async function runCheck(files: readonly string[], options: CheckOptions):
     for (const report of reports) {
       for (const d of report.diagnostics) {
         process.stdout.write(
-          `${report.file}:${d.range.start.line + 1}:${d.range.start.character + 1} ${d.severity} ${d.code} ${d.message}\n`,
+          `${report.file}:${d.range.start.line + 1}:${d.range.start.character + 1} ${d.severity} ${d.code} ${printable(d.message)}\n`,
         );
         for (const r of d.related ?? []) {
-          process.stdout.write(`  ${report.file}:${r.range.start.line + 1}:${r.range.start.character + 1} ${r.message}\n`);
+          process.stdout.write(`  ${report.file}:${r.range.start.line + 1}:${r.range.start.character + 1} ${printable(r.message)}\n`);
         }
       }
     }

@@ -8,7 +8,7 @@ import { createService, dataLimits } from './check';
 import { previewColumns, type ModelColumn } from './compare';
 import { junitReport, junitXml, type JUnitCase, type JUnitSuite } from './junit';
 import { openScoringSession, scoringBlockers, type ScoringOptions, type ScoringSession } from './session';
-import { readSourceText, uniquePaths } from './sourceFile';
+import { printable, readSourceText, uniquePaths } from './sourceFile';
 
 /**
  * `cloze eval <file>`: accuracy of each pattern, and of their ensemble, on
@@ -555,11 +555,7 @@ function formatText(result: Evaluation, modelFile: string): string {
     );
     for (const error of result.errors) {
       // A data row is someone else's text: its control characters (an ANSI escape would recolour or clear the terminal) are shown, not sent.
-      const text = Object.values(error.fields)
-        .join(' · ')
-        .replace(/\s+/g, ' ')
-        // eslint-disable-next-line no-control-regex -- matching control characters is the point
-        .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+      const text = printable(Object.values(error.fields).join(' · ').replace(/\s+/g, ' '));
       lines.push(
         `  ${path.basename(error.file)}:${error.line}  gold ${error.label}, predicted ${error.predicted} · P(gold) ${percent(error.goldProbability)}  ${text.length > 90 ? `${text.slice(0, 89)}…` : text}`,
       );

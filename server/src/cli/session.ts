@@ -10,7 +10,7 @@ import { withModelsDirNote } from '../model/resolve';
 import { downloadModel, hubOptionsFromEnv, onnxFile, TOKENIZER_FILES } from '../model/download';
 import type { ClozeLanguageService } from '../service/languageService';
 import { createService, dataLimits, type DataLimitOptions } from './check';
-import { readSourceFile } from './sourceFile';
+import { printable, readSourceFile } from './sourceFile';
 
 /**
  * What `cloze preview` and `cloze eval` share: read and check the file, load
@@ -98,7 +98,7 @@ export async function openScoringSession(
   const report = (diagnostics: readonly Diagnostic[]): void => {
     for (const d of diagnostics) {
       const { line, character } = positionAt(doc, d.span.start);
-      say(`${file}:${line + 1}:${character + 1} ${d.severity} ${d.code} ${d.message}`);
+      say(`${file}:${line + 1}:${character + 1} ${d.severity} ${d.code} ${printable(d.message)}`);
     }
   };
 
