@@ -40,7 +40,12 @@ function serverModule(context: vscode.ExtensionContext): string {
   return fs.existsSync(bundled) ? bundled : context.asAbsolutePath('server/out/lsp/main.js');
 }
 
-function createClient(context: vscode.ExtensionContext, log: vscode.OutputChannel, status: ModelStatus): LanguageClient {
+function createClient(
+  context: vscode.ExtensionContext,
+  log: vscode.OutputChannel,
+  status: ModelStatus,
+  onState: (state: ModelState) => void,
+): LanguageClient {
   const module = serverModule(context);
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },
@@ -69,6 +74,7 @@ function createClient(context: vscode.ExtensionContext, log: vscode.OutputChanne
   context.subscriptions.push(showDownloads(created));
   created.onNotification(ModelStateNotification, (state: ModelState) => {
     status.set(state);
+    onState(state);
     log.appendLine(
       `[model] ${vscode.workspace.asRelativePath(vscode.Uri.parse(state.uri))}: ${state.model} ${state.state} (${state.detail})`,
     );
@@ -131,7 +137,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<ClozeE
         // A server that is already gone (or dies while stopping) rejects the stop; start a new one all the same.
         await client.stop().catch((error: unknown) => log.appendLine(`[client] the server did not stop cleanly: ${String(error)}`));
       } else {
-        client = createClient(context, log, modelStatus);
+        client = createClient(context, log, modelStatus, (state) => panel.modelStateChanged(state.uri));
       }
       await client.start();
       modelStatus.update();
@@ -146,7 +152,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<ClozeE
     }),
   );
 
-  client = createClient(context, log, modelStatus);
+  client = createClient(context, log, modelStatus, (state) => panel.modelStateChanged(state.uri));
   await client.start();
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => void client?.sendNotification('cloze/trust', { trusted: true })),

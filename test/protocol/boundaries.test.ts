@@ -110,6 +110,32 @@ describe('quick fixes and positions', () => {
   });
 });
 
+describe('a model that appears after the file was opened', () => {
+  test('saving the file checks it again: the model-unavailable error goes without an edit', async () => {
+    const models = fs.mkdtempSync(path.join(scratch, 'models-'));
+    const client = await startServer({ modelsDir: models, allowRemoteModels: false });
+    try {
+      const file = path.join(scratch, 'late.cloze');
+      const text = 'model: late-model\npattern: {x} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\n';
+      fs.writeFileSync(file, text);
+      const uri = pathToFileURL(file).href;
+      const missing = client.diagnostics(uri, (d) => d.some((x) => x.code === 'model-unavailable'));
+      await open(client, uri, text);
+      await missing;
+      // The model is copied into the models folder (here: linked), and the user saves.
+      fs.symlinkSync(path.join(modelsDir(), 'tiny-random-bert-uncased'), path.join(models, 'late-model'));
+      const found = client.diagnostics(uri, (d) => !d.some((x) => x.code === 'model-unavailable'), 30_000);
+      await client.connection.sendNotification('textDocument/didSave', { textDocument: { uri } });
+      assert.deepEqual(
+        (await found).map((d) => d.code),
+        [],
+      );
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('a client that reuses a version number', () => {
   test('two edits sent under one version: requests answer for the newer text, not the parse of the older', async () => {
     const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });

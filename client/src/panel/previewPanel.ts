@@ -56,7 +56,16 @@ export class PreviewPanel implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (this.panel && event.affectsConfiguration('cloze')) this.scheduleRefresh();
       }),
+      // A save is when the server looks for a model again (one that was missing may be there now).
+      vscode.workspace.onDidSaveTextDocument((document) => {
+        if (this.panel && document === this.document) this.scheduleRefresh();
+      }),
     );
+  }
+
+  /** The model state of a document changed (loaded, failed, found again): the panel of that document shows it. */
+  modelStateChanged(uri: string): void {
+    if (this.panel && this.document?.uri.toString() === uri) this.scheduleRefresh();
   }
 
   get isOpen(): boolean {

@@ -218,7 +218,11 @@ export class ClozeServer {
       if (this.canRefreshLenses) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
     });
     // Saving is a deliberate act: the id is looked up now, also after a failure.
-    this.documents.onDidSave((event) => void this.lookUpNow(event.document.uri));
+    this.documents.onDidSave((event) => {
+      // A save is when a model that was missing is looked for again: its diagnostics are checked now, not at the next edit.
+      this.scheduler.now(event.document.uri);
+      void this.lookUpNow(event.document.uri);
+    });
     this.documents.onDidChangeContent((change) => {
       this.inference?.previews.focus(change.document.uri);
       this.scheduler.changed(change.document.uri);
