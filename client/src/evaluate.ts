@@ -47,7 +47,7 @@ function percent(value: number | null): string {
 export function formatEvaluation(result: Evaluation): string {
   const lines: string[] = [];
   lines.push(
-    `model ${result.model} · ${result.evaluated} labelled rows from ${result.sources.map((s) => path.basename(s.path)).join(', ')}`,
+    `model ${result.model} · ${result.evaluated} labelled ${result.evaluated === 1 ? 'row' : 'rows'} from ${result.sources.map((s) => path.basename(s.path)).join(', ')}`,
   );
   const skipped = Object.entries(result.skipped).filter(([, n]) => n > 0);
   if (skipped.length > 0) lines.push(`left out: ${skipped.map(([reason, n]) => `${n} (${reason})`).join(', ')}`);

@@ -50,6 +50,9 @@ describe('the data lens titles', () => {
       { model: 'b', ok: true, evaluation: evaluation('b', ['short', 'long']) },
     ] as const;
     assert.deepEqual(names(titles(outcomes)), ['10 rows', 'ensemble 90.0%', 'b: ensemble']);
+    // When the previews calibrate by the support set, the lens says its own prior.
+    assert.match(titles(outcomes)[0], /raw \(calibrated\)$/);
+    assert.match(titles(outcomes, '', true)[0], /raw \(calibrated by the empty input\)$/);
     const perPattern = patternTitles(outcomes, 'dev.jsonl');
     assert.deepEqual(
       perPattern.map((p) => [p.name, p.title.split(' ').slice(0, 2).join(' ')]),

@@ -40,7 +40,7 @@ function fileSection(file: DataFileState, calibrate: boolean): string {
   const [first, ...others] = file.outcomes ?? [];
   const head = `<h3 class="data-file" data-file="${escapeHtml(file.file)}">${escapeHtml(file.path)}${
     first?.ok
-      ? ` <span class="model">· ${escapeHtml(first.model)} · ${first.evaluation.rows.toLocaleString('en-US')} labelled rows</span>`
+      ? ` <span class="model">· ${escapeHtml(first.model)} · ${first.evaluation.rows.toLocaleString('en-US')} labelled ${first.evaluation.rows === 1 ? 'row' : 'rows'}</span>`
       : ''
   }</h3>`;
   const status = progress
@@ -124,7 +124,7 @@ export function confusionMatrix(evaluation: DataEvaluation, calibrate: boolean):
     const cells = labels.map((predicted, p) => {
       const count = counts[p];
       const cls = `${predicted === gold ? 'diagonal' : 'off-diagonal'} shade-${shade(count, total)}`;
-      return `<td class="cell count ${cls}" data-gold="${escapeHtml(gold)}" data-predicted="${escapeHtml(predicted)}" data-count="${count}" title="${count} rows labelled ${escapeHtml(gold)} predicted ${escapeHtml(predicted)}">${count.toLocaleString('en-US')}</td>`;
+      return `<td class="cell count ${cls}" data-gold="${escapeHtml(gold)}" data-predicted="${escapeHtml(predicted)}" data-count="${count}" title="${count} ${count === 1 ? 'row' : 'rows'} labelled ${escapeHtml(gold)} predicted ${escapeHtml(predicted)}">${count.toLocaleString('en-US')}</td>`;
     });
     const recall = perLabel[gold]?.recall;
     const recallCell =

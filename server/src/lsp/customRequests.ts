@@ -83,7 +83,14 @@ export async function evaluateDocument(
     maxBytes: settings.data.maxFileSizeMB * 1024 * 1024,
   });
   if (rows.length === 0)
-    return { ok: false, reason: [...problems, 'No labelled row with a label of the verbalizer to evaluate on.'].join(' ') };
+    return {
+      ok: false,
+      // After the reasons a file was not read, "no labelled row" would read as a claim about that file.
+      reason:
+        problems.length > 0
+          ? `${problems.join(' ')} Nothing else is left to evaluate on.`
+          : 'No labelled row with a label of the verbalizer to evaluate on.',
+    };
   const model = { location: choice.location, cacheDir, quantized: settings.quantized };
   // Each chunk is a new "version" of the evaluation's own key, so it never cancels a preview (or is cancelled by one).
   let version = 0;

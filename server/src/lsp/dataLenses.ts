@@ -104,7 +104,8 @@ export class DataLenses {
         out.push(at(`evaluating on ${path.basename(data.path)}${running ? `: ${running}` : '…'}`));
         continue;
       }
-      out.push(...titles(shown, job.outcomes ? '' : `updating${running ? `: ${running}` : '…'}`).map(at));
+      const namePrior = settings.preview.calibration === 'support';
+      out.push(...titles(shown, job.outcomes ? '' : `updating${running ? `: ${running}` : '…'}`, namePrior).map(at));
       // Each pattern's own figures above that pattern: one row cannot hold them all beside the ensembles.
       // Figures of an older version go above the patterns whose line is unchanged, marked as updating.
       // Each figure to one pattern, in order, so two identical pattern lines get one lens each.
@@ -267,7 +268,7 @@ export function figuresTitle(figures: DataFigures, prefix = ''): string {
  * cannot wrap them), so the figures a reader compares first come first and
  * each pattern's figures go above that pattern (`patternTitles`).
  */
-export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[] {
+export function titles(outcomes: readonly ModelOutcome[], waiting = '', emptyInputPrior = false): string[] {
   const [first, ...others] = outcomes;
   if (!first) return [];
   const out: string[] = [];
@@ -277,7 +278,9 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
     // Rows no pattern could score (the mask cut off, NaN logits) are left out of the figures: said, not hidden.
     const unscored = evaluation.rows - evaluation.ensemble.rows;
     const left = unscored > 0 ? ` (${unscored} not scored)` : '';
-    out.push(`${evaluation.rows} rows${left} · accuracy, F1, P(gold) raw (calibrated)${note}`);
+    // This lens calibrates by the empty input; when the previews use the support prior, it says so, as they differ.
+    const prior = emptyInputPrior ? ' by the empty input' : '';
+    out.push(`${evaluation.rows} ${evaluation.rows === 1 ? 'row' : 'rows'}${left} · accuracy, F1, P(gold) raw (calibrated${prior})${note}`);
     // One pattern has no ensemble: its own figures are this model's. No pattern: no figures.
     const own = evaluation.patterns.length > 1 ? evaluation.ensemble : evaluation.patterns[0];
     if (own) out.push(figuresTitle(own));

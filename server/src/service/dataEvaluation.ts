@@ -114,7 +114,12 @@ export class DataEvaluations {
     const labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
     const { rows, rowFiles, sources, skipped, problems } = await evaluationRows(doc, request.files, labels, request.limits);
     if (this.cancelledJobs.has(job)) throw new CancelledError('The evaluation lens no longer needs this evaluation.');
-    if (rows.length === 0) throw new Error([...problems, 'No labelled row with a label of the verbalizer.'].join(' '));
+    if (rows.length === 0)
+      throw new Error(
+        problems.length > 0
+          ? `${problems.join(' ')} Nothing else is left to evaluate on.`
+          : 'No labelled row with a label of the verbalizer.',
+      );
     const rowsKey = hash(JSON.stringify(rows.map((row) => [row.label, [...row.fields]])));
     const patterns = doc.patterns.filter(hasSingleMask);
     let reused = 0;
