@@ -228,7 +228,11 @@ describe('CLI messages', () => {
     assert.doesNotMatch(run.stdout, /cloze\.modelsDir|cloze\.allowRemoteModels/);
     const settings = { modelsDir: '', allowRemoteModels: false, cacheDir: path.join(scratch, 'cache') };
     const editor = resolveModel('no-such/model', scratch, settings);
-    assert.ok(!editor.ok && editor.reason.includes('Set cloze.modelsDir (CLI: --models-dir, or CLOZE_MODELS_DIR)'));
+    // Each interface names its own: the editor its settings, and no CLI flag.
+    assert.ok(
+      !editor.ok && editor.reason.includes('Set cloze.modelsDir to a folder that holds it, or allow downloads (cloze.allowRemoteModels).'),
+    );
+    assert.ok(!editor.ok && !/--|CLOZE_MODELS_DIR/.test(editor.reason), editor.ok ? '' : editor.reason);
     const cli = resolveModel('no-such/model', scratch, { ...settings, userInterface: 'cli' });
     assert.ok(!cli.ok && !cli.reason.includes('cloze.'));
   });

@@ -17,17 +17,17 @@ export function modelsFolderHint(ui: UserInterface): string {
 export function setModelsDirFix(ui: UserInterface): string {
   return ui === 'cli'
     ? 'Pass --models-dir with a folder that holds it (or set CLOZE_MODELS_DIR), or run without --offline to download it.'
-    : 'Set cloze.modelsDir (CLI: --models-dir, or CLOZE_MODELS_DIR) to a folder that holds it, or allow downloads (cloze.allowRemoteModels; the CLI without --offline).';
+    : 'Set cloze.modelsDir to a folder that holds it, or allow downloads (cloze.allowRemoteModels).';
 }
 
 /** How to allow downloads, in parentheses after "allow downloads". */
 export function allowDownloadsHint(ui: UserInterface): string {
-  return ui === 'cli' ? 'run without --offline' : 'cloze.allowRemoteModels; the CLI without --offline';
+  return ui === 'cli' ? 'run without --offline' : 'cloze.allowRemoteModels';
 }
 
 /** How to switch to the full-precision file. */
 export function useFullPrecision(ui: UserInterface): string {
-  return ui === 'cli' ? 'pass --no-quantized' : 'turn cloze.quantized off (CLI: --no-quantized)';
+  return ui === 'cli' ? 'pass --no-quantized' : 'turn cloze.quantized off';
 }
 
 /** How to switch to the quantized file. */
