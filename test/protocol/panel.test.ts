@@ -170,6 +170,11 @@ describe('panel, evaluation and model state over stdio', () => {
     const result = (await client.connection.sendRequest('cloze/evaluate', { uri })) as EvaluateResult;
     assert.ok(result.ok, JSON.stringify(result));
     const expected = cli('eval', file) as { evaluated: number; patterns: unknown; ensemble: unknown; confusion: unknown };
+    // The text the editor's output shows is the text `cloze eval --errors 10` prints.
+    const report = execFileSync(process.execPath, [cliMain, 'eval', file, '--errors', '10', '--models-dir', modelsDir(), '--offline'], {
+      encoding: 'utf8',
+    });
+    assert.equal(result.report, report);
     assert.equal(result.evaluation.evaluated, 40);
     assert.equal(result.evaluation.evaluated, expected.evaluated);
     const close = (a: unknown, b: unknown): void => {

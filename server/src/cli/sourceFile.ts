@@ -132,12 +132,4 @@ export function uniquePaths(paths: readonly string[]): string[] {
   });
 }
 
-/**
- * Text from a file (a message quoting a `model:` value, a data row) made safe for a terminal: control
- * characters are shown as `\xNN` rather than sent, so an ANSI escape in a file cannot recolour or clear
- * the screen of whoever runs the CLI.
- */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+export { printable } from '../service/evaluationReport';

@@ -1,11 +1,13 @@
 import * as path from 'node:path';
 import type { ClozeDocument } from '../language';
 import { CancelledError } from '../model/cancelled';
+import { onnxFile } from '../model/download';
 import type { EngineReport } from '../model/engine';
 import type { InferenceWorker } from '../model/inferenceWorker';
 import type { ComparedModel, EvaluateResult, PreviewData } from '../protocol/messages';
 import type { ClozeSettings } from '../protocol/settings';
 import { evaluate, evaluationRows } from '../service/evaluate';
+import { evaluationText } from '../service/evaluationReport';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
 import { exampleProblems } from './lenses';
 import type { PreviewOutcome } from './previews';
@@ -54,6 +56,9 @@ const EVALUATION_CHUNK = 64;
  * inference process keeps its model (`hold`): it scores chunk after chunk, and between two of them
  * nothing else may count as the process being idle.
  */
+/** Misclassified rows listed in the editor's evaluation report (`cloze eval --errors 10`). */
+export const REPORTED_ERRORS = 10;
+
 export async function evaluateDocument(
   doc: ClozeDocument,
   file: string | undefined,
@@ -78,7 +83,7 @@ export async function evaluateDocument(
   if (!tokenizer.ok) return { ok: false, reason: tokenizer.diagnostic.message };
   const files = doc.data.map((d) => path.resolve(path.dirname(file), d.path));
   const labels = [...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])];
-  const { rows, sources, skipped, problems } = await evaluationRows(doc, files, labels, {
+  const { rows, rowFiles, sources, skipped, problems } = await evaluationRows(doc, files, labels, {
     maxRows: settings.data.maxRows,
     maxBytes: settings.data.maxFileSizeMB * 1024 * 1024,
   });
@@ -106,9 +111,17 @@ export async function evaluateDocument(
       rows,
       sources,
       skipped,
-      { calibrate: settings.preview.calibrate, chunkSize: EVALUATION_CHUNK, onProgress, ...(limit !== undefined ? { limit } : {}) },
+      {
+        calibrate: settings.preview.calibrate,
+        chunkSize: EVALUATION_CHUNK,
+        onProgress,
+        // The report lists the worst rows, as `cloze eval --errors 10` does.
+        errors: REPORTED_ERRORS,
+        rowFiles,
+        ...(limit !== undefined ? { limit } : {}),
+      },
     );
-    return { ok: true, evaluation, problems };
+    return { ok: true, evaluation, problems, report: evaluationText(evaluation, onnxFile(settings.quantized)) };
   } finally {
     release();
   }

@@ -73,7 +73,13 @@ export interface EvaluateParams {
 }
 
 export type EvaluateResult =
-  | { readonly ok: true; readonly evaluation: Evaluation; readonly problems: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly evaluation: Evaluation;
+      readonly problems: readonly string[];
+      /** The text `cloze eval` prints for this evaluation (service/evaluationReport.ts), for the editor's output. */
+      readonly report: string;
+    }
   | { readonly ok: false; readonly reason: string };
 
 /**
