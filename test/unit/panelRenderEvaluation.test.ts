@@ -153,6 +153,29 @@ describe('the panel’s evaluation section', () => {
     // Per-label recall of every pattern and the ensemble.
     const long = elements(html, 'td', 'class="label-recall" data-pattern="long" data-label="negative"');
     assert.equal(Number(long[0]['data-p']), 30 / 35);
+    // A label never predicted has no precision (0/0): "–" in the per-label table, as under the matrix.
+    const neverNeutral = {
+      positive: { positive: 40, negative: 10, neutral: 0 },
+      negative: { positive: 5, negative: 30, neutral: 0 },
+      neutral: { positive: 2, negative: 13, neutral: 0 },
+    };
+    const never = figures('short', 0.7, 0.1);
+    const section = evaluationSection({
+      ...data,
+      files: [
+        {
+          ...state,
+          outcomes: [
+            {
+              model: 'm',
+              ok: true,
+              evaluation: { ...evaluation, patterns: [{ ...never, confusion: neverNeutral, perLabel: perLabel(neverNeutral) }] },
+            },
+          ],
+        },
+      ],
+    });
+    assert.match(section, /<td class="label-precision" data-pattern="short" data-label="neutral" data-p="0">–<\/td>/);
   });
 
   test('each pattern’s swap test beside its accuracy, raw and calibrated', () => {

@@ -157,9 +157,12 @@ function perLabelTable(evaluation: DataEvaluation, calibrate: boolean): string {
       const figures = (calibrate ? set.calibratedPerLabel : set.perLabel)[label];
       if (!figures) return '<td>–</td><td>–</td>';
       const attributes = `data-pattern="${escapeHtml(set.name)}" data-label="${escapeHtml(label)}"`;
+      // Precision of a label never predicted is 0/0: "–", as the confusion matrix shows it (not the 0 scikit-learn reports).
+      const confusion = calibrate ? set.calibratedConfusion : set.confusion;
+      const predicted = evaluation.labels.reduce((sum, gold) => sum + (confusion[gold]?.[label] ?? 0), 0);
       return (
         `<td class="label-recall" ${attributes} data-p="${figures.recall}">${figures.support === 0 ? '–' : percent(figures.recall)}</td>` +
-        `<td class="label-precision" ${attributes} data-p="${figures.precision}">${percent(figures.precision)}</td>`
+        `<td class="label-precision" ${attributes} data-p="${figures.precision}">${predicted === 0 ? '–' : percent(figures.precision)}</td>`
       );
     });
     const support = sets[0] ? (calibrate ? sets[0].calibratedPerLabel : sets[0].perLabel)[label]?.support : undefined;
