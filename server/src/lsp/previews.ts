@@ -54,6 +54,12 @@ export interface PreviewRequest {
   readonly settings: ClozeSettings;
   readonly service: ClozeLanguageService;
   readonly choice: ModelChoice;
+  /**
+   * The document's other models (`models:`, `cloze.models`): the panel, the hovers and the data lens score
+   * with them too, so the inference process keeps them while the document is open (without this each was
+   * dropped at the next preview and loaded again at the next use).
+   */
+  readonly others?: readonly ModelChoice[];
 }
 
 export class PreviewManager {
@@ -188,7 +194,13 @@ export class PreviewManager {
 
   private retainModels(): void {
     const models = new Map<string, ModelRequest>();
-    for (const entry of this.entries.values()) if (entry.model) models.set(JSON.stringify(entry.model), entry.model);
+    for (const entry of this.entries.values()) {
+      if (entry.model) models.set(JSON.stringify(entry.model), entry.model);
+      for (const other of entry.request.others ?? []) {
+        const model = modelRequest({ ...entry.request, choice: other }, this.cacheDir);
+        if (model) models.set(JSON.stringify(model), model);
+      }
+    }
     this.worker.retain([...models.values()]);
   }
 

@@ -84,7 +84,7 @@ import { offsetInDocument, recentTree } from './recentTree';
 import { TrustNotification, untrustedDiagnostic } from './trust';
 import { ValidationScheduler } from './validation';
 import { labelWordHover, maskHover } from './previewHover';
-import { PreviewManager } from './previews';
+import { PreviewManager, type PreviewRequest } from './previews';
 
 /** How old a syntax tree may be and still answer hovers and completions while the user types (see onRecentTree). */
 const RECENT_TREE_MS = 500;
@@ -986,7 +986,8 @@ export class ClozeServer {
     if (!document || !context) return undefined;
     const settings = await this.settingsFor(uri);
     if (!settings.preview.enabled || !this.trusted) return undefined;
-    return { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice };
+    const others = context.service.otherModelChoices(context.doc, context.file, context.choice, settings.models);
+    return { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice, others };
   }
 
   /** Lenses at once from the syntax tree; their text now if the preview is ready, else at resolve. */
@@ -1051,7 +1052,7 @@ export class ClozeServer {
   }
 
   /** Starts (or joins) a preview and reports its outcome as the model's state. */
-  private trackPreview(request: NonNullable<Awaited<ReturnType<ClozeServer['previewRequest']>>>) {
+  private trackPreview(request: PreviewRequest) {
     const promise = this.inferenceFor().previews.preview(request);
     void promise.then((outcome) => {
       if (outcome && !outcome.ok) this.modelStates.report(request.uri, request.choice.id, 'unavailable', outcome.reason);
@@ -1065,12 +1066,20 @@ export class ClozeServer {
     if (!document || !context) return null;
     const settings = await this.settingsFor(uri);
     // The panel asks for it explicitly, so it is computed even with the lenses turned off.
-    const request = { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice };
+    const others = this.trusted ? context.service.otherModelChoices(context.doc, context.file, context.choice, settings.models) : [];
+    const request = {
+      uri,
+      version: document.version,
+      doc: context.doc,
+      settings,
+      service: context.service,
+      choice: context.choice,
+      others,
+    };
     const outcome = await this.trackPreview(request);
     const engine = context.choice.location.ok
       ? this.engines.get(`${locationKey(context.choice.location)}|${settings.quantized}`)
       : undefined;
-    const others = this.trusted ? context.service.otherModelChoices(context.doc, context.file, context.choice, settings.models) : [];
     const compared =
       outcome?.ok && others.length > 0
         ? await this.comparisonsFor().compare(uri, document.version, context.doc, context.service, others, settings)
