@@ -49,7 +49,8 @@ describe('the data lens titles', () => {
       { model: 'a', ok: true, evaluation: evaluation('a', ['short', 'long']) },
       { model: 'b', ok: true, evaluation: evaluation('b', ['short', 'long']) },
     ] as const;
-    assert.deepEqual(names(titles(outcomes)), ['10 rows', 'ensemble 90.0%', 'b: ensemble']);
+    assert.deepEqual(names(titles(outcomes)), ['10 rows', 'ensemble 90.0%', 'b: accuracy']);
+    assert.equal(titles(outcomes)[2], 'b: accuracy 90.0% (90.0%)');
     // When the previews calibrate by the support set, the lens says its own prior.
     assert.match(titles(outcomes)[0], /raw \(calibrated\)$/);
     assert.match(titles(outcomes, '', true)[0], /raw \(calibrated by the empty input\)$/);

@@ -288,8 +288,15 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = '', emptyInp
     // A failure of an older version is being retried: said, as figures being updated are.
     out.push(`no evaluation: ${first.reason}${waiting ? ` · ${waiting}` : ''}`);
   }
+  // The other models' ensembles by accuracy alone: with all their figures the row ran past the editor's width
+  // (their full figures are in the preview panel).
   for (const other of others) {
-    out.push(other.ok ? figuresTitle(other.evaluation.ensemble, `${other.model}: `) : `${other.model}: no evaluation (${other.reason})`);
+    const ensemble = other.ok ? other.evaluation.ensemble : undefined;
+    out.push(
+      ensemble
+        ? `${other.model}: accuracy ${pct(ensemble.accuracy)} (${pct(ensemble.calibratedAccuracy)})`
+        : `${other.model}: no evaluation (${other.ok ? 'no pattern' : other.reason})`,
+    );
   }
   return out;
 }
