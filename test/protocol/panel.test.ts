@@ -51,9 +51,11 @@ async function resolvedTitles(client: TestClient, uri: string): Promise<Array<{ 
 describe('panel, evaluation and model state over stdio', () => {
   let client: TestClient;
   const states: ModelState[] = [];
+  // Answered to every configuration pull; the evaluation test changes it and tells the server.
+  const settings: Record<string, unknown> = { modelsDir: modelsDir(), allowRemoteModels: false };
 
   before(async () => {
-    client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    client = await startServer(settings);
     client.connection.onNotification('cloze/modelState', (state: ModelState) => states.push(state));
   });
   after(async () => {
@@ -189,6 +191,22 @@ describe('panel, evaluation and model state over stdio', () => {
     close(result.evaluation.patterns, expected.patterns);
     close([result.evaluation.ensemble], [expected.ensemble]);
     assert.deepEqual(result.evaluation.confusion, expected.confusion);
+
+    // `cloze.preview.calibration: support`: the report is `cloze eval --calibration support`'s.
+    settings.preview = { calibration: 'support' };
+    await client.connection.sendNotification('workspace/didChangeConfiguration', { settings: null });
+    const support = (await client.connection.sendRequest('cloze/evaluate', { uri })) as EvaluateResult;
+    delete settings.preview;
+    await client.connection.sendNotification('workspace/didChangeConfiguration', { settings: null });
+    assert.ok(support.ok, JSON.stringify(support));
+    assert.equal(support.evaluation.calibration, 'support');
+    const supportReport = execFileSync(
+      process.execPath,
+      [cliMain, 'eval', file, '--errors', '10', '--calibration', 'support', '--models-dir', modelsDir(), '--offline'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(support.report, supportReport);
+    assert.notEqual(support.report, report);
 
     const missing = (await client.connection.sendRequest('cloze/evaluate', {
       uri: await open(client, sentiment.replace('sentiment', 'nli')),

@@ -76,12 +76,14 @@ describe('the preview panel’s evaluation over stdio', () => {
   let client: TestClient;
   let uri: string;
   let final: DataEvaluationData;
+  // Answered to every configuration pull: a test changes it and tells the server.
+  const settings: Record<string, unknown> = { modelsDir: modelsDir(), allowRemoteModels: false };
   const seen: DataEvaluationData[] = [];
 
   before(async () => {
     writeCsv();
     fs.writeFileSync(file, text);
-    client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    client = await startServer(settings);
     uri = pathToFileURL(file).href;
     await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
     for (let i = 0; i < 900; i++) {
@@ -184,5 +186,42 @@ describe('the preview panel’s evaluation over stdio', () => {
       if (row.line !== record + 2) shifted++;
     }
     assert.ok(shifted > 0, 'some misclassified row lies past a multi-line record or a blank line');
+  });
+
+  test('with `cloze.preview.calibration: support`, the calibrated figures are cloze eval --calibration support’s', async () => {
+    settings.preview = { calibration: 'support' };
+    await client.connection.sendNotification('workspace/didChangeConfiguration', { settings: null });
+    let support: DataEvaluationData | undefined;
+    for (let i = 0; i < 600 && !support; i++) {
+      const data = (await client.connection.sendRequest('cloze/dataEvaluation', { uri })) as DataEvaluationData;
+      const [outcome] = data.files[0]?.outcomes ?? [];
+      if (data.files[0]?.current && outcome?.ok && outcome.evaluation.calibration === 'support') support = data;
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(support, `the evaluation never followed the setting\n${client.stderr()}`);
+    const [outcome] = support.files[0].outcomes ?? [];
+    assert.ok(outcome?.ok);
+    const expected = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [cliMain, 'eval', file, '--format', 'json', '--calibration', 'support', '--models-dir', modelsDir(), '--offline'],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+      ),
+    ) as EvalJson & { supportSize: number };
+    assert.equal(outcome.evaluation.supportSize, expected.supportSize);
+    for (const figures of [...outcome.evaluation.patterns, outcome.evaluation.ensemble]) {
+      const set = expected.figures.find(
+        (f) => f.name === figures.name && f.kind === (figures.name === 'ensemble' ? 'ensemble' : 'pattern'),
+      );
+      assert.ok(set, `cloze eval has no figures for ${figures.name}`);
+      close(figures.calibratedAccuracy, set.calibrated.accuracy, `${figures.name} support-calibrated accuracy`);
+      close(figures.calibratedMacroF1, set.calibrated.macroF1, `${figures.name} support-calibrated macro-F1`);
+      // Raw figures do not depend on the prior.
+      close(figures.accuracy, set.raw.accuracy, `${figures.name} raw accuracy`);
+    }
+    // The previous (content-free) evaluation's calibrated figures differ: the setting changed what was computed.
+    const [before] = final.files[0].outcomes ?? [];
+    assert.ok(before?.ok);
+    assert.notEqual(before.evaluation.ensemble.meanGoldCalibrated, outcome.evaluation.ensemble.meanGoldCalibrated);
   });
 });

@@ -140,6 +140,41 @@ describe('the evaluation lens figures', () => {
     assert.equal(words.reused, 0);
   });
 
+  test('with the support prior: equal `cloze eval --calibration support`; an edited example re-scores no row', async () => {
+    const evaluations = new DataEvaluations();
+    const withExamples = `${text}example: The soundtrack had its moments.\nexample negative: Dull from start to end.\n`;
+    await evaluations.evaluate(await request(withExamples), {});
+    scored.length = 0;
+    const support = await evaluations.evaluate({ ...(await request(withExamples)), calibration: 'support' }, {});
+    // Only the two examples and the empty input, per pattern, went to the model: the rows' P are remembered.
+    assert.equal(scored.length, 6, scored.join('\n'));
+    assert.equal(support.calibration, 'support');
+    assert.equal(support.supportSize, ROWS + 2);
+    const check = (figures: typeof support, expected: ReturnType<typeof cloze>): void => {
+      for (const [i, f] of [...figures.patterns, figures.ensemble].entries()) {
+        const summary = [...expected.patterns, expected.ensemble][i];
+        assert.ok(Math.abs(f.calibratedAccuracy! - summary.calibratedAccuracy) < 1e-9, `${f.name} calibrated accuracy`);
+        assert.ok(Math.abs(f.meanGoldCalibrated! - summary.meanGoldCalibrated) < 1e-6, `${f.name} mean gold calibrated`);
+        assert.ok(Math.abs(f.accuracy! - summary.accuracy) < 1e-9, `${f.name} accuracy`);
+      }
+    };
+    fs.writeFileSync(file, withExamples);
+    const expected = cloze('eval', file, '--calibration', 'support');
+    check(support, expected);
+    // The prior moved the figures: the support-calibrated ones are not the content-free ones.
+    const contentFree = cloze('eval', file);
+    assert.notEqual(support.patterns.map((p) => p.meanGoldCalibrated).join(), contentFree.patterns.map((p) => p.meanGoldCalibrated).join());
+
+    // An example edited: its new P enters the prior, and still no row is scored again.
+    const edited = withExamples.replace('Dull from start to end.', 'A joy from start to end, wonderful and moving.');
+    scored.length = 0;
+    const after = await evaluations.evaluate({ ...(await request(edited)), calibration: 'support' }, {});
+    assert.equal(scored.length, 6, scored.join('\n'));
+    fs.writeFileSync(file, edited);
+    check(after, cloze('eval', file, '--calibration', 'support'));
+    fs.writeFileSync(file, text);
+  });
+
   test('a cancelled job stops; a computation another job still needs goes on', async () => {
     const evaluations = new DataEvaluations();
     const changed = text.replace('It was', 'It is');

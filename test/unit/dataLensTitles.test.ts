@@ -26,7 +26,7 @@ function figures(name: string, accuracy: number): DataFigures {
   };
 }
 
-function evaluation(model: string, patterns: string[]): DataEvaluation {
+function evaluation(model: string, patterns: string[], calibration: 'content-free' | 'support' = 'content-free'): DataEvaluation {
   return {
     model,
     labels: ['positive', 'negative'],
@@ -38,6 +38,8 @@ function evaluation(model: string, patterns: string[]): DataEvaluation {
     reused: 0,
     misclassified: { raw: [], calibrated: [] },
     misclassifiedCount: { raw: 0, calibrated: 0 },
+    calibration,
+    supportSize: calibration === 'support' ? 12 : 0,
   };
 }
 
@@ -51,9 +53,10 @@ describe('the data lens titles', () => {
     ] as const;
     assert.deepEqual(names(titles(outcomes)), ['10 rows', 'ensemble 90.0%', 'b: accuracy']);
     assert.equal(titles(outcomes)[2], 'b: accuracy 90.0% (90.0%)');
-    // When the previews calibrate by the support set, the lens says its own prior.
+    // The default prior (the empty input) goes unnamed; the support prior is named.
     assert.match(titles(outcomes)[0], /raw \(calibrated\)$/);
-    assert.match(titles(outcomes, '', true)[0], /raw \(calibrated by the empty input\)$/);
+    const support = [{ model: 'a', ok: true, evaluation: evaluation('a', ['short', 'long'], 'support') }] as const;
+    assert.match(titles(support)[0], /raw \(calibrated by the mean over rows and examples\)$/);
     const perPattern = patternTitles(outcomes, 'dev.jsonl');
     assert.deepEqual(
       perPattern.map((p) => [p.name, p.title.split(' ').slice(0, 2).join(' ')]),

@@ -95,6 +95,8 @@ const evaluation: DataEvaluation = {
   reused: 0,
   misclassified: { raw, calibrated: [wrongRow(3, 0.2, 'calibrated row')] },
   misclassifiedCount: { raw: 93, calibrated: 1 },
+  calibration: 'content-free',
+  supportSize: 0,
 };
 const state: DataFileState = {
   path: 'dev <set>.jsonl',
@@ -176,6 +178,18 @@ describe('the panel’s evaluation section', () => {
       ],
     });
     assert.match(section, /<td class="label-precision" data-pattern="short" data-label="neutral" data-p="0">–<\/td>/);
+  });
+
+  test('the prior the calibrated figures divide by is named: empty input, or the support set with its size', () => {
+    const prior = (e: DataEvaluation): string =>
+      /<p class="prior"[^>]*>([^<]*)<\/p>/.exec(
+        evaluationSection({ ...data, files: [{ ...state, outcomes: [{ model: 'm', ok: true, evaluation: e }] }] }),
+      )?.[1] ?? '';
+    assert.match(prior(evaluation), /prediction for its empty input \(content-free\)/);
+    assert.match(
+      prior({ ...evaluation, calibration: 'support', supportSize: 1204 }),
+      /mean prediction over 1,204 rows and examples \(support\)/,
+    );
   });
 
   test('each pattern’s swap test beside its accuracy, raw and calibrated', () => {

@@ -56,11 +56,21 @@ function fileSection(file: DataFileState, calibrate: boolean): string {
       : `<ul class="notices">${evaluation.problems.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul>`;
   return (
     `<div class="data-evaluation${progress ? ' stale' : ''}" data-file="${escapeHtml(file.file)}">${head}${status}${problems}` +
+    priorNote(evaluation) +
     figuresTable(evaluation, others) +
     `<div class="matrix-and-labels">${confusionMatrix(evaluation, calibrate)}${perLabelTable(evaluation, calibrate)}</div>` +
     misclassifiedSection(evaluation, calibrate) +
     `</div>`
   );
+}
+
+/** What "calibrated" divides by here (`cloze.preview.calibration`): the two priors give different figures. */
+function priorNote(evaluation: DataEvaluation): string {
+  const prior =
+    evaluation.calibration === 'support'
+      ? `each pattern's mean prediction over ${evaluation.supportSize.toLocaleString('en-US')} rows and examples (support)`
+      : "each pattern's prediction for its empty input (content-free)";
+  return `<p class="prior" data-testid="calibration-prior">Calibrated figures divide by ${escapeHtml(prior)}.</p>`;
 }
 
 const FIGURES: ReadonlyArray<{ key: string; title: string; raw: keyof DataFigures; calibrated: keyof DataFigures; f1?: boolean }> = [
@@ -232,6 +242,7 @@ export function misclassifiedRows(data: DataEvaluationData): MisclassifiedRow[] 
 export const evaluationCss = `
 .evaluation .data-evaluation.stale table { opacity: 0.6; }
 .evaluation .progress { color: var(--vscode-descriptionForeground); font-style: italic; }
+.evaluation .prior { color: var(--vscode-descriptionForeground); margin: 2px 0 6px; }
 .evaluation h3 .model { font-weight: normal; color: var(--vscode-descriptionForeground); }
 table.figures th.group { text-align: center; } table.figures td.figure { text-align: right; }
 table.figures td.figure.calibrated { color: var(--vscode-descriptionForeground); }

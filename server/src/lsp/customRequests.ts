@@ -113,6 +113,8 @@ export async function evaluateDocument(
       skipped,
       {
         calibrate: settings.preview.calibrate,
+        // The prior the previews divide by (`cloze.preview.calibration`), so the report's calibrated figures are theirs.
+        calibration: settings.preview.calibration,
         chunkSize: EVALUATION_CHUNK,
         onProgress,
         // The report lists the worst rows, as `cloze eval --errors 10` does.

@@ -86,6 +86,7 @@ export class DataLenses {
         choices.map((c) => [c.id, c.location.ok ? c.location.source : 'missing']),
         settings.quantized,
         settings.data,
+        settings.preview.calibration,
       ]);
       let job = this.jobs.get(id);
       if (job?.key !== key) {
@@ -104,8 +105,7 @@ export class DataLenses {
         out.push(at(`evaluating on ${path.basename(data.path)}${running ? `: ${running}` : '…'}`));
         continue;
       }
-      const namePrior = settings.preview.calibration === 'support';
-      out.push(...titles(shown, job.outcomes ? '' : `updating${running ? `: ${running}` : '…'}`, namePrior).map(at));
+      out.push(...titles(shown, job.outcomes ? '' : `updating${running ? `: ${running}` : '…'}`).map(at));
       // Each pattern's own figures above that pattern: one row cannot hold them all beside the ensembles.
       // Figures of an older version go above the patterns whose line is unchanged, marked as updating.
       // Each figure to one pattern, in order, so two identical pattern lines get one lens each.
@@ -213,6 +213,7 @@ export class DataLenses {
           // One inference key per computation: a shared computation is never superseded by another job.
           scorerFor: (key) => this.worker.scorer(model, `data-lens:${key}`, 1),
           limits: { maxRows: settings.data.maxRows, maxBytes: settings.data.maxFileSizeMB * 1024 * 1024 },
+          calibration: settings.preview.calibration,
           onProgress: (done, total) => {
             job.progress = { model: choice.id, done, total };
             this.refreshSoon();
@@ -268,7 +269,7 @@ export function figuresTitle(figures: DataFigures, prefix = ''): string {
  * cannot wrap them), so the figures a reader compares first come first and
  * each pattern's figures go above that pattern (`patternTitles`).
  */
-export function titles(outcomes: readonly ModelOutcome[], waiting = '', emptyInputPrior = false): string[] {
+export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[] {
   const [first, ...others] = outcomes;
   if (!first) return [];
   const out: string[] = [];
@@ -278,8 +279,8 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = '', emptyInp
     // Rows no pattern could score (the mask cut off, NaN logits) are left out of the figures: said, not hidden.
     const unscored = evaluation.rows - evaluation.ensemble.rows;
     const left = unscored > 0 ? ` (${unscored} not scored)` : '';
-    // This lens calibrates by the empty input; when the previews use the support prior, it says so, as they differ.
-    const prior = emptyInputPrior ? ' by the empty input' : '';
+    // The support prior (`cloze.preview.calibration`) is named: the default, the empty input, is what "calibrated" means elsewhere.
+    const prior = evaluation.calibration === 'support' ? ' by the mean over rows and examples' : '';
     out.push(`${evaluation.rows} ${evaluation.rows === 1 ? 'row' : 'rows'}${left} · accuracy, F1, P(gold) raw (calibrated${prior})${note}`);
     // One pattern has no ensemble: its own figures are this model's. No pattern: no figures.
     const own = evaluation.patterns.length > 1 ? evaluation.ensemble : evaluation.patterns[0];

@@ -2,12 +2,21 @@ import { createHash } from 'node:crypto';
 import { patternDisplayName, type ClozeDocument, type Pattern } from '../language/ast';
 import { verbalizerOf } from '../language/options';
 import { hasSingleMask } from '../language/render';
-import { argmax, classificationFigures, ensemble, swapLabelWords, toRecord, type Scorer } from '../language/scores';
+import {
+  argmax,
+  calibrate,
+  classificationFigures,
+  ensemble,
+  supportPrior,
+  swapLabelWords,
+  toRecord,
+  type Scorer,
+} from '../language/scores';
 import type { TokenizerView } from '../language/tokenizer';
 import { CancelledError } from '../model/cancelled';
 import type { DataLimits } from './dataSets';
-import { evaluate, evaluationRows, type LabelFiguresRecord, type MisclassifiedRow } from './evaluate';
-import { accuracySummary, type ExamplePreview } from './preview';
+import { evaluate, evaluationRows, type Calibration, type LabelFiguresRecord, type MisclassifiedRow } from './evaluate';
+import { accuracySummary, computePreview, type ExamplePreview } from './preview';
 
 /**
  * The evaluation lens's figures: `cloze eval`'s evaluation (evaluate.ts) run
@@ -16,7 +25,10 @@ import { accuracySummary, type ExamplePreview } from './preview';
  * verbalizer changed are scored again, and the ensemble is recomputed from
  * the remembered per-row distributions with the same arithmetic as the
  * preview (the mean of P, of P̂). A computation is shared by every job that
- * needs it and stopped when none does any more.
+ * needs it and stopped when none does any more. With the support prior, each
+ * pattern's P̂ is computed again from its remembered P: the prior is the mean
+ * over the rows and the file's examples, so an edited example changes it
+ * without any row being scored again.
  */
 
 /** One pattern's (or the ensemble's) figures on the labelled rows; raw and calibrated. */
@@ -65,6 +77,10 @@ export interface DataEvaluation {
    */
   readonly misclassified: { readonly raw: readonly MisclassifiedRow[]; readonly calibrated: readonly MisclassifiedRow[] };
   readonly misclassifiedCount: { readonly raw: number; readonly calibrated: number };
+  /** Which prior the calibrated figures divide by, as `cloze eval --calibration`. */
+  readonly calibration: Calibration;
+  /** Inputs the support prior is the mean over (rows and the file's examples); 0 for content-free. */
+  readonly supportSize: number;
 }
 
 /** What one pattern gives each row: the gold label, P(L | x) and P̂(L | x) (empty when the mask was cut off). */
@@ -95,6 +111,8 @@ export interface DataEvaluationRequest {
   readonly limits: DataLimits;
   /** Rows scored so far and in all, across the patterns still to score. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** The prior of the calibrated figures (`cloze.preview.calibration`); content-free when absent. */
+  readonly calibration?: Calibration;
 }
 
 /** Remembered pattern evaluations; each is a few numbers per row. */
@@ -146,7 +164,12 @@ export class DataEvaluations {
     };
     for (const computation of needed) computation.listeners.add(report);
     try {
-      const results = await Promise.all(needed.map((c) => c.promise));
+      const scoredRows = await Promise.all(needed.map((c) => c.promise));
+      const calibration = request.calibration ?? 'content-free';
+      const { results, supportSize } =
+        calibration === 'support'
+          ? await this.supportCalibrated(request, job, patterns, scoredRows, labels)
+          : { results: scoredRows, supportSize: 0 };
       const figures = patterns.map((pattern, p) => ({
         ...figuresOf(patternDisplayName(pattern), results[p], labels),
         source: doc.text.slice(pattern.span.start, pattern.span.end),
@@ -204,11 +227,63 @@ export class DataEvaluations {
         reused,
         misclassified: { raw: wrongRaw.slice(0, MAX_MISCLASSIFIED), calibrated: wrongCalibrated.slice(0, MAX_MISCLASSIFIED) },
         misclassifiedCount: { raw: wrongRaw.length, calibrated: wrongCalibrated.length },
+        calibration,
+        supportSize,
       };
     } finally {
       for (const computation of needed) computation.listeners.delete(report);
       this.trim();
     }
+  }
+
+  /**
+   * Each pattern's rows calibrated by the support prior, as `cloze eval --calibration support`
+   * computes it: the mean P over the rows it scored and the file's own examples (labels ignored).
+   * The examples are a few inputs, scored again for every version; the rows are the remembered ones.
+   */
+  private async supportCalibrated(
+    request: DataEvaluationRequest,
+    job: object,
+    patterns: readonly Pattern[],
+    scored: readonly PatternRows[],
+    labels: readonly string[],
+  ): Promise<{ results: PatternRows[]; supportSize: number }> {
+    const { doc, tokenizer } = request;
+    const scorer = request.scorerFor(`support:${hash(JSON.stringify([request.modelKey, request.files]))}`);
+    const guarded: Scorer = (inputs, wordIds, topK) => {
+      if (this.cancelledJobs.has(job)) throw new CancelledError('The evaluation lens no longer needs this evaluation.');
+      return scorer(inputs, wordIds, topK);
+    };
+    const complete = (d: Record<string, number> | undefined): d is Record<string, number> =>
+      d !== undefined && labels.every((label) => d[label] !== undefined);
+    const results: PatternRows[] = [];
+    for (const [p, pattern] of patterns.entries()) {
+      const own =
+        doc.examples.length === 0
+          ? []
+          : (await computePreview({ ...doc, patterns: [pattern] }, tokenizer, guarded, { topK: 1, calibrate: false })).examples.map(
+              (example) => example.results[0]?.labels,
+            );
+      const support = [...scored[p].raw, ...own].filter(complete).map((d) => labels.map((label) => d[label]));
+      const prior = support.length > 0 ? supportPrior(support) : labels.map(() => 1 / labels.length);
+      results.push({
+        gold: scored[p].gold,
+        raw: scored[p].raw,
+        calibrated: scored[p].raw.map((d) =>
+          complete(d)
+            ? toRecord(
+                labels,
+                calibrate(
+                  labels.map((label) => d[label]),
+                  prior,
+                ),
+              )
+            : {},
+        ),
+      });
+    }
+    // As `cloze eval` counts it: every row evaluated and every example, scored or not.
+    return { results, supportSize: (scored[0]?.gold.length ?? 0) + doc.examples.length };
   }
 
   /** The job is superseded: computations no other job needs stop at their next chunk. */
