@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from '../../server/src/language/parse';
 import { renderPattern, segments } from '../../server/src/language/render';
+import { renderTruncated } from '../../server/src/language/truncate';
 import { validateStructure } from '../../server/src/language/validate';
 import { validateWithTokenizer } from '../../server/src/language/validateTokens';
 import { verbalizerOf, verbalizerSettings } from '../../server/src/language/options';
@@ -283,4 +284,24 @@ test('the outline names named verbalizers and shows their options and quoted wor
       ['verbalizer pet', '1 labels · aggregate=mean-logit', ['" b", "c"']],
     ],
   );
+});
+
+test('a shorten= field cut to nothing: it is empty and the check says input-too-long (transformers.js cannot decode no tokens)', async () => {
+  const tokenizer = await loadTokenizer('tiny-random-bert-uncased');
+  const long = Array.from({ length: 600 }, () => 'word').join(' ');
+  const doc = parse(
+    `pattern p shorten=question: Q: {question} A: {answer} It was [MASK].\nverbalizer:\n  a: good\nexample a:\n  question: Who won?\n  answer: ${long}\n`,
+  );
+  const diagnostics = validateWithTokenizer(doc, tokenizer);
+  assert.deepEqual(
+    diagnostics.map((d) => d.code),
+    ['input-too-long'],
+  );
+  const fields = new Map([
+    ['question', 'Who won?'],
+    ['answer', long],
+  ]);
+  const { input, truncatedFields } = renderTruncated(doc.patterns[0], fields, tokenizer);
+  assert.equal(truncatedFields, true);
+  assert.ok(input.startsWith('Q:  A: word'), input.slice(0, 40));
 });

@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isModelPath } from '../model/resolve';
+import { logStrayRejections } from '../model/strayRejections';
 import { runCheck, type CheckOptions } from './check';
 import { runEval, type EvalCommandOptions } from './eval';
 import { runExport, type ExportCommandOptions } from './export';
@@ -268,4 +269,5 @@ async function main(): Promise<void> {
   }
 }
 
+logStrayRejections((line) => process.stderr.write(`cloze: ${line}\n`));
 void main();

@@ -112,7 +112,8 @@ export function renderTruncated(
   shortenable.forEach(({ index, pieces }, i) => {
     if (cuts[i] === 0) return;
     const kept = truncation.strategy === 'head' ? pieces.slice(cuts[i]) : pieces.slice(0, pieces.length - cuts[i]);
-    cut.set(index, tokenizer.decode(kept.map((piece) => piece.id)));
+    // Cut whole: the field is empty, and what is still too long is the mask window's to cut.
+    cut.set(index, kept.length === 0 ? '' : tokenizer.decode(kept.map((piece) => piece.id)));
   });
   return { input: renderPattern(pattern, fields, tokenizer.special, cut), truncatedFields: cut.size > 0 };
 }

@@ -1,4 +1,5 @@
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
+import { logStrayRejections } from '../model/strayRejections';
 import { ClozeServer } from './server';
 
 /**
@@ -9,6 +10,8 @@ import { ClozeServer } from './server';
  */
 console.log = console.error;
 console.info = console.error;
+
+logStrayRejections((line) => console.error(`[cloze] ${line}`));
 
 const connection = createConnection(ProposedFeatures.all);
 new ClozeServer(connection).listen();

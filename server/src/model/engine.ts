@@ -11,7 +11,7 @@ import { maskNotFound, maskScoresFromLogits, maskScoresFromStats } from './maskD
 import { type Precision, previewGraph, type PreviewGraph } from './maskOnlyGraph';
 import { MaskStats, RANK_CELLS, type RowStats, type StatisticsHead } from './maskStats';
 import { externalDataProblem } from './externalData';
-import { modelFolderProblem } from './modelFiles';
+import { MODEL_JSON_FILES, modelFileKindProblem, modelFolderProblem } from './modelFiles';
 import { locationKey, type ModelLocation } from './resolve';
 import { withModelEnv } from './transformers';
 import { modelsFolderHint, useFullPrecision, useQuantized, type UserInterface } from './wording';
@@ -190,6 +190,9 @@ export class MaskedLmEngine {
     let prepared: PreviewGraph;
     let rowWidth: number | undefined;
     try {
+      // A folder, device or pipe where a file should be is refused before anything opens it (modelFiles.ts).
+      const kind = location.source === 'remote' ? undefined : modelFileKindProblem(folder, MODEL_JSON_FILES);
+      if (kind) throw new Error(kind);
       ({ tokenizer, config } = await withModelEnv(location, cacheDir, async (module) => {
         const loadedTokenizer = await module.AutoTokenizer.from_pretrained(location.name);
         const loadedConfig = (await module.AutoConfig.from_pretrained(location.name)) as unknown as Record<string, unknown>;
@@ -200,6 +203,9 @@ export class MaskedLmEngine {
         }
         return { tokenizer: loadedTokenizer, config: loadedConfig };
       }));
+      // The ONNX file has no size bound (readFile refuses what it cannot hold), only its kind.
+      const onnxKind = modelFileKindProblem(folder, [file], Number.POSITIVE_INFINITY);
+      if (onnxKind) throw new Error(onnxKind);
       const bytes = await fs.promises.readFile(path.join(folder, file));
       const external = externalDataProblem(bytes, path.join(folder, file), folder);
       if (external) throw new Error(`${file} cannot be used: ${external}`);
@@ -667,7 +673,7 @@ function describeEngineLoadError(location: LoadableModel, file: string, quantize
     const local = location.notInModelsDir ? ` It is not in the models folder either: ${location.notInModelsDir}.` : '';
     return `${location.id} could not be downloaded for scoring (${file}: ${detail}).${local} Check the id and the network, or put the model in the models folder (${modelsFolderHint(ui)}).`;
   }
-  const problem = modelFolderProblem(folder);
+  const problem = modelFolderProblem(folder, MODEL_JSON_FILES, ['tokenizer.json', 'config.json']);
   if (problem)
     return `${location.id} could not be loaded for scoring: ${problem}. A model folder needs config.json, tokenizer.json and ${file} as exported for transformers.js.`;
   return `${location.id} could not be loaded for scoring from ${folder} (${file}): ${detail}. A model folder needs config.json, tokenizer.json and ${file} as exported for transformers.js. ${other}`;

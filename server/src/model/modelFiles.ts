@@ -1,6 +1,40 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/** The JSON files transformers.js reads from a model folder. */
+export const MODEL_JSON_FILES = ['tokenizer.json', 'tokenizer_config.json', 'config.json'] as const;
+
+/** Larger than any tokenizer or config file (XLM-R's tokenizer.json is 17 MB); read whole, so bounded. */
+const MAX_JSON_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Files of a local model folder that must not be opened at all, checked before
+ * transformers.js reads them: it reads whatever a name points to, whole, and
+ * leaves a failed read as a promise nobody handles. A folder named
+ * `tokenizer.json` ended the language server; a link to `/dev/zero` grew it
+ * without end; a named pipe blocked every later model load. Existence only
+ * costs a `stat`, so this runs on every load; the files' contents are
+ * `modelFolderProblem`'s, after a failure. Absent files are left to the loader.
+ */
+export function modelFileKindProblem(folder: string, files: readonly string[], maxBytes: number = MAX_JSON_BYTES): string | undefined {
+  for (const name of files) {
+    const file = path.join(folder, name);
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(file, { throwIfNoEntry: false });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return code === 'ELOOP' ? `${file} cannot be read: its symbolic links form a loop` : `${file} cannot be read (${code ?? String(error)})`;
+    }
+    if (!stat) continue;
+    if (stat.isDirectory()) return `${file} is a folder, not a file`;
+    if (!stat.isFile()) return `${file} is not a regular file (a device, pipe or socket)`;
+    if (stat.size > maxBytes)
+      return `${file} is ${(stat.size / 1024 / 1024).toFixed(0)} MB, more than a model's ${name} can be (${maxBytes / 1024 / 1024} MB)`;
+  }
+  return undefined;
+}
+
 /**
  * What is wrong with the JSON files of a local model folder, in words that
  * name the file. Asked only after transformers.js has failed to load the
@@ -11,8 +45,12 @@ import * as path from 'node:path';
  */
 export function modelFolderProblem(
   folder: string,
-  files: readonly string[] = ['tokenizer.json', 'tokenizer_config.json', 'config.json'],
+  files: readonly string[] = MODEL_JSON_FILES,
+  /** Files whose absence is the problem: the tokenizer checks without a config.json, scoring needs one. */
+  required: readonly string[] = ['tokenizer.json'],
 ): string | undefined {
+  const kind = modelFileKindProblem(folder, files);
+  if (kind) return kind;
   for (const name of files) {
     const file = path.join(folder, name);
     let text: string;
@@ -21,7 +59,7 @@ export function modelFolderProblem(
       text = fs.readFileSync(file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        if (name === 'tokenizer.json') return `${folder} has no tokenizer.json`;
+        if (required.includes(name)) return `${folder} has no ${name}`;
         continue;
       }
       return `${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
@@ -30,6 +68,10 @@ export function modelFolderProblem(
     try {
       const value: unknown = JSON.parse(text);
       if (!value || typeof value !== 'object' || Array.isArray(value)) return `${file} is not a JSON object`;
+      // Without it transformers.js fails inside, with a TypeError that names no file.
+      const model = (value as { model?: unknown }).model;
+      if (name === 'tokenizer.json' && (!model || typeof model !== 'object' || Array.isArray(model)))
+        return `${file} has no \`model\` object: it is not a tokenizer file of Hugging Face's tokenizers library`;
     } catch (error) {
       return `${file} is not valid JSON (${(error instanceof Error ? error.message : String(error)).split('\n')[0]}); the file may be cut short`;
     }

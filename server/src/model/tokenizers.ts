@@ -4,7 +4,7 @@ import type { PreTrainedTokenizer } from '@xenova/transformers' with { 'resoluti
 import type { TokenPiece, TokenizerView } from '../language/tokenizer';
 import { locationKey, type ModelLocation } from './resolve';
 import { modelMaxLength } from './maxLength';
-import { modelFolderProblem } from './modelFiles';
+import { MODEL_JSON_FILES, modelFileKindProblem, modelFolderProblem } from './modelFiles';
 import { withModelEnv } from './transformers';
 import { modelsFolderHint, type UserInterface } from './wording';
 
@@ -127,6 +127,9 @@ async function loadTokenizer(
   userInterface: UserInterface,
 ): Promise<TokenizerResult> {
   try {
+    // A folder, device or pipe where a file should be is refused before anything opens it (modelFiles.ts).
+    const kind = location.source === 'remote' ? undefined : modelFileKindProblem(locationKey(location), MODEL_JSON_FILES);
+    if (kind) throw new Error(kind);
     const { tokenizer, config } = await withModelEnv(location, cacheDir, async (module) => {
       const loaded = await module.AutoTokenizer.from_pretrained(location.name);
       // config.json gives the position table; a folder without one still checks, against the tokenizer's limit.
@@ -315,6 +318,8 @@ class TransformersTokenizerView implements TokenizerView {
   }
 
   decode(ids: readonly number[]): string {
+    // transformers.js throws on an empty list; a field cut to nothing by `shorten=` is the empty text.
+    if (ids.length === 0) return '';
     return this.tokenizer.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
   }
 }

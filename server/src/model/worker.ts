@@ -7,6 +7,7 @@ import { MaskedLmEngine, type EngineCounters, type EngineOptions } from './engin
 import { engineKey, type EngineStats, type ModelRequest, type WorkerRequest, type WorkerResponse, type WorkerStats } from './messages';
 import { checkModelOutput } from './outputCheck';
 import { locationKey } from './resolve';
+import { logStrayRejections } from './strayRejections';
 
 /**
  * The inference process: the one process that owns the models, started by
@@ -26,6 +27,7 @@ import { locationKey } from './resolve';
 
 const send = process.send?.bind(process);
 if (!send) throw new Error('worker.js is the inference process; the language server starts it with child_process.fork().');
+logStrayRejections((line) => console.error(`[inference] ${line}`));
 
 /** Batch size and cache limits chosen by the host (benchmarks tune them), as JSON in argv[2]. */
 const engineOptions = parseOptions(process.argv[2]);
