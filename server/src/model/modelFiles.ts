@@ -24,7 +24,9 @@ export function modelFileKindProblem(folder: string, files: readonly string[], m
       stat = fs.statSync(file, { throwIfNoEntry: false });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      return code === 'ELOOP' ? `${file} cannot be read: its symbolic links form a loop` : `${file} cannot be read (${code ?? String(error)})`;
+      return code === 'ELOOP'
+        ? `${file} cannot be read: its symbolic links form a loop`
+        : `${file} cannot be read (${code ?? String(error)})`;
     }
     if (!stat) continue;
     if (stat.isDirectory()) return `${file} is a folder, not a file`;
