@@ -83,6 +83,7 @@ import { ModelStates } from './modelState';
 import { offsetInDocument, recentTree } from './recentTree';
 import { TrustNotification, untrustedDiagnostic } from './trust';
 import { ValidationScheduler } from './validation';
+import { customUri, documentUri, isPosition, isRange } from './checkedParams';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager, type PreviewRequest } from './previews';
 
@@ -211,7 +212,7 @@ export class ClozeServer {
     connection.onDidChangeConfiguration((change) => {
       this.settings.clear();
       // A push that carries settings (Neovim, eglot) is kept; one without (VS Code's signal to pull) changes nothing.
-      const pushed = findClozeSettings(change.settings);
+      const pushed = findClozeSettings((change as { settings?: unknown } | null)?.settings);
       if (pushed) this.initialSettings = mergeRawSettings(this.initialSettings, pushed);
       for (const document of this.documents.all()) this.scheduler.now(document.uri);
       // Preview settings (model, calibration, top-k) change what every lens says.
@@ -227,29 +228,47 @@ export class ClozeServer {
       this.inference?.previews.focus(change.document.uri);
       this.scheduler.changed(change.document.uri);
     });
-    connection.onNotification(TrustNotification, (params: { trusted?: unknown }) => {
-      this.trusted = params.trusted === true;
+    connection.onNotification(TrustNotification, (params: { trusted?: unknown } | null) => {
+      // Only a yes or a no changes trust: a malformed notification (`{}`, null) is not a "no".
+      if (typeof params?.trusted !== 'boolean') return;
+      this.trusted = params.trusted;
       for (const document of this.documents.all()) this.scheduler.now(document.uri);
       if (this.canRefreshLenses) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
     });
     this.documents.onDidClose((event) => this.closed(event.document.uri));
-    connection.onHover((params) => this.safely(() => this.hover(params.textDocument.uri, params.position), null));
-    connection.onCompletion((params) =>
-      this.safely(
-        async () =>
-          (await this.completeLabelWords(params.textDocument.uri, params.position)) ??
-          this.complete(params.textDocument.uri, params.position),
-        [],
-      ),
+    // A request whose document or position is malformed gets the empty answer (checkedParams.ts), not a logged stack trace.
+    connection.onHover((params) =>
+      this.safely(() => {
+        const uri = documentUri(params);
+        return uri && isPosition(params.position) ? this.hover(uri, params.position) : null;
+      }, null),
     );
-    connection.onCodeAction((params) => this.safely(() => this.codeActions(params.textDocument.uri, params.range), []));
+    connection.onCompletion((params) =>
+      this.safely(async () => {
+        const uri = documentUri(params);
+        if (!uri || !isPosition(params.position)) return [];
+        return (await this.completeLabelWords(uri, params.position)) ?? this.complete(uri, params.position);
+      }, []),
+    );
+    connection.onCodeAction((params) =>
+      this.safely(() => {
+        const uri = documentUri(params);
+        return uri && isRange(params.range) ? this.codeActions(uri, params.range) : [];
+      }, []),
+    );
     connection.onDocumentSymbol((params) =>
       this.safely(() => {
-        const doc = this.parsedDocument(params.textDocument.uri);
+        const uri = documentUri(params);
+        const doc = uri ? this.parsedDocument(uri) : undefined;
         return doc ? documentSymbols(doc).map((symbol) => toDocumentSymbol(doc, symbol)) : [];
       }, []),
     );
-    connection.onCodeLens((params) => this.safely(() => this.codeLenses(params.textDocument.uri), []));
+    connection.onCodeLens((params) =>
+      this.safely(() => {
+        const uri = documentUri(params);
+        return uri ? this.codeLenses(uri) : [];
+      }, []),
+    );
     connection.onCodeLensResolve((lens) => this.safely(() => this.resolveLens(lens), lens));
     connection.onRequest(StatsRequest, () =>
       this.safely(
@@ -264,14 +283,38 @@ export class ClozeServer {
     connection.onNotification(CancelDownloadNotification, (params: { id?: unknown }) => {
       if (typeof params?.id === 'string') this.downloadCancels.get(params.id)?.();
     });
-    connection.onRequest(PreviewDataRequest, (params: PreviewDataParams) => this.safely(() => this.previewData(params.uri), null));
-    connection.onRequest(AvailableModelsRequest, (params: AvailableModelsParams) =>
-      this.safely(() => this.availableModels(params.uri), null),
+    connection.onRequest(PreviewDataRequest, (params: PreviewDataParams | null) =>
+      this.safely(() => {
+        const uri = customUri(params);
+        return uri ? this.previewData(uri) : null;
+      }, null),
     );
-    connection.onRequest(EvaluateRequest, (params: EvaluateParams, token: CancellationToken) =>
-      this.safely(() => this.evaluate(params, token), { ok: false, reason: 'the evaluation failed; see the Cloze log' } as EvaluateResult),
+    connection.onRequest(AvailableModelsRequest, (params: AvailableModelsParams | null) =>
+      this.safely(() => {
+        const uri = customUri(params);
+        return uri ? this.availableModels(uri) : null;
+      }, null),
     );
-    connection.onRequest(DataEvaluationRequest, (params: DataEvaluationParams) => this.safely(() => this.dataEvaluation(params.uri), null));
+    connection.onRequest(EvaluateRequest, (params: EvaluateParams | null, token: CancellationToken) =>
+      this.safely(
+        () => {
+          const uri = customUri(params);
+          if (!uri || !params) return { ok: false, reason: 'the request names no document (`uri`)' } as EvaluateResult;
+          const limit: unknown = params.limit ?? undefined;
+          // As `cloze eval --limit`: a whole number of rows, at least 1 (a negative one cut rows from the end).
+          if (limit !== undefined && !(typeof limit === 'number' && Number.isSafeInteger(limit) && limit >= 1))
+            return { ok: false, reason: '`limit` must be a whole number of rows, 1 or more' } as EvaluateResult;
+          return this.evaluate({ uri, ...(limit !== undefined ? { limit } : {}) }, token);
+        },
+        { ok: false, reason: 'the evaluation failed; see the Cloze log' } as EvaluateResult,
+      ),
+    );
+    connection.onRequest(DataEvaluationRequest, (params: DataEvaluationParams | null) =>
+      this.safely(() => {
+        const uri = customUri(params);
+        return uri ? this.dataEvaluation(uri) : null;
+      }, null),
+    );
     connection.onShutdown(async () => {
       this.downloads.dispose();
       this.inference?.previews.dispose();
@@ -1152,6 +1195,7 @@ export class ClozeServer {
   /** The evaluation lens's figures for the panel (`cloze/dataEvaluation`); starts them as the lenses would. */
   private async dataEvaluation(uri: string): Promise<DataEvaluationData> {
     const version = this.documents.get(uri)?.version ?? 0;
+    if (!this.documents.get(uri)) return { uri, version, calibrate: false, files: [], reason: 'the document is not open' };
     const request = await this.previewRequest(uri);
     if (!request) return { uri, version, calibrate: false, files: [], reason: 'previews are off, or the workspace is not trusted' };
     const base = { uri, version: request.version, calibrate: request.settings.preview.calibrate };

@@ -1,0 +1,31 @@
+import type { Position, Range } from 'vscode-languageserver';
+
+/**
+ * The parts of a request's params the server reads, checked: a client (or a
+ * plugin speaking for one) can send `null`, leave out `textDocument`, or give a
+ * number for a uri. Such a request gets the empty answer; without these checks
+ * each one put a TypeError's stack trace in the log.
+ */
+
+/** `params.textDocument.uri` of a standard request, if it is a string. */
+export function documentUri(params: unknown): string | undefined {
+  const uri = (params as { textDocument?: { uri?: unknown } } | null | undefined)?.textDocument?.uri;
+  return typeof uri === 'string' ? uri : undefined;
+}
+
+/** `params.uri` of a `cloze/*` request, if it is a string. */
+export function customUri(params: unknown): string | undefined {
+  const uri = (params as { uri?: unknown } | null | undefined)?.uri;
+  return typeof uri === 'string' ? uri : undefined;
+}
+
+/** A position with whole-number line and character (positions past the text are the handlers' to clamp). */
+export function isPosition(value: unknown): value is Position {
+  const position = value as { line?: unknown; character?: unknown } | null | undefined;
+  return Number.isInteger(position?.line) && Number.isInteger(position?.character);
+}
+
+export function isRange(value: unknown): value is Range {
+  const range = value as { start?: unknown; end?: unknown } | null | undefined;
+  return isPosition(range?.start) && isPosition(range?.end);
+}

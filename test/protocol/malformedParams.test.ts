@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import type { DataEvaluationData, EvaluateResult } from '../../server/src/protocol/messages';
+import { startServer, type TestClient } from '../support/lsp';
+import { modelsDir, sst2Lines } from '../support/paths';
+
+/**
+ * Requests with malformed params, as a buggy client or plugin sends them: no
+ * `textDocument`, a number for a uri, `null` params, a `limit` that is not a
+ * count. Each gets an empty or explained answer; none puts a stack trace in
+ * the log, changes trust, or evaluates rows it was not asked for.
+ */
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-malformed-'));
+const file = path.join(dir, 'eval.cloze');
+const text = [
+  'model: tiny-random-bert-uncased',
+  'pattern: {sentence} It was [MASK].',
+  'verbalizer:',
+  '  positive: great',
+  '  negative: terrible',
+  'data: dev.jsonl',
+  'example positive: fine',
+  '',
+].join('\n');
+
+describe('malformed request params', () => {
+  let client: TestClient;
+  let uri: string;
+  const logs: string[] = [];
+
+  before(async () => {
+    fs.writeFileSync(path.join(dir, 'dev.jsonl'), `${sst2Lines(0, 12).join('\n')}\n`);
+    fs.writeFileSync(file, text);
+    client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    client.connection.onNotification('window/logMessage', (params: { message: string }) => logs.push(params.message));
+    uri = pathToFileURL(file).href;
+    await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
+    await client.diagnostics(uri);
+  });
+  after(async () => {
+    await client?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('standard requests without a document or position get the empty answer, and no stack trace is logged', async () => {
+    const send = (method: string, params: unknown): Promise<unknown> => client.connection.sendRequest(method, params);
+    assert.equal(await send('textDocument/hover', {}), null);
+    assert.equal(await send('textDocument/hover', { textDocument: { uri: 7 }, position: { line: 0, character: 0 } }), null);
+    assert.equal(await send('textDocument/hover', { textDocument: { uri } }), null);
+    assert.deepEqual(await send('textDocument/completion', { textDocument: { uri } }), []);
+    assert.deepEqual(await send('textDocument/codeAction', { textDocument: { uri }, range: null, context: { diagnostics: [] } }), []);
+    assert.deepEqual(await send('textDocument/codeLens', {}), []);
+    assert.deepEqual(await send('textDocument/documentSymbol', { textDocument: null }), []);
+    for (const method of ['cloze/previewData', 'cloze/availableModels', 'cloze/dataEvaluation'])
+      assert.equal(await send(method, null), null);
+    const evaluate = (await send('cloze/evaluate', null)) as EvaluateResult;
+    assert.equal(evaluate.ok, false);
+    await client.connection.sendNotification('workspace/didChangeConfiguration', null);
+    // Still answering: a real hover on the pattern's mask.
+    const hover = (await send('textDocument/hover', { textDocument: { uri }, position: { line: 1, character: 29 } })) as {
+      contents: { value: string };
+    } | null;
+    assert.match(hover?.contents.value ?? '', /\[MASK\]/);
+    assert.deepEqual(
+      logs.filter((line) => /Request failed|handler failed|\n\s+at /.test(line)),
+      [],
+    );
+  });
+
+  test('cloze/trust without a yes or no changes nothing', async () => {
+    await client.connection.sendNotification('cloze/trust', {});
+    await client.connection.sendNotification('cloze/trust', null);
+    const data = (await client.connection.sendRequest('cloze/previewData', { uri })) as { ok: boolean } | null;
+    assert.ok(data, 'the workspace became untrusted');
+  });
+
+  test('cloze/evaluate: a limit that is not a count of 1 or more is refused, not taken from the end or as 0 rows', async () => {
+    for (const limit of [-5, 0, 0.5, 'abc']) {
+      const result = (await client.connection.sendRequest('cloze/evaluate', { uri, limit })) as EvaluateResult;
+      assert.equal(result.ok, false, `limit ${String(limit)}: ${JSON.stringify(result).slice(0, 200)}`);
+      assert.match(result.ok ? '' : result.reason, /`limit` must be a whole number of rows, 1 or more/);
+    }
+    const five = (await client.connection.sendRequest('cloze/evaluate', { uri, limit: 5 })) as EvaluateResult;
+    assert.ok(five.ok, JSON.stringify(five).slice(0, 300));
+    assert.equal(five.evaluation.evaluated, 5);
+  });
+
+  test('cloze/dataEvaluation of a document that is not open says so', async () => {
+    const data = (await client.connection.sendRequest('cloze/dataEvaluation', { uri: `${uri}.not-open` })) as DataEvaluationData;
+    assert.equal(data.reason, 'the document is not open');
+  });
+});
