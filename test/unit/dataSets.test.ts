@@ -179,6 +179,24 @@ describe('reading data files', () => {
     assert.equal(data.limited, undefined);
   });
 
+  test('a link loop is said to be one, a line that is not an object says what a row is, a value nested too deep is refused in words', async () => {
+    fs.symlinkSync(path.join(dir, 'loop-b.jsonl'), path.join(dir, 'loop-a.jsonl'));
+    fs.symlinkSync(path.join(dir, 'loop-a.jsonl'), path.join(dir, 'loop-b.jsonl'));
+    fs.writeFileSync(path.join(dir, 'array.jsonl'), '[1, 2]\n');
+    fs.writeFileSync(path.join(dir, 'deep.jsonl'), `{"review": ${'['.repeat(100_000)}${']'.repeat(100_000)}, "label": "positive"}\n`);
+    const text = [...header, 'data: loop-a.jsonl', 'data: array.jsonl', 'data: deep.jsonl', ''].join('\n');
+    const doc = parse(text);
+    const diagnostics = await serviceFor('tiny-random-bert-cased').checkStructure(doc, path.join(dir, 'doc.cloze'), {
+      maxRows: 20,
+      maxBytes: 1 << 30,
+    });
+    const messages = diagnostics.filter((d) => d.code === 'data-unreadable').map((d) => d.message);
+    assert.equal(messages.length, 3, messages.join('\n'));
+    assert.match(messages[0], /loop-a\.jsonl: its symbolic links form a loop\.$/);
+    assert.match(messages[1], /array\.jsonl line 1 is not a JSON object: each line is one row, an object of its fields and its `label`\.$/);
+    assert.match(messages[2], /deep\.jsonl line 1: the value of `review` is nested too deeply to be a field\.$/);
+  });
+
   test('the service reports a limit as a data-too-large warning on the `data:` path, and a device as data-unreadable', async () => {
     jsonl('many.jsonl', 50);
     const text = [...header, 'data: many.jsonl', 'data: pipe.jsonl', 'data: zero.jsonl', ''].join('\n');

@@ -210,14 +210,26 @@ async function fromJsonLines(chunks: AsyncIterable<string>, file: string, maxRow
       return { ok: false, reason: `${path.basename(file)} line ${lineNumber} is not valid JSON.` };
     }
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
-      return { ok: false, reason: `${path.basename(file)} line ${lineNumber} is not a JSON object with the fields and \`label\`.` };
+      return {
+        ok: false,
+        reason: `${path.basename(file)} line ${lineNumber} is not a JSON object: each line is one row, an object of its fields and its \`label\`.`,
+      };
     }
     const row: Record<string, string> = {};
     for (const [key, field] of Object.entries(value)) {
       columns.add(key);
       // null is no value: the row lacks the field (it must not be scored as the text "null").
       if (field === null) continue;
-      row[key] = typeof field === 'string' ? field : JSON.stringify(field);
+      if (typeof field === 'string') {
+        row[key] = field;
+        continue;
+      }
+      try {
+        row[key] = JSON.stringify(field);
+      } catch {
+        // JSON.stringify recurses: a value nested thousands deep overflows the stack JSON.parse did not.
+        return { ok: false, reason: `${path.basename(file)} line ${lineNumber}: the value of \`${key}\` is nested too deeply to be a field.` };
+      }
     }
     rows.push(row);
     rowLines.push(lineNumber);
@@ -407,9 +419,14 @@ export class DataSetSummaries {
     let stat: fs.Stats;
     try {
       stat = await fs.promises.stat(file);
-    } catch {
+    } catch (error) {
       const problem = pathProblem(file);
       if (problem) return { ok: false, reason: `Cannot read ${file.replace(/\0/g, '\\0')}: ${problem}` };
+      const code = (error as NodeJS.ErrnoException).code;
+      // Only a missing file is "does not exist": a link loop or a folder without access is something else to fix.
+      if (code === 'ELOOP') return { ok: false, reason: `Cannot read ${file}: its symbolic links form a loop.` };
+      if (code === 'EACCES' || code === 'EPERM') return { ok: false, reason: `Cannot read ${file}: permission denied.` };
+      if (code === 'ENOTDIR') return { ok: false, reason: `Cannot read ${file}: a folder on its path is a file.` };
       return { ok: false, reason: `Cannot read ${file}: the file does not exist. The path is relative to the .cloze file.` };
     }
     const key = JSON.stringify([stat.mtimeMs, stat.size, stat.ino, limits.maxRows, limits.maxBytes]);
