@@ -228,7 +228,10 @@ async function fromJsonLines(chunks: AsyncIterable<string>, file: string, maxRow
         row[key] = JSON.stringify(field);
       } catch {
         // JSON.stringify recurses: a value nested thousands deep overflows the stack JSON.parse did not.
-        return { ok: false, reason: `${path.basename(file)} line ${lineNumber}: the value of \`${key}\` is nested too deeply to be a field.` };
+        return {
+          ok: false,
+          reason: `${path.basename(file)} line ${lineNumber}: the value of \`${key}\` is nested too deeply to be a field.`,
+        };
       }
     }
     rows.push(row);
