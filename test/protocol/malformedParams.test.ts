@@ -12,7 +12,8 @@ import { modelsDir, sst2Lines } from '../support/paths';
  * Requests with malformed params, as a buggy client or plugin sends them: no
  * `textDocument`, a number for a uri, `null` params, a `limit` that is not a
  * count. Each gets an empty or explained answer; none puts a stack trace in
- * the log, changes trust, or evaluates rows it was not asked for.
+ * the log, changes trust, or evaluates rows it was not asked for. And a
+ * hostile file's thousands of problems reach the editor capped.
  */
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-malformed-'));
@@ -93,5 +94,22 @@ describe('malformed request params', () => {
   test('cloze/dataEvaluation of a document that is not open says so', async () => {
     const data = (await client.connection.sendRequest('cloze/dataEvaluation', { uri: `${uri}.not-open` })) as DataEvaluationData;
     assert.equal(data.reason, 'the document is not open');
+  });
+
+  test('past 1,000 problems the editor gets the errors first and a note of how many are not shown', async () => {
+    const hostile = pathToFileURL(path.join(dir, 'braces.cloze')).href;
+    const braces = `pattern: ${'{'.repeat(1500)} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\n`;
+    await client.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: hostile, languageId: 'cloze', version: 1, text: braces },
+    });
+    const published = await client.diagnostics(hostile, (d) => d.length > 1000);
+    assert.equal(published.length, 1001);
+    assert.ok(
+      published.slice(0, 1000).every((d) => d.severity === 1),
+      'errors first',
+    );
+    const note = published[1000];
+    assert.equal(note.severity, 3);
+    assert.match(note.message, /^Only 1,000 of the file's 1,50\d problems are shown, errors first; `cloze check` lists them all\.$/);
   });
 });

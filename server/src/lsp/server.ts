@@ -6,12 +6,14 @@ import {
   type CancellationToken,
   type CodeLens,
   DidChangeConfigurationNotification,
+  DiagnosticSeverity,
   TextDocuments,
   TextDocumentSyncKind,
   type CodeAction,
   type CompletionItem,
   type CompletionList,
   type Connection,
+  type Diagnostic as LspDiagnostic,
   type Hover,
   type InitializeParams,
   type InitializeResult,
@@ -558,7 +560,7 @@ export class ClozeServer {
   private publish(uri: string, version: number, doc: ClozeDocument, diagnostics: readonly Diagnostic[]): void {
     const all = [...diagnostics, ...this.modelProblemDiagnostics(uri, doc, diagnostics)];
     this.lastDiagnostics.set(uri, { version, diagnostics: all });
-    void this.connection.sendDiagnostics({ uri, version, diagnostics: all.map((d) => toLspDiagnostic(doc, d, uri)) });
+    void this.connection.sendDiagnostics({ uri, version, diagnostics: publishedDiagnostics(doc, all, uri) });
   }
 
   /**
@@ -1238,6 +1240,33 @@ export class ClozeServer {
       return fallback;
     }
   }
+}
+
+/** More than an editor lists usefully; one hostile line (200,000 `{`) gave 400,001 and froze the Problems view. */
+export const MAX_PUBLISHED_DIAGNOSTICS = 1000;
+
+/**
+ * The diagnostics sent to the editor: all of them, or past the cap the errors first (then warnings,
+ * then hints, each in document order) and a note on the first line saying how many are not shown.
+ */
+export function publishedDiagnostics(doc: ClozeDocument, all: readonly Diagnostic[], uri: string): LspDiagnostic[] {
+  if (all.length <= MAX_PUBLISHED_DIAGNOSTICS) return all.map((d) => toLspDiagnostic(doc, d, uri));
+  const rank = { error: 0, warning: 1, information: 2, hint: 3 } as const;
+  const shown = all
+    .map((diagnostic, index) => ({ diagnostic, index }))
+    .sort((a, b) => rank[a.diagnostic.severity] - rank[b.diagnostic.severity] || a.index - b.index)
+    .slice(0, MAX_PUBLISHED_DIAGNOSTICS)
+    .map(({ diagnostic }) => toLspDiagnostic(doc, diagnostic, uri));
+  const count = (n: number): string => n.toLocaleString('en-US');
+  return [
+    ...shown,
+    {
+      range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+      severity: DiagnosticSeverity.Information,
+      source: 'cloze',
+      message: `Only ${count(MAX_PUBLISHED_DIAGNOSTICS)} of the file's ${count(all.length)} problems are shown, errors first; \`cloze check\` lists them all.`,
+    },
+  ];
 }
 
 /** The model choice of an untrusted workspace: nothing is resolved, so nothing is read. */
