@@ -141,6 +141,20 @@ describe('panel, evaluation and model state over stdio', () => {
     );
   });
 
+  test('an example of a file where only one pattern can be scored has one lens, not one per pattern', async () => {
+    const mistakes = path.join(path.dirname(sentiment), 'mistakes.cloze');
+    const uri = await open(client, mistakes);
+    await resolvedTitles(client, uri);
+    const lenses = await resolvedTitles(client, uri);
+    const example = fs
+      .readFileSync(mistakes, 'utf8')
+      .split('\n')
+      .findIndex((line) => line.startsWith('example positive:'));
+    const titles = lenses.filter((l) => l.line === example + 1).map((l) => l.title);
+    assert.equal(titles.length, 1, titles.join('\n'));
+    assert.match(titles[0], /bare: /);
+  });
+
   test('no model: the reason once on the first lens (it runs the select-model command), the state is unavailable', async () => {
     const file = path.join(dir, 'nomodel.cloze');
     const text = ['model: no-such-model', 'pattern a: {x} It was [MASK].', 'verbalizer:', '  yes: great', 'example yes: fine', ''].join(

@@ -191,6 +191,8 @@ function exampleLens(example: ExamplePreview, result: PreviewResult, part: numbe
   };
   if (example.results.length === 0) return part === 0 ? lens('no pattern can be previewed', args, numbers) : undefined;
   if (example.results.length === 1) {
+    // The file's other patterns cannot be scored: one lens says it all, the further parts stay empty.
+    if (part > 0) return undefined;
     const only = example.results[0];
     // Not scored (mask cut off, NaN logits): the reason alone, not a verdict or "(unlabelled)".
     if (only.prediction === null) return lens(`$(warning) ${patternText(only)}`, args, numbers);
