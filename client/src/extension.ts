@@ -66,6 +66,8 @@ function createClient(
       trusted: vscode.workspace.isTrusted,
       downloadNotifications: true,
       codicons: true,
+      // completionNotes: "scoring…" and other completion items that insert nothing are shown as notes.
+      completionNotes: true,
     },
     // The server's log (its console and stderr) goes to the "Cloze" output.
     outputChannel: log,

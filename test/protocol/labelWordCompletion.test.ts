@@ -49,7 +49,9 @@ describe('label-word completion over LSP', () => {
   after(async () => Promise.all(clients.map((c) => c.close())));
 
   test('review-bert-small: sentiment words for each label, best first, never waiting for the model', async () => {
-    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    // As the VS Code extension: it shows the "scoring…" note without inserting it.
+    const settings = { modelsDir: modelsDir(), allowRemoteModels: false };
+    const client = await startServer(settings, {}, { initializationOptions: { settings, completionNotes: true } });
     clients.push(client);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-label-words-'));
     fs.writeFileSync(path.join(dir, 'rows.jsonl'), fs.readFileSync(sst2, 'utf8').split('\n').slice(0, 120).join('\n'));
@@ -97,6 +99,31 @@ describe('label-word completion over LSP', () => {
     assert.ok(
       positiveWords.slice(0, 4).some((w) => ['excellent', 'good', 'wonderful', 'beautiful', 'fun'].includes(w)),
       JSON.stringify(positiveWords),
+    );
+  });
+
+  test('a client that did not ask for notes (Neovim 0.7 inserts them) gets no "scoring…" item, then the words', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    clients.push(client);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-label-words-'));
+    fs.writeFileSync(path.join(dir, 'rows.jsonl'), fs.readFileSync(sst2, 'utf8').split('\n').slice(0, 60).join('\n'));
+    const text = [
+      'model: review-bert-small',
+      'data: rows.jsonl',
+      'pattern: {review} It was [MASK].',
+      'verbalizer:',
+      '  positive: great',
+      '  negative: ',
+      '',
+    ].join('\n');
+    const uri = open(client, dir, 'plain.cloze', text);
+    const first = await completion(client, uri, 5, 12);
+    assert.equal(first.isIncomplete, true);
+    assert.deepEqual(first.items, []);
+    const words = (await ranked(client, uri, 5, 12)).items;
+    assert.ok(
+      words.length >= 3 && words.every((w) => w.textEdit && 'newText' in w.textEdit && w.textEdit.newText !== ''),
+      JSON.stringify(words[0]),
     );
   });
 

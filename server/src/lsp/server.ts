@@ -177,6 +177,12 @@ export class ClozeServer {
   private canRefreshLenses = false;
   /** The VS Code client says it draws `$(codicon)`s in lens titles (initializationOptions.codicons); others get ✓/✗. */
   private codicons = false;
+  /**
+   * The client shows a completion item that inserts nothing ("scoring…") without inserting its label
+   * (initializationOptions.completionNotes, sent by the VS Code extension). Neovim 0.7 takes an empty
+   * `newText` as absent and wrote "scoring…" into the file; other clients get no such items.
+   */
+  private completionNotes = false;
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   /** Created with the inference process, on the first completion at a verbalizer entry. */
@@ -381,6 +387,7 @@ export class ClozeServer {
     this.wantsDownloadNotifications =
       (params.initializationOptions as { downloadNotifications?: unknown } | null | undefined)?.downloadNotifications === true;
     this.codicons = (params.initializationOptions as Record<string, unknown> | undefined)?.['codicons'] === true;
+    this.completionNotes = (params.initializationOptions as Record<string, unknown> | undefined)?.['completionNotes'] === true;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
     this.workspaceRoot = folder ? uriToPath(folder) : undefined;
     return {
@@ -801,14 +808,16 @@ export class ClozeServer {
       quantized: settings.quantized,
       limits: dataLimits(settings),
     });
-    const items = labelWordProposals(site, ranking).map((proposal) => ({
-      label: proposal.label,
-      kind: completionKind(proposal.kind),
-      detail: proposal.detail,
-      ...(proposal.documentation ? { documentation: { kind: 'markdown' as const, value: proposal.documentation } } : {}),
-      ...(proposal.sortText ? { sortText: proposal.sortText } : {}),
-      textEdit: { range: toRange(doc, proposal.replace), newText: proposal.insertText ?? proposal.label },
-    }));
+    const items = labelWordProposals(site, ranking)
+      .filter((proposal) => this.completionNotes || proposal.insertText !== '')
+      .map((proposal) => ({
+        label: proposal.label,
+        kind: completionKind(proposal.kind),
+        detail: proposal.detail,
+        ...(proposal.documentation ? { documentation: { kind: 'markdown' as const, value: proposal.documentation } } : {}),
+        ...(proposal.sortText ? { sortText: proposal.sortText } : {}),
+        textEdit: { range: toRange(doc, proposal.replace), newText: proposal.insertText ?? proposal.label },
+      }));
     return { isIncomplete: ranking.state === 'scoring', items };
   }
 
