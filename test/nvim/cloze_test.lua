@@ -84,6 +84,22 @@ if not lensed then
 end
 say('ok   ' .. #titles(true) .. ' code lenses with probabilities: ' .. table.concat(titles(true), ' | '))
 
+-- No lens is said twice on one line (an example of a file with one scorable pattern once was).
+local seen_titles = {}
+for _, title in ipairs(titles(false)) do
+  if seen_titles[title] then
+    return fail('a lens is shown twice: ' .. title)
+  end
+  seen_titles[title] = true
+end
+say('ok   no lens repeated on its line')
+
+-- The block's on_attach makes completion reachable (<C-x><C-o>).
+if vim.bo[buf].omnifunc ~= 'v:lua.vim.lsp.omnifunc' then
+  return fail('omnifunc is not set to the LSP client: ' .. vim.bo[buf].omnifunc)
+end
+say('ok   omnifunc is vim.lsp.omnifunc')
+
 -- Whatever Neovim told the user (warnings of the LSP client included) is a failure.
 local messages = vim.trim(vim.fn.execute('messages'))
 if messages ~= '' then

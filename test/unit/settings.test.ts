@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultSettings, readSettings, type ClozeSettings } from '../../server/src/protocol/settings';
+import { defaultSettings, findClozeSettings, mergeRawSettings, readSettings, type ClozeSettings } from '../../server/src/protocol/settings';
 import { repoRoot } from '../support/paths';
 
 interface ConfigurationProperty {
@@ -91,4 +91,32 @@ test('readSettings takes a count or size only as a whole number ≥ 1, as the in
     assert.deepEqual(readSettings({ data: { maxRows: bad, maxFileSizeMB: bad } }).data, defaultSettings.data, String(bad));
   }
   assert.deepEqual(readSettings({ data: { maxRows: 2, maxFileSizeMB: 1 } }).data, { maxRows: 2, maxFileSizeMB: 1 });
+});
+
+test('the flat names of the settings table (`preview.calibrate`, `cloze.data.maxRows`) are read as the nested ones', () => {
+  const flat = readSettings({
+    'preview.calibrate': true,
+    'cloze.preview.calibration': 'support',
+    'data.maxRows': 50,
+    'cloze.modelsDir': '/models',
+    preview: { topK: 3 },
+  });
+  assert.equal(flat.preview.calibrate, true);
+  assert.equal(flat.preview.calibration, 'support');
+  assert.equal(flat.preview.topK, 3);
+  assert.equal(flat.data.maxRows, 50);
+  assert.equal(flat.modelsDir, '/models');
+  // A key that is no section's stays unread, and a `__proto__` stays data.
+  const hostile = readSettings(JSON.parse('{"__proto__.polluted": true, "preview.__proto__": {"calibrate": true}}'));
+  assert.equal(hostile.preview.calibrate, false);
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+});
+
+test('a Neovim-style push of flat names merges into what the client sent before', () => {
+  const merged = mergeRawSettings({ modelsDir: '/models', preview: { topK: 4 } }, { 'preview.calibrate': true });
+  const settings = readSettings(merged);
+  assert.equal(settings.modelsDir, '/models');
+  assert.equal(settings.preview.topK, 4);
+  assert.equal(settings.preview.calibrate, true);
+  assert.deepEqual(findClozeSettings({ 'preview.calibrate': true }), { 'preview.calibrate': true });
 });

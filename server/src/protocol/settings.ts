@@ -36,7 +36,7 @@ export const defaultSettings: ClozeSettings = {
 
 /** Merges what the client sent (any shape, possibly partial) over the defaults. */
 export function readSettings(raw: unknown): ClozeSettings {
-  const value = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const value = expandDottedKeys(raw);
   const preview = (value['preview'] && typeof value['preview'] === 'object' ? value['preview'] : {}) as Record<string, unknown>;
   const data = (value['data'] && typeof value['data'] === 'object' ? value['data'] : {}) as Record<string, unknown>;
   // A count or size is a whole number ≥ 1, as package.json's schema says (`integer`, `minimum` 1). VS Code
@@ -91,7 +91,38 @@ export function findClozeSettings(raw: unknown): Record<string, unknown> | undef
   if (!isObject(raw)) return undefined;
   if (isObject(raw['cloze'])) return raw['cloze'];
   if (isObject(raw['settings'])) return findClozeSettings(raw['settings']);
-  return Object.keys(raw).some((key) => settingNames.has(key)) ? raw : undefined;
+  return Object.keys(raw).some((key) => settingNames.has(settingPath(key)[0])) ? raw : undefined;
+}
+
+/** A key as VS Code's settings table names it (`cloze.preview.calibrate`), split: [`preview`, `calibrate`]. */
+function settingPath(key: string): string[] {
+  return key.replace(/^cloze\./, '').split('.');
+}
+
+/**
+ * The settings with VS Code's flat names (`preview.calibrate`, `cloze.data.maxRows`) as the
+ * nested objects the server reads. The README's settings table names them flat, and a Neovim
+ * or Emacs user who wrote them so saw them ignored without a word. Nested keys stay as they
+ * are; a flat key of a section is added into it. Keys are set as own properties, so a
+ * `__proto__` a client sent stays data.
+ */
+export function expandDottedKeys(raw: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const set = (target: Record<string, unknown>, key: string, value: unknown): void => {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  };
+  if (!isObject(raw)) return out;
+  for (const [key, value] of Object.entries(raw)) {
+    const [head, inner, ...rest] = settingPath(key);
+    if (inner === undefined) {
+      set(out, head, isObject(value) && isObject(out[head]) ? { ...(out[head] as Record<string, unknown>), ...value } : value);
+    } else if (rest.length === 0 && sectionNames.includes(head)) {
+      const section = isObject(out[head]) ? { ...(out[head] as Record<string, unknown>) } : {};
+      set(section, inner, value);
+      set(out, head, section);
+    }
+  }
+  return out;
 }
 
 /**
@@ -101,8 +132,8 @@ export function findClozeSettings(raw: unknown): Record<string, unknown> | undef
  * other side's, as a wrong-typed value falls back in `readSettings`.
  */
 export function mergeRawSettings(base: unknown, over: unknown): Record<string, unknown> {
-  const a = isObject(base) ? base : {};
-  const b = isObject(over) ? over : {};
+  const a = expandDottedKeys(base);
+  const b = expandDottedKeys(over);
   const merged: Record<string, unknown> = { ...a, ...b };
   for (const key of sectionNames) {
     const inner = [a[key], b[key]].filter(isObject);
