@@ -769,9 +769,21 @@ export class ClozeServer {
     });
     if (!answer) return null;
     const { result, doc, offset, choice } = answer.value;
-    // Only a preview that is already there: a hover never waits for the model.
+    const hovered = nodeAt(doc, offset)?.kind;
+    // A client that asks for no lenses (eglot) had no preview to show here, ever: the hover starts
+    // it, and waits for it only briefly and only when there is none at all to show meanwhile.
+    let computing = false;
+    if (hovered === 'mask' || hovered === 'label-word') {
+      const request = await this.previewRequest(uri);
+      if (request && !this.pendingModelTitle(request.choice, request.settings) && !this.inferenceFor().previews.ready(request)) {
+        const started = this.trackPreview(request);
+        if (!this.inferenceFor().previews.latest(uri))
+          await Promise.race([started, new Promise((resolve) => setTimeout(resolve, HOVER_PREVIEW_WAIT_MS))]);
+        computing = !this.inferenceFor().previews.latest(uri);
+      }
+    }
     const preview = this.inference?.previews.latest(uri);
-    let extra = '';
+    let extra = computing ? "_The model's numbers are being computed; hover again in a moment._" : '';
     // Never the numbers of a model other than the one the document names now.
     if (preview?.ok && preview.result.model === choice.id) {
       const node = nodeAt(doc, offset);
@@ -1250,6 +1262,9 @@ export class ClozeServer {
     }
   }
 }
+
+/** How long a hover waits for a first preview it started (a warm model answers in tens of ms). */
+const HOVER_PREVIEW_WAIT_MS = 1000;
 
 /** More than an editor lists usefully; one hostile line (200,000 `{`) gave 400,001 and froze the Problems view. */
 export const MAX_PUBLISHED_DIAGNOSTICS = 1000;
