@@ -68,6 +68,8 @@ function createClient(
       codicons: true,
       // completionNotes: "scoring…" and other completion items that insert nothing are shown as notes.
       completionNotes: true,
+      // clientCommands: this extension runs the lenses' cloze.* commands (panel, pickers), not the server.
+      clientCommands: true,
     },
     // The server's log (its console and stderr) goes to the "Cloze" output.
     outputChannel: log,

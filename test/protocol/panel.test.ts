@@ -174,6 +174,13 @@ describe('panel, evaluation and model state over stdio', () => {
     assert.match(state?.detail ?? '', /no-such-model/);
     const data = (await client.connection.sendRequest('cloze/previewData', { uri })) as PreviewData;
     assert.equal(data.ok, false);
+    // A label word's hover says why there is no tokenizer, not that it is "not loaded yet".
+    const hover = (await client.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: { line: 3, character: 9 },
+    })) as { contents: { value: string } };
+    assert.match(hover.contents.value, /No tokenizer: model_ `no-such-model` _is unavailable \(see the problem on its `model:` line\)/);
+    assert.doesNotMatch(hover.contents.value, /not loaded yet/);
   });
 
   test('cloze/evaluate gives the accuracies of `cloze eval --format json` on the data file', async () => {

@@ -8,6 +8,7 @@ import {
   ConfigurationRequest,
   WorkDoneProgressCreateRequest,
   type Diagnostic,
+  type InitializeResult,
   type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 import { repoRoot, serverMain } from './paths';
@@ -27,6 +28,8 @@ export interface TestClient {
   readonly requests: Array<{ method: string; params: unknown }>;
   /** Server stderr, for failure messages. */
   stderr(): string;
+  /** What the server answered to `initialize` (its capabilities). */
+  readonly initializeResult: InitializeResult;
   close(): Promise<void>;
 }
 
@@ -70,7 +73,7 @@ export async function startServer(
     });
   }
   connection.listen();
-  await connection.sendRequest('initialize', {
+  const initializeResult: InitializeResult = await connection.sendRequest('initialize', {
     processId: process.pid,
     rootUri: pathToFileURL(repoRoot).href,
     workspaceFolders: [{ uri: pathToFileURL(repoRoot).href, name: 'cloze' }],
@@ -88,6 +91,7 @@ export async function startServer(
     published,
     requests,
     stderr: () => stderr,
+    initializeResult,
     diagnostics(uri, accept = () => true, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(

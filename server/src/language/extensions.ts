@@ -23,7 +23,7 @@ import {
   type OptionSpec,
 } from './options';
 import { positionAt } from './positions';
-import { formatPieces, type TokenizerView } from './tokenizer';
+import { formatPieces, TOKENIZER_PENDING, type TokenizerView } from './tokenizer';
 
 /**
  * Hover, completion and quick fixes for the v2 constructs (header options,
@@ -124,7 +124,7 @@ function labelWordHover(
       : 'Scored in the form the mask’s context implies.',
   ];
   if (!tokenizer) {
-    lines.push('', '_The tokenizer is not loaded yet._');
+    lines.push('', TOKENIZER_PENDING);
   } else {
     for (const form of labelWordForms(word.text, maskContexts(doc, verbalizer), tokenizer, space)) {
       const one = singleToken(form, tokenizer);

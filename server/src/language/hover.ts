@@ -3,7 +3,7 @@ import { hoverExtension } from './extensions';
 import { nodeAt } from './find';
 import { labelWordForms, maskContexts } from './labelWords';
 import { exampleFields } from './render';
-import { formatPieces, type TokenizerView } from './tokenizer';
+import { formatPieces, TOKENIZER_PENDING, type TokenizerView } from './tokenizer';
 import { dataFillsField, type DataSetSummary } from './validate';
 
 /** Label words a label's hover names; the rest are counted. */
@@ -34,7 +34,7 @@ export function hoverAt(
       const { word, entry } = node;
       const lines = [`**${escapeMarkdown(word.text)}** — label word of \`${entry.label.text}\``, ''];
       if (!tokenizer) {
-        lines.push('_The tokenizer is not loaded yet._');
+        lines.push(TOKENIZER_PENDING);
       } else {
         const forms = labelWordForms(word.text, maskContexts(doc), tokenizer);
         for (const form of forms) {

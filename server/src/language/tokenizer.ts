@@ -58,3 +58,9 @@ export function labelWordInContext(word: string, context: MaskContext): string {
 export function formatPieces(pieces: readonly TokenPiece[]): string {
   return pieces.map((piece) => piece.token).join(' ');
 }
+
+/**
+ * What a hover says where the tokenizer's answer would go and there is none yet. The server, which
+ * knows when there will be none (the model is unavailable), puts its reason in its place.
+ */
+export const TOKENIZER_PENDING = '_The tokenizer is not loaded yet._';

@@ -123,7 +123,12 @@ export function lensContent(
     if (anchor.kind === 'label' || anchor.kind === 'prior' || (anchor.kind === 'example' && (anchor.part ?? 0) > 0)) return undefined;
     // The reason once, on the first lens; the others point at it rather than repeat it.
     return line === context.firstLine
-      ? { title: `$(warning) no preview: ${shortReason(outcome.reason)}`, command: SelectModelCommand, arguments: [], numbers: null }
+      ? {
+          title: `$(warning) no preview: ${shortReason(outcome.reason)}`,
+          command: SelectModelCommand,
+          arguments: [context.uri],
+          numbers: null,
+        }
       : lens(`$(circle-slash) no preview (see line ${context.firstLine})`, openAt(context, line), null);
   }
   const result = outcome.result;

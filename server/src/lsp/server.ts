@@ -7,6 +7,9 @@ import {
   type CodeLens,
   DidChangeConfigurationNotification,
   DiagnosticSeverity,
+  MessageType,
+  ShowMessageNotification,
+  ShowMessageRequest,
   TextDocuments,
   TextDocumentSyncKind,
   type CodeAction,
@@ -75,6 +78,8 @@ import {
   lensContent,
   loadingLens,
   pendingModelLens,
+  OpenPreviewCommand,
+  SelectModelCommand,
   withPlainIcons,
   type LensAnchor,
   type LensContent,
@@ -85,9 +90,12 @@ import { ModelStates } from './modelState';
 import { offsetInDocument, recentTree } from './recentTree';
 import { TrustNotification, untrustedDiagnostic } from './trust';
 import { ValidationScheduler } from './validation';
+import { TOKENIZER_PENDING } from '../language/tokenizer';
+import { escapeCode } from '../language/hover';
 import { customUri, documentUri, isPosition, isRange } from './checkedParams';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager, type PreviewRequest } from './previews';
+import { previewText } from '../service/previewReport';
 
 /** How old a syntax tree may be and still answer hovers and completions while the user types (see onRecentTree). */
 const RECENT_TREE_MS = 500;
@@ -183,6 +191,13 @@ export class ClozeServer {
    * `newText` as absent and wrote "scoring…" into the file; other clients get no such items.
    */
   private completionNotes = false;
+  /**
+   * The client implements the lenses' and quick fixes' `cloze.*` commands itself
+   * (initializationOptions.clientCommands, sent by the VS Code extension, which has the panel and
+   * pickers). Other clients get them from the server (`workspace/executeCommand`): without it a
+   * lens or the "Select a model…" fix failed in Neovim and Emacs with "Unhandled method".
+   */
+  private clientCommands = false;
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   /** Created with the inference process, on the first completion at a verbalizer entry. */
@@ -317,6 +332,9 @@ export class ClozeServer {
         { ok: false, reason: 'the evaluation failed; see the Cloze log' } as EvaluateResult,
       ),
     );
+    connection.onExecuteCommand((params, token) =>
+      this.safely(() => (this.clientCommands ? null : this.executeCommand(params.command, params.arguments ?? [], token)), null),
+    );
     connection.onRequest(DataEvaluationRequest, (params: DataEvaluationParams | null) =>
       this.safely(() => {
         const uri = customUri(params);
@@ -388,6 +406,7 @@ export class ClozeServer {
       (params.initializationOptions as { downloadNotifications?: unknown } | null | undefined)?.downloadNotifications === true;
     this.codicons = (params.initializationOptions as Record<string, unknown> | undefined)?.['codicons'] === true;
     this.completionNotes = (params.initializationOptions as Record<string, unknown> | undefined)?.['completionNotes'] === true;
+    this.clientCommands = (params.initializationOptions as Record<string, unknown> | undefined)?.['clientCommands'] === true;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
     this.workspaceRoot = folder ? uriToPath(folder) : undefined;
     return {
@@ -399,6 +418,7 @@ export class ClozeServer {
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
         documentSymbolProvider: true,
         codeLensProvider: { resolveProvider: true },
+        ...(this.clientCommands ? {} : { executeCommandProvider: { commands: [...SERVER_COMMANDS] } }),
       },
       serverInfo: { name: 'cloze-language-server', version: '0.1.0' },
     };
@@ -770,15 +790,14 @@ export class ClozeServer {
     if (!answer) return null;
     const { result, doc, offset, choice } = answer.value;
     const hovered = nodeAt(doc, offset)?.kind;
-    // A client that asks for no lenses (eglot) had no preview to show here, ever: the hover starts
-    // it, and waits for it only briefly and only when there is none at all to show meanwhile.
+    // A client that asks for no lenses (eglot) had no preview to show here, ever: the hover starts it
+    // and says so, and the next hover has the numbers. It never waits for the model (a preview of a
+    // large file takes seconds; the tokenizer's answer is here now).
     let computing = false;
     if (hovered === 'mask' || hovered === 'label-word') {
       const request = await this.previewRequest(uri);
       if (request && !this.pendingModelTitle(request.choice, request.settings) && !this.inferenceFor().previews.ready(request)) {
-        const started = this.trackPreview(request);
-        if (!this.inferenceFor().previews.latest(uri))
-          await Promise.race([started, new Promise((resolve) => setTimeout(resolve, HOVER_PREVIEW_WAIT_MS))]);
+        void this.trackPreview(request);
         computing = !this.inferenceFor().previews.latest(uri);
       }
     }
@@ -794,7 +813,17 @@ export class ClozeServer {
       }
       if (node?.kind === 'label-word') extra = labelWordHover(preview.result, node.entry.label.text, node.word.text);
     }
-    const value = extra ? `${result.markdown}\n\n---\n\n${extra}` : result.markdown;
+    // "Not loaded yet" would wait for ever where the model cannot be loaded: its reason instead.
+    const unavailable = (this.lastDiagnostics.get(uri)?.diagnostics ?? []).some(
+      (d) => d.code === 'model-unavailable' && d.span.start === choice.span.start && d.span.end === choice.span.end,
+    );
+    const markdown = unavailable
+      ? result.markdown.replace(
+          TOKENIZER_PENDING,
+          `_No tokenizer: model_ \`${escapeCode(choice.id)}\` _is unavailable (see the problem on ${choice.origin === 'file' ? 'its `model:` line' : 'the first line'})._`,
+        )
+      : result.markdown;
+    const value = extra ? `${markdown}\n\n---\n\n${extra}` : markdown;
     return { contents: { kind: 'markdown', value }, range: answer.range };
   }
 
@@ -1056,6 +1085,76 @@ export class ClozeServer {
     return { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice, others };
   }
 
+  /**
+   * The lenses' and quick fixes' commands, for clients without the VS Code extension: the preview
+   * and the evaluation report as a message (the text `cloze preview` and `cloze eval --errors 10`
+   * print), and the model picked from a message's buttons and written into the `model:` line
+   * through an edit the client applies.
+   */
+  private async executeCommand(command: string, args: readonly unknown[], token: CancellationToken): Promise<null> {
+    const uri = customUri({ uri: args[0] });
+    const show = (type: MessageType, message: string): void =>
+      void this.connection.sendNotification(ShowMessageNotification.type, { type, message });
+    if (!uri || !this.documents.get(uri)) {
+      show(MessageType.Warning, `Cloze: ${command} needs an open .cloze document.`);
+      return null;
+    }
+    const name = path.basename(uriToPath(uri) ?? uri);
+    if (command === OpenPreviewCommand) {
+      const data = await this.previewData(uri);
+      if (!data) return null;
+      if (!data.ok) show(MessageType.Warning, `Cloze: no preview of ${name}: ${data.reason}`);
+      else {
+        // The engine line of `cloze preview` (file, graph, precision), as the `[MASK]` hover's footer has it.
+        const context = await this.context(uri);
+        const settings = await this.settingsFor(uri);
+        const location = context?.choice.location;
+        const info = location?.ok ? this.engines.get(`${locationKey(location)}|${settings.quantized}`) : undefined;
+        show(MessageType.Info, previewText(data.preview, info && describeEngine(info), 'set preview.calibrate for calibrated'));
+      }
+    } else if (command === EVALUATE_COMMAND) {
+      const result = await this.evaluate({ uri }, token);
+      show(
+        result.ok ? MessageType.Info : MessageType.Warning,
+        result.ok ? result.report : `Cloze: no evaluation of ${name}: ${result.reason}`,
+      );
+    } else if (command === SelectModelCommand) {
+      await this.selectModel(uri, name);
+    }
+    return null;
+  }
+
+  /** Offers the local models as a message's buttons; the one picked goes into the `model:` line. */
+  private async selectModel(uri: string, name: string): Promise<void> {
+    const settings = await this.settingsFor(uri);
+    const service = this.serviceFor(settings);
+    const models = this.trusted ? listLocalModels(service.settings.modelsDir, service.settings.cacheDir) : [];
+    if (models.length === 0) {
+      const where = service.settings.modelsDir ? `the models folder (${service.settings.modelsDir}) or ` : '';
+      void this.connection.sendNotification(ShowMessageNotification.type, {
+        type: MessageType.Warning,
+        message: `Cloze: no model in ${where}the download cache (${service.settings.cacheDir}). Set modelsDir to a folder of models, or allowRemoteModels to download the one a \`model:\` line names.`,
+      });
+      return;
+    }
+    const picked = await this.connection.sendRequest(ShowMessageRequest.type, {
+      type: MessageType.Info,
+      message: `Cloze: the model for ${name} (written into its \`model:\` line)`,
+      actions: models.slice(0, MAX_MODEL_BUTTONS).map((m) => ({ title: m.id })),
+    });
+    const doc = this.parsedDocument(uri);
+    if (!picked || !doc) return;
+    const line = doc.models[0];
+    // The `model:` line's id replaced, or the line added after the file's leading comments.
+    const lines = doc.text.split(/\r?\n|\r/);
+    const afterComments = lines.findIndex((text) => !text.startsWith('#'));
+    const at = { line: afterComments < 0 ? lines.length : afterComments, character: 0 };
+    const edit = line
+      ? { range: toRange(doc, line.idSpan), newText: picked.title }
+      : { range: { start: at, end: at }, newText: `model: ${picked.title}\n` };
+    await this.connection.workspace.applyEdit({ label: `model: ${picked.title}`, edit: { changes: { [uri]: [edit] } } });
+  }
+
   /** Lenses at once from the syntax tree; their text now if the preview is ready, else at resolve. */
   private async codeLenses(uri: string): Promise<CodeLens[]> {
     const request = await this.previewRequest(uri);
@@ -1263,8 +1362,11 @@ export class ClozeServer {
   }
 }
 
-/** How long a hover waits for a first preview it started (a warm model answers in tens of ms). */
-const HOVER_PREVIEW_WAIT_MS = 1000;
+/** The commands the server runs for clients that do not (see `clientCommands`). */
+const EVALUATE_COMMAND = 'cloze.evaluate';
+const SERVER_COMMANDS = [OpenPreviewCommand, EVALUATE_COMMAND, SelectModelCommand] as const;
+/** A message's buttons: more do not fit an editor's prompt. */
+const MAX_MODEL_BUTTONS = 20;
 
 /** More than an editor lists usefully; one hostile line (200,000 `{`) gave 400,001 and froze the Problems view. */
 export const MAX_PUBLISHED_DIAGNOSTICS = 1000;
