@@ -192,9 +192,16 @@ export function modelLineEdit(document: vscode.TextDocument, model: string): vsc
   if (existing) {
     edit.replace(document.uri, existing, model);
   } else {
+    // The file's own line break (a CRLF file stays CRLF), as language/models.ts's modelLineEdit writes it for other editors.
+    const eol = document.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
     let line = 0;
     while (line < document.lineCount && document.lineAt(line).text.startsWith('#')) line++;
-    edit.insert(document.uri, new vscode.Position(line, 0), `model: ${model}\n`);
+    if (line < document.lineCount) edit.insert(document.uri, new vscode.Position(line, 0), `model: ${model}${eol}`);
+    else {
+      // Comments only: after the last, on a line of its own (a last line without a break got it glued on).
+      const last = document.lineAt(document.lineCount - 1);
+      edit.insert(document.uri, last.range.end, `${last.text === '' ? '' : eol}model: ${model}${eol}`);
+    }
   }
   return edit;
 }

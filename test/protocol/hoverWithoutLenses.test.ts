@@ -19,7 +19,6 @@ describe('hovers in a client without code lenses', () => {
   let client: TestClient;
   const uri = pathToFileURL(sentiment).href;
   const text = fs.readFileSync(sentiment, 'utf8');
-  const lensRequests: unknown[] = [];
 
   before(async () => {
     const settings = { modelsDir: modelsDir(), allowRemoteModels: false };
@@ -31,7 +30,6 @@ describe('hovers in a client without code lenses', () => {
         initializationOptions: { cloze: settings },
       },
     );
-    client.connection.onRequest('workspace/codeLens/refresh', () => lensRequests.push('refresh'));
     await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
     await client.diagnostics(uri);
   });

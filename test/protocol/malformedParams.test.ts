@@ -5,6 +5,9 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { DataEvaluationData, EvaluateResult } from '../../server/src/protocol/messages';
+import type { Diagnostic } from '../../server/src/language/ast';
+import { parse } from '../../server/src/language/parse';
+import { MAX_PUBLISHED_DIAGNOSTICS, publishedDiagnostics } from '../../server/src/lsp/server';
 import { startServer, type TestClient } from '../support/lsp';
 import { modelsDir, sst2Lines } from '../support/paths';
 
@@ -111,5 +114,29 @@ describe('malformed request params', () => {
     const note = published[1000];
     assert.equal(note.severity, 3);
     assert.match(note.message, /^Only 1,000 of the file's 1,50\d problems are shown, errors first; `cloze check` lists them all\.$/);
+  });
+});
+
+describe('publishedDiagnostics', () => {
+  test('past the cap: errors before warnings whatever their order, each in document order, then the note', () => {
+    const doc = parse('pattern: x\n'.repeat(10));
+    const at = (start: number, severity: 'error' | 'warning'): Diagnostic => ({
+      code: 'syntax',
+      severity,
+      message: `${severity} at ${start}`,
+      span: { start, end: start + 1 },
+    });
+    const warnings = Array.from({ length: MAX_PUBLISHED_DIAGNOSTICS + 200 }, (_, i) => at(i % 100, 'warning'));
+    const errors = [at(50, 'error'), at(3, 'error')];
+    const shown = publishedDiagnostics(doc, [...warnings, ...errors], 'file:///x.cloze');
+    assert.equal(shown.length, MAX_PUBLISHED_DIAGNOSTICS + 1);
+    assert.deepEqual(
+      shown.slice(0, 2).map((d) => d.message),
+      ['error at 3', 'error at 50'],
+    );
+    assert.ok(shown.slice(2, MAX_PUBLISHED_DIAGNOSTICS).every((d) => d.severity === 2));
+    assert.match(shown[MAX_PUBLISHED_DIAGNOSTICS].message, /^Only 1,000 of the file's 1,202 problems are shown/);
+    // Under the cap, all of them, in the order given.
+    assert.equal(publishedDiagnostics(doc, errors, 'file:///x.cloze')[0].message, 'error at 50');
   });
 });

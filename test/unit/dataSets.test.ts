@@ -193,6 +193,9 @@ describe('reading data files', () => {
     const messages = diagnostics.filter((d) => d.code === 'data-unreadable').map((d) => d.message);
     assert.equal(messages.length, 3, messages.join('\n'));
     assert.match(messages[0], /loop-a\.jsonl: its symbolic links form a loop\.$/);
+    // cloze eval and the editor's evaluation read the file themselves and say the same.
+    const read = await readDataSet(path.join(dir, 'loop-a.jsonl'));
+    assert.match(!read.ok ? read.reason : '', /loop-a\.jsonl: its symbolic links form a loop\.$/);
     assert.match(messages[1], /array\.jsonl line 1 is not a JSON object: each line is one row, an object of its fields and its `label`\.$/);
     assert.match(messages[2], /deep\.jsonl line 1: the value of `review` is nested too deeply to be a field\.$/);
   });

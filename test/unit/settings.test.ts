@@ -120,3 +120,14 @@ test('a Neovim-style push of flat names merges into what the client sent before'
   assert.equal(settings.preview.calibrate, true);
   assert.deepEqual(findClozeSettings({ 'preview.calibrate': true }), { 'preview.calibrate': true });
 });
+
+test('a flat key wins over the same key nested, in either order; a section that is not an object does not drop it', () => {
+  assert.equal(readSettings({ 'preview.calibrate': true, preview: { calibrate: false } }).preview.calibrate, true);
+  assert.equal(readSettings({ preview: { calibrate: false }, 'preview.calibrate': true }).preview.calibrate, true);
+  assert.equal(readSettings({ 'preview.calibrate': true, preview: null }).preview.calibrate, true);
+  // Flat keys beside a `cloze` section count too.
+  assert.deepEqual(
+    readSettings(findClozeSettings({ cloze: { modelsDir: '/m' }, 'cloze.preview.calibrate': true })).preview.calibrate,
+    true,
+  );
+});

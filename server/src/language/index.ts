@@ -13,4 +13,4 @@ export { completeAt, type CompletionData, type CompletionProposal } from './comp
 export { quickFixes, SELECT_MODEL_COMMAND, type FixContext, type QuickFix, type TextEdit } from './actions';
 export { documentSymbols, type OutlineSymbol } from './symbols';
 export type { TokenizerView, TokenPiece, SpecialTokens, MaskContext } from './tokenizer';
-export { listedModels, otherModels, labelWordMatrix, modelHover, modelRefAt, type ModelFacts } from './models';
+export { listedModels, otherModels, labelWordMatrix, modelHover, modelLineEdit, modelRefAt, type ModelFacts } from './models';

@@ -134,3 +134,37 @@ export function modelHover(ref: ModelRef, facts: ModelFacts): string {
   }
   return lines.join('\n');
 }
+
+/**
+ * The edit that makes `id` the file's model: the first `model:` line's value replaced (also an
+ * empty one, "The model is missing", which the parser records no model for), else a `model:` line
+ * added after the file's leading comments, with the file's own line break. Offsets into `text`.
+ * The VS Code picker and the server's `cloze.selectModel` (other editors) both write this.
+ */
+export function modelLineEdit(text: string, id: string): { start: number; end: number; newText: string } {
+  const eol = /\r\n/.test(text) ? '\r\n' : /\r/.test(text) ? '\r' : '\n';
+  // Each line with its break; a last line without one only if it has text.
+  const lines: Array<{ content: string; length: number }> = [];
+  for (const match of text.matchAll(/([^\r\n]*)(\r\n|\r|\n)/g)) lines.push({ content: match[1], length: match[0].length });
+  const consumed = lines.reduce((sum, line) => sum + line.length, 0);
+  if (consumed < text.length) lines.push({ content: text.slice(consumed), length: text.length - consumed });
+  let offset = 0;
+  let afterComments: number | undefined;
+  for (const { content, length } of lines) {
+    const header = /^model\s*:[ \t]*/.exec(content);
+    if (header) {
+      const valueEnd = offset + content.trimEnd().length;
+      const valueStart = offset + header[0].length;
+      // `model:` alone gets a space before the id; `model: x` keeps its own spacing.
+      return valueEnd > valueStart || header[0].length > 'model:'.length
+        ? { start: valueStart, end: Math.max(valueStart, valueEnd), newText: id }
+        : { start: valueStart, end: valueStart, newText: ` ${id}` };
+    }
+    if (afterComments === undefined && !content.startsWith('#')) afterComments = offset;
+    offset += length;
+  }
+  if (afterComments !== undefined) return { start: afterComments, end: afterComments, newText: `model: ${id}${eol}` };
+  // Comments only (or nothing): at the end, on a line of its own.
+  const needsBreak = text.length > 0 && !/[\r\n]$/.test(text);
+  return { start: text.length, end: text.length, newText: `${needsBreak ? eol : ''}model: ${id}${eol}` };
+}

@@ -29,6 +29,7 @@ import {
   hoverAt,
   labelWordMatrix,
   modelHover,
+  modelLineEdit,
   modelRefAt,
   parse,
   patternDisplayName,
@@ -198,6 +199,8 @@ export class ClozeServer {
    * lens or the "Select a model…" fix failed in Neovim and Emacs with "Unhandled method".
    */
   private clientCommands = false;
+  /** The client applies workspace edits the server sends (`workspace.applyEdit`): the picked model is written so. */
+  private canApplyEdit = false;
   /** Created on the first preview: the model loads lazily, on first need. */
   private inference: { worker: InferenceWorker; previews: PreviewManager } | undefined;
   /** Created with the inference process, on the first completion at a verbalizer entry. */
@@ -407,6 +410,7 @@ export class ClozeServer {
     this.codicons = (params.initializationOptions as Record<string, unknown> | undefined)?.['codicons'] === true;
     this.completionNotes = (params.initializationOptions as Record<string, unknown> | undefined)?.['completionNotes'] === true;
     this.clientCommands = (params.initializationOptions as Record<string, unknown> | undefined)?.['clientCommands'] === true;
+    this.canApplyEdit = params.capabilities.workspace?.applyEdit === true;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? undefined;
     this.workspaceRoot = folder ? uriToPath(folder) : undefined;
     return {
@@ -790,11 +794,15 @@ export class ClozeServer {
     if (!answer) return null;
     const { result, doc, offset, choice } = answer.value;
     const hovered = nodeAt(doc, offset)?.kind;
+    // "Not loaded yet" would wait for ever where the model cannot be loaded: its reason instead.
+    const unavailable = (this.lastDiagnostics.get(uri)?.diagnostics ?? []).some(
+      (d) => d.code === 'model-unavailable' && d.span.start === choice.span.start && d.span.end === choice.span.end,
+    );
     // A client that asks for no lenses (eglot) had no preview to show here, ever: the hover starts it
     // and says so, and the next hover has the numbers. It never waits for the model (a preview of a
     // large file takes seconds; the tokenizer's answer is here now).
     let computing = false;
-    if (hovered === 'mask' || hovered === 'label-word') {
+    if (!unavailable && (hovered === 'mask' || hovered === 'label-word')) {
       const request = await this.previewRequest(uri);
       if (request && !this.pendingModelTitle(request.choice, request.settings) && !this.inferenceFor().previews.ready(request)) {
         void this.trackPreview(request);
@@ -813,10 +821,6 @@ export class ClozeServer {
       }
       if (node?.kind === 'label-word') extra = labelWordHover(preview.result, node.entry.label.text, node.word.text);
     }
-    // "Not loaded yet" would wait for ever where the model cannot be loaded: its reason instead.
-    const unavailable = (this.lastDiagnostics.get(uri)?.diagnostics ?? []).some(
-      (d) => d.code === 'model-unavailable' && d.span.start === choice.span.start && d.span.end === choice.span.end,
-    );
     const markdown = unavailable
       ? result.markdown.replace(
           TOKENIZER_PENDING,
@@ -1114,9 +1118,11 @@ export class ClozeServer {
       }
     } else if (command === EVALUATE_COMMAND) {
       const result = await this.evaluate({ uri }, token);
+      // Data files that could not be read come first, as `cloze eval` says them before its report.
+      const problems = result.ok ? result.problems.map((problem) => `Cloze: ${problem}\n`).join('') : '';
       show(
         result.ok ? MessageType.Info : MessageType.Warning,
-        result.ok ? result.report : `Cloze: no evaluation of ${name}: ${result.reason}`,
+        result.ok ? problems + result.report : `Cloze: no evaluation of ${name}: ${result.reason}`,
       );
     } else if (command === SelectModelCommand) {
       await this.selectModel(uri, name);
@@ -1126,15 +1132,26 @@ export class ClozeServer {
 
   /** Offers the local models as a message's buttons; the one picked goes into the `model:` line. */
   private async selectModel(uri: string, name: string): Promise<void> {
+    const show = (type: MessageType, message: string): void =>
+      void this.connection.sendNotification(ShowMessageNotification.type, { type, message });
+    if (!this.trusted) {
+      show(MessageType.Warning, 'Cloze: the workspace is not trusted, so no models folder is looked at; trust it to pick a model.');
+      return;
+    }
     const settings = await this.settingsFor(uri);
     const service = this.serviceFor(settings);
-    const models = this.trusted ? listLocalModels(service.settings.modelsDir, service.settings.cacheDir) : [];
+    const models = listLocalModels(service.settings.modelsDir, service.settings.cacheDir);
     if (models.length === 0) {
       const where = service.settings.modelsDir ? `the models folder (${service.settings.modelsDir}) or ` : '';
-      void this.connection.sendNotification(ShowMessageNotification.type, {
-        type: MessageType.Warning,
-        message: `Cloze: no model in ${where}the download cache (${service.settings.cacheDir}). Set modelsDir to a folder of models, or allowRemoteModels to download the one a \`model:\` line names.`,
-      });
+      show(
+        MessageType.Warning,
+        `Cloze: no model in ${where}the download cache (${service.settings.cacheDir}). Set modelsDir to a folder of models, or allowRemoteModels to download the one a \`model:\` line names.`,
+      );
+      return;
+    }
+    if (!this.canApplyEdit) {
+      // Nothing to write with: the ids, for the user to type.
+      show(MessageType.Info, `Cloze: write \`model: <id>\` into ${name}; local models: ${models.map((m) => m.id).join(', ')}.`);
       return;
     }
     const picked = await this.connection.sendRequest(ShowMessageRequest.type, {
@@ -1144,15 +1161,11 @@ export class ClozeServer {
     });
     const doc = this.parsedDocument(uri);
     if (!picked || !doc) return;
-    const line = doc.models[0];
-    // The `model:` line's id replaced, or the line added after the file's leading comments.
-    const lines = doc.text.split(/\r?\n|\r/);
-    const afterComments = lines.findIndex((text) => !text.startsWith('#'));
-    const at = { line: afterComments < 0 ? lines.length : afterComments, character: 0 };
-    const edit = line
-      ? { range: toRange(doc, line.idSpan), newText: picked.title }
-      : { range: { start: at, end: at }, newText: `model: ${picked.title}\n` };
-    await this.connection.workspace.applyEdit({ label: `model: ${picked.title}`, edit: { changes: { [uri]: [edit] } } });
+    const { start, end, newText } = modelLineEdit(doc.text, picked.title);
+    await this.connection.workspace.applyEdit({
+      label: `model: ${picked.title}`,
+      edit: { changes: { [uri]: [{ range: toRange(doc, { start, end }), newText }] } },
+    });
   }
 
   /** Lenses at once from the syntax tree; their text now if the preview is ready, else at resolve. */
@@ -1380,7 +1393,10 @@ export function publishedDiagnostics(doc: ClozeDocument, all: readonly Diagnosti
   const rank = { error: 0, warning: 1, information: 2, hint: 3 } as const;
   const shown = all
     .map((diagnostic, index) => ({ diagnostic, index }))
-    .sort((a, b) => rank[a.diagnostic.severity] - rank[b.diagnostic.severity] || a.index - b.index)
+    .sort(
+      (a, b) =>
+        rank[a.diagnostic.severity] - rank[b.diagnostic.severity] || a.diagnostic.span.start - b.diagnostic.span.start || a.index - b.index,
+    )
     .slice(0, MAX_PUBLISHED_DIAGNOSTICS)
     .map(({ diagnostic }) => toLspDiagnostic(doc, diagnostic, uri));
   const count = (n: number): string => n.toLocaleString('en-US');

@@ -89,7 +89,11 @@ const sectionNames = Object.keys(defaultSettings).filter((key) => isObject(defau
  */
 export function findClozeSettings(raw: unknown): Record<string, unknown> | undefined {
   if (!isObject(raw)) return undefined;
-  if (isObject(raw['cloze'])) return raw['cloze'];
+  // `{ cloze = {…}, ['cloze.preview.calibrate'] = true }`: the flat keys beside the section count too.
+  if (isObject(raw['cloze'])) {
+    const flat = Object.entries(raw).filter(([key]) => key.startsWith('cloze.'));
+    return flat.length === 0 ? raw['cloze'] : mergeRawSettings(raw['cloze'], Object.fromEntries(flat));
+  }
   if (isObject(raw['settings'])) return findClozeSettings(raw['settings']);
   return Object.keys(raw).some((key) => settingNames.has(settingPath(key)[0])) ? raw : undefined;
 }
@@ -103,8 +107,8 @@ function settingPath(key: string): string[] {
  * The settings with VS Code's flat names (`preview.calibrate`, `cloze.data.maxRows`) as the
  * nested objects the server reads. The README's settings table names them flat, and a Neovim
  * or Emacs user who wrote them so saw them ignored without a word. Nested keys stay as they
- * are; a flat key of a section is added into it. Keys are set as own properties, so a
- * `__proto__` a client sent stays data.
+ * are; a flat key of a section is added into it, and wins over the same key nested. Keys are
+ * set as own properties, so a `__proto__` a client sent stays data.
  */
 export function expandDottedKeys(raw: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -112,15 +116,16 @@ export function expandDottedKeys(raw: unknown): Record<string, unknown> {
     Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
   };
   if (!isObject(raw)) return out;
-  for (const [key, value] of Object.entries(raw)) {
-    const [head, inner, ...rest] = settingPath(key);
-    if (inner === undefined) {
-      set(out, head, isObject(value) && isObject(out[head]) ? { ...(out[head] as Record<string, unknown>), ...value } : value);
-    } else if (rest.length === 0 && sectionNames.includes(head)) {
-      const section = isObject(out[head]) ? { ...(out[head] as Record<string, unknown>) } : {};
-      set(section, inner, value);
-      set(out, head, section);
-    }
+  const entries = Object.entries(raw).map(([key, value]) => ({ path: settingPath(key), value }));
+  // Whole values first, then the flat keys of sections over them: the same result whatever order the
+  // client's encoder gave the keys (Lua tables have none).
+  for (const { path, value } of entries) if (path.length === 1) set(out, path[0], value);
+  for (const { path, value } of entries) {
+    const [head, inner] = path;
+    if (path.length !== 2 || !sectionNames.includes(head)) continue;
+    const section = isObject(out[head]) ? { ...(out[head] as Record<string, unknown>) } : {};
+    set(section, inner, value);
+    set(out, head, section);
   }
   return out;
 }

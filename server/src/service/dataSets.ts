@@ -86,7 +86,10 @@ export async function readDataSet(
     const problem = pathProblem(file);
     if (problem) return { ok: false, reason: `Cannot read ${file.replace(/\0/g, '\\0')}: ${problem}` };
     if (code === 'ENOENT') return { ok: false, reason: `Cannot read ${file}: the file does not exist. ${missingFileNote(origin)}` };
-    return { ok: false, reason: `Cannot read ${file}: ${code ?? (error instanceof Error ? error.message : String(error))}` };
+    return {
+      ok: false,
+      reason: `Cannot read ${file}: ${openErrorReason(code) ?? code ?? (error instanceof Error ? error.message : String(error))}`,
+    };
   }
   try {
     const stat = await handle.stat();
@@ -427,9 +430,8 @@ export class DataSetSummaries {
       if (problem) return { ok: false, reason: `Cannot read ${file.replace(/\0/g, '\\0')}: ${problem}` };
       const code = (error as NodeJS.ErrnoException).code;
       // Only a missing file is "does not exist": a link loop or a folder without access is something else to fix.
-      if (code === 'ELOOP') return { ok: false, reason: `Cannot read ${file}: its symbolic links form a loop.` };
-      if (code === 'EACCES' || code === 'EPERM') return { ok: false, reason: `Cannot read ${file}: permission denied.` };
-      if (code === 'ENOTDIR') return { ok: false, reason: `Cannot read ${file}: a folder on its path is a file.` };
+      const reason = openErrorReason(code);
+      if (reason) return { ok: false, reason: `Cannot read ${file}: ${reason}` };
       return { ok: false, reason: `Cannot read ${file}: the file does not exist. The path is relative to the .cloze file.` };
     }
     const key = JSON.stringify([stat.mtimeMs, stat.size, stat.ino, limits.maxRows, limits.maxBytes]);
@@ -449,4 +451,15 @@ export class DataSetSummaries {
   clear(): void {
     this.entries.clear();
   }
+}
+
+/**
+ * Why a data file cannot be opened, in words, for the errors that are not "missing": the `data:`
+ * line's diagnostic and `cloze eval` (and the editor's evaluation) say the same.
+ */
+function openErrorReason(code: string | undefined): string | undefined {
+  if (code === 'ELOOP') return 'its symbolic links form a loop.';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied.';
+  if (code === 'ENOTDIR') return 'a folder on its path is a file.';
+  return undefined;
 }
