@@ -40,6 +40,7 @@ const severities: Record<DiagnosticCode, Severity> = {
   'mask-glued': 'warning',
   'data-too-large': 'warning',
   'data-rows-incomplete': 'warning',
+  'data-empty': 'warning',
   'workspace-untrusted': 'information',
 };
 /**

@@ -243,6 +243,7 @@ export type DiagnosticCode =
   | 'mask-glued'
   | 'data-too-large'
   | 'data-rows-incomplete'
+  | 'data-empty'
   | 'workspace-untrusted';
 
 export interface ClozeDocument {

@@ -269,6 +269,11 @@ function checkData(
       `${data.path} is larger than Cloze reads: ${summary.limited}. The rest is not checked.`,
     );
   }
+  // No rows (an empty file, a header alone): nothing to check against, nothing to evaluate.
+  if (summary.rowCount === 0 && !summary.limited) {
+    report('data-empty', 'warning', data.pathSpan, `${data.path} has no rows: there is nothing in it to check or evaluate.`);
+    return;
+  }
   const inputColumns = summary.columns.filter((column) => column !== 'label');
   // Like a one-line example, a file with one text column fills the one field the patterns use.
   const single = fillsSingleField(summary, fields);
