@@ -6,6 +6,7 @@ import type { DataFileState } from '../protocol/messages';
 import type { ClozeSettings } from '../protocol/settings';
 import { DataEvaluations, type DataEvaluation, type DataFigures } from '../service/dataEvaluation';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
+import { EvaluateCommand } from './lenses';
 
 /**
  * The evaluation lens above each `data:` line: for the ensemble, accuracy,
@@ -75,7 +76,7 @@ export class DataLenses {
       const id = `${uri}#${data.path}`;
       if (wanted.has(id)) continue;
       wanted.add(id);
-      const at = (title: string): DataLens => ({ span: data.span, title, command: 'cloze.evaluate', arguments: [uri] });
+      const at = (title: string): DataLens => ({ span: data.span, title, command: EvaluateCommand, arguments: [uri] });
       if (!file) {
         out.push({ ...at('no evaluation: save the file first (data paths are relative to it)'), command: '' });
         continue;

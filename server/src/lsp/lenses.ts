@@ -1,4 +1,5 @@
 import { patternDisplayName, positionAt, validateStructure, type ClozeDocument, type Span } from '../language';
+import { SELECT_MODEL_COMMAND } from '../language/actions';
 import type { ExampleProblem } from '../protocol/messages';
 import { accuracySummary, type ExamplePreview, type PreviewResult } from '../service/preview';
 import type { PreviewOutcome } from './previews';
@@ -28,7 +29,10 @@ export const PATTERNS_PER_LENS = 3;
 
 /** The command a lens runs: the VS Code client opens the preview panel at the lens's example. */
 export const OpenPreviewCommand = 'cloze.openPreview';
-export const SelectModelCommand = 'cloze.selectModel';
+/** The client's model picker; the quick fixes name it too (language/actions.ts). */
+export const SelectModelCommand = SELECT_MODEL_COMMAND;
+/** Runs `cloze eval` on the document's data files (the evaluation lens above a `data:` line). */
+export const EvaluateCommand = 'cloze.evaluate';
 
 export function lensAnchors(doc: ClozeDocument, patternCount = doc.patterns.length): LensAnchor[] {
   const anchors: LensAnchor[] = [];

@@ -79,6 +79,7 @@ import {
   lensContent,
   loadingLens,
   pendingModelLens,
+  EvaluateCommand,
   OpenPreviewCommand,
   SelectModelCommand,
   withPlainIcons,
@@ -1116,7 +1117,7 @@ export class ClozeServer {
         const info = location?.ok ? this.engines.get(`${locationKey(location)}|${settings.quantized}`) : undefined;
         show(MessageType.Info, previewText(data.preview, info && describeEngine(info), 'set preview.calibrate for calibrated'));
       }
-    } else if (command === EVALUATE_COMMAND) {
+    } else if (command === EvaluateCommand) {
       const result = await this.evaluate({ uri }, token);
       // Data files that could not be read come first, as `cloze eval` says them before its report.
       const problems = result.ok ? result.problems.map((problem) => `Cloze: ${problem}\n`).join('') : '';
@@ -1376,8 +1377,7 @@ export class ClozeServer {
 }
 
 /** The commands the server runs for clients that do not (see `clientCommands`). */
-const EVALUATE_COMMAND = 'cloze.evaluate';
-const SERVER_COMMANDS = [OpenPreviewCommand, EVALUATE_COMMAND, SelectModelCommand] as const;
+const SERVER_COMMANDS = [OpenPreviewCommand, EvaluateCommand, SelectModelCommand] as const;
 /** A message's buttons: more do not fit an editor's prompt. */
 const MAX_MODEL_BUTTONS = 20;
 
