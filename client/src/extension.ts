@@ -40,6 +40,20 @@ function serverModule(context: vscode.ExtensionContext): string {
   return fs.existsSync(bundled) ? bundled : context.asAbsolutePath('server/out/lsp/main.js');
 }
 
+/**
+ * vscode-languageclient 9 logs every exit of the server process as an error, even the exit with code 0
+ * that ends a clean shutdown (`shutdown`, then `exit`): each “Cloze: Restart Language Server” and each
+ * window close wrote “[Error - …] Server process exited with code 0.” to the Cloze output. Version 10
+ * logs that exit as info (microsoft/vscode-languageserver-node#1403); so does this. The server exits with
+ * code 0 only after a `shutdown` request; any other code, or a signal, is still an error.
+ */
+class ClozeLanguageClient extends LanguageClient {
+  override error(message: string, data?: unknown, showNotification?: boolean | 'force'): void {
+    if (message === 'Server process exited with code 0.') this.info('Server process exited successfully', data, false);
+    else super.error(message, data, showNotification);
+  }
+}
+
 function createClient(
   context: vscode.ExtensionContext,
   log: vscode.OutputChannel,
@@ -74,7 +88,7 @@ function createClient(
     // The server's log (its console and stderr) goes to the "Cloze" output.
     outputChannel: log,
   };
-  const created = new LanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions);
+  const created = new ClozeLanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions);
   context.subscriptions.push(showDownloads(created));
   created.onNotification(ModelStateNotification, (state: ModelState) => {
     status.set(state);

@@ -28,6 +28,42 @@ interface ClozeApi {
   };
   readonly panel: { readonly isOpen: boolean; readonly state: { uri: string; version: number; line: number | undefined } | undefined };
   modelItems(uri: vscode.Uri): Promise<Array<{ label: string; model?: string }>>;
+  readonly log: vscode.OutputChannel;
+}
+
+/** The process ids below `pid` (its children, theirs, …), from ps. */
+function descendantsOf(pid: number): number[] {
+  const rows = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const children = new Map<number, number[]>();
+  for (const row of rows) {
+    const [child, parent] = row.trim().split(/\s+/).map(Number);
+    children.set(parent!, [...(children.get(parent!) ?? []), child!]);
+  }
+  const found: number[] = [];
+  for (let queue = [pid]; queue.length > 0;) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+function commandLine(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return ''; // Gone already (ps itself, say).
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim()[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 async function api(): Promise<ClozeApi> {
@@ -267,7 +303,30 @@ suite('Cloze commands, status item and panel', () => {
     const before = cloze.client();
     await until('a model state', () => cloze.modelStatus.stateOf(doc.uri)?.state === 'ready', 60_000);
     const reported = cloze.modelStatus.historyOf(doc.uri).length;
-    await vscode.commands.executeCommand('cloze.restartServer');
+    // The language server (a child of this extension host) and its inference process below it.
+    const oldProcesses = descendantsOf(process.pid).filter((pid) =>
+      /lsp[/\\]main\.js|dist[/\\]server\.js|model[/\\]worker\.js/.test(commandLine(pid)),
+    );
+    assert.ok(oldProcesses.length > 0, 'the language server process is found');
+    // What the client writes to the Cloze output from here on.
+    const written: string[] = [];
+    const { append, appendLine } = cloze.log;
+    cloze.log.append = (text: string) => (written.push(text), append.call(cloze.log, text));
+    cloze.log.appendLine = (text: string) => (written.push(`${text}\n`), appendLine.call(cloze.log, text));
+    try {
+      await vscode.commands.executeCommand('cloze.restartServer');
+      // The old server and its inference process end (and the client has seen the server's exit).
+      await until(`the old server processes ${oldProcesses.join(', ')} to end`, () => oldProcesses.every((pid) => !alive(pid)), 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      Object.assign(cloze.log, { append, appendLine });
+    }
+    // A restart the user asked for is no crash: the old server exited with code 0, and nothing says [Error].
+    const errors = written
+      .join('')
+      .split('\n')
+      .filter((line) => /\[Error|exited with code [1-9]|exited with signal/.test(line));
+    assert.deepEqual(errors, [], `the Cloze output after a restart:\n${written.join('')}`);
     await until('the server to run again', () => cloze.client()?.isRunning() === true, 60_000);
     assert.equal(cloze.client(), before, 'the same client, restarted');
     // The new server has the document again and reports its model anew.
