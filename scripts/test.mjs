@@ -14,6 +14,14 @@ if (!existsSync(process.env.CLOZE_MODELS_DIR)) {
   process.exit(1);
 }
 
+// The tests start their own hubs and proxies on loopback and set the proxy variables
+// themselves where they test them; a proxy of the machine running them must not catch
+// the loopback hubs (127.0.0.1 is not in every NO_PROXY).
+for (const name of ['http_proxy', 'https_proxy', 'all_proxy', 'no_proxy']) {
+  delete process.env[name];
+  delete process.env[name.toUpperCase()];
+}
+
 function find(dir) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {

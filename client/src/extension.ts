@@ -1,7 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LanguageClient, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import {
+  LanguageClient,
+  State,
+  TransportKind,
+  type ForkOptions,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
 import { showDownloads } from './downloads';
 import { evaluateCommand } from './evaluate';
 import { showMisclassifiedCommand } from './misclassified';
@@ -9,6 +16,7 @@ import { ModelStatus } from './modelStatus';
 import { PreviewPanel } from './panel/previewPanel';
 import { ModelStateNotification, type ModelState } from './protocol';
 import { modelItems, selectModel, type SelectModelOptions } from './selectModel';
+import { serverEnvironment } from './serverEnvironment';
 
 /**
  * The VS Code side: starts the Cloze language server, and adds what only an
@@ -48,6 +56,22 @@ function serverModule(context: vscode.ExtensionContext): string {
  * code 0 only after a `shutdown` request; any other code, or a signal, is still an error.
  */
 class ClozeLanguageClient extends LanguageClient {
+  constructor(
+    id: string,
+    name: string,
+    serverOptions: ServerOptions,
+    clientOptions: LanguageClientOptions,
+    /** Sets the server's environment from the settings, before each start. */
+    private readonly beforeStart: () => void,
+  ) {
+    super(id, name, serverOptions, clientOptions);
+  }
+
+  override start(): Promise<void> {
+    this.beforeStart();
+    return super.start();
+  }
+
   override error(message: string, data?: unknown, showNotification?: boolean | 'force'): void {
     if (message === 'Server process exited with code 0.') this.info('Server process exited successfully', data, false);
     else super.error(message, data, showNotification);
@@ -61,9 +85,16 @@ function createClient(
   onState: (state: ModelState) => void,
 ): LanguageClient {
   const module = serverModule(context);
+  // Their `env` is filled in anew before each start (ClozeLanguageClient.start): a restart takes a changed http.proxy.
+  const run: ForkOptions = {};
+  const debug: ForkOptions = { execArgv: ['--nolazy', '--inspect=6010'] };
   const serverOptions: ServerOptions = {
-    run: { module, transport: TransportKind.ipc },
-    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6010'] } },
+    run: { module, transport: TransportKind.ipc, options: run },
+    debug: { module, transport: TransportKind.ipc, options: debug },
+  };
+  const environment = (): void => {
+    const http = vscode.workspace.getConfiguration('http');
+    run.env = debug.env = serverEnvironment(process.env, http.get<string>('proxy'), http.get<string[]>('noProxy'));
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [
@@ -88,7 +119,7 @@ function createClient(
     // The server's log (its console and stderr) goes to the "Cloze" output.
     outputChannel: log,
   };
-  const created = new ClozeLanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions);
+  const created = new ClozeLanguageClient('cloze', 'Cloze Language Server', serverOptions, clientOptions, environment);
   context.subscriptions.push(showDownloads(created));
   created.onNotification(ModelStateNotification, (state: ModelState) => {
     status.set(state);
@@ -174,6 +205,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<ClozeE
   await client.start();
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => void client?.sendNotification('cloze/trust', { trusted: true })),
+    // The server took the proxy into its environment when it started (serverEnvironment.ts); a new one needs a restart.
+    vscode.workspace.onDidChangeConfiguration(async (event) => {
+      if (!event.affectsConfiguration('http.proxy') && !event.affectsConfiguration('http.noProxy')) return;
+      const restart = 'Restart';
+      const choice = await vscode.window.showInformationMessage(
+        'Cloze downloads models through the proxy its language server started with. Restart it to use the new http.proxy?',
+        restart,
+      );
+      if (choice === restart) await vscode.commands.executeCommand('cloze.restartServer');
+    }),
   );
   return {
     client: () => client,

@@ -8,6 +8,8 @@ import type { CodeLens, Diagnostic } from 'vscode-languageserver-protocol';
 import { startHub, startTarpit, type FakeHub, type Tarpit } from '../support/hub';
 import { startServer, type TestClient } from '../support/lsp';
 import { modelsDir } from '../support/paths';
+import { startProxy } from '../support/proxy';
+import { serverEnvironment } from '../../client/src/serverEnvironment';
 
 /**
  * Models on a real network, over the real protocol: the language server
@@ -231,6 +233,47 @@ describe('network failures become one diagnostic', () => {
     } finally {
       await client.close();
       await hub.close();
+    }
+  });
+});
+
+describe("VS Code's http.proxy reaches the server's downloads", () => {
+  test('the environment the client gives the server sends the look-up through the proxy, and a refusal names it', async () => {
+    const hub = await startHub({ models: { [hubId]: path.join(modelsDir(), 'review-bert-small-xenova') } });
+    const forwarding = await startProxy();
+    const refusing = await startProxy({ refuse: 403 });
+    // What client/src/extension.ts starts the server with when the user has set http.proxy (and the environment names none).
+    const start = (proxy: string) =>
+      startServer(
+        { modelsDir: modelsDir(), allowRemoteModels: true },
+        serverEnvironment({ HF_ENDPOINT: hub.url, CLOZE_CACHE_DIR: freshCache() }, proxy, undefined),
+      );
+    const through = await start(forwarding.url);
+    const refused = await start(refusing.url);
+    try {
+      const uri = freshUri();
+      await open(through, uri, textFor(hubId));
+      // fantastically is no single token of the downloaded tokenizer: the check ran on it.
+      await through.diagnostics(uri, (d) => codes(d).includes('label-word-multi-token'), 30_000);
+      assert.ok(
+        forwarding.requests.some((r) => r === `GET ${hub.url}/${hubId}/resolve/main/tokenizer.json`),
+        forwarding.requests.join(', '),
+      );
+      const blocked = freshUri();
+      await open(refused, blocked, textFor(hubId));
+      const diagnostics = await refused.diagnostics(blocked, (d) => codes(d).includes('model-unavailable'), 10_000);
+      const message = diagnostics.find((d) => d.code === 'model-unavailable')!.message;
+      // Over http:// the proxy answers in the hub's place: a 403 without the hub's error headers is the proxy's.
+      assert.match(
+        message,
+        /^Model hub-test\/review-bert-small-xenova is unavailable: the proxy http:\/\/127\.0\.0\.1:\d+ refused to connect to 127\.0\.0\.1:\d+ \(403 Forbidden\)/,
+      );
+      assert.doesNotMatch(message, /gated|HF_TOKEN/);
+      assert.ok(refusing.requests.length > 0, 'the refusing proxy was asked');
+    } finally {
+      await through.close();
+      await refused.close();
+      await Promise.all([hub.close(), forwarding.close(), refusing.close()]);
     }
   });
 });

@@ -1,6 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
@@ -29,13 +30,15 @@ export interface FakeHubOptions {
   readonly bytesPerSecond?: number;
   /** Break the connection off after this many bytes of files over 1 MB. */
   readonly breakAfterBytes?: number;
+  /** Serve https:// with this key and certificate (test/fixtures/tls), at `https://127.0.0.1:<port>` (the certificate names that address). */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
 }
 
 export async function startHub(options: FakeHubOptions): Promise<FakeHub> {
   const requests: string[] = [];
   const sockets = new Set<net.Socket>();
   const hashes = new Map<string, string>();
-  const server = http.createServer((request, response) => {
+  const handler = (request: http.IncomingMessage, response: http.ServerResponse): void => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     requests.push(url.pathname);
     const cdn = url.pathname.startsWith('/cdn/');
@@ -80,7 +83,8 @@ export async function startHub(options: FakeHubOptions): Promise<FakeHub> {
       }
     }, interval);
     response.on('close', () => clearInterval(timer));
-  });
+  };
+  const server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -88,7 +92,7 @@ export async function startHub(options: FakeHubOptions): Promise<FakeHub> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     modelsAsked: () =>
       requests

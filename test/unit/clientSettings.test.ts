@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { serverEnvironment } from '../../client/src/serverEnvironment';
 import { findClozeSettings, mergeRawSettings, readSettings } from '../../server/src/protocol/settings';
 
 const mine = { modelsDir: '/models', allowRemoteModels: false };
@@ -38,4 +39,18 @@ test('every section merges key by key: a push of data.maxFileSizeMB keeps an ear
   // A key a client sent as `__proto__` is data, not the merged object's prototype.
   const hostile = readSettings(mergeRawSettings({ data: { maxRows: 10 } }, JSON.parse('{"data":{"__proto__":{"maxFileSizeMB":7}}}')));
   assert.deepEqual(hostile.data, { maxRows: 10, maxFileSizeMB: 100 });
+});
+
+test("VS Code's http.proxy and http.noProxy become the server's HTTPS_PROXY, HTTP_PROXY and NO_PROXY", () => {
+  const inherited = { PATH: '/bin', https_proxy: 'http://old:1', NO_PROXY: 'intranet' };
+  // Not set: the environment passes as it is.
+  assert.deepEqual(serverEnvironment(inherited, '', undefined), inherited);
+  assert.deepEqual(serverEnvironment(inherited, undefined, []), inherited);
+  // Set: it wins over both spellings of the variables, as in VS Code; NO_PROXY keeps its hosts and gains the setting's.
+  const env = serverEnvironment(inherited, ' http://proxy.corp:3128 ', ['huggingface.co', ' ']);
+  for (const name of ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY']) assert.equal(env[name], 'http://proxy.corp:3128', name);
+  assert.equal(env['NO_PROXY'], 'huggingface.co,intranet');
+  assert.equal(env['no_proxy'], 'huggingface.co,intranet');
+  assert.equal(env['PATH'], '/bin');
+  assert.equal(inherited.https_proxy, 'http://old:1', 'the extension host’s own environment is not changed');
 });

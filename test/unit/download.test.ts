@@ -14,6 +14,7 @@ import {
 import { resolveModel } from '../../server/src/model/resolve';
 import { TokenizerCache } from '../../server/src/model/tokenizers';
 import { startHub, startTarpit, type FakeHub } from '../support/hub';
+import { startProxy } from '../support/proxy';
 import { modelsDir } from '../support/paths';
 
 /**
@@ -210,5 +211,94 @@ describe('downloads that do not finish', () => {
     assert.ok(!fs.existsSync(path.join(cacheDir, id, 'onnx')), 'a part of the ONNX file is in the model folder');
     assert.deepEqual(filesUnder(path.join(cacheDir, '.partial')), []);
     await hub.close();
+  });
+});
+
+/** Sets proxy variables for one test and restores the environment after it (this file's tests run one at a time). */
+async function withEnvironment<T>(variables: Record<string, string>, run: () => Promise<T>): Promise<T> {
+  const saved = new Map(Object.keys(variables).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, variables);
+  try {
+    return await run();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+describe('downloading through a proxy (HTTP_PROXY, NO_PROXY) on loopback', () => {
+  let hub: FakeHub;
+  before(async () => (hub = await startHub({ models: { [id]: source() } })));
+  after(async () => hub.close());
+
+  test('every request goes through the proxy the environment names, and the files arrive byte for byte', async () => {
+    const proxy = await startProxy();
+    const cacheDir = freshCache();
+    await withEnvironment({ HTTP_PROXY: proxy.url }, () =>
+      downloadModel({ id, cacheDir, files: [...TOKENIZER_FILES, onnxFile(true)], hub: hubOptions(hub.url) }),
+    );
+    // The ONNX file comes through the hub's redirect to its CDN path: that request goes through the proxy too.
+    assert.deepEqual(proxy.requests, [
+      ...TOKENIZER_FILES.map((file) => `GET ${hub.url}/${id}/resolve/main/${file}`),
+      `GET ${hub.url}/${id}/resolve/main/${onnxFile(true)}`,
+      `GET ${hub.url}/cdn/${id}/resolve/main/${onnxFile(true)}`,
+    ]);
+    for (const file of [...TOKENIZER_FILES, onnxFile(true)]) {
+      assert.ok(fs.readFileSync(path.join(cacheDir, id, file)).equals(fs.readFileSync(path.join(source(), file))), file);
+    }
+    await proxy.close();
+  });
+
+  test('NO_PROXY keeps a host off the proxy', async () => {
+    const proxy = await startProxy();
+    const cacheDir = freshCache();
+    await withEnvironment({ HTTP_PROXY: proxy.url, NO_PROXY: 'example.com,127.0.0.1' }, () =>
+      downloadModel({ id, cacheDir, files: TOKENIZER_FILES, hub: hubOptions(hub.url) }),
+    );
+    assert.deepEqual(proxy.requests, []);
+    assert.deepEqual(filesUnder(path.join(cacheDir, id)).length, 4);
+    await proxy.close();
+  });
+
+  test('a proxy that wants credentials: 407 says where they go, and credentials in the URL are sent', async () => {
+    const proxy = await startProxy({ credentials: 'ada:p@ss w' });
+    const denied = await withEnvironment({ HTTP_PROXY: proxy.url }, () =>
+      failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url), userInterface: 'cli' })),
+    );
+    assert.equal(denied.kind, 'unauthorized');
+    assert.match(
+      denied.message,
+      /^the proxy http:\/\/127\.0\.0\.1:\d+ asks for credentials \(407\): put them in its URL, http:\/\/user:password@host:port/,
+    );
+    const withCredentials = proxy.url.replace('http://', 'http://ada:p%40ss%20w@');
+    const cacheDir = freshCache();
+    await withEnvironment({ HTTP_PROXY: withCredentials }, () =>
+      downloadModel({ id, cacheDir, files: TOKENIZER_FILES, hub: hubOptions(hub.url) }),
+    );
+    assert.equal(filesUnder(path.join(cacheDir, id)).length, 4);
+    await proxy.close();
+  });
+
+  test('a proxy that is not there, or not a URL, is named in the message; its password never is', async () => {
+    const closed = await startProxy();
+    await closed.close();
+    const refused = await withEnvironment({ HTTP_PROXY: closed.url.replace('http://', 'http://ada:secret@') }, () =>
+      failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url) })),
+    );
+    assert.equal(refused.kind, 'offline');
+    assert.match(
+      refused.message,
+      /^the proxy http:\/\/127\.0\.0\.1:\d+ cannot be reached \(ECONNREFUSED\)\. Check VS Code's http\.proxy setting or HTTPS_PROXY/,
+    );
+    const socks = await withEnvironment({ HTTP_PROXY: 'socks5://ada:secret@proxy.example.com:1080' }, () =>
+      failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url), userInterface: 'cli' })),
+    );
+    assert.match(
+      socks.message,
+      /^HTTP_PROXY is "socks5:\/\/…@proxy\.example\.com:1080": it is not an http:\/\/ or https:\/\/ URL\. Check HTTPS_PROXY/,
+    );
+    for (const error of [refused, socks]) assert.doesNotMatch(error.message, /secret/);
   });
 });

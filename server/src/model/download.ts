@@ -3,6 +3,9 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { getProxyForUrl } from 'proxy-from-env';
 import { modelsFolderHint, type UserInterface } from './wording';
 
 /**
@@ -21,7 +24,12 @@ import { modelsFolderHint, type UserInterface } from './wording';
  *   like a model; a manifest records each file's size and hash, so a damaged
  *   cache entry is recognised and fetched again;
  * - only the files the engine reads are fetched: the tokenizer's three JSON
- *   files, then the one ONNX file of the chosen precision.
+ *   files, then the one ONNX file of the chosen precision;
+ * - behind a proxy it goes through the one the environment names
+ *   (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, minus `NO_PROXY`, as curl and the
+ *   Hugging Face tools read them): Node's `http`/`https` ignore those, and the
+ *   VS Code extension host's proxy support does not reach the language server's
+ *   own process (the client passes VS Code's `http.proxy` on as `HTTPS_PROXY`).
  */
 
 /** How to reach the hub. */
@@ -230,9 +238,37 @@ class HttpFailure extends Error {
     readonly code: string | undefined,
     message: string,
     readonly host: string,
+    /** The proxy the request went through, as `host:port` (never its credentials). */
+    readonly proxy?: string,
   ) {
     super(message);
   }
+}
+
+/**
+ * The proxy the environment names for `url`, or undefined for a direct
+ * connection; a value that is not a URL is an error the user must see, not a
+ * silent direct connection that a firewall then drops.
+ */
+function proxyFor(
+  url: URL,
+): { readonly url: URL; readonly variable: string } | { readonly invalid: string; readonly variable: string } | undefined {
+  const value = getProxyForUrl(url.href);
+  if (!value) return undefined;
+  const scheme = url.protocol === 'http:' ? 'HTTP_PROXY' : 'HTTPS_PROXY';
+  const variable = process.env[scheme] || process.env[scheme.toLowerCase()] ? scheme : 'ALL_PROXY';
+  try {
+    const proxy = new URL(value);
+    if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') return { invalid: value, variable };
+    return { url: proxy, variable };
+  } catch {
+    return { invalid: value, variable };
+  }
+}
+
+/** A proxy URL as messages show it: scheme, host and port, without credentials. */
+function shownProxy(proxy: URL): string {
+  return `${proxy.protocol}//${proxy.host}`;
 }
 
 function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: UserInterface): DownloadError {
@@ -241,13 +277,56 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
   const { status, code, host } = error;
   const retry = ui === 'cli' ? 'Run the command again to retry.' : 'Edit the id or save the file to try again.';
   const folder = `put the model in the models folder (${modelsFolderHint(ui)})`;
-  const noDownloads = ui === 'cli' ? 'run with --offline' : 'turn downloads off (cloze.allowRemoteModels)';
   const environment = ui === 'cli' ? 'environment' : "editor's environment";
   if (code === 'ABORT') return cancelled();
+  const proxyAdvice =
+    ui === 'cli'
+      ? 'Check HTTPS_PROXY (and NO_PROXY) in the environment'
+      : "Check VS Code's http.proxy setting or HTTPS_PROXY (and NO_PROXY) in the editor's environment";
+  if (code === 'BAD_PROXY') {
+    return new DownloadError(
+      'offline',
+      `${error.message}: it is not an http:// or https:// URL. ${proxyAdvice}, e.g. http://proxy.example.com:3128.`,
+    );
+  }
+  if (code !== undefined && UNTRUSTED_CERTIFICATE.has(code)) {
+    // What a TLS-inspecting company proxy looks like from Node, which trusts its own CA list, not the system's.
+    return new DownloadError(
+      'offline',
+      `the certificate ${host} presented is not trusted (${code}). Behind a proxy that inspects TLS, point NODE_EXTRA_CA_CERTS in the ${environment} at your organisation's root certificate (a PEM file)${ui === 'cli' ? '' : ' and restart the editor'}; or ${folder}. ${retry}`,
+    );
+  }
+  if (error.proxy !== undefined) {
+    const through = `the proxy ${error.proxy}`;
+    if (status === 407) {
+      return new DownloadError(
+        'unauthorized',
+        `${through} asks for credentials (407): put them in its URL, http://user:password@host:port (percent-encode special characters). ${retry}`,
+      );
+    }
+    if (code === 'PROXY_REFUSED') {
+      return new DownloadError(
+        'http',
+        `${through} refused to connect to ${host} (${error.message}): the network's proxy blocks it. Ask its administrator, or ${folder}. ${retry}`,
+      );
+    }
+    if (code === 'CONNECT_TIMEOUT') {
+      return new DownloadError(
+        'timeout',
+        `no connection to ${host} through ${through} within ${seconds(hub.connectTimeoutMs)}. ${proxyAdvice}, or ${folder}. ${retry}`,
+      );
+    }
+    if (status === undefined && code !== undefined && PROXY_UNREACHABLE.has(code)) {
+      return new DownloadError(
+        'offline',
+        `${through} cannot be reached (${code ?? error.message}). ${proxyAdvice}, or ${folder}. ${retry}`,
+      );
+    }
+  }
   if (code === 'CONNECT_TIMEOUT') {
     return new DownloadError(
       'timeout',
-      `no connection to ${host} within ${seconds(hub.connectTimeoutMs)}. Check the network (or a proxy), or ${folder}. ${retry}`,
+      `no connection to ${host} within ${seconds(hub.connectTimeoutMs)}. Check the network (behind a proxy: set HTTPS_PROXY${ui === 'cli' ? '' : " or VS Code's http.proxy"}), or ${folder}. ${retry}`,
     );
   }
   if (code === 'READ_TIMEOUT') {
@@ -259,7 +338,7 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'ENETDOWN') {
     return new DownloadError(
       'offline',
-      `offline: ${host} cannot be reached (${code}). Connect to the network, or ${folder} or ${noDownloads}. ${retry}`,
+      `offline: ${host} cannot be reached (${code}). Connect to the network (behind a proxy: set HTTPS_PROXY${ui === 'cli' ? '' : " or VS Code's http.proxy"}), or ${folder}. ${retry}`,
     );
   }
   if (status === 404) {
@@ -284,6 +363,19 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
   }
   return new DownloadError('offline', `${host} cannot be reached (${code ?? error.message}). Check the network. ${retry}`);
 }
+
+/** Codes of a proxy that is not there: before the request reached it (a failure beyond it has a status). */
+const PROXY_UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
+
+/** Node's codes for a certificate chain it does not trust. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_UNTRUSTED',
+]);
 
 function seconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(1))} s`;
@@ -331,38 +423,86 @@ function headerOf(response: http.IncomingMessage, name: string): string | undefi
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Sends a GET and resolves with the response head, or rejects on a timeout, a network error or an abort. */
+/**
+ * Sends a GET and resolves with the response head, or rejects on a timeout, a
+ * network error or an abort. The connect timeout runs from the start: through
+ * a proxy the socket only exists once the proxy has answered CONNECT, and a
+ * proxy that accepts and never answers must cost seconds, not forever.
+ */
 function get(url: URL, hub: HubOptions, token: string | undefined, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new HttpFailure(undefined, 'ABORT', 'aborted', url.host));
+    const proxy = proxyFor(url);
+    const proxyShown = proxy && 'url' in proxy ? shownProxy(proxy.url) : undefined;
+    const failure = (code: string, message: string): HttpFailure => new HttpFailure(undefined, code, message, url.host, proxyShown);
+    if (signal?.aborted) return reject(failure('ABORT', 'aborted'));
+    if (proxy && 'invalid' in proxy) {
+      // Shown without what could be credentials (user:password@).
+      return reject(failure('BAD_PROXY', `${proxy.variable} is "${proxy.invalid.replace(/\/\/[^/@]*@/, '//…@')}"`));
+    }
     const client = url.protocol === 'http:' ? http : https;
     const headers: Record<string, string> = { 'user-agent': 'cloze-language-server' };
     if (token) headers['authorization'] = `Bearer ${token}`;
-    const request = client.get(url, { headers });
-    let connectTimer: NodeJS.Timeout | undefined;
-    const fail = (code: string, message: string): void => {
+    // A new agent per request: no connection is kept alive between downloads. Its socket to the proxy
+    // is not the request's until the proxy has answered CONNECT, so destroying the request does not
+    // close it: `proxySocket` does (else a proxy that never answers would hold the CLI open).
+    const proxySocket = new AbortController();
+    const agentOptions = { signal: proxySocket.signal };
+    const agent = proxy
+      ? url.protocol === 'http:'
+        ? new HttpProxyAgent(proxy.url, agentOptions)
+        : new HttpsProxyAgent(proxy.url, agentOptions)
+      : undefined;
+    const request = client.get(url, { headers, ...(agent ? { agent } : {}) });
+    let connectTimer: NodeJS.Timeout | undefined = setTimeout(() => fail('CONNECT_TIMEOUT', 'no connection'), hub.connectTimeoutMs);
+    const fail = (code: string, message: string, status?: number): void => {
       clearTimeout(connectTimer);
       signal?.removeEventListener('abort', onAbort);
       request.destroy();
-      reject(new HttpFailure(undefined, code, message, url.host));
+      proxySocket.abort();
+      reject(status === undefined ? failure(code, message) : new HttpFailure(status, code, message, url.host, proxyShown));
     };
     const onAbort = (): void => fail('ABORT', 'aborted');
     signal?.addEventListener('abort', onAbort, { once: true });
+    // https-proxy-agent reports the proxy's answer to CONNECT; anything but 200 is the proxy's refusal, not the hub's.
+    request.once('proxyConnect', (connect: { statusCode?: number; statusText?: string }) => {
+      const status = connect.statusCode ?? 0;
+      if (status === 407) fail('PROXY_AUTH', 'Proxy Authentication Required', 407);
+      else if (status !== 200) fail('PROXY_REFUSED', `${status}${connect.statusText ? ` ${connect.statusText}` : ''}`);
+    });
     request.on('socket', (socket) => {
       const connected = (): void => {
         clearTimeout(connectTimer);
+        connectTimer = undefined;
         // From here on, silence longer than the read timeout ends the request.
         request.setTimeout(hub.readTimeoutMs, () => fail('READ_TIMEOUT', 'no answer'));
       };
-      if (socket.connecting) {
-        connectTimer = setTimeout(() => fail('CONNECT_TIMEOUT', 'no connection'), hub.connectTimeoutMs);
-        socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
-      } else connected();
+      if (socket.connecting) socket.once(url.protocol === 'https:' && !agent ? 'secureConnect' : 'connect', connected);
+      else connected();
     });
     request.on('error', (error: NodeJS.ErrnoException) => fail(error.code ?? 'ERROR', error.message));
     request.on('response', (response) => {
       clearTimeout(connectTimer);
       signal?.removeEventListener('abort', onAbort);
+      // Through an http:// proxy (HTTP_PROXY, for an http:// hub or mirror) the proxy answers in the hub's place:
+      // 407 is always its own, and a 403 without the hub's X-Error-Code is a filtering proxy's, not a gated model.
+      if (
+        proxyShown &&
+        url.protocol === 'http:' &&
+        (response.statusCode === 407 || (response.statusCode === 403 && !response.headers['x-error-code']))
+      ) {
+        response.resume();
+        return reject(
+          response.statusCode === 407
+            ? new HttpFailure(407, 'PROXY_AUTH', 'Proxy Authentication Required', url.host, proxyShown)
+            : new HttpFailure(
+                undefined,
+                'PROXY_REFUSED',
+                `403${response.statusMessage ? ` ${response.statusMessage}` : ''}`,
+                url.host,
+                proxyShown,
+              ),
+        );
+      }
       resolve(response);
     });
   });

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startHub, type FakeHub } from '../support/hub';
+import { cliMain, modelsDir, repoRoot } from '../support/paths';
+import { scratchCache, type Run } from '../support/previewCli';
+import { startProxy, type FakeProxy, type FakeProxyOptions } from '../support/proxy';
+
+/**
+ * `cloze check` with a hub model behind a company network, as a user runs it:
+ * the built CLI in its own process, the hub on https:// on loopback (a
+ * self-signed certificate, test/fixtures/tls), reached only through a CONNECT
+ * proxy named by HTTPS_PROXY, the certificate trusted through
+ * NODE_EXTRA_CA_CERTS as a TLS-inspecting proxy's is. The environment is the
+ * only thing that differs between the runs.
+ */
+
+const id = 'hub-test/review-bert-small-xenova';
+const tls = path.join(repoRoot, 'test', 'fixtures', 'tls');
+const certificate = path.join(tls, 'localhost.crt');
+
+function check(file: string, env: Record<string, string>): Promise<Run & { readonly ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cliMain, 'check', file, '--model', id],
+      { cwd: repoRoot, env: { ...process.env, CLOZE_MODELS_DIR: '', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr, ms: performance.now() - started }),
+    );
+  });
+}
+
+describe('cloze check downloads a hub model through an HTTPS_PROXY', () => {
+  let hub: FakeHub;
+  let file: string;
+  // Closed after the tests whatever they asserted: an open proxy would keep the test process alive.
+  const proxies: FakeProxy[] = [];
+  const proxyFor = async (options?: FakeProxyOptions): Promise<FakeProxy> => {
+    const proxy = await startProxy(options);
+    proxies.push(proxy);
+    return proxy;
+  };
+  before(async () => {
+    hub = await startHub({
+      models: { [id]: path.join(modelsDir(), 'review-bert-small-xenova') },
+      tls: { key: fs.readFileSync(path.join(tls, 'localhost.key')), cert: fs.readFileSync(certificate) },
+    });
+    file = path.join(scratchCache('cloze-proxy-file-'), 'reviews.cloze');
+    fs.writeFileSync(file, 'pattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terriblest\n');
+  });
+  after(async () => {
+    await hub.close();
+    await Promise.all(proxies.map((proxy) => proxy.close()));
+  });
+
+  test('through a CONNECT tunnel, trusting the certificate in NODE_EXTRA_CA_CERTS: the label words are checked', async () => {
+    const proxy = await proxyFor();
+    const cacheDir = scratchCache('cloze-proxy-cache-');
+    const run = await check(file, {
+      HF_ENDPOINT: hub.url,
+      HTTPS_PROXY: proxy.url,
+      NODE_EXTRA_CA_CERTS: certificate,
+      CLOZE_CACHE_DIR: cacheDir,
+    });
+    // "terriblest" is not one token of the model's vocabulary: the check ran on the downloaded tokenizer.
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /reviews\.cloze:4:\d+ error [\w-]+ .*terriblest/);
+    assert.ok(
+      proxy.requests.length > 0 && proxy.requests.every((r) => r === `CONNECT ${new URL(hub.url).host}`),
+      proxy.requests.join(', '),
+    );
+    assert.ok(fs.existsSync(path.join(cacheDir, id, 'tokenizer.json')));
+  });
+
+  test('without NODE_EXTRA_CA_CERTS the untrusted certificate is said, with what to do', async () => {
+    const proxy = await proxyFor();
+    const run = await check(file, { HF_ENDPOINT: hub.url, HTTPS_PROXY: proxy.url, CLOZE_CACHE_DIR: scratchCache('cloze-proxy-cache-') });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /the certificate 127\.0\.0\.1:\d+ presented is not trusted \([A-Z_]+\)\. Behind a proxy that inspects TLS, point NODE_EXTRA_CA_CERTS in the environment at/,
+    );
+    assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  test('a filtering proxy that refuses the hub is named, and is not mistaken for a gated model', async () => {
+    const proxy = await proxyFor({ refuse: 403 });
+    const run = await check(file, {
+      HF_ENDPOINT: hub.url,
+      HTTPS_PROXY: proxy.url,
+      NODE_EXTRA_CA_CERTS: certificate,
+      CLOZE_CACHE_DIR: scratchCache('cloze-proxy-cache-'),
+    });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /the proxy http:\/\/127\.0\.0\.1:\d+ refused to connect to 127\.0\.0\.1:\d+ \(403 Forbidden\)/);
+    assert.doesNotMatch(run.stdout, /gated|HF_TOKEN/);
+  });
+
+  test('a proxy that accepts and never answers CONNECT costs the connect timeout, and the CLI exits', async () => {
+    const proxy = await proxyFor({ silent: true });
+    const run = await check(file, {
+      HF_ENDPOINT: hub.url,
+      HTTPS_PROXY: proxy.url,
+      NODE_EXTRA_CA_CERTS: certificate,
+      CLOZE_CACHE_DIR: scratchCache('cloze-proxy-cache-'),
+      CLOZE_HUB_CONNECT_TIMEOUT_MS: '800',
+    });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /no connection to 127\.0\.0\.1:\d+ through the proxy http:\/\/127\.0\.0\.1:\d+ within 0\.8 s\. Check HTTPS_PROXY \(and NO_PROXY\) in the environment/,
+    );
+    // Not held open by the proxy's socket: it exits within seconds of the timeout, well before the test's 60 s.
+    assert.ok(run.ms < 20_000, `took ${Math.round(run.ms)} ms`);
+    assert.deepEqual(proxy.requests, [`CONNECT ${new URL(hub.url).host}`]);
+  });
+});
