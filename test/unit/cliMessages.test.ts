@@ -279,4 +279,67 @@ describe('CLI messages', () => {
     const suggest = cloze(['suggest', cloze24, '--data', 'nope.jsonl', '--models-dir', modelsDir(), '--offline'], { cwd: scratch });
     assert.equal(suggest.status, 2, suggest.stderr);
   });
+
+  test("eval with nothing to evaluate says why: rows without the verbalizer's labels (which), an empty file, a CSV header alone", () => {
+    const file = path.join(scratch, 'labels.cloze');
+    fs.writeFileSync(
+      file,
+      'model: review-bert-small\npattern: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\n',
+    );
+    const numbered = path.join(scratch, 'numbered.jsonl');
+    fs.writeFileSync(numbered, '{"text":"good","label":1}\n{"text":"bad","label":0}\n');
+    const run = cloze(['eval', file, '--data', numbered, '--models-dir', modelsDir(), '--offline']);
+    assert.equal(run.status, 1);
+    assert.equal(
+      run.stderr,
+      "cloze eval: no labelled row with a label of the verbalizer to evaluate on: skipped 2 (label not in the verbalizer); the data's labels include `1`, `0`, the verbalizer's are `positive`, `negative`.\n",
+    );
+    const empty = path.join(scratch, 'empty.jsonl');
+    fs.writeFileSync(empty, '');
+    const header = path.join(scratch, 'header.csv');
+    fs.writeFileSync(header, 'text,label\n');
+    for (const data of [empty, header]) {
+      for (const command of ['eval', 'suggest']) {
+        const none = cloze([command, file, '--data', data, '--models-dir', modelsDir(), '--offline']);
+        assert.equal(none.status, 1);
+        // As the data-empty diagnostic of `cloze check` says it, not "has no column `text`".
+        assert.match(
+          none.stderr,
+          new RegExp(`^cloze ${command}: ${path.basename(data).replace('.', '\\.')} has no rows: there is nothing in it to evaluate\\.\n`),
+        );
+      }
+    }
+  });
+
+  test('a models folder that does not exist leads the message when the download fails too, shown as an absolute path', () => {
+    const file = path.join(scratch, 'tiny-remote.cloze');
+    fs.writeFileSync(file, 'model: tiny\npattern: {text} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\n');
+    // A hub that refuses at once (a closed port on loopback), so the download fails fast.
+    const env = {
+      ...process.env,
+      CLOZE_MODELS_DIR: '',
+      CLOZE_CACHE_DIR: path.join(scratch, 'cache-remote'),
+      HF_ENDPOINT: 'http://127.0.0.1:9',
+    };
+    const run = cloze(['check', file, '--models-dir', 'no-such-models'], { cwd: scratch, env });
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `Model tiny is unavailable: the models folder no-such-models \\(${path.join(fs.realpathSync(scratch), 'no-such-models').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) does not exist, and the download failed: `,
+      ),
+    );
+  });
+
+  test('--model given twice to a one-model command is refused (commander kept the last one without a word)', () => {
+    const file = path.join(scratch, 'twice.cloze');
+    fs.writeFileSync(file, 'pattern: {text} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\n');
+    const check = cloze(['check', file, '--model', 'review-bert-small', '--model', 'tiny-random-roberta', '--offline']);
+    assert.equal(check.status, 2);
+    assert.match(check.stderr, /cloze check runs one model; to check a file against several, write them on its `models:` line/);
+    assert.equal(check.stdout, '');
+    const suggest = cloze(['suggest', file, '--model', 'a', '--model', 'b', '--offline']);
+    assert.equal(suggest.status, 2);
+    assert.match(suggest.stderr, /cloze suggest searches with one model; run it once per model\./);
+  });
 });

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { parse } from '../language/parse';
+import type { ClozeDocument } from '../language/ast';
 import { engineReport, type ModelInfo } from '../model/engine';
 import { evaluate, evaluationRows, type Calibration, type Evaluation, type FigureSet } from '../service/evaluate';
 import { evaluationText, fixed, percent } from '../service/evaluationReport';
@@ -117,6 +118,19 @@ interface ModelRun {
   readonly gate: GateResult | undefined;
 }
 
+/** What the rows that were read lacked, when none is left to evaluate: the skipped counts, and labels the verbalizer does not have. */
+function whyNoRows(rows: Rows, doc: ClozeDocument): string {
+  const skipped = Object.entries(rows.skipped).filter(([, n]) => n > 0);
+  if (skipped.length === 0) return '';
+  const quoted = (labels: readonly string[]): string => labels.map((label) => `\`${label}\``).join(', ');
+  const shown = rows.undeclared.slice(0, 5);
+  const labels =
+    shown.length > 0
+      ? `; the data's labels include ${quoted(shown)}${rows.undeclared.length > shown.length ? ', …' : ''}, the verbalizer's are ${quoted([...new Set(doc.verbalizers[0]?.entries.map((e) => e.label.text) ?? [])])}`
+      : '';
+  return `: skipped ${skipped.map(([reason, n]) => `${n} (${reason})`).join(', ')}${labels}`;
+}
+
 /** The labelled rows, read once for every model: they depend on the file and its labels, not on the model. */
 type Rows = Awaited<ReturnType<typeof evaluationRows>>;
 
@@ -157,7 +171,7 @@ async function evaluateSession(
     }
     const { rows, rowFiles, sources, skipped } = data.rows;
     if (rows.length === 0) {
-      process.stderr.write(`cloze eval: no labelled row with a label of the verbalizer to evaluate on.\n`);
+      process.stderr.write(`cloze eval: no labelled row with a label of the verbalizer to evaluate on${whyNoRows(data.rows, doc)}.\n`);
       return { stop: 1 };
     }
     const bar =

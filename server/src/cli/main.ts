@@ -36,6 +36,21 @@ const program = new Command()
 
 const modelsDirOption = (): Option =>
   new Option('--models-dir <dir>', 'folder searched first for models (<dir>/<model id>/); default: CLOZE_MODELS_DIR');
+/**
+ * `--model` where a command runs one model: given twice, the first would be dropped without a word
+ * (commander keeps the last), so it is refused, with where several models go.
+ */
+const singleModelOption = (description: string, command: 'check' | 'suggest'): Option =>
+  new Option('--model <id>', description).argParser((value: string, previous: string | undefined) => {
+    if (previous !== undefined) {
+      throw new InvalidArgumentError(
+        command === 'check'
+          ? `cloze check runs one model; to check a file against several, write them on its \`models:\` line (${previous}, ${value}).`
+          : `cloze suggest searches with one model; run it once per model.`,
+      );
+    }
+    return value;
+  });
 const offlineOption = (): Option => new Option('--offline', 'never download a model from the Hugging Face hub');
 const noQuantizedOption = (): Option =>
   new Option('--no-quantized', 'use onnx/model.onnx (full precision) instead of onnx/model_quantized.onnx');
@@ -51,7 +66,7 @@ program
   .argument('<files...>', '.cloze files to check')
   .addOption(modelsDirOption())
   .addOption(offlineOption())
-  .option('--model <id>', "model to check against, instead of each file's `model:` line")
+  .addOption(singleModelOption("model to check against, instead of each file's `model:` line", 'check'))
   .addOption(dataMaxRowsOption())
   .addOption(dataMaxMbOption())
   .addOption(formatOption())
@@ -246,7 +261,7 @@ program
   )
   .addOption(modelsDirOption())
   .addOption(offlineOption())
-  .option('--model <id>', "model to search with, instead of the file's `model:` line")
+  .addOption(singleModelOption("model to search with, instead of the file's `model:` line", 'suggest'))
   .addOption(dataMaxRowsOption())
   .addOption(dataMaxMbOption())
   .addOption(noQuantizedOption())

@@ -670,8 +670,8 @@ function describeEngineLoadError(location: LoadableModel, file: string, quantize
     ? `If the folder has only onnx/model.onnx, ${useFullPrecision(ui)}.`
     : `If the folder has only onnx/model_quantized.onnx, ${useQuantized(ui)}.`;
   if (location.source === 'remote') {
-    const local = location.notInModelsDir ? ` It is not in the models folder either: ${location.notInModelsDir}.` : '';
-    return `${location.id} could not be downloaded for scoring (${file}: ${detail}).${local} Check the id and the network, or put the model in the models folder (${modelsFolderHint(ui)}).`;
+    const local = location.notInModelsDir ? `${location.notInModelsDir}, and ` : '';
+    return `${local}${location.id} could not be downloaded for scoring (${file}: ${detail}). Check the id and the network, or put the model in the models folder (${modelsFolderHint(ui)}).`;
   }
   const problem = modelFolderProblem(folder, MODEL_JSON_FILES, ['tokenizer.json', 'config.json']);
   if (problem)

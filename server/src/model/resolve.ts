@@ -80,12 +80,14 @@ function hasTokenizer(folder: string): boolean {
  */
 function whyNotInModelsDir(modelsDir: string, id: string): string {
   let stat: fs.Stats;
+  // A relative folder is relative to the process's current folder, which the user may not know.
+  const shown = path.isAbsolute(modelsDir) ? modelsDir : `${modelsDir} (${path.resolve(modelsDir)})`;
   try {
     stat = fs.statSync(modelsDir);
   } catch {
-    return `the models folder ${modelsDir} does not exist`;
+    return `the models folder ${shown} does not exist`;
   }
-  if (!stat.isDirectory()) return `the models folder ${modelsDir} is a file, not a folder`;
+  if (!stat.isDirectory()) return `the models folder ${shown} is a file, not a folder`;
   const folder = path.join(modelsDir, id);
   if (!fs.existsSync(folder)) return `${folder} does not exist`;
   return `${folder} has no tokenizer.json`;
@@ -145,10 +147,14 @@ export function resolveModel(id: string, documentDir: string | undefined, settin
   return { ok: false, id, reason: `\`${id}\` ${places}, and downloads are off. ${fix}` };
 }
 
-/** A download failure's message, with why the models folder did not have the model when one is set (a typo there looks like a network problem otherwise). */
+/**
+ * A download failure's message, led by why the models folder did not have the
+ * model when one is set: a typo in the folder is the likelier cause, and after
+ * a network error it read as an afterthought.
+ */
 export function withModelsDirNote(message: string, location: ModelLocation): string {
   if (!location.ok || location.source !== 'remote' || !location.notInModelsDir) return message;
-  return `${message.replace(/\s+$/, '')} It is not in the models folder either: ${location.notInModelsDir}.`;
+  return `${location.notInModelsDir}, and the download failed: ${message}`;
 }
 
 /** A stable key for caches: the same files give the same key. */

@@ -158,8 +158,8 @@ export function describeLoadError(
 ): string {
   const detail = error instanceof Error ? error.message : String(error);
   if (location.source === 'remote') {
-    const local = location.notInModelsDir ? ` It is not in the models folder either: ${location.notInModelsDir}.` : '';
-    return `${location.id} could not be downloaded (${firstLine(detail)}).${local} Check the id and the network, or put the model in the models folder (${modelsFolderHint(userInterface)}).`;
+    const local = location.notInModelsDir ? `${location.notInModelsDir}, and ` : '';
+    return `${local}${location.id} could not be downloaded (${firstLine(detail)}). Check the id and the network, or put the model in the models folder (${modelsFolderHint(userInterface)}).`;
   }
   const problem = modelFolderProblem(locationKey(location));
   if (problem)

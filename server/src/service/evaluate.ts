@@ -140,6 +140,8 @@ export async function evaluationRows(
   problems: string[];
   /** The files that could not be read at all (their reasons are among `problems`). */
   unreadable: string[];
+  /** The labels of skipped rows that the verbalizer does not declare, in the order first seen. */
+  undeclared: string[];
 }> {
   const rows: PreviewRow[] = [];
   const rowFiles: string[] = [];
@@ -147,6 +149,7 @@ export async function evaluationRows(
   const skipped: Record<string, number> = {};
   const problems: string[] = [];
   const unreadable: string[] = [];
+  const undeclared = new Set<string>();
   const fields = usedFields(doc.patterns);
   const declared = new Set(labels);
   for (const file of files) {
@@ -166,6 +169,11 @@ export async function evaluationRows(
     const missing = fields.length === 1 && inputColumns.length === 1 ? [] : fields.filter((field) => !data.columns.includes(field));
     // No row read because the byte limit fell inside the first one: the limit said so above; its columns are unknown.
     if (data.rows.length === 0 && data.limited) continue;
+    // As the data-empty diagnostic says it: an empty file (or a CSV/TSV header alone) lacks no column, it lacks rows.
+    if (data.rows.length === 0) {
+      problems.push(`${path.basename(file)} has no rows: there is nothing in it to evaluate.`);
+      continue;
+    }
     if (missing.length > 0) {
       const has = data.columns.length > 0 ? `it has ${data.columns.map((c) => `\`${c}\``).join(', ')}` : 'it has no rows';
       problems.push(`${path.basename(file)} has no column ${missing.map((m) => `\`${m}\``).join(', ')}, which the patterns read (${has}).`);
@@ -184,6 +192,7 @@ export async function evaluationRows(
         skipped['no label'] = (skipped['no label'] ?? 0) + 1;
       } else if (!declared.has(label)) {
         skipped[`label not in the verbalizer`] = (skipped[`label not in the verbalizer`] ?? 0) + 1;
+        undeclared.add(label);
       } else {
         // The line the row starts on in its file, so `file:line` (and the panel's link) opens it.
         rows.push({ line: data.lines[index] ?? index + 1, label, fields: fill(row) });
@@ -191,7 +200,7 @@ export async function evaluationRows(
       }
     });
   }
-  return { rows, rowFiles, sources, skipped, problems, unreadable };
+  return { rows, rowFiles, sources, skipped, problems, unreadable, undeclared: [...undeclared] };
 }
 
 export async function evaluate(
