@@ -249,7 +249,7 @@ program
       .default('accuracy'),
   )
   // The defaults (one word, accuracy, support calibration) are the method chosen by cross-validation inside SST-2.
-  .addOption(new Option('--calibrate', 'rank verbalizers by calibrated figures (the prior of --calibration); the default').default(true))
+  .addOption(new Option('--calibrate', 'rank verbalizers by calibrated figures (the prior of --calibration)').default(true))
   .option('--no-calibrate', 'rank verbalizers by raw figures')
   .addOption(
     new Option(
