@@ -65,6 +65,21 @@ describe('cloze preview', () => {
     assert.match(run.stdout, /accuracy on 2 labelled examples/);
   });
 
+  test('an example whose label the verbalizer lacks is marked beside its numbers, not ticked, not counted', async () => {
+    const file = path.join(scratchCache('cloze-cli-undeclared-'), 'undeclared.cloze');
+    fs.writeFileSync(
+      file,
+      'model: review-bert-small\npattern: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\nexample neutral: meh\nexample positive: lovely\n',
+    );
+    const run = await runPreview(cacheDir, file);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /line 6 {2}neutral: meh\n {2}`neutral` is not a label of the verbalizer: no ✓\/✗, and not in the accuracy\n/);
+    assert.match(run.stdout, /\n {2}pattern 1 +positive +\d+\.\d% {3}/, 'a prediction without ✓ or ✗');
+    assert.doesNotMatch(run.stdout, /line 7[^]*is not a label/);
+    assert.match(run.stdout, /accuracy on 1 labelled example:/);
+    assert.match(run.stderr, /label-undeclared/);
+  });
+
   test('a file where no pattern has a mask exits 1 and says why', async () => {
     const run = await noMask;
     assert.equal(run.code, 1);
