@@ -394,6 +394,120 @@ describe('the CLI', () => {
     assert.ok(fs.existsSync(path.join(out, 'new', 'pvp.py')));
   });
 
+  test('import lmbff: a mapping LM-BFF cannot use is refused in words that quote it, never a parser node', () => {
+    const template = '*cls**sent_0*_It_was*mask*.*sep+*';
+    for (const [mapping, message] of [
+      // Valid Python, but LM-BFF looks its labels up as strings ('0', '1'): a number key matches none.
+      [
+        "{0:'terrible',1:'great'}",
+        "The mapping `{0:'terrible',1:'great'}` cannot be used: the keys `0` and `1` are numbers, but LM-BFF looks the label words up by the labels of the task, which are strings ('0', '1', …), so a number key matches no label. Write it `{'0':'terrible','1':'great'}`.",
+      ],
+      [
+        '{0:terrible',
+        "The mapping `{0:terrible` is not a Python dict: the `{` at character 1 is never closed; add `}` at the end. Closed so, it still cannot be used: the key `0` is a number, but LM-BFF looks the label words up by the labels of the task, which are strings ('0', '1', …), so a number key matches no label; the label word `terrible` of `0` is not quoted. Write it `{'0':'terrible'}`.",
+      ],
+      [
+        "{'0':'terrible','1':great}",
+        "The mapping `{'0':'terrible','1':great}` cannot be used: the label word `great` of `'1'` is not quoted. Write it `{'0':'terrible','1':'great'}`.",
+      ],
+      [
+        "{'0':'terrible'",
+        "The mapping `{'0':'terrible'` is not a Python dict: the `{` at character 1 is never closed; add `}` at the end.",
+      ],
+      [
+        "{'0':'terrible",
+        "The mapping `{'0':'terrible` is not a Python dict: the string opened by `'` at character 6 is never closed; add `'` where it ends and `}` at the end.",
+      ],
+      [
+        "{'0' 'terrible'}",
+        "The mapping `{'0' 'terrible'}` is not a Python dict: expected `:` after the key `'0'`, found `'terrible'` at character 6.",
+      ],
+      ["{'0':}", "The mapping `{'0':}` is not a Python dict: expected a value, found `}` at character 6."],
+      ["{'0':'a'}}", "The mapping `{'0':'a'}}` is not a Python dict: unexpected `}` at character 10 after the value."],
+      [
+        "{'0':['a','b']}",
+        "The mapping `{'0':['a','b']}` cannot be used: the label word of `'0'` is `['a','b']`, not one quoted word (LM-BFF takes one word per label).",
+      ],
+      [
+        "{positive:'great'}",
+        "The mapping `{positive:'great'}` cannot be used: the key `positive` is not a quoted label. Write it `{'positive':'great'}`.",
+      ],
+    ] as const) {
+      const result = run(['import', 'lmbff', '--template', template, '--mapping', mapping]);
+      assert.equal(result.status, 2, `${mapping}\n${result.stderr}`);
+      assert.equal(result.stdout, '');
+      assert.equal(result.stderr, `cloze import: ${message}\n`);
+      assert.doesNotMatch(result.stderr, /\[object Object\]|"expression"/);
+    }
+    // The quoted form of the same mapping is read.
+    const ok = run(['import', 'lmbff', '--template', template, '--mapping', "{'0':'terrible','1':'great'}"]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /\n {2}0: terrible\n {2}1: great\n/);
+  });
+
+  test('import openprompt: a piece that is no Python dict is named with its template, never dumped as a parser node', () => {
+    for (const [template, message] of [
+      [
+        '{"placeholder":"text_a" "x"} It was {"mask"}.',
+        'cloze import: The piece `{"placeholder":"text_a" "x"}` in `{"placeholder":"text_a" "x"} It was {"mask"}.` is not a Python dict: expected `,` or `}` after `"text_a"`, found `"x"` at character 25 of the piece.\n',
+      ],
+      [
+        '{placeholder:"text_a"} It was {"mask"}.',
+        'cloze import: The piece `{placeholder:"text_a"}` in `{placeholder:"text_a"} It was {"mask"}.` has the unquoted key `placeholder`, a name Python does not know; write `"placeholder"`.\n',
+      ],
+    ] as const) {
+      const result = run(['import', 'openprompt', '--template', template]);
+      assert.equal(result.status, 2, result.stderr);
+      assert.equal(result.stderr, message);
+    }
+    const unknown = run(['import', 'openprompt', '--template', '{"placeholder":"text_a"} {"foo": lambda s: s} It was {"mask"}.']);
+    assert.equal(unknown.status, 0, unknown.stderr);
+    assert.match(unknown.stderr, /^note: The piece `\{"foo": lambda s: s\}` in `.*` is not understood; it is left out\.$/m);
+    assert.doesNotMatch(unknown.stderr, /"expression"/);
+  });
+
+  test('export: a file with no pattern or no verbalizer is refused for every format, its errors printed, nothing written', () => {
+    const out = scratch();
+    const pattern = 'pattern: {x} It was [MASK].\n';
+    const verbalizer = 'verbalizer:\n  a: good\n  b: bad\n';
+    const pm = 'error pattern-missing The file has no pattern. Add one, e.g. `pattern: {text} It was [MASK].`';
+    const vm =
+      'error verbalizer-missing The file has no verbalizer: add `verbalizer:` with indented lines `label: word, word` that map each label to its label words.';
+    for (const [name, text, errors, lacks] of [
+      ['empty', '', [pm, vm], 'no pattern and no verbalizer'],
+      ['comments', '# a file to fill in\n', [pm, vm], 'no pattern and no verbalizer'],
+      ['patterns', pattern, [vm], 'no verbalizer'],
+      ['verbalizers', verbalizer, [pm], 'no pattern'],
+    ] as const) {
+      const file = path.join(out, `${name}.cloze`);
+      fs.writeFileSync(file, text);
+      for (const [to, format] of [
+        ['lmbff', 'LM-BFF'],
+        ['openprompt', 'OpenPrompt'],
+        ['pet', 'PET'],
+      ] as const) {
+        const them = errors.length === 1 ? 'it' : 'them';
+        const expected = `${errors.map((e) => `${file}:1:1 ${e}\n`).join('')}cloze export: the file has ${lacks}, and an export to ${format} needs a pattern and a verbalizer; add ${them} first (nothing was written).\n`;
+        const printed = run(['export', file, '--to', to]);
+        assert.equal(printed.status, 1, `${name} --to ${to}\n${printed.stderr}`);
+        assert.equal(printed.stdout, '');
+        assert.equal(printed.stderr, expected);
+        const folder = path.join(out, `${name}-${to}`);
+        const written = run(['export', file, '--to', to, '--out-dir', folder]);
+        assert.equal(written.status, 1, written.stderr);
+        assert.equal(written.stderr, expected);
+        assert.equal(fs.existsSync(folder), false, `${folder} was created`);
+        // The same errors as `cloze check` reports for the file.
+        const check = run(['check', '--offline', '--models-dir', out, file]);
+        for (const e of errors) assert.ok(check.stdout.includes(`${file}:1:1 ${e}`), check.stdout);
+      }
+    }
+    // With both, each format exports.
+    const file = path.join(out, 'both.cloze');
+    fs.writeFileSync(file, pattern + verbalizer);
+    for (const to of ['lmbff', 'openprompt', 'pet']) assert.equal(run(['export', file, '--to', to]).status, 0, to);
+  });
+
   test('import: unreadable inputs and unwritable outputs are said in words; -o creates no folder and says what it wrote', () => {
     const out = scratch();
     fs.writeFileSync(path.join(out, 'plain'), '');

@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { parse } from '../language/parse';
 import { positionAt } from '../language/positions';
+import { validateStructure } from '../language/validate';
+import type { DiagnosticCode } from '../language/ast';
 import { exportLmBff } from '../interop/lmbff';
 import { exportOpenPrompt } from '../interop/openprompt';
 import { exportPetPvp, exportPetVerbalizers } from '../interop/pet';
@@ -13,7 +15,8 @@ import { readSourceFile } from './sourceFile';
  * a framework's own formats, so a user authors in Cloze and trains with the
  * framework. Writes the files into --out-dir, or prints them with a header
  * line each; what the format cannot express is printed as notes.
- * Exit status: 0 written, 1 the file has syntax errors, 2 bad usage or a file
+ * Exit status: 0 written, 1 the file has syntax errors or nothing to export
+ * (no pattern or no verbalizer; nothing is written), 2 bad usage or a file
  * that cannot be read or written.
  */
 
@@ -21,6 +24,11 @@ export interface ExportCommandOptions {
   readonly to: 'lmbff' | 'openprompt' | 'pet';
   readonly outDir?: string;
 }
+
+/** The structural errors after which no format has anything to write: each needs a pattern and a verbalizer. */
+const nothingToExport: ReadonlySet<DiagnosticCode> = new Set(['pattern-missing', 'verbalizer-missing']);
+
+const FORMAT_NAMES: Readonly<Record<ExportCommandOptions['to'], string>> = { lmbff: 'LM-BFF', openprompt: 'OpenPrompt', pet: 'PET' };
 
 export function runExport(file: string, options: ExportCommandOptions): number {
   try {
@@ -46,6 +54,21 @@ function exportFile(file: string, options: ExportCommandOptions): number {
     }
     process.stderr.write(
       'cloze export: fix the syntax errors first; an export of a file that does not parse would not mean what it says.\n',
+    );
+    return 1;
+  }
+  // A file without a pattern or a verbalizer (an empty one, say) parses, but every format needs both: its export
+  // would be an empty mapping or a PVP whose get_parts always fails, written as if it were one. The same errors as
+  // `cloze check` gives it, and nothing written.
+  const missing = validateStructure(doc).filter((d) => nothingToExport.has(d.code));
+  if (missing.length > 0) {
+    for (const d of missing) {
+      const at = positionAt(doc, d.span.start);
+      process.stderr.write(`${file}:${at.line + 1}:${at.character + 1} error ${d.code} ${d.message}\n`);
+    }
+    const lacks = missing.map((d) => (d.code === 'pattern-missing' ? 'pattern' : 'verbalizer')).join(' and no ');
+    process.stderr.write(
+      `cloze export: the file has no ${lacks}, and an export to ${FORMAT_NAMES[options.to]} needs a pattern and a verbalizer; add ${missing.length === 1 ? 'it' : 'them'} first (nothing was written).\n`,
     );
     return 1;
   }

@@ -1,4 +1,4 @@
-import { parsePythonLiteral, PythonSyntaxError } from './pythonLiteral';
+import { entriesOf, isExpression, parsePythonLiteral, PythonSyntaxError, type PythonDictEntry, type PythonValue } from './pythonLiteral';
 import { clozeNames, fieldsOf, verbalizerFor, type Converted, type PvpPart, type PvpPattern, type PvpSet, type PvpVerbalizer } from './pvp';
 
 /**
@@ -96,30 +96,104 @@ export function readTemplate(template: string, notes: string[], pairs = false): 
 }
 
 export function readMapping(source: string, notes: string[], name: string | undefined): PvpVerbalizer {
+  const mapping = source.trim();
   let value;
   try {
-    value = parsePythonLiteral(source.trim());
+    value = parsePythonLiteral(mapping);
   } catch (error) {
+    const what = `The mapping \`${mapping}\` is not a Python dict: ${error instanceof PythonSyntaxError ? error.message : String(error)}.`;
+    // A mapping cut short (`{0:terrible`): what else is wrong is said too, so that the next try is not refused for another reason.
+    const closed = error instanceof PythonSyntaxError ? closeMapping(mapping, error) : undefined;
+    const problems = closed ? mappingProblems(closed) : [];
     throw new Error(
-      `The mapping \`${source.trim()}\` is not a Python dict: ${error instanceof PythonSyntaxError ? error.message : String(error)}.`,
+      problems.length > 0 ? `${what} Closed so, it still cannot be used: ${problems.join('; ')}.${rewritten(closed ?? [])}` : what,
     );
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || 'expression' in value) {
-    throw new Error(`The mapping \`${source.trim()}\` is not a dict of label → word.`);
-  }
-  const entries = Object.entries(value);
+  const entries = entriesOf(value);
+  // Only a dict the parser read has entries: a bare name (`terrible`) has none, and `{'expression':'x'}` is a dict like any other.
+  if (!entries) throw new Error(`The mapping \`${mapping}\` is not a dict of label → word, such as {'0':'terrible','1':'great'}.`);
+  const problems = mappingProblems(entries);
+  if (problems.length > 0) throw new Error(`The mapping \`${mapping}\` cannot be used: ${problems.join('; ')}.${rewritten(entries)}`);
+  // Every key and word is a string now (mappingProblems).
+  const pairs = entries.map((entry) => [entry.key as string, entry.value as string] as const);
   const names = clozeNames(
-    entries.map(([label]) => label),
+    pairs.map(([label]) => label),
     'label',
     notes,
   );
-  const labels = entries.map(([label, word], i) => {
-    if (typeof word !== 'string') throw new Error(`The label word of \`${label}\` in \`${source.trim()}\` is not a string.`);
+  const labels = pairs.map(([, word], i) => {
     // LM-BFF scores `' ' + word`, except for a word that starts with one of these, which it takes as one token as written.
     const raw = ['<', '[', '.', ','].includes(word[0]);
     return { label: names[i], words: [raw ? { text: word, space: 'none' as const } : { text: word }] };
   });
   return { name, aggregate: 'sum', space: 'before', multiToken: undefined, labels };
+}
+
+/** The entries of a mapping that ends too early, read with what it lacks added at its end; undefined when that does not make a dict. */
+function closeMapping(mapping: string, error: PythonSyntaxError): readonly PythonDictEntry[] | undefined {
+  if (error.missing === undefined) return undefined;
+  try {
+    return entriesOf(parsePythonLiteral(mapping + error.missing));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function inWords(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/** A value written bare that quoting makes a label or word: a number, `True`, a name. */
+function quotable(value: PythonValue | undefined): boolean {
+  return (
+    typeof value === 'number' || typeof value === 'boolean' || value === null || (isExpression(value) && /^[\w.-]+$/.test(value.expression))
+  );
+}
+
+/**
+ * What makes a parsed dict no LM-BFF mapping, in words that quote the user's
+ * text. Keys must be strings: LM-BFF `eval`s the mapping and looks each label
+ * of the task up in it (`self.label_to_word[label] for label in
+ * self.label_list`), and its processors' labels are strings (`'0'`, `'1'`,
+ * `'entailment'`; a regression task looks up `'0'` and `'1'`), so with
+ * `{0:'terrible'}` LM-BFF fails with a KeyError. Reading `0` as the label `0`
+ * would import a mapping that LM-BFF itself refuses, and export would then
+ * write `{'0':…}`, another mapping than the one given; it is refused instead,
+ * with the spelling that works. A word must be one string (LM-BFF takes
+ * `label_to_word[key][0]` and tokenizes `' ' + word`).
+ */
+function mappingProblems(entries: readonly PythonDictEntry[]): string[] {
+  const problems: string[] = [];
+  const numbers = entries.filter((e) => typeof e.key === 'number').map((e) => `\`${e.keyText}\``);
+  if (numbers.length > 0) {
+    problems.push(
+      `${numbers.length === 1 ? 'the key' : 'the keys'} ${inWords(numbers)} ${numbers.length === 1 ? 'is a number' : 'are numbers'}, but LM-BFF looks the label words up by the labels of the task, which are strings ('0', '1', …), so a number key matches no label`,
+    );
+  }
+  const bareKeys = entries.filter((e) => typeof e.key !== 'string' && typeof e.key !== 'number').map((e) => `\`${e.keyText}\``);
+  if (bareKeys.length > 0) {
+    problems.push(
+      `${bareKeys.length === 1 ? 'the key' : 'the keys'} ${inWords(bareKeys)} ${bareKeys.length === 1 ? 'is not a quoted label' : 'are not quoted labels'}`,
+    );
+  }
+  for (const entry of entries) {
+    if (typeof entry.value === 'string') continue;
+    const of = `of \`${entry.keyText}\``;
+    if (entry.value === undefined) problems.push(`\`${entry.keyText}\` has no label word (write \`${entry.keyText}:'word'\`)`);
+    else if (quotable(entry.value)) problems.push(`the label word \`${entry.valueText ?? ''}\` ${of} is not quoted`);
+    else problems.push(`the label word ${of} is \`${entry.valueText ?? ''}\`, not one quoted word (LM-BFF takes one word per label)`);
+  }
+  return problems;
+}
+
+/** ` Write it \`{'0':'terrible'}\`.` when quoting the bare keys and words is all the mapping needs, else nothing. */
+function rewritten(entries: readonly PythonDictEntry[]): string {
+  const text = (value: PythonValue | undefined, written: string | undefined): string | undefined =>
+    typeof value === 'string' ? value : quotable(value) ? written : undefined;
+  const pairs = entries.map((e) => [text(e.key, e.keyText), text(e.value, e.valueText)]);
+  if (pairs.some(([key, word]) => key === undefined || word === undefined)) return '';
+  return ` Write it \`{${pairs.map(([key, word]) => `${pythonString(key ?? '')}:${pythonString(word ?? '')}`).join(',')}}\`.`;
 }
 
 /** A template string and mapping(s), as LM-BFF's `--template`/`--mapping` or its auto_template / auto_label_mapping files (one per line). */

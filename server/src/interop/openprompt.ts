@@ -1,4 +1,4 @@
-import { isExpression, parsePythonLiteral, type PythonValue } from './pythonLiteral';
+import { entriesOf, isExpression, parsePythonLiteral, PythonSyntaxError, type PythonValue } from './pythonLiteral';
 import { clozeNames, fieldsOf, verbalizerFor, type Converted, type PvpPart, type PvpSet, type PvpVerbalizer, type PvpWord } from './pvp';
 import { pythonString } from './lmbff';
 
@@ -132,10 +132,24 @@ function readPieces(line: string, notes: string[]): RawPattern {
       if (depth === 0) break;
     }
     if (j >= text.length) throw new Error(`The template \`${line}\` has a \`{\` without its \`}\`.`);
-    const piece = parsePythonLiteral(text.slice(i, j + 1));
+    const source = text.slice(i, j + 1);
     i = j + 1;
+    let piece;
+    try {
+      piece = parsePythonLiteral(source);
+    } catch (error) {
+      if (!(error instanceof PythonSyntaxError)) throw error;
+      throw new Error(`The piece \`${source}\` in \`${line}\` is not a Python dict: ${error.message} of the piece.`);
+    }
     if (typeof piece !== 'object' || piece === null || Array.isArray(piece) || isExpression(piece)) {
-      throw new Error(`\`${text.slice(i, j + 1)}\` in \`${line}\` is not a template piece.`);
+      throw new Error(`\`${source}\` in \`${line}\` is not a template piece.`);
+    }
+    // OpenPrompt `eval`s the piece: an unquoted key is a name Python does not know (a NameError there).
+    const bare = (entriesOf(piece) ?? []).filter((entry) => isExpression(entry.key)).map((entry) => entry.keyText);
+    if (bare.length > 0) {
+      throw new Error(
+        `The piece \`${source}\` in \`${line}\` has the unquoted key${bare.length === 1 ? '' : 's'} ${bare.map((key) => `\`${key}\``).join(', ')}, a name Python does not know; write ${bare.map((key) => `\`"${key}"\``).join(', ')}.`,
+      );
     }
     const dict = piece as Record<string, PythonValue>;
     if ('mask' in dict) {
@@ -159,7 +173,7 @@ function readPieces(line: string, notes: string[]): RawPattern {
     } else if ('soft' in dict || 'soft_id' in dict) {
       notes.push(`A soft token in \`${line}\` (a trained embedding, not text) cannot be written in a pattern; it is left out.`);
     } else {
-      notes.push(`The piece \`${JSON.stringify(dict)}\` in \`${line}\` is not understood; it is left out.`);
+      notes.push(`The piece \`${source}\` in \`${line}\` is not understood; it is left out.`);
     }
   }
   return { parts, shortenable };
