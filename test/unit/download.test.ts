@@ -299,6 +299,21 @@ describe('downloading through a proxy (HTTP_PROXY, NO_PROXY) on loopback', () =>
       socks.message,
       /^HTTP_PROXY is "socks5:\/\/…@proxy\.example\.com:1080": it is not an http:\/\/ or https:\/\/ URL\. Check HTTPS_PROXY/,
     );
-    for (const error of [refused, socks]) assert.doesNotMatch(error.message, /secret/);
+    // A password with / or @ in it: nothing before the last @ is shown.
+    const slashed = await withEnvironment({ HTTP_PROXY: 'socks5://ada:se/cr@t@proxy.example.com:1080' }, () =>
+      failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url) })),
+    );
+    assert.match(slashed.message, /^HTTP_PROXY is "socks5:\/\/…@proxy\.example\.com:1080"/);
+    for (const error of [refused, socks, slashed]) assert.doesNotMatch(error.message, /secret|se\/cr|ada/);
+  });
+
+  test("an http:// proxy that answers 5xx in the hub's place is named, not the hub", async () => {
+    const proxy = await startProxy({ refuse: 502 });
+    const error = await withEnvironment({ HTTP_PROXY: proxy.url }, () =>
+      failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url), userInterface: 'cli' })),
+    );
+    assert.equal(error.kind, 'http');
+    assert.match(error.message, /^the proxy http:\/\/127\.0\.0\.1:\d+ answered 502 for config\.json of 127\.0\.0\.1:\d+\. Try again later/);
+    await proxy.close();
   });
 });

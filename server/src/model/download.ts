@@ -266,6 +266,14 @@ function proxyFor(
   }
 }
 
+/** A proxy setting that is not a URL, as messages show it: its scheme and what follows its last @, never what precedes it. */
+function withoutCredentials(value: string): string {
+  const at = value.lastIndexOf('@');
+  if (at < 0) return value;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? '';
+  return `${scheme}…${value.slice(at)}`;
+}
+
 /** A proxy URL as messages show it: scheme, host and port, without credentials. */
 function shownProxy(proxy: URL): string {
   return `${proxy.protocol}//${proxy.host}`;
@@ -308,6 +316,12 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
       return new DownloadError(
         'http',
         `${through} refused to connect to ${host} (${error.message}): the network's proxy blocks it. Ask its administrator, or ${folder}. ${retry}`,
+      );
+    }
+    if (status !== undefined && status >= 500) {
+      return new DownloadError(
+        'http',
+        `${through} answered ${status} for ${file} of ${host}. Try again later; if it persists, ${proxyAdvice.charAt(0).toLowerCase()}${proxyAdvice.slice(1)}. ${retry}`,
       );
     }
     if (code === 'CONNECT_TIMEOUT') {
@@ -397,7 +411,7 @@ async function fetchToFile(
   let expectedSha: string | undefined;
   for (let redirects = 0; redirects < 10; redirects++) {
     const sameHost = current.host === new URL(hub.endpoint).host;
-    const response = await get(current, hub, sameHost ? hub.token : undefined, signal);
+    const { response, answeringProxy } = await get(current, hub, sameHost ? hub.token : undefined, signal);
     const status = response.statusCode ?? 0;
     const linked = headerOf(response, 'x-linked-etag') ?? headerOf(response, 'etag');
     const sha = linked?.replace(/^W\//, '').replace(/"/g, '');
@@ -409,7 +423,7 @@ async function fetchToFile(
     }
     if (status !== 200) {
       response.resume();
-      throw new HttpFailure(status, undefined, `HTTP ${status}`, current.host);
+      throw new HttpFailure(status, undefined, `HTTP ${status}`, current.host, answeringProxy);
     }
     const lengthHeader = headerOf(response, 'content-length');
     const total = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
@@ -429,15 +443,20 @@ function headerOf(response: http.IncomingMessage, name: string): string | undefi
  * a proxy the socket only exists once the proxy has answered CONNECT, and a
  * proxy that accepts and never answers must cost seconds, not forever.
  */
-function get(url: URL, hub: HubOptions, token: string | undefined, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
+function get(
+  url: URL,
+  hub: HubOptions,
+  token: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<{ readonly response: http.IncomingMessage; readonly answeringProxy: string | undefined }> {
   return new Promise((resolve, reject) => {
     const proxy = proxyFor(url);
     const proxyShown = proxy && 'url' in proxy ? shownProxy(proxy.url) : undefined;
     const failure = (code: string, message: string): HttpFailure => new HttpFailure(undefined, code, message, url.host, proxyShown);
     if (signal?.aborted) return reject(failure('ABORT', 'aborted'));
     if (proxy && 'invalid' in proxy) {
-      // Shown without what could be credentials (user:password@).
-      return reject(failure('BAD_PROXY', `${proxy.variable} is "${proxy.invalid.replace(/\/\/[^/@]*@/, '//…@')}"`));
+      // Shown without what could be credentials: everything up to the last @ (a password may hold / or @).
+      return reject(failure('BAD_PROXY', `${proxy.variable} is "${withoutCredentials(proxy.invalid)}"`));
     }
     const client = url.protocol === 'http:' ? http : https;
     const headers: Record<string, string> = { 'user-agent': 'cloze-language-server' };
@@ -503,7 +522,8 @@ function get(url: URL, hub: HubOptions, token: string | undefined, signal: Abort
               ),
         );
       }
-      resolve(response);
+      // Over https:// the answer is the hub's (the proxy only tunnels); over http:// a proxy may answer in its place.
+      resolve({ response, answeringProxy: url.protocol === 'http:' ? proxyShown : undefined });
     });
   });
 }

@@ -53,7 +53,10 @@ suite('Cloze behind a proxy', () => {
     }),
   );
   const file = path.join(workspaceRoot(), 'behind-proxy.cloze');
-  const saved = { HF_ENDPOINT: process.env['HF_ENDPOINT'], CLOZE_CACHE_DIR: process.env['CLOZE_CACHE_DIR'] };
+  // NO_PROXY of the machine running the tests (often 127.0.0.1) would send the look-up past the proxy.
+  const saved: Record<string, string | undefined> = Object.fromEntries(
+    ['HF_ENDPOINT', 'CLOZE_CACHE_DIR', 'NO_PROXY', 'no_proxy'].map((name) => [name, process.env[name]]),
+  );
 
   suiteTeardown(async () => {
     await vscode.workspace.getConfiguration('http').update('proxy', undefined, vscode.ConfigurationTarget.Global);
@@ -72,6 +75,8 @@ suite('Cloze behind a proxy', () => {
 
   test('http.proxy set in VS Code: the model is downloaded through that proxy and the label words are checked', async () => {
     assert.ok(fs.existsSync(folder), `the served model folder ${folder} exists`);
+    delete process.env['NO_PROXY'];
+    delete process.env['no_proxy'];
     process.env['HF_ENDPOINT'] = await listen(hub);
     process.env['CLOZE_CACHE_DIR'] = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-vscode-proxy-'));
     const proxyUrl = await listen(proxy);
