@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Diagnostic } from 'vscode-languageserver-protocol';
 import { parse } from '../../server/src/language';
-import { readDataSet } from '../../server/src/service/dataSets';
+import { readDataSet, summarize } from '../../server/src/service/dataSets';
 import { startServer } from '../support/lsp';
 import { cliMain, modelsDir, repoRoot } from '../support/paths';
 import { serviceFor } from '../support/service';
@@ -129,6 +129,46 @@ describe('reading data files', () => {
     assert.ok(cut.ok, !cut.ok ? cut.reason : '');
     assert.ok(cut.rows.length > 1000 && cut.rows.length < 20_000 && cut.limited, `${cut.rows.length}`);
     assert.equal(cut.rows.at(-1)?.['text'], `row ${cut.rows.length - 1} of an old spreadsheet`);
+  });
+
+  test('JSONL with CR-only or CRLF line ends: every row, at its line, also when a CRLF falls across two 64 KiB chunks', async () => {
+    const rows = Array.from({ length: 5_000 }, (_, i) => JSON.stringify({ text: `row ${i} of a CR-only file`, label: i % 2 ? 'a' : 'b' }));
+    const mac = path.join(dir, 'mac.jsonl');
+    fs.writeFileSync(mac, `${rows.join('\r')}\r`);
+    const whole = await readDataSet(mac);
+    assert.ok(whole.ok && whole.rows.length === 5_000, !whole.ok ? whole.reason : `${whole.rows.length}`);
+    assert.equal(whole.lines[4_999], 5_000);
+    assert.equal(whole.rows[4_999]?.['text'], 'row 4999 of a CR-only file');
+    const cut = await readDataSet(mac, { maxRows: 1 << 30, maxBytes: 100_000 });
+    assert.ok(cut.ok && cut.limited && cut.rows.length > 1000 && cut.rows.length < 5_000, !cut.ok ? cut.reason : `${cut.rows.length}`);
+    // A CRLF whose CR ends the first chunk (65,536 bytes) and whose LF starts the next is one line end, not two.
+    const first = JSON.stringify({ text: 'x'.repeat(65_536 - 1 - 23), label: 'a' });
+    assert.equal(first.length + 1, 65_536);
+    const split = path.join(dir, 'split-crlf.jsonl');
+    fs.writeFileSync(split, `${first}\r\n{"text":"second","label":"b"}\r\nnot json\r\n`);
+    const broken = await readDataSet(split);
+    assert.ok(!broken.ok && /split-crlf\.jsonl line 3 is not valid JSON/.test(broken.reason), JSON.stringify(broken));
+  });
+
+  test('a JSONL file with a key of its own in every row: the missing-column counts are right, and a message lists 20 columns', async () => {
+    const file = path.join(dir, 'wide.jsonl');
+    const lines = Array.from({ length: 30 }, (_, i) =>
+      JSON.stringify({ text: `t${i}`, label: 'a', [`k${i}`]: 'v', ...(i === 5 ? {} : { common: 'c' }) }),
+    );
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const data = await readDataSet(file);
+    const summary = summarize(data);
+    assert.ok(summary.ok);
+    const gaps = new Map((summary.incomplete ?? []).map((gap) => [gap.column, gap]));
+    // `common` is in row 1 and missing from row 6 alone; `k0` is in row 1 alone; `k3` is missing from rows 1–3 and 5–30.
+    assert.deepEqual(gaps.get('common'), { column: 'common', rows: 1, firstLine: 6 });
+    assert.deepEqual(gaps.get('k0'), { column: 'k0', rows: 29, firstLine: 2 });
+    assert.deepEqual(gaps.get('k3'), { column: 'k3', rows: 29, firstLine: 1 });
+    assert.equal(gaps.has('text'), false);
+    const doc = parse(`pattern: {review} It was [MASK].\nverbalizer:\n  a: great\n  b: bad\ndata: ${file}\n`);
+    const diagnostics = await serviceFor('tiny-random-bert-cased').checkStructure(doc, path.join(dir, 'wide.cloze'));
+    const unknown = diagnostics.find((d) => d.code === 'placeholder-unknown');
+    assert.match(unknown?.message ?? '', /\(they have `text`, `label`, `k0`, [^)]* and 13 more\)\.$/);
   });
 
   test('a byte limit inside a quoted multi-line CSV cell keeps the records before it', async () => {

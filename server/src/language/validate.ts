@@ -282,7 +282,7 @@ function checkData(
   if (!single && !(summary.rowCount === 0 && summary.limited)) {
     const missing = fields.filter((field) => !summary.columns.includes(field));
     if (missing.length > 0) {
-      const have = summary.columns.length > 0 ? `they have ${summary.columns.map((c) => `\`${c}\``).join(', ')}` : 'it has no rows';
+      const have = summary.columns.length > 0 ? `they have ${quotedColumns(summary.columns)}` : 'it has no rows';
       report(
         'placeholder-unknown',
         'error',
@@ -335,4 +335,10 @@ function suggestField(field: string, given: readonly string[]): string {
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Column names for a message: a JSONL file can have thousands (a key of its own per row), so the first 20 and a count. */
+export function quotedColumns(columns: readonly string[], shown = 20): string {
+  const listed = columns.slice(0, shown).map((column) => `\`${column}\``);
+  return columns.length > shown ? `${listed.join(', ')} and ${columns.length - shown} more` : listed.join(', ');
 }

@@ -14,6 +14,7 @@ import {
 } from '../language/scores';
 import type { TokenizerView } from '../language/tokenizer';
 import { usedFields } from '../language/render';
+import { quotedColumns } from '../language/validate';
 import { defaultDataLimits, readDataSet, type DataLimits, type DataPathOrigin, type Row } from './dataSets';
 import { accuracySummary, computePreview, type AccuracySummary, type ExamplePreview, type PreviewRow } from './preview';
 
@@ -175,7 +176,7 @@ export async function evaluationRows(
       continue;
     }
     if (missing.length > 0) {
-      const has = data.columns.length > 0 ? `it has ${data.columns.map((c) => `\`${c}\``).join(', ')}` : 'it has no rows';
+      const has = data.columns.length > 0 ? `it has ${quotedColumns(data.columns)}` : 'it has no rows';
       problems.push(`${path.basename(file)} has no column ${missing.map((m) => `\`${m}\``).join(', ')}, which the patterns read (${has}).`);
       continue;
     }
