@@ -175,12 +175,15 @@ async function pickTarget(model: string, document: vscode.TextDocument): Promise
   return chosen?.target;
 }
 
-/** The first `model:` line's value, if any. */
-function modelLine(document: vscode.TextDocument): vscode.Range | undefined {
+/** The first `model:` line's value, if any, and whether it is `model:` alone (no value, no space after the colon). */
+function modelLine(document: vscode.TextDocument): { range: vscode.Range; bare: boolean } | undefined {
   for (let line = 0; line < document.lineCount; line++) {
     const text = document.lineAt(line).text;
     const match = /^model\s*:\s*/.exec(text);
-    if (match) return new vscode.Range(line, match[0].length, line, text.trimEnd().length);
+    if (match) {
+      const end = Math.max(match[0].length, text.trimEnd().length);
+      return { range: new vscode.Range(line, match[0].length, line, end), bare: end === match[0].length && !/\s$/.test(match[0]) };
+    }
   }
   return undefined;
 }
@@ -190,7 +193,8 @@ export function modelLineEdit(document: vscode.TextDocument, model: string): vsc
   const edit = new vscode.WorkspaceEdit();
   const existing = modelLine(document);
   if (existing) {
-    edit.replace(document.uri, existing, model);
+    // `model:` alone gets a space before the id, as language/models.ts writes it for other editors; `model: x` keeps its spacing.
+    edit.replace(document.uri, existing.range, existing.bare ? ` ${model}` : model);
   } else {
     // The file's own line break (a CRLF file stays CRLF), as language/models.ts's modelLineEdit writes it for other editors.
     const eol = document.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';

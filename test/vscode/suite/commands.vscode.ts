@@ -186,6 +186,12 @@ suite('Cloze commands, status item and panel', () => {
     assert.equal(doc.isDirty, true, 'the edit is the user’s to save or undo');
     await vscode.commands.executeCommand('undo');
     await until('undo to restore the line', () => doc.lineAt(1).text === 'model: tiny-random-bert-uncased');
+    // `model:` with no value: filled, with the space other editors' edit (language/models.ts) writes too.
+    const emptied = new vscode.WorkspaceEdit();
+    emptied.replace(doc.uri, doc.lineAt(1).range, 'model:');
+    await vscode.workspace.applyEdit(emptied);
+    await vscode.commands.executeCommand('cloze.selectModel', doc.uri, { model: 'tiny-random-roberta', target: 'file' });
+    assert.equal(doc.lineAt(1).text, 'model: tiny-random-roberta');
 
     const configuration = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('cloze', doc.uri);
     await vscode.commands.executeCommand('cloze.selectModel', doc.uri, { model: 'tiny-random-bert-cased', target: 'workspace' });
