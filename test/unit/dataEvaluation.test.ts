@@ -175,6 +175,25 @@ describe('the evaluation lens figures', () => {
     fs.writeFileSync(file, text);
   });
 
+  test('every scorer key a computation asked for is released when it settles (the worker would keep it for good)', async () => {
+    const evaluations = new DataEvaluations();
+    const asked: string[] = [];
+    const released: string[] = [];
+    const base = await request(text.replace('data:', 'example positive: A fine film.\ndata:'));
+    const tracked: DataEvaluationRequest = {
+      ...base,
+      calibration: 'support',
+      scorerFor: (key) => (asked.push(key), base.scorerFor(key)),
+      releaseScorer: (key) => released.push(key),
+    };
+    await evaluations.evaluate(tracked, {});
+    await evaluations.evaluate(tracked, {});
+    // Two patterns' computations (the second run reuses them) and one support scorer per run.
+    assert.equal(asked.filter((key) => key.startsWith('support:')).length, 2);
+    assert.equal(asked.length, 4);
+    assert.deepEqual([...released].sort(), [...asked].sort());
+  });
+
   test('a cancelled job stops; a computation another job still needs goes on', async () => {
     const evaluations = new DataEvaluations();
     const changed = text.replace('It was', 'It is');

@@ -213,6 +213,7 @@ export class DataLenses {
           modelKey: JSON.stringify([location.root, location.name, settings.quantized]),
           // One inference key per computation: a shared computation is never superseded by another job.
           scorerFor: (key) => this.worker.scorer(model, `data-lens:${key}`, 1),
+          releaseScorer: (key) => this.worker.forget(`data-lens:${key}`),
           limits: { maxRows: settings.data.maxRows, maxBytes: settings.data.maxFileSizeMB * 1024 * 1024 },
           calibration: settings.preview.calibration,
           onProgress: (done, total) => {

@@ -108,6 +108,8 @@ export interface DataEvaluationRequest {
   readonly modelKey: string;
   /** A scorer for one computation; each gets its own key so none cancels another. */
   readonly scorerFor: (computationKey: string) => Scorer;
+  /** Told when a computation's scorer is done with (settled, failed or cancelled): the inference worker forgets its key. */
+  readonly releaseScorer?: (computationKey: string) => void;
   readonly limits: DataLimits;
   /** Rows scored so far and in all, across the patterns still to score. */
   readonly onProgress?: (done: number, total: number) => void;
@@ -120,6 +122,8 @@ const MAX_REMEMBERED = 200;
 
 export class DataEvaluations {
   private readonly computations = new Map<string, Computation>();
+  /** Calls of `supportCalibrated` so far: each scores under a key of its own. */
+  private supportCalls = 0;
   /** Jobs cancelled, perhaps before they asked for their computations. */
   private readonly cancelledJobs = new WeakSet<object>();
 
@@ -151,6 +155,11 @@ export class DataEvaluations {
         this.computations.set(key, computation);
       } else {
         computation = this.start(key, { ...doc, patterns: [pattern] }, tokenizer, request.scorerFor(key), rows, sources, skipped);
+        // Each computation scores under a key of its own: forgotten when it settles, else one entry per edit stays for good.
+        computation.promise.then(
+          () => request.releaseScorer?.(key),
+          () => request.releaseScorer?.(key),
+        );
       }
       computation.wanters.add(job);
       return computation;
@@ -248,8 +257,24 @@ export class DataEvaluations {
     scored: readonly PatternRows[],
     labels: readonly string[],
   ): Promise<{ results: PatternRows[]; supportSize: number }> {
+    // A key per call: forgetting a shared one when this call ends would cancel another job's scoring under it.
+    const supportKey = `support:${++this.supportCalls}`;
+    try {
+      return await this.supportCalibratedWith(request.scorerFor(supportKey), request, job, patterns, scored, labels);
+    } finally {
+      request.releaseScorer?.(supportKey);
+    }
+  }
+
+  private async supportCalibratedWith(
+    scorer: Scorer,
+    request: DataEvaluationRequest,
+    job: object,
+    patterns: readonly Pattern[],
+    scored: readonly PatternRows[],
+    labels: readonly string[],
+  ): Promise<{ results: PatternRows[]; supportSize: number }> {
     const { doc, tokenizer } = request;
-    const scorer = request.scorerFor(`support:${hash(JSON.stringify([request.modelKey, request.files]))}`);
     const guarded: Scorer = (inputs, wordIds, topK) => {
       if (this.cancelledJobs.has(job)) throw new CancelledError('The evaluation lens no longer needs this evaluation.');
       return scorer(inputs, wordIds, topK);
