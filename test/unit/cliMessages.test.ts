@@ -342,4 +342,40 @@ describe('CLI messages', () => {
     assert.equal(suggest.status, 2);
     assert.match(suggest.stderr, /cloze suggest searches with one model; run it once per model\./);
   });
+
+  test('--format json: stdout is one JSON document also when the command fails, with what stderr said', () => {
+    const file = path.join(scratch, 'json-failures.cloze');
+    fs.writeFileSync(
+      file,
+      'model: review-bert-small\npattern: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\n',
+    );
+    const empty = path.join(scratch, 'json-empty.jsonl');
+    fs.writeFileSync(empty, '');
+    const env = { ...process.env, CLOZE_MODELS_DIR: '', CLOZE_CACHE_DIR: path.join(scratch, 'cache-json') };
+    const models = ['--models-dir', modelsDir(), '--offline'];
+    const cases: Array<[string[], number]> = [
+      [['preview', file, '--offline'], 1], // the model is nowhere: model-unavailable
+      [['preview', path.join(scratch, 'no-such.cloze'), ...models], 2],
+      [['suggest', file, '--data', empty, ...models], 1],
+      [['eval', file, '--data', path.join(scratch, 'no-such.jsonl'), ...models], 2],
+    ];
+    for (const [args, status] of cases) {
+      const run = cloze([...args, '--format', 'json'], { env });
+      assert.equal(run.status, status, `${args.join(' ')}: ${run.stderr}`);
+      const printed = JSON.parse(run.stdout) as { ok: boolean; exitCode: number; messages: string[] };
+      assert.equal(printed.ok, false);
+      assert.equal(printed.exitCode, status);
+      assert.deepEqual(
+        printed.messages,
+        run.stderr.split('\n').filter((line) => line.trim() !== ''),
+        args.join(' '),
+      );
+      assert.ok(printed.messages.length > 0);
+    }
+    // A command that prints its own JSON keeps it; text output is untouched.
+    const check = cloze(['check', file, '--format', 'json', '--offline'], { env });
+    assert.ok(Array.isArray(JSON.parse(check.stdout)));
+    const text = cloze(['preview', file, '--offline'], { env });
+    assert.equal(text.stdout, '');
+  });
 });

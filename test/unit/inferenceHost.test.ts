@@ -217,7 +217,8 @@ describe('the CLI on models that fail', () => {
       );
       const { code, stdout, stderr } = await cli(['preview', file, '--models-dir', modelsDir(), '--offline', '--format', 'json']);
       assert.equal(code, 1, `exit code; stderr:\n${stderr}`);
-      assert.equal(stdout, '', 'no numbers are printed for a model that cannot be scored');
+      // No numbers for a model that cannot be scored: the failure as JSON, its messages those of stderr.
+      assert.deepEqual(JSON.parse(stdout), { ok: false, exitCode: 1, messages: stderr.split('\n').filter((line) => line !== '') });
       assert.match(stderr, /broken\.cloze:1:8 error model-unavailable Model \.\/m is unavailable: /);
       assert.doesNotMatch(stderr, /at .*\.js:\d+/, 'no stack trace');
     });

@@ -83,7 +83,8 @@ describe('cloze preview', () => {
   test('a file where no pattern has a mask exits 1 and says why', async () => {
     const run = await noMask;
     assert.equal(run.code, 1);
-    assert.equal(run.stdout, '');
+    // --format json: the reason as one JSON document on stdout, the same lines on stderr.
+    assert.deepEqual(JSON.parse(run.stdout), { ok: false, exitCode: 1, messages: run.stderr.split('\n').filter((line) => line !== '') });
     assert.match(run.stderr, /mask-missing/);
     assert.match(run.stderr, /cannot be previewed/);
   });

@@ -7,6 +7,7 @@ import { runCheck, type CheckOptions } from './check';
 import { runEval, type EvalCommandOptions } from './eval';
 import { runExport, type ExportCommandOptions } from './export';
 import { runImport, type ImportCommandOptions, type ImportFormat } from './import';
+import { JsonFailureGuard } from './jsonOutput';
 import { runPreview, type PreviewCommandOptions } from './preview';
 import { runSuggest, type SuggestCommandOptions } from './suggest';
 
@@ -17,6 +18,8 @@ import { runSuggest, type SuggestCommandOptions } from './suggest';
  * 2 bad usage.
  */
 
+const jsonFailure = new JsonFailureGuard();
+
 const program = new Command()
   .name('cloze')
   .description('Check and preview Cloze prompt templates (.cloze) for masked language models.')
@@ -24,6 +27,7 @@ const program = new Command()
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) })
   .hook('preAction', (_, command) => {
+    if (command.getOptionValue('format') === 'json') jsonFailure.start();
     // A path given with --model is relative to the current folder, like every other path flag; a
     // `model:` line's path is relative to its .cloze file, which is how the service reads a relative one.
     // (`import --model` is text for the new file's model: line, left as written.)
@@ -277,11 +281,12 @@ async function main(): Promise<void> {
     if (error instanceof CommanderError) {
       // Help and version are not errors; everything else commander rejects is bad usage.
       process.exitCode = error.exitCode === 0 ? 0 : 2;
-      return;
+    } else {
+      process.stderr.write(`cloze: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 2;
     }
-    process.stderr.write(`cloze: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 2;
   }
+  jsonFailure.finish(Number(process.exitCode ?? 0));
 }
 
 logStrayRejections((line) => process.stderr.write(`cloze: ${line}\n`));
