@@ -356,6 +356,29 @@ suite('Cloze commands, status item and panel', () => {
 });
 
 suite('Cloze snippets and walkthrough', () => {
+  test('typing a file by hand: two-space entries, and a keyword typed on an indented line goes back to the margin', async () => {
+    const doc = await vscode.workspace.openTextDocument({ language: 'cloze', content: '' });
+    const editor = await vscode.window.showTextDocument(doc);
+    // configurationDefaults: two spaces, and no words of other files among the completions (the snippets come first).
+    assert.equal(editor.options.tabSize, 2);
+    assert.equal(vscode.workspace.getConfiguration('editor', { languageId: 'cloze' }).get('wordBasedSuggestions'), 'off');
+    const type = (text: string) => vscode.commands.executeCommand('type', { text });
+    for (const key of ['pattern: {review} It was [MASK].', '\n', 'verbalizer:', '\n', 'positive: great', '\n', 'negative: bad', '\n']) {
+      await type(key);
+    }
+    // Before, the keyword stayed indented and was an error ("The line is indented … remove the indentation").
+    // Key by key, as a user types it: the editor re-indents a line as it comes to match decreaseIndentPattern.
+    for (const key of 'example positive: Fine.') await type(key);
+    assert.deepEqual(doc.getText().split('\n'), [
+      'pattern: {review} It was [MASK].',
+      'verbalizer:',
+      '  positive: great',
+      '  negative: bad',
+      'example positive: Fine.',
+    ]);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
   test('the sentiment and NLI snippets insert a task the server checks without an error', async () => {
     for (const [name, text] of [
       ['Sentiment task', /pattern short: \{review\} It was \[MASK\]\./],
