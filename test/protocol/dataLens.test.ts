@@ -134,3 +134,90 @@ describe('the evaluation lens over stdio', () => {
     assert.equal(titles[3], before[3], 'the unedited pattern keeps its figures');
   });
 });
+
+describe('a data file changed on disk while its document is open', () => {
+  const changedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-data-changed-'));
+  const cloze = path.join(changedDir, 'watch.cloze');
+  const data = path.join(changedDir, 'rows.jsonl');
+  const source = [
+    'model: review-bert-small',
+    'pattern: {sentence} It was [MASK].',
+    'verbalizer:',
+    '  positive: great',
+    '  negative: terrible',
+    'data: rows.jsonl',
+    '',
+  ].join('\n');
+  after(() => fs.rmSync(changedDir, { recursive: true, force: true }));
+
+  test('the client is asked to watch data files; a change re-checks the document and re-evaluates, without an edit of it', async () => {
+    fs.writeFileSync(data, `${sst2Lines(0, 12).join('\n')}\n`);
+    fs.writeFileSync(cloze, source);
+    const client = await startServer(
+      { modelsDir: modelsDir(), allowRemoteModels: false },
+      {},
+      {
+        capabilities: {
+          workspace: { configuration: true, codeLens: { refreshSupport: true }, didChangeWatchedFiles: { dynamicRegistration: true } },
+          textDocument: { codeLens: {} },
+        },
+      },
+    );
+    try {
+      const uri = pathToFileURL(cloze).href;
+      const registration = await until('the watcher registration', () =>
+        client.requests.find(
+          (r) =>
+            r.method === 'client/registerCapability' &&
+            JSON.stringify(r.params).includes('workspace/didChangeWatchedFiles') &&
+            JSON.stringify(r.params).includes('jsonl'),
+        ),
+      );
+      assert.ok(registration);
+      await client.connection.sendNotification('textDocument/didOpen', {
+        textDocument: { uri, languageId: 'cloze', version: 1, text: source },
+      });
+      const lensOn = async (pattern: RegExp): Promise<string> =>
+        until(`a data lens matching ${pattern}`, async () => {
+          const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+          return lenses.map((lens) => lens.command?.title ?? '').find((title) => pattern.test(title));
+        });
+      await lensOn(/^12 rows/);
+      // The file grows to 20 rows, then is emptied: no edit of the document, only the watcher's notification.
+      const refreshes = () => client.requests.filter((r) => r.method === 'workspace/codeLens/refresh').length;
+      const before = refreshes();
+      fs.writeFileSync(data, `${sst2Lines(0, 20).join('\n')}\n`);
+      await client.connection.sendNotification('workspace/didChangeWatchedFiles', {
+        changes: [{ uri: pathToFileURL(data).href, type: 2 }],
+      });
+      await until('a lens refresh', () => refreshes() > before);
+      await lensOn(/^20 rows/);
+      fs.writeFileSync(data, '');
+      await client.connection.sendNotification('workspace/didChangeWatchedFiles', {
+        changes: [{ uri: pathToFileURL(data).href, type: 2 }],
+      });
+      const diagnostics = await client.diagnostics(uri, (d) => d.some((x) => x.code === 'data-empty'));
+      assert.ok(diagnostics.some((d) => d.code === 'data-empty'));
+      // A change of a file no document names changes nothing, and a malformed notification is ignored.
+      const quiet = refreshes();
+      await client.connection.sendNotification('workspace/didChangeWatchedFiles', {
+        changes: [{ uri: pathToFileURL(path.join(changedDir, 'other.csv')).href, type: 2 }],
+      });
+      await client.connection.sendNotification('workspace/didChangeWatchedFiles', { changes: 'nonsense' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(refreshes(), quiet);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

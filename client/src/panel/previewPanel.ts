@@ -56,6 +56,15 @@ export class PreviewPanel implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (this.panel && event.affectsConfiguration('cloze')) this.scheduleRefresh();
       }),
+      // A data file fixed in another tab or rewritten on disk: the server evaluates it again (it keys its evaluations
+      // by the file's mtime and size), and the panel asks for the new figures.
+      ...(() => {
+        const watcher = vscode.workspace.createFileSystemWatcher('**/*.{jsonl,csv,tsv,JSONL,CSV,TSV}');
+        const changed = (): void => {
+          if (this.panel) this.scheduleRefresh();
+        };
+        return [watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), watcher.onDidDelete(changed)];
+      })(),
       // A save is when the server looks for a model again (one that was missing may be there now).
       vscode.workspace.onDidSaveTextDocument((document) => {
         if (this.panel && document === this.document) this.scheduleRefresh();

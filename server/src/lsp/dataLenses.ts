@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ClozeDocument, Span } from '../language';
 import type { InferenceWorker } from '../model/inferenceWorker';
@@ -81,9 +82,12 @@ export class DataLenses {
         out.push({ ...at('no evaluation: save the file first (data paths are relative to it)'), command: '' });
         continue;
       }
+      const target = path.resolve(path.dirname(file), data.path);
       // Where each model is found belongs to the key: once a model is downloaded (or its folder appears), it is evaluated.
+      // So does the data file as it is on disk: fixed in another tab or rewritten by a script, it is evaluated again.
       const key = JSON.stringify([
         version,
+        fileSignature(target),
         choices.map((c) => [c.id, c.location.ok ? c.location.source : 'missing']),
         settings.quantized,
         settings.data,
@@ -95,7 +99,6 @@ export class DataLenses {
         job = { key, token: {}, progress: undefined, outcomes: undefined, timer: undefined };
         const started = job;
         this.jobs.set(id, job);
-        const target = path.resolve(path.dirname(file), data.path);
         started.timer = setTimeout(() => void this.run(id, started, doc, target, service, choices, settings), START_DELAY_MS);
       }
       const shown = job.outcomes ?? this.finished.get(id);
@@ -330,4 +333,14 @@ export function patternTitles(
       compact ? `${file} accuracy ${pct(figures.accuracy)} (${pct(figures.calibratedAccuracy)})` : figuresTitle({ ...figures, name: file })
     }${figures.rows < rows ? ` · ${rows - figures.rows} not scored` : ''}${note}`,
   }));
+}
+
+/** What changes when a file is written: a `stat` per lens request, no read. */
+function fileSignature(file: string): string {
+  try {
+    const stat = fs.statSync(file);
+    return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+  } catch {
+    return 'unreadable';
+  }
 }

@@ -252,6 +252,32 @@ suite('Cloze commands, status item and panel', () => {
     assert.equal(configuration().get<boolean>('preview.calibrate'), before);
   });
 
+  test('a data file rewritten on disk: its evaluation lens follows without an edit of the .cloze file', async () => {
+    const rows = fs
+      .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean);
+    const data = path.join(workspaceRoot(), 'watched', 'rows.jsonl');
+    fs.mkdirSync(path.dirname(data), { recursive: true });
+    fs.writeFileSync(data, `${rows.slice(0, 10).join('\n')}\n`);
+    const doc = await open(write('watched/watched.cloze', [...sentimentLines.slice(0, 8), 'data: rows.jsonl']));
+    const dataLens = (count: number) =>
+      until(
+        `the data lens to say ${count} rows`,
+        async () => {
+          const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', doc.uri, 100);
+          return lenses.some((lens) => lens.command?.title.startsWith(`${count} rows`));
+        },
+        60_000,
+      );
+    await dataLens(10);
+    // VS Code's file watcher (registered by the server) tells it; the document is not touched.
+    fs.writeFileSync(data, `${rows.slice(0, 16).join('\n')}\n`);
+    await dataLens(16);
+    assert.equal(doc.isDirty, false);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
   test('cloze.evaluate gives the accuracies of `cloze eval` on the file’s data', async () => {
     const rows = fs
       .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
