@@ -4,7 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
+import { parse } from '../../server/src/language/parse';
 import { resolveModel } from '../../server/src/model/resolve';
+import { DataEvaluations } from '../../server/src/service/dataEvaluation';
 import { cliMain, fixturesDir, modelsDir } from '../support/paths';
 
 /**
@@ -377,5 +379,39 @@ describe('CLI messages', () => {
     assert.ok(Array.isArray(JSON.parse(check.stdout)));
     const text = cloze(['preview', file, '--offline'], { env });
     assert.equal(text.stdout, '');
+  });
+
+  test('a data file whose gold column is not called `label` is said so, with its columns', async () => {
+    const file = path.join(scratch, 'nolabel.cloze');
+    fs.writeFileSync(
+      file,
+      'model: review-bert-small\npattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\ndata: nolabel.csv\n',
+    );
+    fs.writeFileSync(path.join(scratch, 'nolabel.csv'), 'review,sentiment\ngreat film,positive\nawful,negative\n');
+    const run = cloze(['eval', file, '--models-dir', modelsDir(), '--offline']);
+    assert.equal(run.status, 1);
+    assert.equal(
+      run.stderr,
+      'cloze eval: nolabel.csv has no `label` column (it has `review`, `sentiment`): the gold labels are read from a column named `label`.\n' +
+        'cloze eval: no labelled row with a label of the verbalizer to evaluate on: skipped 2 (no label).\n',
+    );
+    // The editor's evaluation (the lens and the panel) gives the same reason, alone.
+    const source = fs.readFileSync(file, 'utf8');
+    await assert.rejects(
+      new DataEvaluations().evaluate(
+        {
+          doc: parse(source),
+          files: [path.join(scratch, 'nolabel.csv')],
+          tokenizer: undefined as never,
+          modelKey: 'none',
+          scorerFor: () => () => Promise.reject(new Error('nothing is scored')),
+          limits: { maxRows: 100, maxBytes: 1 << 20 },
+        },
+        {},
+      ),
+      {
+        message: 'nolabel.csv has no `label` column (it has `review`, `sentiment`): the gold labels are read from a column named `label`.',
+      },
+    );
   });
 });

@@ -93,7 +93,7 @@ export async function evaluateDocument(
       // After the reasons a file was not read, "no labelled row" would read as a claim about that file.
       reason:
         problems.length > 0
-          ? `${problems.join(' ')} Nothing else is left to evaluate on.`
+          ? `${problems.join(' ')}${files.length > 1 ? ' Nothing else is left to evaluate on.' : ''}`
           : 'No labelled row with a label of the verbalizer to evaluate on.',
     };
   const model = { location: choice.location, cacheDir, quantized: settings.quantized };

@@ -292,7 +292,8 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
     if (own) out.push(figuresTitle(own));
   } else {
     // A failure of an older version is being retried: said, as figures being updated are.
-    out.push(`no evaluation: ${first.reason}${waiting ? ` · ${waiting}` : ''}`);
+    // "no evaluation: No labelled row…" read as two sentences glued together.
+    out.push(`no evaluation: ${first.reason.replace(/^No /, 'no ')}${waiting ? ` · ${waiting}` : ''}`);
   }
   // The other models' ensembles by accuracy alone: with all their figures the row ran past the editor's width
   // (their full figures are in the preview panel).

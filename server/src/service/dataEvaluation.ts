@@ -139,7 +139,7 @@ export class DataEvaluations {
     if (rows.length === 0)
       throw new Error(
         problems.length > 0
-          ? `${problems.join(' ')} Nothing else is left to evaluate on.`
+          ? `${problems.join(' ')}${request.files.length > 1 ? ' Nothing else is left to evaluate on.' : ''}`
           : 'No labelled row with a label of the verbalizer.',
       );
     const rowsKey = hash(JSON.stringify(rows.map((row) => [row.label, [...row.fields]])));

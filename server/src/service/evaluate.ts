@@ -180,6 +180,13 @@ export async function evaluationRows(
       problems.push(`${path.basename(file)} has no column ${missing.map((m) => `\`${m}\``).join(', ')}, which the patterns read (${has}).`);
       continue;
     }
+    // Rows are scored against the column named `label`: a file that calls it otherwise (`sentiment`, `gold`) would only
+    // be said to have "no labelled row".
+    if (!data.columns.includes('label')) {
+      problems.push(
+        `${path.basename(file)} has no \`label\` column (it has ${quotedColumns(data.columns)}): the gold labels are read from a column named \`label\`.`,
+      );
+    }
     sources.push({ path: file, rows: data.rows.length });
     // The columns the rows fill the fields from: a row without one would be scored with that field empty.
     const read = fields.length === 1 && inputColumns.length === 1 ? inputColumns : fields;
