@@ -147,11 +147,13 @@ describe("the model's own top tokens at the mask (review-bert-small, a real prev
     const text = [
       'pattern: {review} It was [MASK].',
       'verbalizer:',
-      '  positive: fantasticly',
+      '  positive: great, good, wonderful, fantasticly',
       '  negative: terrible',
-      'example positive: A charming and often affecting journey.',
+      // The examples of examples/sentiment.cloze, where the model puts `horrible` at the mask for a positive one too.
       'example positive: I like the Disney films very much.',
       'example negative: The plot was dull and the acting was worse.',
+      'example positive: A quiet, patient film that rewards attention.',
+      "example negative: it 's slow -- very , very slow .",
     ].join('\n');
     const doc = parse(text);
     const preview = await computePreview(doc, tokenizer, (inputs, ids, k) => engineFor(model).then((e) => e.score(inputs, ids, k)), {
@@ -160,7 +162,7 @@ describe("the model's own top tokens at the mask (review-bert-small, a real prev
     });
     const hints = topTokensFromPreview(doc, preview);
     const predicted = hints.topTokensByLabel.get('positive') ?? [];
-    assert.ok(predicted.length >= 10, 'the preview gives top tokens for positive examples');
+    assert.ok(predicted.length >= 3, `the preview gives top tokens that separate positive examples: ${predicted.join(', ')}`);
     const all = fixesFor(text, tokenizer, 'label-word-multi-token', hints);
     const byModel = all.filter((f) => /which the model predicts at the mask for `positive`/.test(f.fix.title));
     assert.ok(byModel.length > 0, JSON.stringify(all.map((f) => f.fix.title)));
@@ -171,6 +173,18 @@ describe("the model's own top tokens at the mask (review-bert-small, a real prev
     }
     // `terrible` stands for negative already: never offered for positive, even when predicted.
     assert.ok(!all.some((f) => /`terrible`/.test(f.fix.title)));
+    // Nor a word the model puts there as much or more for the negative example (`horrible`, `bad`, `awful`).
+    const tops = (label: string) => preview.examples.filter((e) => e.label === label).map((e) => e.results[0]!.top);
+    const p = (top: ReadonlyArray<{ token: string; p: number }>, word: string): number => top.find((t) => t.token === word)?.p ?? 0;
+    const mean = (label: string, word: string): number => tops(label).reduce((sum, top) => sum + p(top, word), 0) / tops(label).length;
+    for (const { fix } of byModel) {
+      const word = /`([^`]+)`/.exec(fix.title)?.[1] ?? '';
+      assert.ok(
+        mean('positive', word) > mean('negative', word),
+        `${word}: ${mean('positive', word)} for positive, ${mean('negative', word)} for negative`,
+      );
+    }
+    assert.ok(!byModel.some((f) => /`(horrible|awful|bad)`/.test(f.fix.title)), byModel.map((f) => f.fix.title).join('\n'));
   });
 });
 
