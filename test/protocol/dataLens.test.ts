@@ -93,7 +93,7 @@ describe('the evaluation lens over stdio', () => {
   test('evaluating…, then the figures of cloze eval per pattern and ensemble, and the other model’s ensemble', async () => {
     const seen: string[][] = [];
     const titles = await until(
-      (t) => t[0]?.startsWith(`${ROWS} rows ·`) && !t[0].includes('updating') && t.length === 5 && t.every((x) => !x.startsWith('(')),
+      (t) => t[2]?.startsWith(`${ROWS} rows ·`) && !t[2].includes('updating') && t.length === 5 && t.every((x) => !x.startsWith('(')),
       seen,
     );
     assert.ok(
@@ -102,13 +102,14 @@ describe('the evaluation lens over stdio', () => {
     );
     const expected = evalJson();
     const [short, long] = expected.patterns;
-    // The ensembles above the data line (one row of lenses is cut at the editor's width), each pattern above itself.
+    // The ensembles first above the data line (one row of lenses is cut at the editor's width), then the legend;
+    // each pattern above itself.
     assert.ok(
-      titles[1].startsWith(`ensemble ${pct(expected.ensemble.accuracy)} (${pct(expected.ensemble.calibratedAccuracy)})`),
-      titles[1],
+      titles[0].startsWith(`ensemble ${pct(expected.ensemble.accuracy)} (${pct(expected.ensemble.calibratedAccuracy)})`),
+      titles[0],
     );
     const other = evalJson('tiny-random-bert-uncased').ensemble;
-    assert.equal(titles[2], `tiny-random-bert-uncased: accuracy ${pct(other.accuracy)} (${pct(other.calibratedAccuracy)})`);
+    assert.equal(titles[1], `tiny-random-bert-uncased: accuracy ${pct(other.accuracy)} (${pct(other.calibratedAccuracy)})`);
     assert.ok(titles[3].startsWith(`dev.jsonl ${pct(short.accuracy)} (${pct(short.calibratedAccuracy)}) · F1 `), titles[3]);
     assert.ok(titles[3].endsWith(`P(gold) ${pct(short.meanGoldProbability)} (${pct(short.meanGoldCalibrated)})`), titles[3]);
     assert.ok(titles[4].startsWith(`dev.jsonl ${pct(long.accuracy)} (${pct(long.calibratedAccuracy)})`), titles[4]);
@@ -125,7 +126,7 @@ describe('the evaluation lens over stdio', () => {
     const expected = evalJson().patterns[1];
     // Meanwhile the unedited pattern keeps its figures, marked as updating, and the edited one has none.
     const seen: string[][] = [];
-    const titles = await until((t) => t.length === 5 && !t[0].includes('updating') && t[4] !== before[4], seen);
+    const titles = await until((t) => t.length === 5 && !t[2].includes('updating') && t[4] !== before[4], seen);
     assert.ok(
       seen.some((t) => t[3] === `${before[3]} · updating…` && t[4] === '(0 data-file lenses)'),
       JSON.stringify(seen.slice(0, 3)),

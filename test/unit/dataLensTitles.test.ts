@@ -51,12 +51,13 @@ describe('the data lens titles', () => {
       { model: 'a', ok: true, evaluation: evaluation('a', ['short', 'long']) },
       { model: 'b', ok: true, evaluation: evaluation('b', ['short', 'long']) },
     ] as const;
-    assert.deepEqual(names(titles(outcomes)), ['10 rows', 'ensemble 90.0%', 'b: accuracy']);
-    assert.equal(titles(outcomes)[2], 'b: accuracy 90.0% (90.0%)');
+    // The figures first, the legend last: beside the preview panel only the start of the row is in view.
+    assert.deepEqual(names(titles(outcomes)), ['ensemble 90.0%', 'b: accuracy', '10 rows']);
+    assert.equal(titles(outcomes)[1], 'b: accuracy 90.0% (90.0%)');
     // The default prior (the empty input) goes unnamed; the support prior is named.
-    assert.match(titles(outcomes)[0], /raw \(calibrated\)$/);
+    assert.match(titles(outcomes).at(-1)!, /raw \(calibrated\)$/);
     const support = [{ model: 'a', ok: true, evaluation: evaluation('a', ['short', 'long'], 'support') }] as const;
-    assert.match(titles(support)[0], /raw \(calibrated by the mean over rows and examples\)$/);
+    assert.match(titles(support).at(-1)!, /raw \(calibrated by the mean over rows and examples\)$/);
     const perPattern = patternTitles(outcomes, 'dev.jsonl');
     assert.deepEqual(
       perPattern.map((p) => [p.name, p.title.split(' ').slice(0, 2).join(' ')]),
@@ -72,7 +73,7 @@ describe('the data lens titles', () => {
       patterns: [partly.patterns[0], { ...partly.patterns[1], rows: 7 }],
       ensemble: { ...partly.ensemble, rows: 9 },
     };
-    assert.match(titles([{ model: 'a', ok: true, evaluation: cut }])[0], /^10 rows \(1 not scored\) · /);
+    assert.match(titles([{ model: 'a', ok: true, evaluation: cut }]).at(-1)!, /^10 rows \(1 not scored\) · /);
     const cutTitles = patternTitles([{ model: 'a', ok: true, evaluation: cut }], 'dev.jsonl').map((p) => p.title);
     assert.ok(!cutTitles[0].includes('not scored') && cutTitles[1].endsWith(' · 3 not scored'), JSON.stringify(cutTitles));
     // Figures of an older version say so.
@@ -93,7 +94,7 @@ describe('the data lens titles', () => {
       { model: 'a', ok: true, evaluation: evaluation('a', ['short']) },
       { model: 'b', ok: false, reason: 'b is unavailable' },
     ]);
-    assert.deepEqual(names(lines), ['10 rows', 'short 50.0%', 'b: no']);
+    assert.deepEqual(names(lines), ['short 50.0%', 'b: no', '10 rows']);
     // A failure shown while a newer version is evaluated says so.
     assert.deepEqual(titles([{ model: 'a', ok: false, reason: 'a is unavailable' }], 'updating…'), [
       'no evaluation: a is unavailable · updating…',

@@ -278,6 +278,7 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
   const [first, ...others] = outcomes;
   if (!first) return [];
   const out: string[] = [];
+  let legend: string | undefined;
   if (first.ok) {
     const { evaluation } = first;
     const note = waiting ? ` · ${waiting}` : '';
@@ -286,10 +287,12 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
     const left = unscored > 0 ? ` (${unscored} not scored)` : '';
     // The support prior (`cloze.preview.calibration`) is named: the default, the empty input, is what "calibrated" means elsewhere.
     const prior = evaluation.calibration === 'support' ? ' by the mean over rows and examples' : '';
-    out.push(`${evaluation.rows} ${evaluation.rows === 1 ? 'row' : 'rows'}${left} · accuracy, F1, P(gold) raw (calibrated${prior})${note}`);
+    // The figures come first and the legend (with "updating…") after them: beside the preview panel the
+    // editor is narrow, and a legend first left only its own text in view.
     // One pattern has no ensemble: its own figures are this model's. No pattern: no figures.
     const own = evaluation.patterns.length > 1 ? evaluation.ensemble : evaluation.patterns[0];
     if (own) out.push(figuresTitle(own));
+    legend = `${evaluation.rows} ${evaluation.rows === 1 ? 'row' : 'rows'}${left} · accuracy, F1, P(gold) raw (calibrated${prior})${note}`;
   } else {
     // A failure of an older version is being retried: said, as figures being updated are.
     // "no evaluation: No labelled row…" read as two sentences glued together.
@@ -305,6 +308,7 @@ export function titles(outcomes: readonly ModelOutcome[], waiting = ''): string[
         : `${other.model}: no evaluation (${other.ok ? 'no pattern' : other.reason})`,
     );
   }
+  if (legend !== undefined) out.push(legend);
   return out;
 }
 
