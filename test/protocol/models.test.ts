@@ -78,7 +78,7 @@ describe('several models over stdio', () => {
     assert.match(listed, /In the models folder: .*tiny\\-random\\-roberta/);
     assert.match(listed, /Mask `<mask>` \(id \d+\)/);
     const main = await hoverAt(0, 'model: '.length + 2);
-    assert.match(main, /the default model/);
+    assert.match(main, /the file's model: the lenses, hovers and fixes score with it/);
     assert.match(main, /Mask `\[MASK\]`/);
   });
 

@@ -168,7 +168,7 @@ describe('panel, evaluation and model state over stdio', () => {
       /^⚠ no preview: `no-such-model` is neither in the models folder nor in the download cache, and downloads are off$/,
     );
     assert.equal(lenses[0].command, 'cloze.selectModel');
-    for (const lens of lenses.slice(1)) assert.equal(lens.title, `– no preview (see line ${lenses[0].line})`);
+    for (const lens of lenses.slice(1)) assert.equal(lens.title, `– no preview (why: the lens on line ${lenses[0].line})`);
     const state = states.filter((s) => s.uri === uri).at(-1);
     assert.equal(state?.state, 'unavailable');
     assert.match(state?.detail ?? '', /no-such-model/);

@@ -351,7 +351,7 @@ describe('a download with progress and cancel', () => {
         return list.some((title) => /is unavailable: the download was cancelled/.test(title)) ? list : undefined;
       });
       assert.match(after[0], /is unavailable: the download was cancelled/);
-      for (const title of after.slice(1)) assert.match(title, /no preview \(see line 2\)$/, after.join(' | '));
+      for (const title of after.slice(1)) assert.match(title, /no preview \(why: the lens on line 2\)$/, after.join(' | '));
       assert.ok(!fs.existsSync(path.join(cacheDir, hubId, 'onnx')), 'a part of the ONNX file is in the model folder');
       assert.deepEqual(fs.readdirSync(path.join(cacheDir, '.partial')), []);
       // Not restarted by itself; saving asks again.

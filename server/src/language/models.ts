@@ -121,7 +121,7 @@ export interface ModelFacts {
 export function modelHover(ref: ModelRef, facts: ModelFacts): string {
   const role =
     facts.role === 'default'
-      ? 'the default model: the lenses, hovers and fixes score with it'
+      ? "the file's model: the lenses, hovers and fixes score with it"
       : 'checked against: every label word must be one token in it too';
   const lines = [`**${escapeMarkdown(ref.id)}** — ${role}`, '', escapeMarkdown(facts.where)];
   const tokenizer = facts.tokenizer;

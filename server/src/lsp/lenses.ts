@@ -109,7 +109,7 @@ export function pendingModelLens(
   const line = anchorLine(doc, anchor);
   if (line === context.firstLine) return { title: pending.title, command: '', arguments: [], numbers: null };
   return lens(
-    pending.waiting ? '$(loading~spin)' : `$(circle-slash) no preview (see line ${context.firstLine})`,
+    pending.waiting ? '$(loading~spin)' : `$(circle-slash) no preview (why: the lens on line ${context.firstLine})`,
     openAt(context, line),
     null,
   );
@@ -133,7 +133,7 @@ export function lensContent(
           arguments: [context.uri],
           numbers: null,
         }
-      : lens(`$(circle-slash) no preview (see line ${context.firstLine})`, openAt(context, line), null);
+      : lens(`$(circle-slash) no preview (why: the lens on line ${context.firstLine})`, openAt(context, line), null);
   }
   const result = outcome.result;
   switch (anchor.kind) {

@@ -807,7 +807,7 @@ export class ClozeServer {
         const isDefault = ref.id === choice.id;
         const target = isDefault ? choice : service.otherModelChoices(doc, file, choice).find((c) => c.id === ref.id);
         if (target) {
-          const where = describeLocation(target.location);
+          const where = describeLocation(target.location, isDefault);
           const loaded = service.loadedTokenizer(target);
           result = {
             span: ref.idSpan,
@@ -1482,7 +1482,7 @@ function uriToPath(uri: string): string | undefined {
 }
 
 /** Where a model was found, in words, for its hover. */
-function describeLocation(location: ModelChoice['location']): string {
+function describeLocation(location: ModelChoice['location'], isDefault: boolean): string {
   if (!location.ok) return `Not found: ${location.reason}`;
   const folder = path.join(location.root, location.name);
   switch (location.source) {
@@ -1493,6 +1493,9 @@ function describeLocation(location: ModelChoice['location']): string {
     case 'cache':
       return `In the download cache: ${folder}.`;
     case 'remote':
-      return 'Not on this machine: it is downloaded from the Hugging Face hub when it is the default model.';
+      // Only the file's own model is fetched (cloze.allowRemoteModels is on, or this would not be 'remote').
+      return isDefault
+        ? 'Not on this machine yet: it is downloaded from the Hugging Face hub into the download cache (or put it in the models folder, cloze.modelsDir).'
+        : "Not on this machine: only the file's model (`model:`) is downloaded. Put this one in the models folder (cloze.modelsDir), or make it the file's model once to download it.";
   }
 }
