@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
@@ -194,7 +195,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<ClozeE
     }),
     vscode.commands.registerCommand('cloze.showLog', () => log.show(true)),
     vscode.commands.registerCommand('cloze.newFile', async () => {
-      const document = await vscode.workspace.openTextDocument({ language: 'cloze', content: '' });
+      // Named: an unnamed untitled file is offered its first line ("# A sentiment task as a cloze question") as a file name.
+      const document = await vscode.workspace.openTextDocument(untitledClozeUri());
       const editor = await vscode.window.showTextDocument(document);
       await editor.insertSnippet(new vscode.SnippetString(starterSnippet(vscode.workspace.getConfiguration('cloze').get<string>('model'))));
       return document;
@@ -224,6 +226,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<ClozeE
     evaluationOutput,
     modelItems: async (uri) => (client ? (await modelItems(client, uri)).items : []),
   };
+}
+
+/** An untitled `sentiment.cloze` (or `sentiment-2.cloze`, …) in the first workspace folder, named after no file there. */
+function untitledClozeUri(): vscode.Uri {
+  const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath ?? os.homedir();
+  const open = new Set(vscode.workspace.textDocuments.map((d) => d.uri.fsPath));
+  for (let n = 1; ; n++) {
+    const file = path.join(folder, n === 1 ? 'sentiment.cloze' : `sentiment-${n}.cloze`);
+    if (!fs.existsSync(file) && !open.has(file)) return vscode.Uri.file(file).with({ scheme: 'untitled' });
+  }
 }
 
 /** A first file: the sentiment task of the snippets, with the model the settings name. */

@@ -194,6 +194,13 @@ describe('a document without a file (untitled)', () => {
         ],
       );
       for (const d of onData) assert.match(d.message, /not saved.*relative to the \.cloze file\. Save it first\./);
+      // The panel's evaluation: "save the file first" for this one; nothing to say for one without data: lines.
+      const evaluation = (await client.connection.sendRequest('cloze/dataEvaluation', { uri })) as { reason?: string };
+      assert.match(evaluation.reason ?? '', /^save the file first/);
+      const plain = 'untitled:Untitled-2';
+      await open(client, plain, text.split('\n').slice(0, 5).join('\n'));
+      const none = (await client.connection.sendRequest('cloze/dataEvaluation', { uri: plain })) as { reason?: string; files: unknown[] };
+      assert.deepEqual([none.reason, none.files], [undefined, []]);
     } finally {
       await client.close();
     }

@@ -1376,7 +1376,11 @@ export class ClozeServer {
     const pending = this.pendingModelTitle(request.choice, request.settings);
     if (pending) return { ...base, files: [], reason: pending.title };
     const file = uriToPath(uri);
-    if (!file) return { ...base, files: [], reason: 'save the file first: its `data:` paths are read relative to it' };
+    // An untitled document without `data:` lines has nothing to evaluate, as a saved one without them (no reason to show).
+    if (!file)
+      return request.doc.data.length === 0
+        ? { ...base, files: [] }
+        : { ...base, files: [], reason: 'save the file first: its `data:` paths are read relative to it' };
     const choices = [request.choice, ...request.service.otherModelChoices(request.doc, file, request.choice, request.settings.models)];
     const lenses = this.dataLensesFor();
     lenses.lenses(uri, request.version, request.doc, file, request.service, choices, request.settings);

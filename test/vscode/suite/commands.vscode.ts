@@ -375,6 +375,9 @@ suite('Cloze commands, status item and panel', () => {
     const doc = await vscode.commands.executeCommand<vscode.TextDocument>('cloze.newFile');
     assert.equal(doc.languageId, 'cloze');
     assert.equal(doc.isUntitled, true);
+    // Named in the workspace folder, so Save offers sentiment.cloze, not the template's first line.
+    assert.match(path.basename(doc.uri.path), /^sentiment(-\d+)?\.cloze$/);
+    assert.equal(path.dirname(doc.uri.fsPath), workspaceRoot());
     assert.match(doc.getText(), /pattern short: \{review\} It was \[MASK\]\./);
     assert.match(doc.getText(), /^model: /m);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
