@@ -79,6 +79,9 @@ class ClozeLanguageClient extends LanguageClient {
   }
 }
 
+/** While “Cloze: Restart Language Server” runs: the server's stop is expected. */
+let restarting = false;
+
 function createClient(
   context: vscode.ExtensionContext,
   log: vscode.OutputChannel,
@@ -130,7 +133,10 @@ function createClient(
     );
   });
   created.onDidChangeState((event) => {
-    if (event.newState === State.Stopped) status.clear('the language server stopped; run “Cloze: Restart Language Server”');
+    // A restart the user asked for is no failure: the item does not tell them to run the command they just ran.
+    if (event.newState === State.Stopped)
+      if (restarting) status.clear('restarting the language server…', 'loading');
+      else status.clear('the language server stopped; run “Cloze: Restart Language Server”');
   });
   return created;
 }
@@ -183,13 +189,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<ClozeE
     vscode.commands.registerCommand('cloze.showMisclassified', (target?: unknown) => showMisclassifiedCommand(client, uriOf(target))),
     vscode.commands.registerCommand('cloze.restartServer', async () => {
       log.appendLine('[client] restarting the language server');
-      if (client) {
-        // A server that is already gone (or dies while stopping) rejects the stop; start a new one all the same.
-        await client.stop().catch((error: unknown) => log.appendLine(`[client] the server did not stop cleanly: ${String(error)}`));
-      } else {
-        client = createClient(context, log, modelStatus, (state) => panel.modelStateChanged(state.uri));
+      restarting = true;
+      try {
+        if (client) {
+          // A server that is already gone (or dies while stopping) rejects the stop; start a new one all the same.
+          await client.stop().catch((error: unknown) => log.appendLine(`[client] the server did not stop cleanly: ${String(error)}`));
+        } else {
+          client = createClient(context, log, modelStatus, (state) => panel.modelStateChanged(state.uri));
+        }
+        await client.start();
+      } finally {
+        restarting = false;
       }
-      await client.start();
       modelStatus.update();
       void panel.refresh();
     }),

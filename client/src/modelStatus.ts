@@ -53,9 +53,9 @@ export class ModelStatus implements vscode.Disposable {
     this.update();
   }
 
-  /** The server stopped: what it said no longer holds. */
-  clear(reason: string): void {
-    for (const [uri, state] of this.states) this.states.set(uri, { ...state, state: 'unavailable', detail: reason, since: Date.now() });
+  /** The server stopped: what it said no longer holds (`loading` while a restart brings a new one up). */
+  clear(reason: string, kind: 'unavailable' | 'loading' = 'unavailable'): void {
+    for (const [uri, state] of this.states) this.states.set(uri, { ...state, state: kind, detail: reason, since: Date.now() });
     this.update();
   }
 

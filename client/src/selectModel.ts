@@ -5,7 +5,7 @@ import { AvailableModelsRequest, type AvailableModels } from './protocol';
 
 /**
  * "Cloze: Select Model": a quick pick of the models in the models folder and
- * the transformers.js cache, a hub id typed by the user, or a model folder;
+ * Cloze's download cache, a hub id typed by the user, or a model folder;
  * then where to write it: the file's `model:` line (a workspace edit, which
  * the user can undo) or the `cloze.model` setting of the workspace or user.
  */
@@ -51,7 +51,7 @@ export async function modelItems(
       }
     };
     group('models-dir', `models folder${available.modelsDir ? ` · ${available.modelsDir}` : ''}`);
-    group('cache', `downloaded (transformers.js cache) · ${available.cacheDir}`);
+    group('cache', `downloaded (Cloze's download cache) · ${available.cacheDir}`);
   }
   items.push({ label: 'other', kind: vscode.QuickPickItemKind.Separator });
   items.push({
@@ -128,7 +128,7 @@ async function pickModel(
     detail:
       available && !available.allowRemoteModels
         ? 'Downloads are off (cloze.allowRemoteModels): it must already be in the models folder or the cache.'
-        : 'Downloaded once into the transformers.js cache when first needed.',
+        : "Downloaded once into Cloze's download cache when first needed.",
     model: value,
     alwaysShow: true,
   });

@@ -186,6 +186,8 @@ export class ClozeServer {
   private readonly named = new Map<string, string>();
   private readonly lookupTimers = new Map<string, { id: string; timer: NodeJS.Timeout }>();
   private canRefreshLenses = false;
+  /** `shutdown` was received: the server only stops now. */
+  private shuttingDown = false;
   /** The client watches files for the server when asked (VS Code, Neovim 0.10): data files edited outside the document. */
   private canWatchFiles = false;
   /** The VS Code client says it draws `$(codicon)`s in lens titles (initializationOptions.codicons); others get ✓/✗. */
@@ -232,7 +234,11 @@ export class ClozeServer {
 
   constructor(private readonly connection: Connection) {
     this.tokenizers = new TokenizerCache(this.cacheDir);
-    this.modelStates = new ModelStates((state) => void connection.sendNotification(ModelStateNotification, state).catch(() => undefined));
+    // After `shutdown` nothing is reported: the previews the disposed inference process rejects would
+    // otherwise tell the client every model is "unavailable" while the user restarts the server.
+    this.modelStates = new ModelStates((state) => {
+      if (!this.shuttingDown) void connection.sendNotification(ModelStateNotification, state).catch(() => undefined);
+    });
     connection.onInitialize((params) => this.initialize(params));
     connection.onInitialized(() => {
       // Only a client that says it can take a dynamic registration gets one (eglot warns otherwise).
@@ -360,6 +366,7 @@ export class ClozeServer {
       }, null),
     );
     connection.onShutdown(async () => {
+      this.shuttingDown = true;
       this.downloads.dispose();
       this.inference?.previews.dispose();
       await this.inference?.worker.dispose();

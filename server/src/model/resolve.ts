@@ -6,7 +6,7 @@ import { cacheState, TOKENIZER_FILES } from './download';
 import { allowDownloadsHint, setModelsDirFix, type UserInterface } from './wording';
 
 /**
- * Where a model id is found: the models folder first, then the transformers.js
+ * Where a model id is found: the models folder first, then Cloze's download
  * cache, then the Hugging Face hub when downloads are allowed. A path in
  * `model:` (`./models/mine`) is taken relative to the `.cloze` file.
  */
@@ -15,7 +15,7 @@ export interface ModelSettings {
   /** `cloze.modelsDir`, `--models-dir` or `CLOZE_MODELS_DIR`; empty when none. */
   readonly modelsDir: string;
   readonly allowRemoteModels: boolean;
-  /** Where downloads are kept and looked up (the transformers.js file cache). */
+  /** Where downloads are kept and looked up (Cloze's download cache, in the layout transformers.js reads). */
   readonly cacheDir: string;
   /** The interface whose settings or flags messages name (default: the editor). */
   readonly userInterface?: UserInterface;

@@ -345,14 +345,19 @@ suite('Cloze commands, status item and panel', () => {
     const { append, appendLine } = cloze.log;
     cloze.log.append = (text: string) => (written.push(text), append.call(cloze.log, text));
     cloze.log.appendLine = (text: string) => (written.push(`${text}\n`), appendLine.call(cloze.log, text));
+    // What the status item says meanwhile: never "unavailable … run Restart Language Server" for the restart itself.
+    const shown = new Set<string>();
+    const sampler = setInterval(() => shown.add(cloze.modelStatus.item.text), 5);
     try {
       await vscode.commands.executeCommand('cloze.restartServer');
       // The old server and its inference process end (and the client has seen the server's exit).
       await until(`the old server processes ${oldProcesses.join(', ')} to end`, () => oldProcesses.every((pid) => !alive(pid)), 10_000);
       await new Promise((resolve) => setTimeout(resolve, 500));
     } finally {
+      clearInterval(sampler);
       Object.assign(cloze.log, { append, appendLine });
     }
+    assert.ok(![...shown].some((text) => /unavailable/.test(text)), [...shown].join(' | '));
     // A restart the user asked for is no crash: the old server exited with code 0, and nothing says [Error].
     const errors = written
       .join('')
