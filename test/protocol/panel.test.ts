@@ -125,7 +125,7 @@ describe('panel, evaluation and model state over stdio', () => {
     assert.deepEqual(on(10), [
       '⚠ not scored: this example has no field `review`, which pattern `short`, pattern `long`, pattern `lead` and 1 more use as {review}',
     ]);
-    assert.match(on(7).join('\n'), /⚠ not scored: fantastically \(it is not one token \(fantastically → fantastic ##ally\)\)/);
+    assert.match(on(7).join('\n'), /⚠ not scored: fantastically \(it is not one token: fantastically → fantastic ##ally\)/);
     assert.match(on(6).join('\n'), /1 label word is not scored: fantastically/);
     // The pattern lenses count the two examples without errors, not the one with a missing field.
     assert.ok(

@@ -576,6 +576,8 @@ describe('preview hovers with many examples (review-bert-small, 25 SST-2 sentenc
     assert.equal(word.split('\n').filter((l) => l.startsWith('| ') && !/^\| (example|_mean)/.test(l)).length, HOVER_ROWS);
     assert.match(word, /\| _mean of 25_ \| \*\*\d+\.\d\u00a0%\*\* \| \*\*\d+\.\d\u00a0%\*\* \|/);
     assert.match(word, /and 15 more examples/);
+    // A word the preview did not score (not a label word here, as a multi-token one is not): no table of dashes.
+    assert.equal(labelWordHover(preview, 'negative', 'fantastically'), '');
   });
 
   test('a row of a verbalizer with many words lists the most probable ones and a count', async () => {

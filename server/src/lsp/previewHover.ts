@@ -90,6 +90,8 @@ export function labelWordHover(result: PreviewResult, label: string, word: strin
   if (result.examples.length === 0 || result.patterns.length === 0) return '';
   const found = (example: ExamplePreview, pattern: string) =>
     example.results.find((x) => x.pattern === pattern)?.labelWords.find((x) => x.label === label && x.word === word);
+  // A word the preview has no numbers for (not one token, so not scored): no table of dashes under its diagnostic.
+  if (!result.examples.some((example) => result.patterns.some((pattern) => found(example, pattern) !== undefined))) return '';
   const rows = result.examples.slice(0, HOVER_ROWS).map((example) => {
     const cells = result.patterns.map((pattern) => {
       const w = found(example, pattern);

@@ -322,7 +322,7 @@ function planPatterns(
                   ? `maps to the unknown token ${pieces[0].token}`
                   : pieces.length === 0
                     ? 'becomes no token'
-                    : `is not one token (${word.text} → ${formatPieces(pieces)})`,
+                    : `is not one token: ${word.text} → ${formatPieces(pieces)}`,
             };
       forms.set(key, form);
     }
