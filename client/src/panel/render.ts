@@ -340,7 +340,8 @@ button.example-link:hover { text-decoration: underline; background: none; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 10px; vertical-align: middle; }
 .swatch.raw { background: var(--vscode-charts-blue); } .swatch.calibrated { background: var(--vscode-charts-orange); }
 .swatch.token { background: var(--vscode-descriptionForeground); opacity: 0.5; } .swatch.label-word { background: var(--vscode-charts-purple); }
-svg.chart { display: block; max-width: 100%; height: auto; overflow: visible; }
+/* Charts shrink with a narrow panel, their text with them: not below 380 px (text about 9.5 px); narrower, the panel scrolls. */
+svg.chart { display: block; max-width: 100%; min-width: 380px; height: auto; overflow: visible; }
 svg text { fill: var(--vscode-foreground); font-size: 11px; font-family: var(--vscode-font-family); }
 svg .row.sub text.name { fill: var(--vscode-descriptionForeground); }
 svg .row.predicted text.name, svg .row.gold text.name { font-weight: bold; }
