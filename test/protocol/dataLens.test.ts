@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens } from 'vscode-languageserver-protocol';
+import { eventually } from '../support/eventually';
 import { startServer, type TestClient } from '../support/lsp';
 import { cliMain, modelsDir, sst2Lines } from '../support/paths';
 
@@ -166,7 +167,7 @@ describe('a data file changed on disk while its document is open', () => {
     );
     try {
       const uri = pathToFileURL(cloze).href;
-      const registration = await until('the watcher registration', () =>
+      const registration = await eventually('the watcher registration', () =>
         client.requests.find(
           (r) =>
             r.method === 'client/registerCapability' &&
@@ -179,10 +180,15 @@ describe('a data file changed on disk while its document is open', () => {
         textDocument: { uri, languageId: 'cloze', version: 1, text: source },
       });
       const lensOn = async (pattern: RegExp): Promise<string> =>
-        until(`a data lens matching ${pattern}`, async () => {
-          const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
-          return lenses.map((lens) => lens.command?.title ?? '').find((title) => pattern.test(title));
-        });
+        eventually(
+          `a data lens matching ${pattern}`,
+          async () => {
+            const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+            return lenses.map((lens) => lens.command?.title ?? '').find((title) => pattern.test(title));
+          },
+          60_000,
+          50,
+        );
       await lensOn(/^12 rows/);
       // The file grows to 20 rows, then is emptied: no edit of the document, only the watcher's notification.
       const refreshes = () => client.requests.filter((r) => r.method === 'workspace/codeLens/refresh').length;
@@ -191,7 +197,7 @@ describe('a data file changed on disk while its document is open', () => {
       await client.connection.sendNotification('workspace/didChangeWatchedFiles', {
         changes: [{ uri: pathToFileURL(data).href, type: 2 }],
       });
-      await until('a lens refresh', () => refreshes() > before);
+      await eventually('a lens refresh', () => refreshes() > before);
       await lensOn(/^20 rows/);
       fs.writeFileSync(data, '');
       await client.connection.sendNotification('workspace/didChangeWatchedFiles', {
@@ -212,13 +218,3 @@ describe('a data file changed on disk while its document is open', () => {
     }
   });
 });
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { CodeLens, Diagnostic } from 'vscode-languageserver-protocol';
 import { startHub, startTarpit, type FakeHub, type Tarpit } from '../support/hub';
 import { startServer, type TestClient } from '../support/lsp';
+import { eventually as until } from '../support/eventually';
 import { modelsDir } from '../support/paths';
 import { startProxy } from '../support/proxy';
 import { serverEnvironment } from '../../client/src/serverEnvironment';
@@ -38,16 +39,6 @@ function freshCache(): string {
 }
 const codes = (diagnostics: Diagnostic[]): string[] => diagnostics.map((d) => String(d.code));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 async function lensTitles(client: TestClient, uri: string): Promise<string[]> {
   const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];

@@ -85,10 +85,7 @@ export async function startHub(options: FakeHubOptions): Promise<FakeHub> {
     response.on('close', () => clearInterval(timer));
   };
   const server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  trackConnections(server, sockets);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
@@ -138,4 +135,12 @@ export async function startTarpit(): Promise<Tarpit> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** Keeps `sockets` the open connections of `server`, so that `close` can end them (a server closes only when none is left). */
+export function trackConnections(server: net.Server, sockets: Set<net.Socket>): void {
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
 }

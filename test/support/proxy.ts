@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { trackConnections } from './hub';
 
 /**
  * A forward proxy on loopback, as a company network puts between its users and
@@ -66,10 +67,7 @@ export async function startProxy(options: FakeProxyOptions = {}): Promise<FakePr
     upstream.on('close', () => sockets.delete(upstream));
     upstream.on('error', () => client.destroy());
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  trackConnections(server, sockets);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
