@@ -11,6 +11,7 @@ export const PreviewDataRequest: typeof messages.PreviewDataRequest = 'cloze/pre
 export const EvaluateRequest: typeof messages.EvaluateRequest = 'cloze/evaluate';
 export const AvailableModelsRequest: typeof messages.AvailableModelsRequest = 'cloze/availableModels';
 export const DataEvaluationRequest: typeof messages.DataEvaluationRequest = 'cloze/dataEvaluation';
+export const DataFileGlob: typeof messages.DataFileGlob = '**/*.{jsonl,csv,tsv,JSONL,CSV,TSV}';
 
 export type { AvailableModels, EvaluateResult, ModelState, PreviewData } from '../../server/src/protocol/messages';
 export type { DataEvaluationData, DataFileState } from '../../server/src/protocol/messages';

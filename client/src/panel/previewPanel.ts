@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { openDataRow } from '../misclassified';
-import { DataEvaluationRequest, PreviewDataRequest, type DataEvaluationData, type PreviewData } from '../protocol';
+import { DataEvaluationRequest, DataFileGlob, PreviewDataRequest, type DataEvaluationData, type PreviewData } from '../protocol';
 import { escapeHtml, exampleAtLine, panelCss, renderPanel } from './render';
 import { evaluationCss, evaluationSection } from './renderEvaluation';
 
@@ -58,13 +58,7 @@ export class PreviewPanel implements vscode.Disposable {
       }),
       // A data file fixed in another tab or rewritten on disk: the server evaluates it again (it keys its evaluations
       // by the file's mtime and size), and the panel asks for the new figures.
-      ...(() => {
-        const watcher = vscode.workspace.createFileSystemWatcher('**/*.{jsonl,csv,tsv,JSONL,CSV,TSV}');
-        const changed = (): void => {
-          if (this.panel) this.scheduleRefresh();
-        };
-        return [watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), watcher.onDidDelete(changed)];
-      })(),
+      ...this.watchDataFiles(),
       // A save is when the server looks for a model again (one that was missing may be there now).
       vscode.workspace.onDidSaveTextDocument((document) => {
         if (this.panel && document === this.document) this.scheduleRefresh();
@@ -165,6 +159,14 @@ export class PreviewPanel implements vscode.Disposable {
     } else {
       this.selectedLine = line + 1;
     }
+  }
+
+  private watchDataFiles(): vscode.Disposable[] {
+    const watcher = vscode.workspace.createFileSystemWatcher(DataFileGlob);
+    const changed = (): void => {
+      if (this.panel) this.scheduleRefresh();
+    };
+    return [watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), watcher.onDidDelete(changed)];
   }
 
   private scheduleRefresh(): void {

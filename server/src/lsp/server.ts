@@ -55,6 +55,7 @@ import { ClozeLanguageService, type ModelChoice } from '../service/languageServi
 import {
   AvailableModelsRequest,
   DataEvaluationRequest,
+  DataFileGlob,
   EvaluateRequest,
   ModelStateNotification,
   PreviewDataRequest,
@@ -248,7 +249,7 @@ export class ClozeServer {
       // diagnostics and evaluation lenses must follow. Watched where the client can do it for us.
       if (this.canWatchFiles)
         void connection.client
-          .register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: DATA_FILE_GLOB }] })
+          .register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: DataFileGlob }] })
           .catch(() => undefined);
     });
     connection.onDidChangeWatchedFiles(
@@ -1479,9 +1480,6 @@ function lensCommand(content: LensContent, codicons: boolean): { title: string; 
   const title = codicons ? content.title : withPlainIcons(content.title);
   return { title, command: content.command, arguments: [...content.arguments, content.numbers] };
 }
-
-/** The data files `data:` lines may name (language/validate.ts reads these extensions), in either case. */
-const DATA_FILE_GLOB = '**/*.{jsonl,csv,tsv,JSONL,CSV,TSV}';
 
 function uriToPath(uri: string): string | undefined {
   if (!uri.startsWith('file:')) return undefined;

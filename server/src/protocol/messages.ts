@@ -142,3 +142,9 @@ export interface AvailableModels {
   readonly allowRemoteModels: boolean;
   readonly models: readonly AvailableModel[];
 }
+
+/**
+ * The files a `data:` line may name (language/validate.ts reads these extensions), in either case: the
+ * server asks the client to watch them, and the VS Code panel watches them too.
+ */
+export const DataFileGlob = '**/*.{jsonl,csv,tsv,JSONL,CSV,TSV}';
