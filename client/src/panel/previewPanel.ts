@@ -137,15 +137,45 @@ export class PreviewPanel implements vscode.Disposable {
     }
   }
 
-  /** A click on a misclassified row: its data file at its line; only files of the evaluation shown are opened. */
-  private async openRow(file: unknown, row: unknown): Promise<void> {
+  /**
+   * A click on a misclassified row: its data file at its line, with the keyboard focus; only files of the evaluation
+   * shown are opened. Public for the tests, which cannot click inside the webview.
+   */
+  async openRow(file: unknown, row: unknown): Promise<void> {
     if (typeof file !== 'string' || typeof row !== 'number' || !Number.isInteger(row) || row < 1) return;
     if (!this.evaluation?.files.some((f) => f.file === file)) return;
-    await openDataRow(file, row).then(undefined, (error: unknown) =>
-      vscode.window.showWarningMessage(
+    try {
+      const editor = await openDataRow(file, row);
+      this.keepFocusOn(editor);
+    } catch (error) {
+      void vscode.window.showWarningMessage(
         `Cloze cannot open ${path.basename(file)}: ${error instanceof Error ? error.message : String(error)}`,
-      ),
-    );
+      );
+    }
+  }
+
+  /**
+   * VS Code's webview host reports the webview's focus by polling (`trackFocus` in its webview/browser/pre/index.html,
+   * every 250 ms), so the click's own focus can reach the workbench after the data file has opened, and the panel then
+   * takes the focus back: the file is at the row, but the keys go to the panel and the status bar shows no position
+   * (seen once in CI). The click was for the data file: if the panel becomes active within two seconds of opening it,
+   * the file gets the focus again, once.
+   */
+  private keepFocusOn(editor: vscode.TextEditor): void {
+    const panel = this.panel;
+    if (!panel) return;
+    const listener = panel.onDidChangeViewState(({ webviewPanel }) => {
+      if (!webviewPanel.active) return;
+      done();
+      void vscode.window
+        .showTextDocument(editor.document, { viewColumn: editor.viewColumn, selection: editor.selection })
+        .then(undefined, () => undefined);
+    });
+    const timer = setTimeout(() => done(), 2000);
+    const done = (): void => {
+      clearTimeout(timer);
+      listener.dispose();
+    };
   }
 
   private followCursor(editor: vscode.TextEditor): void {

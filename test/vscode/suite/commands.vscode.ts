@@ -26,7 +26,12 @@ interface ClozeApi {
     stateOf(uri: vscode.Uri): ModelState | undefined;
     historyOf(uri: vscode.Uri): readonly ModelState[];
   };
-  readonly panel: { readonly isOpen: boolean; readonly state: { uri: string; version: number; line: number | undefined } | undefined };
+  readonly panel: {
+    readonly isOpen: boolean;
+    readonly state: { uri: string; version: number; line: number | undefined } | undefined;
+    readonly evaluationState: { readonly files: ReadonlyArray<{ readonly file: string }> } | undefined;
+    openRow(file: string, row: number): Promise<void>;
+  };
   modelItems(uri: vscode.Uri): Promise<Array<{ label: string; model?: string }>>;
   readonly log: vscode.OutputChannel;
 }
@@ -325,6 +330,38 @@ suite('Cloze commands, status item and panel', () => {
     );
     assert.equal(none?.ok, false);
     assert.match(none?.reason ?? '', /no `data:` line/);
+  });
+
+  test('a misclassified row opened from the panel keeps the focus when the panel reports its own focus late', async () => {
+    // The webview reports the click's focus by polling (every 250 ms); that can arrive after the data file has opened
+    // (CI once showed the file at its row but the panel focused). Focusing the panel's group right after the open is
+    // that late report.
+    const cloze = await api();
+    const doc = await open('eval/sentiment.cloze'); // Written by the test above.
+    await vscode.commands.executeCommand('cloze.openPreview', doc.uri);
+    const data = path.join(workspaceRoot(), 'eval', 'dev.jsonl');
+    await until(
+      'the panel to show the evaluation of dev.jsonl',
+      () => cloze.panel.evaluationState?.files.some((f) => f.file === data),
+      120_000,
+    );
+    await cloze.panel.openRow(data, 5);
+    assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, data);
+    await vscode.commands.executeCommand('workbench.action.focusSecondEditorGroup');
+    const editor = await until(
+      'dev.jsonl to have the focus again',
+      () => vscode.window.activeTextEditor?.document.uri.fsPath === data && vscode.window.activeTextEditor,
+      10_000,
+    );
+    assert.equal(editor.selection.active.line, 4);
+    assert.equal(editor.viewColumn, vscode.ViewColumn.One);
+    // A click in the panel later on is the user's own: the panel keeps it.
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    await vscode.commands.executeCommand('workbench.action.focusSecondEditorGroup');
+    await until('the panel to keep the focus', () => vscode.window.activeTextEditor === undefined, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(vscode.window.activeTextEditor, undefined);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
   test('cloze.showLog shows the Cloze output; cloze.restartServer restarts the server, which checks again', async () => {
