@@ -133,6 +133,13 @@ describe('the panel’s evaluation section', () => {
     assert.match(elements(html, 'td', 'data-gold="positive" data-predicted="positive"')[0].class, /shade-4/);
   });
 
+  test('every table scrolls sideways in its own box, so a wide matrix (many labels, many patterns) is not cut off', () => {
+    const tables = [...html.matchAll(/<table\b/g)];
+    assert.ok(tables.length >= 3, `${tables.length} tables`);
+    for (const table of tables)
+      assert.ok(html.slice(0, table.index).endsWith('<div class="scroll">'), html.slice(Math.max(0, (table.index ?? 0) - 80), table.index));
+  });
+
   test('per-label recall beside the matrix and precision under it; the calibrated matrix when calibrated', () => {
     const recall = elements(html, 'td', 'class="recall"');
     assert.deepEqual(

@@ -152,8 +152,8 @@ export function confusionMatrix(evaluation: DataEvaluation, calibrate: boolean):
   });
   return (
     `<div class="confusion" data-testid="confusion-matrix"><h4>Confusion matrix of ${evaluation.patterns.length > 1 ? 'the patterns together' : escapeHtml(evaluation.patterns[0]?.name ?? '')} (${calibrate ? 'calibrated' : 'raw'})</h4>` +
-    `<table class="matrix"><thead>${head}</thead><tbody>${rows.join('')}</tbody>` +
-    `<tfoot><tr><th>precision</th>${precision.join('')}<td></td></tr></tfoot></table></div>`
+    `<div class="scroll"><table class="matrix"><thead>${head}</thead><tbody>${rows.join('')}</tbody>` +
+    `<tfoot><tr><th>precision</th>${precision.join('')}<td></td></tr></tfoot></table></div></div>`
   );
 }
 
@@ -180,7 +180,7 @@ function perLabelTable(evaluation: DataEvaluation, calibrate: boolean): string {
   });
   return (
     `<div class="per-label"><h4>Per label (${calibrate ? 'calibrated' : 'raw'}; rows with that gold label in brackets)</h4>` +
-    `<table class="labels-table"><thead>${head}${sub}</thead><tbody>${rows.join('')}</tbody></table></div>`
+    `<div class="scroll"><table class="labels-table"><thead>${head}${sub}</thead><tbody>${rows.join('')}</tbody></table></div></div>`
   );
 }
 

@@ -32,8 +32,8 @@ export function modelsSection(models: readonly ComparedModel[] | undefined): str
     `<section class="models grid"><h2>Models side by side</h2>` +
     `<p class="hint">What the patterns together predict for each example, per model of the file's <code>models:</code> line.</p>` +
     (notes ? `<ul class="notices">${notes}</ul>` : '') +
-    `<table><thead>${head}</thead><tbody>${rows.join('')}</tbody>` +
-    `<tfoot><tr class="accuracy-row"><th>right</th><td></td>${accuracy.join('')}</tr></tfoot></table></section>`
+    `<div class="scroll"><table><thead>${head}</thead><tbody>${rows.join('')}</tbody>` +
+    `<tfoot><tr class="accuracy-row"><th>right</th><td></td>${accuracy.join('')}</tr></tfoot></table></div></section>`
   );
 }
 
