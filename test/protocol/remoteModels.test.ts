@@ -270,6 +270,8 @@ describe("VS Code's http.proxy reaches the server's downloads", () => {
 });
 
 describe('the other models of `models:` while the default is remote', () => {
+  // Two servers start and load a tokenizer each beside the other test files (two at a time):
+  // on a loaded 2-core machine that took longer than 10 s once, so the waits allow 30 s.
   test('are checked while it downloads and after its download failed', async () => {
     const tarpit = await startTarpit();
     const hub = await startHub({ models: {} });
@@ -290,14 +292,14 @@ describe('the other models of `models:` while the default is remote', () => {
       const failed = await client.diagnostics(
         failedUri,
         (d) => d.some((x) => /hub-test\/nope \(404\)/.test(x.message)) && otherProblems(d).length > 0,
-        10_000,
+        30_000,
       );
       assert.equal(otherProblems(failed).length, 1, JSON.stringify(failed));
       // Downloading (the tarpit never answers): the other entry is checked all the same.
       const downloadingUri = freshUri();
       await open(slow, downloadingUri, text);
-      await until('a connection to the tarpit', () => tarpit.connections() >= 1, 10_000);
-      const downloading = await slow.diagnostics(downloadingUri, (d) => otherProblems(d).length > 0, 10_000);
+      await until('a connection to the tarpit', () => tarpit.connections() >= 1, 30_000);
+      const downloading = await slow.diagnostics(downloadingUri, (d) => otherProblems(d).length > 0, 30_000);
       assert.equal(otherProblems(downloading).length, 1, JSON.stringify(downloading));
     } finally {
       await client.close();
