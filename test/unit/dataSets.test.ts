@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Diagnostic } from 'vscode-languageserver-protocol';
 import { parse } from '../../server/src/language';
+import { readSourceFile } from '../../server/src/cli/sourceFile';
 import { readDataSet, summarize } from '../../server/src/service/dataSets';
 import { startServer } from '../support/lsp';
 import { cliMain, modelsDir, repoRoot } from '../support/paths';
@@ -236,6 +237,12 @@ describe('reading data files', () => {
     // cloze eval and the editor's evaluation read the file themselves and say the same.
     const read = await readDataSet(path.join(dir, 'loop-a.jsonl'));
     assert.match(!read.ok ? read.reason : '', /loop-a\.jsonl: its symbolic links form a loop\.$/);
+    // A file where the path needs a folder: the diagnostic, cloze eval and the CLI's .cloze files say it alike (fileErrors.ts).
+    fs.writeFileSync(path.join(dir, 'plain.txt'), 'x');
+    const underFile = await readDataSet(path.join(dir, 'plain.txt', 'rows.jsonl'));
+    assert.match(!underFile.ok ? underFile.reason : '', /rows\.jsonl: a part of its path is a file, not a folder\.$/);
+    const source = readSourceFile(path.join(dir, 'plain.txt', 'x.cloze'));
+    assert.match(!source.ok ? source.message : '', /x\.cloze does not exist: a part of its path is a file, not a folder\.$/);
     assert.match(messages[1], /array\.jsonl line 1 is not a JSON object: each line is one row, an object of its fields and its `label`\.$/);
     assert.match(messages[2], /deep\.jsonl line 1: the value of `review` is nested too deeply to be a field\.$/);
   });

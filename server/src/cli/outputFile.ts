@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileErrorText } from '../service/fileErrors';
 
 /**
  * Writing the files a command produces (`cloze export --out-dir`, `cloze
@@ -33,7 +34,7 @@ export function outputFolder(dir: string): void {
   try {
     fs.mkdirSync(dir);
   } catch (error) {
-    throw new OutputError(`cannot create the folder ${dir}: ${errnoInWords(error)}`);
+    throw new OutputError(`cannot create the folder ${dir}: ${fileErrorText(error)}`);
   }
 }
 
@@ -45,7 +46,7 @@ export function writeOutput(file: string, text: string): void {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'EISDIR') throw new OutputError(`cannot write ${file}: it is a folder; name a file.`);
     if (code === 'ENOENT') throw new OutputError(`cannot write ${file}: the folder ${path.dirname(path.resolve(file))} does not exist.`);
-    throw new OutputError(`cannot write ${file}: ${errnoInWords(error)}`);
+    throw new OutputError(`cannot write ${file}: ${fileErrorText(error)}`);
   }
 }
 
@@ -60,24 +61,6 @@ function statOrUndefined(file: string): fs.Stats | undefined {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new OutputError(`cannot use ${file}: ${errnoInWords(error)}`);
-  }
-}
-
-function errnoInWords(error: unknown): string {
-  switch ((error as NodeJS.ErrnoException | undefined)?.code) {
-    case 'ENOTDIR':
-      return 'a part of its path is a file, not a folder.';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied.';
-    case 'EROFS':
-      return 'the file system is read-only.';
-    case 'ENOSPC':
-      return 'the disk is full.';
-    case 'EEXIST':
-      return 'a file of that name is in the way.';
-    default:
-      return error instanceof Error ? error.message : String(error);
+    throw new OutputError(`cannot use ${file}: ${fileErrorText(error)}`);
   }
 }

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileErrorText } from '../service/fileErrors';
 
 /**
  * Reading a text file named on the command line (a `.cloze` file, an LM-BFF
@@ -104,13 +105,8 @@ export function describeOpenError(file: string, error: unknown, what = 'a .cloze
       return folderMessage(file, what);
     case 'ENOTDIR':
       return `${file} does not exist: a part of its path is a file, not a folder.`;
-    case 'ELOOP':
-      return `${file} cannot be read: its symbolic links form a loop.`;
-    case 'EACCES':
-    case 'EPERM':
-      return `${file} cannot be read: permission denied.`;
     default:
-      return `${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+      return `${file} cannot be read: ${fileErrorText(error)}`;
   }
 }
 

@@ -4,6 +4,7 @@ import { pipeline, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { parse as parseCsv } from 'csv-parse';
 import type { DataSetSummary } from '../language/validate';
+import { fileErrorInWords, fileErrorText } from './fileErrors';
 
 /**
  * Reading the labelled rows a `data:` line points at (JSONL, CSV or TSV).
@@ -88,7 +89,7 @@ export async function readDataSet(
     if (code === 'ENOENT') return { ok: false, reason: `Cannot read ${file}: the file does not exist. ${missingFileNote(origin)}` };
     return {
       ok: false,
-      reason: `Cannot read ${file}: ${openErrorReason(code) ?? code ?? (error instanceof Error ? error.message : String(error))}`,
+      reason: `Cannot read ${file}: ${fileErrorText(error)}`,
     };
   }
   try {
@@ -437,9 +438,8 @@ export class DataSetSummaries {
     } catch (error) {
       const problem = pathProblem(file);
       if (problem) return { ok: false, reason: `Cannot read ${file.replace(/\0/g, '\\0')}: ${problem}` };
-      const code = (error as NodeJS.ErrnoException).code;
       // Only a missing file is "does not exist": a link loop or a folder without access is something else to fix.
-      const reason = openErrorReason(code);
+      const reason = fileErrorInWords(error);
       if (reason) return { ok: false, reason: `Cannot read ${file}: ${reason}` };
       return { ok: false, reason: `Cannot read ${file}: the file does not exist. The path is relative to the .cloze file.` };
     }
@@ -460,15 +460,4 @@ export class DataSetSummaries {
   clear(): void {
     this.entries.clear();
   }
-}
-
-/**
- * Why a data file cannot be opened, in words, for the errors that are not "missing": the `data:`
- * line's diagnostic and `cloze eval` (and the editor's evaluation) say the same.
- */
-function openErrorReason(code: string | undefined): string | undefined {
-  if (code === 'ELOOP') return 'its symbolic links form a loop.';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied.';
-  if (code === 'ENOTDIR') return 'a folder on its path is a file.';
-  return undefined;
 }
