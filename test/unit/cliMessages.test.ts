@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -379,6 +379,79 @@ describe('CLI messages', () => {
     assert.ok(Array.isArray(JSON.parse(check.stdout)));
     const text = cloze(['preview', file, '--offline'], { env });
     assert.equal(text.stdout, '');
+  });
+
+  test('--format json|junit: a usage error (an unknown flag, a bad number) is a report on stdout too', () => {
+    const file = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
+    for (const command of ['check', 'preview', 'eval', 'suggest']) {
+      for (const bad of [['--no-such-flag'], ['--data-max-rows', '0']]) {
+        for (const format of [['--format', 'json'], ['--format=json']]) {
+          const run = cloze([command, file, ...bad, ...format, '--offline']);
+          assert.equal(run.status, 2, `${command} ${bad.join(' ')}`);
+          const printed = JSON.parse(run.stdout) as { ok: boolean; exitCode: number; messages: string[] };
+          assert.deepEqual(printed, { ok: false, exitCode: 2, messages: run.stderr.split('\n').filter((l) => l.trim() !== '') });
+          assert.match(
+            printed.messages.join('\n'),
+            bad[0] === '--no-such-flag' ? /unknown option '--no-such-flag'/ : /expected a positive whole number/,
+          );
+        }
+      }
+    }
+    // JUnit readers get a report with the reason as an error case: a usage error, a data file that is not there.
+    for (const args of [
+      ['--data-max-rows', '0'],
+      ['--data', path.join(scratch, 'no-such.jsonl'), '--models-dir', modelsDir()],
+    ]) {
+      const run = cloze(['eval', file, ...args, '--format', 'junit', '--offline']);
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(
+        run.stdout,
+        /^<\?xml[^]*<testsuites name="cloze eval" tests="1" failures="0" errors="1"[^]*<error message="[^"]+" type="cli-error">/,
+      );
+      const said = run.stderr.split('\n').find((l) => l.trim() !== '') ?? '';
+      assert.ok(said !== '' && run.stdout.includes(said.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')), run.stdout);
+    }
+  });
+
+  test('check --format json lists a file that could not be read, with why, beside the files that could', () => {
+    const good = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
+    const run = cloze(['check', good, 'missing.cloze', '--format', 'json', '--models-dir', modelsDir(), '--offline'], { cwd: scratch });
+    assert.equal(run.status, 2);
+    const reports = JSON.parse(run.stdout) as Array<{ file: string; error?: string; diagnostics: unknown[] }>;
+    assert.deepEqual(
+      reports.map((r) => r.file),
+      [good, 'missing.cloze'],
+    );
+    assert.equal(reports[0].error, undefined);
+    assert.match(reports[1].error ?? '', /^missing\.cloze does not exist \(paths are relative to the current folder/);
+    assert.deepEqual(reports[1].diagnostics, []);
+    const alone = cloze(['check', 'missing.cloze', '--format', 'json', '--offline'], { cwd: scratch });
+    assert.equal(alone.status, 2);
+    assert.match((JSON.parse(alone.stdout) as Array<{ error?: string }>)[0].error ?? '', /does not exist/);
+  });
+
+  test('a reader that closes the pipe early ends the command quietly (status 141), without a stack trace', async () => {
+    for (const args of [
+      [
+        'check',
+        ...fs
+          .readdirSync(path.join(fixturesDir, 'eval'))
+          .filter((f) => f.endsWith('.cloze'))
+          .map((f) => path.join(fixturesDir, 'eval', f)),
+      ],
+      ['preview', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), '--format', 'json'],
+    ]) {
+      const child = spawn(process.execPath, [cliMain, ...args, '--models-dir', modelsDir(), '--offline'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      // Closed before the command writes anything (it loads a tokenizer first), as `| true` does.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      assert.equal(status, 141, `${args[0]}: ${stderr}`);
+      assert.doesNotMatch(stderr, /EPIPE|^\s+at /m, args[0]);
+    }
   });
 
   test('a data file whose gold column is not called `label` is said so, with its columns', async () => {

@@ -30,6 +30,8 @@ export interface CheckOptions extends DataLimitOptions {
 /** The JSON shape of `cloze check --format json`: LSP's 0-based ranges. */
 export interface FileReport {
   readonly file: string;
+  /** Why the file could not be read (then it has no diagnostics): a CI step sees every file it named. */
+  readonly error?: string;
   readonly diagnostics: Array<{
     range: { start: { line: number; character: number }; end: { line: number; character: number } };
     severity: Diagnostic['severity'];
@@ -60,6 +62,7 @@ export async function runCheck(files: readonly string[], options: CheckOptions):
     if (!source.ok) {
       process.stderr.write(`cloze check: ${source.message}\n`);
       unreadable++;
+      reports.push({ file, error: source.message, diagnostics: [] });
       continue;
     }
     const doc = parse(source.text);
@@ -98,9 +101,10 @@ export async function runCheck(files: readonly string[], options: CheckOptions):
     const errors = reports.reduce((n, r) => n + r.diagnostics.filter((d) => d.severity === 'error').length, 0);
     const warnings = reports.reduce((n, r) => n + r.diagnostics.filter((d) => d.severity === 'warning').length, 0);
     // Nothing checked is not "0 files checked: 0 errors": the read errors above are the whole story.
-    if (reports.length > 0) {
+    const checked = reports.length - unreadable;
+    if (checked > 0) {
       process.stderr.write(
-        `${reports.length} file${reports.length === 1 ? '' : 's'} checked: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${unreadable > 0 ? `; ${unreadable} could not be read` : ''}\n`,
+        `${checked} file${checked === 1 ? '' : 's'} checked: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${unreadable > 0 ? `; ${unreadable} could not be read` : ''}\n`,
       );
     }
   }

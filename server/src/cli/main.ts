@@ -7,7 +7,7 @@ import { runCheck, type CheckOptions } from './check';
 import { runEval, type EvalCommandOptions } from './eval';
 import { runExport, type ExportCommandOptions } from './export';
 import { runImport, type ImportCommandOptions, type ImportFormat } from './import';
-import { JsonFailureGuard } from './jsonOutput';
+import { JsonFailureGuard, requestedReportFormat } from './jsonOutput';
 import { runPreview, type PreviewCommandOptions } from './preview';
 import { runSuggest, type SuggestCommandOptions } from './suggest';
 
@@ -27,7 +27,6 @@ const program = new Command()
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) })
   .hook('preAction', (_, command) => {
-    if (command.getOptionValue('format') === 'json') jsonFailure.start();
     // A path given with --model is relative to the current folder, like every other path flag; a
     // `model:` line's path is relative to its .cloze file, which is how the service reads a relative one.
     // (`import --model` is text for the new file's model: line, left as written.)
@@ -274,7 +273,32 @@ program
     process.exitCode = await runSuggest(file, options);
   });
 
+/**
+ * A reader that stops early (`cloze check *.cloze | head -1`) closes the pipe: the rest of the output
+ * has nowhere to go, and Node reports that as an error event that would crash with a stack trace.
+ * It is not an error of the run; exit quietly with the status of a command ended by SIGPIPE (128 + 13),
+ * as `git log | head` does, since the run did not finish. Any other write error is said in one line.
+ */
+function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && stream !== process.stderr) {
+      try {
+        process.stderr.write(`cloze: could not write the output (${error.code ?? error.message}).\n`);
+      } catch {
+        // stderr is gone too: the exit status says it.
+      }
+    }
+    process.exit(error.code === 'EPIPE' ? 141 : 2);
+  });
+}
+
 async function main(): Promise<void> {
+  exitQuietlyOnClosedPipe(process.stdout);
+  exitQuietlyOnClosedPipe(process.stderr);
+  // Started before parsing, so a usage error (an unknown flag, `--data-max-rows 0`) is a report too.
+  const args = process.argv.slice(2);
+  const format = requestedReportFormat(args);
+  if (format) jsonFailure.start(format, `cloze ${args.find((arg) => !arg.startsWith('-')) ?? ''}`.trim());
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
