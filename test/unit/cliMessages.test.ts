@@ -454,6 +454,35 @@ describe('CLI messages', () => {
     }
   });
 
+  test('import -o never writes over a file it reads (the template, mapping or verbalizer file)', () => {
+    const dir = fs.mkdtempSync(path.join(scratch, 'import-'));
+    const template = path.join(dir, 't.txt');
+    const mapping = path.join(dir, 'm.txt');
+    fs.writeFileSync(template, '*cls**sent_0*_It_was*mask*.*sep+*\n');
+    fs.writeFileSync(mapping, "{'0':'terrible','1':'great'}\n");
+    fs.symlinkSync(mapping, path.join(dir, 'link.txt'));
+    for (const [output, option] of [
+      ['./t.txt', '--template-file'],
+      ['link.txt', '--mapping-file'],
+    ]) {
+      const run = cloze(['import', 'lmbff', '--template-file', 't.txt', '--mapping-file', 'm.txt', '-o', output], { cwd: dir });
+      assert.equal(run.status, 2, run.stderr);
+      assert.equal(
+        run.stderr,
+        `cloze import: cannot write ${output}: it is the file of ${option}, which writing would replace. Name another output file.\n`,
+      );
+    }
+    assert.equal(fs.readFileSync(template, 'utf8'), '*cls**sent_0*_It_was*mask*.*sep+*\n');
+    assert.equal(fs.readFileSync(mapping, 'utf8'), "{'0':'terrible','1':'great'}\n");
+    const fine = cloze(['import', 'lmbff', '--template-file', 't.txt', '--mapping-file', 'm.txt', '-o', 'out.cloze'], { cwd: dir });
+    assert.equal(fine.status, 0, fine.stderr);
+    const pet = path.join(dir, 'verbalizers.txt');
+    fs.writeFileSync(pet, '0 terrible\n1 great\n');
+    const petRun = cloze(['import', 'pet', '--verbalizer-file', pet, '-o', pet]);
+    assert.equal(petRun.status, 2);
+    assert.equal(fs.readFileSync(pet, 'utf8'), '0 terrible\n1 great\n');
+  });
+
   test('a data file whose gold column is not called `label` is said so, with its columns', async () => {
     const file = path.join(scratch, 'nolabel.cloze');
     fs.writeFileSync(

@@ -106,7 +106,7 @@ function exportFile(file: string, options: ExportCommandOptions): number {
       outputFolder(options.outDir);
       for (const [name, content] of Object.entries(files)) {
         const target = path.join(options.outDir, name);
-        writeOutput(target, content);
+        writeOutput(target, content, [['the .cloze file being exported', file]]);
         written.push(target);
       }
     } catch (error) {

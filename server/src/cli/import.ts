@@ -110,7 +110,18 @@ function importFiles(format: ImportFormat, options: ImportCommandOptions): numbe
   if (options.output) {
     // No folder is created: -o names a file, as `>` does, and a missing folder is more likely a typo than a wish.
     try {
-      writeOutput(options.output, text);
+      const inputs: Array<[string, string | undefined]> = [
+        ['--template-file', options.templateFile],
+        ['--mapping-file', options.mappingFile],
+        ['--verbalizer-file', options.verbalizerFile],
+      ];
+      writeOutput(
+        options.output,
+        text,
+        inputs
+          .filter((input): input is [string, string] => input[1] !== undefined)
+          .map(([option, input]) => [`the file of ${option}`, input]),
+      );
     } catch (error) {
       if (!isOutputError(error)) throw error;
       process.stderr.write(`cloze import: ${error.message}\n`);

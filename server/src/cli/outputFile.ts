@@ -38,8 +38,17 @@ export function outputFolder(dir: string): void {
   }
 }
 
-/** Writes `text` to `file`, throwing an `OutputError` that says in words why it cannot. */
-export function writeOutput(file: string, text: string): void {
+/**
+ * Writes `text` to `file`, throwing an `OutputError` that says in words why it cannot.
+ * `inputs` are the files the command read (with words for each: `the file of --template-file`): writing over
+ * one of them (`cloze import lmbff --template-file t.txt -o t.txt`) would destroy what the
+ * text was made from, so it is refused before anything is written.
+ */
+export function writeOutput(file: string, text: string, inputs: ReadonlyArray<readonly [what: string, path: string]> = []): void {
+  const clash = inputs.find(([, input]) => sameFile(file, input));
+  if (clash) {
+    throw new OutputError(`cannot write ${file}: it is ${clash[0]}, which writing would replace. Name another output file.`);
+  }
   try {
     fs.writeFileSync(file, text);
   } catch (error) {
@@ -62,5 +71,17 @@ function statOrUndefined(file: string): fs.Stats | undefined {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new OutputError(`cannot use ${file}: ${fileErrorText(error)}`);
+  }
+}
+
+/** Whether two paths name the same existing file (the same inode, so a link or `./x` and `x` count). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const sa = fs.statSync(a);
+    const sb = fs.statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    // One of them does not exist (or cannot be looked at): writing a new file replaces nothing read.
+    return false;
   }
 }
