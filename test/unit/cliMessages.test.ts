@@ -483,6 +483,15 @@ describe('CLI messages', () => {
     assert.equal(fs.readFileSync(pet, 'utf8'), '0 terrible\n1 great\n');
   });
 
+  test('a --model that is neither an id nor a path says a path would be relative to the current folder', () => {
+    const file = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
+    const run = cloze(['check', file, '--model', 'rob/x/y', '--offline']);
+    assert.match(run.stdout, /Write a folder as a path: `\.\/rob\/x\/y` is relative to the current folder\./);
+    const line = path.join(scratch, 'bad-id.cloze');
+    fs.writeFileSync(line, 'model: rob/x/y\npattern: {text} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\n');
+    assert.match(cloze(['check', line, '--offline']).stdout, /`\.\/rob\/x\/y` is relative to the \.cloze file\./);
+  });
+
   test('a data file whose gold column is not called `label` is said so, with its columns', async () => {
     const file = path.join(scratch, 'nolabel.cloze');
     fs.writeFileSync(

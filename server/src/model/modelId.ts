@@ -10,11 +10,15 @@
  */
 const PART = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$/;
 
-/** Why `id` is not a valid hub model id, or undefined when it is one. */
-export function invalidModelIdReason(id: string): string | undefined {
+/**
+ * Why `id` is not a valid hub model id, or undefined when it is one. `pathBase` is
+ * what a relative path would be relative to where the id was written: its .cloze
+ * file for a `model:` line, the current folder for the CLI's `--model`.
+ */
+export function invalidModelIdReason(id: string, pathBase = 'the .cloze file'): string | undefined {
   const parts = id.split('/');
   const valid =
     id.length > 0 && parts.length <= 2 && parts.every((part) => PART.test(part) && !part.includes('..') && !part.includes('--'));
   if (valid) return undefined;
-  return `\`${id}\` is neither a Hugging Face model id (\`name\` or \`owner/name\`: letters, digits, \`-\`, \`_\`, \`.\`, no \`..\`) nor a path. Write a folder as a path: \`./${id}\` is relative to the .cloze file.`;
+  return `\`${id}\` is neither a Hugging Face model id (\`name\` or \`owner/name\`: letters, digits, \`-\`, \`_\`, \`.\`, no \`..\`) nor a path. Write a folder as a path: \`./${id}\` is relative to ${pathBase}.`;
 }

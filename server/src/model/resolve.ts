@@ -93,7 +93,16 @@ function whyNotInModelsDir(modelsDir: string, id: string): string {
   return `${folder} has no tokenizer.json`;
 }
 
-export function resolveModel(id: string, documentDir: string | undefined, settings: ModelSettings): ModelLocation {
+/**
+ * `pathBase` names, for messages, what a relative path written there is relative to (the CLI's
+ * `--model` paths arrive absolute, made so against the current folder).
+ */
+export function resolveModel(
+  id: string,
+  documentDir: string | undefined,
+  settings: ModelSettings,
+  pathBase = 'the .cloze file',
+): ModelLocation {
   if (isModelPath(id)) {
     const expanded = id.startsWith('~/') ? path.join(os.homedir(), id.slice(2)) : id;
     const folder = path.resolve(documentDir ?? process.cwd(), expanded);
@@ -112,7 +121,7 @@ export function resolveModel(id: string, documentDir: string | undefined, settin
     return { ok: true, source: 'path', root: path.dirname(folder), name: path.basename(folder), id };
   }
   // Checked before the id becomes part of any path (models folder, cache, download target).
-  const invalid = invalidModelIdReason(id);
+  const invalid = invalidModelIdReason(id, pathBase);
   if (invalid) return { ok: false, id, reason: invalid };
   if (settings.modelsDir !== '' && hasTokenizer(path.join(settings.modelsDir, id))) {
     return { ok: true, source: 'models-dir', root: settings.modelsDir, name: id, id };

@@ -56,7 +56,9 @@ export class ClozeLanguageService {
     const span = line && override === undefined ? line.idSpan : fileLevelSpan(doc);
     const documentDir = documentPath ? path.dirname(documentPath) : undefined;
     const origin = override !== undefined ? 'override' : line ? 'file' : 'settings';
-    return { id, span, origin, location: resolveModel(id, documentDir, this.settings) };
+    // The CLI's --model is written on a command line, where paths are relative to the current folder.
+    const pathBase = origin === 'override' && this.settings.userInterface === 'cli' ? 'the current folder' : 'the .cloze file';
+    return { id, span, origin, location: resolveModel(id, documentDir, this.settings, pathBase) };
   }
 
   /**
