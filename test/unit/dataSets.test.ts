@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import type { Diagnostic } from 'vscode-languageserver-protocol';
 import { parse } from '../../server/src/language';
 import { readSourceFile } from '../../server/src/cli/sourceFile';
-import { readDataSet, summarize } from '../../server/src/service/dataSets';
+import { defaultDataLimits as defaultLimits, readDataSet, summarize } from '../../server/src/service/dataSets';
 import { startServer } from '../support/lsp';
 import { cliMain, modelsDir, repoRoot } from '../support/paths';
 import { serviceFor } from '../support/service';
@@ -209,6 +209,39 @@ describe('reading data files', () => {
     fs.writeFileSync(blank, 'text,label,,\r\nGreat film.,positive,,\r\n');
     const read = await readDataSet(blank);
     assert.ok(read.ok && read.rows[0]?.['text'] === 'Great film.', !read.ok ? read.reason : '');
+  });
+
+  test('a data file that is not UTF-8 is refused at its line (JSONL, CSV, past the first chunk), not read as U+FFFD', async () => {
+    // Latin-1 `è`, `é`: a lenient decoder turned them into U+FFFD and scored the changed text without a word.
+    fs.writeFileSync(
+      path.join(dir, 'latin1.jsonl'),
+      Buffer.from('{"review":"fine","label":"positive"}\n{"review":"tr\xe8s bien","label":"positive"}\n', 'latin1'),
+    );
+    fs.writeFileSync(path.join(dir, 'latin1.csv'), Buffer.from('review,label\nok,positive\n"caf\xe9 fine",positive\n', 'latin1'));
+    // UTF-8 `é` in every row, so 64 KiB chunks split characters; the Latin-1 byte comes on line 3001.
+    const utf8Rows = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ review: `café ${i}`, label: 'positive' })).join('\n') + '\n';
+    fs.writeFileSync(path.join(dir, 'utf8-long.jsonl'), utf8Rows);
+    fs.writeFileSync(
+      path.join(dir, 'latin1-late.jsonl'),
+      Buffer.concat([Buffer.from(utf8Rows, 'utf8'), Buffer.from('{"review":"caf\xe9","label":"positive"}\n', 'latin1')]),
+    );
+    const said = async (name: string): Promise<string> => {
+      const read = await readDataSet(path.join(dir, name));
+      return read.ok ? `read ${read.rows.length} rows` : read.reason;
+    };
+    const refusal = (name: string, line: number): string =>
+      `${name} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 or Windows-1252); save it as UTF-8.`;
+    assert.equal(await said('latin1.jsonl'), refusal('latin1.jsonl', 2));
+    assert.equal(await said('latin1.csv'), refusal('latin1.csv', 3));
+    assert.equal(await said('latin1-late.jsonl'), refusal('latin1-late.jsonl', 3001));
+    assert.equal(await said('utf8-long.jsonl'), 'read 3000 rows');
+    // The `data:` line's diagnostic says it too.
+    const doc = parse([...header, 'data: latin1.csv', ''].join('\n'));
+    const diagnostics = await serviceFor('tiny-random-bert-cased').checkStructure(doc, path.join(dir, 'doc.cloze'), defaultLimits);
+    assert.deepEqual(
+      diagnostics.filter((d) => d.code === 'data-unreadable').map((d) => d.message),
+      [refusal('latin1.csv', 3)],
+    );
   });
 
   test('a file within the limits is read whole, BOM and CRLF included', async () => {

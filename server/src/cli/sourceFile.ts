@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileErrorText } from '../service/fileErrors';
+import { firstInvalidUtf8Line, notUtf8Message } from '../service/textEncoding';
 
 /**
  * Reading a text file named on the command line (a `.cloze` file, an LM-BFF
@@ -56,30 +57,8 @@ function decode(file: string, bytes: Buffer, what: string): SourceFile {
     // The BOM, if any, is dropped as editors drop it.
     return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
   } catch {
-    const line = lineOfFirstInvalidByte(bytes);
-    return {
-      ok: false,
-      message: `${file} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 or Windows-1252); save it as UTF-8.`,
-    };
+    return { ok: false, message: notUtf8Message(file, firstInvalidUtf8Line(bytes) ?? 1) };
   }
-}
-
-/** The 1-based line of the first byte sequence that is not UTF-8. */
-function lineOfFirstInvalidByte(bytes: Buffer): number {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let line = 1;
-  let start = 0;
-  for (let i = 0; i <= bytes.length; i++) {
-    if (i < bytes.length && bytes[i] !== 0x0a) continue;
-    try {
-      decoder.decode(bytes.subarray(start, i));
-    } catch {
-      return line;
-    }
-    line++;
-    start = i + 1;
-  }
-  return line;
 }
 
 function folderMessage(file: string, what: string): string {

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { parse as parseCsv } from 'csv-parse';
 import type { DataSetSummary } from '../language/validate';
 import { fileErrorInWords, fileErrorText } from './fileErrors';
+import { firstInvalidUtf8Line, notUtf8Message } from './textEncoding';
 
 /**
  * Reading the labelled rows a `data:` line points at (JSONL, CSV or TSV).
@@ -102,7 +102,7 @@ export async function readDataSet(
     }
     if (!format) return { ok: false, reason: `${path.basename(file)}: unknown data format. Use .jsonl, .csv or .tsv.` };
     // Whole bytes: a fractional count reaches Node's read() as a non-integer length, which aborts the process (a native assertion, no exception).
-    const chunks = new ChunkReader(handle, Math.max(0, Math.floor(limits.maxBytes)));
+    const chunks = new ChunkReader(handle, Math.max(0, Math.floor(limits.maxBytes)), path.basename(file));
     const result =
       format === 'jsonl'
         ? await fromJsonLines(chunks, file, limits.maxRows)
@@ -116,6 +116,7 @@ export async function readDataSet(
         : undefined;
     return { ok: true, rows: result.rows, columns: result.columns, lines: result.lines, ...(limited ? { limited } : {}) };
   } catch (error) {
+    if (error instanceof NotUtf8Error) return { ok: false, reason: error.message };
     return { ok: false, reason: `Cannot read ${path.basename(file)}: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     await handle.close().catch(() => undefined);
@@ -143,11 +144,15 @@ function megabytes(bytes: number): string {
  */
 class ChunkReader {
   truncated = false;
-  private readonly decoder = new StringDecoder('utf8');
+  /** Fatal: a byte that is not UTF-8 stops the read (see textEncoding.ts); `lines` counts the line breaks before the chunk, to name its line. */
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private lineBreaks = 0;
 
   constructor(
     private readonly handle: fs.promises.FileHandle,
     private readonly maxBytes: number,
+    /** The file's name, for the refusal of one that is not UTF-8. */
+    private readonly file: string,
   ) {}
 
   async *[Symbol.asyncIterator](): AsyncGenerator<string> {
@@ -166,14 +171,14 @@ class ChunkReader {
       const wanted = Math.min(CHUNK_BYTES, this.maxBytes + 1 - position);
       const { bytesRead } = await this.handle.read(buffer, 0, wanted, position);
       if (bytesRead === 0) {
-        const rest = partial + this.decoder.end();
+        const rest = partial + this.decode(new Uint8Array(0), false);
         if (rest) yield lines(rest);
         return;
       }
       position += bytesRead;
       const over = Math.max(0, position - this.maxBytes);
       if (over > 0) this.truncated = true;
-      const text = this.decoder.write(Buffer.from(buffer.subarray(0, bytesRead - over)));
+      const text = this.decode(buffer.subarray(0, bytesRead - over), true);
       // A line ends at LF, CRLF or a lone CR (old Mac "CSV (Macintosh)" files have only CRs). Only the new text is
       // searched, so a long line is not scanned again with every chunk (the parts are joined once, when it ends).
       const end = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r')) + 1;
@@ -187,7 +192,21 @@ class ChunkReader {
       if (over > 0) return;
     }
   }
+
+  private decode(bytes: Uint8Array, more: boolean): string {
+    try {
+      const text = this.decoder.decode(bytes, { stream: more });
+      for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) this.lineBreaks++;
+      return text;
+    } catch {
+      // The chunk's own bytes name the line; a character cut across chunks counts as its chunk's first line.
+      throw new NotUtf8Error(notUtf8Message(this.file, this.lineBreaks + (firstInvalidUtf8Line(bytes, more) ?? 1)));
+    }
+  }
 }
+
+/** Thrown when a data file has a byte that is not UTF-8; its message is the whole refusal. */
+class NotUtf8Error extends Error {}
 
 function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
@@ -310,6 +329,8 @@ async function fromCsv(
     // before it are whole and are what was read.
     if (truncated() && (error as { code?: string }).code === 'CSV_QUOTE_NOT_CLOSED')
       return { ok: true, rows, columns: header, lines, rowLimited: false };
+    // The reader's refusal passes through the parser as it was thrown: it is the whole sentence.
+    if (error instanceof NotUtf8Error) return { ok: false, reason: error.message };
     return { ok: false, reason: `Cannot read ${path.basename(file)}: ${csvProblem(error, index.firstContentLine(previousEnd), header)}` };
   } finally {
     parser.destroy();
