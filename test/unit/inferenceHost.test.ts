@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { isCancelled } from '../../server/src/model/cancelled';
 import { InferenceWorker } from '../../server/src/model/inferenceWorker';
@@ -198,6 +199,50 @@ describe('the CLI on models that fail', () => {
       );
     });
   }
+
+  test('a tokenizer of another model, or an empty ONNX file, is said as such: no ONNX Runtime log lines, no models-dir hint', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-mismatch-'));
+    // The real files of two models put together, as a user copying folders does: [tokenizer donor, ONNX donor].
+    const pairs: Record<string, [string, string]> = {
+      'roberta-on-chinese': ['tiny-random-roberta', 'tiny-random-bert-chinese'],
+      'cased-on-uncased': ['tiny-random-bert-cased', 'tiny-random-bert-uncased'],
+      empty: ['tiny-random-bert-uncased', ''],
+    };
+    for (const [name, [tokenizerDonor, onnxDonor]] of Object.entries(pairs)) {
+      fs.mkdirSync(path.join(root, name, 'onnx'), { recursive: true });
+      for (const file of fs.readdirSync(path.join(modelsDir(), tokenizerDonor)).filter((f) => f.endsWith('.json')))
+        fs.copyFileSync(path.join(modelsDir(), tokenizerDonor, file), path.join(root, name, file));
+      const onnx = path.join(root, name, 'onnx', 'model_quantized.onnx');
+      if (onnxDonor === '') fs.writeFileSync(onnx, '');
+      else fs.copyFileSync(path.join(modelsDir(), onnxDonor, 'onnx', 'model_quantized.onnx'), onnx);
+    }
+    const file = path.join(root, 'mixed.cloze');
+    fs.writeFileSync(
+      file,
+      'pattern: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\nexample positive: Fine.\n',
+    );
+    const expected: Record<string, RegExp> = {
+      'roberta-on-chinese':
+        /its tokenizer has 50,265 tokens but the model's embedding has 21,128 rows, so tokenizer\.json and onnx\/model_quantized\.onnx come from different models/,
+      'cased-on-uncased':
+        /at the mask its output gives more scores than its tokenizer has tokens \(28,996\), so tokenizer\.json or config\.json \(vocab_size\) come from a different model than onnx\/model_quantized\.onnx/,
+      empty: /\(onnx\/model_quantized\.onnx\): the file is empty \(0 bytes\): a download or copy that did not finish\?/,
+    };
+    for (const [name, said] of Object.entries(expected)) {
+      for (const command of ['preview', 'eval']) {
+        const data = command === 'eval' ? ['--data', path.join(root, 'rows.jsonl')] : [];
+        fs.writeFileSync(path.join(root, 'rows.jsonl'), '{"text":"Fine.","label":"positive"}\n');
+        const { code, stderr } = await cli([command, file, '--model', path.join(root, name), ...data, '--offline']);
+        assert.equal(code, 1, `${command} ${name}: ${stderr}`);
+        assert.match(stderr, said, `${command} ${name}`);
+        assert.doesNotMatch(
+          stderr,
+          /\[E:onnxruntime|sequential_executor|not float32 logits|No graph was found|models are looked for/,
+          `${command} ${name}`,
+        );
+      }
+    }
+  });
 
   for (const breakage of ['narrow-output', 'int64-logits', 'truncated'] as const) {
     test(`cloze preview exits 1 with model-unavailable on the model line (${breakage})`, async () => {

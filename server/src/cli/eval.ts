@@ -235,15 +235,24 @@ export async function runEval(file: string, given: EvalCommandOptions): Promise<
   if (columns.length > 1) return runEvalModels(file, columns, given);
 
   let unavailable: string | undefined;
+  let modelFound = false;
   const session = await openScoringSession(
     file,
-    { ...given, model: requested[0], onModelUnavailable: (message) => (unavailable = message) },
+    {
+      ...given,
+      model: requested[0],
+      onModelUnavailable: (message, found) => {
+        unavailable = message;
+        modelFound = found;
+      },
+    },
     'evaluated',
   );
   const id = (): string => columnId(file, requested[0] !== undefined ? { override: requested[0] } : {}, { ...given, model: undefined });
   if (typeof session === 'number') {
     if (unavailable !== undefined) {
-      process.stderr.write(`cloze eval: ${modelsLookup(given)}\n`);
+      // Where models are looked for helps when the model was not found, not when its own files fail.
+      if (!modelFound) process.stderr.write(`cloze eval: ${modelsLookup(given)}\n`);
       printUnavailable(file, [{ model: id(), message: unavailable }], given.format);
     }
     return session;
@@ -351,12 +360,21 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
   // Problems shared by every model (the file's structure) are said once.
   const said = new Set<string>();
   const data: { rows?: Rows } = {};
+  let notFound = 0;
   for (const [i, column] of columns.entries()) {
     const id = columnId(file, column, { ...options, model: undefined });
     let reason = `Model ${id} could not be loaded or scored.`;
     const session = await openScoringSession(
       file,
-      { ...options, model: column.override, listedModel: column.listed, onModelUnavailable: (message) => (reason = message) },
+      {
+        ...options,
+        model: column.override,
+        listedModel: column.listed,
+        onModelUnavailable: (message, found) => {
+          reason = message;
+          if (!found) notFound++;
+        },
+      },
       'evaluated',
       said,
     );
@@ -376,7 +394,7 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
   const missing = unavailable.map((u) => u.model);
   if (unavailable.length > 0) {
     process.stderr.write(
-      `cloze eval: ${missing.join(', ')} could not be ${runs.length > 0 ? 'evaluated (the other models were)' : 'evaluated'}; ${modelsLookup(options)}\n`,
+      `cloze eval: ${missing.join(', ')} could not be ${runs.length > 0 ? 'evaluated (the other models were)' : 'evaluated'}${notFound > 0 ? `; ${modelsLookup(options)}` : '.'}\n`,
     );
   }
   if (runs.length === 0) {

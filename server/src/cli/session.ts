@@ -26,8 +26,11 @@ export interface ScoringOptions extends DataLimitOptions {
   /** A model of the file's `models:` line to score with instead of its default (cli/compare.ts). */
   readonly listedModel?: string;
   readonly quantized: boolean;
-  /** Told the message when the model cannot be loaded or fails while scoring (a several-model report names the reason per model). */
-  readonly onModelUnavailable?: (message: string) => void;
+  /**
+   * Told the message when the model cannot be loaded or fails while scoring (a several-model report names the
+   * reason per model), and whether its folder was found (then where models are looked for is no help).
+   */
+  readonly onModelUnavailable?: (message: string, found: boolean) => void;
 }
 
 export interface ScoringSession {
@@ -119,7 +122,7 @@ export async function openScoringSession(
   const tokenizer = await service.tokenizer(choice);
   if (!tokenizer.ok) {
     report([tokenizer.diagnostic]);
-    options.onModelUnavailable?.(tokenizer.diagnostic.message);
+    options.onModelUnavailable?.(tokenizer.diagnostic.message, choice.location.ok && choice.location.source !== 'remote');
     return 1;
   }
   if (!choice.location.ok) return 1; // The tokenizer loaded, so the model was found; this only narrows the type.
@@ -159,7 +162,7 @@ export async function openScoringSession(
   function modelUnavailable(error: unknown): number {
     const message = describeModelFailure(error instanceof Error ? error.message : String(error));
     report([{ code: 'model-unavailable', severity: 'error', span: choice.span, message: `Model ${choice.id} is unavailable: ${message}` }]);
-    options.onModelUnavailable?.(`Model ${choice.id} is unavailable: ${message}`);
+    options.onModelUnavailable?.(`Model ${choice.id} is unavailable: ${message}`, true);
     return 1;
   }
   const errors = [...structural, ...(await service.checkTokens(doc, choice))].filter((d) => d.severity === 'error');

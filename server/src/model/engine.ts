@@ -75,7 +75,14 @@ const STATS_ROWS = 32;
 export const sessionOptions: ort.InferenceSession.SessionOptions = {
   executionProviders: ['cpu'],
   graphOptimizationLevel: 'all',
+  // ONNX Runtime's own logger writes a failing node's error to stderr (`[E:onnxruntime:, sequential_executor.cc…]`),
+  // through the CLI's output and the editor's log, before the same error reaches the caller as an exception, which
+  // says it in words. Fatal only: every error is the caller's to say.
+  logSeverityLevel: 4,
 };
+
+/** How each model call runs: its failure is an exception said in words, not also a log line (see `sessionOptions`). */
+export const runOptions: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };
 
 export interface EngineCounters {
   /** Inputs run through the model. */
@@ -207,6 +214,9 @@ export class MaskedLmEngine {
       const onnxKind = modelFileKindProblem(folder, [file], Number.POSITIVE_INFINITY);
       if (onnxKind) throw new Error(onnxKind);
       const bytes = await fs.promises.readFile(path.join(folder, file));
+      // ONNX Runtime says "No graph was found in the protobuf" for an empty file, which names no cause.
+      if (bytes.length === 0)
+        throw new Error(`the file is empty (0 bytes): a download or copy that did not finish? Copy or export it again`);
       const external = externalDataProblem(bytes, path.join(folder, file), folder);
       if (external) throw new Error(`${file} cannot be used: ${external}`);
       ({ prepared, session, rowWidth } = await preparedSession(bytes, tokenizer));
@@ -481,7 +491,7 @@ export class MaskedLmEngine {
       );
     }
     const started = performance.now();
-    const outputs = await this.session.run(feeds);
+    const outputs = await this.session.run(feeds, runOptions);
     const logits = outputs[this.output];
     this.counters.modelMs += performance.now() - started;
     this.counters.batches++;
@@ -598,7 +608,7 @@ async function probeMaskOnly(session: ort.InferenceSession, graph: PreviewGraph,
       feeds[head.k] = new ort.Tensor('int64', BigInt64Array.from([1n]), [1]);
       feeds[head.words] = new ort.Tensor('int64', BigInt64Array.from([0n]), [1]);
     }
-    const outputs = await session.run(feeds);
+    const outputs = await session.run(feeds, runOptions);
     const logits = outputs[graph.output];
     const ok = logits.dims.length === 2 && logits.dims[0] === 1 && logits.dims[1] > 1 && logits.data instanceof Float32Array;
     if (!ok) return `it returned logits of shape [${logits.dims.join(', ')}]`;

@@ -16,6 +16,7 @@ export function describeModelFailure(message: string): string {
     /Failed to load model because protobuf parsing failed/i,
     'the file is not a complete ONNX model (truncated, still being copied, or not ONNX at all)',
   );
+  text = text.replace(/No graph was found in the protobuf/i, 'the file holds no ONNX graph (not an ONNX model, or cut short)');
   text = text.replace(/\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*[A-Z_]+\s*:\s*/g, '');
   text = text.replace(/Load model from \S+ failed:\s*/g, '');
   // A long detail (graph node names, shapes, file offsets) is cut between the message's own sentences.
