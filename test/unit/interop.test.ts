@@ -227,6 +227,14 @@ describe('PET', () => {
     assert.ok(notes.some((n) => /patterns are Python code/.test(n)));
   });
 
+  test('a verbalizer file without label lines is refused, saying what one holds', () => {
+    for (const content of ['', '\n\n', '0\n1\n'])
+      assert.throws(
+        () => importPetVerbalizers(content),
+        /^Error: the verbalizer file has no label lines: PET's --verbalizer_file holds a pattern id line/,
+      );
+  });
+
   test('import → export → import gives the same verbalizer file', () => {
     const first = importPetVerbalizers(file);
     const exported = exportPetVerbalizers(throughCloze(first.value, patterns));
@@ -431,6 +439,11 @@ describe('the CLI', () => {
       [
         "{positive:'great'}",
         "The mapping `{positive:'great'}` cannot be used: the key `positive` is not a quoted label. Write it `{'positive':'great'}`.",
+      ],
+      // A comma separates label words in a .cloze verbalizer: `great, fine` would become two words.
+      [
+        "{'0':'terrible','1':'great, fine'}",
+        "The mapping `{'0':'terrible','1':'great, fine'}` cannot be used: the label word `great, fine` of `'1'` has a comma, which a .cloze verbalizer reads as a separator between label words (it cannot hold a comma; LM-BFF takes one token per label).",
       ],
     ] as const) {
       const result = run(['import', 'lmbff', '--template', template, '--mapping', mapping]);

@@ -178,8 +178,16 @@ function mappingProblems(entries: readonly PythonDictEntry[]): string[] {
     );
   }
   for (const entry of entries) {
-    if (typeof entry.value === 'string') continue;
     const of = `of \`${entry.keyText}\``;
+    if (typeof entry.value === 'string') {
+      // A .cloze verbalizer separates label words with commas, so `great, fine` would become two words: LM-BFF asserts
+      // one token per word, and a comma alone (a token LM-BFF takes as written) has no way to be written.
+      if (entry.value.includes(','))
+        problems.push(
+          `the label word \`${entry.value}\` ${of} has a comma, which a .cloze verbalizer reads as a separator between label words (it cannot hold a comma; LM-BFF takes one token per label)`,
+        );
+      continue;
+    }
     if (entry.value === undefined) problems.push(`\`${entry.keyText}\` has no label word (write \`${entry.keyText}:'word'\`)`);
     else if (quotable(entry.value)) problems.push(`the label word \`${entry.valueText ?? ''}\` ${of} is not quoted`);
     else problems.push(`the label word ${of} is \`${entry.valueText ?? ''}\`, not one quoted word (LM-BFF takes one word per label)`);
@@ -192,7 +200,8 @@ function rewritten(entries: readonly PythonDictEntry[]): string {
   const text = (value: PythonValue | undefined, written: string | undefined): string | undefined =>
     typeof value === 'string' ? value : quotable(value) ? written : undefined;
   const pairs = entries.map((e) => [text(e.key, e.keyText), text(e.value, e.valueText)]);
-  if (pairs.some(([key, word]) => key === undefined || word === undefined)) return '';
+  // Quoting cannot mend a word with a comma (mappingProblems).
+  if (pairs.some(([key, word]) => key === undefined || word === undefined || word.includes(','))) return '';
   return ` Write it \`{${pairs.map(([key, word]) => `${pythonString(key ?? '')}:${pythonString(word ?? '')}`).join(',')}}\`.`;
 }
 

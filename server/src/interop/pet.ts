@@ -38,6 +38,10 @@ export function importPetVerbalizers(content: string): Converted<PvpSet> {
     list.push({ label, words });
     byId.set(key, list);
   }
+  if (byId.size === 0)
+    throw new Error(
+      "the verbalizer file has no label lines: PET's --verbalizer_file holds a pattern id line (`0`), then one line per label (`label word word …`).",
+    );
   if (byId.has('none'))
     notes.push(
       'Lines before the first pattern id belong to no pattern in PET (it never reads them); they are imported as the verbalizer `none`.',
