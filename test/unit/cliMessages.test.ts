@@ -483,6 +483,23 @@ describe('CLI messages', () => {
     assert.equal(fs.readFileSync(pet, 'utf8'), '0 terrible\n1 great\n');
   });
 
+  test('eval and suggest with --data before the .cloze file: the file is not taken for a data file', () => {
+    const file = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
+    const rows = path.join(fixturesDir, 'eval', 'reviews-24.jsonl');
+    const models = ['--models-dir', modelsDir(), '--offline'];
+    const evaluated = cloze(['eval', '--data', rows, file, ...models]);
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    assert.match(evaluated.stdout, /24 labelled rows from reviews-24\.jsonl/);
+    const suggested = cloze(['suggest', '--data', rows, file, '--candidates', '1', '--top', '1', ...models]);
+    assert.equal(suggested.status, 0, suggested.stderr);
+    assert.match(suggested.stdout, /^searched 1 verbalizer in /m);
+    for (const command of ['eval', 'suggest']) {
+      const none = cloze([command, '--data', rows]);
+      assert.equal(none.status, 2);
+      assert.equal(none.stderr, `cloze ${command}: name the .cloze file, e.g. cloze ${command} prompts.cloze --data rows.jsonl.\n`);
+    }
+  });
+
   test('a --model that is neither an id nor a path says a path would be relative to the current folder', () => {
     const file = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
     const run = cloze(['check', file, '--model', 'rob/x/y', '--offline']);

@@ -203,7 +203,7 @@ describe('reading data files', () => {
     fs.writeFileSync(file, 'text,text,label\nfirst,second,positive\n');
     const data = await readDataSet(file);
     assert.equal(data.ok, false);
-    assert.match(!data.ok ? data.reason : '', /twice\.csv: its header names the column `text` twice/);
+    assert.match(!data.ok ? data.reason : '', /twice\.csv: its header names the column `text` twice; rename one of them\.$/);
     // A spreadsheet's blank trailing header cells name no column: not a repeat.
     const blank = path.join(dir, 'blank-columns.csv');
     fs.writeFileSync(blank, 'text,label,,\r\nGreat film.,positive,,\r\n');

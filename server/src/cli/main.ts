@@ -151,7 +151,7 @@ const calibrationOption = (): Option =>
 program
   .command('eval')
   .description("accuracy of each pattern and of their ensemble on the labelled rows of the file's data: files")
-  .argument('<file>', '.cloze file whose patterns and verbalizer to evaluate')
+  .argument('[file]', '.cloze file whose patterns and verbalizer to evaluate')
   .option('--data <files...>', 'labelled JSONL, CSV or TSV files to evaluate on, instead of the `data:` lines')
   .addOption(new Option('--limit <n>', 'score only the first n labelled rows').argParser(parseLimit))
   .addOption(modelsDirOption())
@@ -180,8 +180,9 @@ program
   )
   .addOption(noQuantizedOption())
   .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'junit']).default('text'))
-  .action(async (file: string, options: EvalCommandOptions) => {
-    process.exitCode = await runEval(file, options);
+  .action(async (file: string | undefined, options: EvalCommandOptions) => {
+    const named = clozeFileAfterData('eval', file, options);
+    process.exitCode = named === undefined ? 2 : await runEval(named.file, named.options);
   });
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -233,7 +234,7 @@ function wholeNumber(max: number): (value: string) => number {
 program
   .command('suggest')
   .description('search verbalizers (label words) by their accuracy on labelled data, and print the best')
-  .argument('<file>', '.cloze file whose patterns to search label words for (its verbalizer, if any, gives the labels)')
+  .argument('[file]', '.cloze file whose patterns to search label words for (its verbalizer, if any, gives the labels)')
   .option('--data <files...>', 'labelled JSONL, CSV or TSV files to search on, instead of the `data:` lines')
   .addOption(new Option('--top <n>', 'verbalizers printed').argParser(wholeNumber(100)).default(5))
   .addOption(new Option('--candidates <k>', 'candidate words per label, as --ranking ranks them').argParser(wholeNumber(200)).default(20))
@@ -269,8 +270,9 @@ program
   .addOption(dataMaxMbOption())
   .addOption(noQuantizedOption())
   .addOption(formatOption())
-  .action(async (file: string, options: SuggestCommandOptions) => {
-    process.exitCode = await runSuggest(file, options);
+  .action(async (file: string | undefined, options: SuggestCommandOptions) => {
+    const named = clozeFileAfterData('suggest', file, options);
+    process.exitCode = named === undefined ? 2 : await runSuggest(named.file, named.options);
   });
 
 /**
@@ -290,6 +292,27 @@ function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
     }
     process.exit(error.code === 'EPIPE' ? 141 : 2);
   });
+}
+
+/**
+ * `--data` takes several files, so in `cloze eval --data rows.jsonl file.cloze` it takes the .cloze file
+ * too and commander reports a missing argument. A last `--data` value that is a .cloze file is the file
+ * the user meant; without one, the missing file is said in the command's words.
+ */
+function clozeFileAfterData<T extends { readonly data?: string[] }>(
+  command: string,
+  file: string | undefined,
+  options: T,
+): { file: string; options: T } | undefined {
+  if (file !== undefined) return { file, options };
+  const data = options.data ?? [];
+  const last = data[data.length - 1];
+  if (last !== undefined && /\.cloze$/i.test(last)) {
+    const rest = data.slice(0, -1);
+    if (rest.length > 0) return { file: last, options: { ...options, data: rest } };
+  }
+  process.stderr.write(`cloze ${command}: name the .cloze file, e.g. cloze ${command} prompts.cloze --data rows.jsonl.\n`);
+  return undefined;
 }
 
 async function main(): Promise<void> {

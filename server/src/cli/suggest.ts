@@ -135,7 +135,7 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
     // An unnamed pattern's display name is already "pattern 1".
     `model ${result.model} · ${result.patterns.map((name) => (/^pattern \d+$/.test(name) ? name : `pattern ${name}`)).join(', ')} · ${result.rows} labelled ${result.rows === 1 ? 'row' : 'rows'}${data.length > 0 ? ` from ${data.join(', ')}` : ''}`,
   );
-  lines.push(`searched ${result.tried} verbalizers in ${seconds.toFixed(1)} s`);
+  lines.push(`searched ${result.tried} ${result.tried === 1 ? 'verbalizer' : 'verbalizers'} in ${seconds.toFixed(1)} s`);
   lines.push('');
   const petal = result.ranking === 'petal';
   lines.push(

@@ -304,7 +304,7 @@ async function fromCsv(
       // csv-parse keeps the last of two same-named columns without a word; which one fills the field would be a guess.
       // Empty names (a spreadsheet's blank trailing columns, `text,label,,`) name no column and may repeat.
       const twice = names.find((name, i) => name !== '' && names.indexOf(name) !== i);
-      if (twice !== undefined) throw new Error(`its header names the column \`${twice}\` twice; rename one of them`);
+      if (twice !== undefined) throw new Error(`its header names the column \`${twice}\` twice; rename one of them.`);
       return (header = names);
     },
     delimiter: extension === '.tsv' ? '\t' : ',',
