@@ -88,7 +88,7 @@ describe('commands the server runs for editors other than VS Code', () => {
       arguments: preview.command.arguments,
     });
     const shown = await lastMessage(1);
-    assert.equal(shown, cli('preview', file).replace('(--calibrate for calibrated)', '(set preview.calibrate for calibrated)'));
+    assert.equal(shown, cli('preview', file).replace('(--calibrate for calibrated)', '(set cloze.preview.calibrate for calibrated)'));
   });
 
   test("the evaluation lens's command shows the report of cloze eval --errors 10", async () => {

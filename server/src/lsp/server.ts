@@ -1161,7 +1161,7 @@ export class ClozeServer {
         const settings = await this.settingsFor(uri);
         const location = context?.choice.location;
         const info = location?.ok ? this.engines.get(`${locationKey(location)}|${settings.quantized}`) : undefined;
-        show(MessageType.Info, previewText(data.preview, info && describeEngine(info), 'set preview.calibrate for calibrated'));
+        show(MessageType.Info, previewText(data.preview, info && describeEngine(info), 'set cloze.preview.calibrate for calibrated'));
       }
     } else if (command === EvaluateCommand) {
       const result = await this.evaluate({ uri }, token);
