@@ -37,6 +37,10 @@ export interface TestClient {
 export interface ClientSetup {
   readonly capabilities?: Record<string, unknown>;
   readonly initializationOptions?: unknown;
+  /** Server-to-client requests this client never answers, as a buggy or busy editor does (`workspace/configuration`, …). */
+  readonly unanswered?: readonly string[];
+  /** Answer workspace/configuration only after this many milliseconds, with these settings (default: `settings`). */
+  readonly lateConfiguration?: { readonly afterMs: number; readonly settings: Record<string, unknown> };
 }
 
 export async function startServer(
@@ -63,8 +67,18 @@ export async function startServer(
       }
     }
   });
-  connection.onRequest(ConfigurationRequest.type, (params) => params.items.map(() => settings));
-  connection.onRequest(WorkDoneProgressCreateRequest.type, () => null);
+  const never = (method: string): boolean => setup.unanswered?.includes(method) ?? false;
+  const late = setup.lateConfiguration;
+  connection.onRequest(ConfigurationRequest.type, (params) =>
+    never(ConfigurationRequest.method)
+      ? new Promise<never>(() => undefined)
+      : late
+        ? new Promise((resolve) => setTimeout(() => resolve(params.items.map(() => late.settings)), late.afterMs))
+        : params.items.map(() => settings),
+  );
+  connection.onRequest(WorkDoneProgressCreateRequest.type, () =>
+    never(WorkDoneProgressCreateRequest.method) ? new Promise<never>(() => undefined) : null,
+  );
   const requests: Array<{ method: string; params: unknown }> = [];
   for (const method of ['client/registerCapability', 'client/unregisterCapability', 'workspace/codeLens/refresh']) {
     connection.onRequest(method, (params: unknown) => {

@@ -22,6 +22,7 @@ import {
   type InitializeParams,
   type InitializeResult,
   type Range,
+  type WorkDoneProgressServerReporter,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import {
@@ -103,6 +104,9 @@ import { previewText } from '../service/previewReport';
 
 /** How old a syntax tree may be and still answer hovers and completions while the user types (see onRecentTree). */
 const RECENT_TREE_MS = 500;
+/** How long a document waits for the client's answer to workspace/configuration before going on without it. */
+const CONFIGURATION_WAIT_MS =
+  Number(process.env['CLOZE_CONFIGURATION_WAIT_MS']) > 0 ? Number(process.env['CLOZE_CONFIGURATION_WAIT_MS']) : 3000;
 
 /** What a code lens carries between `textDocument/codeLens` and `codeLens/resolve`. */
 interface LensData {
@@ -467,17 +471,48 @@ export class ClozeServer {
   private settingsFor(uri: string): Promise<ClozeSettings> {
     let settings = this.settings.get(uri);
     if (!settings) {
-      // A pull answered with nothing (a client with no `cloze` section, e.g. eglot without
-      // eglot-workspace-configuration) leaves the initializationOptions and pushes in force.
-      settings = this.canPullConfiguration
-        ? this.connection.workspace.getConfiguration({ scopeUri: uri, section: 'cloze' }).then(
-            (pulled: unknown) => readSettings(mergeRawSettings(this.initialSettings, findClozeSettings({ cloze: pulled }))),
-            () => readSettings(this.initialSettings),
-          )
-        : Promise.resolve(readSettings(this.initialSettings));
+      settings = this.canPullConfiguration ? this.pulledSettings(uri) : Promise.resolve(readSettings(this.initialSettings));
       this.settings.set(uri, settings);
     }
     return settings;
+  }
+
+  /**
+   * The settings of `uri` pulled from the client. A pull answered with nothing (a client with no
+   * `cloze` section, e.g. eglot without eglot-workspace-configuration) leaves the initializationOptions
+   * and pushes in force. A client that declares the capability but never answers (or answers late)
+   * must not hold every diagnostic and lens: after CONFIGURATION_WAIT_MS the document goes on with
+   * those, and a late answer replaces them and checks the document again.
+   */
+  private pulledSettings(uri: string): Promise<ClozeSettings> {
+    const fallback = (): ClozeSettings => readSettings(this.initialSettings);
+    const pulled = this.connection.workspace
+      .getConfiguration({ scopeUri: uri, section: 'cloze' })
+      .then((answer: unknown) => readSettings(mergeRawSettings(this.initialSettings, findClozeSettings({ cloze: answer }))), fallback);
+    // `pending` is read by the timer's callback, which runs after it is assigned.
+    const pending = new Promise<ClozeSettings>((resolve) => {
+      let answered = false;
+      const timer = setTimeout(() => {
+        if (answered) return;
+        this.connection.console.log(
+          `workspace/configuration for ${uri} unanswered after ${CONFIGURATION_WAIT_MS / 1000} s: using the initialization options until it is.`,
+        );
+        resolve(fallback());
+        void pulled.then((late) => {
+          // Only if nothing replaced the pending pull since (a configuration change clears it).
+          if (this.settings.get(uri) !== pending) return;
+          this.settings.set(uri, Promise.resolve(late));
+          if (this.documents.get(uri)) this.scheduler.now(uri);
+          this.refreshLenses();
+        });
+      }, CONFIGURATION_WAIT_MS);
+      void pulled.then((answer) => {
+        answered = true;
+        clearTimeout(timer);
+        resolve(answer);
+      });
+    });
+    return pending;
   }
 
   /** One service per distinct model settings; all share the tokenizer cache. */
@@ -1344,9 +1379,21 @@ export class ClozeServer {
     const onCancel = token.onCancellationRequested(() => cancel('the request was cancelled'));
     // Closed while its settings were read.
     if (!this.documents.get(params.uri)) cancel('its document was closed');
-    const progress = this.canShowProgress ? await this.connection.window.createWorkDoneProgress().catch(() => undefined) : undefined;
-    progress?.begin('Cloze', 0, `Evaluating ${path.basename(context.file ?? params.uri)}…`, true);
-    progress?.token.onCancellationRequested(() => cancel('it was cancelled'));
+    // The progress is not waited for: a client that never answers window/workDoneProgress/create (or answers
+    // late) must not hold the evaluation, nor its cancellation. It shows from when the client answers.
+    let progress: WorkDoneProgressServerReporter | undefined;
+    let finished = false;
+    if (this.canShowProgress) {
+      void this.connection.window.createWorkDoneProgress().then(
+        (created) => {
+          if (finished) return created.done();
+          progress = created;
+          created.begin('Cloze', 0, `Evaluating ${path.basename(context.file ?? params.uri)}…`, true);
+          created.token.onCancellationRequested(() => cancel('it was cancelled'));
+        },
+        () => undefined,
+      );
+    }
     try {
       return await evaluateDocument(
         context.doc,
@@ -1369,6 +1416,7 @@ export class ClozeServer {
       onCancel.dispose();
       running.delete(cancel);
       if (running.size === 0 && this.runningEvaluations.get(params.uri) === running) this.runningEvaluations.delete(params.uri);
+      finished = true;
       progress?.done();
       worker.forget(key);
     }
