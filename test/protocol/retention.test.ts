@@ -55,3 +55,28 @@ describe('engines kept while a document is open', () => {
     }
   });
 });
+
+describe('documents closed while their lenses are asked for', () => {
+  test('keep no preview and no inference process (an editor flicking through files)', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    try {
+      const text =
+        'model: tiny-random-bert-uncased\npattern: {x} It was [MASK].\nverbalizer:\n  pos: great\n  neg: bad\nexample pos: fun\n';
+      const asked: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 20; i++) {
+        const uri = pathToFileURL(path.join(dir, `flick-${i}.cloze`)).href;
+        await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
+        // The lenses are asked for and the document closed before they are answered, as an editor does.
+        asked.push(client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } }));
+        await client.connection.sendNotification('textDocument/didClose', { textDocument: { uri } });
+      }
+      await Promise.all(asked);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const stats = (await client.connection.sendRequest('cloze/stats')) as { previews: number } | null;
+      // null: no inference process was started at all; else it holds no preview of a closed document.
+      assert.ok(stats === null || stats.previews === 0, JSON.stringify(stats));
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -472,7 +472,8 @@ export class ClozeServer {
     let settings = this.settings.get(uri);
     if (!settings) {
       settings = this.canPullConfiguration ? this.pulledSettings(uri) : Promise.resolve(readSettings(this.initialSettings));
-      this.settings.set(uri, settings);
+      // Kept for open documents only: closing one forgets its entry, and a request that arrives after would add it back for good.
+      if (this.documents.get(uri)) this.settings.set(uri, settings);
     }
     return settings;
   }
@@ -544,6 +545,8 @@ export class ClozeServer {
     const doc = this.parsedDocument(uri);
     if (!doc) return undefined;
     const service = this.serviceFor(await this.settingsFor(uri));
+    // Closed while its settings were read: nothing is computed (or kept) for it any more.
+    if (!this.documents.get(uri)) return undefined;
     const file = uriToPath(uri);
     if (!this.trusted) return { doc, service, choice: untrustedChoice(doc), file };
     return { doc, service, choice: service.modelChoice(doc, file), file };
@@ -1166,6 +1169,8 @@ export class ClozeServer {
     const context = await this.context(uri);
     if (!document || !context) return undefined;
     const settings = await this.settingsFor(uri);
+    // Closed (or closed and opened again) while the settings were read: a preview started now would be kept for no document.
+    if (this.documents.get(uri) !== document) return undefined;
     if (!settings.preview.enabled || !this.trusted) return undefined;
     const others = context.service.otherModelChoices(context.doc, context.file, context.choice, settings.models);
     return { uri, version: document.version, doc: context.doc, settings, service: context.service, choice: context.choice, others };
