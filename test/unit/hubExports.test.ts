@@ -268,10 +268,10 @@ describe('a model that gives NaN for some inputs only', () => {
     assert.match(html, /fixture-nan-word gave no numbers at \[MASK\] for this input: its logits are NaN or infinite/);
     assert.match(html, /<p class="verdict problem">Not scored: fixture-nan-word gave NaN or infinite logits for it\.<\/p>/);
     const evaluation = JSON.parse(cli('eval', file, '--data', path.join(dir, 'rows.jsonl'), '--format', 'json')) as {
-      unscored: Record<string, { maskCutOff: number; nonFinite: number }>;
+      unscored: Record<string, { maskCutOff: number; nonFinite: number; severalMasks: number }>;
       patterns: Array<{ accuracy: number }>;
     };
-    assert.deepEqual(evaluation.unscored, { 'pattern 1': { maskCutOff: 0, nonFinite: 1 } });
+    assert.deepEqual(evaluation.unscored, { 'pattern 1': { maskCutOff: 0, nonFinite: 1, severalMasks: 0 } });
     assert.match(
       cli('eval', file, '--data', path.join(dir, 'rows.jsonl')),
       /not scored by pattern 1, left out of its figures: 1 row with NaN or infinite logits from fixture-nan-word/,
@@ -285,7 +285,10 @@ describe('a model that gives NaN for some inputs only', () => {
       junit,
       /<failure message="ensemble: 1 row got NaN or infinite logits from fixture-nan-word, which a gate does not pass" type="not-scored">/,
     );
-    assert.match(junit, /<property name="unscored pattern 1" value="mask cut off 0, NaN or infinite logits 1"\/>/);
+    assert.match(
+      junit,
+      /<property name="unscored pattern 1" value="mask cut off 0, NaN or infinite logits 1, mask token in the text 0"\/>/,
+    );
     // Searching label words: the positive row gave no numbers, so that label has no candidate, and nothing is suggested.
     const suggested = run('suggest', file, '--data', path.join(dir, 'rows.jsonl'));
     assert.equal(suggested.status, 1, suggested.stderr);

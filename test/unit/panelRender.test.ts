@@ -32,11 +32,11 @@ const text = [
   '',
 ].join('\n');
 
-function preview(): PreviewOk {
+function preview(source = text): PreviewOk {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-render-'));
   try {
     const file = path.join(dir, 'panel.cloze');
-    fs.writeFileSync(file, text);
+    fs.writeFileSync(file, source);
     const json = JSON.parse(
       execFileSync(process.execPath, [cliMain, 'preview', file, '--format', 'json', '--models-dir', modelsDir(), '--offline'], {
         encoding: 'utf8',
@@ -49,7 +49,7 @@ function preview(): PreviewOk {
       version: 1,
       preview: json,
       quantized: json.quantized,
-      exampleProblems: exampleProblems(parse(text)),
+      exampleProblems: exampleProblems(parse(source)),
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -115,5 +115,21 @@ describe('preview panel HTML', () => {
     assert.equal(exampleAtLine(result, 0), undefined);
     assert.equal(exampleAtLine(result, 7)?.line, 8);
     assert.equal(exampleAtLine(result, 10)?.line, 10);
+  });
+});
+
+describe('preview panel HTML, an example that holds the mask token', () => {
+  test('says it is not scored and why, per pattern and for the example, instead of bars', () => {
+    const source =
+      'model: review-bert-small\npattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\nexample positive: fun [MASK] film\n';
+    const html = renderPanel(preview(source), 7, 'panel.cloze');
+    assert.match(
+      html,
+      /Not scored: its text holds \[MASK\], review-bert-small&#39;s mask token, a second mask besides the pattern&#39;s\./,
+    );
+    assert.match(
+      html,
+      /Not scored: the example's text holds \[MASK\], review-bert-small's mask token, which would be read in place of the pattern's \[MASK\]\./,
+    );
   });
 });

@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fixturesDir } from '../support/paths';
+import { execFile } from 'node:child_process';
+import { cliMain, fixturesDir, modelsDir } from '../support/paths';
 import { runPreview, scratchCache, type Run } from '../support/previewCli';
 
 const cacheDir = scratchCache('cloze-cli-cache-');
@@ -87,6 +88,47 @@ describe('cloze preview', () => {
     assert.deepEqual(JSON.parse(run.stdout), { ok: false, exitCode: 1, messages: run.stderr.split('\n').filter((line) => line !== '') });
     assert.match(run.stderr, /mask-missing/);
     assert.match(run.stderr, /cannot be previewed/);
+  });
+
+  test("an example or data row whose text holds the model's mask token is not scored (it would be read at the text's mask)", async () => {
+    const dir = fs.mkdtempSync(path.join(cacheDir, 'several-masks-'));
+    for (const [model, mask] of [
+      ['tiny-random-bert-uncased', '[MASK]'],
+      ['tiny-random-roberta', '<mask>'],
+    ]) {
+      const file = path.join(dir, `${model}.cloze`);
+      fs.writeFileSync(
+        path.join(dir, 'rows.jsonl'),
+        `${JSON.stringify({ x: `fun ${mask} film`, label: 'pos' })}\n${JSON.stringify({ x: 'fine', label: 'pos' })}\n`,
+      );
+      fs.writeFileSync(
+        file,
+        `model: ${model}\npattern: {x} It was [MASK].\nverbalizer:\n  pos: great\n  neg: bad\nexample pos: fun ${mask} film\nexample neg: dull\n`,
+      );
+      const run = await preview(file, '--format', 'json');
+      assert.equal(run.code, 0, run.stderr);
+      const result = JSON.parse(run.stdout) as {
+        examples: Array<{ results: Array<{ maskFound: boolean; severalMasks?: boolean; prediction: string | null }> }>;
+      };
+      assert.deepEqual(result.examples[0].results[0], {
+        ...result.examples[0].results[0],
+        maskFound: false,
+        severalMasks: true,
+        prediction: null,
+      });
+      assert.equal(result.examples[1].results[0].maskFound, true, model);
+      const text = await preview(file);
+      assert.match(text.stdout, new RegExp(`not scored: the text holds ${mask.replace(/[[\]]/g, '\\$&')}, ${model}'s mask token`));
+      const evaluated = await new Promise<{ stdout: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [cliMain, 'eval', file, '--data', path.join(dir, 'rows.jsonl'), '--models-dir', modelsDir(), '--offline', '--format', 'json'],
+          (_, stdout) => resolve({ stdout }),
+        ),
+      );
+      const report = JSON.parse(evaluated.stdout) as { unscored: Record<string, { severalMasks: number; maskCutOff: number }> };
+      assert.deepEqual(report.unscored['pattern 1'], { maskCutOff: 0, nonFinite: 0, severalMasks: 1 }, model);
+    }
   });
 
   test('a bad --top-k is a usage error (exit 2)', async () => {

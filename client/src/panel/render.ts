@@ -152,9 +152,11 @@ function exampleSection(example: ExamplePreview, result: PreviewResult, problem:
   // Every pattern left it unscored (mask cut off, NaN logits): said, not "Unlabelled".
   const unscored =
     example.prediction === null && example.results.length > 0
-      ? example.results.some((r) => r.nonFinite)
-        ? `${result.model} gave NaN or infinite logits for it`
-        : 'the input is too long, [MASK] was cut off'
+      ? example.results.some((r) => r.severalMasks)
+        ? `its text holds ${example.results[0]?.maskToken ?? '[MASK]'}, ${result.model}'s mask token, a second mask besides the pattern's`
+        : example.results.some((r) => r.nonFinite)
+          ? `${result.model} gave NaN or infinite logits for it`
+          : 'the input is too long, [MASK] was cut off'
       : undefined;
   const head =
     problem !== undefined || unscored !== undefined
@@ -180,7 +182,9 @@ function patternArticle(r: PatternResult, example: ExamplePreview, result: Previ
   if (!r.maskFound) {
     const why = r.nonFinite
       ? `${escapeHtml(result.model)} gave no numbers at [MASK] for this input: its logits are NaN or infinite (broken weights, or an overflow).`
-      : `The input is longer than ${escapeHtml(result.model)} reads, and [MASK] was cut off.`;
+      : r.severalMasks
+        ? `Not scored: the example's text holds ${escapeHtml(r.maskToken)}, ${escapeHtml(result.model)}'s mask token, which would be read in place of the pattern's [MASK]. Rephrase the example.`
+        : `The input is longer than ${escapeHtml(result.model)} reads, and [MASK] was cut off.`;
     return `<article class="pattern" data-pattern="${escapeHtml(r.pattern)}"><h3>${escapeHtml(r.pattern)}</h3><p class="verdict problem">${why}</p></article>`;
   }
   const labelBars: Bar[] = result.labels.flatMap((label) => {

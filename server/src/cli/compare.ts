@@ -133,7 +133,13 @@ export function formatComparison(results: readonly PreviewResult[]): string {
         const own = r.examples[e]?.results[p];
         if (!own) return cell(null, undefined, null);
         const distribution = calibrate ? own.calibrated : own.labels;
-        const unscored = own.maskFound ? undefined : own.nonFinite ? 'no numbers (NaN)' : 'mask cut off';
+        const unscored = own.maskFound
+          ? undefined
+          : own.nonFinite
+            ? 'no numbers (NaN)'
+            : own.severalMasks
+              ? 'text has the mask token'
+              : 'mask cut off';
         return cell(own.prediction, own.prediction === null ? undefined : distribution[own.prediction], own.correct, unscored);
       });
       lines.push(`  ${pattern.pattern.padEnd(nameWidth)}  ${cells.join('  ')}`.trimEnd());

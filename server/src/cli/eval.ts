@@ -549,7 +549,7 @@ function junitSuite(
       ['rows', String(result.evaluated)],
       ...Object.entries(result.unscored).map(([pattern, u]): [string, string] => [
         `unscored ${pattern}`,
-        `mask cut off ${u.maskCutOff}, NaN or infinite logits ${u.nonFinite}`,
+        `mask cut off ${u.maskCutOff}, NaN or infinite logits ${u.nonFinite}, mask token in the text ${u.severalMasks}`,
       ]),
       ['calibration', result.calibration],
       ['calibrate', String(result.calibrate)],

@@ -36,6 +36,12 @@ export interface MaskScores {
    * is not scored, as one whose mask was cut off, rather than shown as a tie.
    */
   readonly nonFinite?: boolean;
+  /**
+   * True when the input holds the mask token more than once: its text (an example, a data row) has
+   * the model's mask token in it, so which mask is the pattern's cannot be told, and the input is
+   * not scored rather than scored at the text's mask.
+   */
+  readonly severalMasks?: boolean;
   /** True when the input was longer than the model reads and text away from the mask was cut. */
   readonly truncated: boolean;
   /** The most probable tokens, best first. */

@@ -194,6 +194,7 @@ function exampleLens(example: ExamplePreview, result: PreviewResult, part: numbe
   const calibrated = result.calibrate ? ' (calibrated)' : '';
   const patternText = (r: ExamplePreview['results'][number]): string => {
     if (r.nonFinite) return `${r.pattern}: no numbers, the model's logits are NaN or infinite here`;
+    if (r.severalMasks) return `${r.pattern}: not scored, the example's text holds the mask token (${r.maskToken})`;
     if (!r.maskFound || r.prediction === null) return `${r.pattern}: the input is too long, [MASK] was cut off`;
     const mark = r.correct === false ? ' ✗' : '';
     return `${r.pattern}: ${r.prediction} ${percent(shown(r)[r.prediction] ?? 0)}${mark}`;
@@ -209,7 +210,11 @@ function exampleLens(example: ExamplePreview, result: PreviewResult, part: numbe
   }
   if (part === 0) {
     if (example.prediction === null) {
-      const why = example.results.some((r) => r.nonFinite) ? 'the model gave NaN or infinite logits for it' : 'it is too long';
+      const why = example.results.some((r) => r.severalMasks)
+        ? `its text holds the mask token (${example.results[0]?.maskToken ?? '[MASK]'})`
+        : example.results.some((r) => r.nonFinite)
+          ? 'the model gave NaN or infinite logits for it'
+          : 'it is too long';
       return lens(`$(warning) no pattern could read this example: ${why}`, args, numbers);
     }
     const mean = percent((result.calibrate ? example.calibratedEnsemble : example.ensemble)[example.prediction] ?? 0);

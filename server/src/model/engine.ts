@@ -132,8 +132,10 @@ export interface ModelInfo {
 /** An input ready for the model: its ids (cut to the model's length) and where its mask is. */
 interface EncodedInput {
   readonly ids: readonly number[];
-  /** -1 when the model would not see a mask. */
+  /** -1 when the model would not see a mask, or sees more than one (`severalMasks`). */
   readonly maskIndex: number;
+  /** The text holds the mask token besides the pattern's: not scored (see MaskScores.severalMasks). */
+  readonly severalMasks?: boolean;
   readonly truncated: boolean;
   readonly cacheKey: string;
   /** Segment ids of a pair input (`[SEP+]`), from the tokenizer's pair encoding; absent: all 0. */
@@ -372,7 +374,7 @@ export class MaskedLmEngine {
     const tokenOf = (id: number): string => this.vocab[id] ?? String(id);
     return encoded.map((input) => {
       const row = input.maskIndex < 0 ? null : rows.get(input.cacheKey);
-      if (!row) return maskNotFound(input.truncated);
+      if (!row) return maskNotFound(input.truncated, input.severalMasks);
       const stats = statistics.get(input.cacheKey);
       return stats
         ? maskScoresFromStats(row, stats, wordIds, topK, tokenOf, input.truncated)
@@ -405,6 +407,16 @@ export class MaskedLmEngine {
     // A pair input's segment ids are part of what the model sees, so of the cache key too.
     const withTypes = (ids: number[], typeIds: number[] | undefined): { ids: number[]; typeIds?: number[]; cacheKey: string } =>
       typeIds ? { ids, typeIds, cacheKey: `${ids.join(' ')}|${typeIds.join('')}` } : { ids, cacheKey: ids.join(' ') };
+    // A second mask token comes from the text (`example: fun [MASK]`): the first mask would be the text's, not the pattern's.
+    if (maskIndex >= 0 && all.indexOf(this.info.maskTokenId, maskIndex + 1) >= 0) {
+      const cut = Math.min(all.length, maxLength);
+      return {
+        ...withTypes(all.slice(0, cut), allTypes?.slice(0, cut)),
+        maskIndex: -1,
+        truncated: all.length > maxLength,
+        severalMasks: true,
+      };
+    }
     if (all.length <= maxLength || maskIndex < 0 || maxLength < 3) {
       const cut = all.length <= maxLength ? all.length : maxLength;
       const visibleMask = maskIndex < cut ? maskIndex : -1;

@@ -103,7 +103,7 @@ function countAbove(logits: Float32Array, threshold: number): number {
   return count;
 }
 
-/** The answer for an input the model cannot score at a mask. */
-export function maskNotFound(truncated: boolean): MaskScores {
-  return { maskFound: false, truncated, top: [], words: [] };
+/** The answer for an input the model cannot score at a mask (none it sees, or more than one). */
+export function maskNotFound(truncated: boolean, severalMasks = false): MaskScores {
+  return { maskFound: false, ...(severalMasks ? { severalMasks: true } : {}), truncated, top: [], words: [] };
 }

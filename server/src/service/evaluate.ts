@@ -43,7 +43,7 @@ export interface Evaluation {
    * Per pattern, rows it could not score, left out of its figures: the mask cut off (the input
    * too long), or no numbers from the model (NaN or infinite logits). Only patterns with some.
    */
-  readonly unscored: Record<string, { readonly maskCutOff: number; readonly nonFinite: number }>;
+  readonly unscored: Record<string, { readonly maskCutOff: number; readonly nonFinite: number; readonly severalMasks: number }>;
   /** Patterns whose content-free prior could not be measured, and why (their calibrated figures are the raw ones). */
   readonly priorProblems?: Record<string, string>;
   readonly labels: readonly string[];
@@ -374,7 +374,8 @@ export async function evaluate(
       patterns.flatMap((name, p) => {
         const missed = previews.map((example) => example.results[p]).filter((r) => r !== undefined && !r.maskFound);
         const nonFinite = missed.filter((r) => r.nonFinite).length;
-        return missed.length > 0 ? [[name, { maskCutOff: missed.length - nonFinite, nonFinite }]] : [];
+        const severalMasks = missed.filter((r) => r.severalMasks).length;
+        return missed.length > 0 ? [[name, { maskCutOff: missed.length - nonFinite - severalMasks, nonFinite, severalMasks }]] : [];
       }),
     ),
     labels,

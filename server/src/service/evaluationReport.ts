@@ -67,10 +67,11 @@ export function evaluationText(result: Evaluation, modelFile: string): string {
   );
   const skipped = Object.entries(result.skipped).filter(([, n]) => n > 0);
   if (skipped.length > 0) lines.push(`skipped: ${skipped.map(([reason, n]) => `${n} (${reason})`).join(', ')}`);
-  for (const [pattern, { maskCutOff, nonFinite }] of Object.entries(result.unscored)) {
+  for (const [pattern, { maskCutOff, nonFinite, severalMasks }] of Object.entries(result.unscored)) {
     const why = [
       ...(nonFinite > 0 ? [`${rows(nonFinite)} with NaN or infinite logits from ${result.model}`] : []),
       ...(maskCutOff > 0 ? [`${rows(maskCutOff)} too long, [MASK] cut off`] : []),
+      ...(severalMasks > 0 ? [`${rows(severalMasks)} whose text holds the mask token, a second mask`] : []),
     ];
     lines.push(`not scored by ${pattern}, left out of its figures: ${why.join('; ')}`);
   }

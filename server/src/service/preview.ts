@@ -78,6 +78,8 @@ export interface PatternResult {
   readonly maskFound: boolean;
   /** The model's logits at the mask were not all numbers (NaN or +∞) for this input. */
   readonly nonFinite?: boolean;
+  /** The input holds the model's mask token besides the pattern's (from its text): not scored. */
+  readonly severalMasks?: boolean;
   /** The input was longer than the model reads and was cut away from the mask. */
   readonly truncated: boolean;
   /** P(L | x). */
@@ -400,6 +402,7 @@ function patternResult(
     maskToken,
     maskFound: scores.maskFound,
     ...(scores.nonFinite ? { nonFinite: true } : {}),
+    ...(scores.severalMasks ? { severalMasks: true } : {}),
     truncated: scores.truncated,
     top: scores.top,
   };

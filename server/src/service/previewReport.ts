@@ -58,7 +58,9 @@ export function previewText(result: PreviewResult, engine: string | undefined, c
           ? row(pattern.pattern, shown(result, pattern), pattern.prediction, pattern.correct)
           : pattern.nonFinite
             ? `  ${pattern.pattern.padEnd(nameWidth)}  no numbers: ${result.model} gave NaN or infinite logits at the mask for this input`
-            : `  ${pattern.pattern.padEnd(nameWidth)}  the mask was cut off: the input is too long for ${result.model}`,
+            : pattern.severalMasks
+              ? `  ${pattern.pattern.padEnd(nameWidth)}  not scored: the text holds ${pattern.maskToken}, ${result.model}'s mask token, a second mask besides the pattern's`
+              : `  ${pattern.pattern.padEnd(nameWidth)}  the mask was cut off: the input is too long for ${result.model}`,
       );
       if (pattern.top.length > 0)
         lines.push(`  ${''.padEnd(nameWidth)}  top: ${pattern.top.map((token) => `${token.token} ${probability(token.p)}`).join(', ')}`);
