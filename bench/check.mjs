@@ -93,6 +93,9 @@ export async function benchCheck({ tokenizer, model, modelsDir, quick, log }) {
     growth.push(rows[i].fullMs / rows[i - 1].fullMs);
     editGrowth.push(rows[i].editMs / rows[i - 1].editMs);
   }
+  const shapes = checkShapes(tokenizer, model, quick);
+  for (const shape of shapes)
+    log?.(`check shape ${shape.shape}: ${round(shape.smallMs)} → ${round(shape.largeMs)} ms, ${round(shape.growth)}× per 10×`);
   const lsp = await lspEdits({ size: sizes.at(-1), model, modelsDir, runs: quick ? 1 : 15 });
   log?.(`check over LSP at ${sizes.at(-1)}: ${round(lsp.editMs)} ms per edit`);
   return {
@@ -100,8 +103,33 @@ export async function benchCheck({ tokenizer, model, modelsDir, quick, log }) {
     growthPer10x: Math.max(...growth),
     editGrowthPer10x: Math.max(...editGrowth),
     editMsAtLargest: rows.at(-1).editMs,
+    shapes,
     lsp,
   };
+}
+
+/**
+ * Documents that grow in one direction a typical file does not: many verbalizer blocks (unnamed,
+ * so every block after the first is a duplicate; and named, with a pattern choosing one), one label
+ * with many words. Each checked at n and 10·n statements; a check that compares every block with
+ * those before it grows 100× per 10× (a 40,000-block file took 36 s to check before it was a lookup).
+ */
+function checkShapes(tokenizer, model, quick) {
+  const small = quick ? 200 : 2000;
+  const shapes = {
+    'verbalizer blocks': (n) => `model: ${model}\npattern: {x} It was [MASK].\n${'verbalizer:\n  a: b\n'.repeat(n)}`,
+    'named verbalizer blocks': (n) =>
+      `model: ${model}\npattern verbalizer=v7: {x} It was [MASK].\n${Array.from({ length: n }, (_, i) => `verbalizer v${i}:\n  a: b\n`).join('')}`,
+    'label words of one label': (n) =>
+      `model: ${model}\npattern: {x} It was [MASK].\nverbalizer:\n  a: ${Array.from({ length: n }, (_, i) => `w${i}`).join(', ')}\n  b: bad\n`,
+  };
+  return Object.entries(shapes).map(([shape, make]) => {
+    const time = (n) => median(Array.from({ length: quick ? 1 : 5 }, () => check(make(n), tokenizer).totalMs));
+    time(small); // warm-up
+    const smallMs = time(small);
+    const largeMs = time(small * 10);
+    return { shape, small, smallMs, largeMs, growth: largeMs / Math.max(smallMs, 0.001) };
+  });
 }
 
 /**

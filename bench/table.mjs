@@ -29,6 +29,18 @@ export function markdown(results) {
         `Over the LSP, didChange → publishDiagnostics at ${check.lsp.size.toLocaleString('en-US')}: ${n(check.lsp.editMs)} ms.`,
     );
     goals.push(['checking grows linearly: growth per 10× ≤ 10', `${n(check.growthPer10x, 2)}×`, check.growthPer10x <= 10]);
+    if (check.shapes) {
+      parts.push(
+        'Unusual document shapes, each checked at n and 10·n statements:\n\n' +
+          table(
+            ['shape', 'n', 'check at n (ms)', 'at 10·n (ms)', 'growth'],
+            check.shapes.map((s) => [s.shape, s.small.toLocaleString('en-US'), n(s.smallMs), n(s.largeMs), `${n(s.growth, 2)}×`]),
+          ),
+      );
+      const worst = Math.max(...check.shapes.map((s) => s.growth));
+      // Linear is 10×; a little above it is the garbage collector on the larger heap, 100× is quadratic.
+      goals.push(['every document shape grows about linearly: growth per 10× ≤ 20', `${n(worst, 2)}×`, worst <= 20]);
+    }
   }
 
   const { preview } = results;

@@ -185,7 +185,29 @@ export function chosenVerbalizerName(pattern: Pattern): string | undefined {
 export function verbalizerOf(doc: ClozeDocument, pattern: Pattern): Verbalizer | undefined {
   const name = chosenVerbalizerName(pattern);
   if (name === undefined) return doc.verbalizers[0];
-  return doc.verbalizers.find((verbalizer) => verbalizer.name?.text === name);
+  return firstVerbalizers(doc).get(name);
+}
+
+/**
+ * Whether a verbalizer repeats the name of an earlier one (or is a second unnamed one): it is
+ * `verbalizer-duplicate` and not used. A lookup, not a scan of the earlier ones: a file of
+ * tens of thousands of blocks took seconds per check when every block scanned those before it.
+ */
+export function isRepeatedVerbalizer(doc: ClozeDocument, verbalizer: Verbalizer): boolean {
+  return firstVerbalizers(doc).get(verbalizer.name?.text) !== verbalizer;
+}
+
+/** The first verbalizer of each name (`undefined`: unnamed), per parsed document (which is never changed). */
+const firstByName = new WeakMap<ClozeDocument, Map<string | undefined, Verbalizer>>();
+
+function firstVerbalizers(doc: ClozeDocument): Map<string | undefined, Verbalizer> {
+  let first = firstByName.get(doc);
+  if (!first) {
+    first = new Map();
+    for (const verbalizer of doc.verbalizers) if (!first.has(verbalizer.name?.text)) first.set(verbalizer.name?.text, verbalizer);
+    firstByName.set(doc, first);
+  }
+  return first;
 }
 
 /** The patterns scored with a verbalizer. */

@@ -11,6 +11,7 @@ import {
   type Severity,
   type Span,
 } from './ast';
+import { isRepeatedVerbalizer } from './options';
 import { validateExtensions } from './validateExtensions';
 import { validateModelLists } from './models';
 
@@ -138,8 +139,8 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
     );
   }
   // Several verbalizers are allowed when each has its own name (options.ts); a repeated name, or a second unnamed one, is a duplicate.
-  for (const [i, extra] of doc.verbalizers.entries()) {
-    if (!doc.verbalizers.slice(0, i).some((earlier) => earlier.name?.text === extra.name?.text)) continue;
+  for (const extra of doc.verbalizers) {
+    if (!isRepeatedVerbalizer(doc, extra)) continue;
     report(
       'verbalizer-duplicate',
       'error',

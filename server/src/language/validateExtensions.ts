@@ -1,5 +1,5 @@
 import { describePattern, patternFields, type ClozeDocument, type Diagnostic } from './ast';
-import { chosenVerbalizerName } from './options';
+import { chosenVerbalizerName, isRepeatedVerbalizer } from './options';
 
 /**
  * Structural checks of the v2 constructs (named verbalizers chosen by
@@ -45,7 +45,7 @@ export function validateExtensions(doc: ClozeDocument): Diagnostic[] {
   const labels = [...new Set(first?.entries.map((entry) => entry.label.text) ?? [])];
   for (const [index, verbalizer] of doc.verbalizers.entries()) {
     // The first verbalizer sets the labels; a duplicate (`verbalizer-duplicate`) is not used at all.
-    if (index === 0 || doc.verbalizers.slice(0, index).some((earlier) => earlier.name?.text === verbalizer.name?.text)) continue;
+    if (index === 0 || isRepeatedVerbalizer(doc, verbalizer)) continue;
     const own = [...new Set(verbalizer.entries.map((entry) => entry.label.text))];
     const missing = labels.filter((label) => !own.includes(label));
     const extra = own.filter((label) => !labels.includes(label));

@@ -1,6 +1,6 @@
 import type { ClozeDocument, Diagnostic, LabelEntry, LabelWord, Pattern, Verbalizer } from './ast';
 import { maskContexts } from './labelWords';
-import { verbalizerSettings, type MultiTokenHandler, type VerbalizerSettings } from './options';
+import { isRepeatedVerbalizer, verbalizerSettings, type MultiTokenHandler, type VerbalizerSettings } from './options';
 import type { MaskContext, TokenPiece } from './tokenizer';
 
 /**
@@ -20,7 +20,7 @@ export interface VerbalizerEntry {
 export function verbalizerEntries(doc: ClozeDocument): VerbalizerEntry[] {
   return doc.verbalizers.flatMap((verbalizer, index) => {
     // A repeated name or a second unnamed verbalizer is `verbalizer-duplicate` and not used: not checked either.
-    if (doc.verbalizers.slice(0, index).some((earlier) => earlier.name?.text === verbalizer.name?.text)) return [];
+    if (isRepeatedVerbalizer(doc, verbalizer)) return [];
     const contexts = maskContexts(doc, verbalizer);
     const settings = verbalizerSettings(verbalizer);
     return verbalizer.entries.map((entry) => ({ verbalizer, index, entry, contexts, settings }));
