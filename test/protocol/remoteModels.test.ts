@@ -183,7 +183,7 @@ describe('network failures become one diagnostic', () => {
       assert.equal(unavailable.length, 1);
       assert.match(
         unavailable[0]!.message,
-        /^Model hub-test\/silent is unavailable: 127\.0\.0\.1:\d+ accepted the connection but sent no answer within 0\.8 s/,
+        /^Model hub-test\/silent is unavailable: (\S+ does not exist, and the download failed: )?127\.0\.0\.1:\d+ accepted the connection but sent no answer within 0\.8 s/,
       );
       assert.deepEqual(unavailable[0]!.range.start, { line: 0, character: 7 });
       // An edit elsewhere does not try again; only a change of the id or a save does.
@@ -257,7 +257,7 @@ describe("VS Code's http.proxy reaches the server's downloads", () => {
       // Over http:// the proxy answers in the hub's place: a 403 without the hub's error headers is the proxy's.
       assert.match(
         message,
-        /^Model hub-test\/review-bert-small-xenova is unavailable: the proxy http:\/\/127\.0\.0\.1:\d+ refused to connect to 127\.0\.0\.1:\d+ \(403 Forbidden\)/,
+        /^Model hub-test\/review-bert-small-xenova is unavailable: (\S+ does not exist, and the download failed: )?the proxy http:\/\/127\.0\.0\.1:\d+ refused to connect to 127\.0\.0\.1:\d+ \(403 Forbidden\)/,
       );
       assert.doesNotMatch(message, /gated|HF_TOKEN/);
       assert.ok(refusing.requests.length > 0, 'the refusing proxy was asked');
@@ -506,5 +506,39 @@ describe('settings from every client', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('a models folder that is wrong, in the editor', () => {
+  test('the folder leads the message when the download fails too, and `~/` in cloze.modelsDir is the home folder', async () => {
+    // A home of the test's own, so `~/` points somewhere known without touching the real one.
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-home-'));
+    fs.mkdirSync(path.join(home, 'models'));
+    fs.symlinkSync(path.join(modelsDir(), 'tiny-random-bert-uncased'), path.join(home, 'models', 'tiny-random-bert-uncased'));
+    // Nothing listens on port 9: the download fails at once, as offline.
+    const env = { HOME: home, CLOZE_CACHE_DIR: freshCache(), CLOZE_MODELS_DIR: '', HF_ENDPOINT: 'http://127.0.0.1:9' };
+    for (const [dir, expect] of [
+      [
+        '~/no-such-models',
+        new RegExp(
+          `the models folder ${path.join(home, 'no-such-models').replace(/[/.]/g, '\\$&')} does not exist, and the download failed`,
+        ),
+      ],
+      ['~/models', undefined],
+    ] as const) {
+      const client = await startServer({ modelsDir: dir, allowRemoteModels: true }, env);
+      try {
+        const uri = freshUri();
+        await open(client, uri, 'model: tiny-random-bert-uncased\npattern: {text} It was [MASK].\nverbalizer:\n  a: great\n  b: bad\n');
+        const settled = (d: Diagnostic[]): boolean =>
+          codes(d).includes('model-unavailable') || client.published.get(uri)?.length === 2 || (expect === undefined && d.length === 0);
+        const diagnostics = await client.diagnostics(uri, settled, 30_000);
+        if (expect) assert.match(diagnostics.find((d) => d.code === 'model-unavailable')?.message ?? JSON.stringify(diagnostics), expect);
+        else assert.deepEqual(codes(diagnostics), [], `~/models holds the model: ${JSON.stringify(diagnostics)}`);
+      } finally {
+        await client.close();
+      }
+    }
+    fs.rmSync(home, { recursive: true, force: true });
   });
 });

@@ -48,7 +48,7 @@ import { cacheState, hubOptionsFromEnv, onnxFile, TOKENIZER_FILES, type Download
 import { ModelDownloads } from '../model/downloads';
 import { describeEngine, engineReport, type ModelInfo } from '../model/engine';
 import { listLocalModels } from '../model/localModels';
-import { defaultCacheDir, effectiveModelsDir, locationKey } from '../model/resolve';
+import { defaultCacheDir, effectiveModelsDir, locationKey, withModelsDirNote } from '../model/resolve';
 import { TokenizerCache } from '../model/tokenizers';
 import { findClozeSettings, mergeRawSettings, readSettings, type ClozeSettings } from '../protocol/settings';
 import type { DataLimits } from '../service/dataSets';
@@ -589,8 +589,10 @@ export class ClozeServer {
       if (choice.location.ok && choice.location.source === 'remote') {
         // Not in the cache yet: the default's tokenizer checks wait for its download (of this model only).
         const state = this.downloads.state(choice.id);
-        const failure = state?.state === 'failed' ? [service.modelUnavailable(choice, state.error.message)] : [];
-        if (state?.state === 'failed') this.modelStates.report(uri, choice.id, 'unavailable', state.error.message);
+        // A models folder that does not hold the model (or does not exist) leads: the download was only the fallback.
+        const reason = state?.state === 'failed' ? withModelsDirNote(state.error.message, choice.location) : undefined;
+        const failure = reason !== undefined ? [service.modelUnavailable(choice, reason)] : [];
+        if (reason !== undefined) this.modelStates.report(uri, choice.id, 'unavailable', reason);
         else this.modelStates.report(uri, choice.id, 'loading', 'downloading');
         await this.publishWithOtherModels(document, version, doc, service, others, [...structural, ...failure]);
         return;
@@ -824,7 +826,11 @@ export class ClozeServer {
       return { title: `no preview: ${choice.id} is not a model id`, waiting: false };
     if (!this.filesToFetch(choice, settings)) return undefined;
     const state = this.downloads.state(choice.id);
-    if (state?.state === 'failed') return { title: `${choice.id} is unavailable: ${state.error.message.split('. ')[0]}`, waiting: false };
+    if (state?.state === 'failed')
+      return {
+        title: `${choice.id} is unavailable: ${withModelsDirNote(state.error.message, choice.location).split('. ')[0]}`,
+        waiting: false,
+      };
     const progress = state?.state === 'running' ? describeProgress(state.progress) : '';
     return { title: `loading ${choice.id}…${progress ? ` ${progress}` : ''}`, waiting: true };
   }

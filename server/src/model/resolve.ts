@@ -55,7 +55,9 @@ export function defaultCacheDir(): string {
 
 /** The models folder from settings, else from `CLOZE_MODELS_DIR`. */
 export function effectiveModelsDir(configured: string | undefined): string {
-  return configured && configured.trim() !== '' ? configured : (process.env['CLOZE_MODELS_DIR'] ?? '');
+  const dir = configured && configured.trim() !== '' ? configured : (process.env['CLOZE_MODELS_DIR'] ?? '');
+  // `~/models` as a `model:` line's path is: a setting or a quoted variable gets no shell to expand it.
+  return dir === '~' || dir.startsWith('~/') || dir.startsWith('~\\') ? path.join(os.homedir(), dir.slice(1)) : dir;
 }
 
 export function isModelPath(id: string): boolean {
