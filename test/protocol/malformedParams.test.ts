@@ -76,6 +76,41 @@ describe('malformed request params', () => {
     );
   });
 
+  test('a didChange with a position that is not a whole number, a null range or no text is not applied, and said once', async () => {
+    const other = pathToFileURL(path.join(dir, 'changes.cloze')).href;
+    const start = 'pattern: {x} It was [MASK].\nverbalizer:\n  a: great\n  b: bad\n';
+    await client.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: other, languageId: 'cloze', version: 1, text: start },
+    });
+    const symbols = async (): Promise<number> =>
+      ((await client.connection.sendRequest('textDocument/documentSymbol', { textDocument: { uri: other } })) as unknown[]).length;
+    const before = await symbols();
+    const malformed = [
+      { range: { start: { line: 0.5, character: 0 }, end: { line: 0.5, character: 0 } }, text: 'pattern: {x} [MASK]\n' },
+      { range: { start: { line: 'x', character: 0 }, end: { line: 0, character: 0 } }, text: 'pattern: {x} [MASK]\n' },
+      { range: null, text: 'pattern: {x} [MASK]\n' },
+      { range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } },
+    ];
+    for (const [i, change] of malformed.entries()) {
+      await client.connection.sendNotification('textDocument/didChange', {
+        textDocument: { uri: other, version: i + 2 },
+        contentChanges: [change],
+      });
+    }
+    // A valid edit after them applies to the text as it was: one pattern added, not the text doubled 15 times.
+    await client.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri: other, version: 9 },
+      contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'pattern: {x} Or [MASK].\n' }],
+    });
+    assert.equal(await symbols(), before + 1);
+    const ignored = logs.filter((line) => line.startsWith(`Ignored a textDocument/didChange for ${other}`));
+    assert.equal(ignored.length, malformed.length, logs.join('\n'));
+    assert.deepEqual(
+      logs.filter((line) => /handler failed|\n\s+at /.test(line)),
+      [],
+    );
+  });
+
   test('cloze/trust without a yes or no changes nothing', async () => {
     await client.connection.sendNotification('cloze/trust', {});
     await client.connection.sendNotification('cloze/trust', null);

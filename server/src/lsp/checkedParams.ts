@@ -29,3 +29,20 @@ export function isRange(value: unknown): value is Range {
   const range = value as { start?: unknown; end?: unknown } | null | undefined;
   return isPosition(range?.start) && isPosition(range?.end);
 }
+
+/**
+ * Why a `textDocument/didChange` cannot be applied, or undefined when it can: every change needs
+ * its `text`, and a `range` (when it has one) of whole-number positions. The text-document library
+ * applies what it is given: a line of 0.5 duplicated the whole text on every edit, and a `null`
+ * range threw inside its handler.
+ */
+export function malformedChange(params: unknown): string | undefined {
+  const changes = (params as { contentChanges?: unknown } | null | undefined)?.contentChanges;
+  if (!Array.isArray(changes)) return 'it has no contentChanges list';
+  for (const change of changes as unknown[]) {
+    const { range, text } = (change ?? {}) as { range?: unknown; text?: unknown };
+    if (typeof text !== 'string') return 'a change has no text';
+    if (range !== undefined && !isRange(range)) return 'a change has a range that is not two positions of whole numbers';
+  }
+  return undefined;
+}

@@ -97,7 +97,7 @@ import { TrustNotification, untrustedDiagnostic } from './trust';
 import { ValidationScheduler } from './validation';
 import { TOKENIZER_PENDING } from '../language/tokenizer';
 import { escapeCode } from '../language/hover';
-import { customUri, documentUri, isPosition, isRange } from './checkedParams';
+import { customUri, documentUri, isPosition, isRange, malformedChange } from './checkedParams';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager, type PreviewRequest } from './previews';
 import { previewText } from '../service/previewReport';
@@ -376,7 +376,18 @@ export class ClozeServer {
       this.inference?.previews.dispose();
       await this.inference?.worker.dispose();
     });
-    this.documents.listen(connection);
+    // A malformed didChange is not applied (the library would corrupt the text or throw): it is said once in the log.
+    const checked = Object.create(connection) as Connection;
+    checked.onDidChangeTextDocument = (handler) =>
+      connection.onDidChangeTextDocument((params) => {
+        const problem = malformedChange(params);
+        if (problem === undefined) return handler(params);
+        const uri = documentUri(params) ?? 'a document';
+        connection.console.warn(
+          `Ignored a textDocument/didChange for ${uri}: ${problem}. The document may be out of step until it is closed and opened again.`,
+        );
+      });
+    this.documents.listen(checked);
   }
 
   listen(): void {
