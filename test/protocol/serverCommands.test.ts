@@ -39,6 +39,9 @@ describe('commands the server runs for editors other than VS Code', () => {
   const asked: Array<{ message: string; actions: Array<{ title: string }> }> = [];
   const edits: unknown[] = [];
   const uri = pathToFileURL(file).href;
+  // What the client answers to the model buttons: the button of tiny-random-bert-uncased unless a test says otherwise.
+  let answer = (params: { actions: Array<{ title: string }> }): unknown =>
+    params.actions.find((a) => a.title === 'tiny-random-bert-uncased') ?? null;
 
   before(async () => {
     fs.writeFileSync(path.join(dir, 'dev.jsonl'), `${sst2Lines(0, 30).join('\n')}\n`);
@@ -54,7 +57,7 @@ describe('commands the server runs for editors other than VS Code', () => {
     client.connection.onNotification('window/showMessage', (params: { type: number; message: string }) => messages.push(params));
     client.connection.onRequest('window/showMessageRequest', (params: { message: string; actions: Array<{ title: string }> }) => {
       asked.push(params);
-      return params.actions.find((a) => a.title === 'tiny-random-bert-uncased') ?? null;
+      return answer(params);
     });
     client.connection.onRequest('workspace/applyEdit', (params: unknown) => {
       edits.push(params);
@@ -113,6 +116,15 @@ describe('commands the server runs for editors other than VS Code', () => {
         },
       },
     ]);
+  });
+
+  test('an answer that is not one of the buttons offered writes nothing into the file', async () => {
+    edits.length = 0;
+    for (const reply of [{ title: 'not-offered/model' }, { title: 42 }, { title: 'review-bert-small\npattern: {x} [MASK]' }, 'x', {}]) {
+      answer = () => reply;
+      await client.connection.sendRequest('workspace/executeCommand', { command: 'cloze.selectModel', arguments: [uri] });
+    }
+    assert.deepEqual(edits, []);
   });
 });
 

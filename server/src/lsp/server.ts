@@ -1258,11 +1258,16 @@ export class ClozeServer {
       show(MessageType.Info, `Cloze: write \`model: <id>\` into ${name}; local models: ${models.map((m) => m.id).join(', ')}.`);
       return;
     }
-    const picked = await this.connection.sendRequest(ShowMessageRequest.type, {
+    const offered = models.slice(0, MAX_MODEL_BUTTONS).map((m) => m.id);
+    const answer: unknown = await this.connection.sendRequest(ShowMessageRequest.type, {
       type: MessageType.Info,
       message: `Cloze: the model for ${name} (written into its \`model:\` line)`,
-      actions: models.slice(0, MAX_MODEL_BUTTONS).map((m) => ({ title: m.id })),
+      actions: offered.map((id) => ({ title: id })),
     });
+    // Only one of the buttons offered is written into the file: a client (or plugin) that answers with
+    // another title, a number or text with a line break must not put it in the user's file.
+    const title = (answer as { title?: unknown } | null | undefined)?.title;
+    const picked = typeof title === 'string' && offered.includes(title) ? { title } : undefined;
     const doc = this.parsedDocument(uri);
     if (!picked || !doc) return;
     const { start, end, newText } = modelLineEdit(doc.text, picked.title);
