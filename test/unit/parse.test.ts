@@ -306,3 +306,41 @@ describe('parse: escapes and errors', () => {
     }
   });
 });
+
+describe('text that looks right and is not', () => {
+  const messages = (text: string): string[] => [...parse(text).syntaxErrors, ...validateStructure(parse(text))].map((d) => d.message);
+
+  test('an invisible character inside a keyword or a name is named, not taken for a misspelling', () => {
+    const text = 'model: m\npat\u200btern: {x} It was [MASK].\nverbalizer:\n  po\u200bs: great\n  neg: bad\npattern: {x} It was [MASK].\n';
+    const said = messages(text);
+    assert.ok(
+      said.includes(
+        'This line is not a statement. `pat⟨U+200B⟩tern` is `pattern` with an invisible character inside, U+200B ZERO WIDTH SPACE: delete it. A line starts with model, models, pattern, verbalizer, example, data or # (a comment).',
+      ),
+      said.join('\n'),
+    );
+    assert.ok(said.every((m) => !m.includes('Did you mean `data`')));
+    assert.ok(
+      said.includes(
+        '`po⟨U+200B⟩s` is not a valid name: use letters, digits, `_`, `-` or `.` without spaces. It holds an invisible character, U+200B ZERO WIDTH SPACE: delete it.',
+      ),
+      said.join('\n'),
+    );
+  });
+
+  test('a [MASK] in lower case, with a Cyrillic or Greek capital, or with an invisible character is said to be one', () => {
+    const missing = (mask: string): string =>
+      messages(`model: m\npattern: {x} It was ${mask}.\nverbalizer:\n  a: great\n  b: bad\n`).find((m) => m.includes('has no [MASK]')) ??
+      '';
+    assert.match(missing('[mask]'), /`\[mask\]` is not the mask: the mask is written in capitals, \[MASK\]\.$/);
+    assert.match(missing('[M\u0410SK]'), /`\[MАSK\]` is not the mask: its А is U\+0410 \(Cyrillic\), not the Latin A\. Write \[MASK\]\.$/);
+    assert.match(
+      missing('[MA\u03a3K]'),
+      /has no \[MASK\]: the model needs exactly one position to fill in\.$/,
+      'Σ is no S: nothing looks like the mask',
+    );
+    assert.match(missing('[\u039cASK]'), /its Μ is U\+039C \(Greek\), not the Latin M/);
+    assert.match(missing('[MA\u200bSK]'), /`\[MA⟨U\+200B⟩SK\]` holds an invisible character, U\+200B ZERO WIDTH SPACE: write \[MASK\]\.$/);
+    assert.match(missing('[TASK]'), /fill in\.$/);
+  });
+});

@@ -19,6 +19,7 @@ import type {
   Verbalizer,
 } from './ast';
 import { FIELD_TRANSFORMS, PATTERN_OPTIONS, VERBALIZER_OPTIONS, optionSpec, transformSpec, type OptionSpec } from './options';
+import { describeCharacter, invisibleNote, showInvisible } from './invisible';
 
 /**
  * The parser of the Cloze language: a hand-written, line-oriented recursive
@@ -156,7 +157,7 @@ class Parser {
       default:
         this.error(
           { start: line.start, end: line.end },
-          `This line is not a statement. ${suggestKeyword(keyword) || this.indentationHint(line)}A line starts with model, models, pattern, verbalizer, example, data or # (a comment).`,
+          `This line is not a statement. ${invisibleKeyword(line.text) ?? (suggestKeyword(keyword) || this.indentationHint(line))}A line starts with model, models, pattern, verbalizer, example, data or # (a comment).`,
         );
     }
   }
@@ -233,7 +234,7 @@ class Parser {
       if (name !== '') {
         this.error(
           { start: line.start + indent, end: line.start + indent + rawName.length },
-          `\`${name}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.${
+          `${invalidName(name)}${
             KEYWORDS.some((keyword) => new RegExp(`^${keyword}\\s`).test(name))
               ? ' The line is indented, so it is read as part of the block above; a statement starts at column 1: remove the indentation.'
               : ''
@@ -368,7 +369,7 @@ class Parser {
     const nameStart = line.start + keyword.length + between.indexOf(nameText);
     const name = { text: nameText, span: { start: nameStart, end: nameStart + nameText.length } };
     if (!NAME.test(nameText)) {
-      this.error(name.span, `\`${nameText}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.`);
+      this.error(name.span, invalidName(nameText));
     }
     return { name, afterColon: line.start + keyword.length + colon + 1 };
   }
@@ -544,7 +545,7 @@ class Parser {
       const start = base + between.indexOf(nameText);
       const name = { text: nameText, span: { start, end: start + nameText.length } };
       if (!NAME.test(nameText)) {
-        this.error(name.span, `\`${nameText}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.`);
+        this.error(name.span, invalidName(nameText));
       }
       return { name, options: [] };
     }
@@ -564,8 +565,7 @@ class Parser {
           );
         } else {
           name = { text: word, span };
-          if (!NAME.test(word))
-            this.error(span, `\`${word}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.`);
+          if (!NAME.test(word)) this.error(span, invalidName(word));
         }
         continue;
       }
@@ -697,6 +697,23 @@ function trimmedSpan(line: Line, start: number, end: number): { text: string; sp
   const leading = raw.length - raw.trimStart().length;
   const text = raw.trim();
   return { text, span: { start: start + leading, end: start + leading + text.length } };
+}
+
+/** "`pat⟨U+200B⟩tern` is `pattern` with an invisible character inside (…): delete it. " when the line's first word is one. */
+function invisibleKeyword(text: string): string | undefined {
+  const first = /^[^\s:]+/u.exec(text)?.[0] ?? '';
+  const found = /\p{Cf}/u.exec(first)?.[0];
+  if (found === undefined) return undefined;
+  const plain = first.replace(/\p{Cf}/gu, '');
+  const keyword = KEYWORDS.find((k) => k === plain);
+  return keyword
+    ? `\`${showInvisible(first)}\` is \`${keyword}\` with an invisible character inside, ${describeCharacter(found)}: delete it. `
+    : `\`${showInvisible(first)}\` holds an invisible character, ${describeCharacter(found)}. `;
+}
+
+/** The message for a name that is not one; an invisible character in it is named, since the editor shows nothing. */
+function invalidName(name: string): string {
+  return `\`${showInvisible(name)}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.${invisibleNote(name)}`;
 }
 
 /** "Did you mean `pattern`?" for a misspelt keyword, by edit distance. */

@@ -11,6 +11,7 @@ import {
   type Severity,
   type Span,
 } from './ast';
+import { maskLookalike } from './invisible';
 import { isRepeatedVerbalizer } from './options';
 import { validateExtensions } from './validateExtensions';
 import { validateModelLists } from './models';
@@ -98,7 +99,14 @@ function checkPatterns(doc: ClozeDocument, report: Report, firstLine: Span): voi
     const masks = maskParts(pattern);
     const textSpan = pattern.textSpan.end > pattern.textSpan.start ? pattern.textSpan : pattern.span;
     if (masks.length === 0) {
-      report('mask-missing', 'error', textSpan, `${capitalize(label)} has no [MASK]: the model needs exactly one position to fill in.`);
+      // `[mask]`, a Cyrillic А, an invisible character: what looks like the mask and is not is named.
+      const lookalike = maskLookalike(doc.text.slice(textSpan.start, textSpan.end));
+      report(
+        'mask-missing',
+        'error',
+        textSpan,
+        `${capitalize(label)} has no [MASK]: the model needs exactly one position to fill in.${lookalike ? ` ${lookalike}` : ''}`,
+      );
     }
     for (const extra of masks.slice(1)) {
       report(
