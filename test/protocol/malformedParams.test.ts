@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { DataEvaluationData, EvaluateResult } from '../../server/src/protocol/messages';
 import type { Diagnostic } from '../../server/src/language/ast';
 import { parse } from '../../server/src/language/parse';
+import { MAX_RELATED } from '../../server/src/lsp/convert';
 import { MAX_PUBLISHED_DIAGNOSTICS, publishedDiagnostics } from '../../server/src/lsp/server';
 import { startServer, type TestClient } from '../support/lsp';
 import { modelsDir, sst2Lines } from '../support/paths';
@@ -173,5 +174,21 @@ describe('publishedDiagnostics', () => {
     assert.match(shown[MAX_PUBLISHED_DIAGNOSTICS].message, /^Only 1,000 of the file's 1,202 problems are shown/);
     // Under the cap, all of them, in the order given.
     assert.equal(publishedDiagnostics(doc, errors, 'file:///x.cloze')[0].message, 'error at 50');
+  });
+
+  test("a diagnostic's related places are capped too, with how many more there are", () => {
+    const doc = parse('pattern: x\n'.repeat(10));
+    const related = Array.from({ length: MAX_RELATED + 5000 }, (_, i) => ({
+      span: { start: i % 100, end: (i % 100) + 1 },
+      message: `word ${i}`,
+    }));
+    const [sent] = publishedDiagnostics(
+      doc,
+      [{ code: 'label-word-summary', severity: 'warning', message: 'many', span: { start: 0, end: 1 }, related }],
+      'file:///x.cloze',
+    );
+    assert.equal(sent.relatedInformation?.length, MAX_RELATED + 1);
+    assert.equal(sent.relatedInformation?.[MAX_RELATED - 1].message, `word ${MAX_RELATED - 1}`);
+    assert.equal(sent.relatedInformation?.[MAX_RELATED].message, 'and 5,000 more (`cloze check` lists them all)');
   });
 });

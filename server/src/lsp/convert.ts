@@ -55,12 +55,25 @@ export function toLspDiagnostic(doc: ClozeDocument, diagnostic: Diagnostic, uri?
     source: 'cloze',
     message: diagnostic.message,
   };
-  // Related places live in the same document (a summary's individual words).
+  // Related places live in the same document (a summary's individual words). Bounded as the diagnostics
+  // are: a label of 50,000 words sent a 6 MB publish for a 140 KB file; `cloze check` lists them all.
   if (uri !== undefined && diagnostic.related && diagnostic.related.length > 0) {
-    lsp.relatedInformation = diagnostic.related.map((r) => ({ location: { uri, range: toRange(doc, r.span) }, message: r.message }));
+    const shown = diagnostic.related.slice(0, MAX_RELATED);
+    lsp.relatedInformation = shown.map((r) => ({ location: { uri, range: toRange(doc, r.span) }, message: r.message }));
+    const more = diagnostic.related.length - shown.length;
+    if (more > 0) {
+      const last = diagnostic.related[diagnostic.related.length - 1];
+      lsp.relatedInformation.push({
+        location: { uri, range: toRange(doc, last.span) },
+        message: `and ${more.toLocaleString('en-US')} more (\`cloze check\` lists them all)`,
+      });
+    }
   }
   return lsp;
 }
+
+/** Related places sent with one diagnostic at most. */
+export const MAX_RELATED = 200;
 
 /** Finds the core diagnostic an LSP diagnostic (sent back in a code action request) came from. */
 export function fromLspDiagnostic(doc: ClozeDocument, diagnostic: LspDiagnostic): Diagnostic | undefined {
