@@ -178,14 +178,8 @@ function configToken(value: unknown): string | undefined {
   return undefined;
 }
 
-/**
- * Texts remembered per tokenizer and question: a 10,000-line document asks about 20,000, a label of
- * 50,000 words (a knowledgeable verbalizer's word list) 50,000 per check. A check that asks more texts
- * than this misses on every one (the least recently used goes first, so a scan larger than the memo
- * finds none of its texts): that label previewed in 9.7 s with 32,768 entries, 1.8 s with this many.
- * Entries are a text and a frozen list of shared pieces, so the memo holds a few tens of MB at most.
- */
-const MEMO_ENTRIES = 131_072;
+/** Texts remembered per tokenizer and question: enough for a 10,000-line document, a few MB. */
+const MEMO_ENTRIES = 32_768;
 
 /**
  * A copy of a string that shares no memory with it. The texts asked about are
