@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import type { CodeLens } from 'vscode-languageserver-protocol';
+import { settledLensTitles } from '../support/lenses';
 import { startServer } from '../support/lsp';
 import { modelsDir } from '../support/paths';
 
@@ -35,16 +35,7 @@ describe('an example that holds the mask token, in the editor', () => {
     try {
       const uri = pathToFileURL(file).href;
       await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
-      let titles: Record<number, string> = {};
-      for (let i = 0; i < 300; i++) {
-        const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
-        const resolved = (await Promise.all(
-          lenses.map((lens) => (lens.command ? lens : client.connection.sendRequest('codeLens/resolve', lens))),
-        )) as CodeLens[];
-        titles = Object.fromEntries(resolved.map((lens) => [lens.range.start.line, lens.command?.title ?? '']));
-        if (/^[✓✗⚠]/.test(titles[5] ?? '') && /^[✓✗]/.test(titles[6] ?? '')) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+      const titles = await settledLensTitles(client, uri, (t) => /^[✓✗⚠]/.test(t[5] ?? '') && /^[✓✗]/.test(t[6] ?? ''));
       assert.equal(titles[5], "⚠ pattern 1: not scored, the example's text holds the mask token ([MASK])", client.stderr());
       assert.match(titles[6] ?? '', /^[✓✗] pattern 1: (positive|negative) \d/);
     } finally {

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens } from 'vscode-languageserver-protocol';
 import { fixtureFolder, fixtureModel } from '../support/fixtureGraphs';
+import { settledLensTitles } from '../support/lenses';
 import { startServer, type TestClient } from '../support/lsp';
 
 /**
@@ -46,16 +47,7 @@ describe('a model with NaN logits for some inputs, in the editor', () => {
   });
 
   test('the example with the word says it was not scored and why; the other is scored', async () => {
-    let titles: Record<number, string> = {};
-    for (let i = 0; i < 300; i++) {
-      const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
-      const resolved = (await Promise.all(
-        lenses.map((lens) => (lens.command ? lens : client.connection.sendRequest('codeLens/resolve', lens))),
-      )) as CodeLens[];
-      titles = Object.fromEntries(resolved.map((lens) => [lens.range.start.line, lens.command?.title ?? '']));
-      if (titles[5]?.includes('no numbers') && /^[✓✗]/.test(titles[6] ?? '')) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const titles = await settledLensTitles(client, uri, (t) => (t[5]?.includes('no numbers') ?? false) && /^[✓✗]/.test(t[6] ?? ''));
     // This client shows no codicons: the server writes ⚠ ✓ ✗ for them.
     assert.equal(titles[5], "⚠ pattern 1: no numbers, the model's logits are NaN or infinite here", client.stderr());
     assert.match(titles[6] ?? '', /^[✓✗] pattern 1: (positive|negative) \d/);
