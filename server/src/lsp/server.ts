@@ -503,9 +503,7 @@ export class ClozeServer {
       .then((answer: unknown) => readSettings(mergeRawSettings(this.initialSettings, findClozeSettings({ cloze: answer }))), fallback);
     // `pending` is read by the timer's callback, which runs after it is assigned.
     const pending = new Promise<ClozeSettings>((resolve) => {
-      let answered = false;
       const timer = setTimeout(() => {
-        if (answered) return;
         this.connection.console.log(
           `workspace/configuration for ${uri} unanswered after ${CONFIGURATION_WAIT_MS / 1000} s: using the initialization options until it is.`,
         );
@@ -519,7 +517,7 @@ export class ClozeServer {
         });
       }, CONFIGURATION_WAIT_MS);
       void pulled.then((answer) => {
-        answered = true;
+        // In time: the fallback never comes.
         clearTimeout(timer);
         resolve(answer);
       });
