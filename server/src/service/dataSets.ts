@@ -144,7 +144,7 @@ function megabytes(bytes: number): string {
  */
 class ChunkReader {
   truncated = false;
-  /** Fatal: a byte that is not UTF-8 stops the read (see textEncoding.ts); `lines` counts the line breaks before the chunk, to name its line. */
+  /** Fatal: a byte that is not UTF-8 stops the read (see textEncoding.ts); `lineBreaks` counts the line breaks before the chunk, to name its line. */
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private lineBreaks = 0;
 
