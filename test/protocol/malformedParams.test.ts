@@ -9,6 +9,7 @@ import type { Diagnostic } from '../../server/src/language/ast';
 import { parse } from '../../server/src/language/parse';
 import { MAX_RELATED } from '../../server/src/lsp/convert';
 import { MAX_PUBLISHED_DIAGNOSTICS, publishedDiagnostics } from '../../server/src/lsp/server';
+import { settledLensTitles } from '../support/lenses';
 import { startServer, type TestClient } from '../support/lsp';
 import { modelsDir, sst2Lines } from '../support/paths';
 
@@ -112,6 +113,36 @@ describe('malformed request params', () => {
     );
   });
 
+  test('a didChange whose version does not increase is applied as the newest, said once, and previews still run', async () => {
+    const other = pathToFileURL(path.join(dir, 'versions.cloze')).href;
+    await client.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: other, languageId: 'cloze', version: 5, text },
+    });
+    // The example's preview at version 5 is computed first: the inference process has seen that version.
+    const example = text.split('\n').length - 2;
+    await settledLensTitles(client, other, (t) => /^[✓✗]/.test(t[example] ?? ''));
+    // Versions 3 and 3 again (a client that restarted its count), then none: each adds an example.
+    const add = async (version: unknown, line: number, added: string): Promise<void> =>
+      client.connection.sendNotification('textDocument/didChange', {
+        textDocument: { uri: other, version },
+        contentChanges: [{ range: { start: { line, character: 0 }, end: { line, character: 0 } }, text: `${added}\n` }],
+      });
+    const lines = [example + 1, example + 2, example + 3];
+    await add(3, lines[0], 'example negative: dull');
+    await add(3, lines[1], 'example positive: lovely');
+    await add(undefined, lines[2], 'example negative: boring');
+    const titles = await settledLensTitles(client, other, (t) => lines.every((line) => /^[✓✗]/.test(t[line] ?? '')));
+    // Each added example is previewed (not cancelled as older than version 5).
+    for (const line of lines) assert.match(titles[line] ?? '', /^[✓✗] pattern 1: (positive|negative) \d/, JSON.stringify(titles));
+    const said = logs.filter((line) => line.startsWith(`A textDocument/didChange for ${other}`));
+    assert.equal(said.length, 1, logs.join('\n'));
+    assert.match(said[0], /version 3 after 5/);
+    assert.deepEqual(
+      logs.filter((line) => /handler failed|\n\s+at /.test(line)),
+      [],
+    );
+  });
+
   test('cloze/trust without a yes or no changes nothing', async () => {
     await client.connection.sendNotification('cloze/trust', {});
     await client.connection.sendNotification('cloze/trust', null);
@@ -150,6 +181,34 @@ describe('malformed request params', () => {
     const note = published[1000];
     assert.equal(note.severity, 3);
     assert.match(note.message, /^Only 1,000 of the file's 1,50\d problems are shown, errors first; `cloze check` lists them all\.$/);
+  });
+});
+
+describe('after shutdown', () => {
+  test('requests err with InvalidRequest, as the LSP says', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    try {
+      const uri = pathToFileURL(file).href;
+      await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
+      await client.diagnostics(uri);
+      await client.connection.sendRequest('shutdown');
+      const requests: [string, unknown][] = [
+        ['textDocument/hover', { textDocument: { uri }, position: { line: 1, character: 29 } }],
+        ['textDocument/codeLens', { textDocument: { uri } }],
+        ['workspace/executeCommand', { command: 'cloze.evaluate', arguments: [uri] }],
+        ['cloze/downloads', null],
+        ['cloze/previewData', { uri }],
+      ];
+      for (const [method, params] of requests) {
+        await assert.rejects(client.connection.sendRequest(method, params), (error: { code?: number; message?: string }) => {
+          assert.equal(error.code, -32600, `${method}: ${error.message}`);
+          assert.match(error.message ?? '', /shut down/);
+          return true;
+        });
+      }
+    } finally {
+      await client.close();
+    }
   });
 });
 

@@ -126,6 +126,20 @@ describe('commands the server runs for editors other than VS Code', () => {
     }
     assert.deepEqual(edits, []);
   });
+
+  test('a command the server does not offer errs with its name and the commands there are', async () => {
+    await assert.rejects(
+      client.connection.sendRequest('workspace/executeCommand', { command: 'cloze.openPreveiw', arguments: [uri] }),
+      (error: { code?: number; message?: string }) => {
+        assert.equal(error.code, -32602);
+        assert.equal(
+          error.message,
+          'Cloze runs no command "cloze.openPreveiw"; its commands are cloze.openPreview, cloze.evaluate, cloze.selectModel.',
+        );
+        return true;
+      },
+    );
+  });
 });
 
 describe('the VS Code extension runs the commands itself', () => {

@@ -128,12 +128,10 @@ export async function startServer(
       });
     },
     async close() {
-      try {
-        await connection.sendRequest('shutdown');
-        await connection.sendNotification('exit');
-      } catch {
-        // The server may already be gone; the kill below makes sure.
-      }
+      // The server may already be gone, or shut down by the test (a second shutdown errs): the exit is sent
+      // anyway, and the kill below makes sure.
+      await connection.sendRequest('shutdown').catch(() => undefined);
+      await connection.sendNotification('exit').catch(() => undefined);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
         child.once('exit', () => {

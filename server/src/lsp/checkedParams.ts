@@ -46,3 +46,16 @@ export function malformedChange(params: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Why a `textDocument/didChange`'s version cannot be taken as it is, or undefined when it can: the
+ * LSP has versions increase with every change. A client that counts again from 1 (a plugin that
+ * restarted) or sends none would otherwise have its previews rejected as older than the version the
+ * inference process saw last, and the lenses said "…" until the count passed it again.
+ */
+export function unorderedVersion(params: unknown, current: number | undefined): string | undefined {
+  const version = (params as { textDocument?: { version?: unknown } } | null | undefined)?.textDocument?.version;
+  if (!Number.isSafeInteger(version)) return `it has no version (${JSON.stringify(version) ?? 'undefined'})`;
+  if (current !== undefined && (version as number) <= current) return `version ${String(version)} after ${current}`;
+  return undefined;
+}

@@ -8,7 +8,9 @@ import {
   DidChangeConfigurationNotification,
   DidChangeWatchedFilesNotification,
   DiagnosticSeverity,
+  ErrorCodes,
   MessageType,
+  ResponseError,
   ShowMessageNotification,
   ShowMessageRequest,
   TextDocuments,
@@ -97,7 +99,7 @@ import { TrustNotification, untrustedDiagnostic } from './trust';
 import { ValidationScheduler } from './validation';
 import { TOKENIZER_PENDING } from '../language/tokenizer';
 import { escapeCode } from '../language/hover';
-import { customUri, documentUri, isPosition, isRange, malformedChange } from './checkedParams';
+import { customUri, documentUri, isPosition, isRange, malformedChange, unorderedVersion } from './checkedParams';
 import { labelWordHover, maskHover } from './previewHover';
 import { PreviewManager, type PreviewRequest } from './previews';
 import { previewText } from '../service/previewReport';
@@ -191,8 +193,10 @@ export class ClozeServer {
   private readonly named = new Map<string, string>();
   private readonly lookupTimers = new Map<string, { id: string; timer: NodeJS.Timeout }>();
   private canRefreshLenses = false;
-  /** `shutdown` was received: the server only stops now. */
+  /** `shutdown` was received: the server only stops now; requests err (InvalidRequest), as the LSP says. */
   private shuttingDown = false;
+  /** Documents whose client sent a version that did not increase (said once each in the log). */
+  private readonly unorderedVersions = new Set<string>();
   /** The client watches files for the server when asked (VS Code, Neovim 0.10): data files edited outside the document. */
   private canWatchFiles = false;
   /** The VS Code client says it draws `$(codicon)`s in lens titles (initializationOptions.codicons); others get ✓/✗. */
@@ -224,7 +228,7 @@ export class ClozeServer {
   /** Debounced validation per document; the diagnostics last computed, per version (for code actions). */
   private readonly scheduler = new ValidationScheduler((uri) => {
     const document = this.documents.get(uri);
-    return document ? this.validate(document) : Promise.resolve();
+    return document && !this.shuttingDown ? this.validate(document) : Promise.resolve();
   });
   private readonly lastDiagnostics = new Map<string, { version: number; diagnostics: readonly Diagnostic[] }>();
   /** Workspace trust, as the client reports it (a client that has none is trusted). */
@@ -256,9 +260,10 @@ export class ClozeServer {
           .register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: DataFileGlob }] })
           .catch(() => undefined);
     });
-    connection.onDidChangeWatchedFiles(
-      (params) => void this.safely(() => this.dataFilesChanged(Array.isArray(params?.changes) ? params.changes : []), undefined),
-    );
+    connection.onDidChangeWatchedFiles((params) => {
+      if (!this.shuttingDown)
+        void this.safely(() => this.dataFilesChanged(Array.isArray(params?.changes) ? params.changes : []), undefined);
+    });
     connection.onDidChangeConfiguration((change) => {
       this.settings.clear();
       // A push that carries settings (Neovim, eglot) is kept; one without (VS Code's signal to pull) changes nothing.
@@ -331,7 +336,7 @@ export class ClozeServer {
         null,
       ),
     );
-    connection.onRequest(DownloadsRequest, () => [...this.downloads.started]);
+    connection.onRequest(DownloadsRequest, () => this.safely(() => [...this.downloads.started], []));
     connection.onNotification(CancelDownloadNotification, (params: { id?: unknown }) => {
       if (typeof params?.id === 'string') this.downloadCancels.get(params.id)?.();
     });
@@ -381,11 +386,26 @@ export class ClozeServer {
     checked.onDidChangeTextDocument = (handler) =>
       connection.onDidChangeTextDocument((params) => {
         const problem = malformedChange(params);
-        if (problem === undefined) return handler(params);
         const uri = documentUri(params) ?? 'a document';
-        connection.console.warn(
-          `Ignored a textDocument/didChange for ${uri}: ${problem}. The document may be out of step until it is closed and opened again.`,
-        );
+        if (problem !== undefined) {
+          connection.console.warn(
+            `Ignored a textDocument/didChange for ${uri}: ${problem}. The document may be out of step until it is closed and opened again.`,
+          );
+          return;
+        }
+        // The text is the client's and is applied; the version is the server's to keep increasing (the
+        // previews, diagnostics and caches are keyed by it). Said once per document.
+        const current = this.documents.get(uri)?.version;
+        const unordered = unorderedVersion(params, current);
+        if (unordered === undefined) return handler(params);
+        const newest = (current ?? 0) + 1;
+        if (!this.unorderedVersions.has(uri)) {
+          this.unorderedVersions.add(uri);
+          connection.console.warn(
+            `A textDocument/didChange for ${uri} has ${unordered}: versions must increase with every change (LSP). Its changes are applied as version ${newest}, and later ones so too.`,
+          );
+        }
+        return handler({ ...params, textDocument: { ...params.textDocument, version: newest } });
       });
     this.documents.listen(checked);
   }
@@ -401,6 +421,7 @@ export class ClozeServer {
    */
   private closed(uri: string): void {
     this.named.delete(uri);
+    this.unorderedVersions.delete(uri);
     clearTimeout(this.lookupTimers.get(uri)?.timer);
     this.lookupTimers.delete(uri);
     this.downloads.cancelExcept(new Set(this.named.values()));
@@ -1198,6 +1219,12 @@ export class ClozeServer {
    * through an edit the client applies.
    */
   private async executeCommand(command: string, args: readonly unknown[], token: CancellationToken): Promise<null> {
+    // A client sends only the commands the server offered; another one (a typo in a user's key map) is said, not ignored.
+    if (!(SERVER_COMMANDS as readonly string[]).includes(command))
+      throw new ResponseError(
+        ErrorCodes.InvalidParams,
+        `Cloze runs no command ${JSON.stringify(command)}; its commands are ${SERVER_COMMANDS.join(', ')}.`,
+      );
     const uri = customUri({ uri: args[0] });
     const show = (type: MessageType, message: string): void =>
       void this.connection.sendNotification(ShowMessageNotification.type, { type, message });
@@ -1490,13 +1517,21 @@ export class ClozeServer {
 
   /** Runs a request handler so that a bug answers with an empty result, logged, instead of an error. */
   private async safely<T>(handler: () => T | Promise<T>, fallback: T): Promise<T> {
+    if (this.shuttingDown) throw shutDownError();
     try {
       return await handler();
     } catch (error) {
+      // An error meant for the client (a command it should not have sent) is its answer, not a failure to log.
+      if (error instanceof ResponseError) throw error;
       this.connection.console.error(`Request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       return fallback;
     }
   }
+}
+
+/** The answer to every request after `shutdown` (LSP: "should error with InvalidRequest"). */
+function shutDownError(): ResponseError<void> {
+  return new ResponseError(ErrorCodes.InvalidRequest, 'The Cloze server is shut down: it answers no more requests.');
 }
 
 /** The commands the server runs for clients that do not (see `clientCommands`). */
