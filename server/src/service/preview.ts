@@ -17,6 +17,7 @@ import {
 } from '../language/scores';
 import { formatPieces, type MaskContext, type TokenizerView } from '../language/tokenizer';
 import { renderTruncated } from '../language/truncate';
+import { boundedTokenizing, checkBudgetMs } from '../model/tokenizers';
 
 /**
  * The preview of issue 3: what the model puts at the mask for every example
@@ -187,7 +188,9 @@ export async function computePreview(
 ): Promise<PreviewResult> {
   const labels = verbalizerLabels(doc);
   const excluded = excludedPatterns(doc);
-  const { plans, skippedWords } = planPatterns(doc, labels, tokenizer);
+  // Under one time budget, as a check runs: each tokenizer call outside one starts its own watchdog
+  // (about 0.1 ms), which was most of the 9.7 s a label of 50,000 words took to preview.
+  const { plans, skippedWords } = boundedTokenizing(checkBudgetMs(doc.text.length), () => planPatterns(doc, labels, tokenizer));
   const wordIds = [...new Set(plans.flatMap((plan) => plan.words.flatMap((word) => word.tokenIds)))];
 
   const examples: readonly PreviewRow[] =
