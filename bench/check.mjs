@@ -122,6 +122,17 @@ function checkShapes(tokenizer, model, quick) {
       `model: ${model}\npattern verbalizer=v7: {x} It was [MASK].\n${Array.from({ length: n }, (_, i) => `verbalizer v${i}:\n  a: b\n`).join('')}`,
     'label words of one label': (n) =>
       `model: ${model}\npattern: {x} It was [MASK].\nverbalizer:\n  a: ${Array.from({ length: n }, (_, i) => `w${i}`).join(', ')}\n  b: bad\n`,
+    // Each told "indent it"; the parser searched the line list for every one (200,000 took 37 s).
+    '`name: value` lines at column 1': (n) =>
+      `model: ${model}\npattern: {x} It was [MASK].\nverbalizer:\n  a: good\n  b: bad\n${Array.from({ length: n }, (_, i) => `k${i}: v\n`).join('')}`,
+    // The second verbalizer's labels were compared with the first's as lists (40,000 took 12 s).
+    'labels of two verbalizers': (n) => {
+      const entries = Array.from({ length: n }, (_, i) => `  l${i}: w${i}\n`).join('');
+      return `model: ${model}\npattern: {x} It was [MASK].\npattern verbalizer=v: {x} Or [MASK].\nverbalizer:\n${entries}verbalizer v:\n${entries.replace('l0:', 'm0:')}`;
+    },
+    // Each message listed every declared label (8,000 × 8,000: 570 MB of output).
+    'examples of an undeclared label': (n) =>
+      `model: ${model}\npattern: {x} It was [MASK].\nverbalizer:\n${Array.from({ length: n / 10 }, (_, i) => `  l${i}: w${i}\n`).join('')}${'example nope: text\n'.repeat(n)}`,
   };
   return Object.entries(shapes).map(([shape, make]) => {
     const time = (n) => median(Array.from({ length: quick ? 1 : 5 }, () => check(make(n), tokenizer).totalMs));

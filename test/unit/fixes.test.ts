@@ -621,3 +621,140 @@ describe('preview hovers with many examples (review-bert-small, 25 SST-2 sentenc
     assert.equal(firstWords('带女朋友去了一家餐厅,她吃的很开心,服务员态度也很好,下次还会再来这家店的', 12), '带女朋友去了一家餐厅,…');
   });
 });
+
+describe('a fix never trades its problem for another (found by fuzzing the examples)', () => {
+  test('an empty label word on an entry is not fixed by ending the verbalizer (no "Remove the indentation")', async () => {
+    const uncased = await loadTokenizer('tiny-random-bert-uncased');
+    const text = 'pattern: {review} It was [MASK].\nverbalizer:\n  positive: great, good\n  negative: bad,, worse,';
+    const fixes = quickFixes(parse(text), check(text, uncased), uncased);
+    assert.deepEqual(
+      fixes.map((f) => f.title),
+      [],
+    );
+  });
+
+  test('a syntax error is not fixed by another syntax error: fields indented into a repeated field are not offered', async () => {
+    const roberta = await loadTokenizer('tiny-random-roberta');
+    const text =
+      'pattern: {premise}? [MASK], {hypothesis}\nverbalizer:\n  yes: Yes\n  no: No\nexample yes:\n  premise: A man plays.\nhypothesis: Someone plays.\nhypothesis: Someone makes music.';
+    for (const { fix, after } of fixesFor(text, roberta, 'syntax')) {
+      const before = check(text, roberta).map((d) => d.message);
+      assert.ok(
+        after.every((d) => before.includes(d.message)),
+        `"${fix.title}" adds ${JSON.stringify(after.filter((d) => !before.includes(d.message)).map((d) => d.message))}`,
+      );
+    }
+  });
+
+  test('a `name: value` line after a verbalizer that is also a keyword typo: both fixes, neither preferred', async () => {
+    const uncased = await loadTokenizer('tiny-random-bert-uncased');
+    const text = 'pattern: {q} [MASK].\nverbalizer:\n  loc: where\ndate: day';
+    const [syntax] = check(text, uncased).filter((d) => d.code === 'syntax');
+    assert.match(syntax.message, /Did you mean `data`\? If it is an entry of the `verbalizer:` above, indent it/);
+    const fixes = quickFixes(parse(text), [syntax], uncased);
+    assert.deepEqual(fixes.map((f) => [f.title, f.isPreferred]).sort(), [
+      ['Change `date` to `data`', false],
+      ['Indent this line as an entry of the `verbalizer:` above', false],
+    ]);
+  });
+
+  for (const [pattern, header] of [
+    ['pattern: {x} It was [MASK].', 'verbalizer space=before:'],
+    ['pattern verbalizer=v2: {x} It was [MASK].', 'verbalizer v2:'],
+  ]) {
+    test(`entries at column 1 under \`${header}\` are told to indent, and the fix does`, async () => {
+      const uncased = await loadTokenizer('tiny-random-bert-uncased');
+      const text = `${pattern}\n${header}\n  pos: great\nneg: bad`;
+      const syntax = check(text, uncased).filter((d) => d.code === 'syntax');
+      assert.match(syntax[0]?.message ?? '', /If it is an entry of the `verbalizer:` above, indent it/);
+      const { fixed } = cleanFix(text, uncased, 'syntax', /^Indent this line as an entry/);
+      assert.match(fixed, /\n {2}neg: bad$/);
+    });
+  }
+
+  test('RoBERTa: a mask at the start of segment B follows no space, and no fix "spaces" it', async () => {
+    const roberta = await loadTokenizer('tiny-random-roberta');
+    const text = 'pattern: {h}? [SEP+][MASK], {p}\nverbalizer:\n  pos: Society\n  neg: Science';
+    assert.ok(check(text, roberta).some((d) => d.code === 'label-word-multi-token' && /Society/.test(d.message)));
+    // With the space the mask still starts the second text: the same verdict, and no fix offers it.
+    const spaced = text.replace('[SEP+][MASK]', '[SEP+] [MASK]');
+    assert.ok(check(spaced, roberta).some((d) => d.code === 'label-word-multi-token' && /Society/.test(d.message)));
+    const titles = quickFixes(parse(text), check(text, roberta), roberta).map((f) => f.title);
+    assert.ok(!titles.some((t) => /Put a space before \[MASK\]/.test(t)), titles.join(' | '));
+  });
+
+  test("with two verbalizers, a word's fixes and hover use the masks of the patterns that choose its verbalizer", async () => {
+    const roberta = await loadTokenizer('tiny-random-roberta');
+    const text =
+      'pattern a: {x}:[MASK]\npattern b verbalizer=v: {x}:[MASK]\nverbalizer:\n  pos: great\n  neg: bad\nverbalizer v:\n  pos: Society\n  neg: bad';
+    const { fixed, fix } = cleanFix(text, roberta, 'label-word-multi-token', /Put a space before \[MASK\]/);
+    assert.match(fix.title, /pattern `b`/);
+    assert.doesNotMatch(fix.title, /pattern `a`/);
+    assert.match(fixed, /^pattern a: \{x\}:\[MASK\]\npattern b verbalizer=v: \{x\}: \[MASK\]/);
+    // Hover on `Society` in a's verbalizer: only pattern a's mask (after a space) is described.
+    const spacedA =
+      'pattern a: {x} It was [MASK].\npattern b verbalizer=v: {x}:[MASK]\nverbalizer:\n  pos: Society\n  neg: bad\nverbalizer v:\n  pos: great\n  neg: bad';
+    const hover = hoverAt(parse(spacedA), spacedA.indexOf('Society'), roberta);
+    assert.ok(hover);
+    assert.doesNotMatch(hover.markdown, /follows no space/);
+    assert.match(hover.markdown, /one token/);
+  });
+});
+
+describe('label words, carelessly written', () => {
+  test('`neg: ,` is one empty-word error and a label with no words', () => {
+    const text = 'pattern: {x} It was [MASK].\nverbalizer:\n  pos: great\n  neg: ,';
+    const messages = check(text, undefined).map((d) => d.message);
+    assert.equal(messages.filter((m) => m === 'Empty label word: remove the extra comma.').length, 1, messages.join('\n'));
+    assert.ok(
+      messages.some((m) => /^Label `neg` has no label words/.test(m)),
+      messages.join('\n'),
+    );
+  });
+
+  test('quotes hold one word with at most one space (U+0020) before it', () => {
+    for (const word of ['"\tgreat"', '"\u00a0great"', '"a b"', '"  great"']) {
+      const text = `pattern: {x} It was [MASK].\nverbalizer:\n  pos: ${word}\n  neg: bad`;
+      assert.ok(
+        check(text, undefined).some((d) => d.code === 'syntax' && /A quoted label word is written/.test(d.message)),
+        word,
+      );
+    }
+    const good = 'pattern: {x} It was [MASK].\nverbalizer:\n  pos: " great", "great"\n  neg: bad';
+    assert.deepEqual(check(good, undefined), []);
+  });
+
+  test('RoBERTa: `"great"` and `" great"` are two tokens and both count, so neither is a repeat', async () => {
+    const roberta = await loadTokenizer('tiny-random-roberta');
+    const text = 'pattern: {x} It was [MASK].\nverbalizer:\n  pos: "great", " great"\n  neg: bad';
+    assert.deepEqual(codes(check(text, roberta)), []);
+    const repeated = 'pattern: {x} It was [MASK].\nverbalizer:\n  pos: " great", " great"\n  neg: bad';
+    assert.deepEqual(codes(check(repeated, roberta)), ['label-word-repeated']);
+  });
+});
+
+describe('completion, carelessly placed', () => {
+  test('a colon already after the cursor is not written again (example labels, field names)', () => {
+    const label = withCursor('pattern: {x} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\nexample pos$$: I liked it');
+    const proposal = completeAt(parse(label.text), label.offset).find((p) => p.label === 'positive');
+    assert.equal(proposal?.insertText, 'positive');
+    const field = withCursor(
+      'pattern: {premise} [MASK] {hypothesis}\nverbalizer:\n  yes: yes\n  no: no\nexample yes:\n  prem$$: A man\n  hypothesis: x',
+    );
+    const fieldProposal = completeAt(parse(field.text), field.offset).find((p) => p.label === 'premise');
+    assert.equal(fieldProposal?.insertText, 'premise');
+    // Without a colon after it, the colon and space are written as before.
+    const bare = withCursor('pattern: {x} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\nexample pos$$');
+    assert.equal(completeAt(parse(bare.text), bare.offset).find((p) => p.label === 'positive')?.insertText, 'positive: ');
+  });
+
+  test('an escaped `\\[` or `\\{` is literal text: no [MASK] or field is proposed there', () => {
+    for (const typed of ['pattern: {x} It was \\[$$', 'pattern: {x} [MASK] \\{$$']) {
+      const { text, offset } = withCursor(typed);
+      assert.deepEqual(completeAt(parse(text), offset), [], typed);
+    }
+    // An escaped backslash before it leaves the bracket a bracket.
+    const { text, offset } = withCursor('pattern: {x} It was \\\\[$$');
+    assert.ok(completeAt(parse(text), offset).some((p) => p.label === '[MASK]'));
+  });
+});

@@ -1,8 +1,8 @@
-import { describePattern, type ClozeDocument, type Diagnostic, type DiagnosticCode, type LabelWord, type Pattern, type Span } from './ast';
+import { describePattern, type ClozeDocument, type Diagnostic, type LabelWord, type Pattern, type Span, type Verbalizer } from './ast';
 import { extensionFixes } from './extensions';
 import { labelWordAt } from './find';
 import { labelWordForms, maskContexts, singleToken } from './labelWords';
-import { parse } from './parse';
+import { BLOCK_HEADER, parse } from './parse';
 import { positionAt } from './positions';
 import { closest, similarVocabularyWords, withoutWordMarker } from './similar';
 import type { MaskContext, TokenPiece, TokenizerView } from './tokenizer';
@@ -144,7 +144,16 @@ export function quickFixes(
  * server caches per version, then by the tokenizer and data files they were
  * counted with.
  */
-const baselines = new WeakMap<ClozeDocument, Map<string, Map<DiagnosticCode, number>>>();
+const baselines = new WeakMap<ClozeDocument, Map<string, Map<string, number>>>();
+
+/**
+ * What a fix may not add more of: a diagnostic code, and for `syntax` (one code for every parse
+ * error) the message too: counted by code alone, a fix that traded two empty-word errors for one
+ * "not a statement" passed as a fix.
+ */
+function kindOf(diagnostic: Diagnostic): string {
+  return diagnostic.code === 'syntax' ? `syntax\u0000${diagnostic.message}` : diagnostic.code;
+}
 
 /** The candidates whose edits leave a valid document, with one preferred fix per diagnostic at most. */
 function validOnly(
@@ -153,11 +162,11 @@ function validOnly(
   tokenizer: TokenizerView | undefined,
   context: FixContext,
 ): QuickFix[] {
-  const check = (text: string): Map<DiagnosticCode, number> => {
+  const check = (text: string): Map<string, number> => {
     const parsed = text === doc.text ? doc : parse(text);
-    const counts = new Map<DiagnosticCode, number>();
+    const counts = new Map<string, number>();
     for (const d of [...validateStructure(parsed, context.dataSets), ...(tokenizer ? validateWithTokenizer(parsed, tokenizer) : [])]) {
-      counts.set(d.code, (counts.get(d.code) ?? 0) + 1);
+      counts.set(kindOf(d), (counts.get(kindOf(d)) ?? 0) + 1);
     }
     return counts;
   };
@@ -170,13 +179,13 @@ function validOnly(
     if (candidate.edits.length > 0 && !candidate.unchecked) {
       if (!before) {
         before = check(doc.text);
-        const forDoc = baselines.get(doc) ?? new Map<string, Map<DiagnosticCode, number>>();
+        const forDoc = baselines.get(doc) ?? new Map<string, Map<string, number>>();
         forDoc.set(key, before);
         baselines.set(doc, forDoc);
       }
       const after = check(applyEdits(doc.text, candidate.edits));
-      const code = candidate.diagnostic.code;
-      if ((after.get(code) ?? 0) >= (before.get(code) ?? 0)) continue;
+      const kind = kindOf(candidate.diagnostic);
+      if ((after.get(kind) ?? 0) >= (before.get(kind) ?? 0)) continue;
       if ([...after].some(([other, n]) => n > (before?.get(other) ?? 0))) continue;
     }
     const isPreferred = candidate.preferable && !preferredFor.has(candidate.diagnostic);
@@ -204,12 +213,14 @@ function labelWordFixes(doc: ClozeDocument, diagnostic: Diagnostic, tokenizer: T
   const found = labelWordAt(doc, diagnostic.span);
   if (!found) return [];
   const { word, entry } = found;
-  const contexts = maskContexts(doc);
+  // The masks the word meets: those of the patterns that choose its verbalizer.
+  const verbalizer = doc.verbalizers.find((v) => v.entries.includes(entry));
+  const contexts = maskContexts(doc, verbalizer);
   const fixes: Candidate[] = [];
 
   // A replacement must be one known token in every context the patterns create,
   // and not a token another label word already is (that would be a new error).
-  const taken = tokensOfOtherWords(doc, word, contexts, tokenizer);
+  const taken = tokensOfOtherWords(word, contexts, tokenizer, verbalizer);
   const offered = new Set<string>([word.text]);
   const verify = (text: string): TokenPiece | undefined => {
     if (offered.has(text) || text.trim() !== text || text === '' || text.includes(',')) return undefined;
@@ -246,7 +257,9 @@ function labelWordFixes(doc: ClozeDocument, diagnostic: Diagnostic, tokenizer: T
       const edits: TextEdit[] = [];
       for (const pattern of form.patterns) {
         const index = pattern.parts.findIndex((part) => part.kind === 'mask');
-        if (index > 0) edits.push({ span: { start: pattern.parts[index].span.start, end: pattern.parts[index].span.start }, newText: ' ' });
+        // Not at the start of segment B either: `[SEP+] [MASK]` is trimmed as the pattern's start is.
+        if (index > 0 && pattern.parts[index - 1].kind !== 'segment')
+          edits.push({ span: { start: pattern.parts[index].span.start, end: pattern.parts[index].span.start }, newText: ' ' });
       }
       // A mask that opens a pattern has no context to change (blanks at the start are trimmed),
       // so spacing the other patterns would leave the diagnostic: then this is no fix.
@@ -381,8 +394,8 @@ function declare(
 ): TextEdit | undefined {
   const verbalizer = doc.verbalizers[0];
   if (!verbalizer) return undefined;
-  const contexts = maskContexts(doc);
-  const taken = tokensOfOtherWords(doc, undefined, contexts, tokenizer);
+  const contexts = maskContexts(doc, verbalizer);
+  const taken = tokensOfOtherWords(undefined, contexts, tokenizer, verbalizer);
   const lines: string[] = [];
   const last = verbalizer.entries[verbalizer.entries.length - 1];
   const indent = last ? doc.text.slice(lineStartOf(doc, last.span.start), last.span.start) : '  ';
@@ -428,7 +441,8 @@ function keywordFixes(doc: ClozeDocument, diagnostic: Diagnostic): Candidate[] {
       title: `Change \`${written}\` to \`${keyword}\``,
       diagnostic,
       edits: [{ span: { start: diagnostic.span.start, end: diagnostic.span.start + written.length }, newText: keyword }],
-      preferable: true,
+      // Also told to indent the line (it follows a block): which was meant is the user's to say.
+      preferable: !diagnostic.message.includes(INDENT_IT),
     },
   ];
 }
@@ -446,6 +460,9 @@ function indentationFixes(doc: ClozeDocument, diagnostic: Diagnostic): Candidate
   if (!line) return [];
   const indent = /^\s*/.exec(line.text)?.[0] ?? '';
   if (indent.length > 0) {
+    // Only where the indentation is the mistake (an indented line no block takes, a statement written
+    // inside a block): an empty label word or a bad field on an entry is no reason to end the block.
+    if (!diagnostic.message.startsWith(UNEXPECTED_INDENT) && !diagnostic.message.includes(REMOVE_THE_INDENTATION)) return [];
     return [
       {
         title: 'Remove the indentation: a statement starts at column 1',
@@ -457,15 +474,15 @@ function indentationFixes(doc: ClozeDocument, diagnostic: Diagnostic): Candidate
   }
   // Only a line the parser could not read as a statement, and the run of such lines it is in.
   const notStatement = new Set(
-    // A misspelt keyword (`exmaple:`) is a statement, not an entry: its own fix renames it.
+    // A misspelt keyword (`exmaple:` after no block) is a statement, not an entry: its own fix renames it.
     doc.syntaxErrors
-      .filter((d) => d.message.startsWith(NOT_A_STATEMENT) && !d.message.includes('Did you mean'))
+      .filter((d) => d.message.startsWith(NOT_A_STATEMENT) && (!d.message.includes('Did you mean') || d.message.includes(INDENT_IT)))
       .map((d) => lineIndexOf(doc, d.span.start)),
   );
   const mistaken = (i: number): boolean => notStatement.has(i) && looksLikeEntry(lines[i].text);
   // "The verbalizer has no labels" on the header: its entries are the unindented lines below.
   let index = at;
-  if (/^(verbalizer\s*|example(\s[^:]*)?):\s*$/.test(line.text)) {
+  if (BLOCK_HEADER.verbalizer.test(line.text) || BLOCK_HEADER.example.test(line.text)) {
     let next = index + 1;
     while (next < lines.length && isBlankOrComment(lines[next].text)) next++;
     index = next;
@@ -494,11 +511,15 @@ function indentationFixes(doc: ClozeDocument, diagnostic: Diagnostic): Candidate
     edits.length === 1
       ? `Indent this line as ${block.kind === 'verbalizer' ? 'an entry of the `verbalizer:`' : 'a field of the example'} above`
       : `Indent these ${edits.length} lines as ${what === 'entr' ? 'entries of the `verbalizer:`' : 'fields of the example'} above`;
-  return [{ title, diagnostic, edits, preferable: true }];
+  // `date: day` under a verbalizer may be a label or a misspelt `data:`: both fixes, neither preferred.
+  return [{ title, diagnostic, edits, preferable: !diagnostic.message.includes('Did you mean') }];
 }
 
-/** How the parser's message for a line that is no statement begins. */
+/** How the parser's messages that the indentation fixes answer read (parse.ts). */
 const NOT_A_STATEMENT = 'This line is not a statement.';
+const UNEXPECTED_INDENT = 'Unexpected indented line';
+const REMOVE_THE_INDENTATION = 'remove the indentation';
+const INDENT_IT = 'above, indent it';
 
 /** `label: words` or `field: value` at column 1. */
 function looksLikeEntry(text: string): boolean {
@@ -521,8 +542,8 @@ function blockAbove(lines: readonly Line[], first: number): { kind: 'verbalizer'
       indent ??= leading;
       continue;
     }
-    if (/^verbalizer\s*:\s*$/.test(text)) return { kind: 'verbalizer', indent: indent ?? '  ' };
-    if (/^example(\s[^:]*)?:\s*$/.test(text)) return { kind: 'example', indent: indent ?? '  ' };
+    if (BLOCK_HEADER.verbalizer.test(text)) return { kind: 'verbalizer', indent: indent ?? '  ' };
+    if (BLOCK_HEADER.example.test(text)) return { kind: 'example', indent: indent ?? '  ' };
     return undefined;
   }
   return undefined;
@@ -614,13 +635,13 @@ function removeListItem(doc: ClozeDocument, span: Span): TextEdit {
 
 /** Token ids the other label words of the verbalizer already are, in any of the contexts. */
 function tokensOfOtherWords(
-  doc: ClozeDocument,
   except: LabelWord | undefined,
   contexts: ReadonlyMap<MaskContext, readonly Pattern[]>,
   tokenizer: TokenizerView,
+  verbalizer: Verbalizer | undefined,
 ): Set<number> {
   const ids = new Set<number>();
-  for (const entry of doc.verbalizers[0]?.entries ?? []) {
+  for (const entry of verbalizer?.entries ?? []) {
     for (const word of entry.words) {
       if (word === except) continue;
       for (const form of labelWordForms(word.text, contexts, tokenizer)) {

@@ -62,10 +62,11 @@ export function completeAt(doc: ClozeDocument, offset: number, data: CompletionD
   }
 
   const special = /\[([A-Za-z]*)$/.exec(before);
-  if (special && /^pattern\b[^:]*:/.test(before)) return specialTokens(doc, offset - special[0].length, offset);
+  if (special && /^pattern\b[^:]*:/.test(before) && !isEscaped(before, special.index))
+    return specialTokens(doc, offset - special[0].length, offset);
 
   const field = /\{([\p{L}\p{M}\p{N}_]*)$/u.exec(before);
-  if (field && /^pattern\b/.test(before)) {
+  if (field && /^pattern\b/.test(before) && !isEscaped(before, field.index)) {
     const start = offset - field[1].length;
     return knownFields(doc, data.dataColumns ?? []).map((name) => ({
       label: name,
@@ -76,6 +77,8 @@ export function completeAt(doc: ClozeDocument, offset: number, data: CompletionD
     }));
   }
 
+  // A colon already after the cursor (`example |: text`) is not written twice.
+  const colon = /^[^\S\r\n]*:/.test(doc.text.slice(offset, offset + 200)) ? '' : ': ';
   const exampleLabel = /^example\s+([\p{L}\p{M}\p{N}_.-]*)$/u.exec(before);
   if (exampleLabel) {
     const start = offset - exampleLabel[1].length;
@@ -85,10 +88,10 @@ export function completeAt(doc: ClozeDocument, offset: number, data: CompletionD
         label,
         kind: 'label' as const,
         detail: 'label of the verbalizer',
-        insertText: `${label}: `,
+        insertText: `${label}${colon}`,
         replace: { start, end: offset },
       })),
-      { label: '?', kind: 'label' as const, detail: 'unlabelled example', insertText: '?: ', replace: { start, end: offset } },
+      { label: '?', kind: 'label' as const, detail: 'unlabelled example', insertText: `?${colon}`, replace: { start, end: offset } },
     ];
   }
 
@@ -99,7 +102,7 @@ export function completeAt(doc: ClozeDocument, offset: number, data: CompletionD
       label: name,
       kind: 'field',
       detail: 'field the patterns read',
-      insertText: `${name}: `,
+      insertText: `${name}${colon}`,
       replace: { start, end: offset },
     }));
   }
@@ -116,6 +119,13 @@ export function completeAt(doc: ClozeDocument, offset: number, data: CompletionD
     }));
   }
   return [];
+}
+
+/** Whether the character at `index` of `text` is escaped: an odd number of backslashes before it (`\[` is a literal `[`). */
+function isEscaped(text: string, index: number): boolean {
+  let backslashes = 0;
+  while (index - backslashes - 1 >= 0 && text[index - backslashes - 1] === '\\') backslashes++;
+  return backslashes % 2 === 1;
 }
 
 /**

@@ -36,7 +36,9 @@ export function hoverAt(
       if (!tokenizer) {
         lines.push(TOKENIZER_PENDING);
       } else {
-        const forms = labelWordForms(word.text, maskContexts(doc), tokenizer);
+        // The masks of the patterns that choose the word's verbalizer, as the check reads it.
+        const verbalizer = doc.verbalizers.find((v) => v.entries.includes(entry));
+        const forms = labelWordForms(word.text, maskContexts(doc, verbalizer), tokenizer);
         for (const form of forms) {
           const where = forms.length > 1 ? ` where the mask follows ${form.context === 'after-space' ? 'a space' : 'no space'}` : '';
           const pieces = form.pieces.map((piece) => `\`${escapeCode(piece.token)}\` (${piece.id})`).join(' ');

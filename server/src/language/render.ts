@@ -143,9 +143,21 @@ export function hasSingleMask(pattern: Pattern): boolean {
   return maskParts(pattern).length === 1;
 }
 
-/** The context of the (first) mask: after whitespace, or not. */
+/**
+ * The context of the (first) mask: after whitespace, or not, as `renderPattern` writes it. Blanks
+ * the rendering trims are no space: at the start of the pattern and at the start of segment B
+ * (`[SEP+] [MASK]` is `[MASK]` at the start of the second text).
+ */
 export function maskContext(pattern: Pattern): MaskContext {
   const index = pattern.parts.findIndex((part) => part.kind === 'mask');
-  const before = index > 0 ? pattern.parts[index - 1] : undefined;
-  return before?.kind === 'text' && /\s$/u.test(before.value) ? 'after-space' : 'no-space';
+  let blank = false;
+  for (let i = index - 1; i >= 0; i--) {
+    const part = pattern.parts[i];
+    if (part.kind === 'segment') return 'no-space';
+    if (part.kind !== 'text') return blank ? 'after-space' : 'no-space';
+    if (part.kept) return 'after-space';
+    if (part.value.trim() !== '') return blank || /\s$/u.test(part.value) ? 'after-space' : 'no-space';
+    blank ||= part.value !== '';
+  }
+  return 'no-space';
 }

@@ -14,7 +14,7 @@ import {
 } from '../language/scores';
 import type { TokenizerView } from '../language/tokenizer';
 import { usedFields } from '../language/render';
-import { quotedColumns } from '../language/validate';
+import { quotedNames } from '../language/quoting';
 import { defaultDataLimits, readDataSet, type DataLimits, type DataPathOrigin, type Row } from './dataSets';
 import { accuracySummary, computePreview, type AccuracySummary, type ExamplePreview, type PreviewRow } from './preview';
 
@@ -176,7 +176,7 @@ export async function evaluationRows(
       continue;
     }
     if (missing.length > 0) {
-      const has = data.columns.length > 0 ? `it has ${quotedColumns(data.columns)}` : 'it has no rows';
+      const has = data.columns.length > 0 ? `it has ${quotedNames(data.columns)}` : 'it has no rows';
       problems.push(`${path.basename(file)} has no column ${missing.map((m) => `\`${m}\``).join(', ')}, which the patterns read (${has}).`);
       continue;
     }
@@ -184,7 +184,7 @@ export async function evaluationRows(
     // be said to have "no labelled row".
     if (!data.columns.includes('label')) {
       problems.push(
-        `${path.basename(file)} has no \`label\` column (it has ${quotedColumns(data.columns)}): the gold labels are read from a column named \`label\`.`,
+        `${path.basename(file)} has no \`label\` column (it has ${quotedNames(data.columns)}): the gold labels are read from a column named \`label\`.`,
       );
     }
     sources.push({ path: file, rows: data.rows.length });
