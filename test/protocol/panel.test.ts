@@ -169,9 +169,17 @@ describe('panel, evaluation and model state over stdio', () => {
     );
     assert.equal(lenses[0].command, 'cloze.selectModel');
     for (const lens of lenses.slice(1)) assert.equal(lens.title, `– no preview (why: the lens on line ${lenses[0].line})`);
+    // The check's diagnostic is in (it reports the state too), however the lenses and it were ordered.
+    const checked = (): boolean => (client.published.get(uri) ?? []).some((list) => list.some((d) => d.code === 'model-unavailable'));
+    for (let i = 0; i < 200 && !checked(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(checked(), 'the model-unavailable diagnostic is published');
     const state = states.filter((s) => s.uri === uri).at(-1);
     assert.equal(state?.state, 'unavailable');
     assert.match(state?.detail ?? '', /no-such-model/);
+    // Every report says it in the same words, the diagnostic's: the status item's tooltip does not change under the user.
+    const reasons = new Set(states.filter((s) => s.uri === uri && s.state === 'unavailable').map((s) => s.detail));
+    assert.equal(reasons.size, 1, [...reasons].join('\n'));
+    assert.match([...reasons][0], /^Model no-such-model is unavailable: /);
     const data = (await client.connection.sendRequest('cloze/previewData', { uri })) as PreviewData;
     assert.equal(data.ok, false);
     // A label word's hover says why there is no tokenizer, not that it is "not loaded yet".

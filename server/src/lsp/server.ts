@@ -637,7 +637,10 @@ export class ClozeServer {
         return;
       }
       this.publish(uri, version, doc, structural);
-      if (!choice.location.ok) this.modelStates.report(uri, choice.id, 'unavailable', choice.location.reason);
+      // Worded as the check's diagnostic will be (and reported again below): the status item's tooltip
+      // changed its first words between the two reports (seen in test:vscode).
+      if (!choice.location.ok)
+        this.modelStates.report(uri, choice.id, 'unavailable', service.modelUnavailable(choice, choice.location.reason).message);
       else this.modelStates.report(uri, choice.id, 'loading', 'tokenizer');
       const tokens = await service.checkTokens(doc, choice);
       if (!this.isCurrent(document, version)) return;
@@ -1367,7 +1370,10 @@ export class ClozeServer {
   private trackPreview(request: PreviewRequest) {
     const promise = this.inferenceFor().previews.preview(request);
     void promise.then((outcome) => {
-      if (outcome && !outcome.ok) this.modelStates.report(request.uri, request.choice.id, 'unavailable', outcome.reason);
+      // A model that cannot be found is reported by the check, in its diagnostic's words (`validate`); reported
+      // here too, in the preview's, the status item's tooltip changed wording with the order they finished in.
+      if (outcome && !outcome.ok && request.choice.location.ok)
+        this.modelStates.report(request.uri, request.choice.id, 'unavailable', outcome.reason);
     });
     return promise;
   }
