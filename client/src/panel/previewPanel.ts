@@ -36,6 +36,7 @@ export class PreviewPanel implements vscode.Disposable {
   private lastRendered: { uri: string; version: number; line: number | undefined } | undefined;
   /** The evaluation the webview shows now, for tests. */
   private renderedEvaluation: DataEvaluationData | undefined;
+  private returnedFocus = 0;
 
   constructor(private readonly client: () => LanguageClient | undefined) {
     this.disposables.push(
@@ -78,6 +79,11 @@ export class PreviewPanel implements vscode.Disposable {
   /** What the panel shows now, for tests: the document, version and selected example. */
   get state(): { uri: string; version: number; line: number | undefined } | undefined {
     return this.lastRendered;
+  }
+
+  /** How many times the panel gave the focus back to a data file opened from it (`keepFocusOn`), for tests. */
+  get focusReturns(): number {
+    return this.returnedFocus;
   }
 
   /** The evaluation of the data files the panel shows now (tests compare it with `cloze eval`). */
@@ -167,9 +173,10 @@ export class PreviewPanel implements vscode.Disposable {
     const listener = panel.onDidChangeViewState(({ webviewPanel }) => {
       if (!webviewPanel.active) return;
       done();
-      void vscode.window
-        .showTextDocument(editor.document, { viewColumn: editor.viewColumn, selection: editor.selection })
-        .then(undefined, () => undefined);
+      void vscode.window.showTextDocument(editor.document, { viewColumn: editor.viewColumn, selection: editor.selection }).then(
+        () => void this.returnedFocus++,
+        () => undefined,
+      );
     });
     const timer = setTimeout(() => done(), 2000);
     const done = (): void => {
