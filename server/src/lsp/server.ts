@@ -24,7 +24,7 @@ import {
   type InitializeParams,
   type InitializeResult,
   type Range,
-  type WorkDoneProgressServerReporter,
+  type WorkDoneProgressReporter,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import {
@@ -361,7 +361,10 @@ export class ClozeServer {
           // As `cloze eval --limit`: a whole number of rows, at least 1 (a negative one cut rows from the end).
           if (limit !== undefined && !(typeof limit === 'number' && Number.isSafeInteger(limit) && limit >= 1))
             return { ok: false, reason: '`limit` must be a whole number of rows, 1 or more' } as EvaluateResult;
-          return this.evaluate({ uri, ...(limit !== undefined ? { limit } : {}) }, token);
+          // A progress token is a string or a number (LSP); anything else is ignored, not attached.
+          const workDoneToken: unknown = params.workDoneToken;
+          const progress = typeof workDoneToken === 'string' || typeof workDoneToken === 'number' ? { workDoneToken } : {};
+          return this.evaluate({ uri, ...(limit !== undefined ? { limit } : {}), ...progress }, token);
         },
         { ok: false, reason: 'the evaluation failed; see the Cloze log' } as EvaluateResult,
       ),
@@ -1439,14 +1442,19 @@ export class ClozeServer {
     if (!this.documents.get(params.uri)) cancel('its document was closed');
     // The progress is not waited for: a client that never answers window/workDoneProgress/create (or answers
     // late) must not hold the evaluation, nor its cancellation. It shows from when the client answers.
-    let progress: WorkDoneProgressServerReporter | undefined;
+    let progress: WorkDoneProgressReporter | undefined;
     let finished = false;
-    if (this.canShowProgress) {
+    const title = `Evaluating ${path.basename(context.file ?? params.uri)}…`;
+    if (params.workDoneToken !== undefined) {
+      // The client's token: its own cancel button cancels the request itself (above).
+      progress = this.connection.window.attachWorkDoneProgress(params.workDoneToken);
+      progress.begin('Cloze', 0, title, true);
+    } else if (this.canShowProgress) {
       void this.connection.window.createWorkDoneProgress().then(
         (created) => {
           if (finished) return created.done();
           progress = created;
-          created.begin('Cloze', 0, `Evaluating ${path.basename(context.file ?? params.uri)}…`, true);
+          created.begin('Cloze', 0, title, true);
           created.token.onCancellationRequested(() => cancel('it was cancelled'));
         },
         () => undefined,

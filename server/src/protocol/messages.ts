@@ -70,6 +70,13 @@ export interface EvaluateParams {
   readonly uri: string;
   /** Score at most this many rows. */
   readonly limit?: number;
+  /**
+   * The client's own progress token (LSP's client-initiated progress): the progress is reported
+   * there, and the request's cancellation stops it. The VS Code extension shows it in a cancellable
+   * notification; vscode-languageclient shows server-created progress in the status bar, where it
+   * cannot be cancelled. Without one, the server creates its progress (`window/workDoneProgress/create`).
+   */
+  readonly workDoneToken?: string | number;
 }
 
 export type EvaluateResult =
