@@ -233,6 +233,89 @@ describe('cloze eval as a CI gate, on review-bert-small', () => {
   });
 });
 
+describe('cloze eval as a CI gate, on part of the data or at its edges', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-eval-gate-'));
+  const write = (name: string, text: string): string => {
+    fs.writeFileSync(path.join(dir, name), text);
+    return path.join(dir, name);
+  };
+  const rows = (n: number, label: string, text = 'a great film'): string =>
+    Array.from({ length: n }, () => JSON.stringify({ text, label })).join('\n');
+  const cloze1 = (extra = ''): string =>
+    write(
+      'one.cloze',
+      `model: review-bert-small\npattern short: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\n${extra}`,
+    );
+
+  test('a data file that is not evaluated fails the run, in the JSON (gate, notEvaluated) and in JUnit (an error case)', async () => {
+    write('good.jsonl', `${rows(8, 'positive')}\n${rows(2, 'negative')}\n`);
+    write('nocolumn.csv', 'Text,Label\ngreat movie,positive\n');
+    const file = cloze1('data: good.jsonl\ndata: gone.jsonl\ndata: nocolumn.csv\n');
+    const json = cloze('eval', file, '--min-accuracy', '0.5', '--format', 'json');
+    assert.equal(json.status, 1, json.stderr);
+    const result = JSON.parse(json.stdout) as EvalJson & { notEvaluated: Array<{ file: string; reason: string }> };
+    assert.equal(result.gate?.passed, false);
+    assert.ok(
+      result.gate?.checks.every((c) => c.passed),
+      'the figures of good.jsonl pass',
+    );
+    assert.deepEqual(
+      result.notEvaluated.map((n) => path.basename(n.file)),
+      ['gone.jsonl', 'nocolumn.csv'],
+    );
+    assert.match(result.notEvaluated[1].reason, /has no column `text`/);
+    assert.match(json.stderr, /gone\.jsonl, nocolumn\.csv were not evaluated/);
+    const junit = cloze('eval', file, '--min-accuracy', '0.5', '--format', 'junit');
+    assert.equal(junit.status, 1);
+    const parsed = (await parseStringPromise(junit.stdout)) as {
+      testsuites: { testsuite: Array<{ $: Record<string, string>; testcase: Array<{ $: Record<string, string>; error?: unknown[] }> }> };
+    };
+    const [suite] = parsed.testsuites.testsuite;
+    assert.equal(suite.$['errors'], '2');
+    assert.deepEqual(
+      suite.testcase.filter((c) => c.error !== undefined).map((c) => c.$['name']),
+      ['data gone.jsonl', 'data nocolumn.csv'],
+    );
+    // The same file given with --data is evaluated on its own: exit 1 too, not a pass on nothing.
+    const flagged = cloze(
+      'eval',
+      cloze1(),
+      '--data',
+      path.join(dir, 'good.jsonl'),
+      path.join(dir, 'nocolumn.csv'),
+      '--min-accuracy',
+      '0.5',
+    );
+    assert.equal(flagged.status, 1, flagged.stderr);
+  });
+
+  test('--min-accuracy 70.4% passes at an accuracy of exactly 70.4% (88 of 125), as 0.704 does', () => {
+    write('g125.jsonl', `${rows(88, 'positive')}\n${rows(37, 'negative')}\n`);
+    const file = cloze1('data: g125.jsonl\n');
+    const json = JSON.parse(cloze('eval', file, '--format', 'json').stdout) as EvalJson;
+    assert.equal(json.ensemble.accuracy, 88 / 125, 'the model calls every row positive');
+    for (const threshold of ['70.4%', '0.704']) {
+      const run = cloze('eval', file, '--min-accuracy', threshold);
+      assert.equal(run.status, 0, `${threshold}: ${run.stderr}`);
+    }
+    assert.equal(cloze('eval', file, '--min-accuracy', '70.5%').status, 1);
+  });
+
+  test('--errors 0 lists no rows and does not say there are none', () => {
+    write('mixed.jsonl', `${rows(3, 'positive')}\n${rows(2, 'negative')}\n`);
+    const run = cloze('eval', cloze1('data: mixed.jsonl\n'), '--errors', '0');
+    assert.equal(run.status, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, /no misclassified rows|worst misclassified/);
+  });
+
+  test('a pattern may not be named as an ensemble (`ensemble`, `all`, `wmean`, `weighted`)', () => {
+    const file = write('named.cloze', 'pattern ensemble: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\n');
+    const run = cloze('check', file);
+    assert.equal(run.status, 1);
+    assert.match(run.stdout, /`ensemble` names the patterns' ensemble in `cloze eval`/);
+  });
+});
+
 describe('support calibration (OpenPrompt) on review-bert-small', () => {
   test('the prior is the mean P(L | x) over the data rows, and calibrated figures divide by it', async () => {
     const text = fs.readFileSync(short, 'utf8');

@@ -48,6 +48,8 @@ export interface EvalCommandOptions extends Omit<ScoringOptions, 'model'> {
 /** One accuracy the gate checked. */
 export interface GateCheck {
   readonly target: string;
+  /** `pattern`, `ensemble` or `weighted-ensemble`: with the name, what the check is of (a pattern's name is its own). */
+  readonly kind: FigureSet['kind'];
   readonly accuracy: number | null;
   readonly passed: boolean;
   /**
@@ -60,6 +62,7 @@ export interface GateCheck {
 export interface GateResult {
   readonly minAccuracy: number;
   readonly calibrated: boolean;
+  /** Every check passed and every data file was evaluated (a gate does not pass on part of the data). */
   readonly passed: boolean;
   readonly checks: readonly GateCheck[];
 }
@@ -89,7 +92,13 @@ function checkGate(result: Evaluation, sets: readonly FigureSet[], minAccuracy: 
   const checks = sets.map((set) => {
     const accuracy = (result.calibrate ? set.calibrated : set.raw).accuracy;
     const nonFinite = nonFiniteRows(result, set);
-    return { target: set.name, accuracy, passed: accuracy !== null && accuracy >= minAccuracy && nonFinite === 0, nonFinite };
+    return {
+      target: set.name,
+      kind: set.kind,
+      accuracy,
+      passed: accuracy !== null && accuracy >= minAccuracy && nonFinite === 0,
+      nonFinite,
+    };
   });
   return { minAccuracy, calibrated: result.calibrate, passed: checks.every((c) => c.passed), checks };
 }
@@ -116,6 +125,8 @@ interface ModelRun {
   readonly info: ModelInfo;
   readonly seconds: number;
   readonly gate: GateResult | undefined;
+  /** The data files none of whose rows were evaluated, and why (the run then exits 1). */
+  readonly notEvaluated: ReadonlyArray<{ readonly file: string; readonly reason: string }>;
 }
 
 /** What the rows that were read lacked, when none is left to evaluate: the skipped counts, and labels the verbalizer does not have. */
@@ -167,7 +178,7 @@ async function evaluateSession(
       data.rows = await evaluationRows(doc, files, labels, dataLimits(options), fromCommandLine ? 'command-line' : 'data-line');
       for (const problem of data.rows.problems) process.stderr.write(`cloze eval: ${problem}\n`);
       // A --data path that cannot be read is a mistake in the command (exit 2), not a result; a gate must not pass on the other files.
-      if (fromCommandLine && data.rows.unreadable.length > 0) return { stop: 2 };
+      if (fromCommandLine && data.rows.notEvaluated.some((f) => f.unreadable)) return { stop: 2 };
     }
     const { rows, rowFiles, sources, skipped } = data.rows;
     if (rows.length === 0) {
@@ -189,7 +200,8 @@ async function evaluateSession(
       calibration: options.calibration ?? 'content-free',
       rowFiles,
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
-      ...(options.errors !== undefined ? { errors: options.errors } : {}),
+      // `--errors 0` lists none; it said "no misclassified rows" when there were some.
+      ...(options.errors !== undefined && options.errors > 0 ? { errors: options.errors } : {}),
       onProgress: (done) => bar?.update(done),
     });
     bar?.stop();
@@ -204,7 +216,9 @@ async function evaluateSession(
       }
       gate = checkGate(result, sets, options.minAccuracy);
     }
-    return { run: { result, info: engine.info, seconds, gate } };
+    const notEvaluated = data.rows.notEvaluated.map(({ path: notRead, reason }) => ({ file: notRead, reason }));
+    if (gate && notEvaluated.length > 0) gate = { ...gate, passed: false };
+    return { run: { result, info: engine.info, seconds, gate, notEvaluated } };
   } catch (error) {
     session.scoringFailed(error);
     return { failed: true };
@@ -269,7 +283,7 @@ export async function runEval(file: string, given: EvalCommandOptions): Promise<
   if (given.format === 'json') {
     process.stdout.write(`${JSON.stringify(evaluationJson(outcome.run, file), null, 2)}\n`);
   } else if (given.format === 'junit') {
-    const suite = junitSuite(result, file, info.file, gate, seconds, false);
+    const suite = junitSuite(result, file, info.file, gate, seconds, false, outcome.run.notEvaluated);
     process.stdout.write(junitXml(suite));
   } else {
     process.stdout.write(evaluationText(result, info.file));
@@ -280,15 +294,15 @@ export async function runEval(file: string, given: EvalCommandOptions): Promise<
 }
 
 /**
- * A `data:` file of the .cloze file that could not be read: the figures are of
- * the other files, so the run must not pass (a CI gate would otherwise pass on
- * part of the data). Said on stderr; true when so.
+ * A data file none of whose rows were evaluated (unreadable, empty, lacking a column): the figures
+ * are of the other files, so the run must not pass (a CI gate would otherwise pass on part of the
+ * data). Said on stderr (the reasons were said before the report); true when so.
  */
 function unreadableData(data: { rows?: Rows }): boolean {
-  const unreadable = data.rows?.unreadable ?? [];
-  if (unreadable.length === 0) return false;
+  const skipped = data.rows?.notEvaluated ?? [];
+  if (skipped.length === 0) return false;
   process.stderr.write(
-    `cloze eval: exit 1: ${unreadable.map((f) => path.basename(f)).join(', ')} could not be read, so the figures are of the other data files only.\n`,
+    `cloze eval: exit 1: ${skipped.map((f) => path.basename(f.path)).join(', ')} ${skipped.length === 1 ? 'was' : 'were'} not evaluated, so the figures are of the other data files only.\n`,
   );
   return true;
 }
@@ -301,6 +315,7 @@ function evaluationJson(run: ModelRun, file?: string): object {
     quantized: run.info.quantized,
     engine: engineReport(run.info),
     ...(run.gate ? { gate: run.gate } : {}),
+    notEvaluated: run.notEvaluated,
   };
 }
 
@@ -409,17 +424,17 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
       ? {
           minAccuracy: options.minAccuracy,
           calibrated: options.calibrate ?? false,
-          passed: failedGate.length === 0 && unavailable.length === 0,
+          passed: failedGate.length === 0 && unavailable.length === 0 && (runs[0]?.notEvaluated.length ?? 0) === 0,
           failed: failedGate,
         }
       : undefined;
   if (options.format === 'json') {
     const evaluations = runs.map((run) => evaluationJson(run));
     process.stdout.write(
-      `${JSON.stringify({ file, models: runs.map((run) => run.result.model), evaluations, unavailable, ...(gate ? { gate } : {}) }, null, 2)}\n`,
+      `${JSON.stringify({ file, models: runs.map((run) => run.result.model), evaluations, unavailable, notEvaluated: runs[0]?.notEvaluated ?? [], ...(gate ? { gate } : {}) }, null, 2)}\n`,
     );
   } else if (options.format === 'junit') {
-    const suites = runs.map((run) => junitSuite(run.result, file, run.info.file, run.gate, run.seconds, true));
+    const suites = runs.map((run) => junitSuite(run.result, file, run.info.file, run.gate, run.seconds, true, run.notEvaluated));
     suites.push(...unavailable.map((u) => unavailableSuite(file, u)));
     process.stdout.write(junitReport(`cloze eval ${path.basename(file)}`, suites));
   } else {
@@ -505,13 +520,17 @@ function junitSuite(
   gate: GateResult | undefined,
   seconds: number,
   several: boolean,
+  notEvaluated: ModelRun['notEvaluated'],
 ): JUnitSuite {
-  const gated = new Map(gate?.checks.map((check) => [check.target, check]));
+  const gated = new Map(gate?.checks.map((check) => [`${check.kind}\u0000${check.target}`, check]));
   const classname = `cloze eval ${path.basename(file)}${several ? ` · ${result.model}` : ''}`;
   const named = (name: string): string => (several ? `${name} (${result.model})` : name);
   const cases: JUnitCase[] = result.figures.map((set) => {
     const figures = result.calibrate ? set.calibrated : set.raw;
-    const check = set.kind === 'pattern' || set.kind === 'ensemble' || set.kind === 'weighted-ensemble' ? gated.get(set.name) : undefined;
+    const check =
+      set.kind === 'pattern' || set.kind === 'ensemble' || set.kind === 'weighted-ensemble'
+        ? gated.get(`${set.kind}\u0000${set.name}`)
+        : undefined;
     const kind = result.calibrate ? 'calibrated accuracy' : 'accuracy';
     const summary = [
       `${kind} ${percent(figures.accuracy)} · macro-F1 ${fixed(figures.macroF1)} · swap ${percent(figures.swapAccuracy)}`,
@@ -555,6 +574,14 @@ function junitSuite(
       ['calibrate', String(result.calibrate)],
       ['data', result.sources.map((s) => s.path).join(', ')],
     ],
-    cases,
+    // A data file that was not evaluated is an error case: a CI test tab shows why the run failed.
+    cases: [
+      ...notEvaluated.map(({ file: dataFile, reason }): JUnitCase => ({
+        classname,
+        name: named(`data ${path.basename(dataFile)}`),
+        error: { type: 'data-not-evaluated', message: reason, details: `${dataFile}: ${reason}` },
+      })),
+      ...cases,
+    ],
   };
 }

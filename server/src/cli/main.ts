@@ -118,7 +118,8 @@ function parseShare(value: string): number {
   const text = value.trim();
   const percent = text.endsWith('%');
   const n = Number(percent ? text.slice(0, -1) : text);
-  const share = percent ? n / 100 : n;
+  // `70.4%` is 0.704, not 70.4 / 100 = 0.7040000000000001, which an accuracy of exactly 70.4% fell below.
+  const share = percent ? Number((n / 100).toPrecision(15)) : n;
   if (text === '' || text === '%' || !Number.isFinite(share) || share < 0 || share > 1)
     throw new InvalidArgumentError('expected a share from 0 to 1 (0.75) or a percentage (75%).');
   return share;

@@ -57,7 +57,7 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
       labels.push(...labelledExampleRows(doc, [...new Set(doc.examples.map((e) => e.label?.text ?? ''))]).map((r) => r.label ?? ''));
       labels = [...new Set(labels)].filter((label) => label !== '');
     }
-    const { rows, sources, problems, unreadable, skipped } = await evaluationRows(
+    const { rows, sources, problems, notEvaluated, skipped } = await evaluationRows(
       doc,
       files,
       labels,
@@ -69,7 +69,7 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
     const left = Object.entries(skipped).filter(([, n]) => n > 0);
     if (left.length > 0) process.stderr.write(`cloze suggest: skipped ${left.map(([reason, n]) => `${n} (${reason})`).join(', ')}\n`);
     // A --data path that cannot be read is a mistake in the command: exit 2, as for a bad flag.
-    if (fromCommandLine && unreadable.length > 0) return 2;
+    if (fromCommandLine && notEvaluated.some((file) => file.unreadable)) return 2;
     const all = [...rows, ...labelledExampleRows(doc, labels)];
     if (labels.length < 2 || all.length === 0) {
       process.stderr.write(

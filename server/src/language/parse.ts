@@ -385,6 +385,12 @@ class Parser {
       return;
     }
     const words = this.headerWords(line, 'pattern', between, PATTERN_OPTIONS);
+    if (words.name && RESERVED_PATTERN_NAMES.includes(words.name.text)) {
+      this.error(
+        words.name.span,
+        `\`${words.name.text}\` names the patterns' ensemble in \`cloze eval\` (\`--gate ${words.name.text}\`) and its reports; give this pattern another name.`,
+      );
+    }
     const header = { name: words.name, afterColon: line.start + 'pattern'.length + colon + 1 };
     const text = trimmedSpan(line, header.afterColon, line.end);
     this.patternCount += 1;
@@ -727,6 +733,13 @@ export const BLOCK_HEADER = {
   verbalizer: /^verbalizer(\s[^:]*)?:\s*$/,
   example: /^example(\s[^:]*)?:\s*$/,
 } as const;
+
+/**
+ * Names `cloze eval --gate` and the evaluation reports give the ensembles: a pattern so named would be
+ * gated, reported and listed in JUnit as one of them (two test cases "ensemble", the gate's failure
+ * filed under the wrong one).
+ */
+const RESERVED_PATTERN_NAMES: readonly string[] = ['ensemble', 'all', 'wmean', 'weighted'];
 
 function suggestKeyword(word: string): string {
   if (word === '') return '';

@@ -139,8 +139,12 @@ export async function evaluationRows(
   sources: EvaluationSource[];
   skipped: Record<string, number>;
   problems: string[];
-  /** The files that could not be read at all (their reasons are among `problems`). */
-  unreadable: string[];
+  /**
+   * The files none of whose rows are evaluated, and why: unreadable, empty, lacking a column the
+   * patterns read or the `label` column (their reasons are among `problems` too). A gate must not
+   * pass on the other files.
+   */
+  notEvaluated: Array<{ path: string; reason: string; unreadable?: true }>;
   /** The labels of skipped rows that the verbalizer does not declare, in the order first seen. */
   undeclared: string[];
 }> {
@@ -149,15 +153,18 @@ export async function evaluationRows(
   const sources: EvaluationSource[] = [];
   const skipped: Record<string, number> = {};
   const problems: string[] = [];
-  const unreadable: string[] = [];
+  const notEvaluated: Array<{ path: string; reason: string; unreadable?: true }> = [];
+  const skip = (file: string, reason: string, unreadable = false): void => {
+    problems.push(reason);
+    notEvaluated.push({ path: file, reason, ...(unreadable ? { unreadable: true as const } : {}) });
+  };
   const undeclared = new Set<string>();
   const fields = usedFields(doc.patterns);
   const declared = new Set(labels);
   for (const file of files) {
     const data = await readDataSet(file, limits, origin);
     if (!data.ok) {
-      problems.push(data.reason);
-      unreadable.push(file);
+      skip(file, data.reason, true);
       continue;
     }
     if (data.limited) problems.push(`${path.basename(file)}: ${data.limited}; the rest is not evaluated.`);
@@ -169,21 +176,25 @@ export async function evaluationRows(
         : new Map(fields.map((field) => [field, row[field] ?? '']));
     const missing = fields.length === 1 && inputColumns.length === 1 ? [] : fields.filter((field) => !data.columns.includes(field));
     // No row read because the byte limit fell inside the first one: the limit said so above; its columns are unknown.
-    if (data.rows.length === 0 && data.limited) continue;
+    if (data.rows.length === 0 && data.limited) {
+      notEvaluated.push({ path: file, reason: `${path.basename(file)}: ${data.limited}` });
+      continue;
+    }
     // As the data-empty diagnostic says it: an empty file (or a CSV/TSV header alone) lacks no column, it lacks rows.
     if (data.rows.length === 0) {
-      problems.push(`${path.basename(file)} has no rows: there is nothing in it to evaluate.`);
+      skip(file, `${path.basename(file)} has no rows: there is nothing in it to evaluate.`);
       continue;
     }
     if (missing.length > 0) {
       const has = data.columns.length > 0 ? `it has ${quotedNames(data.columns)}` : 'it has no rows';
-      problems.push(`${path.basename(file)} has no column ${missing.map((m) => `\`${m}\``).join(', ')}, which the patterns read (${has}).`);
+      skip(file, `${path.basename(file)} has no column ${missing.map((m) => `\`${m}\``).join(', ')}, which the patterns read (${has}).`);
       continue;
     }
     // Rows are scored against the column named `label`: a file that calls it otherwise (`sentiment`, `gold`) would only
     // be said to have "no labelled row".
     if (!data.columns.includes('label')) {
-      problems.push(
+      skip(
+        file,
         `${path.basename(file)} has no \`label\` column (it has ${quotedNames(data.columns)}): the gold labels are read from a column named \`label\`.`,
       );
     }
@@ -208,7 +219,7 @@ export async function evaluationRows(
       }
     });
   }
-  return { rows, rowFiles, sources, skipped, problems, unreadable, undeclared: [...undeclared] };
+  return { rows, rowFiles, sources, skipped, problems, notEvaluated, undeclared: [...undeclared] };
 }
 
 export async function evaluate(
