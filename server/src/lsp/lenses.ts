@@ -1,5 +1,6 @@
 import { patternDisplayName, positionAt, validateStructure, type ClozeDocument, type Span } from '../language';
 import { SELECT_MODEL_COMMAND } from '../language/actions';
+import { exampleFields } from '../language/render';
 import type { ExampleProblem } from '../protocol/messages';
 import { accuracySummary, type ExamplePreview, type PreviewResult } from '../service/preview';
 import type { PreviewOutcome } from './previews';
@@ -91,6 +92,44 @@ export function loadingLens(anchor: LensAnchor, doc: ClozeDocument, what: string
   if (anchor.kind === 'label' || anchor.kind === 'prior' || (anchor.kind === 'example' && (anchor.part ?? 0) > 0)) return undefined;
   const line = anchorLine(doc, anchor);
   return lens(line === context.firstLine ? `$(loading~spin) ${what}` : '$(loading~spin)', openAt(context, line), null);
+}
+
+/**
+ * While a document's new version is scored, its lenses keep the last preview's numbers, marked as
+ * updating, instead of each turning into a spinner on every keystroke (an edit of one example blanked
+ * all of them, for as long as the user typed). An example keeps the numbers of the example of the
+ * same label and text in the last preview, found by content so that lines that moved keep theirs; an
+ * example that is new or changed gets the spinner. Undefined: no lens.
+ */
+export function staleLens(
+  anchor: LensAnchor,
+  stale: PreviewResult,
+  doc: ClozeDocument,
+  loading: string,
+  context: LensContext,
+): LensContent | undefined {
+  if (anchor.kind === 'example' && !stale.examples.some((example) => example.line === anchor.line))
+    return loadingLens(anchor, doc, loading, context);
+  const content = lensContent(anchor, { ok: true, result: stale }, doc, context);
+  return content && { ...content, title: `${content.title} · updating…` };
+}
+
+/** The last preview's examples moved to the lines of the same examples in `doc` (see `staleLens`). */
+export function staleResult(result: PreviewResult, doc: ClozeDocument): PreviewResult {
+  const key = (label: string | null, fields: Record<string, string>): string =>
+    JSON.stringify([label, Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+  const byContent = new Map<string, ExamplePreview[]>();
+  for (const example of result.examples) {
+    const k = key(example.label, example.fields);
+    byContent.set(k, [...(byContent.get(k) ?? []), example]);
+  }
+  const examples: ExamplePreview[] = [];
+  for (const example of doc.examples) {
+    const fields = Object.fromEntries(exampleFields(example, doc.patterns));
+    const found = byContent.get(key(example.label?.text ?? null, fields))?.shift();
+    if (found) examples.push({ ...found, line: positionAt(doc, example.span.start).line + 1 });
+  }
+  return { ...result, examples };
 }
 
 /**

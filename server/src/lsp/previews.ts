@@ -66,6 +66,8 @@ export class PreviewManager {
   private readonly entries = new Map<string, Entry>();
   /** The last failed outcome per document, kept while a newer preview is computed. */
   private readonly lastProblems = new Map<string, PreviewOutcome>();
+  /** The last outcome computed per document, kept while a newer version is computed (`latest`). */
+  private readonly lastSettled = new Map<string, PreviewOutcome>();
   /** Watchers of the folders of models that failed, so fixing the folder retries without an edit. */
   private readonly watchers = new Map<string, { watcher: fs.FSWatcher; timer: NodeJS.Timeout | undefined }>();
 
@@ -90,6 +92,7 @@ export class PreviewManager {
     void entry.promise.then((outcome) => {
       if (!outcome || this.entries.get(request.uri) !== entry) return;
       entry.outcome = outcome;
+      this.lastSettled.set(request.uri, outcome);
       this.watchFailedModels();
       this.onComputed(request.uri);
       if (JSON.stringify(before) !== JSON.stringify(this.modelProblem(request.uri))) this.onModelProblemChanged(request.uri);
@@ -123,15 +126,19 @@ export class PreviewManager {
     return entry && entry.key === entryKey(request) ? entry.outcome : undefined;
   }
 
-  /** The newest preview of a document that is ready, whatever its version (for hovers while typing). */
+  /**
+   * The newest preview of a document that is ready, whatever its version (for hovers and lenses while
+   * typing): the current entry's, or while it is computed the one before it.
+   */
   latest(uri: string): PreviewOutcome | undefined {
-    return this.entries.get(uri)?.outcome;
+    return this.entries.get(uri)?.outcome ?? this.lastSettled.get(uri);
   }
 
   /** The document closed: its preview goes, and the inference process may drop models no open document uses. */
   forget(uri: string): void {
     this.entries.delete(uri);
     this.lastProblems.delete(uri);
+    this.lastSettled.delete(uri);
     this.worker.forget(uri);
     this.retainModels();
     this.watchFailedModels();

@@ -83,6 +83,8 @@ import {
   lensAnchors,
   lensContent,
   loadingLens,
+  staleLens,
+  staleResult,
   pendingModelLens,
   EvaluateCommand,
   OpenPreviewCommand,
@@ -1328,6 +1330,10 @@ export class ClozeServer {
     if (!ready) void this.trackPreview(request);
     const anchors = lensAnchors(request.doc);
     const context = this.lensContext(uri, request.doc, anchors);
+    // With a refresh to come, the last preview's numbers stay (marked) while this version is scored.
+    const last = !ready && this.canRefreshLenses ? previews.latest(uri) : undefined;
+    const stale = last?.ok && last.result.model === request.choice.id ? staleResult(last.result, request.doc) : undefined;
+    const waiting = this.modelStates.waitingText(uri) ?? `scoring with ${request.choice.id}…`;
     const lenses: CodeLens[] = [];
     for (const anchor of anchors) {
       const data: LensData = { uri, version: request.version, anchor };
@@ -1336,11 +1342,13 @@ export class ClozeServer {
       // without one, it is resolved when shown (`codeLens/resolve` waits for the preview).
       const content = ready
         ? lensContent(anchor, ready, request.doc, context)
-        : this.canRefreshLenses
-          ? loadingLens(anchor, request.doc, this.modelStates.waitingText(uri) ?? `scoring with ${request.choice.id}…`, context)
-          : anchor.kind === 'label'
-            ? undefined
-            : null;
+        : stale
+          ? staleLens(anchor, stale, request.doc, waiting, context)
+          : this.canRefreshLenses
+            ? loadingLens(anchor, request.doc, waiting, context)
+            : anchor.kind === 'label'
+              ? undefined
+              : null;
       if (content === undefined) continue;
       if (content) lens.command = lensCommand(content, this.codicons);
       lenses.push(lens);

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import type { CodeLens } from 'vscode-languageserver-protocol';
+import { eventually } from '../support/eventually';
+import { startServer } from '../support/lsp';
+import { modelsDir } from '../support/paths';
+
+/**
+ * While the new version of a document is scored, a client that refreshes its lenses (VS Code) keeps
+ * the last numbers, marked "updating…", on the examples that did not change, even where an edit above
+ * moved them to other lines; only the new example waits. An edit used to turn every lens into a
+ * spinner, for as long as the user typed.
+ */
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-stale-lenses-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('lenses while a new version is scored', () => {
+  test('unchanged examples keep their numbers (marked updating…) on the lines they moved to; the new one waits', async () => {
+    const text = [
+      'model: review-bert-small',
+      'pattern: {text} It was [MASK].',
+      'verbalizer:',
+      '  positive: great',
+      '  negative: terrible',
+      'example positive: A moving, beautiful film.',
+      'example negative: Dull and far too long.',
+      '',
+    ].join('\n');
+    const file = path.join(dir, 'stale.cloze');
+    fs.writeFileSync(file, text);
+    const client = await startServer(
+      { modelsDir: modelsDir(), allowRemoteModels: false },
+      {},
+      { capabilities: { workspace: { configuration: true, codeLens: { refreshSupport: true } }, textDocument: { codeLens: {} } } },
+    );
+    try {
+      const uri = pathToFileURL(file).href;
+      await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
+      const titles = async (): Promise<Record<number, string>> => {
+        const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+        return Object.fromEntries(lenses.map((lens) => [lens.range.start.line, lens.command?.title ?? '']));
+      };
+      const scored = /^[✓✗] pattern 1: (positive|negative) [<>]?\d+%/;
+      const settled = await eventually(
+        'the preview',
+        async () => {
+          const t = await titles();
+          return scored.test(t[5] ?? '') && scored.test(t[6] ?? '') && t;
+        },
+        60_000,
+        100,
+      );
+
+      await client.connection.sendNotification('textDocument/didChange', {
+        textDocument: { uri, version: 2 },
+        contentChanges: [
+          { range: { start: { line: 5, character: 0 }, end: { line: 5, character: 0 } }, text: 'example positive: Brand new.\n' },
+        ],
+      });
+      const during = await titles();
+      assert.equal(during[6], `${settled[5]} · updating…`, JSON.stringify(during));
+      assert.equal(during[7], `${settled[6]} · updating…`, JSON.stringify(during));
+      assert.doesNotMatch(during[5] ?? '', /%|updating/, 'the new example has no numbers yet');
+
+      const after = await eventually(
+        'the new preview',
+        async () => {
+          const t = await titles();
+          return [5, 6, 7].every((line) => scored.test(t[line] ?? '') && !/updating/.test(t[line] ?? '')) && t;
+        },
+        60_000,
+        100,
+      );
+      assert.equal(after[6], settled[5]);
+      assert.equal(after[7], settled[6]);
+    } finally {
+      await client.close();
+    }
+  });
+});
