@@ -192,7 +192,7 @@ describe('CLI messages', () => {
     );
     const run = cloze(['eval', file, '--min-accuracy', '0', '--models-dir', modelsDir(), '--offline']);
     assert.equal(run.status, 1, run.stderr);
-    assert.match(run.stderr, /exit 1: missing\.jsonl could not be read, so the figures are of the other data files only/);
+    assert.match(run.stderr, /exit 1: missing\.jsonl was not evaluated, so the figures are of the other data files only/);
   });
 
   test('a byte limit inside the first row: the limit is said, not a missing column; a --model path that is not there is not "relative to the .cloze file"', () => {

@@ -62,7 +62,7 @@ describe('cloze eval with several models', () => {
     ]);
     assert.equal(several.code, 0, several.stderr);
     const result = JSON.parse(several.stdout) as Several;
-    assert.deepEqual(Object.keys(result), ['file', 'models', 'evaluations', 'unavailable']);
+    assert.deepEqual(Object.keys(result), ['file', 'models', 'evaluations', 'unavailable', 'notEvaluated']);
     assert.deepEqual(result.models, THREE);
     assert.deepEqual(
       result.evaluations.map((e) => e.model),

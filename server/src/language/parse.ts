@@ -162,7 +162,7 @@ class Parser {
       default:
         this.error(
           { start: line.start, end: line.end },
-          `This line is not a statement. ${invisibleKeyword(line.text) ?? suggestKeyword(keyword) + this.indentationHint(line)}A line starts with model, models, pattern, verbalizer, example, data or # (a comment).`,
+          `This line is not a statement. ${invisibleKeyword(line.text) ?? suggestKeyword(keyword) + this.indentationHint(line, suggestKeyword(keyword) !== '')}A line starts with model, models, pattern, verbalizer, example, data or # (a comment).`,
         );
     }
   }
@@ -173,8 +173,11 @@ class Parser {
    * `verbalizer:` or a field of the `example` above, and the missing
    * indentation ended the block.
    */
-  private indentationHint(line: Line): string {
+  private indentationHint(line: Line, keywordSuggested = false): string {
     if (!/^[\p{L}\p{M}\p{N}_.-]+\s*:/u.test(line.text)) return '';
+    // `exmaple: I like it.` after entries is a misspelt keyword, not an entry: label words have no spaces.
+    const value = line.text.slice(line.text.indexOf(':') + 1);
+    const sentence = value.split(',').some((word) => /\S\s+\S/u.test(word.trim()));
     let kind: 'verbalizer' | 'example' | undefined;
     let index = this.lineIndex - 1;
     while (index >= 0 && this.lines[index].text.trim().replace(/^#.*/, '') === '') index--;
@@ -191,7 +194,7 @@ class Parser {
         else break;
       }
     }
-    if (!kind) return '';
+    if (!kind || (keywordSuggested && kind === 'verbalizer' && sentence)) return '';
     this.lastIndentationHint = { end: line.end, kind };
     return kind === 'verbalizer'
       ? 'If it is an entry of the `verbalizer:` above, indent it: entries are indented lines. '

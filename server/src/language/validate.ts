@@ -171,11 +171,13 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
         );
       }
       seen.add(entry.label.text);
-      // By how the word is scored too: `"great"` and `" great"` are two tokens (`great`, `Ġgreat`) and both count.
-      const words = new Set<string>();
+      // By how the word is scored too: `"great"` and `" great"` are two tokens (`great`, `Ġgreat`) and both
+      // count; a word without quotes is scored in its mask's form, which may be either, so it repeats both.
+      const words = new Map<string, Set<string>>();
       for (const word of entry.words) {
-        const key = `${word.space ?? ''}\u0000${word.text}`;
-        if (words.has(key)) {
+        const forms = words.get(word.text) ?? new Set<string>();
+        const form = word.space ?? 'mask';
+        if (forms.has(form) || (forms.size > 0 && (form === 'mask' || forms.has('mask')))) {
           report(
             'label-word-repeated',
             'warning',
@@ -183,7 +185,7 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
             `\`${word.text}\` is already a label word of \`${entry.label.text}\`; a label word counts once, so remove the repeat.`,
           );
         }
-        words.add(key);
+        words.set(word.text, forms.add(form));
       }
     }
   }
