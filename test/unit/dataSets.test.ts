@@ -198,6 +198,48 @@ describe('reading data files', () => {
     }
   });
 
+  test('a bad CSV row is said at its own line, past rows the parser had read ahead (line 7 of 10, line 5001 of 10,001)', async () => {
+    const rows = (n: number): string[] => Array.from({ length: n }, (_, i) => `row ${i},positive`);
+    const cases: [string, string, RegExp][] = [
+      ['short.csv', ['text,label', ...rows(5), 'lonely cell', ...rows(3)].join('\n'), /line 7 has 1 cells where the header has 2/],
+      ['long.csv', ['text,label', ...rows(4999), 'lonely cell', ...rows(5001)].join('\n'), /line 5001 has 1 cells/],
+      ['quote.csv', ['text,label', ...rows(5), '"awful" film,negative', ...rows(3)].join('\n'), /line 7 has a quote/],
+    ];
+    for (const [name, text, said] of cases) {
+      fs.writeFileSync(path.join(dir, name), `${text}\n`);
+      const data = await readDataSet(path.join(dir, name));
+      assert.match(!data.ok ? data.reason : 'read', said, name);
+    }
+  });
+
+  test('a CSV line of blanks is a blank line; a blank trailing column names none, so one text column fills the field', async () => {
+    fs.writeFileSync(path.join(dir, 'blanks.csv'), 'text,label\ngreat film,positive\n   \nawful film,negative\n');
+    const blanks = await readDataSet(path.join(dir, 'blanks.csv'));
+    assert.ok(blanks.ok, !blanks.ok ? blanks.reason : '');
+    assert.deepEqual(
+      blanks.rows.map((r) => r['text']),
+      ['great film', 'awful film'],
+    );
+    assert.deepEqual(blanks.lines, [2, 4]);
+    fs.writeFileSync(path.join(dir, 'trailing.csv'), 'text,label,\ngreat film,positive,\nawful film,negative,\n');
+    const trailing = await readDataSet(path.join(dir, 'trailing.csv'));
+    assert.ok(trailing.ok, !trailing.ok ? trailing.reason : '');
+    assert.deepEqual(trailing.columns, ['text', 'label']);
+    // The one text column fills `{review}`, as without the trailing comma.
+    const doc = parse([...header, 'data: trailing.csv', ''].join('\n'));
+    const diagnostics = await serviceFor('tiny-random-bert-cased').checkStructure(doc, path.join(dir, 'doc.cloze'), defaultLimits);
+    assert.deepEqual(
+      diagnostics.map((d) => d.code),
+      [],
+    );
+  });
+
+  test('a byte that is not UTF-8 in a CR-only (old Mac) CSV is said at its line', async () => {
+    fs.writeFileSync(path.join(dir, 'mac.csv'), Buffer.from('text,label\rgood,positive\rbad,negative\rcaf\x8e film,positive\r', 'latin1'));
+    const data = await readDataSet(path.join(dir, 'mac.csv'));
+    assert.match(!data.ok ? data.reason : 'read', /line 4 has a byte that is not UTF-8/);
+  });
+
   test('a CSV header that names a column twice is refused (csv-parse would keep the last one silently)', async () => {
     const file = path.join(dir, 'twice.csv');
     fs.writeFileSync(file, 'text,text,label\nfirst,second,positive\n');

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
-import { parse as parseCsv } from 'csv-parse';
+import { parse as parseCsv, type CastingContext } from 'csv-parse';
 import type { DataSetSummary } from '../language/validate';
 import { fileErrorInWords, fileErrorText } from './fileErrors';
 import { firstInvalidUtf8Line, notUtf8Message } from './textEncoding';
@@ -147,6 +147,8 @@ class ChunkReader {
   /** Fatal: a byte that is not UTF-8 stops the read (see textEncoding.ts); `lineBreaks` counts the line breaks before the chunk, to name its line. */
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private lineBreaks = 0;
+  /** The last byte read was a CR: an LF first in the next chunk completes a CRLF (one line break). */
+  private afterCr = false;
 
   constructor(
     private readonly handle: fs.promises.FileHandle,
@@ -196,11 +198,15 @@ class ChunkReader {
   private decode(bytes: Uint8Array, more: boolean): string {
     try {
       const text = this.decoder.decode(bytes, { stream: more });
-      for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) this.lineBreaks++;
+      // Lines end at LF, CRLF or a lone CR; a CRLF may fall across two chunks.
+      for (let i = 0; i < bytes.length; i++) {
+        if (bytes[i] === 0x0d || (bytes[i] === 0x0a && !(i === 0 ? this.afterCr : bytes[i - 1] === 0x0d))) this.lineBreaks++;
+      }
+      if (bytes.length > 0) this.afterCr = bytes[bytes.length - 1] === 0x0d;
       return text;
     } catch {
       // The chunk's own bytes name the line; a character cut across chunks counts as its chunk's first line.
-      throw new NotUtf8Error(notUtf8Message(this.file, this.lineBreaks + (firstInvalidUtf8Line(bytes, more) ?? 1)));
+      throw new NotUtf8Error(notUtf8Message(this.file, this.lineBreaks + (firstInvalidUtf8Line(bytes, more, this.afterCr) ?? 1)));
     }
   }
 }
@@ -291,62 +297,81 @@ async function fromCsv(
   maxRows: number,
   truncated: () => boolean = () => false,
 ): Promise<Parsed> {
-  // The header names the columns even when no row follows it.
-  let header: string[] = [];
-  // Where each record starts: csv-parse says where it ends (`info.bytes`, past its delimiter), so a
-  // record starts on the first non-empty line after the previous one ends. (Its `info.lines`
+  // Where each record starts: csv-parse says where it ends (`bytes`, past its delimiter), so a record
+  // starts on the first non-empty line after the previous one ends. Taken in `on_record`, as each
+  // record is parsed: the loop below reads them later (the parser runs ahead by a chunk), and a line
+  // taken there named an earlier record's (line 2 for a bad row on line 7). (csv-parse's own `lines`
   // counts a CRLF as two lines.)
   const index = new LineIndex();
-  let previousEnd = 0;
+  let recordStart = 0;
   const csv = parseCsv({
-    columns: (names: string[]) => {
-      previousEnd = csv.info.bytes;
-      // csv-parse keeps the last of two same-named columns without a word; which one fills the field would be a guess.
-      // Empty names (a spreadsheet's blank trailing columns, `text,label,,`) name no column and may repeat.
-      const twice = names.find((name, i) => name !== '' && names.indexOf(name) !== i);
-      if (twice !== undefined) throw new Error(`its header names the column \`${twice}\` twice; rename one of them.`);
-      return (header = names);
-    },
     delimiter: extension === '.tsv' ? '\t' : ',',
     skip_empty_lines: true,
     relax_quotes: extension === '.tsv',
-    info: true,
+    // Counted here, against the header, with the record's line (csv-parse's error named the wrong one).
+    relax_column_count: true,
+    on_record: (cells: string[], context: CastingContext) => {
+      const line = index.firstContentLine(recordStart);
+      // The record's info (`__infoRecord`), which has `bytes`; the typings name only the casting fields.
+      recordStart = (context as unknown as { bytes: number }).bytes;
+      // A line of blanks is a blank line, as in a JSONL file (docs/language.md §9), not a row of one cell.
+      if (cells.length === 1 && (cells[0] ?? '').trim() === '') return null;
+      return { cells, line };
+    },
   });
   // pipeline, not pipe: an error of the reader reaches the parser (and this loop), and leaving the
   // loop early destroys both streams, so nothing is left reading or unhandled.
   const parser = pipeline(Readable.from(index.follow(chunks)), csv, () => undefined);
+  // The header names the columns even when no row follows it.
+  let header: string[] | undefined;
   const rows: Row[] = [];
   const lines: number[] = [];
+  const cannot = (problem: string): Parsed => ({ ok: false, reason: `Cannot read ${path.basename(file)}: ${problem}` });
+  // Empty names (a spreadsheet's blank trailing columns, `text,label,,`) name no column and may repeat.
+  const columns = (): string[] => (header ?? []).filter((name) => name !== '');
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { bytes: number } }>) {
-      if (rows.length >= maxRows) return { ok: true, rows, columns: header, lines, rowLimited: true };
-      rows.push(record);
-      lines.push(index.firstContentLine(previousEnd));
-      previousEnd = info.bytes;
+    for await (const { cells, line } of parser as AsyncIterable<{ cells: string[]; line: number }>) {
+      if (header === undefined) {
+        // csv-parse kept the last of two same-named columns without a word; which one fills the field would be a guess.
+        const twice = cells.find((name, i) => name !== '' && cells.indexOf(name) !== i);
+        if (twice !== undefined) return cannot(`its header names the column \`${twice}\` twice; rename one of them.`);
+        header = cells;
+        continue;
+      }
+      if (cells.length !== header.length)
+        return cannot(
+          `line ${line} has ${cells.length} cells where the header has ${header.length}; a cell with a separator in it is written in quotes.`,
+        );
+      if (rows.length >= maxRows) return { ok: true, rows, columns: columns(), lines, rowLimited: true };
+      const row: Record<string, string> = {};
+      header.forEach((name, i) => {
+        if (name !== '') row[name] = cells[i] ?? '';
+      });
+      rows.push(row);
+      lines.push(line);
     }
   } catch (error) {
     // A quoted cell may hold line breaks, so the byte limit can cut a record inside its quotes: the records
     // before it are whole and are what was read.
     if (truncated() && (error as { code?: string }).code === 'CSV_QUOTE_NOT_CLOSED')
-      return { ok: true, rows, columns: header, lines, rowLimited: false };
+      return { ok: true, rows, columns: columns(), lines, rowLimited: false };
     // The reader's refusal passes through the parser as it was thrown: it is the whole sentence.
     if (error instanceof NotUtf8Error) return { ok: false, reason: error.message };
-    return { ok: false, reason: `Cannot read ${path.basename(file)}: ${csvProblem(error, index.firstContentLine(previousEnd), header)}` };
+    return cannot(csvProblem(error, index.firstContentLine(recordStart)));
   } finally {
     parser.destroy();
   }
-  return { ok: true, rows, columns: header, lines, rowLimited: false };
+  return { ok: true, rows, columns: columns(), lines, rowLimited: false };
 }
 
 /**
- * csv-parse's errors in words, at the line the failing record starts on (its own line count takes a
- * CRLF for two lines): the three a hand-edited or exported file most often has; others as it says them.
+ * csv-parse's errors in words, at the line the failing record starts on: the two quoting mistakes a
+ * hand-edited or exported file most often has (a row with too many or too few cells is counted in
+ * `fromCsv`); others as it says them.
  */
-function csvProblem(error: unknown, line: number, header: readonly string[]): string {
-  const { code, record } = error as { code?: string; record?: unknown[] };
+function csvProblem(error: unknown, line: number): string {
+  const { code } = error as { code?: string };
   switch (code) {
-    case 'CSV_RECORD_INCONSISTENT_COLUMNS':
-      return `line ${line} has ${record?.length ?? 'another number of'} cells where the header has ${header.length}; a cell with a separator in it is written in quotes.`;
     case 'CSV_QUOTE_NOT_CLOSED':
       return `the quote that opens a cell on line ${line} is never closed.`;
     case 'CSV_INVALID_CLOSING_QUOTE':

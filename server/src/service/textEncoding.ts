@@ -11,11 +11,13 @@
  * undefined when there is none. With `more`, the bytes are a chunk the next one
  * continues, so a character cut at the end is not counted as invalid.
  */
-export function firstInvalidUtf8Line(bytes: Uint8Array, more = false): number | undefined {
+export function firstInvalidUtf8Line(bytes: Uint8Array, more = false, afterCr = false): number | undefined {
   let line = 1;
-  let start = 0;
-  for (let i = 0; i <= bytes.length; i++) {
-    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+  // An LF that completes a CRLF begun in the previous chunk ends no line here.
+  let start = afterCr && bytes[0] === 0x0a ? 1 : 0;
+  for (let i = start; i <= bytes.length; i++) {
+    // A line ends at LF, CRLF or a lone CR (an old Mac CSV), as the readers count lines.
+    if (i < bytes.length && bytes[i] !== 0x0a && bytes[i] !== 0x0d) continue;
     const last = i === bytes.length;
     try {
       // A fresh decoder per line: a line break is never inside a character, so each line is whole.
@@ -24,6 +26,7 @@ export function firstInvalidUtf8Line(bytes: Uint8Array, more = false): number | 
       return line;
     }
     line++;
+    if (bytes[i] === 0x0d && bytes[i + 1] === 0x0a) i++;
     start = i + 1;
   }
   return undefined;
