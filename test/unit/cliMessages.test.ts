@@ -413,6 +413,58 @@ describe('CLI messages', () => {
     }
   });
 
+  test('--format json|junit: stopped by SIGTERM or SIGINT (a CI timeout, Ctrl-C), stdout still has its one report', async () => {
+    const three = path.join(scratch, 'three-patterns.cloze');
+    fs.writeFileSync(
+      three,
+      [
+        'model: review-bert-small',
+        'pattern a: {review} It was [MASK].',
+        'pattern b: {review} All in all, it was [MASK].',
+        'pattern c: Just [MASK]! {review}',
+        'verbalizer:',
+        '  positive: great',
+        '  negative: terrible',
+        '',
+      ].join('\n'),
+    );
+    const sst2 = path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl');
+    for (const [signal, code, format] of [
+      ['SIGTERM', 143, 'json'],
+      ['SIGINT', 130, 'junit'],
+    ] as const) {
+      const child = spawn(process.execPath, [
+        cliMain,
+        'eval',
+        three,
+        '--data',
+        sst2,
+        '--format',
+        format,
+        '--models-dir',
+        modelsDir(),
+        '--offline',
+      ]);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      // Stopped while it scores: 2,616 inputs take seconds; the model loads in about one.
+      setTimeout(() => child.kill(signal), 1500);
+      const status = await new Promise<number | null>((resolve) => child.on('close', (exit) => resolve(exit)));
+      assert.equal(status, code, stderr);
+      assert.match(stderr, new RegExp(`cloze eval: stopped by ${signal}\\.`));
+      if (format === 'json') {
+        const printed = JSON.parse(stdout) as { ok: boolean; exitCode: number; messages: string[] };
+        assert.equal(printed.ok, false);
+        assert.equal(printed.exitCode, code);
+        assert.ok(printed.messages.includes(`cloze eval: stopped by ${signal}.`), JSON.stringify(printed.messages));
+      } else {
+        assert.match(stdout, /^<\?xml[^]*errors="1"[^]*stopped by SIGINT/);
+      }
+    }
+  });
+
   test('check --format json lists a file that could not be read, with why, beside the files that could', () => {
     const good = path.join(fixturesDir, 'eval', 'sst2-short.cloze');
     const run = cloze(['check', good, 'missing.cloze', '--format', 'json', '--models-dir', modelsDir(), '--offline'], { cwd: scratch });

@@ -322,7 +322,21 @@ async function main(): Promise<void> {
   // Started before parsing, so a usage error (an unknown flag, `--data-max-rows 0`) is a report too.
   const args = process.argv.slice(2);
   const format = requestedReportFormat(args);
-  if (format) jsonFailure.start(format, `cloze ${args.find((arg) => !arg.startsWith('-')) ?? ''}`.trim());
+  if (format) {
+    const command = `cloze ${args.find((arg) => !arg.startsWith('-')) ?? ''}`.trim();
+    jsonFailure.start(format, command);
+    // Stopped (Ctrl-C, a CI job's timeout): stdout still gets its one report, with 128 + the signal's number.
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
+      process.once(signal, () => {
+        process.stderr.write(`${command}: stopped by ${signal}.\n`);
+        jsonFailure.finish(code);
+        process.exit(code);
+      });
+    }
+  }
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
