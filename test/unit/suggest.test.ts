@@ -278,6 +278,28 @@ describe('cloze suggest', () => {
     assert.ok(best.rawAccuracy > 0.7, String(best.rawAccuracy));
   });
 
+  test("numeric labels (`1`, `0`) are listed in the verbalizer's order, in the table and the block to paste", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-numeric-'));
+    const rows = sst2Lines(600, 660).map((line) => {
+      const row = JSON.parse(line) as { text: string; label: string };
+      return JSON.stringify({ text: row.text, label: row.label === 'positive' ? 1 : 0 });
+    });
+    const data = path.join(dir, 'numeric.jsonl');
+    fs.writeFileSync(data, rows.join('\n'));
+    const file = path.join(dir, 'numeric.cloze');
+    fs.writeFileSync(file, 'model: review-bert-small\npattern short: {text} It was [MASK].\nverbalizer:\n  1: great\n  0: terrible\n');
+    const run = cloze('suggest', file, '--data', data, '--top', '2');
+    assert.equal(run.status, 0, run.stderr);
+    const candidates = run.stdout.split('\n').filter((line) => /^ {2}[01]: /.test(line));
+    assert.deepEqual(
+      candidates.map((line) => line.slice(2, 3)),
+      ['1', '0', '1', '0'],
+      run.stdout,
+    );
+    assert.match(run.stdout, /the file's verbalizer: accuracy [\d.]+%.* 1: great · 0: terrible/);
+    for (const line of run.stdout.split('\n').filter((l) => /^ +\d+\. accuracy/.test(l))) assert.match(line, / 1: [^·]+ · 0: /);
+  });
+
   test('with two patterns and support calibration, the calibrated accuracy is what cloze eval --calibrate reports', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
     const data = path.join(dir, 'rows.jsonl');

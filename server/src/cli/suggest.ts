@@ -102,9 +102,7 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
       );
     }
     // A label without a candidate (its rows unscored, or no word likelier there than elsewhere) leaves nothing to combine.
-    const empty = Object.entries(result.candidates)
-      .filter(([, words]) => words.length === 0)
-      .map(([label]) => label);
+    const empty = result.labels.filter((label) => (result.candidates[label] ?? []).length === 0);
     if (result.suggestions.length === 0) {
       process.stderr.write(
         `cloze suggest: no verbalizer could be built: ${empty.length > 0 ? `no candidate word for ${empty.join(', ')} (no word of the model's top tokens is likelier on its rows than on the others', or its rows were not scored)` : 'no candidate words'}.\n`,
@@ -121,10 +119,12 @@ function percent(value: number | null): string {
   return value === null ? '–' : `${(value * 100).toFixed(1)}%`;
 }
 
-function verbalizerText(v: SuggestedVerbalizer): string {
-  return Object.entries(v.words)
-    .map(([label, words]) => `${label}: ${words.join(', ')}`)
-    .join(' · ');
+/**
+ * Labels in the verbalizer's order, from `labels`: a record keyed by labels lists integer-like keys
+ * (`1`, `0`) first and in numeric order, whatever order they were written in.
+ */
+function verbalizerText(v: SuggestedVerbalizer, labels: readonly string[]): string {
+  return labels.map((label) => `${label}: ${(v.words[label] ?? []).join(', ')}`).join(' · ');
 }
 
 function formatText(result: SuggestResult, data: readonly string[], seconds: number): string {
@@ -143,7 +143,8 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
       ? 'candidates per label (PETAL’s likelihood ratio: mean log-odds of the word on the label’s rows minus on the others’):'
       : 'candidates per label (mean log P(word | x) over the label’s rows, as LM-BFF ranks them):',
   );
-  for (const [label, words] of Object.entries(result.candidates)) {
+  for (const label of result.labels) {
+    const words = result.candidates[label] ?? [];
     lines.push(
       `  ${label}: ${words.length === 0 ? '(none)' : words.map((w) => `${w.word} ${(petal ? (w.likelihoodRatio ?? 0) : w.logProbability).toFixed(2)}`).join(', ')}`,
     );
@@ -154,14 +155,14 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
   const withCalibrated = result.calibration !== 'none';
   result.suggestions.forEach((v, i) => {
     lines.push(
-      `  ${String(i + 1).padStart(2)}. accuracy ${percent(v.rawAccuracy).padStart(6)}${withCalibrated ? ` (calibrated ${percent(v.accuracy)})` : ''}  macro-F1 ${v.macroF1 === null ? '–' : v.macroF1.toFixed(3)}  P(gold) ${percent(v.meanGoldProbability)}  log P(gold) ${v.meanLogGold.toFixed(3)}  ${verbalizerText(v)}`,
+      `  ${String(i + 1).padStart(2)}. accuracy ${percent(v.rawAccuracy).padStart(6)}${withCalibrated ? ` (calibrated ${percent(v.accuracy)})` : ''}  macro-F1 ${v.macroF1 === null ? '–' : v.macroF1.toFixed(3)}  P(gold) ${percent(v.meanGoldProbability)}  log P(gold) ${v.meanLogGold.toFixed(3)}  ${verbalizerText(v, result.labels)}`,
     );
   });
   if (result.current) {
     lines.push('');
     const current = result.current;
     lines.push(
-      `the file's verbalizer: accuracy ${percent(current.rawAccuracy)}${withCalibrated ? ` (calibrated ${percent(current.accuracy)})` : ''}  ${verbalizerText(current)}`,
+      `the file's verbalizer: accuracy ${percent(current.rawAccuracy)}${withCalibrated ? ` (calibrated ${percent(current.accuracy)})` : ''}  ${verbalizerText(current, result.labels)}`,
     );
   }
   const [best] = result.suggestions;
@@ -169,7 +170,7 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
     lines.push('');
     lines.push('as a verbalizer block:');
     lines.push('verbalizer:');
-    for (const [label, words] of Object.entries(best.words)) lines.push(`  ${label}: ${words.join(', ')}`);
+    for (const label of result.labels) lines.push(`  ${label}: ${(best.words[label] ?? []).join(', ')}`);
   }
   return `${lines.join('\n')}\n`;
 }
