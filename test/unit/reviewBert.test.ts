@@ -7,8 +7,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from '../../server/src/language/parse';
 import { computePreview } from '../../server/src/service/preview';
-import { directDistribution, directRank, engineFor, modelFile } from '../support/directOnnx';
-import { sst2Rows } from '../support/paths';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MaskedLmEngine } from '../../server/src/model/engine';
+import { resolveModel } from '../../server/src/model/resolve';
+import { directDistribution, directRank, engineCacheDir, engineFor, modelFile } from '../support/directOnnx';
+import { modelsDir, sst2Rows } from '../support/paths';
 import { loadTokenizer } from '../support/service';
 
 const model = 'review-bert-small';
@@ -132,6 +137,37 @@ describe('inputs longer than the model reads', () => {
 
   test('the engine reads the limit from the position table', async () => {
     assert.equal((await engineFor(model, { quantized: false })).info.maxLength, 128);
+  });
+
+  test("a config.json without max_position_embeddings: the engine reads the limit from the file's position table", async () => {
+    // A folder whose config.json lost the key (hand-edited, or another exporter's): the tokenizer declares 512.
+    const folder = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-positions-')), 'rb-no-positions');
+    fs.mkdirSync(folder);
+    const original = path.join(modelsDir(), model);
+    for (const name of fs.readdirSync(original)) {
+      if (name === 'config.json') continue;
+      fs.symlinkSync(path.join(original, name), path.join(folder, name));
+    }
+    const config = JSON.parse(fs.readFileSync(path.join(original, 'config.json'), 'utf8')) as Record<string, unknown>;
+    delete config['max_position_embeddings'];
+    fs.writeFileSync(path.join(folder, 'config.json'), JSON.stringify(config));
+    const found = resolveModel('rb-no-positions', undefined, {
+      modelsDir: path.dirname(folder),
+      allowRemoteModels: false,
+      cacheDir: engineCacheDir,
+    });
+    assert.ok(found.ok, !found.ok ? found.reason : '');
+    const engine = await MaskedLmEngine.load(found, engineCacheDir, { quantized: true });
+    try {
+      assert.equal(engine.info.maxLength, 128);
+      // A row longer than the table is cut, not sent to ONNX Runtime (which failed the whole evaluation on it).
+      const [scores] = await engine.score([`${long} It was [MASK].`], [words.great], 3);
+      assert.equal(scores.maskFound, true);
+      assert.equal(scores.truncated, true);
+    } finally {
+      await engine.dispose();
+      fs.rmSync(path.dirname(folder), { recursive: true, force: true });
+    }
   });
 
   test('a mask near the end keeps the end: the beginning is cut', async () => {

@@ -7,6 +7,7 @@ import type { MaskScores } from '../language/scores';
 import { CancelledError } from './cancelled';
 import { LogitsCache } from './logitsCache';
 import { modelMaxLength, numberOr } from './maxLength';
+import { positionTableRows, readGraph } from './onnxGraph';
 import { maskNotFound, maskScoresFromLogits, maskScoresFromStats } from './maskDistribution';
 import { type Precision, previewGraph, type PreviewGraph } from './maskOnlyGraph';
 import { MaskStats, RANK_CELLS, type RowStats, type StatisticsHead } from './maskStats';
@@ -198,6 +199,7 @@ export class MaskedLmEngine {
     let session: ort.InferenceSession;
     let prepared: PreviewGraph;
     let rowWidth: number | undefined;
+    let graphPositions: number | undefined;
     try {
       // A folder, device or pipe where a file should be is refused before anything opens it (modelFiles.ts).
       const kind = location.source === 'remote' ? undefined : modelFileKindProblem(folder, MODEL_JSON_FILES);
@@ -222,6 +224,7 @@ export class MaskedLmEngine {
       const external = externalDataProblem(bytes, path.join(folder, file), folder);
       if (external) throw new Error(`${file} cannot be used: ${external}`);
       ({ prepared, session, rowWidth } = await preparedSession(bytes, tokenizer));
+      graphPositions = positionTable(bytes);
     } catch (error) {
       throw new Error(describeEngineLoadError(location, file, quantized, error, ui));
     }
@@ -237,7 +240,7 @@ export class MaskedLmEngine {
       quantized,
       file,
       vocabSize: numberOr(config['vocab_size'], (tokenizer as unknown as { model: { vocab: string[] } }).model.vocab.length),
-      maxLength: modelMaxLength(config, tokenizer.model_max_length),
+      maxLength: modelMaxLength(config, tokenizer.model_max_length, graphPositions),
       maskToken: tokenizer.mask_token,
       maskTokenId,
       graph: prepared.graph,
@@ -547,6 +550,15 @@ export class MaskedLmEngine {
  * mask-only graph alone; else the full graph (with per-token quantization if
  * it can be), else the file as shipped; the graph says why.
  */
+/** The rows of the file's position table, if it can be read (`positionTableRows`). */
+function positionTable(bytes: Uint8Array): number | undefined {
+  try {
+    return positionTableRows(readGraph(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
 async function preparedSession(
   bytes: Uint8Array,
   tokenizer: PreTrainedTokenizer,

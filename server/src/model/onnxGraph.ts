@@ -378,3 +378,17 @@ function readPackedVarints(bytes: Uint8Array, start: number, end: number): numbe
   }
   return out;
 }
+
+/**
+ * The rows of a BERT-style model's position table, [positions, hidden], int8-quantized or not: the
+ * initializer named `…position_embeddings…` (optimum's exports, the hub's) or `pos.weight` (the
+ * exports of ../shared/models). Undefined when the graph has none, or tables of several sizes.
+ */
+export function positionTableRows(graph: OnnxGraph): number | undefined {
+  const tables = [...graph.initializers.values()].filter(
+    (init) => /position_embeddings|(^|[./])pos\.weight/.test(init.name) && init.dims.length === 2,
+  );
+  const rows = new Set(tables.map((init) => init.dims[0]));
+  const [only] = rows;
+  return rows.size === 1 && typeof only === 'number' && only > 0 ? only : undefined;
+}
