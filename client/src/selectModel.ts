@@ -94,6 +94,7 @@ export async function selectModel(
       void vscode.window.showErrorMessage(`Could not write \`model: ${model}\` into ${path.basename(uri.fsPath)}.`);
       return undefined;
     }
+    await cursorAfterModel(document);
   } else {
     await vscode.workspace
       .getConfiguration('cloze', uri)
@@ -186,6 +187,23 @@ function modelLine(document: vscode.TextDocument): { range: vscode.Range; bare: 
     }
   }
   return undefined;
+}
+
+/**
+ * A selection on the `model:` line the edit rewrote (the starter file's snippet selects the model id
+ * to type over) was cut short by the edit: `review-bert-small` written over the placeholder left
+ * `eview-bert-small` selected, and the next key replaced it. The cursor goes after the new id, out of
+ * the snippet. A selection elsewhere is the user's and stays.
+ */
+async function cursorAfterModel(document: vscode.TextDocument): Promise<void> {
+  const line = modelLine(document)?.range.start.line;
+  if (line === undefined) return;
+  for (const editor of vscode.window.visibleTextEditors.filter((e) => e.document === document)) {
+    if (!editor.selections.some((selection) => selection.start.line <= line && line <= selection.end.line)) continue;
+    if (editor === vscode.window.activeTextEditor) await vscode.commands.executeCommand('leaveSnippet');
+    const end = document.lineAt(line).range.end;
+    editor.selection = new vscode.Selection(end, end);
+  }
 }
 
 /** Replaces the `model:` value, or adds the line after the file's leading comments. */

@@ -198,6 +198,18 @@ suite('Cloze commands, status item and panel', () => {
     await vscode.workspace.applyEdit(emptied);
     await vscode.commands.executeCommand('cloze.selectModel', doc.uri, { model: 'tiny-random-roberta', target: 'file' });
     assert.equal(doc.lineAt(1).text, 'model: tiny-random-roberta');
+    // The id selected to type over (the starter file's snippet does so): afterwards the cursor is after the new
+    // id, not a selection the edit cut short (`eview-bert-small`, which the next key replaced).
+    const editor = await vscode.window.showTextDocument(doc);
+    editor.selection = new vscode.Selection(1, 7, 1, doc.lineAt(1).text.length);
+    await vscode.commands.executeCommand('cloze.selectModel', doc.uri, { model: 'review-bert-small', target: 'file' });
+    assert.equal(doc.lineAt(1).text, 'model: review-bert-small');
+    assert.ok(editor.selection.isEmpty, `selection ${JSON.stringify(editor.selection)}`);
+    assert.deepEqual([editor.selection.active.line, editor.selection.active.character], [1, 'model: review-bert-small'.length]);
+    // A cursor elsewhere stays where it is.
+    editor.selection = new vscode.Selection(2, 3, 2, 3);
+    await vscode.commands.executeCommand('cloze.selectModel', doc.uri, { model: 'tiny-random-roberta', target: 'file' });
+    assert.deepEqual([editor.selection.active.line, editor.selection.active.character], [2, 3]);
 
     const configuration = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('cloze', doc.uri);
     await vscode.commands.executeCommand('cloze.selectModel', doc.uri, { model: 'tiny-random-bert-cased', target: 'workspace' });
