@@ -231,6 +231,12 @@ describe('the panel’s evaluation section', () => {
     assert.match(html, /43 more: <button class="example-link" data-action="showMisclassified">/);
     assert.match(html, /&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt; &amp; worse/);
     assert.match(html, /data-p="0.004">0\.4%<\/td>/);
+    // The text, the wide column, comes last: P(gold), which the rows are sorted by, stays in sight in a narrow panel.
+    const head = /<table class="misclassified-table"><thead><tr>(.*?)<\/tr>/.exec(html)?.[1] ?? '';
+    assert.deepEqual(
+      [...head.matchAll(/<th>(.*?)<\/th>/g)].map((m) => m[1]),
+      ['row', 'gold', 'predicted', 'P(gold)', ...labels.map((l) => `P(${l})`), 'text'],
+    );
     // The command lists every kept row of every file, worst first, in the shown mode.
     assert.deepEqual(
       misclassifiedRows(data)

@@ -199,14 +199,16 @@ function misclassifiedSection(evaluation: DataEvaluation, calibrate: boolean): s
     return `<div class="misclassified" data-testid="misclassified">${title}<p class="hint">None: the patterns together get every row right.</p></div>`;
   const shown = rows.slice(0, PANEL_MISCLASSIFIED);
   const labels = evaluation.labels;
-  const head = `<tr><th>row</th><th>text</th><th>gold</th><th>predicted</th><th>P(gold)</th>${labels.map((l) => `<th>P(${escapeHtml(l)})</th>`).join('')}</tr>`;
+  // The text, the one wide column, comes last: beside the editor the panel is narrow, and the figures the rows are
+  // sorted by (P(gold)) were scrolled out of sight behind it.
+  const head = `<tr><th>row</th><th>gold</th><th>predicted</th><th>P(gold)</th>${labels.map((l) => `<th>P(${escapeHtml(l)})</th>`).join('')}<th>text</th></tr>`;
   const body = shown.map((row) => {
     const where = `${path.basename(row.file)}:${row.line}`;
     return (
       // The whole row is the link (the page's script sends its data-action, data-file and data-row).
       `<tr class="misclassified-row" data-action="openRow" data-file="${escapeHtml(row.file)}" data-row="${row.line}" title="Open ${escapeHtml(where)}">` +
       `<td><button class="example-link">${escapeHtml(where)}</button></td>` +
-      `<td class="text">${escapeHtml(rowText(row))}</td><td class="gold">${escapeHtml(row.label)}</td><td class="predicted wrong">${escapeHtml(row.predicted)}</td>` +
+      `<td class="gold">${escapeHtml(row.label)}</td><td class="predicted wrong">${escapeHtml(row.predicted)}</td>` +
       `<td class="gold-p" data-p="${row.goldProbability}">${percent(row.goldProbability)}</td>` +
       labels
         .map(
@@ -214,7 +216,7 @@ function misclassifiedSection(evaluation: DataEvaluation, calibrate: boolean): s
             `<td class="p" data-label="${escapeHtml(l)}" data-p="${row.probabilities[l] ?? 0}">${percent(row.probabilities[l] ?? 0)}</td>`,
         )
         .join('') +
-      `</tr>`
+      `<td class="text">${escapeHtml(rowText(row))}</td></tr>`
     );
   });
   const more =
