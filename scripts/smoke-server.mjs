@@ -5,7 +5,7 @@
 // onnxruntime-node to load from wherever the server module finds them.
 // Exit 0 when it arrives within the deadline, 1 otherwise.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createProtocolConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver-protocol/node.js';
@@ -19,6 +19,13 @@ if (!serverArg) {
 const serverJs = resolve(serverArg);
 const file = resolve(fileArg ?? resolve(root, 'examples', 'mistakes.cloze'));
 const modelsDir = process.env.CLOZE_MODELS_DIR ?? resolve(root, '..', 'shared', 'models');
+// The check needs a real tokenizer: without the models folder it could only time out, naming no cause.
+if (!existsSync(modelsDir)) {
+  console.error(
+    `smoke: no models folder at ${modelsDir}: set CLOZE_MODELS_DIR to ../shared/models, or put this checkout beside ../shared.`,
+  );
+  process.exit(1);
+}
 const settings = { modelsDir, allowRemoteModels: false };
 const deadlineMs = 30_000;
 
