@@ -712,8 +712,8 @@ describe('label words, carelessly written', () => {
     );
   });
 
-  test('quotes hold one word with at most one space (U+0020) before it', () => {
-    for (const word of ['"\tgreat"', '"\u00a0great"', '"a b"', '"  great"']) {
+  test('quotes hold a word with at most one space (U+0020) before it, not a tab or a no-break space', () => {
+    for (const word of ['"\tgreat"', '"\u00a0great"', '"  great"', '"great\t"']) {
       const text = `pattern: {x} It was [MASK].\nverbalizer:\n  pos: ${word}\n  neg: bad`;
       assert.ok(
         check(text, undefined).some((d) => d.code === 'syntax' && /A quoted label word is written/.test(d.message)),

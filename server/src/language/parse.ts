@@ -288,8 +288,9 @@ class Parser {
   private labelWord(text: string, span: Span): LabelWord {
     if (!text.startsWith('"')) return { text, span };
     const inner = text.slice(1, -1);
-    // One word, with at most one space (U+0020) before it: a tab or a no-break space is no token's space.
-    if (text.length < 2 || !text.endsWith('"') || !/^ ?[^\s"]+$/u.test(inner)) {
+    // A plain word (trimmed: §10's grammar), with at most one space (U+0020) before it: a tab or a no-break
+    // space is no token's space, and was read as the form without one.
+    if (text.length < 2 || !text.endsWith('"') || !/^ ?[^\s"](?:[^"]*[^\s"])?$/u.test(inner)) {
       this.error(
         span,
         'A quoted label word is written `" word"` (scored after a space, `Ġword` for RoBERTa) or `"word"` (scored without one), with one word inside the quotes.',
