@@ -239,6 +239,14 @@ describe('CLI messages', () => {
     assert.ok(!cli.ok && !cli.reason.includes('cloze.'));
   });
 
+  test('a model path that is a symbolic link loop is said to be one, not a folder that does not exist', () => {
+    const loop = path.join(scratch, 'loop-model');
+    fs.symlinkSync(loop, loop);
+    const found = resolveModel('./loop-model', scratch, { modelsDir: '', allowRemoteModels: false, cacheDir: path.join(scratch, 'cache') });
+    assert.ok(!found.ok);
+    assert.equal(found.ok ? '' : found.reason, `the folder ${loop} cannot be opened: its symbolic links form a loop.`);
+  });
+
   test('a model folder with only the full-precision file: the CLI says --no-quantized, the editor cloze.quantized', () => {
     // A models folder holding tiny-random-bert-uncased without onnx/model_quantized.onnx.
     const models = path.join(scratch, 'models');

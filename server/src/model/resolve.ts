@@ -95,6 +95,20 @@ function whyNotInModelsDir(modelsDir: string, id: string): string {
   return `${folder} has no tokenizer.json`;
 }
 
+/** Why a path that `existsSync` calls absent cannot be reached, when it is not simply missing. */
+function whyUnreachable(file: string): string | undefined {
+  try {
+    fs.statSync(file);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return 'its symbolic links form a loop';
+    if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+    if (code === 'ENOTDIR') return 'a part of its path is a file, not a folder';
+    return undefined;
+  }
+}
+
 /**
  * `pathBase` names, for messages, what a relative path written there is relative to (the CLI's
  * `--model` paths arrive absolute, made so against the current folder).
@@ -109,6 +123,9 @@ export function resolveModel(
     const expanded = id.startsWith('~/') ? path.join(os.homedir(), id.slice(2)) : id;
     const folder = path.resolve(documentDir ?? process.cwd(), expanded);
     if (!fs.existsSync(folder)) {
+      // A link loop or a folder without access exists but cannot be reached: that, not "does not exist", is the fix.
+      const unreachable = whyUnreachable(folder);
+      if (unreachable) return { ok: false, id, reason: `the folder ${folder} cannot be opened: ${unreachable}.` };
       // A relative path comes from a `model:` line (the CLI makes a --model path absolute against the current folder).
       const relative = path.isAbsolute(expanded) ? '' : '; it is relative to the .cloze file';
       return { ok: false, id, reason: `the folder ${folder} does not exist. Check the path${relative}.` };
