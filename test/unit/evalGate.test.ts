@@ -250,7 +250,9 @@ describe('cloze eval as a CI gate, on part of the data or at its edges', () => {
   test('a data file that is not evaluated fails the run, in the JSON (gate, notEvaluated) and in JUnit (an error case)', async () => {
     write('good.jsonl', `${rows(8, 'positive')}\n${rows(2, 'negative')}\n`);
     write('nocolumn.csv', 'Text,Label\ngreat movie,positive\n');
-    const file = cloze1('data: good.jsonl\ndata: gone.jsonl\ndata: nocolumn.csv\n');
+    // Read, but every label is one the verbalizer lacks: not one row is scored.
+    write('otherlabels.jsonl', `${rows(3, 'pos')}\n${rows(2, 'neg')}\n`);
+    const file = cloze1('data: good.jsonl\ndata: gone.jsonl\ndata: nocolumn.csv\ndata: otherlabels.jsonl\n');
     const json = cloze('eval', file, '--min-accuracy', '0.5', '--format', 'json');
     assert.equal(json.status, 1, json.stderr);
     const result = JSON.parse(json.stdout) as EvalJson & { notEvaluated: Array<{ file: string; reason: string }> };
@@ -261,21 +263,43 @@ describe('cloze eval as a CI gate, on part of the data or at its edges', () => {
     );
     assert.deepEqual(
       result.notEvaluated.map((n) => path.basename(n.file)),
-      ['gone.jsonl', 'nocolumn.csv'],
+      ['gone.jsonl', 'nocolumn.csv', 'otherlabels.jsonl'],
     );
     assert.match(result.notEvaluated[1].reason, /has no column `text`/);
-    assert.match(json.stderr, /gone\.jsonl, nocolumn\.csv were not evaluated/);
+    assert.match(
+      result.notEvaluated[2].reason,
+      /none of the 5 rows of otherlabels\.jsonl has a label of the verbalizer \(they have `pos`, `neg`\)/,
+    );
+    assert.match(json.stderr, /gone\.jsonl, nocolumn\.csv, otherlabels\.jsonl were not evaluated/);
     const junit = cloze('eval', file, '--min-accuracy', '0.5', '--format', 'junit');
     assert.equal(junit.status, 1);
     const parsed = (await parseStringPromise(junit.stdout)) as {
       testsuites: { testsuite: Array<{ $: Record<string, string>; testcase: Array<{ $: Record<string, string>; error?: unknown[] }> }> };
     };
     const [suite] = parsed.testsuites.testsuite;
-    assert.equal(suite.$['errors'], '2');
+    assert.equal(suite.$['errors'], '3');
     assert.deepEqual(
       suite.testcase.filter((c) => c.error !== undefined).map((c) => c.$['name']),
-      ['data gone.jsonl', 'data nocolumn.csv'],
+      ['data gone.jsonl', 'data nocolumn.csv', 'data otherlabels.jsonl'],
     );
+    // With several models, the models' own gates pass (their figures do); the run's gate does not, and no model
+    // is named as below it.
+    const several = cloze(
+      'eval',
+      file,
+      '--model',
+      'review-bert-small',
+      '--model',
+      'review-bert-small-xenova',
+      '--min-accuracy',
+      '0.5',
+      '--format',
+      'json',
+    );
+    assert.equal(several.status, 1, several.stderr);
+    const both = JSON.parse(several.stdout) as { gate: { passed: boolean; failed: string[] }; notEvaluated: unknown[] };
+    assert.deepEqual([both.gate.passed, both.gate.failed, both.notEvaluated.length], [false, [], 3]);
+    assert.doesNotMatch(several.stderr, /the gate failed for/);
     // The same file given with --data is evaluated on its own: exit 1 too, not a pass on nothing.
     const flagged = cloze(
       'eval',

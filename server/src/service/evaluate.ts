@@ -192,13 +192,16 @@ export async function evaluationRows(
     }
     // Rows are scored against the column named `label`: a file that calls it otherwise (`sentiment`, `gold`) would only
     // be said to have "no labelled row".
-    if (!data.columns.includes('label')) {
+    const labelColumn = data.columns.includes('label');
+    if (!labelColumn) {
       skip(
         file,
         `${path.basename(file)} has no \`label\` column (it has ${quotedNames(data.columns)}): the gold labels are read from a column named \`label\`.`,
       );
     }
     sources.push({ path: file, rows: data.rows.length });
+    const before = rows.length;
+    const fileUndeclared = new Set<string>();
     // The columns the rows fill the fields from: a row without one would be scored with that field empty.
     const read = fields.length === 1 && inputColumns.length === 1 ? inputColumns : fields;
     data.rows.forEach((row, index) => {
@@ -212,12 +215,23 @@ export async function evaluationRows(
       } else if (!declared.has(label)) {
         skipped[`label not in the verbalizer`] = (skipped[`label not in the verbalizer`] ?? 0) + 1;
         undeclared.add(label);
+        fileUndeclared.add(label);
       } else {
         // The line the row starts on in its file, so `file:line` (and the panel's link) opens it.
         rows.push({ line: data.lines[index] ?? index + 1, label, fields: fill(row) });
         rowFiles.push(file);
       }
     });
+    // Read, but not one row scored (every label undeclared, or none given): as good as not evaluated.
+    if (labelColumn && rows.length === before) {
+      const labels = [...fileUndeclared];
+      skip(
+        file,
+        labels.length > 0
+          ? `none of the ${data.rows.length.toLocaleString('en-US')} rows of ${path.basename(file)} has a label of the verbalizer (they have ${quotedNames(labels)}).`
+          : `none of the ${data.rows.length.toLocaleString('en-US')} rows of ${path.basename(file)} has a label and every column the patterns read.`,
+      );
+    }
   }
   return { rows, rowFiles, sources, skipped, problems, notEvaluated, undeclared: [...undeclared] };
 }
