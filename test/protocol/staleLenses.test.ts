@@ -66,6 +66,12 @@ describe('lenses while a new version is scored', () => {
       assert.equal(during[6], `${settled[5]} · updating…`, JSON.stringify(during));
       assert.equal(during[7], `${settled[6]} · updating…`, JSON.stringify(during));
       assert.doesNotMatch(during[5] ?? '', /%|updating/, 'the new example has no numbers yet');
+      // The [MASK] hover meanwhile shows the last numbers too, and says so.
+      const hover = (await client.connection.sendRequest('textDocument/hover', {
+        textDocument: { uri },
+        position: { line: 1, character: 25 },
+      })) as { contents: { value: string } } | null;
+      assert.match(hover?.contents.value ?? '', /Updating: these are the numbers of the file before its last edit/);
 
       const after = await eventually(
         'the new preview',
@@ -78,6 +84,54 @@ describe('lenses while a new version is scored', () => {
       );
       assert.equal(after[6], settled[5]);
       assert.equal(after[7], settled[6]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a pattern that cannot be previewed keeps its own warning when an edit above moves it', async () => {
+    const text = [
+      '# a comment',
+      'model: review-bert-small',
+      'pattern bad: {text} It was good.',
+      'pattern good: {text} It was [MASK].',
+      'verbalizer:',
+      '  positive: great',
+      '  negative: terrible',
+      'example positive: A moving, beautiful film.',
+      '',
+    ].join('\n');
+    const file = path.join(dir, 'excluded.cloze');
+    fs.writeFileSync(file, text);
+    const client = await startServer(
+      { modelsDir: modelsDir(), allowRemoteModels: false },
+      {},
+      { capabilities: { workspace: { configuration: true, codeLens: { refreshSupport: true } }, textDocument: { codeLens: {} } } },
+    );
+    try {
+      const uri = pathToFileURL(file).href;
+      await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
+      const titles = async (): Promise<Record<number, string>> => {
+        const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+        return Object.fromEntries(lenses.map((lens) => [lens.range.start.line, lens.command?.title ?? '']));
+      };
+      await eventually(
+        'the preview',
+        async () => {
+          const t = await titles();
+          return /^[✓✗] good:/.test(t[7] ?? '') && t;
+        },
+        60_000,
+        100,
+      );
+      // The comment goes: every line moves up one.
+      await client.connection.sendNotification('textDocument/didChange', {
+        textDocument: { uri, version: 2 },
+        contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 1, character: 0 } }, text: '' }],
+      });
+      const during = await titles();
+      assert.match(during[1] ?? '', /no \[MASK\]/, JSON.stringify(during));
+      assert.doesNotMatch(during[2] ?? '', /no \[MASK\]/, JSON.stringify(during));
     } finally {
       await client.close();
     }

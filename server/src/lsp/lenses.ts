@@ -129,7 +129,13 @@ export function staleResult(result: PreviewResult, doc: ClozeDocument): PreviewR
     const found = byContent.get(key(example.label?.text ?? null, fields))?.shift();
     if (found) examples.push({ ...found, line: positionAt(doc, example.span.start).line + 1 });
   }
-  return { ...result, examples };
+  // A pattern that cannot be previewed is said on its own line, found by its name (an edit above moves it).
+  const lineOf = new Map(doc.patterns.map((pattern) => [patternDisplayName(pattern), positionAt(doc, pattern.span.start).line + 1]));
+  const excluded = result.excluded.flatMap((pattern) => {
+    const line = lineOf.get(pattern.pattern);
+    return line === undefined ? [] : [{ ...pattern, line }];
+  });
+  return { ...result, examples, excluded };
 }
 
 /**

@@ -931,11 +931,13 @@ export class ClozeServer {
     // and says so, and the next hover has the numbers. It never waits for the model (a preview of a
     // large file takes seconds; the tokenizer's answer is here now).
     let computing = false;
+    let stale = false;
     if (!unavailable && (hovered === 'mask' || hovered === 'label-word')) {
       const request = await this.previewRequest(uri);
       if (request && !this.pendingModelTitle(request.choice, request.settings) && !this.inferenceFor().previews.ready(request)) {
         void this.trackPreview(request);
         computing = !this.inferenceFor().previews.latest(uri);
+        stale = !computing;
       }
     }
     const preview = this.inference?.previews.latest(uri);
@@ -949,6 +951,8 @@ export class ClozeServer {
         extra = maskHover(preview.result, patternDisplayName(node.pattern), engine && describeEngine(engine));
       }
       if (node?.kind === 'label-word') extra = labelWordHover(preview.result, node.entry.label.text, node.word.text);
+      // The last version's numbers, as the lenses show them meanwhile (`· updating…`): said so.
+      if (extra && stale) extra = `${extra}\n\n_Updating: these are the numbers of the file before its last edit._`;
     }
     const markdown = unavailable
       ? result.markdown.replace(
