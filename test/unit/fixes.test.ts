@@ -730,6 +730,12 @@ describe('label words, carelessly written', () => {
     assert.deepEqual(codes(check(text, roberta)), []);
     const repeated = 'pattern: {x} It was [MASK].\nverbalizer:\n  pos: " great", " great"\n  neg: bad';
     assert.deepEqual(codes(check(repeated, roberta)), ['label-word-repeated']);
+    // A word without quotes is scored in the form its masks give (here after a space: Ġgreat), or `space=` fixes.
+    const unquoted = (header: string, words: string): string => `pattern: {x} It was [MASK].\n${header}\n  pos: ${words}\n  neg: bad`;
+    assert.deepEqual(codes(check(unquoted('verbalizer:', '"great", great'), roberta)), []);
+    assert.deepEqual(codes(check(unquoted('verbalizer space=before:', '"great", great'), roberta)), []);
+    assert.deepEqual(codes(check(unquoted('verbalizer:', '" great", great'), roberta)), ['label-word-repeated']);
+    assert.deepEqual(codes(check(unquoted('verbalizer space=none:', '"great", great'), roberta)), ['label-word-repeated']);
   });
 });
 

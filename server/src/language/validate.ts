@@ -12,7 +12,8 @@ import {
   type Span,
 } from './ast';
 import { maskLookalike } from './invisible';
-import { isRepeatedVerbalizer } from './options';
+import { fixedSpace } from './labelWords';
+import { isRepeatedVerbalizer, verbalizerSettings } from './options';
 import { quotedNames } from './quoting';
 import { validateExtensions } from './validateExtensions';
 import { validateModelLists } from './models';
@@ -161,6 +162,7 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
   }
   for (const verbalizer of doc.verbalizers) {
     const seen = new Set<string>();
+    const settings = verbalizerSettings(verbalizer);
     for (const entry of verbalizer.entries) {
       if (seen.has(entry.label.text)) {
         report(
@@ -171,13 +173,13 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
         );
       }
       seen.add(entry.label.text);
-      // By how the word is scored too: `"great"` and `" great"` are two tokens (`great`, `Ġgreat`) and both
-      // count; a word without quotes is scored in its mask's form, which may be either, so it repeats both.
-      const words = new Map<string, Set<string>>();
+      // The same word in the same stated form (quotes, `space=`). Two forms that are one token anyway
+      // (`"bad"` and `" bad"` for BERT, `bad` after a space and `" bad"` for RoBERTa) are the tokenizer check's
+      // to say; `"great"` and `" great"` are two RoBERTa tokens, and both count.
+      const words = new Set<string>();
       for (const word of entry.words) {
-        const forms = words.get(word.text) ?? new Set<string>();
-        const form = word.space ?? 'mask';
-        if (forms.has(form) || (forms.size > 0 && (form === 'mask' || forms.has('mask')))) {
+        const key = `${fixedSpace(word, settings) ?? ''}\u0000${word.text}`;
+        if (words.has(key)) {
           report(
             'label-word-repeated',
             'warning',
@@ -185,7 +187,7 @@ function checkVerbalizer(doc: ClozeDocument, report: Report, firstLine: Span): v
             `\`${word.text}\` is already a label word of \`${entry.label.text}\`; a label word counts once, so remove the repeat.`,
           );
         }
-        words.set(word.text, forms.add(form));
+        words.add(key);
       }
     }
   }

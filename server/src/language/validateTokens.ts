@@ -39,10 +39,12 @@ export function labelWordProblems(doc: ClozeDocument, tokenizer: TokenizerView):
     /** This label's word problems: reported one by one, or as one summary when there are many. */
     const problems: Diagnostic[] = out.get(entry) ?? [];
     for (const word of entry.words) {
-      // A word written twice is reported by the structural check already.
-      if (textsOfLabel.has(word.text)) continue;
-      textsOfLabel.add(word.text);
-      const forms = labelWordForms(word.text, contexts, tokenizer, fixedSpace(word, settings));
+      // A word written twice in the same form is reported by the structural check already.
+      const written = `${fixedSpace(word, settings) ?? ''}\u0000${word.text}`;
+      if (textsOfLabel.has(written)) continue;
+      textsOfLabel.add(written);
+      const fixed = fixedSpace(word, settings);
+      const forms = labelWordForms(word.text, contexts, tokenizer, fixed);
       let reported = false;
       for (const form of forms) {
         if (reported) break;
@@ -77,21 +79,26 @@ export function labelWordProblems(doc: ClozeDocument, tokenizer: TokenizerView):
         }
         if (reported) continue;
         const piece = form.pieces[0];
-        const key = `${index}:${form.context}:${piece.id}`;
-        const sameLabel = tokensOfLabel.get(key);
+        // The masks the form meets: a fixed form (quotes, `space=`) is scored as it is in every one of the
+        // verbalizer's mask contexts, so it meets the other words in each; a word in its mask's form, in that one.
+        const keys = (fixed ? [...contexts.keys()] : [form.context]).map((context) => `${index}:${context}:${piece.id}`);
+        const sameLabel = keys.map((key) => tokensOfLabel.get(key)).find((other) => other !== undefined);
         if (sameLabel !== undefined) {
           problems.push({
             code: 'label-word-repeated',
             severity: 'warning',
             span: word.span,
-            message: `\`${word.text}\` is the same token as \`${sameLabel}\` (${piece.token}, id ${piece.id}) in ${model}: for \`${entry.label.text}\` the token counts once, so one of the two spellings is redundant.`,
+            message:
+              sameLabel === word.text
+                ? `\`${word.text}\` is scored as the same token as its other form in \`${entry.label.text}\` (${piece.token}, id ${piece.id}) in ${model}: the token counts once, so one of the two is redundant.`
+                : `\`${word.text}\` is the same token as \`${sameLabel}\` (${piece.token}, id ${piece.id}) in ${model}: for \`${entry.label.text}\` the token counts once, so one of the two spellings is redundant.`,
           });
           reported = true;
           continue;
         }
-        tokensOfLabel.set(key, word.text);
-        const owner = owners.get(key);
-        if (owner && owner.label !== entry.label.text) {
+        for (const key of keys) tokensOfLabel.set(key, word.text);
+        const owner = keys.map((key) => owners.get(key)).find((other) => other !== undefined && other.label !== entry.label.text);
+        if (owner) {
           problems.push({
             code: 'label-word-ambiguous',
             severity: 'error',
@@ -99,8 +106,8 @@ export function labelWordProblems(doc: ClozeDocument, tokenizer: TokenizerView):
             message: `\`${word.text}\` is the token ${piece.token} (id ${piece.id}) in ${model}, which already stands for \`${owner.label}\` (as \`${owner.word}\`). One token cannot vote for two labels.`,
           });
           reported = true;
-        } else if (!owner) {
-          owners.set(key, { label: entry.label.text, word: word.text });
+        } else {
+          for (const key of keys) if (!owners.has(key)) owners.set(key, { label: entry.label.text, word: word.text });
         }
       }
     }
