@@ -188,9 +188,10 @@ export async function computePreview(
 ): Promise<PreviewResult> {
   const labels = verbalizerLabels(doc);
   const excluded = excludedPatterns(doc);
-  // Under one time budget, as a check runs: each tokenizer call outside one starts its own watchdog
-  // (about 0.1 ms), which was most of the 9.7 s a label of 50,000 words took to preview.
-  const { plans, skippedWords } = boundedTokenizing(checkBudgetMs(doc.text.length), () => planPatterns(doc, labels, tokenizer));
+  // Under one time budget: each tokenizer call outside one starts its own watchdog (about 0.1 ms), which
+  // was most of the 9.7 s a label of 50,000 words took to preview. Five times a check's: it only has to stop
+  // a tokenizer that hangs (the check met it first), not a long verbalizer on a slow machine (`cloze eval` in CI).
+  const { plans, skippedWords } = boundedTokenizing(5 * checkBudgetMs(doc.text.length), () => planPatterns(doc, labels, tokenizer));
   const wordIds = [...new Set(plans.flatMap((plan) => plan.words.flatMap((word) => word.tokenIds)))];
 
   const examples: readonly PreviewRow[] =
