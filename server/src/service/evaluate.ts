@@ -225,12 +225,14 @@ export async function evaluationRows(
     // Read, but not one row scored (every label undeclared, or none given): as good as not evaluated.
     if (labelColumn && rows.length === before) {
       const labels = [...fileUndeclared];
-      skip(
-        file,
-        labels.length > 0
-          ? `none of the ${data.rows.length.toLocaleString('en-US')} rows of ${path.basename(file)} has a label of the verbalizer (they have ${quotedNames(labels)}).`
-          : `none of the ${data.rows.length.toLocaleString('en-US')} rows of ${path.basename(file)} has a label and every column the patterns read.`,
-      );
+      // Not among `problems`: the skipped rows are counted, with their labels, where the report says what was skipped.
+      notEvaluated.push({
+        path: file,
+        reason:
+          labels.length > 0
+            ? `none of the ${data.rows.length.toLocaleString('en-US')} rows of ${path.basename(file)} has a label of the verbalizer (they have ${quotedNames(labels)}).`
+            : `none of the ${data.rows.length.toLocaleString('en-US')} rows of ${path.basename(file)} has a label and every column the patterns read.`,
+      });
     }
   }
   return { rows, rowFiles, sources, skipped, problems, notEvaluated, undeclared: [...undeclared] };
