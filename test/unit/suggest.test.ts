@@ -242,6 +242,22 @@ describe('cloze suggest', () => {
     );
   });
 
+  test('a data: file that cannot be read: the suggestions of the other data are printed, and the run exits 1, as eval does', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-missing-'));
+    fs.writeFileSync(path.join(dir, 'rows.jsonl'), sst2Lines(600, 660).join('\n'));
+    const file = path.join(dir, 'partial.cloze');
+    fs.writeFileSync(file, 'model: review-bert-small\npattern short: {text} It was [MASK].\ndata: rows.jsonl\ndata: gone.jsonl\n');
+    const run = cloze('suggest', file, '--top', '1', '--format', 'json');
+    assert.equal(run.status, 1, run.stderr);
+    const result = JSON.parse(run.stdout) as SuggestJson & { notEvaluated: Array<{ file: string }> };
+    assert.equal(result.suggestions.length, 1);
+    assert.deepEqual(
+      result.notEvaluated.map((n) => path.basename(n.file)),
+      ['gone.jsonl'],
+    );
+    assert.match(run.stderr, /gone\.jsonl was not searched on, so the suggestions come from the other data only/);
+  });
+
   test('it reads the labels from the data: with the labels of the rows exchanged, the words exchange too', () => {
     // The same SST-2 rows twice, once as they are and once with positive and negative swapped:
     // a search that ranked words by anything but the rows' labels (the label names, the file's

@@ -91,7 +91,10 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
     });
     const seconds = (performance.now() - started) / 1000;
     if (options.format === 'json') {
-      process.stdout.write(`${JSON.stringify({ ...result, file, data: sources.map((s) => s.path), seconds }, null, 2)}\n`);
+      const skippedFiles = notEvaluated.map(({ path: notRead, reason }) => ({ file: notRead, reason }));
+      process.stdout.write(
+        `${JSON.stringify({ ...result, file, data: sources.map((s) => s.path), notEvaluated: skippedFiles, seconds }, null, 2)}\n`,
+      );
     } else {
       process.stdout.write(
         formatText(
@@ -106,6 +109,14 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
     if (result.suggestions.length === 0) {
       process.stderr.write(
         `cloze suggest: no verbalizer could be built: ${empty.length > 0 ? `no candidate word for ${empty.join(', ')} (no word of the model's top tokens is likelier on its rows than on the others', or its rows were not scored)` : 'no candidate words'}.\n`,
+      );
+      return 1;
+    }
+    // As `cloze eval`: suggestions from part of the data (a `data:` file unread, empty, without the columns) are no pass.
+    if (notEvaluated.length > 0) {
+      const names = notEvaluated.map((f) => path.basename(f.path)).join(', ');
+      process.stderr.write(
+        `cloze suggest: exit 1: ${names} ${notEvaluated.length === 1 ? 'was' : 'were'} not searched on, so the suggestions come from the other data only.\n`,
       );
       return 1;
     }
