@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens } from 'vscode-languageserver-protocol';
 import { eventually } from '../support/eventually';
-import { startServer } from '../support/lsp';
+import { startServer, type TestClient } from '../support/lsp';
 import { modelsDir } from '../support/paths';
 
 /**
@@ -18,6 +18,27 @@ import { modelsDir } from '../support/paths';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-stale-lenses-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A client that refreshes its lenses (as VS Code does), with `text` open as `name`; `titles` are its lens titles by line. */
+async function opened(
+  name: string,
+  text: string,
+): Promise<{ client: TestClient; uri: string; titles: () => Promise<Record<number, string>> }> {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  const client = await startServer(
+    { modelsDir: modelsDir(), allowRemoteModels: false },
+    {},
+    { capabilities: { workspace: { configuration: true, codeLens: { refreshSupport: true } }, textDocument: { codeLens: {} } } },
+  );
+  const uri = pathToFileURL(file).href;
+  await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
+  const titles = async (): Promise<Record<number, string>> => {
+    const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+    return Object.fromEntries(lenses.map((lens) => [lens.range.start.line, lens.command?.title ?? '']));
+  };
+  return { client, uri, titles };
+}
 
 describe('lenses while a new version is scored', () => {
   test('unchanged examples keep their numbers (marked updating…) on the lines they moved to; the new one waits', async () => {
@@ -31,20 +52,8 @@ describe('lenses while a new version is scored', () => {
       'example negative: Dull and far too long.',
       '',
     ].join('\n');
-    const file = path.join(dir, 'stale.cloze');
-    fs.writeFileSync(file, text);
-    const client = await startServer(
-      { modelsDir: modelsDir(), allowRemoteModels: false },
-      {},
-      { capabilities: { workspace: { configuration: true, codeLens: { refreshSupport: true } }, textDocument: { codeLens: {} } } },
-    );
+    const { client, uri, titles } = await opened('stale.cloze', text);
     try {
-      const uri = pathToFileURL(file).href;
-      await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
-      const titles = async (): Promise<Record<number, string>> => {
-        const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
-        return Object.fromEntries(lenses.map((lens) => [lens.range.start.line, lens.command?.title ?? '']));
-      };
       const scored = /^[✓✗] pattern 1: (positive|negative) [<>]?\d+%/;
       const settled = await eventually(
         'the preview',
@@ -101,20 +110,8 @@ describe('lenses while a new version is scored', () => {
       'example positive: A moving, beautiful film.',
       '',
     ].join('\n');
-    const file = path.join(dir, 'excluded.cloze');
-    fs.writeFileSync(file, text);
-    const client = await startServer(
-      { modelsDir: modelsDir(), allowRemoteModels: false },
-      {},
-      { capabilities: { workspace: { configuration: true, codeLens: { refreshSupport: true } }, textDocument: { codeLens: {} } } },
-    );
+    const { client, uri, titles } = await opened('excluded.cloze', text);
     try {
-      const uri = pathToFileURL(file).href;
-      await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'cloze', version: 1, text } });
-      const titles = async (): Promise<Record<number, string>> => {
-        const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
-        return Object.fromEntries(lenses.map((lens) => [lens.range.start.line, lens.command?.title ?? '']));
-      };
       await eventually(
         'the preview',
         async () => {
