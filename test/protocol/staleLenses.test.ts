@@ -65,22 +65,31 @@ describe('lenses while a new version is scored', () => {
         100,
       );
 
+      // The new example is long, so that its scoring leaves a window wide enough for the requests
+      // below, which are sent together, with no wait between them and the edit.
+      const added = `Brand new. ${'The plot wanders from one scene to the next and the actors seem lost in it. '.repeat(20)}`;
       await client.connection.sendNotification('textDocument/didChange', {
         textDocument: { uri, version: 2 },
         contentChanges: [
-          { range: { start: { line: 5, character: 0 }, end: { line: 5, character: 0 } }, text: 'example positive: Brand new.\n' },
+          { range: { start: { line: 5, character: 0 }, end: { line: 5, character: 0 } }, text: `example positive: ${added}\n` },
         ],
       });
-      const during = await titles();
+      const [during, hover] = await Promise.all([
+        titles(),
+        client.connection.sendRequest('textDocument/hover', {
+          textDocument: { uri },
+          position: { line: 1, character: 25 },
+        }) as Promise<{ contents: { value: string } } | null>,
+      ]);
       assert.equal(during[6], `${settled[5]} · updating…`, JSON.stringify(during));
       assert.equal(during[7], `${settled[6]} · updating…`, JSON.stringify(during));
       assert.doesNotMatch(during[5] ?? '', /%|updating/, 'the new example has no numbers yet');
-      // The [MASK] hover meanwhile shows the last numbers too, and says so.
-      const hover = (await client.connection.sendRequest('textDocument/hover', {
-        textDocument: { uri },
-        position: { line: 1, character: 25 },
-      })) as { contents: { value: string } } | null;
-      assert.match(hover?.contents.value ?? '', /Updating: these are the numbers of the file before its last edit/);
+      // The [MASK] hover meanwhile shows the last numbers (of two examples) too, and says so. (Served
+      // after the new version was scored, it shows the new numbers, of three, and no such note.)
+      const shown = hover?.contents.value ?? '';
+      assert.match(shown, /, [23] examples: /, shown);
+      if (/, 3 examples: /.test(shown)) assert.doesNotMatch(shown, /Updating:/, shown);
+      else assert.match(shown, /Updating: these are the numbers of the file before its last edit/, shown);
 
       const after = await eventually(
         'the new preview',
