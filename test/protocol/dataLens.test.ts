@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens } from 'vscode-languageserver-protocol';
+import type { EvaluateResult } from '../../server/src/protocol/messages';
 import { eventually } from '../support/eventually';
 import { startServer, type TestClient } from '../support/lsp';
 import { cliMain, modelsDir, sst2Lines } from '../support/paths';
@@ -114,6 +115,28 @@ describe('the evaluation lens over stdio', () => {
     assert.ok(titles[3].startsWith(`dev.jsonl ${pct(short.accuracy)} (${pct(short.calibratedAccuracy)}) · F1 `), titles[3]);
     assert.ok(titles[3].endsWith(`P(gold) ${pct(short.meanGoldProbability)} (${pct(short.meanGoldCalibrated)})`), titles[3]);
     assert.ok(titles[4].startsWith(`dev.jsonl ${pct(long.accuracy)} (${pct(long.calibratedAccuracy)})`), titles[4]);
+  });
+
+  test("Evaluate on the File's Data, after the lens, scores nothing again and reports the same figures", async () => {
+    type Stats = { computedPairs: number; cachedPairs: number };
+    const stats = async (): Promise<Stats> => (await client.connection.sendRequest('cloze/stats')) as Stats;
+    const before = await stats();
+    const result = (await client.connection.sendRequest('cloze/evaluate', { uri })) as EvaluateResult;
+    const after = await stats();
+    assert.ok(result.ok, JSON.stringify(result));
+    // Neither a model run nor the engine's logits cache: every row came from what the lens scored.
+    assert.deepEqual(
+      { computed: after.computedPairs - before.computedPairs, cached: after.cachedPairs - before.cachedPairs },
+      { computed: 0, cached: 0 },
+    );
+    const expected = evalJson();
+    assert.equal(result.evaluation.evaluated, ROWS);
+    for (const [i, summary] of expected.patterns.entries()) {
+      const got = result.evaluation.patterns[i];
+      assert.ok(Math.abs((got.accuracy ?? NaN) - summary.accuracy) < 1e-9, got.pattern);
+      assert.ok(Math.abs((got.meanGoldProbability ?? NaN) - summary.meanGoldProbability) < 1e-6, got.pattern);
+    }
+    assert.ok(Math.abs((result.evaluation.ensemble.calibratedAccuracy ?? NaN) - expected.ensemble.calibratedAccuracy) < 1e-9);
   });
 
   test('an edit of a pattern updates the figures', async () => {

@@ -6,9 +6,11 @@ import type { EngineReport } from '../model/engine';
 import type { InferenceWorker } from '../model/inferenceWorker';
 import type { ComparedModel, EvaluateResult, PreviewData } from '../protocol/messages';
 import type { ClozeSettings } from '../protocol/settings';
+import { dataModelKey } from '../service/dataEvaluation';
 import { evaluate, evaluationRows } from '../service/evaluate';
 import { evaluationText } from '../service/evaluationReport';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
+import type { ScoreMemo } from '../service/scoreMemo';
 import { exampleProblems } from './lenses';
 import type { PreviewOutcome } from './previews';
 
@@ -54,7 +56,8 @@ const EVALUATION_CHUNK = 64;
  * cancelled): the next chunk is not scored and the evaluation rejects with `CancelledError`; the
  * caller stops a chunk already running (`InferenceWorker.forget` of `key`). While it runs, the
  * inference process keeps its model (`hold`): it scores chunk after chunk, and between two of them
- * nothing else may count as the process being idle.
+ * nothing else may count as the process being idle. Inputs `memo` remembers (the evaluation lens
+ * scored them) are answered from it.
  */
 /** Misclassified rows listed in the editor's evaluation report (`cloze eval --errors 10`). */
 export const REPORTED_ERRORS = 10;
@@ -71,6 +74,7 @@ export async function evaluateDocument(
   limit: number | undefined,
   onProgress: (done: number, total: number) => void,
   signal: AbortSignal,
+  memo: ScoreMemo,
 ): Promise<EvaluateResult> {
   if (doc.data.length === 0)
     return {
@@ -104,10 +108,11 @@ export async function evaluateDocument(
     const evaluation = await evaluate(
       doc,
       tokenizer.tokenizer,
-      (inputs, wordIds, topK) => {
+      // What the evaluation lens has scored of these rows is not scored again.
+      memo.scorer(dataModelKey(choice.location, settings.quantized), (inputs, wordIds, topK) => {
         if (signal.aborted) throw new CancelledError('The evaluation was cancelled.');
         return worker.scorer(model, key, ++version)(inputs, wordIds, topK);
-      },
+      }),
       rows,
       sources,
       skipped,

@@ -3,10 +3,12 @@ import * as path from 'node:path';
 import type { ClozeDocument, Span } from '../language';
 import type { InferenceWorker } from '../model/inferenceWorker';
 import { isCancelled } from '../model/cancelled';
+import { modelFileStamp } from '../model/resolve';
 import type { DataFileState } from '../protocol/messages';
 import type { ClozeSettings } from '../protocol/settings';
-import { DataEvaluations, type DataEvaluation, type DataFigures } from '../service/dataEvaluation';
+import { DataEvaluations, dataModelKey, type DataEvaluation, type DataFigures } from '../service/dataEvaluation';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
+import { ScoreMemo } from '../service/scoreMemo';
 import { EvaluateCommand } from './lenses';
 
 /**
@@ -47,6 +49,8 @@ const REFRESH_EVERY_MS = 700;
 
 export class DataLenses {
   private readonly evaluations = new DataEvaluations();
+  /** The model's answers on the data rows: "Evaluate on the File's Data" reuses them (customRequests.ts). */
+  readonly memo = new ScoreMemo();
   /** Per document and data path: the job of the newest request, and the last figures finished. */
   private readonly jobs = new Map<string, FileJob>();
   private readonly finished = new Map<string, ModelOutcome[]>();
@@ -83,12 +87,13 @@ export class DataLenses {
         continue;
       }
       const target = path.resolve(path.dirname(file), data.path);
-      // Where each model is found belongs to the key: once a model is downloaded (or its folder appears), it is evaluated.
+      // Where each model is found belongs to the key: once a model is downloaded (or its folder appears), it is evaluated;
+      // so do its files' stamps: a model replaced in its folder is evaluated again.
       // So does the data file as it is on disk: fixed in another tab or rewritten by a script, it is evaluated again.
       const key = JSON.stringify([
         version,
         fileSignature(target),
-        choices.map((c) => [c.id, c.location.ok ? c.location.source : 'missing']),
+        choices.map((c) => [c.id, c.location.ok ? [c.location.source, modelFileStamp(c.location, settings.quantized)] : 'missing']),
         settings.quantized,
         settings.data,
         settings.preview.calibration,
@@ -165,6 +170,8 @@ export class DataLenses {
       this.jobs.delete(id);
       this.finished.delete(id);
     }
+    // No document left to evaluate: the rows' numbers are not held for good.
+    if (this.jobs.size === 0) this.memo.clear();
   }
 
   private stop(job: FileJob): void {
@@ -213,9 +220,10 @@ export class DataLenses {
           doc,
           files: [file],
           tokenizer: tokenizer.tokenizer,
-          modelKey: JSON.stringify([location.root, location.name, settings.quantized]),
+          modelKey: dataModelKey(location, settings.quantized),
           // One inference key per computation: a shared computation is never superseded by another job.
-          scorerFor: (key) => this.worker.scorer(model, `data-lens:${key}`, 1),
+          scorerFor: (key) =>
+            this.memo.scorer(dataModelKey(location, settings.quantized), this.worker.scorer(model, `data-lens:${key}`, 1)),
           releaseScorer: (key) => this.worker.forget(`data-lens:${key}`),
           limits: { maxRows: settings.data.maxRows, maxBytes: settings.data.maxFileSizeMB * 1024 * 1024 },
           calibration: settings.preview.calibration,

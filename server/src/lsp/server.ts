@@ -1485,6 +1485,7 @@ export class ClozeServer {
         params.limit,
         (done, total) => progress?.report(Math.round((done / Math.max(1, total)) * 100), `${done} of ${total} rows`),
         controller.signal,
+        this.dataLensesFor().memo,
       );
     } catch (error) {
       if (isCancelled(error) && controller.signal.aborted)

@@ -189,3 +189,28 @@ export function withModelsDirNote(message: string, location: ModelLocation): str
 export function locationKey(location: Extract<ModelLocation, { ok: true }>): string {
   return path.join(location.root, location.name);
 }
+
+/**
+ * The model file's, config's and tokenizer's sizes and modification times: a folder fixed or
+ * replaced while the server runs gives another stamp, so the inference process loads it again and
+ * what was remembered of the old files' numbers is not reused. A remote model has none (its
+ * download lands in the cache under the same id).
+ */
+export function modelFileStamp(location: Extract<ModelLocation, { ok: true }>, quantized: boolean): string {
+  if (location.source === 'remote') return '';
+  const root = locationKey(location);
+  return [
+    path.join(root, quantized ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx'),
+    path.join(root, 'config.json'),
+    path.join(root, 'tokenizer.json'),
+  ]
+    .map((name) => {
+      try {
+        const stat = fs.statSync(name);
+        return `${stat.size}:${stat.mtimeMs}`;
+      } catch {
+        return 'missing';
+      }
+    })
+    .join('|');
+}

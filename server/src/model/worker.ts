@@ -1,12 +1,10 @@
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { format } from 'node:util';
 import { isCancelled } from './cancelled';
 import { MaskedLmEngine, type EngineCounters, type EngineOptions } from './engine';
 import { engineKey, type EngineStats, type ModelRequest, type WorkerRequest, type WorkerResponse, type WorkerStats } from './messages';
 import { checkModelOutput } from './outputCheck';
-import { locationKey } from './resolve';
+import { locationKey, modelFileStamp } from './resolve';
 import { logStrayRejections } from './strayRejections';
 
 /**
@@ -83,31 +81,9 @@ interface Loaded {
 const engines = new Map<string, { stamp: string; load: Promise<Loaded> }>();
 const running = new Map<number, AbortController>();
 
-/**
- * The model file's size and modification time: a folder fixed or replaced
- * while the server runs is loaded again on the next request, without a restart.
- */
-function fileStamp(model: ModelRequest): string {
-  if (model.location.source === 'remote') return '';
-  const file = path.join(locationKey(model.location), model.quantized ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx');
-  const stamps = [
-    file,
-    path.join(locationKey(model.location), 'config.json'),
-    path.join(locationKey(model.location), 'tokenizer.json'),
-  ].map((name) => {
-    try {
-      const stat = fs.statSync(name);
-      return `${stat.size}:${stat.mtimeMs}`;
-    } catch {
-      return 'missing';
-    }
-  });
-  return stamps.join('|');
-}
-
 function engineFor(model: ModelRequest): Promise<Loaded> {
   const key = engineKey(model);
-  const stamp = fileStamp(model);
+  const stamp = modelFileStamp(model.location, model.quantized);
   const existing = engines.get(key);
   if (existing && existing.stamp === stamp) return existing.load;
   const modelKey = locationKey(model.location);

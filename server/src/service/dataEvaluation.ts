@@ -14,6 +14,8 @@ import {
 } from '../language/scores';
 import type { TokenizerView } from '../language/tokenizer';
 import { CancelledError } from '../model/cancelled';
+import type { LoadableModel } from '../model/engine';
+import { modelFileStamp } from '../model/resolve';
 import type { DataLimits } from './dataSets';
 import { evaluate, evaluationRows, type Calibration, type LabelFiguresRecord, type MisclassifiedRow } from './evaluate';
 import { accuracySummary, computePreview, type ExamplePreview } from './preview';
@@ -115,6 +117,15 @@ export interface DataEvaluationRequest {
   readonly onProgress?: (done: number, total: number) => void;
   /** The prior of the calibrated figures (`cloze.preview.calibration`); content-free when absent. */
   readonly calibration?: Calibration;
+}
+
+/**
+ * What makes two models' numbers differ (`DataEvaluationRequest.modelKey`, `ScoreMemo`): the model
+ * folder, the precision, and the files as they are on disk now (a model replaced in its folder is
+ * another model).
+ */
+export function dataModelKey(location: LoadableModel, quantized: boolean): string {
+  return JSON.stringify([location.root, location.name, quantized, modelFileStamp(location, quantized)]);
 }
 
 /** Remembered pattern evaluations; each is a few numbers per row. */
