@@ -241,3 +241,83 @@ describe('a data file changed on disk while its document is open', () => {
     }
   });
 });
+
+describe('a model replaced in its folder while its document is open', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-model-replaced-'));
+  const models = path.join(root, 'models');
+  const mine = path.join(models, 'mine');
+  const cloze = path.join(root, 'replaced.cloze');
+  const source = [
+    'model: mine',
+    'pattern: {sentence} It was [MASK].',
+    'verbalizer:',
+    '  positive: great',
+    '  negative: terrible',
+    'data: rows.jsonl',
+    '',
+  ].join('\n');
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  /** `cloze eval`'s accuracy and mean P(gold) on the folder as it is now, as the lens writes them (one pattern: its own figures). */
+  function evalNow(): { accuracy: string; gold: string } {
+    const args = [cliMain, 'eval', cloze, '--format', 'json', '--models-dir', models, '--offline'];
+    const { ensemble } = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as {
+      ensemble: Summary;
+    };
+    return {
+      accuracy: ` ${pct(ensemble.accuracy)} (${pct(ensemble.calibratedAccuracy)}) · F1 `,
+      gold: `P(gold) ${pct(ensemble.meanGoldProbability)} (${pct(ensemble.meanGoldCalibrated)})`,
+    };
+  }
+
+  test("the lens and Evaluate on the File's Data give the new model's figures, not the ones remembered of the old", async () => {
+    // review-bert-small's tokenizer and config, with its own weights, then with tiny-random-bert-uncased's (the same vocabulary).
+    const from = path.join(modelsDir(), 'review-bert-small');
+    fs.mkdirSync(path.join(mine, 'onnx'), { recursive: true });
+    for (const name of fs.readdirSync(from)) if (name !== 'onnx') fs.copyFileSync(path.join(from, name), path.join(mine, name));
+    const weights = path.join(mine, 'onnx', 'model_quantized.onnx');
+    fs.copyFileSync(path.join(from, 'onnx', 'model_quantized.onnx'), weights);
+    fs.chmodSync(weights, 0o644);
+    fs.writeFileSync(path.join(root, 'rows.jsonl'), `${sst2Lines(0, 40).join('\n')}\n`);
+    fs.writeFileSync(cloze, source);
+    const trained = evalNow();
+    const client = await startServer(
+      { modelsDir: models, allowRemoteModels: false },
+      {},
+      { capabilities: { workspace: { configuration: true, codeLens: { refreshSupport: true } }, textDocument: { codeLens: {} } } },
+    );
+    try {
+      const uri = pathToFileURL(cloze).href;
+      await client.connection.sendNotification('textDocument/didOpen', {
+        textDocument: { uri, languageId: 'cloze', version: 1, text: source },
+      });
+      const figuresLens = (expected: { accuracy: string; gold: string }): Promise<string> =>
+        eventually(
+          `the data lens with "${expected.accuracy}" and "${expected.gold}"`,
+          async () => {
+            const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+            const titles = lenses.map((lens) => lens.command?.title ?? '');
+            const current = !titles.some((title) => /updating|evaluating/.test(title));
+            return current && titles.find((title) => title.includes(expected.accuracy) && title.endsWith(expected.gold));
+          },
+          60_000,
+          100,
+        );
+      await figuresLens(trained);
+      const first = (await client.connection.sendRequest('cloze/evaluate', { uri })) as EvaluateResult;
+      assert.ok(first.ok, JSON.stringify(first));
+
+      fs.rmSync(weights);
+      fs.copyFileSync(path.join(modelsDir(), 'tiny-random-bert-uncased', 'onnx', 'model_quantized.onnx'), weights);
+      const random = evalNow();
+      assert.notDeepEqual(random, trained, 'the two models must differ on these rows for this test to tell anything');
+      await figuresLens(random);
+      const second = (await client.connection.sendRequest('cloze/evaluate', { uri })) as EvaluateResult;
+      assert.ok(second.ok, JSON.stringify(second));
+      assert.notEqual(second.evaluation.ensemble.meanGoldProbability, first.evaluation.ensemble.meanGoldProbability);
+      assert.ok(random.accuracy.startsWith(` ${pct(second.evaluation.ensemble.accuracy ?? NaN)} (`), JSON.stringify(random));
+    } finally {
+      await client.close();
+    }
+  });
+});
