@@ -51,7 +51,7 @@ describe('ScoreMemo', () => {
 
   test('answers a repeated request from memory, equal to what the engine computes', async () => {
     const memo = new ScoreMemo();
-    const scorer = memo.scorer('review-bert-small|int8', counted);
+    const scorer = memo.scorer(() => 'review-bert-small|int8', counted);
     calls.length = 0;
     const inputs = inputsOf(0, 12);
     const first = await scorer(inputs, wordIds, 3);
@@ -68,10 +68,10 @@ describe('ScoreMemo', () => {
 
   test('scores only the inputs it has not seen, and asks again for words or top tokens it lacks', async () => {
     const memo = new ScoreMemo();
-    const scorer = memo.scorer('review-bert-small|int8', counted);
+    const scorer = memo.scorer(() => 'review-bert-small|int8', counted);
     await scorer(inputsOf(0, 8), wordIds, 1);
     calls.length = 0;
-    const mixed = [...inputsOf(4, 12), ...inputsOf(6, 7)];
+    const mixed = [...inputsOf(4, 12), ...inputsOf(6, 7), ...inputsOf(9, 10)];
     const answer = await scorer(mixed, wordIds, 1);
     assert.deepEqual(calls, [inputsOf(8, 12)], 'the new rows only, each once');
     assert.deepEqual(answer, await engine.score(mixed, wordIds, 1));
@@ -95,19 +95,19 @@ describe('ScoreMemo', () => {
   test('keeps models apart, remembers nothing of a failed call, and stays within its budget', async () => {
     const memo = new ScoreMemo();
     calls.length = 0;
-    await memo.scorer('model-a', counted)(inputsOf(0, 4), wordIds, 1);
-    await memo.scorer('model-b', counted)(inputsOf(0, 4), wordIds, 1);
+    await memo.scorer(() => 'model-a', counted)(inputsOf(0, 4), wordIds, 1);
+    await memo.scorer(() => 'model-b', counted)(inputsOf(0, 4), wordIds, 1);
     assert.equal(calls.length, 2, 'another model key is another model');
 
     const failing: Scorer = () => Promise.reject(new Error('the worker stopped'));
-    await assert.rejects(memo.scorer('model-c', failing)(inputsOf(0, 4), wordIds, 1), /the worker stopped/);
+    await assert.rejects(memo.scorer(() => 'model-c', failing)(inputsOf(0, 4), wordIds, 1), /the worker stopped/);
     calls.length = 0;
-    await memo.scorer('model-c', counted)(inputsOf(0, 4), wordIds, 1);
+    await memo.scorer(() => 'model-c', counted)(inputsOf(0, 4), wordIds, 1);
     assert.equal(calls.length, 1);
 
     // A budget of about three entries: the oldest go first, the newest is kept.
     const small = new ScoreMemo(3 * (inputsOf(0, 1)[0].length + 400));
-    const scorer = small.scorer('m', counted);
+    const scorer = small.scorer(() => 'm', counted);
     await scorer(inputsOf(0, 10), wordIds, 1);
     assert.ok(small.size <= 3 && small.size >= 1, String(small.size));
     calls.length = 0;
@@ -119,7 +119,7 @@ describe('ScoreMemo', () => {
 
   test('an input without a visible mask is remembered as such', async () => {
     const memo = new ScoreMemo();
-    const scorer = memo.scorer('m', counted);
+    const scorer = memo.scorer(() => 'm', counted);
     const inputs = ['No mask in this text at all.', ...inputsOf(0, 1)];
     const first: MaskScores[] = await scorer(inputs, wordIds, 1);
     calls.length = 0;
@@ -127,5 +127,27 @@ describe('ScoreMemo', () => {
     assert.deepEqual(calls, [[inputs[1]]], 'the input without a mask has no words to score');
     assert.equal(again[0].maskFound, false);
     assert.deepEqual(again[0], first[0]);
+  });
+
+  test('numbers scored while the model files changed, or across a clear, are returned but not remembered', async () => {
+    const memo = new ScoreMemo();
+    let stamp = 'files-1';
+    const replacedMeanwhile: Scorer = async (inputs, ids, topK) => {
+      const scores = await counted(inputs, ids, topK);
+      stamp = 'files-2';
+      return scores;
+    };
+    const inputs = inputsOf(0, 3);
+    const answer = await memo.scorer(() => `m|${stamp}`, replacedMeanwhile)(inputs, wordIds, 1);
+    assert.deepEqual(answer, await engine.score(inputs, wordIds, 1));
+    assert.equal(memo.size, 0);
+
+    const clearedMeanwhile: Scorer = async (inputs, ids, topK) => {
+      const scores = await counted(inputs, ids, topK);
+      memo.clear();
+      return scores;
+    };
+    await memo.scorer(() => 'm', clearedMeanwhile)(inputs, wordIds, 1);
+    assert.equal(memo.size, 0);
   });
 });

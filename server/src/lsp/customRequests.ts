@@ -103,16 +103,22 @@ export async function evaluateDocument(
   const model = { location: choice.location, cacheDir, quantized: settings.quantized };
   // Each chunk is a new "version" of the evaluation's own key, so it never cancels a preview (or is cancelled by one).
   let version = 0;
+  const location = choice.location;
+  const remembered = memo.scorer(
+    () => dataModelKey(location, settings.quantized),
+    (inputs, wordIds, topK) => worker.scorer(model, key, ++version)(inputs, wordIds, topK),
+  );
   const release = worker.hold(model);
   try {
     const evaluation = await evaluate(
       doc,
       tokenizer.tokenizer,
-      // What the evaluation lens has scored of these rows is not scored again.
-      memo.scorer(dataModelKey(choice.location, settings.quantized), (inputs, wordIds, topK) => {
+      // What the evaluation lens has scored of these rows is not scored again; a cancellation stops
+      // the evaluation also where the memo answers a whole chunk.
+      (inputs, wordIds, topK) => {
         if (signal.aborted) throw new CancelledError('The evaluation was cancelled.');
-        return worker.scorer(model, key, ++version)(inputs, wordIds, topK);
-      }),
+        return remembered(inputs, wordIds, topK);
+      },
       rows,
       sources,
       skipped,

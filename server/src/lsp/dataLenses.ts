@@ -223,7 +223,7 @@ export class DataLenses {
           modelKey: dataModelKey(location, settings.quantized),
           // One inference key per computation: a shared computation is never superseded by another job.
           scorerFor: (key) =>
-            this.memo.scorer(dataModelKey(location, settings.quantized), this.worker.scorer(model, `data-lens:${key}`, 1)),
+            this.memo.scorer(() => dataModelKey(location, settings.quantized), this.worker.scorer(model, `data-lens:${key}`, 1)),
           releaseScorer: (key) => this.worker.forget(`data-lens:${key}`),
           limits: { maxRows: settings.data.maxRows, maxBytes: settings.data.maxFileSizeMB * 1024 * 1024 },
           calibration: settings.preview.calibration,

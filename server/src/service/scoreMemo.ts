@@ -9,7 +9,7 @@ import type { MaskScores, Scorer, TokenProbability, WordProbability } from '../l
  *
  * Remembering is sound because an input's numbers are a function of the input, the model and its
  * precision alone, whatever else is in its batch (the per-token quantizers of issue 8); `modelKey`
- * must name the model folder and the precision. Entries keep the probabilities of every label word
+ * must name the model folder, the precision and the files' stamps. Entries keep the probabilities of every label word
  * asked for so far, so a request for other words (another verbalizer, another token form) is
  * answered from memory where it can be and scored where it cannot; the memo is bounded by the
  * characters of the inputs it holds (a data row can be a whole review), oldest use out first.
@@ -36,6 +36,8 @@ const WORD_CHARGE = 40;
 export class ScoreMemo {
   private readonly entries = new Map<string, Remembered>();
   private used = 0;
+  /** Incremented by `clear`: a call that started before it remembers nothing. */
+  private generation = 0;
 
   constructor(private readonly budget = DEFAULT_BUDGET) {}
 
@@ -44,20 +46,28 @@ export class ScoreMemo {
     return this.entries.size;
   }
 
-  /** `scorer`, answering from memory what it can: only the inputs not remembered (or not with these words) are scored. */
-  scorer(modelKey: string, scorer: Scorer): Scorer {
+  /**
+   * `scorer`, answering from memory what it can: only the inputs not remembered (or not with these
+   * words) are scored. `modelKey` is asked before and after each call: numbers scored while the model
+   * files changed under it are returned but not remembered (they may be either model's), and nor are
+   * those of a call that outlived a `clear`.
+   */
+  scorer(modelKey: () => string, scorer: Scorer): Scorer {
     return async (inputs, wordIds, topK) => {
-      const keys = inputs.map((input) => `${modelKey}\u0000${input}`);
+      const model = modelKey();
+      const generation = this.generation;
+      const keys = inputs.map((input) => `${model}\u0000${input}`);
       const answers: Array<MaskScores | undefined> = keys.map((key) => this.recall(key, wordIds, topK));
       const missing = [...new Set(inputs.filter((_, i) => answers[i] === undefined))];
       if (missing.length > 0) {
         const scored = await scorer(missing, wordIds, topK);
         const fresh = new Map(missing.map((input, i) => [input, scored[i]]));
+        const keep = generation === this.generation && modelKey() === model;
         for (const [i, input] of inputs.entries()) {
           if (answers[i] !== undefined) continue;
           const score = fresh.get(input);
           if (!score) continue;
-          this.remember(keys[i], score, topK);
+          if (keep) this.remember(keys[i], score, topK);
           answers[i] = score;
         }
       }
@@ -72,6 +82,7 @@ export class ScoreMemo {
   clear(): void {
     this.entries.clear();
     this.used = 0;
+    this.generation++;
   }
 
   private recall(key: string, wordIds: readonly number[], topK: number): MaskScores | undefined {
