@@ -187,7 +187,10 @@ export class PreviewPanel implements vscode.Disposable {
 
   private followCursor(editor: vscode.TextEditor): void {
     const line = editor.selection.active.line;
-    if (this.data?.ok) {
+    // Only this document's preview knows its examples: just after a switch the panel still holds the
+    // last document's, whose example above this line number is some other line here (the new preview
+    // then snapped the selection to the wrong example).
+    if (this.data?.ok && this.data.uri === editor.document.uri.toString()) {
       const example = exampleAtLine(this.data.preview, line);
       if (example && example.line !== this.selectedLine) {
         this.selectedLine = example.line;
@@ -281,7 +284,8 @@ export class PreviewPanel implements vscode.Disposable {
 
   private post(): void {
     const data = this.data;
-    if (!this.panel || !data || !this.document) return;
+    // Another document's numbers are never shown under this one's name (refresh says it is computing).
+    if (!this.panel || !data || !this.document || data.uri !== this.document.uri.toString()) return;
     const fileName = path.basename(this.document.uri.fsPath);
     const evaluation = this.evaluation?.uri === data.uri ? this.evaluation : undefined;
     const html = data.ok

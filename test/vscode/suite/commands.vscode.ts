@@ -248,6 +248,29 @@ suite('Cloze commands, status item and panel', () => {
     await until('the panel to show the edited version', () => cloze.panel.state?.version === doc.version, 60_000);
   });
 
+  test('switched to another file, the panel shows the example under its cursor', async () => {
+    const cloze = await api();
+    assert.ok(cloze.panel.isOpen, 'the test above leaves the panel open');
+    // Examples on lines 8–16 (1-based): the last file's examples (lines 10–13) are at other lines.
+    const lines = [
+      'model: review-bert-small',
+      'pattern: {review} It was [MASK].',
+      'verbalizer:',
+      '  positive: great',
+      '  negative: terrible',
+      '',
+      '',
+      ...Array.from({ length: 9 }, (_, i) => `example ${i % 2 ? 'negative' : 'positive'}: Review number ${i + 1} of this file.`),
+    ];
+    const other = await vscode.workspace.openTextDocument(path.join(workspaceRoot(), write('panel/other.cloze', lines)));
+    await vscode.window.showTextDocument(other, { viewColumn: vscode.ViewColumn.One, selection: new vscode.Range(15, 2, 15, 2) });
+    await until(
+      'the panel to show line 16 of other.cloze',
+      () => cloze.panel.state?.uri === other.uri.toString() && cloze.panel.state.line === 16,
+      60_000,
+    );
+  });
+
   test('cloze.toggleCalibration flips cloze.preview.calibrate and the lenses say calibrated', async () => {
     const doc = await open('examples/sentiment.cloze');
     const configuration = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('cloze', doc.uri);
