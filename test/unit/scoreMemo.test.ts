@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from '../../server/src/language/parse';
 import type { MaskScores, Scorer } from '../../server/src/language/scores';
+import { evaluateDocument } from '../../server/src/lsp/customRequests';
 import { MaskedLmEngine } from '../../server/src/model/engine';
+import { InferenceWorker } from '../../server/src/model/inferenceWorker';
+import { defaultSettings } from '../../server/src/protocol/settings';
 import { ScoreMemo } from '../../server/src/service/scoreMemo';
-import { sst2Rows } from '../support/paths';
+import { sst2Lines, sst2Rows } from '../support/paths';
 import { loadTokenizer, serviceFor } from '../support/service';
 
 /**
@@ -149,5 +155,58 @@ describe('ScoreMemo', () => {
     };
     await memo.scorer(() => 'm', clearedMeanwhile)(inputs, wordIds, 1);
     assert.equal(memo.size, 0);
+  });
+});
+
+describe("Evaluate on the File's Data through the memo", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-memo-evaluate-'));
+  const worker = new InferenceWorker({ log: () => undefined });
+  after(async () => {
+    await worker.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('answered from memory, it still stops when cancelled', async () => {
+    const file = path.join(dir, 'memo.cloze');
+    const text = [
+      'model: review-bert-small',
+      'pattern: {sentence} It was [MASK].',
+      'verbalizer:',
+      '  positive: great',
+      '  negative: terrible',
+      'data: rows.jsonl',
+      '',
+    ].join('\n');
+    fs.writeFileSync(path.join(dir, 'rows.jsonl'), `${sst2Lines(0, 20).join('\n')}\n`);
+    fs.writeFileSync(file, text);
+    const service = serviceFor('review-bert-small');
+    const doc = parse(text);
+    const choice = service.modelChoice(doc, file);
+    const memo = new ScoreMemo();
+    const run = (signal: AbortSignal) =>
+      evaluateDocument(
+        doc,
+        file,
+        service,
+        choice,
+        defaultSettings,
+        worker,
+        service.settings.cacheDir,
+        'memo-test',
+        undefined,
+        () => undefined,
+        signal,
+        memo,
+      );
+    const first = await run(new AbortController().signal);
+    assert.ok(first.ok, JSON.stringify(first).slice(0, 300));
+    assert.ok(memo.size >= 20, String(memo.size));
+    // Every row is remembered now: a cancelled evaluation must not run on from memory and report.
+    const cancelled = new AbortController();
+    cancelled.abort('the request was cancelled');
+    await assert.rejects(run(cancelled.signal), /cancelled/);
+    const again = await run(new AbortController().signal);
+    assert.ok(again.ok);
+    assert.deepEqual(again.evaluation, first.evaluation);
   });
 });
