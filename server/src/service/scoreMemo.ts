@@ -9,10 +9,11 @@ import type { MaskScores, Scorer, TokenProbability, WordProbability } from '../l
  *
  * Remembering is sound because an input's numbers are a function of the input, the model and its
  * precision alone, whatever else is in its batch (the per-token quantizers of issue 8); `modelKey`
- * must name the model folder, the precision and the files' stamps. Entries keep the probabilities of every label word
- * asked for so far, so a request for other words (another verbalizer, another token form) is
- * answered from memory where it can be and scored where it cannot; the memo is bounded by the
- * characters of the inputs it holds (a data row can be a whole review), oldest use out first.
+ * must name the model folder, the precision and the files' stamps. Entries keep the probabilities
+ * of every label word asked for so far, so a request for other words (another verbalizer, another
+ * token form) is answered from memory where it can be and scored where it cannot; the memo is
+ * bounded by the characters of the inputs it holds (a data row can be a whole review), oldest use
+ * out first.
  */
 
 interface Remembered {
@@ -21,8 +22,8 @@ interface Remembered {
   readonly severalMasks?: boolean;
   readonly truncated: boolean;
   /** The most probable tokens, as many as the largest `topK` asked for. */
-  top: readonly TokenProbability[];
-  topK: number;
+  readonly top: readonly TokenProbability[];
+  readonly topK: number;
   readonly words: Map<number, WordProbability>;
   /** What the entry counts against the bound. */
   readonly size: number;
