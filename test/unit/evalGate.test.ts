@@ -313,6 +313,63 @@ describe('cloze eval as a CI gate, on part of the data or at its edges', () => {
     assert.equal(flagged.status, 1, flagged.stderr);
   });
 
+  test('a file with errors is evaluated as far as it can be, and fails the run: text, JSON, JUnit and --gate', async () => {
+    write('fine.jsonl', `${rows(8, 'positive')}\n${rows(2, 'negative')}\n`);
+    const text =
+      'model: review-bert-small\npattern short: {text} It was [MASK] [MASK].\npattern plain: {text} It was [MASK].\n' +
+      'verbalizer:\n  positive: great\n  negative: terrible\n  negative: bad\ndata: fine.jsonl\n';
+    const file = write('broken.cloze', text);
+    // The valid pattern alone passes the gate: the run fails for the file's errors only.
+    const plain = cloze('eval', file, '--min-accuracy', '0.5');
+    assert.equal(plain.status, 1, plain.stderr);
+    assert.match(plain.stdout, /not evaluated: short \(line 2\): the pattern has 2 masks; the model fills one \(mask-multiple\)/);
+    assert.match(plain.stdout, /^ {2}plain {2,}80\.0%/m);
+    assert.match(plain.stderr, /exit 1: .*broken\.cloze has 2 errors/);
+    assert.doesNotMatch(plain.stderr, /below --min-accuracy/);
+
+    const json = cloze('eval', file, '--min-accuracy', '0.5', '--format', 'json');
+    assert.equal(json.status, 1);
+    const result = JSON.parse(json.stdout) as EvalJson & {
+      excluded: Array<{ pattern: string; line: number; code: string }>;
+      fileErrors: Array<{ line: number; column: number; code: string }>;
+    };
+    assert.deepEqual(
+      result.excluded.map((e) => [e.pattern, e.line, e.code]),
+      [['short', 2, 'mask-multiple']],
+    );
+    assert.deepEqual(result.fileErrors.map((e) => [e.line, e.code]).sort(), [
+      [2, 'mask-multiple'],
+      [7, 'label-duplicate'],
+    ]);
+    assert.equal(result.gate?.passed, false);
+
+    // Gating the pattern that was not evaluated fails it by name; before, it was "no such pattern" (bad usage).
+    const gated = cloze('eval', file, '--min-accuracy', '0.5', '--gate', 'short,plain', '--format', 'junit');
+    assert.equal(gated.status, 1, gated.stderr);
+    assert.match(gated.stderr, /short was not evaluated \(line 2: the pattern has 2 masks; the model fills one\)/);
+    const parsed = (await parseStringPromise(gated.stdout)) as {
+      testsuites: {
+        testsuite: Array<{
+          testcase: Array<{ $: Record<string, string>; error?: Array<{ $: Record<string, string> }>; failure?: unknown[] }>;
+        }>;
+      };
+    };
+    const cases = parsed.testsuites.testsuite[0].testcase;
+    assert.deepEqual(
+      cases.filter((c) => c.error).map((c) => [c.$['name'], c.error?.[0].$['type']]),
+      [['broken.cloze: errors', 'file-errors']],
+    );
+    assert.deepEqual(
+      cases.filter((c) => c.failure).map((c) => c.$['name']),
+      ['short: accuracy at least 50.0%'],
+    );
+
+    // Fixed, the same file passes.
+    fs.writeFileSync(file, text.replace(' [MASK] [MASK].', ' [MASK].').replace('  negative: bad\n', ''));
+    const fixed = cloze('eval', file, '--min-accuracy', '0.5', '--gate', 'short,plain');
+    assert.equal(fixed.status, 0, fixed.stderr);
+  });
+
   test('--min-accuracy 70.4% passes at an accuracy of exactly 70.4% (88 of 125), as 0.704 does', () => {
     write('g125.jsonl', `${rows(88, 'positive')}\n${rows(37, 'negative')}\n`);
     const file = cloze1('data: g125.jsonl\n');

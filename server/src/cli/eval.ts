@@ -2,9 +2,11 @@ import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { parse } from '../language/parse';
 import type { ClozeDocument } from '../language/ast';
+import { positionAt } from '../language/positions';
 import { engineReport, type ModelInfo } from '../model/engine';
 import { evaluate, evaluationRows, type Calibration, type Evaluation, type FigureSet } from '../service/evaluate';
 import { evaluationText, fixed, percent } from '../service/evaluationReport';
+import type { ExcludedPattern } from '../service/preview';
 import { createService, dataLimits } from './check';
 import { previewColumns, type ModelColumn } from './compare';
 import { junitReport, junitXml, type JUnitCase, type JUnitSuite } from './junit';
@@ -28,8 +30,9 @@ import { readSourceText, uniquePaths } from './sourceFile';
  * a JUnit suite each). One model keeps the output it always had.
  *
  * Exit codes: 0 evaluated (and the gate passed), 1 the gate failed (for
- * any model), a model could not be loaded or nothing could be evaluated
- * (errors, no labelled rows), 2 bad usage.
+ * any model), the file has errors (what could be evaluated is still
+ * reported), a model could not be loaded or nothing could be evaluated
+ * (no labelled rows), 2 bad usage.
  */
 
 export interface EvalCommandOptions extends Omit<ScoringOptions, 'model'> {
@@ -57,20 +60,35 @@ export interface GateCheck {
    * so a gate with any fails (a broken model must not pass on the rows it could score).
    */
   readonly nonFinite: number;
+  /** Why the target was not evaluated: a pattern of the file with errors (no `[MASK]` or several). */
+  readonly notEvaluated?: string;
 }
 
 export interface GateResult {
   readonly minAccuracy: number;
   readonly calibrated: boolean;
-  /** Every check passed and every data file was evaluated (a gate does not pass on part of the data). */
+  /**
+   * Every check passed, every data file was evaluated and the file has no errors (a gate does not
+   * pass on part of the data, or on a file that is not as its author meant it).
+   */
   readonly passed: boolean;
   readonly checks: readonly GateCheck[];
 }
 
-/** The figure sets `--gate` names, or the message for a target that is none of them. */
-function gateTargets(result: Evaluation, targets: readonly string[]): FigureSet[] | string {
+/**
+ * The figure sets `--gate` names, and the named patterns that were not evaluated (the gate fails on
+ * them); or the message for a target that is none of these.
+ */
+function gateTargets(
+  result: Evaluation,
+  targets: readonly string[],
+): { readonly sets: FigureSet[]; readonly excluded: ExcludedPattern[] } | string {
   const chosen = new Set<FigureSet>();
+  const excluded = new Set<ExcludedPattern>();
   for (const target of targets) {
+    // `all` means every pattern of the file, those that could not be evaluated too.
+    const left = result.excluded.filter((e) => target === 'all' || e.pattern === target);
+    left.forEach((e) => excluded.add(e));
     const matches =
       target === 'all'
         ? result.figures.filter((set) => set.kind !== 'weighted-ensemble')
@@ -79,17 +97,24 @@ function gateTargets(result: Evaluation, targets: readonly string[]): FigureSet[
           : target === 'wmean' || target === 'weighted'
             ? result.figures.filter((set) => set.kind === 'weighted-ensemble')
             : result.figures.filter((set) => set.kind === 'pattern' && set.name === target);
-    if (matches.length === 0) {
-      const names = result.figures.filter((set) => set.kind === 'pattern').map((set) => set.name);
+    if (matches.length === 0 && left.length === 0) {
+      const names = [
+        ...result.figures.filter((set) => set.kind === 'pattern').map((set) => set.name),
+        ...result.excluded.map((e) => e.pattern),
+      ];
       return `--gate ${target}: no such pattern. Use ensemble, wmean, all or a pattern name (${names.join(', ')}).`;
     }
     matches.forEach((set) => chosen.add(set));
   }
-  return result.figures.filter((set) => chosen.has(set));
+  return { sets: result.figures.filter((set) => chosen.has(set)), excluded: [...excluded] };
 }
 
-function checkGate(result: Evaluation, sets: readonly FigureSet[], minAccuracy: number): GateResult {
-  const checks = sets.map((set) => {
+function checkGate(
+  result: Evaluation,
+  { sets, excluded }: { readonly sets: readonly FigureSet[]; readonly excluded: readonly ExcludedPattern[] },
+  minAccuracy: number,
+): GateResult {
+  const checks: GateCheck[] = sets.map((set) => {
     const accuracy = (result.calibrate ? set.calibrated : set.raw).accuracy;
     const nonFinite = nonFiniteRows(result, set);
     return {
@@ -100,6 +125,16 @@ function checkGate(result: Evaluation, sets: readonly FigureSet[], minAccuracy: 
       nonFinite,
     };
   });
+  for (const e of excluded) {
+    checks.push({
+      target: e.pattern,
+      kind: 'pattern',
+      accuracy: null,
+      passed: false,
+      nonFinite: 0,
+      notEvaluated: `line ${e.line}: ${e.reason}`,
+    });
+  }
   return { minAccuracy, calibrated: result.calibrate, passed: checks.every((c) => c.passed), checks };
 }
 
@@ -111,6 +146,7 @@ function nonFiniteRows(result: Evaluation, set: FigureSet): number {
 
 /** Why a gate check failed, starting with the target's name. */
 function gateFailure(target: string, check: GateCheck, gate: GateResult, model: string, kind: string): string {
+  if (check.notEvaluated !== undefined) return `${target} was not evaluated (${check.notEvaluated}), which a gate does not pass`;
   const below = check.accuracy === null || check.accuracy < gate.minAccuracy;
   const rows = `${check.nonFinite} row${check.nonFinite === 1 ? '' : 's'}`;
   const broken = `${rows} got NaN or infinite logits from ${model}, which a gate does not pass`;
@@ -127,6 +163,31 @@ interface ModelRun {
   readonly gate: GateResult | undefined;
   /** The data files none of whose rows were evaluated, and why (the run then exits 1). */
   readonly notEvaluated: ReadonlyArray<{ readonly file: string; readonly reason: string }>;
+  /** The file's errors as `cloze check` reports them (the run then exits 1); data files' own are in `notEvaluated`. */
+  readonly fileErrors: readonly FileError[];
+}
+
+/** An error of the `.cloze` file, 1-based as `cloze check` prints it. */
+export interface FileError {
+  readonly line: number;
+  readonly column: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/**
+ * The file's errors that make its figures not those of the file as written: every error but those
+ * about data files (on a `data:` line: unreadable, lacking a column, rows with other labels), which
+ * `notEvaluated` and the skipped rows say, and which a `--data` on the command line replaces.
+ */
+function fileErrorsOf(session: ScoringSession): FileError[] {
+  const onDataLine = (at: number): boolean => session.doc.data.some((d) => d.span.start <= at && at <= d.span.end);
+  return session.errors
+    .filter((d) => !d.code.startsWith('data-') && !onDataLine(d.span.start))
+    .map((d) => {
+      const { line, character } = positionAt(session.doc, d.span.start);
+      return { line: line + 1, column: character + 1, code: d.code, message: d.message };
+    });
 }
 
 /** What the rows that were read lacked, when none is left to evaluate: the skipped counts, and labels the verbalizer does not have. */
@@ -217,7 +278,7 @@ async function evaluateSession(
       gate = checkGate(result, sets, options.minAccuracy);
     }
     const notEvaluated = data.rows.notEvaluated.map(({ path: notRead, reason }) => ({ file: notRead, reason }));
-    return { run: { result, info: engine.info, seconds, gate, notEvaluated } };
+    return { run: { result, info: engine.info, seconds, gate, notEvaluated, fileErrors: fileErrorsOf(session) } };
   } catch (error) {
     session.scoringFailed(error);
     return { failed: true };
@@ -282,14 +343,29 @@ export async function runEval(file: string, given: EvalCommandOptions): Promise<
   if (given.format === 'json') {
     process.stdout.write(`${JSON.stringify(evaluationJson(outcome.run, file), null, 2)}\n`);
   } else if (given.format === 'junit') {
-    const suite = junitSuite(result, file, info.file, gate, seconds, false, outcome.run.notEvaluated);
+    const suite = junitSuite(result, file, info.file, gate, seconds, false, outcome.run);
     process.stdout.write(junitXml(suite));
   } else {
     process.stdout.write(evaluationText(result, info.file));
   }
   reportGate(outcome.run, false);
-  if (unreadableData(data)) return 1;
-  return gate && !gate.passed ? 1 : 0;
+  const partial = unreadableData(data);
+  const broken = fileWithErrors(file, outcome.run.fileErrors);
+  return partial || broken || (gate && !gate.passed) ? 1 : 0;
+}
+
+/**
+ * A file with errors (a pattern with two masks, a label word of two tokens, a label declared twice)
+ * is evaluated as far as it can be, but the run fails: its figures are not those of the file its
+ * author meant, and a CI gate must not pass on it. Said on stderr (the errors were listed before the
+ * report); true when so.
+ */
+function fileWithErrors(file: string, errors: readonly FileError[]): boolean {
+  if (errors.length === 0) return false;
+  process.stderr.write(
+    `cloze eval: exit 1: ${file} has ${errors.length === 1 ? 'an error' : `${errors.length} errors`} (listed above; \`cloze check\` lists them too), so the figures are not those of the file as written.\n`,
+  );
+  return true;
 }
 
 /**
@@ -315,8 +391,14 @@ function evaluationJson(run: ModelRun, file?: string): object {
     engine: engineReport(run.info),
     // One model: its gate is the run's, which does not pass on part of the data. With several, each model's gate is
     // its figures' alone (`gate.failed` names the models below it) and the top-level gate says the rest.
-    ...(run.gate ? { gate: file !== undefined && run.notEvaluated.length > 0 ? { ...run.gate, passed: false } : run.gate } : {}),
+    ...(run.gate
+      ? {
+          gate:
+            file !== undefined && (run.notEvaluated.length > 0 || run.fileErrors.length > 0) ? { ...run.gate, passed: false } : run.gate,
+        }
+      : {}),
     notEvaluated: run.notEvaluated,
+    fileErrors: run.fileErrors,
   };
 }
 
@@ -425,7 +507,11 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
       ? {
           minAccuracy: options.minAccuracy,
           calibrated: options.calibrate ?? false,
-          passed: failedGate.length === 0 && unavailable.length === 0 && (runs[0]?.notEvaluated.length ?? 0) === 0,
+          passed:
+            failedGate.length === 0 &&
+            unavailable.length === 0 &&
+            (runs[0]?.notEvaluated.length ?? 0) === 0 &&
+            runs.every((run) => run.fileErrors.length === 0),
           failed: failedGate,
         }
       : undefined;
@@ -435,7 +521,7 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
       `${JSON.stringify({ file, models: runs.map((run) => run.result.model), evaluations, unavailable, notEvaluated: runs[0]?.notEvaluated ?? [], ...(gate ? { gate } : {}) }, null, 2)}\n`,
     );
   } else if (options.format === 'junit') {
-    const suites = runs.map((run) => junitSuite(run.result, file, run.info.file, run.gate, run.seconds, true, run.notEvaluated));
+    const suites = runs.map((run) => junitSuite(run.result, file, run.info.file, run.gate, run.seconds, true, run));
     suites.push(...unavailable.map((u) => unavailableSuite(file, u)));
     process.stdout.write(junitReport(`cloze eval ${path.basename(file)}`, suites));
   } else {
@@ -449,7 +535,12 @@ async function runEvalModels(file: string, columns: readonly ModelColumn[], opti
     );
   }
   const partial = unreadableData(data);
-  return unavailable.length > 0 || failedGate.length > 0 || partial ? 1 : 0;
+  // Each model's token checks differ (a word one token in one vocabulary and two in another): the most errors any had.
+  const broken = fileWithErrors(
+    file,
+    runs.map((run) => run.fileErrors).reduce((a, b) => (b.length > a.length ? b : a), []),
+  );
+  return unavailable.length > 0 || failedGate.length > 0 || partial || broken ? 1 : 0;
 }
 
 /** A model that could not be loaded or scored, as a JUnit suite with one `error` case (a CI test tab then shows why). */
@@ -521,7 +612,7 @@ function junitSuite(
   gate: GateResult | undefined,
   seconds: number,
   several: boolean,
-  notEvaluated: ModelRun['notEvaluated'],
+  { notEvaluated, fileErrors }: Pick<ModelRun, 'notEvaluated' | 'fileErrors'>,
 ): JUnitSuite {
   const gated = new Map(gate?.checks.map((check) => [`${check.kind}\u0000${check.target}`, check]));
   const classname = `cloze eval ${path.basename(file)}${several ? ` · ${result.model}` : ''}`;
@@ -582,7 +673,35 @@ function junitSuite(
         name: named(`data ${path.basename(dataFile)}`),
         error: { type: 'data-not-evaluated', message: reason, details: `${dataFile}: ${reason}` },
       })),
+      // The file's errors, one error case: the run failed for them, whatever the figures.
+      ...(fileErrors.length > 0
+        ? [
+            {
+              classname,
+              name: named(`${path.basename(file)}: errors`),
+              error: {
+                type: 'file-errors',
+                message: `${path.basename(file)} has ${fileErrors.length === 1 ? 'an error' : `${fileErrors.length} errors`}: ${fileErrors[0].message}${fileErrors.length > 1 ? ' …' : ''}`,
+                details: fileErrors.map((e) => `${file}:${e.line}:${e.column} error ${e.code} ${e.message}`).join('\n'),
+              },
+            } satisfies JUnitCase,
+          ]
+        : []),
       ...cases,
+      // A gated pattern that was not evaluated has no figures: its check fails on its own case.
+      ...(gate
+        ? gate.checks
+            .filter((check) => check.notEvaluated !== undefined)
+            .map((check): JUnitCase => ({
+              classname,
+              name: `${named(check.target)}: ${result.calibrate ? 'calibrated accuracy' : 'accuracy'} at least ${percent(gate.minAccuracy)}`,
+              failure: {
+                type: 'not-evaluated',
+                message: gateFailure(named(check.target), check, gate, result.model, 'accuracy'),
+                details: check.notEvaluated ?? '',
+              },
+            }))
+        : []),
     ],
   };
 }

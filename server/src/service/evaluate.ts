@@ -16,7 +16,14 @@ import type { TokenizerView } from '../language/tokenizer';
 import { usedFields } from '../language/render';
 import { quotedNames } from '../language/quoting';
 import { defaultDataLimits, readDataSet, type DataLimits, type DataPathOrigin, type Row } from './dataSets';
-import { accuracySummary, computePreview, type AccuracySummary, type ExamplePreview, type PreviewRow } from './preview';
+import {
+  accuracySummary,
+  computePreview,
+  type AccuracySummary,
+  type ExamplePreview,
+  type ExcludedPattern,
+  type PreviewRow,
+} from './preview';
 
 /**
  * `cloze eval`: the patterns' accuracy on labelled data, as a PET user would
@@ -48,6 +55,11 @@ export interface Evaluation {
   readonly priorProblems?: Record<string, string>;
   readonly labels: readonly string[];
   readonly patterns: readonly AccuracySummary[];
+  /**
+   * Patterns of the file that were not evaluated (no `[MASK]` or several, a verbalizer the file does
+   * not declare), and why: the figures are of the others, and `cloze eval` fails (the file has errors).
+   */
+  readonly excluded: readonly ExcludedPattern[];
   readonly ensemble: AccuracySummary;
   /** Ensemble predictions (calibrated with `calibrate`): confusion[gold][predicted] = rows. */
   readonly confusion: Record<string, Record<string, number>>;
@@ -254,6 +266,7 @@ export async function evaluate(
   let patterns: readonly string[] = [];
   let contentFreePriors: Record<string, Record<string, number>> = {};
   let priorProblems: Record<string, string> = {};
+  let excluded: readonly ExcludedPattern[] = [];
   for (let start = 0; start < limited.length || start === 0; start += chunkSize) {
     const chunk = limited.slice(start, start + chunkSize);
     // Top tokens are not needed here; 1 keeps the results small.
@@ -262,6 +275,7 @@ export async function evaluate(
     patterns = preview.patterns;
     contentFreePriors = preview.priors;
     priorProblems = preview.priorProblems ?? {};
+    excluded = preview.excluded;
     previews.push(...preview.examples);
     options.onExamples?.(preview.examples);
     options.onProgress?.(Math.min(start + chunk.length, limited.length), limited.length);
@@ -391,6 +405,7 @@ export async function evaluate(
     calibrate: options.calibrate,
     sources,
     evaluated: previews.length,
+    excluded,
     skipped:
       options.limit !== undefined && rows.length > limited.length
         ? { ...skipped, 'beyond --limit': rows.length - limited.length }

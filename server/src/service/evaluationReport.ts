@@ -47,7 +47,7 @@ function calibrationLine(result: Evaluation): string {
       ? `support: P₀ = mean P(L | x) over ${result.supportSize} inputs (the data rows and the file's examples)`
       : 'content-free: P₀ = P(L | pattern with its fields empty)';
   const weights = result.weights
-    ? `wmean weights (accuracy on the file's ${result.weights.examples} labelled examples): ${Object.entries(
+    ? `wmean weights (accuracy on the file's ${result.weights.examples === 1 ? 'one labelled example' : `${result.weights.examples} labelled examples`}): ${Object.entries(
         result.calibrate ? result.weights.calibrated : result.weights.raw,
       )
         .map(([name, w]) => `${name} ${w.toFixed(2)}`)
@@ -74,6 +74,9 @@ export function evaluationText(result: Evaluation, modelFile: string): string {
       ...(severalMasks > 0 ? [`${rows(severalMasks)} whose text holds the mask token, a second mask`] : []),
     ];
     lines.push(`not scored by ${pattern}, left out of its figures: ${why.join('; ')}`);
+  }
+  for (const excluded of result.excluded) {
+    lines.push(`not evaluated: ${excluded.pattern} (line ${excluded.line}): ${excluded.reason} (${excluded.code})`);
   }
   lines.push(calibrationLine(result));
   lines.push('');
