@@ -580,6 +580,48 @@ describe('preview hovers with many examples (review-bert-small, 25 SST-2 sentenc
     assert.equal(labelWordHover(preview, 'negative', 'fantastically'), '');
   });
 
+  test('an example with an error is not in the [MASK] hover or its tally, and the hover says so', async () => {
+    const model = 'review-bert-small';
+    const text = [
+      'pattern a: {text} It was [MASK].',
+      'pattern b: {text} {other} was [MASK].',
+      'verbalizer:',
+      '  positive: great',
+      '  negative: terrible',
+      'example positive: I loved this wonderful film.',
+      'example negative:',
+      '  text: The plot was dull and awful.',
+      '  other: It',
+      'example neutral:',
+      '  text: Fine.',
+      '  other: It',
+    ].join('\n');
+    const scorer: Parameters<typeof computePreview>[2] = (inputs, ids, k) => engineFor(model).then((e) => e.score(inputs, ids, k));
+    const preview = await computePreview(parse(text), await loadTokenizer(model), scorer, { topK: 3, calibrate: false });
+    // Line 6 lacks {other} (before, it was scored with the field left empty, at the prior's numbers); line 10's label is undeclared.
+    assert.deepEqual(
+      preview.excludedExamples.map((e) => [e.line, e.label]),
+      [
+        [6, 'positive'],
+        [10, 'neutral'],
+      ],
+    );
+    assert.deepEqual(
+      preview.examples.map((e) => e.line),
+      [7],
+    );
+    const hover = maskHover(preview, 'a');
+    assert.match(hover, /1 example: 1 of 1 labelled examples right/);
+    assert.doesNotMatch(hover, /I loved this|Fine\./);
+    assert.match(hover, /_Not scored, for an error in them: the examples on lines 6, 10\._/);
+    // Nothing left to score: the hover says why instead of nothing.
+    const none = await computePreview(parse(text.split('\nexample negative:')[0]), await loadTokenizer(model), scorer, {
+      topK: 3,
+      calibrate: false,
+    });
+    assert.equal(maskHover(none, 'a'), '_Not scored, for an error in it: the example on line 6._');
+  });
+
   test('a row of a verbalizer with many words lists the most probable ones and a count', async () => {
     const model = 'review-bert-small';
     const text =

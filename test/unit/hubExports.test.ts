@@ -17,7 +17,7 @@ import { maskHover } from '../../server/src/lsp/previewHover';
 import { describeEngine, engineReport, MaskedLmEngine } from '../../server/src/model/engine';
 import { checkModelOutput } from '../../server/src/model/outputCheck';
 import { renderPanel } from '../../client/src/panel/render';
-import { exampleProblems } from '../../server/src/lsp/lenses';
+import { exampleProblems } from '../../server/src/language/exampleProblems';
 import type { PreviewResult } from '../../server/src/service/preview';
 import { computePreview } from '../../server/src/service/preview';
 import { resolveModel } from '../../server/src/model/resolve';

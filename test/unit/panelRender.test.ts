@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { exampleAtLine, exampleName, percent, renderPanel, type PreviewOk } from '../../client/src/panel/render';
 import { parse } from '../../server/src/language/parse';
-import { exampleProblems } from '../../server/src/lsp/lenses';
+import { exampleProblems } from '../../server/src/language/exampleProblems';
 import type { PreviewResult } from '../../server/src/service/preview';
 import { cliMain, modelsDir } from '../support/paths';
 

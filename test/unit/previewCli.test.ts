@@ -66,7 +66,7 @@ describe('cloze preview', () => {
     assert.match(run.stdout, /accuracy on 2 labelled examples/);
   });
 
-  test('an example whose label the verbalizer lacks is marked beside its numbers, not ticked, not counted', async () => {
+  test('an example with an error (a label the verbalizer lacks, a field it does not give) is not scored, and the preview says why', async () => {
     const file = path.join(scratchCache('cloze-cli-undeclared-'), 'undeclared.cloze');
     fs.writeFileSync(
       file,
@@ -74,11 +74,26 @@ describe('cloze preview', () => {
     );
     const run = await runPreview(cacheDir, file);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /line 6 {2}neutral: meh\n {2}`neutral` is not a label of the verbalizer: no ✓\/✗, and not in the accuracy\n/);
-    assert.match(run.stdout, /\n {2}pattern 1 +positive +\d+\.\d% {3}/, 'a prediction without ✓ or ✗');
-    assert.doesNotMatch(run.stdout, /line 7[^]*is not a label/);
+    assert.match(run.stdout, /not previewed: the example on line 6: label `neutral` is not in the verbalizer/);
+    assert.doesNotMatch(run.stdout, /line 6 {2}neutral: meh/);
+    assert.match(run.stdout, /line 7 {2}positive: lovely/);
     assert.match(run.stdout, /accuracy on 1 labelled example:/);
     assert.match(run.stderr, /label-undeclared/);
+    // Two patterns, one reading a field a one-line example does not give: before, the example was scored
+    // with {other} left empty, at the prior's numbers, and counted in the accuracy.
+    fs.writeFileSync(
+      file,
+      'model: review-bert-small\npattern a: {text} It was [MASK].\npattern b: {text} {other} was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\n' +
+        'example positive: I loved this wonderful film.\nexample negative: The plot was dull and awful.\n',
+    );
+    const fields = await runPreview(cacheDir, file, '--format', 'json');
+    const result = JSON.parse(fields.stdout) as { examples: unknown[]; excludedExamples: Array<{ line: number; message: string }> };
+    assert.deepEqual(result.examples, []);
+    assert.deepEqual(
+      result.excludedExamples.map((e) => e.line),
+      [7, 8],
+    );
+    assert.match(result.excludedExamples[0].message, /the patterns use the fields \{text\}, \{other\}/);
   });
 
   test('a file where no pattern has a mask exits 1 and says why', async () => {

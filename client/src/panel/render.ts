@@ -46,8 +46,26 @@ export function exampleName(example: Pick<ExamplePreview, 'fields'>, max = 36): 
 /** The example a cursor on `line` (0-based) is in: the last example starting at or before it. */
 export function exampleAtLine(result: PreviewResult, line: number): ExamplePreview | undefined {
   let found: ExamplePreview | undefined;
-  for (const example of result.examples) if (example.line - 1 <= line) found = example;
+  for (const example of everyExample(result)) if (example.line - 1 <= line) found = example;
   return found;
+}
+
+/**
+ * The file's examples in file order, those the preview left out for an error in them too (without
+ * numbers): the panel lists every example, and says of those why they are not scored.
+ */
+function everyExample(result: PreviewResult): ExamplePreview[] {
+  const unscored = result.excludedExamples.map(({ line, label, fields }): ExamplePreview => ({
+    line,
+    label,
+    fields,
+    results: [],
+    ensemble: {},
+    calibratedEnsemble: {},
+    prediction: null,
+    correct: null,
+  }));
+  return [...result.examples, ...unscored].sort((a, b) => a.line - b.line);
 }
 
 interface Bar {
@@ -104,7 +122,7 @@ function verdict(correct: boolean | null): { cls: string; mark: string; word: st
  * `evaluation` (renderEvaluation.ts) goes after the grid of examples.
  */
 export function renderPanel(data: PreviewOk, selectedLine: number | undefined, fileName: string, evaluation = ''): string {
-  const result = data.preview;
+  const result = { ...data.preview, examples: everyExample(data.preview) };
   const problems = new Map(data.exampleProblems.map((p) => [p.line, p.message]));
   const selected = result.examples.find((e) => e.line === selectedLine) ?? result.examples.find((e) => !problems.has(e.line));
   const mode = result.calibrate ? 'calibrated' : 'raw';

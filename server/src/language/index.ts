@@ -7,6 +7,7 @@ export * from './ast';
 export { parse } from './parse';
 export { positionAt, offsetAt, type Position } from './positions';
 export { validateStructure, type DataSetSummary } from './validate';
+export { exampleProblems, type ExampleProblem } from './exampleProblems';
 export { validateWithTokenizer } from './validateTokens';
 export { hoverAt, type HoverResult } from './hover';
 export { completeAt, type CompletionData, type CompletionProposal } from './complete';

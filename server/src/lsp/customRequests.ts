@@ -11,7 +11,7 @@ import { evaluate, evaluationRows } from '../service/evaluate';
 import { evaluationText } from '../service/evaluationReport';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
 import type { ScoreMemo } from '../service/scoreMemo';
-import { exampleProblems } from './lenses';
+import { exampleProblems } from '../language/exampleProblems';
 import type { PreviewOutcome } from './previews';
 
 /**

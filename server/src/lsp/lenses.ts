@@ -1,7 +1,7 @@
-import { patternDisplayName, positionAt, validateStructure, type ClozeDocument, type Span } from '../language';
+import { patternDisplayName, positionAt, type ClozeDocument, type Span } from '../language';
 import { SELECT_MODEL_COMMAND } from '../language/actions';
 import { exampleFields } from '../language/render';
-import type { ExampleProblem } from '../protocol/messages';
+import type { ExampleProblem } from '../language/exampleProblems';
 import { accuracySummary, type ExamplePreview, type PreviewResult } from '../service/preview';
 import type { PreviewOutcome } from './previews';
 
@@ -54,21 +54,6 @@ export function lensAnchors(doc: ClozeDocument, patternCount = doc.patterns.leng
     for (let part = 0; part < parts; part++) anchors.push({ kind: 'example', line, span: example.keywordSpan, part });
   }
   return anchors;
-}
-
-/**
- * The examples the preview does not score, because the file has an error in
- * them (a missing field, an undeclared label): their lenses say so instead of
- * showing a tick the file does not deserve.
- */
-export function exampleProblems(doc: ClozeDocument): ExampleProblem[] {
-  const errors = validateStructure(doc).filter((d) => d.severity === 'error');
-  const problems: ExampleProblem[] = [];
-  for (const example of doc.examples) {
-    const inside = errors.find((d) => d.span.start >= example.span.start && d.span.end <= example.span.end);
-    if (inside) problems.push({ line: positionAt(doc, example.span.start).line + 1, message: firstSentence(inside.message) });
-  }
-  return problems;
 }
 
 /** What a lens shows, the command it runs, and the numbers behind it (for clients and tests that want them exact). */
@@ -191,7 +176,7 @@ export function lensContent(
       return exampleLens(example, result, anchor.part ?? 0, openAt(context, line));
     }
     case 'pattern':
-      return patternLens(anchor.pattern, anchor.line, result, context, openAt(context, line));
+      return patternLens(anchor.pattern, anchor.line, result, openAt(context, line));
     case 'prior':
       return priorLens(anchor.pattern, result, openAt(context, line));
     case 'verbalizer':
@@ -283,15 +268,13 @@ function goldNote(label: string | null, correct: boolean | null): string {
   return correct === false && label !== null ? ` — wrong, the label is ${label}` : correct === null ? ' (unlabelled)' : '';
 }
 
-function patternLens(pattern: string, line: number, result: PreviewResult, context: LensContext, args: readonly unknown[]): LensContent {
+function patternLens(pattern: string, line: number, result: PreviewResult, args: readonly unknown[]): LensContent {
   const excluded = result.excluded.find((e) => e.line === line);
   if (excluded) return lens(`$(warning) no preview: ${excluded.reason}`, args, null);
   const index = result.patterns.indexOf(pattern);
   if (index < 0) return lens('no preview', args, null);
-  // Examples with an error in them are not counted (the preview scored them all).
-  const problemLines = new Set(context.problems.map((p) => p.line));
-  const scored = result.examples.filter((e) => !problemLines.has(e.line));
-  const summary = accuracySummary(pattern, scored, result.labels, (example) => example.results[index]);
+  // Examples with an error in them are not in the preview (`exampleProblems`): their lenses say why.
+  const summary = accuracySummary(pattern, result.examples, result.labels, (example) => example.results[index]);
   if (summary.labelled === 0) return lens('no labelled examples to score yet', args, summary);
   const accuracy = (result.calibrate ? summary.calibratedAccuracy : summary.accuracy) ?? 0;
   const gold = (result.calibrate ? summary.meanGoldCalibrated : summary.meanGoldProbability) ?? 0;
@@ -343,12 +326,6 @@ export function shortReason(reason: string): string {
     .replace(/\s*\([^()]*\)/g, '')
     .replace(/^model (\S+) is unavailable: `\1` /i, '`$1` ')
     .trim();
-}
-
-function firstSentence(message: string): string {
-  const end = message.search(/\.(\s|$)/);
-  const sentence = end < 0 ? message : message.slice(0, end);
-  return sentence.charAt(0).toLowerCase() + sentence.slice(1);
 }
 
 /** What a client that does not draw VS Code's codicons shows instead (Neovim would print `$(pass)` as is). */

@@ -37,6 +37,17 @@ function more(hidden: number, what: string): string[] {
     : [];
 }
 
+/** The examples left out for an error in them, by line: the table above is of the others. */
+function notScored(result: PreviewResult): string[] {
+  const left = result.excludedExamples;
+  if (left.length === 0) return [];
+  const lines = left.map((e) => e.line).join(', ');
+  return [
+    '',
+    `_Not scored, for an error in ${left.length === 1 ? 'it' : 'them'}: the example${left.length === 1 ? ' on line' : 's on lines'} ${lines}._`,
+  ];
+}
+
 /**
  * Top tokens at the mask of one pattern, per example, with the label words'
  * probabilities and ranks. Wrong predictions come first, then the rest in
@@ -49,7 +60,8 @@ export function maskHover(result: PreviewResult, pattern: string, engine?: strin
     const r = example.results.find((x) => x.pattern === pattern);
     if (r) entries.push({ example, r });
   }
-  if (entries.length === 0) return '';
+  // Every example has an error in it: the hover says so rather than nothing.
+  if (entries.length === 0) return notScored(result).join('\n').trim();
   const ordered = [...entries.filter((e) => e.r.correct === false), ...entries.filter((e) => e.r.correct !== false)];
   const rows = ordered.slice(0, HOVER_ROWS).map(({ example, r }) => {
     const prediction =
@@ -78,6 +90,7 @@ export function maskHover(result: PreviewResult, pattern: string, engine?: strin
     '|---|---|---|---|',
     ...rows,
     ...more(entries.length - rows.length, 'example'),
+    ...notScored(result),
     ...(engine ? ['', `_${cell(engine)}_`] : []),
   ].join('\n');
 }

@@ -78,8 +78,8 @@ import { DataLenses } from './dataLenses';
 import { topTokensFromPreview } from './fixHints';
 import { labelWordProposals, verbalizerEntryAt } from '../language/labelWordCompletion';
 import { LabelWordRankings } from './labelWordRankings';
+import { exampleProblems } from '../language/exampleProblems';
 import {
-  exampleProblems,
   lensAnchors,
   lensContent,
   loadingLens,

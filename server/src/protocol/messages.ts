@@ -1,3 +1,4 @@
+import type { ExampleProblem } from '../language/exampleProblems';
 import type { DataEvaluation } from '../service/dataEvaluation';
 import type { Evaluation } from '../service/evaluate';
 import type { PreviewResult } from '../service/preview';
@@ -30,11 +31,7 @@ export interface PreviewDataParams {
 }
 
 /** An example the preview does not score, because the file has an error in it. */
-export interface ExampleProblem {
-  /** 1-based line of the `example` keyword, as in `PreviewResult.examples[].line`. */
-  readonly line: number;
-  readonly message: string;
-}
+export type { ExampleProblem };
 
 export type PreviewData =
   | {

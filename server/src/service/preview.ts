@@ -1,6 +1,7 @@
 import { maskParts, patternDisplayName, type ClozeDocument, type LabelWord, type Pattern } from '../language/ast';
 import { fixedSpace, labelWordForms, singleToken } from '../language/labelWords';
 import { verbalizerOf, verbalizerSettings, type Aggregation, type MultiTokenHandler } from '../language/options';
+import { exampleProblems, type ExampleProblem } from '../language/exampleProblems';
 import { positionAt } from '../language/positions';
 import { exampleFields, hasSingleMask, maskContext, renderPattern, segments } from '../language/render';
 import {
@@ -122,6 +123,12 @@ export interface AccuracySummary {
   readonly meanGoldCalibrated: number | null;
 }
 
+/** An example of the file that is not scored, for an error in it: where, why, and what it says. */
+export interface ExcludedExample extends ExampleProblem {
+  readonly label: string | null;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
 export interface ExcludedPattern {
   readonly pattern: string;
   readonly line: number;
@@ -157,6 +164,8 @@ export interface PreviewResult {
   readonly summary: { readonly patterns: readonly AccuracySummary[]; readonly ensemble: AccuracySummary };
   /** Patterns that cannot be previewed, and why. */
   readonly excluded: readonly ExcludedPattern[];
+  /** The file's examples left out because the file has an error in them (`exampleProblems`), and why. */
+  readonly excludedExamples: readonly ExcludedExample[];
   readonly skippedWords: readonly SkippedWord[];
 }
 
@@ -194,13 +203,18 @@ export async function computePreview(
   const { plans, skippedWords } = boundedTokenizing(5 * checkBudgetMs(doc.text.length), () => planPatterns(doc, labels, tokenizer));
   const wordIds = [...new Set(plans.flatMap((plan) => plan.words.flatMap((word) => word.tokenIds)))];
 
-  const examples: readonly PreviewRow[] =
-    options.rows ??
-    doc.examples.map((example) => ({
-      line: positionAt(doc, example.span.start).line + 1,
-      label: example.label?.text ?? null,
-      fields: exampleFields(example, doc.patterns),
-    }));
+  // The file's examples with an error in them are left out (and said), never scored as written.
+  const problems = options.rows ? [] : exampleProblems(doc);
+  const ownRows = doc.examples.map((example) => ({
+    line: positionAt(doc, example.span.start).line + 1,
+    label: example.label?.text ?? null,
+    fields: exampleFields(example, doc.patterns),
+  }));
+  const excludedExamples = problems.flatMap((problem): ExcludedExample[] => {
+    const row = ownRows.find((r) => r.line === problem.line);
+    return row ? [{ ...problem, label: row.label, fields: Object.fromEntries(row.fields) }] : [];
+  });
+  const examples: readonly PreviewRow[] = options.rows ?? ownRows.filter((row) => !problems.some((problem) => problem.line === row.line));
   const contentFree = plans.map((plan) => renderPattern(plan.pattern, new Map(), tokenizer.special));
   // One call for everything, so the scorer can batch and cache across patterns and examples.
   // `shorten=` fields are cut here, by the pattern's strategy, before the engine sees the input.
@@ -266,6 +280,7 @@ export async function computePreview(
       })),
     },
     excluded,
+    excludedExamples,
     skippedWords,
   };
 }

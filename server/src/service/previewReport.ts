@@ -32,7 +32,9 @@ export function previewText(result: PreviewResult, engine: string | undefined, c
   for (const skipped of result.skippedWords) lines.push(`skipped label word \`${skipped.word}\` (${skipped.label}): it ${skipped.reason}`);
   for (const excluded of result.excluded)
     lines.push(`not previewed: ${excluded.pattern} (line ${excluded.line}): ${excluded.reason} (${excluded.code})`);
-  if (result.examples.length === 0) lines.push('', 'The file has no examples to preview. Add one, e.g. `example positive: I loved it.`');
+  for (const example of result.excludedExamples) lines.push(`not previewed: the example on line ${example.line}: ${example.message}`);
+  if (result.examples.length === 0 && result.excludedExamples.length === 0)
+    lines.push('', 'The file has no examples to preview. Add one, e.g. `example positive: I loved it.`');
 
   const nameWidth = Math.max(8, ...result.patterns.map((name) => name.length));
   const labelWidth = Math.max(6, ...result.labels.map((label) => label.length));
