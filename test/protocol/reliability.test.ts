@@ -85,9 +85,19 @@ async function latestDiagnostics(client: TestClient, uri: string, accept: (d: Di
 describe('stopping the server while a preview runs', () => {
   test('shutdown is answered and the server exits cleanly, the inference process with it', async () => {
     const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    const errors: string[] = [];
+    client.connection.onNotification('window/logMessage', (params: { type: number; message: string }) => {
+      if (params.type === 1) errors.push(params.message);
+    });
     const uri = pathToFileURL(path.join(modelsDir(), '..', 'shutdown.cloze')).href;
-    await open(client, uri, documentText('review-bert-small', 400));
+    const sst2 = path.join(modelsDir(), '..', 'data', 'sst2-dev.jsonl');
+    // The SST-2 rows give the evaluation below work that outlasts the shutdown.
+    await open(client, uri, `${documentText('review-bert-small', 400)}data: ${sst2}\n`);
     void resolvedLenses(client, uri).catch(() => undefined);
+    const evaluation = client.connection.sendRequest('cloze/evaluate', { uri }).then(
+      (answer) => ({ answer }),
+      (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+    );
     // The model is loaded and the preview's batches are running.
     const running = await until('the preview to run', async () => {
       const s = await stats(client);
@@ -101,10 +111,17 @@ describe('stopping the server while a preview runs', () => {
       new Promise((resolve) => setTimeout(() => resolve('no answer within 10 s'), 10_000)),
     ]);
     assert.equal(answer, 'answered', client.stderr());
+    const evaluated = await evaluation;
     await client.connection.sendNotification('exit');
     const { code, signal } = await exited;
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, `server stderr:\n${client.stderr()}`);
     assert.doesNotMatch(client.stderr(), /terminate called|Napi::Error/);
+    // The evaluation cut short by the shutdown is answered as such, not logged as a failure with its stack.
+    assert.deepEqual(evaluated, { error: 'The Cloze server is shut down: it answers no more requests.' });
+    assert.deepEqual(
+      errors.filter((e) => /Request failed/.test(e)),
+      [],
+    );
     if (running.pid) await until('the inference process to exit', async () => (alive(running.pid!) ? undefined : true), 5000);
     client.connection.dispose();
   });

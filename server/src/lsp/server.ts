@@ -1550,6 +1550,8 @@ export class ClozeServer {
     } catch (error) {
       // An error meant for the client (a command it should not have sent) is its answer, not a failure to log.
       if (error instanceof ResponseError) throw error;
+      // Shut down while it ran (the inference process disposed under it): that is the answer, not a failure.
+      if (this.shuttingDown) throw shutDownError();
       this.connection.console.error(`Request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       return fallback;
     }
