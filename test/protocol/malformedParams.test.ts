@@ -143,6 +143,25 @@ describe('malformed request params', () => {
     );
   });
 
+  test('a didChange with no changes at the version already sent (Neovim 0.7) is ignored quietly', async () => {
+    const other = pathToFileURL(path.join(dir, 'empty-change.cloze')).href;
+    await client.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: other, languageId: 'cloze', version: 1, text: 'pattern: {x} It was [MASK].\n' },
+    });
+    const change = (version: number, contentChanges: unknown[]): Promise<void> =>
+      client.connection.sendNotification('textDocument/didChange', { textDocument: { uri: other, version }, contentChanges });
+    await change(2, [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, text: 'verbalizer:\n' }]);
+    await change(2, []);
+    await change(3, [{ range: { start: { line: 2, character: 0 }, end: { line: 2, character: 0 } }, text: '  a: good\n' }]);
+    // The last version is applied (the verbalizer is no longer missing), and the empty change was not counted:
+    // counted, it made version 3 the server's own and the real version 3 'a version that does not increase'.
+    await client.diagnostics(other, (d) => !d.some((x) => x.code === 'verbalizer-missing' || x.code === 'verbalizer-labels'));
+    assert.deepEqual(
+      logs.filter((line) => line.includes(other)),
+      [],
+    );
+  });
+
   test('cloze/trust without a yes or no changes nothing', async () => {
     await client.connection.sendNotification('cloze/trust', {});
     await client.connection.sendNotification('cloze/trust', null);

@@ -398,6 +398,9 @@ export class ClozeServer {
           );
           return;
         }
+        // No change at all (Neovim 0.7 sends one after some edits, at the version it already sent): nothing to apply,
+        // and no version to warn about.
+        if (Array.isArray(params.contentChanges) && params.contentChanges.length === 0) return;
         // The text is the client's and is applied; the version is the server's to keep increasing (the
         // previews, diagnostics and caches are keyed by it). Said once per document.
         const current = this.documents.get(uri)?.version;
