@@ -602,4 +602,35 @@ describe('CLI messages', () => {
       },
     );
   });
+
+  test('a model file the user cannot read is said in words (permission denied), with no stray failure logged', () => {
+    // The files are made unreadable with chmod; root reads them anyway, so as root the CLI runs as nobody.
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-perm-'));
+    fs.chmodSync(root, 0o755);
+    const folder = path.join(root, 'locked');
+    fs.cpSync(path.join(modelsDir(), 'tiny-random-bert-uncased'), folder, { recursive: true });
+    for (const entry of fs.readdirSync(folder, { recursive: true, withFileTypes: true }))
+      fs.chmodSync(path.join(entry.parentPath, entry.name), entry.isDirectory() ? 0o755 : 0o644);
+    fs.chmodSync(folder, 0o755);
+    const file = path.join(root, 'locked.cloze');
+    fs.writeFileSync(file, 'model: locked\npattern: {text} It was [MASK].\nverbalizer:\n  a: great\n  b: terrible\nexample a: Fine.\n');
+    fs.chmodSync(file, 0o644);
+    const run = (): ReturnType<typeof spawnSync> =>
+      spawnSync(process.execPath, [cliMain, 'preview', file, '--models-dir', root, '--offline', '--format', 'json'], {
+        encoding: 'utf8',
+        env: { ...process.env, HOME: root },
+        ...asNobody,
+      });
+    for (const locked of ['tokenizer.json', path.join('onnx', 'model_quantized.onnx')]) {
+      fs.chmodSync(path.join(folder, locked), 0o000);
+      const result = run();
+      fs.chmodSync(path.join(folder, locked), 0o644);
+      assert.equal(result.status, 1, String(result.stderr));
+      const json = JSON.parse(String(result.stdout)) as { messages: string[] };
+      const said = [...json.messages, String(result.stderr)].join('\n');
+      assert.match(said, new RegExp(`${locked.replace(/[./]/g, '\\$&')} cannot be read: permission denied`), said);
+      assert.doesNotMatch(said, /EACCES|nobody waited for/);
+    }
+  });
 });

@@ -23,18 +23,37 @@ export function modelFileKindProblem(folder: string, files: readonly string[], m
     try {
       stat = fs.statSync(file, { throwIfNoEntry: false });
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      return code === 'ELOOP'
-        ? `${file} cannot be read: its symbolic links form a loop`
-        : `${file} cannot be read (${code ?? String(error)})`;
+      return unreadable(file, error);
     }
     if (!stat) continue;
     if (stat.isDirectory()) return `${file} is a folder, not a file`;
     if (!stat.isFile()) return `${file} is not a regular file (a device, pipe or socket)`;
+    // transformers.js would fail on it in a promise nobody handles; said here, by name, before it tries.
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+    } catch (error) {
+      return unreadable(file, error);
+    }
     if (stat.size > maxBytes)
       return `${file} is ${(stat.size / 1024 / 1024).toFixed(0)} MB, more than a model's ${name} can be (${maxBytes / 1024 / 1024} MB)`;
   }
   return undefined;
+}
+
+/** Why a model file cannot be read, in words (the errno code only when there are none). */
+export function unreadable(file: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ELOOP':
+      return `${file} cannot be read: its symbolic links form a loop`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${file} cannot be read: permission denied`;
+    case 'ENOTDIR':
+      return `${file} cannot be read: a part of its path is a file, not a folder`;
+    default:
+      return `${file} cannot be read (${code ?? (error instanceof Error ? error.message : String(error))})`;
+  }
 }
 
 /**
@@ -64,7 +83,7 @@ export function modelFolderProblem(
         if (required.includes(name)) return `${folder} has no ${name}`;
         continue;
       }
-      return `${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+      return unreadable(file, error);
     }
     if (text.trim() === '') return `${file} is empty`;
     try {
