@@ -203,6 +203,15 @@ describe('cloze eval as a CI gate, on review-bert-small', () => {
     assert.equal(cloze('eval', short, '--data', sst2, '--limit', '5', '--min-accuracy', '0.5', '--gate', 'nosuch').status, 2);
     assert.equal(cloze('eval', short, '--data', sst2, '--limit', '5', '--gate', 'short').status, 2);
     assert.equal(cloze('eval', short, '--data', sst2, '--min-accuracy', '1.5').status, 2);
+    // Number() reads these as 1: an accuracy nobody means is refused, not a gate no model passes.
+    for (const odd of ['0x1', '1e0', '']) {
+      const run = cloze('eval', short, '--data', sst2, '--min-accuracy', odd);
+      assert.equal(run.status, 2, odd);
+      assert.match(run.stderr, /expected a share from 0 to 1 \(0\.75\) or a percentage \(75%\)/);
+    }
+    const empty = cloze('eval', short, '--data', sst2, '--model', '');
+    assert.equal(empty.status, 2);
+    assert.match(empty.stderr, /--model <id>' argument '' is invalid\. expected a model id/);
   });
 
   test('--format junit parses as XML with a test case per pattern and ensemble and the gate failures', async () => {

@@ -43,8 +43,17 @@ const modelsDirOption = (): Option =>
  * `--model` where a command runs one model: given twice, the first would be dropped without a word
  * (commander keeps the last), so it is refused, with where several models go.
  */
+/** A `--model` value: an id or a path, never empty (`--model ""` was looked for as a model named ""). */
+function modelArgument(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('expected a model id (review-bert-small, Xenova/bert-base-uncased) or a folder.');
+  return value;
+}
+/** A repeatable `--model`: every value is checked, and they are collected in order. */
+const collectModels = (value: string, previous: string[] = []): string[] => [...previous, modelArgument(value)];
+
 const singleModelOption = (description: string, command: 'check' | 'suggest'): Option =>
   new Option('--model <id>', description).argParser((value: string, previous: string | undefined) => {
+    modelArgument(value);
     if (previous !== undefined) {
       throw new InvalidArgumentError(
         command === 'check'
@@ -94,7 +103,7 @@ program
   .option(
     '--model <id>',
     "model to preview with, instead of the file's `model:` line; repeat it to compare models side by side (default: the file's `models:` line, if any)",
-    (id: string, previous: string[] = []) => [...previous, id],
+    collectModels,
   )
   .addOption(dataMaxRowsOption())
   .addOption(dataMaxMbOption())
@@ -117,7 +126,9 @@ function parseLimit(value: string): number {
 function parseShare(value: string): number {
   const text = value.trim();
   const percent = text.endsWith('%');
-  const n = Number(percent ? text.slice(0, -1) : text);
+  const digits = percent ? text.slice(0, -1) : text;
+  // Decimal only: Number() also reads `0x1` (1) and `1e0`, which nobody means as an accuracy.
+  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(digits) ? Number(digits) : NaN;
   // `70.4%` is 0.704, not 70.4 / 100 = 0.7040000000000001, which an accuracy of exactly 70.4% fell below.
   const share = percent ? Number((n / 100).toPrecision(15)) : n;
   if (text === '' || text === '%' || !Number.isFinite(share) || share < 0 || share > 1)
@@ -160,7 +171,7 @@ program
   .option(
     '--model <id>',
     "model to evaluate with, instead of the file's `model:` line; repeat it to evaluate several models on the same rows (default: the file's `models:` line, if any)",
-    (id: string, previous: string[] = []) => [...previous, id],
+    collectModels,
   )
   .addOption(dataMaxRowsOption())
   .addOption(dataMaxMbOption())
@@ -207,7 +218,7 @@ program
       'balanced',
     ]),
   )
-  .option('--model <id>', 'the model: line of the new file')
+  .option('--model <id>', 'the model: line of the new file', modelArgument)
   .option('-o, --output <file>', 'write the .cloze file here instead of stdout')
   .action((format: ImportFormat, options: ImportCommandOptions) => {
     process.exitCode = runImport(format, options);
