@@ -294,6 +294,32 @@ describe('cloze suggest', () => {
     assert.ok(best.rawAccuracy > 0.7, String(best.rawAccuracy));
   });
 
+  test('labels that cannot be names in a .cloze file get no block to paste; the rows are counted by where they came from', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-names-'));
+    const rows = sst2Lines(600, 640).map((line) => {
+      const row = JSON.parse(line) as { text: string; label: string };
+      return JSON.stringify({ text: row.text, label: row.label === 'positive' ? 'very good' : 'bad news' });
+    });
+    const data = path.join(dir, 'spaced.jsonl');
+    fs.writeFileSync(data, rows.join('\n'));
+    const file = path.join(dir, 'spaced.cloze');
+    fs.writeFileSync(file, 'model: review-bert-small\npattern short: {text} It was [MASK].\n');
+    const run = cloze('suggest', file, '--data', data, '--top', '1');
+    assert.equal(run.status, 0, run.stderr);
+    // Pasted, the block did not parse (`very good` is not a valid name) and the verbalizer had no labels.
+    assert.doesNotMatch(run.stdout, /as a verbalizer block/);
+    assert.match(run.stdout, /no verbalizer block: `(very good|bad news)`, `(very good|bad news)` cannot be label names in a \.cloze file/);
+    assert.match(run.stdout, / 40 labelled rows from spaced\.jsonl\n/);
+    // With a labelled example in the file it is searched on too, and counted as the file's, not the data's.
+    fs.writeFileSync(file, 'model: review-bert-small\npattern short: {text} It was [MASK].\nexample positive: A fine film.\n');
+    const positive = path.join(dir, 'plain.jsonl');
+    fs.writeFileSync(positive, sst2Lines(600, 640).join('\n'));
+    const withExample = cloze('suggest', file, '--data', positive, '--top', '1');
+    assert.equal(withExample.status, 0, withExample.stderr);
+    assert.match(withExample.stdout, / 41 labelled rows \(40 from plain\.jsonl, 1 from the file's examples\)\n/);
+    assert.match(withExample.stdout, /as a verbalizer block:\nverbalizer:\n {2}(positive|negative): /);
+  });
+
   test("numeric labels (`1`, `0`) are listed in the verbalizer's order, in the table and the block to paste", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-numeric-'));
     const rows = sst2Lines(600, 660).map((line) => {

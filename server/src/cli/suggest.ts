@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 import type { SearchCalibration, SelectionCriterion } from '../language/labelSearch';
+import { isValidName } from '../language/parse';
+import { quotedNames } from '../language/quoting';
 import { readDataSet } from '../service/dataSets';
 import { dataLimits } from './check';
 import { uniquePaths } from './sourceFile';
@@ -96,13 +98,7 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
         `${JSON.stringify({ ...result, file, data: sources.map((s) => s.path), notEvaluated: skippedFiles, seconds }, null, 2)}\n`,
       );
     } else {
-      process.stdout.write(
-        formatText(
-          result,
-          sources.map((s) => path.basename(s.path)),
-          seconds,
-        ),
-      );
+      process.stdout.write(formatText(result, sources, seconds));
     }
     // A label without a candidate (its rows unscored, or no word likelier there than elsewhere) leaves nothing to combine.
     const empty = result.labels.filter((label) => (result.candidates[label] ?? []).length === 0);
@@ -138,13 +134,26 @@ function verbalizerText(v: SuggestedVerbalizer, labels: readonly string[]): stri
   return labels.map((label) => `${label}: ${(v.words[label] ?? []).join(', ')}`).join(' · ');
 }
 
-function formatText(result: SuggestResult, data: readonly string[], seconds: number): string {
+/** Where the rows came from: the data files, and the file's own labelled examples when they were searched on too. */
+function rowsText(rows: number, sources: ReadonlyArray<{ readonly path: string; readonly rows: number }>): string {
+  const examples = rows - sources.reduce((sum, s) => sum + s.rows, 0);
+  const total = `${rows} labelled ${rows === 1 ? 'row' : 'rows'}`;
+  const names = sources.map((s) => path.basename(s.path));
+  if (examples <= 0) return names.length > 0 ? `${total} from ${names.join(', ')}` : total;
+  return `${total} (${[...sources.map((s, i) => `${s.rows} from ${names[i]}`), `${examples} from the file's examples`].join(', ')})`;
+}
+
+function formatText(
+  result: SuggestResult,
+  sources: ReadonlyArray<{ readonly path: string; readonly rows: number }>,
+  seconds: number,
+): string {
   const lines: string[] = [];
   const calibrated = result.calibration === 'none' ? '' : ` calibrated (${result.calibration})`;
   const kind = result.criterion === 'accuracy' ? `accuracy${calibrated}` : `mean log P(gold)${calibrated}`;
   lines.push(
     // An unnamed pattern's display name is already "pattern 1".
-    `model ${result.model} · ${result.patterns.map((name) => (/^pattern \d+$/.test(name) ? name : `pattern ${name}`)).join(', ')} · ${result.rows} labelled ${result.rows === 1 ? 'row' : 'rows'}${data.length > 0 ? ` from ${data.join(', ')}` : ''}`,
+    `model ${result.model} · ${result.patterns.map((name) => (/^pattern \d+$/.test(name) ? name : `pattern ${name}`)).join(', ')} · ${rowsText(result.rows, sources)}`,
   );
   lines.push(`searched ${result.tried} ${result.tried === 1 ? 'verbalizer' : 'verbalizers'} in ${seconds.toFixed(1)} s`);
   lines.push('');
@@ -161,7 +170,7 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
     );
   }
   lines.push('');
-  lines.push(`best verbalizers by ${kind} on these rows:`);
+  lines.push(`best verbalizers by ${kind} on these rows:${result.suggestions.length === 0 ? ' none (why: below)' : ''}`);
   // The raw accuracy is what `cloze eval` prints in its accuracy column; the calibrated one is what was ranked by.
   const withCalibrated = result.calibration !== 'none';
   result.suggestions.forEach((v, i) => {
@@ -177,7 +186,15 @@ function formatText(result: SuggestResult, data: readonly string[], seconds: num
     );
   }
   const [best] = result.suggestions;
-  if (best) {
+  // Rows are matched to the verbalizer by label: a label that cannot be written as a name cannot be matched.
+  const unwritable = result.labels.filter((label) => !isValidName(label));
+  if (best && unwritable.length > 0) {
+    lines.push('');
+    lines.push(
+      `no verbalizer block: ${quotedNames(unwritable)} cannot be ${unwritable.length === 1 ? 'a label name' : 'label names'} in a .cloze file ` +
+        '(letters, digits, `_`, `-` or `.`, without spaces); rename them in the data, e.g. `very_good`, and search again.',
+    );
+  } else if (best) {
     lines.push('');
     lines.push('as a verbalizer block:');
     lines.push('verbalizer:');

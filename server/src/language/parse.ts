@@ -724,6 +724,11 @@ function invisibleKeyword(text: string): string | undefined {
 }
 
 /** The message for a name that is not one; an invisible character in it is named, since the editor shows nothing. */
+/** Whether `name` can be written as a name (of a label, a pattern, a verbalizer) in a .cloze file. */
+export function isValidName(name: string): boolean {
+  return NAME.test(name);
+}
+
 function invalidName(name: string): string {
   return `\`${showInvisible(name)}\` is not a valid name: use letters, digits, \`_\`, \`-\` or \`.\` without spaces.${invisibleNote(name)}`;
 }
