@@ -532,6 +532,15 @@ describe('the CLI', () => {
         /^cloze import: cannot write .*: a part of its path is a file, not a folder\.$/m,
       ],
       [[...lmbff, '-o', path.join(out, 'missing', 'x.cloze')], /^cloze import: cannot write .*: the folder .*missing does not exist\.$/m],
+      // /proc exists and refuses new files with ENOENT: it was said to be a folder that does not exist.
+      [
+        [...lmbff, '-o', '/proc/x.cloze'],
+        /^cloze import: cannot write \/proc\/x\.cloze: \/proc does not take new files; name a file in another folder\.$/m,
+      ],
+      [
+        ['export', path.join(fixturesDir, 'eval', 'sst2-short.cloze'), '--to', 'pet', '--out-dir', '/proc/x'],
+        /^cloze export: cannot create the folder \/proc\/x: \/proc does not take new folders/m,
+      ],
       [
         ['import', 'openprompt', '--template', '{"mask"}', '--verbalizer-file', out],
         /^cloze import: .* is a folder; name a verbalizer file\.$/m,
@@ -541,7 +550,7 @@ describe('the CLI', () => {
     ] as const) {
       const result = run(args, out);
       assert.equal(result.status, 2, `${args.join(' ')}\n${result.stderr}`);
-      inWords(result.stderr, 'import');
+      inWords(result.stderr, args[0] === 'export' ? 'export' : 'import');
       assert.match(result.stderr, message);
     }
     assert.equal(fs.existsSync(path.join(out, 'missing')), false);

@@ -34,6 +34,9 @@ export function outputFolder(dir: string): void {
   try {
     fs.mkdirSync(dir);
   } catch (error) {
+    // ENOENT with the parent there: a folder that takes no new entries (/proc, /sys).
+    if ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+      throw new OutputError(`cannot create the folder ${dir}: ${parent} does not take new folders; name a folder elsewhere.`);
     throw new OutputError(`cannot create the folder ${dir}: ${fileErrorText(error)}`);
   }
 }
@@ -54,7 +57,10 @@ export function writeOutput(file: string, text: string, inputs: ReadonlyArray<re
   } catch (error) {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'EISDIR') throw new OutputError(`cannot write ${file}: it is a folder; name a file.`);
-    if (code === 'ENOENT') throw new OutputError(`cannot write ${file}: the folder ${path.dirname(path.resolve(file))} does not exist.`);
+    const folder = path.dirname(path.resolve(file));
+    if (code === 'ENOENT' && !fs.existsSync(folder)) throw new OutputError(`cannot write ${file}: the folder ${folder} does not exist.`);
+    // The folder exists and still refuses new files (/proc, /sys): said as such, not as a missing folder.
+    if (code === 'ENOENT') throw new OutputError(`cannot write ${file}: ${folder} does not take new files; name a file in another folder.`);
     throw new OutputError(`cannot write ${file}: ${fileErrorText(error)}`);
   }
 }
