@@ -87,6 +87,13 @@ describe('CLI messages', () => {
     const run = cloze(['check', file, '--models-dir', missing, '--offline'], { env });
     assert.equal(run.status, 1);
     assert.match(run.stdout, new RegExp(`the models folder ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`));
+    // The fix is the flag, not 'put the model in <missing>/tiny' (a folder that cannot exist under a file).
+    assert.match(run.stdout, /Pass --models-dir with a folder that holds it/);
+    const aFile = path.join(scratch, 'models-is-a-file');
+    fs.writeFileSync(aFile, '');
+    const onFile = cloze(['check', file, '--models-dir', aFile, '--offline'], { env });
+    assert.match(onFile.stdout, /is a file, not a folder\).*Pass --models-dir with a folder that holds it/);
+    assert.doesNotMatch(onFile.stdout, /Put the model in/);
     // An empty tokenizer.json: transformers.js parsed Node's shared buffer pool and quoted unrelated bytes.
     const models = path.join(scratch, 'models');
     const tiny = path.join(models, 'tiny');

@@ -95,6 +95,14 @@ function whyNotInModelsDir(modelsDir: string, id: string): string {
   return `${folder} has no tokenizer.json`;
 }
 
+function isFolder(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Why a path that `existsSync` calls absent cannot be reached, when it is not simply missing. */
 function whyUnreachable(file: string): string | undefined {
   try {
@@ -168,8 +176,9 @@ export function resolveModel(
     notInModelsDir !== undefined
       ? `is neither in the models folder (${notInModelsDir}) nor in ${cache}`
       : `is not in ${cache} and no models folder is set`;
+  // A models folder that is missing or a file cannot take the model: the setting or flag is what to fix.
   const fix =
-    settings.modelsDir === ''
+    settings.modelsDir === '' || !isFolder(settings.modelsDir)
       ? setModelsDirFix(ui)
       : `Put the model in ${path.join(settings.modelsDir, id)}, fix the id, or allow downloads (${allowDownloadsHint(ui)}).`;
   return { ok: false, id, reason: `\`${id}\` ${places}, and downloads are off. ${fix}` };
