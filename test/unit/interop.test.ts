@@ -560,6 +560,35 @@ describe('the CLI', () => {
     assert.equal(ok.stderr, `wrote ${target}\n`);
   });
 
+  test('import reads what the framework reads: a key written twice, --labels of another count, a cut-off JSON file', () => {
+    const out = scratch();
+    // Python keeps one key `a`, in its first place, with its last word: LM-BFF scores `a: e`, not a second label.
+    const twice = run(['import', 'lmbff', '--template', '*cls**sent_0**mask*', '--mapping', "{'a':'b','c':'d','a':'e'}"]);
+    assert.equal(twice.status, 0, twice.stderr);
+    assert.match(twice.stdout, /\n {2}a: e\n {2}c: d\n?$/);
+    assert.doesNotMatch(twice.stdout, /a_2/);
+    assert.match(
+      twice.stderr,
+      /note: the mapping names `a` twice; as Python \(and so LM-BFF\) reads the dict, its last word `e` is kept, not `b`/,
+    );
+    const txt = path.join(out, 'mv.txt');
+    fs.writeFileSync(txt, 'awful,dreadful\nsplendid,great\n');
+    const template = ['import', 'openprompt', '--template', '{"placeholder":"text_a"} It was {"mask"}.', '--verbalizer-file', txt];
+    const more = run([...template, '--labels', 'a,b,c']);
+    assert.equal(more.status, 0, more.stderr);
+    assert.match(more.stderr, /--labels names 3 classes, but .*mv\.txt has 2 lines per verbalizer: `c` is not used\./);
+    const fewer = run([...template, '--labels', 'a']);
+    assert.match(fewer.stdout, /\n {2}a: awful, dreadful\n {2}1: splendid, great/);
+    assert.match(fewer.stderr, /--labels names 1 class, but .* the lines past the names are labelled by their numbers/);
+    assert.doesNotMatch(run([...template, '--labels', 'a,b']).stderr, /--labels names/);
+    const cut = path.join(out, 'cut.json');
+    fs.writeFileSync(cut, '{"negative":["bad"');
+    const broken = run(['import', 'openprompt', '--template', '{"placeholder":"text_a"} {"mask"}', '--verbalizer-file', cut]);
+    assert.equal(broken.status, 2);
+    inWords(broken.stderr, 'import');
+    assert.match(broken.stderr, /^cloze import: .*cut\.json is not valid JSON \(.*\); it may be cut short\.$/m);
+  });
+
   test('import: a file the source makes invalid is written, its errors printed as cloze check prints them, exit 1', () => {
     const out = scratch();
     for (const [template, code, at] of [

@@ -77,6 +77,7 @@ function convert(format: ImportFormat, options: ImportCommandOptions): Converted
           multiToken: options.multiToken,
           postLogSoftmax: options.postLogSoftmax,
           truncateMethod: options.truncateMethod,
+          ...(options.verbalizerFile ? { verbalizerSource: options.verbalizerFile } : {}),
         }),
         sources: 'OpenPrompt',
       };

@@ -114,8 +114,19 @@ export function readMapping(source: string, notes: string[], name: string | unde
   if (!entries) throw new Error(`The mapping \`${mapping}\` is not a dict of label → word, such as {'0':'terrible','1':'great'}.`);
   const problems = mappingProblems(entries);
   if (problems.length > 0) throw new Error(`The mapping \`${mapping}\` cannot be used: ${problems.join('; ')}.${rewritten(entries)}`);
-  // Every key and word is a string now (mappingProblems).
-  const pairs = entries.map((entry) => [entry.key as string, entry.value as string] as const);
+  // Every key and word is a string now (mappingProblems). A key written twice is one key, as in the dict
+  // LM-BFF `eval`s: it keeps its first place and takes its last word.
+  const words = new Map<string, string>();
+  for (const entry of entries) {
+    const key = entry.key as string;
+    const earlier = words.get(key);
+    if (earlier !== undefined && earlier !== entry.value)
+      notes.push(
+        `the mapping names \`${key}\` twice; as Python (and so LM-BFF) reads the dict, its last word \`${entry.value as string}\` is kept, not \`${earlier}\``,
+      );
+    words.set(key, entry.value as string);
+  }
+  const pairs = [...words];
   const names = clozeNames(
     pairs.map(([label]) => label),
     'label',

@@ -188,6 +188,8 @@ export interface OpenPromptOptions {
   readonly postLogSoftmax?: boolean;
   /** PromptDataLoader's `truncate_method` (default tail). */
   readonly truncateMethod?: 'tail' | 'head' | 'balanced';
+  /** The verbalizer file as the user named it, for messages about its content. */
+  readonly verbalizerSource?: string;
 }
 
 function words(list: readonly string[], label: string, notes: string[]): PvpWord[] {
@@ -204,8 +206,15 @@ function words(list: readonly string[], label: string, notes: string[]): PvpWord
 /** The verbalizers of a `manual_verbalizer.txt` (or KPT list) or `.json` file. */
 export function readOpenPromptVerbalizers(content: string, json: boolean, options: OpenPromptOptions, notes: string[]): PvpVerbalizer[] {
   const groups: Array<Array<{ label: string; words: string[] }>> = [];
+  const file = options.verbalizerSource ?? 'the verbalizer file';
   if (json) {
-    const parsed = JSON.parse(content) as unknown;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(content);
+    } catch (error) {
+      throw new Error(`${file} is not valid JSON (${error instanceof Error ? error.message : String(error)}); it may be cut short.`);
+    }
+    if (options.labels) notes.push(`--labels is for a .txt verbalizer, which names no classes; ${file} names its own, and they are used.`);
     const list = Array.isArray(parsed) ? parsed : [parsed];
     for (const item of list) {
       if (typeof item !== 'object' || item === null || Array.isArray(item))
@@ -230,6 +239,22 @@ export function readOpenPromptVerbalizers(content: string, json: boolean, option
     if (group.length > 0) groups.push(group.map((l, i) => ({ label: options.labels?.[i] ?? String(i), words: l.trim().split(',') })));
     if (!options.labels)
       notes.push('A .txt verbalizer names no classes: the labels are the line numbers 0, 1, … (give names with --labels).');
+    // One name per line of each verbalizer: a count that differs is said, not dropped or filled in silently.
+    const given = options.labels?.length ?? 0;
+    const lines = [...new Set(groups.map((g) => g.length))];
+    if (options.labels && lines.some((n) => n !== given)) {
+      notes.push(
+        `--labels names ${given} ${given === 1 ? 'class' : 'classes'}, but ${file} has ${lines.join(' or ')} ${lines.length === 1 && lines[0] === 1 ? 'line' : 'lines'} per verbalizer: ` +
+          `${
+            given > Math.min(...lines)
+              ? `${options.labels
+                  .slice(Math.min(...lines))
+                  .map((l) => `\`${l}\``)
+                  .join(', ')} ${given - Math.min(...lines) === 1 ? 'is' : 'are'} not used`
+              : 'the lines past the names are labelled by their numbers'
+          }.`,
+      );
+    }
   }
   const multiToken = options.multiToken ?? 'first';
   const aggregate = options.postLogSoftmax === false ? 'mean-logit' : 'mean-logprob';
