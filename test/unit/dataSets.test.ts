@@ -189,6 +189,8 @@ describe('reading data files', () => {
       ['text,label\r\na,b\r\nc,d,e\r\n', /cells\.csv: line 3 has 3 cells where the header has 2/],
       ['text,label\na,b\n"open,b\n', /cells\.csv: the quote that opens a cell on line 3 is never closed/],
       ['text,label\n"ab"c,d\n', /cells\.csv: line 2 has a quote in the middle of a quoted cell/],
+      // csv-parse said `Invalid Opening Quote: a quote is found on field 0 at line 3`, its field counted from 0.
+      ['text,label\n"good",b\nan "open quote,d\n', /cells\.csv: line 3 has a quote inside a cell that does not start with one/],
     ];
     for (const [text, said] of cases) {
       const file = path.join(dir, 'cells.csv');
@@ -201,8 +203,8 @@ describe('reading data files', () => {
   test('a bad CSV row is said at its own line, past rows the parser had read ahead (line 7 of 10, line 5001 of 10,001)', async () => {
     const rows = (n: number): string[] => Array.from({ length: n }, (_, i) => `row ${i},positive`);
     const cases: [string, string, RegExp][] = [
-      ['short.csv', ['text,label', ...rows(5), 'lonely cell', ...rows(3)].join('\n'), /line 7 has 1 cells where the header has 2/],
-      ['long.csv', ['text,label', ...rows(4999), 'lonely cell', ...rows(5001)].join('\n'), /line 5001 has 1 cells/],
+      ['short.csv', ['text,label', ...rows(5), 'lonely cell', ...rows(3)].join('\n'), /line 7 has 1 cell where the header has 2/],
+      ['long.csv', ['text,label', ...rows(4999), 'lonely cell', ...rows(5001)].join('\n'), /line 5001 has 1 cell where/],
       ['quote.csv', ['text,label', ...rows(5), '"awful" film,negative', ...rows(3)].join('\n'), /line 7 has a quote/],
     ];
     for (const [name, text, said] of cases) {

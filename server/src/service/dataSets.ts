@@ -340,7 +340,7 @@ async function fromCsv(
       }
       if (cells.length !== header.length)
         return cannot(
-          `line ${line} has ${cells.length} cells where the header has ${header.length}; a cell with a separator in it is written in quotes.`,
+          `line ${line} has ${cells.length} ${cells.length === 1 ? 'cell' : 'cells'} where the header has ${header.length}; a cell with a separator in it is written in quotes.`,
         );
       if (rows.length >= maxRows) return { ok: true, rows, columns: columns(), lines, rowLimited: true };
       const row: Record<string, string> = {};
@@ -376,6 +376,8 @@ function csvProblem(error: unknown, line: number): string {
       return `the quote that opens a cell on line ${line} is never closed.`;
     case 'CSV_INVALID_CLOSING_QUOTE':
       return `line ${line} has a quote in the middle of a quoted cell; a quote inside one is written twice ("").`;
+    case 'INVALID_OPENING_QUOTE':
+      return `line ${line} has a quote inside a cell that does not start with one; quote the whole cell ("…") and write the quote twice ("").`;
     default:
       return error instanceof Error ? error.message : String(error);
   }
