@@ -66,6 +66,11 @@ describe('hover', () => {
       hover('pattern: {review} It was [MASK].\nverbalizer:\n  positive: Great$$', uncased).markdown,
       /`great` \(2307\) — one token/,
     );
+    // A word the vocabulary does not have is one piece, the unknown token: not "1 tokens".
+    assert.match(
+      hover('pattern: {review} It was [MASK].\nverbalizer:\n  positive: 👍$$', uncased).markdown,
+      /`\[UNK\]` \(100\) — not in the vocabulary \(the unknown token\)/,
+    );
 
     const chinese = await loadTokenizer('tiny-random-bert-chinese');
     assert.match(

@@ -43,9 +43,11 @@ export function hoverAt(
           const where = forms.length > 1 ? ` where the mask follows ${form.context === 'after-space' ? 'a space' : 'no space'}` : '';
           const pieces = form.pieces.map((piece) => `\`${escapeCode(piece.token)}\` (${piece.id})`).join(' ');
           const verdict =
-            form.pieces.length === 1 && form.pieces[0].id !== tokenizer.unkTokenId
-              ? 'one token'
-              : `${form.pieces.length} tokens: \`${escapeCode(formatPieces(form.pieces))}\``;
+            form.pieces.length !== 1
+              ? `${form.pieces.length} tokens: \`${escapeCode(formatPieces(form.pieces))}\``
+              : form.pieces[0].id === tokenizer.unkTokenId
+                ? 'not in the vocabulary (the unknown token)'
+                : 'one token';
           lines.push(`In ${tokenizer.modelId}${where}: ${pieces || '_no token_'} — ${verdict}`);
         }
       }
