@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { serverEnvironment } from '../../client/src/serverEnvironment';
-import { findClozeSettings, mergeRawSettings, readSettings } from '../../server/src/protocol/settings';
+import { defaultSettings, findClozeSettings, mergeRawSettings, readSettings, settingsProblems } from '../../server/src/protocol/settings';
 
 const mine = { modelsDir: '/models', allowRemoteModels: false };
 
@@ -53,4 +53,29 @@ test("VS Code's http.proxy and http.noProxy become the server's HTTPS_PROXY, HTT
   assert.equal(env['no_proxy'], 'huggingface.co,intranet');
   assert.equal(env['PATH'], '/bin');
   assert.equal(inherited.https_proxy, 'http://old:1', 'the extension host’s own environment is not changed');
+});
+
+test('setting values the server cannot use are each said, with the value used instead; valid ones are not', () => {
+  assert.deepEqual(
+    settingsProblems({
+      preview: { topK: 'ten', enabled: 'no', calibration: 'prior' },
+      data: { maxRows: -1, maxFileSizeMB: 'big' },
+      'cloze.quantized': 'yes',
+      models: 'a, b',
+    }),
+    [
+      'cloze.models is "a, b", not a list of model ids; [] is used.',
+      'cloze.quantized is "yes", not true or false; true is used.',
+      'cloze.preview.enabled is "no", not true or false; true is used.',
+      'cloze.preview.topK is "ten", not a number from 1 to 100; 10 is used.',
+      'cloze.preview.calibration is "prior", not "content-free" or "support"; "content-free" is used.',
+      'cloze.data.maxRows is -1, not a whole number, 1 or more; 100000 is used.',
+      'cloze.data.maxFileSizeMB is "big", not a whole number, 1 or more; 100 is used.',
+    ],
+  );
+  assert.deepEqual(settingsProblems({ preview: null }), [
+    'cloze.preview is null, not an object of settings; {"enabled":true,"topK":10,"calibrate":false,"calibration":"content-free"} is used.',
+  ]);
+  assert.deepEqual(settingsProblems(defaultSettings), []);
+  assert.deepEqual(settingsProblems({ modelsDir: '/m', 'preview.calibrate': true, data: { maxRows: 5 } }), []);
 });

@@ -52,7 +52,7 @@ import { describeEngine, engineReport, type ModelInfo } from '../model/engine';
 import { listLocalModels } from '../model/localModels';
 import { defaultCacheDir, effectiveModelsDir, locationKey, withModelsDirNote } from '../model/resolve';
 import { TokenizerCache } from '../model/tokenizers';
-import { findClozeSettings, mergeRawSettings, readSettings, type ClozeSettings } from '../protocol/settings';
+import { findClozeSettings, mergeRawSettings, readSettings, settingsProblems, type ClozeSettings } from '../protocol/settings';
 import type { DataLimits } from '../service/dataSets';
 import { ClozeLanguageService, type ModelChoice } from '../service/languageService';
 import {
@@ -199,6 +199,8 @@ export class ClozeServer {
   private shuttingDown = false;
   /** Documents whose client sent a version that did not increase (said once each in the log). */
   private readonly unorderedVersions = new Set<string>();
+  /** Setting values already said to be unusable: settings are read per document, the log says each once. */
+  private readonly settingsSaid = new Set<string>();
   /** The client watches files for the server when asked (VS Code, Neovim 0.10): data files edited outside the document. */
   private canWatchFiles = false;
   /** The VS Code client says it draws `$(codicon)`s in lens titles (initializationOptions.codicons); others get ✓/✗. */
@@ -508,10 +510,20 @@ export class ClozeServer {
     return doc;
   }
 
+  /** `readSettings`, with each value it cannot use said once in the log (the editor's own schema may not have checked it). */
+  private readSettings(raw: unknown): ClozeSettings {
+    for (const problem of settingsProblems(raw)) {
+      if (this.settingsSaid.has(problem)) continue;
+      this.settingsSaid.add(problem);
+      this.connection.console.warn(`Setting ignored: ${problem}`);
+    }
+    return readSettings(raw);
+  }
+
   private settingsFor(uri: string): Promise<ClozeSettings> {
     let settings = this.settings.get(uri);
     if (!settings) {
-      settings = this.canPullConfiguration ? this.pulledSettings(uri) : Promise.resolve(readSettings(this.initialSettings));
+      settings = this.canPullConfiguration ? this.pulledSettings(uri) : Promise.resolve(this.readSettings(this.initialSettings));
       // Kept for open documents only: closing one forgets its entry, and a request that arrives after would add it back for good.
       if (this.documents.get(uri)) this.settings.set(uri, settings);
     }
@@ -526,10 +538,10 @@ export class ClozeServer {
    * those, and a late answer replaces them and checks the document again.
    */
   private pulledSettings(uri: string): Promise<ClozeSettings> {
-    const fallback = (): ClozeSettings => readSettings(this.initialSettings);
+    const fallback = (): ClozeSettings => this.readSettings(this.initialSettings);
     const pulled = this.connection.workspace
       .getConfiguration({ scopeUri: uri, section: 'cloze' })
-      .then((answer: unknown) => readSettings(mergeRawSettings(this.initialSettings, findClozeSettings({ cloze: answer }))), fallback);
+      .then((answer: unknown) => this.readSettings(mergeRawSettings(this.initialSettings, findClozeSettings({ cloze: answer }))), fallback);
     // `pending` is read by the timer's callback, which runs after it is assigned.
     const pending = new Promise<ClozeSettings>((resolve) => {
       const timer = setTimeout(() => {

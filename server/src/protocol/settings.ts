@@ -71,6 +71,52 @@ export function readSettings(raw: unknown): ClozeSettings {
   };
 }
 
+/**
+ * The settings a client sent that `readSettings` cannot use, each in words with the value used
+ * instead: VS Code checks values against package.json's schema, other editors send what their
+ * user wrote (`topK = "ten"`), and a value dropped without a word looks like a setting that works.
+ */
+export function settingsProblems(raw: unknown): string[] {
+  const value = expandDottedKeys(raw);
+  const problems: string[] = [];
+  const check = (name: string, given: unknown, ok: (v: unknown) => boolean, expected: string, used: unknown): void => {
+    if (given !== undefined && !ok(given))
+      problems.push(`cloze.${name} is ${JSON.stringify(given) ?? String(given)}, not ${expected}; ${JSON.stringify(used)} is used.`);
+  };
+  const isBoolean = (v: unknown): boolean => typeof v === 'boolean';
+  const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+  check('model', value['model'], (v) => typeof v === 'string' && v.trim() !== '', 'a model id', defaultSettings.model);
+  check('models', value['models'], (v) => Array.isArray(v) && v.every((id) => typeof id === 'string'), 'a list of model ids', []);
+  check('modelsDir', value['modelsDir'], (v) => typeof v === 'string', 'a folder', defaultSettings.modelsDir);
+  check('allowRemoteModels', value['allowRemoteModels'], isBoolean, 'true or false', defaultSettings.allowRemoteModels);
+  check('quantized', value['quantized'], isBoolean, 'true or false', defaultSettings.quantized);
+  for (const [section, fields] of [
+    ['preview', { enabled: isBoolean, calibrate: isBoolean, topK: (v: unknown) => typeof v === 'number' && Number.isFinite(v) }],
+    ['data', { maxRows: isCount, maxFileSizeMB: isCount }],
+  ] as const) {
+    const given = value[section];
+    if (given === undefined) continue;
+    if (!isObject(given)) {
+      check(section, given, () => false, 'an object of settings', defaultSettings[section]);
+      continue;
+    }
+    const defaults = defaultSettings[section] as unknown as Record<string, unknown>;
+    for (const [field, ok] of Object.entries(fields)) {
+      const expected = ok === isBoolean ? 'true or false' : section === 'data' ? 'a whole number, 1 or more' : 'a number from 1 to 100';
+      check(`${section}.${field}`, given[field], ok, expected, defaults[field]);
+    }
+    if (section === 'preview')
+      check(
+        'preview.calibration',
+        given['calibration'],
+        (v) => v === 'content-free' || v === 'support',
+        '"content-free" or "support"',
+        'content-free',
+      );
+  }
+  return problems;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
