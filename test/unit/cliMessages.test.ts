@@ -426,6 +426,17 @@ describe('CLI messages', () => {
       const said = run.stderr.split('\n').find((l) => l.trim() !== '') ?? '';
       assert.ok(said !== '' && run.stdout.includes(said.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')), run.stdout);
     }
+    // A format the command does not write is itself the usage error: said on stderr, no report in that format.
+    for (const args of [
+      ['check', file, '--format', 'junit'],
+      ['preview', file, '--format=junit'],
+      ['export', file, '--to', 'pet', '--format', 'json'],
+    ]) {
+      const run = cloze([...args, '--offline']);
+      assert.equal(run.status, 2, args.join(' '));
+      assert.equal(run.stdout, '', args.join(' '));
+      assert.match(run.stderr, /argument 'junit' is invalid|unknown option '--format'/);
+    }
   });
 
   test('--format json|junit: stopped by SIGTERM or SIGINT (a CI timeout, Ctrl-C), stdout still has its one report', async () => {

@@ -327,14 +327,26 @@ function clozeFileAfterData<T extends { readonly data?: string[] }>(
   return undefined;
 }
 
+/** The report formats each command writes on stdout (`--format`). */
+const REPORT_FORMATS: Readonly<Record<string, readonly string[]>> = {
+  check: ['json'],
+  preview: ['json'],
+  eval: ['json', 'junit'],
+  suggest: ['json'],
+};
+
 async function main(): Promise<void> {
   exitQuietlyOnClosedPipe(process.stdout);
   exitQuietlyOnClosedPipe(process.stderr);
   // Started before parsing, so a usage error (an unknown flag, `--data-max-rows 0`) is a report too.
   const args = process.argv.slice(2);
-  const format = requestedReportFormat(args);
+  const subcommand = args.find((arg) => !arg.startsWith('-'));
+  const requested = requestedReportFormat(args);
+  // Only a format the command writes: `check --format junit` or `export --format json` is a usage error, said on
+  // stderr, not a report in a format the command does not have.
+  const format = requested && subcommand !== undefined && REPORT_FORMATS[subcommand]?.includes(requested) ? requested : undefined;
   if (format) {
-    const command = `cloze ${args.find((arg) => !arg.startsWith('-')) ?? ''}`.trim();
+    const command = `cloze ${subcommand ?? ''}`.trim();
     jsonFailure.start(format, command);
     // Stopped (Ctrl-C, a CI job's timeout): stdout still gets its one report, with 128 + the signal's number.
     for (const [signal, code] of [
