@@ -20,6 +20,16 @@ function cloze(...args: string[]): { status: number | null; stdout: string; stde
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
+/** SST-2 rows written to `file` with their labels renamed: positive → `yes`, negative → `no`. */
+function relabelled(file: string, lines: readonly string[], yes: string | number, no: string | number): string {
+  const rows = lines.map((line) => {
+    const row = JSON.parse(line) as { text: string; label: string };
+    return JSON.stringify({ text: row.text, label: row.label === 'positive' ? yes : no });
+  });
+  fs.writeFileSync(file, rows.join('\n'));
+  return file;
+}
+
 interface SuggestJson {
   rows: number;
   candidates: Record<string, Array<{ word: string; tokens: string[] }>>;
@@ -296,12 +306,7 @@ describe('cloze suggest', () => {
 
   test('labels that cannot be names in a .cloze file get no block to paste; the rows are counted by where they came from', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-names-'));
-    const rows = sst2Lines(600, 640).map((line) => {
-      const row = JSON.parse(line) as { text: string; label: string };
-      return JSON.stringify({ text: row.text, label: row.label === 'positive' ? 'very good' : 'bad news' });
-    });
-    const data = path.join(dir, 'spaced.jsonl');
-    fs.writeFileSync(data, rows.join('\n'));
+    const data = relabelled(path.join(dir, 'spaced.jsonl'), sst2Lines(600, 640), 'very good', 'bad news');
     const file = path.join(dir, 'spaced.cloze');
     fs.writeFileSync(file, 'model: review-bert-small\npattern short: {text} It was [MASK].\n');
     const run = cloze('suggest', file, '--data', data, '--top', '1');
@@ -322,12 +327,7 @@ describe('cloze suggest', () => {
 
   test("numeric labels (`1`, `0`) are listed in the verbalizer's order, in the table and the block to paste", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-numeric-'));
-    const rows = sst2Lines(600, 660).map((line) => {
-      const row = JSON.parse(line) as { text: string; label: string };
-      return JSON.stringify({ text: row.text, label: row.label === 'positive' ? 1 : 0 });
-    });
-    const data = path.join(dir, 'numeric.jsonl');
-    fs.writeFileSync(data, rows.join('\n'));
+    const data = relabelled(path.join(dir, 'numeric.jsonl'), sst2Lines(600, 660), 1, 0);
     const file = path.join(dir, 'numeric.cloze');
     fs.writeFileSync(file, 'model: review-bert-small\npattern short: {text} It was [MASK].\nverbalizer:\n  1: great\n  0: terrible\n');
     const run = cloze('suggest', file, '--data', data, '--top', '2');
