@@ -203,6 +203,24 @@ function words(list: readonly string[], label: string, notes: string[]): PvpWord
   });
 }
 
+/** What `--labels` does when its count is not the verbalizer's number of lines: names left over, or lines numbered. */
+function labelCountNotes(labels: readonly string[], lineCounts: readonly number[], file: string): string[] {
+  const counts = [...new Set(lineCounts)];
+  if (counts.every((n) => n === labels.length)) return [];
+  const shortest = Math.min(...counts);
+  const what =
+    labels.length > shortest
+      ? `${labels
+          .slice(shortest)
+          .map((l) => `\`${l}\``)
+          .join(', ')} ${labels.length - shortest === 1 ? 'is' : 'are'} not used`
+      : 'the lines past the names are labelled by their numbers';
+  const lines = counts.length === 1 && counts[0] === 1 ? 'line' : 'lines';
+  return [
+    `--labels names ${labels.length} ${labels.length === 1 ? 'class' : 'classes'}, but ${file} has ${counts.join(' or ')} ${lines} per verbalizer: ${what}.`,
+  ];
+}
+
 /** The verbalizers of a `manual_verbalizer.txt` (or KPT list) or `.json` file. */
 export function readOpenPromptVerbalizers(content: string, json: boolean, options: OpenPromptOptions, notes: string[]): PvpVerbalizer[] {
   const groups: Array<Array<{ label: string; words: string[] }>> = [];
@@ -240,21 +258,14 @@ export function readOpenPromptVerbalizers(content: string, json: boolean, option
     if (!options.labels)
       notes.push('A .txt verbalizer names no classes: the labels are the line numbers 0, 1, … (give names with --labels).');
     // One name per line of each verbalizer: a count that differs is said, not dropped or filled in silently.
-    const given = options.labels?.length ?? 0;
-    const lines = [...new Set(groups.map((g) => g.length))];
-    if (options.labels && lines.some((n) => n !== given)) {
+    if (options.labels)
       notes.push(
-        `--labels names ${given} ${given === 1 ? 'class' : 'classes'}, but ${file} has ${lines.join(' or ')} ${lines.length === 1 && lines[0] === 1 ? 'line' : 'lines'} per verbalizer: ` +
-          `${
-            given > Math.min(...lines)
-              ? `${options.labels
-                  .slice(Math.min(...lines))
-                  .map((l) => `\`${l}\``)
-                  .join(', ')} ${given - Math.min(...lines) === 1 ? 'is' : 'are'} not used`
-              : 'the lines past the names are labelled by their numbers'
-          }.`,
+        ...labelCountNotes(
+          options.labels,
+          groups.map((g) => g.length),
+          file,
+        ),
       );
-    }
   }
   const multiToken = options.multiToken ?? 'first';
   const aggregate = options.postLogSoftmax === false ? 'mean-logit' : 'mean-logprob';
