@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import type { CodeLens, Diagnostic } from 'vscode-languageserver-protocol';
+import { CancellationTokenSource, type CodeLens, type Diagnostic } from 'vscode-languageserver-protocol';
 import { brokenModelFolder, fixModelFolder } from '../support/brokenModels';
 import { startServer, type TestClient } from '../support/lsp';
 import { modelsDir, sst2Rows } from '../support/paths';
@@ -124,6 +124,33 @@ describe('stopping the server while a preview runs', () => {
     );
     if (running.pid) await until('the inference process to exit', async () => (alive(running.pid!) ? undefined : true), 5000);
     client.connection.dispose();
+  });
+});
+
+describe('a lens the client no longer wants', () => {
+  test('codeLens/resolve cancelled while the preview runs is answered RequestCancelled, and the preview still completes', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    try {
+      const uri = pathToFileURL(path.join(modelsDir(), '..', 'cancelled-lens.cloze')).href;
+      await open(client, uri, documentText('review-bert-small', 300));
+      const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } })) as CodeLens[];
+      const lens = lenses.find((l) => (l.data as { anchor?: { kind?: string } } | undefined)?.anchor?.kind === 'example');
+      assert.ok(lens && !lens.command, 'an example lens to resolve');
+      const source = new CancellationTokenSource();
+      const answer = client.connection.sendRequest('codeLens/resolve', lens, source.token).then(
+        (resolved) => ({ resolved }),
+        (error: unknown) => ({ code: (error as { code?: number }).code }),
+      );
+      await until('the preview to run', async () => ((await stats(client)).computedPairs > 0 ? true : undefined));
+      source.cancel();
+      // Before, the client got the whole lens when the preview was done, whatever it had said since.
+      assert.deepEqual(await answer, { code: -32800 });
+      // The preview was not stopped: the same lens, asked again, gets its numbers.
+      const again = (await client.connection.sendRequest('codeLens/resolve', lens)) as CodeLens;
+      assert.match(again.command?.title ?? '', /\d+%/);
+    } finally {
+      await client.close();
+    }
   });
 });
 

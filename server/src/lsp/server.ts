@@ -9,6 +9,7 @@ import {
   DidChangeWatchedFilesNotification,
   DiagnosticSeverity,
   ErrorCodes,
+  LSPErrorCodes,
   MessageType,
   ResponseError,
   ShowMessageNotification,
@@ -330,7 +331,7 @@ export class ClozeServer {
         return uri ? this.codeLenses(uri) : [];
       }, []),
     );
-    connection.onCodeLensResolve((lens) => this.safely(() => this.resolveLens(lens), lens));
+    connection.onCodeLensResolve((lens, token) => this.safely(() => this.resolveLens(lens, token), lens));
     connection.onRequest(StatsRequest, () =>
       this.safely(
         async () =>
@@ -1537,7 +1538,7 @@ export class ClozeServer {
     return { ...base, files: lenses.states(uri, request.doc, file) };
   }
 
-  private async resolveLens(lens: CodeLens): Promise<CodeLens> {
+  private async resolveLens(lens: CodeLens, token?: CancellationToken): Promise<CodeLens> {
     const data = lens.data as LensData | undefined;
     if (!data) return lens;
     const request = await this.previewRequest(data.uri);
@@ -1551,7 +1552,10 @@ export class ClozeServer {
       return { ...lens, command: content ? lensCommand(content, this.codicons) : { title: '', command: '' } };
     }
     this.inferenceFor().previews.focus(data.uri);
-    const outcome = await this.trackPreview(request);
+    // A lens scrolled away or replaced by an edit is cancelled by the client: it is answered at once. The
+    // preview goes on, as the document's other lenses and hovers wait for it too.
+    const outcome = await untilCancelled(this.trackPreview(request), token);
+    if (outcome === CANCELLED) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'The lens is no longer wanted.');
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
     const content = lensContent(data.anchor, outcome, request.doc, this.lensContext(data.uri, request.doc));
     return { ...lens, command: content ? lensCommand(content, this.codicons) : { title: '', command: '' } };
@@ -1571,6 +1575,27 @@ export class ClozeServer {
       return fallback;
     }
   }
+}
+
+const CANCELLED = Symbol('cancelled');
+
+/** `work`'s value, or `CANCELLED` as soon as `token` is cancelled (the work itself is not stopped). */
+function untilCancelled<T>(work: Promise<T>, token: CancellationToken | undefined): Promise<T | typeof CANCELLED> {
+  if (!token) return work;
+  if (token.isCancellationRequested) return Promise.resolve(CANCELLED);
+  return new Promise((resolve, reject) => {
+    const listener = token.onCancellationRequested(() => resolve(CANCELLED));
+    work.then(
+      (value) => {
+        listener.dispose();
+        resolve(value);
+      },
+      (error: unknown) => {
+        listener.dispose();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 /** The answer to every request after `shutdown` (LSP: "should error with InvalidRequest"). */
