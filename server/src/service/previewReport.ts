@@ -50,9 +50,6 @@ export function previewText(result: PreviewResult, engine: string | undefined, c
 
   for (const example of result.examples) {
     lines.push('', `line ${example.line}  ${example.label ?? '(unlabelled)'}: ${describeFields(example)}`);
-    // The file's error (label-undeclared) is on stderr; here, beside the numbers, why they have no ✓/✗.
-    if (example.label !== null && !result.labels.includes(example.label))
-      lines.push(`  \`${example.label}\` is not a label of the verbalizer: no ✓/✗, and not in the accuracy`);
     lines.push(header);
     for (const pattern of example.results) {
       lines.push(
