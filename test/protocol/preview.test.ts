@@ -137,3 +137,49 @@ describe('preview over stdio', () => {
     await preview;
   });
 });
+
+describe('pattern lenses when every labelled example has an error', () => {
+  test('they say so, rather than "no labelled examples to score yet"', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    try {
+      const other = pathToFileURL(path.join(path.dirname(file), 'all-errors.cloze')).href;
+      const source = [
+        'model: review-bert-small',
+        'pattern a: {text} It was [MASK].',
+        'pattern b: {text} {other} was [MASK].',
+        'verbalizer:',
+        '  positive: great',
+        '  negative: terrible',
+        'example positive: A wonderful, moving film.',
+        'example negative: Dull, and far too long.',
+      ].join('\n');
+      await client.connection.sendNotification('textDocument/didOpen', {
+        textDocument: { uri: other, languageId: 'cloze', version: 1, text: source },
+      });
+      // The lenses of each kind, once the preview is done (the pattern lenses no longer spin).
+      const byKind = async (): Promise<Record<string, string[]>> => {
+        const out: Record<string, string[]> = {};
+        for (const lens of await resolvedLenses(client, other)) {
+          const kind = (lens.data as { anchor: { kind: string } }).anchor.kind;
+          (out[kind] ??= []).push(lens.command?.title ?? '');
+        }
+        return out;
+      };
+      let kinds = await byKind();
+      for (let i = 0; i < 100 && !(kinds['pattern'] ?? []).every((t) => t !== '' && !t.includes('loading')); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        kinds = await byKind();
+      }
+      assert.deepEqual(kinds['pattern'], [
+        '⚠ no labelled example without an error: 2 have one (its lens says why)',
+        '⚠ no labelled example without an error: 2 have one (its lens says why)',
+      ]);
+      assert.ok(
+        (kinds['example'] ?? []).some((t) => /not scored: the patterns use the fields \{text\}, \{other\}/.test(t)),
+        JSON.stringify(kinds),
+      );
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -610,6 +610,8 @@ describe('preview hovers with many examples (review-bert-small, 25 SST-2 sentenc
       preview.examples.map((e) => e.line),
       [7],
     );
+    // Named by its text as written, though a one-line example fills none of two fields: the panel showed `(empty)`.
+    assert.deepEqual(preview.excludedExamples[0].fields, { text: 'I loved this wonderful film.' });
     const hover = maskHover(preview, 'a');
     assert.match(hover, /1 example: 1 of 1 labelled examples right/);
     assert.doesNotMatch(hover, /I loved this|Fine\./);

@@ -275,7 +275,17 @@ function patternLens(pattern: string, line: number, result: PreviewResult, args:
   if (index < 0) return lens('no preview', args, null);
   // Examples with an error in them are not in the preview (`exampleProblems`): their lenses say why.
   const summary = accuracySummary(pattern, result.examples, result.labels, (example) => example.results[index]);
-  if (summary.labelled === 0) return lens('no labelled examples to score yet', args, summary);
+  if (summary.labelled === 0) {
+    // Labelled examples that all have an error in them: "yet" would send the user to add more.
+    const withErrors = result.excludedExamples.filter((e) => e.label !== null).length;
+    return withErrors > 0
+      ? lens(
+          `$(warning) no labelled example without an error: ${withErrors} ${withErrors === 1 ? 'has one' : 'have one'} (its lens says why)`,
+          args,
+          summary,
+        )
+      : lens('no labelled examples to score yet', args, summary);
+  }
   const accuracy = (result.calibrate ? summary.calibratedAccuracy : summary.accuracy) ?? 0;
   const gold = (result.calibrate ? summary.meanGoldCalibrated : summary.meanGoldProbability) ?? 0;
   const right = Math.round(accuracy * summary.labelled);

@@ -211,8 +211,13 @@ export async function computePreview(
     fields: exampleFields(example, doc.patterns),
   }));
   const excludedExamples = problems.flatMap((problem): ExcludedExample[] => {
-    const row = ownRows.find((r) => r.line === problem.line);
-    return row ? [{ ...problem, label: row.label, fields: Object.fromEntries(row.fields) }] : [];
+    const at = ownRows.findIndex((r) => r.line === problem.line);
+    const example = doc.examples[at];
+    if (at < 0 || !example) return [];
+    // The fields as written, for naming the example: a one-line example whose patterns read several fields
+    // fills none of them (`exampleFields`), and would be shown as `(empty)`.
+    const written = Object.fromEntries(example.fields.map((field) => [field.name?.text ?? 'text', field.value]));
+    return [{ ...problem, label: ownRows[at].label, fields: written }];
   });
   const examples: readonly PreviewRow[] = options.rows ?? ownRows.filter((row) => !problems.some((problem) => problem.line === row.line));
   const contentFree = plans.map((plan) => renderPattern(plan.pattern, new Map(), tokenizer.special));
