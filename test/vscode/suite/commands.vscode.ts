@@ -398,10 +398,19 @@ suite('Cloze commands, status item and panel', () => {
     );
     assert.equal(editor.selection.active.line, 4);
     assert.equal(editor.viewColumn, vscode.ViewColumn.One);
-    // A click in the panel later on is the user's own: the panel keeps it.
+    // A click in the panel later on is the user's own: the panel keeps it. On a loaded machine one focus command
+    // sometimes left the data file active (about 1 run in 7; which side was late is not known): it is sent again until
+    // the panel is active, and then the panel must not give the focus away (below).
     await new Promise((resolve) => setTimeout(resolve, 2200));
-    await vscode.commands.executeCommand('workbench.action.focusSecondEditorGroup');
-    await until('the panel to keep the focus', () => vscode.window.activeTextEditor === undefined, 10_000);
+    await until(
+      'the panel to take the focus',
+      async () => {
+        if (vscode.window.activeTextEditor === undefined) return true;
+        await vscode.commands.executeCommand('workbench.action.focusSecondEditorGroup');
+        return false;
+      },
+      10_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(vscode.window.activeTextEditor, undefined);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
