@@ -9,6 +9,7 @@ import type { CodeLens } from 'vscode-languageserver-protocol';
 import type { EvaluateResult } from '../../server/src/protocol/messages';
 import { eventually } from '../support/eventually';
 import { startServer, type TestClient } from '../support/lsp';
+import { sentenceDataDocument } from '../support/documents';
 import { cliMain, modelsDir, sst2Lines } from '../support/paths';
 
 /**
@@ -166,15 +167,7 @@ describe('a data file changed on disk while its document is open', () => {
   const changedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-data-changed-'));
   const cloze = path.join(changedDir, 'watch.cloze');
   const data = path.join(changedDir, 'rows.jsonl');
-  const source = [
-    'model: review-bert-small',
-    'pattern: {sentence} It was [MASK].',
-    'verbalizer:',
-    '  positive: great',
-    '  negative: terrible',
-    'data: rows.jsonl',
-    '',
-  ].join('\n');
+  const source = sentenceDataDocument('review-bert-small');
   after(() => fs.rmSync(changedDir, { recursive: true, force: true }));
 
   test('the client is asked to watch data files; a change re-checks the document and re-evaluates, without an edit of it', async () => {
@@ -249,15 +242,7 @@ describe('a model replaced in its folder while its document is open', () => {
   const models = path.join(root, 'models');
   const mine = path.join(models, 'mine');
   const cloze = path.join(root, 'replaced.cloze');
-  const source = [
-    'model: mine',
-    'pattern: {sentence} It was [MASK].',
-    'verbalizer:',
-    '  positive: great',
-    '  negative: terrible',
-    'data: rows.jsonl',
-    '',
-  ].join('\n');
+  const source = sentenceDataDocument('mine');
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
   /** `cloze eval`'s accuracy and mean P(gold) on the folder as it is now, as the lens writes them (one pattern: its own figures). */

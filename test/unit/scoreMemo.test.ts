@@ -10,6 +10,7 @@ import { MaskedLmEngine } from '../../server/src/model/engine';
 import { InferenceWorker } from '../../server/src/model/inferenceWorker';
 import { defaultSettings } from '../../server/src/protocol/settings';
 import { ScoreMemo } from '../../server/src/service/scoreMemo';
+import { sentenceDataDocument } from '../support/documents';
 import { sst2Lines, sst2Rows } from '../support/paths';
 import { loadTokenizer, serviceFor } from '../support/service';
 
@@ -168,15 +169,7 @@ describe("Evaluate on the File's Data through the memo", () => {
 
   test('answered from memory, it still stops when cancelled', async () => {
     const file = path.join(dir, 'memo.cloze');
-    const text = [
-      'model: review-bert-small',
-      'pattern: {sentence} It was [MASK].',
-      'verbalizer:',
-      '  positive: great',
-      '  negative: terrible',
-      'data: rows.jsonl',
-      '',
-    ].join('\n');
+    const text = sentenceDataDocument('review-bert-small');
     fs.writeFileSync(path.join(dir, 'rows.jsonl'), `${sst2Lines(0, 20).join('\n')}\n`);
     fs.writeFileSync(file, text);
     const service = serviceFor('review-bert-small');
