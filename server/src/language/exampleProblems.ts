@@ -15,7 +15,18 @@ export interface ExampleProblem {
  * missing field is left empty) or a tick against a label the file does not have. The preview leaves
  * them out, and its lenses, hover and CLI report say why.
  */
-export function exampleProblems(doc: ClozeDocument): ExampleProblem[] {
+export function exampleProblems(doc: ClozeDocument): readonly ExampleProblem[] {
+  // A parsed document does not change: the preview and every lens request of a version ask the same.
+  const known = checked.get(doc);
+  if (known) return known;
+  const problems = findProblems(doc);
+  checked.set(doc, problems);
+  return problems;
+}
+
+const checked = new WeakMap<ClozeDocument, readonly ExampleProblem[]>();
+
+function findProblems(doc: ClozeDocument): ExampleProblem[] {
   const errors = validateStructure(doc).filter((d) => d.severity === 'error');
   const problems: ExampleProblem[] = [];
   for (const example of doc.examples) {
