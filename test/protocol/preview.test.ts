@@ -183,3 +183,44 @@ describe('pattern lenses when every labelled example has an error', () => {
     }
   });
 });
+
+describe('a client without lens refresh (Neovim)', () => {
+  test('resolves every lens it holds to a title, also those with nothing to say', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    try {
+      const other = pathToFileURL(path.join(path.dirname(file), 'nothing-to-say.cloze')).href;
+      const source = [
+        'model: review-bert-small',
+        'pattern a: {text} It was [MASK].',
+        'pattern b: {text} It was [MASK] and [MASK].',
+        'verbalizer:',
+        '  positive: great',
+        '  negative: terrible',
+        'example positive: A wonderful, moving film.',
+        'example nosuchlabel: Dull, and far too long.',
+      ].join('\n');
+      await client.connection.sendNotification('textDocument/didOpen', {
+        textDocument: { uri: other, languageId: 'cloze', version: 1, text: source },
+      });
+      const lenses = await resolvedLenses(client, other);
+      const titles = lenses.map(
+        (lens) =>
+          `${(lens.data as { anchor: { kind: string; line?: number } }).anchor.kind}@${lens.range.start.line}: ${lens.command?.title ?? ''}`,
+      );
+      // Neovim draws an empty title as a bare ` | `: the prior of the two-mask pattern and the second
+      // lens of the example with an error have nothing to say, and say so with a dash.
+      assert.ok(
+        lenses.every((lens) => (lens.command?.title ?? '') !== ''),
+        titles.join('\n'),
+      );
+      assert.ok(titles.includes('prior@2: –'), titles.join('\n'));
+      assert.ok(
+        titles.some((t) => /^example@7: ⚠ not scored/.test(t)),
+        titles.join('\n'),
+      );
+      assert.ok(titles.includes('example@7: –'), titles.join('\n'));
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -145,6 +145,16 @@ export function pendingModelLens(
   );
 }
 
+/**
+ * What a lens the client already holds says when it turns out to have nothing to say. A client
+ * without lens refresh (Neovim) gets every lens unresolved before the preview, or the model, says
+ * which have something to show, and it draws an empty title as a bare separator (` | `): such a lens
+ * keeps the spinner while the model is awaited, else a dash.
+ */
+export function placeholderLens(anchor: LensAnchor, doc: ClozeDocument, waiting: boolean, context: LensContext): LensContent {
+  return lens(waiting ? '$(loading~spin)' : '$(circle-slash)', openAt(context, anchorLine(doc, anchor)), null);
+}
+
 /** The lens of an anchor once the preview is there; undefined: this anchor has nothing to say. */
 export function lensContent(
   anchor: LensAnchor,

@@ -87,6 +87,7 @@ import {
   staleLens,
   staleResult,
   pendingModelLens,
+  placeholderLens,
   EvaluateCommand,
   OpenPreviewCommand,
   SelectModelCommand,
@@ -1548,8 +1549,10 @@ export class ClozeServer {
     }
     const pending = this.pendingModelTitle(request.choice, request.settings);
     if (pending) {
-      const content = pendingModelLens(data.anchor, request.doc, pending, this.lensContext(data.uri, request.doc));
-      return { ...lens, command: content ? lensCommand(content, this.codicons) : { title: '', command: '' } };
+      const context = this.lensContext(data.uri, request.doc);
+      const content =
+        pendingModelLens(data.anchor, request.doc, pending, context) ?? placeholderLens(data.anchor, request.doc, pending.waiting, context);
+      return { ...lens, command: lensCommand(content, this.codicons) };
     }
     this.inferenceFor().previews.focus(data.uri);
     // A lens scrolled away or replaced by an edit is cancelled by the client: it is answered at once. The
@@ -1557,8 +1560,9 @@ export class ClozeServer {
     const outcome = await untilCancelled(this.trackPreview(request), token);
     if (outcome === CANCELLED) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'The lens is no longer wanted.');
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
-    const content = lensContent(data.anchor, outcome, request.doc, this.lensContext(data.uri, request.doc));
-    return { ...lens, command: content ? lensCommand(content, this.codicons) : { title: '', command: '' } };
+    const context = this.lensContext(data.uri, request.doc);
+    const content = lensContent(data.anchor, outcome, request.doc, context) ?? placeholderLens(data.anchor, request.doc, false, context);
+    return { ...lens, command: lensCommand(content, this.codicons) };
   }
 
   /** Runs a request handler so that a bug answers with an empty result, logged, instead of an error. */
