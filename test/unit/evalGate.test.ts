@@ -322,6 +322,37 @@ describe('cloze eval as a CI gate, on part of the data or at its edges', () => {
     assert.equal(flagged.status, 1, flagged.stderr);
   });
 
+  test('the report says which label words were not scored and which examples the wmean weights left out', () => {
+    write('words.jsonl', `${rows(3, 'positive')}\n${rows(3, 'negative', 'a dull film')}\n`);
+    const text =
+      'model: review-bert-small\npattern a: {text} It was [MASK].\npattern b: {text} All in all, it was [MASK].\n' +
+      'verbalizer:\n  positive: great, marvellousness\n  negative: terrible\ndata: words.jsonl\n' +
+      'example positive: A wonderful film.\nexample nosuch: Dull.\nexample negative: Dull and long.\n';
+    const file = write('words.cloze', text);
+    const plain = cloze('eval', file);
+    assert.equal(plain.status, 1, plain.stderr);
+    assert.match(
+      plain.stdout,
+      /^skipped label word `marvellousness` \(positive\): it is not one token: marvellousness → marvel ##lous ##ness$/m,
+    );
+    assert.match(
+      plain.stdout,
+      /wmean weights \(accuracy on the file's 2 labelled examples; left out, with an error: the example on line 9\): a /,
+    );
+    const json = JSON.parse(cloze('eval', file, '--format', 'json').stdout) as {
+      skippedWords: Array<{ word: string; label: string }>;
+      excludedExamples: Array<{ line: number }>;
+    };
+    assert.deepEqual(
+      json.skippedWords.map((w) => [w.word, w.label]),
+      [['marvellousness', 'positive']],
+    );
+    assert.deepEqual(
+      json.excludedExamples.map((e) => e.line),
+      [9],
+    );
+  });
+
   test('a file with errors is evaluated as far as it can be, and fails the run: text, JSON, JUnit and --gate', async () => {
     write('fine.jsonl', `${rows(8, 'positive')}\n${rows(2, 'negative')}\n`);
     const text =

@@ -21,8 +21,10 @@ import {
   computePreview,
   type AccuracySummary,
   type ExamplePreview,
+  type ExcludedExample,
   type ExcludedPattern,
   type PreviewRow,
+  type SkippedWord,
 } from './preview';
 
 /**
@@ -60,6 +62,10 @@ export interface Evaluation {
    * not declare), and why: the figures are of the others, and `cloze eval` fails (the file has errors).
    */
   readonly excluded: readonly ExcludedPattern[];
+  /** Label words left out of every figure (not one token of the model, …), as the preview lists them. */
+  readonly skippedWords: readonly SkippedWord[];
+  /** The file's examples with an error (a field missing, a label not declared): not among the wmean weights' examples. */
+  readonly excludedExamples: readonly ExcludedExample[];
   readonly ensemble: AccuracySummary;
   /** Ensemble predictions (calibrated with `calibrate`): confusion[gold][predicted] = rows. */
   readonly confusion: Record<string, Record<string, number>>;
@@ -267,6 +273,7 @@ export async function evaluate(
   let contentFreePriors: Record<string, Record<string, number>> = {};
   let priorProblems: Record<string, string> = {};
   let excluded: readonly ExcludedPattern[] = [];
+  let skippedWords: readonly SkippedWord[] = [];
   for (let start = 0; start < limited.length || start === 0; start += chunkSize) {
     const chunk = limited.slice(start, start + chunkSize);
     // Top tokens are not needed here; 1 keeps the results small.
@@ -276,6 +283,7 @@ export async function evaluate(
     contentFreePriors = preview.priors;
     priorProblems = preview.priorProblems ?? {};
     excluded = preview.excluded;
+    skippedWords = preview.skippedWords;
     previews.push(...preview.examples);
     options.onExamples?.(preview.examples);
     options.onProgress?.(Math.min(start + chunk.length, limited.length), limited.length);
@@ -283,7 +291,8 @@ export async function evaluate(
   }
   // The file's own examples: their labelled ones weight the patterns of `wmean`, and all
   // of them (labels ignored) belong to the support set of support calibration.
-  const own = doc.examples.length > 0 ? (await computePreview(doc, tokenizer, scorer, { topK: 1, calibrate: false })).examples : [];
+  const ownPreview = doc.examples.length > 0 ? await computePreview(doc, tokenizer, scorer, { topK: 1, calibrate: false }) : undefined;
+  const own = ownPreview?.examples ?? [];
 
   const calibration = options.calibration ?? 'content-free';
   const uniform = labels.map(() => 1 / labels.length);
@@ -406,6 +415,8 @@ export async function evaluate(
     sources,
     evaluated: previews.length,
     excluded,
+    skippedWords,
+    excludedExamples: ownPreview?.excludedExamples ?? [],
     skipped:
       options.limit !== undefined && rows.length > limited.length
         ? { ...skipped, 'beyond --limit': rows.length - limited.length }

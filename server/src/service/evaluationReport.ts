@@ -46,13 +46,19 @@ function calibrationLine(result: Evaluation): string {
     result.calibration === 'support'
       ? `support: P₀ = mean P(L | x) over ${result.supportSize} inputs (the data rows and the file's examples)`
       : 'content-free: P₀ = P(L | pattern with its fields empty)';
+  // Examples with an error are not among the weights' examples: said, so a count lower than the file's is not a puzzle.
+  const withError = result.excludedExamples.filter((example) => example.label !== null);
+  const leftOut =
+    withError.length === 0
+      ? ''
+      : `; left out, with an error: the example${withError.length === 1 ? '' : 's'} on line${withError.length === 1 ? '' : 's'} ${withError.map((example) => example.line).join(', ')}`;
   const weights = result.weights
-    ? `wmean weights (accuracy on the file's ${result.weights.examples === 1 ? 'one labelled example' : `${result.weights.examples} labelled examples`}): ${Object.entries(
+    ? `wmean weights (accuracy on the file's ${result.weights.examples === 1 ? 'one labelled example' : `${result.weights.examples} labelled examples`}${leftOut}): ${Object.entries(
         result.calibrate ? result.weights.calibrated : result.weights.raw,
       )
         .map(([name, w]) => `${name} ${w.toFixed(2)}`)
         .join(', ')}`
-    : 'wmean: the file has no labelled example, so the weighted ensemble is the plain mean';
+    : `wmean: the file has no labelled example${withError.length > 0 ? ' without an error' : ''}, so the weighted ensemble is the plain mean${leftOut}`;
   const problems = Object.entries(result.priorProblems ?? {}).map(
     ([pattern, why]) => `\nno prior for ${pattern}: ${why}, so its calibrated figures are its raw ones`,
   );
@@ -78,6 +84,8 @@ export function evaluationText(result: Evaluation, modelFile: string): string {
   for (const excluded of result.excluded) {
     lines.push(`not evaluated: ${excluded.pattern} (line ${excluded.line}): ${excluded.reason} (${excluded.code})`);
   }
+  // The figures are those of the words that were scored: a word left out is said beside them, as `cloze preview` says it.
+  for (const skipped of result.skippedWords) lines.push(`skipped label word \`${skipped.word}\` (${skipped.label}): it ${skipped.reason}`);
   lines.push(calibrationLine(result));
   lines.push('');
   lines.push(
