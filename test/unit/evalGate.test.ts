@@ -351,6 +351,15 @@ describe('cloze eval as a CI gate, on part of the data or at its edges', () => {
       json.excludedExamples.map((e) => e.line),
       [9],
     );
+    // A --data path typed relative to the working folder is reported absolute, as a data: line's is.
+    const relative = path.relative(process.cwd(), path.join(dir, 'words.jsonl'));
+    const given = JSON.parse(cloze('eval', file, '--data', relative, '--format', 'json').stdout) as {
+      sources: Array<{ path: string }>;
+    };
+    assert.deepEqual(
+      given.sources.map((source) => source.path),
+      [path.join(dir, 'words.jsonl')],
+    );
   });
 
   test('a file with errors is evaluated as far as it can be, and fails the run: text, JSON, JUnit and --gate', async () => {

@@ -179,8 +179,11 @@ export async function evaluationRows(
   const undeclared = new Set<string>();
   const fields = usedFields(doc.patterns);
   const declared = new Set(labels);
-  for (const file of files) {
-    const data = await readDataSet(file, limits, origin);
+  for (const typed of files) {
+    // Messages name the file as typed; the results hold it absolute, as `data:` lines' paths are once resolved
+    // against their file: a `--data` path as typed is relative to a working folder the JSON's reader does not know.
+    const file = path.resolve(typed);
+    const data = await readDataSet(typed, limits, origin);
     if (!data.ok) {
       skip(file, data.reason, true);
       continue;
