@@ -246,6 +246,21 @@ describe('CLI messages', () => {
     assert.ok(!cli.ok && !cli.reason.includes('cloze.'));
   });
 
+  test('an empty file is said to lack a pattern and a verbalizer, not to lack the default model', () => {
+    const file = path.join(scratch, 'empty.cloze');
+    fs.writeFileSync(file, '');
+    const env = { ...process.env, CLOZE_MODELS_DIR: '', CLOZE_CACHE_DIR: path.join(scratch, 'cache') };
+    const run = cloze(['check', file, '--offline'], { env });
+    assert.equal(run.status, 1);
+    assert.match(run.stdout, /pattern-missing/);
+    assert.match(run.stdout, /verbalizer-missing/);
+    // As in the editor, a file without a pattern starts no model: its default's absence is no problem yet.
+    assert.doesNotMatch(run.stdout, /model-unavailable/);
+    // With a pattern, the model is needed, and its absence is said.
+    fs.writeFileSync(file, 'pattern: {text} It was [MASK].\n');
+    assert.match(cloze(['check', file, '--offline'], { env }).stdout, /model-unavailable/);
+  });
+
   test('a model path that is a symbolic link loop is said to be one, not a folder that does not exist', () => {
     const loop = path.join(scratch, 'loop-model');
     fs.symlinkSync(loop, loop);

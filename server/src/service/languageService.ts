@@ -217,6 +217,9 @@ export class ClozeLanguageService {
   /** Everything, as the CLI reports it. */
   async check(doc: ClozeDocument, documentPath: string | undefined, override?: string, limits?: DataLimits): Promise<Diagnostic[]> {
     const structural = await this.checkStructure(doc, documentPath, limits);
+    // As in the editor: a file without a pattern (an empty one) gets no model diagnostics; its missing
+    // pattern is the problem to say, not the default model's failed download.
+    if (doc.patterns.length === 0) return structural;
     const choice = this.modelChoice(doc, documentPath, override);
     const tokens = await this.checkTokens(doc, choice);
     // With --model the file is checked against that model alone.
