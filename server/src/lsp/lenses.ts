@@ -149,10 +149,19 @@ export function pendingModelLens(
  * What a lens the client already holds says when it turns out to have nothing to say. A client
  * without lens refresh (Neovim) gets every lens unresolved before the preview, or the model, says
  * which have something to show, and it draws an empty title as a bare separator (` | `): such a lens
- * keeps the spinner while the model is awaited, else a dash.
+ * keeps the spinner while the model is awaited, points at the first lens when there is no preview
+ * (as the other lenses do), else is a dash.
  */
-export function placeholderLens(anchor: LensAnchor, doc: ClozeDocument, waiting: boolean, context: LensContext): LensContent {
-  return lens(waiting ? '$(loading~spin)' : '$(circle-slash)', openAt(context, anchorLine(doc, anchor)), null);
+export function placeholderLens(
+  anchor: LensAnchor,
+  doc: ClozeDocument,
+  state: 'waiting' | 'no-preview' | 'nothing',
+  context: LensContext,
+): LensContent {
+  const args = openAt(context, anchorLine(doc, anchor));
+  if (state === 'waiting') return lens('$(loading~spin)', args, null);
+  if (state === 'no-preview') return lens(`$(circle-slash) no preview (why: the lens on line ${context.firstLine})`, args, null);
+  return lens('$(circle-slash)', args, null);
 }
 
 /** The lens of an anchor once the preview is there; undefined: this anchor has nothing to say. */

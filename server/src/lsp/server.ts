@@ -1551,7 +1551,8 @@ export class ClozeServer {
     if (pending) {
       const context = this.lensContext(data.uri, request.doc);
       const content =
-        pendingModelLens(data.anchor, request.doc, pending, context) ?? placeholderLens(data.anchor, request.doc, pending.waiting, context);
+        pendingModelLens(data.anchor, request.doc, pending, context) ??
+        placeholderLens(data.anchor, request.doc, pending.waiting ? 'waiting' : 'no-preview', context);
       return { ...lens, command: lensCommand(content, this.codicons) };
     }
     this.inferenceFor().previews.focus(data.uri);
@@ -1561,7 +1562,9 @@ export class ClozeServer {
     if (outcome === CANCELLED) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'The lens is no longer wanted.');
     if (!outcome) return { ...lens, command: { title: '…', command: '' } };
     const context = this.lensContext(data.uri, request.doc);
-    const content = lensContent(data.anchor, outcome, request.doc, context) ?? placeholderLens(data.anchor, request.doc, false, context);
+    const content =
+      lensContent(data.anchor, outcome, request.doc, context) ??
+      placeholderLens(data.anchor, request.doc, outcome.ok ? 'nothing' : 'no-preview', context);
     return { ...lens, command: lensCommand(content, this.codicons) };
   }
 
