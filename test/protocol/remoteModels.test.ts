@@ -228,6 +228,38 @@ describe('network failures become one diagnostic', () => {
   });
 });
 
+describe('the ONNX file fails to download after the tokenizer arrived', () => {
+  test('one model-unavailable beside the label-word checks, and the model state says unavailable, not ready', async () => {
+    // A hub repository with the tokenizer's files and no ONNX file: its download fails after the tokenizer's
+    // files are in the cache, the case where the server used to publish no diagnostic and say "ready".
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-no-onnx-'));
+    for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json'])
+      fs.copyFileSync(path.join(modelsDir(), 'review-bert-small-xenova', file), path.join(folder, file));
+    const hub = await startHub({ models: { 'hub-test/no-onnx': folder } });
+    const client = await startServer(
+      { modelsDir: modelsDir(), allowRemoteModels: true },
+      { HF_ENDPOINT: hub.url, CLOZE_CACHE_DIR: freshCache() },
+    );
+    const states: Array<{ uri: string; state: string; detail?: string }> = [];
+    client.connection.onNotification('cloze/modelState', (state: { uri: string; state: string; detail?: string }) => states.push(state));
+    try {
+      const uri = freshUri();
+      await open(client, uri, textFor('hub-test/no-onnx'));
+      const diagnostics = await client.diagnostics(uri, (d) => codes(d).includes('model-unavailable'), 30_000);
+      const unavailable = diagnostics.filter((d) => d.code === 'model-unavailable');
+      assert.equal(unavailable.length, 1, JSON.stringify(diagnostics));
+      assert.match(unavailable[0]!.message, /onnx\/model_quantized\.onnx/);
+      // The tokenizer is there: the label words are still checked (`fantastically` is not one token).
+      assert.ok(codes(diagnostics).includes('label-word-multi-token'), JSON.stringify(codes(diagnostics)));
+      await until('the model state said', () => states.some((s) => s.uri === uri && s.state === 'unavailable'), 5000);
+      assert.notEqual(states.filter((s) => s.uri === uri).at(-1)?.state, 'ready', JSON.stringify(states));
+    } finally {
+      await client.close();
+      await hub.close();
+    }
+  });
+});
+
 describe("VS Code's http.proxy reaches the server's downloads", () => {
   test('the environment the client gives the server sends the look-up through the proxy, and a refusal names it', async () => {
     const hub = await startHub({ models: { [hubId]: path.join(modelsDir(), 'review-bert-small-xenova') } });

@@ -636,25 +636,29 @@ export class ClozeServer {
       const settings = await this.settingsFor(uri);
       const needed = this.filesToFetch(choice, settings);
       if (needed) this.scheduleLookUp(uri, choice.id, needed);
+      // A failed download of what is still missing: of everything, or of the ONNX file alone once the
+      // tokenizer's files are in the cache (then the label words are still checked, and the failure said beside them).
+      const download = needed ? this.downloads.state(choice.id) : undefined;
+      // A models folder that does not hold the model (or does not exist) leads: the download was only the fallback.
+      const downloadFailure = download?.state === 'failed' ? withModelsDirNote(download.error.message, choice.location) : undefined;
+      const failure = downloadFailure !== undefined ? [service.modelUnavailable(choice, downloadFailure)] : [];
       // Each model is checked on its own: the other models' checks never wait for the default's state.
       const others = service.otherModelChoices(doc, file, choice, settings.models);
       if (choice.location.ok && choice.location.source === 'remote') {
         // Not in the cache yet: the default's tokenizer checks wait for its download (of this model only).
-        const state = this.downloads.state(choice.id);
-        // A models folder that does not hold the model (or does not exist) leads: the download was only the fallback.
-        const reason = state?.state === 'failed' ? withModelsDirNote(state.error.message, choice.location) : undefined;
-        const failure = reason !== undefined ? [service.modelUnavailable(choice, reason)] : [];
-        if (reason !== undefined) this.modelStates.report(uri, choice.id, 'unavailable', reason);
+        if (downloadFailure !== undefined) this.modelStates.report(uri, choice.id, 'unavailable', downloadFailure);
         else this.modelStates.report(uri, choice.id, 'loading', 'downloading');
         await this.publishWithOtherModels(document, version, doc, service, others, [...structural, ...failure]);
         return;
       }
       const loaded = service.loadedTokenizer(choice);
       if (loaded) {
-        this.reportTokenizerReady(uri, choice);
+        if (downloadFailure !== undefined) this.modelStates.report(uri, choice.id, 'unavailable', downloadFailure);
+        else this.reportTokenizerReady(uri, choice);
         await this.publishWithOtherModels(document, version, doc, service, others, [
           ...structural,
           ...service.tokenChecks(doc, choice, loaded),
+          ...failure,
         ]);
         return;
       }
@@ -666,10 +670,11 @@ export class ClozeServer {
       else this.modelStates.report(uri, choice.id, 'loading', 'tokenizer');
       const tokens = await service.checkTokens(doc, choice);
       if (!this.isCurrent(document, version)) return;
-      const failed = tokens.find((d) => d.code === 'model-unavailable');
+      const failed = tokens.find((d) => d.code === 'model-unavailable') ?? failure[0];
       if (failed) this.modelStates.report(uri, choice.id, 'unavailable', failed.message);
       else this.reportTokenizerReady(uri, choice);
-      await this.publishWithOtherModels(document, version, doc, service, others, [...structural, ...tokens]);
+      const weights = tokens.some((d) => d.code === 'model-unavailable') ? [] : failure;
+      await this.publishWithOtherModels(document, version, doc, service, others, [...structural, ...tokens, ...weights]);
     } catch (error) {
       this.connection.console.error(
         `Validation of ${uri} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
