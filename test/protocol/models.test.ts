@@ -116,3 +116,38 @@ describe('several models over stdio', () => {
     }
   });
 });
+
+describe('several models with support calibration', () => {
+  test('each model beside the default divides by its own mean over the examples, as the default does', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-models-support-'));
+    const supportFile = path.join(folder, 'three.cloze');
+    fs.writeFileSync(supportFile, text);
+    const settings = { modelsDir: modelsDir(), allowRemoteModels: false, preview: { calibrate: true, calibration: 'support' } };
+    const client = await startServer(settings, {}, { initializationOptions: { settings } });
+    try {
+      const supportUri = pathToFileURL(supportFile).href;
+      await client.connection.sendNotification('textDocument/didOpen', {
+        textDocument: { uri: supportUri, languageId: 'cloze', version: 1, text },
+      });
+      const data = (await client.connection.sendRequest('cloze/previewData', { uri: supportUri })) as PreviewData;
+      assert.ok(data.ok, JSON.stringify(data));
+      // `models` holds every model of the file, the default first.
+      const previews = (data.models ?? []).flatMap((m) => (m.ok ? [m.preview] : []));
+      assert.equal(previews.length, 3, JSON.stringify(data.models));
+      for (const preview of previews) {
+        assert.equal(preview.calibration, 'support', preview.model);
+        // The support prior is the mean of P(L | x) over the file's examples, per pattern.
+        preview.patterns.forEach((pattern, p) => {
+          for (const label of preview.labels) {
+            const scored = preview.examples.map((e) => e.results[p]).filter((r) => r.maskFound);
+            const mean = scored.reduce((sum, r) => sum + r.labels[label], 0) / scored.length;
+            assert.ok(Math.abs(preview.priors[pattern][label] - mean) < 1e-9, `${preview.model} ${pattern} ${label}`);
+          }
+        });
+      }
+    } finally {
+      await client.close();
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});

@@ -34,7 +34,7 @@ export class ModelComparisons {
   ): Promise<ComparedModel[]> {
     const outcomes = others.map((choice) => {
       const id = `${uri}#model:${choice.id}`;
-      const key = JSON.stringify([version, choice.id, settings.quantized, settings.preview.topK, settings.preview.calibrate]);
+      const key = JSON.stringify([version, choice.id, settings.quantized, settings.preview.topK, settings.preview.calibrate, settings.preview.calibration]);
       const entry = this.entries.get(id);
       if (entry?.key === key) return entry.outcome;
       const outcome = this.previewOf(id, version, doc, service, choice, settings);
@@ -77,6 +77,8 @@ export class ModelComparisons {
       const preview = await computePreview(doc, tokenizer.tokenizer, this.worker.scorer(model, key, version), {
         topK: settings.preview.topK,
         calibrate: settings.preview.calibrate,
+        // The default model's preview divides by the prior the settings choose: so must the models beside it.
+        calibration: settings.preview.calibration,
       });
       return { model: choice.id, ok: true, preview };
     } catch (error) {
