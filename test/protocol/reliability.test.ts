@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource, type CodeLens, type Diagnostic } from 'vscode-languageserver-protocol';
 import { brokenModelFolder, fixModelFolder } from '../support/brokenModels';
 import { startServer, type TestClient } from '../support/lsp';
-import { modelsDir, sst2Rows } from '../support/paths';
+import { modelsDir, sst2Lines, sst2Rows } from '../support/paths';
 import { alive } from '../support/processes';
 
 /**
@@ -249,6 +250,26 @@ describe('closing every document', () => {
     await until('the old process to exit', async () => (alive(during.pid!) ? undefined : true), 5000);
     await open(client, uris[0], documentText('tiny-random-roberta', 5));
     assert.ok((await resolvedLenses(client, uris[0])).some((lens) => numbers.test(lens.command?.title ?? '')));
+  });
+});
+
+describe('Evaluate with a model whose ONNX file is broken', () => {
+  test("answers with the model's failure in words, not a request failure logged with its stack", async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    const logs: string[] = [];
+    client.connection.onNotification('window/logMessage', (params: { message: string }) => logs.push(params.message));
+    try {
+      const { root } = brokenModelFolder('m', 'truncated');
+      fs.writeFileSync(path.join(root, 'rows.jsonl'), sst2Lines(0, 20).join('\n'));
+      const uri = pathToFileURL(path.join(root, 'doc.cloze')).href;
+      await open(client, uri, `${documentText('./m', 2)}data: rows.jsonl\n`);
+      const result = (await client.connection.sendRequest('cloze/evaluate', { uri })) as { ok: boolean; reason?: string };
+      assert.equal(result.ok, false);
+      assert.match(result.reason ?? '', /^\.\/m cannot be scored: .*not a complete ONNX model/);
+      assert.ok(!logs.some((line) => /Request failed/.test(line)), logs.join('\n'));
+    } finally {
+      await client.close();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { ClozeDocument } from '../language';
-import { CancelledError } from '../model/cancelled';
+import { CancelledError, isCancelled } from '../model/cancelled';
+import { describeModelFailure } from '../model/modelFailure';
 import { onnxFile } from '../model/download';
 import type { EngineReport } from '../model/engine';
 import type { InferenceWorker } from '../model/inferenceWorker';
@@ -135,6 +136,14 @@ export async function evaluateDocument(
       },
     );
     return { ok: true, evaluation, problems, report: evaluationText(evaluation, onnxFile(settings.quantized)) };
+  } catch (error) {
+    // A model whose tokenizer loads but whose ONNX file does not (or fails while it runs) is a reason to
+    // show, as the lens and the diagnostic say it, not a request failure with a stack in the log.
+    if (isCancelled(error) || worker.isDisposed) throw error;
+    return {
+      ok: false,
+      reason: `${choice.id} cannot be scored: ${describeModelFailure(error instanceof Error ? error.message : String(error))}`,
+    };
   } finally {
     release();
   }

@@ -204,6 +204,11 @@ export class InferenceWorker {
     return this.request<WorkerStats>((id) => ({ type: 'stats', id }));
   }
 
+  /** Disposed (the server shutting down): a failure now is the shutdown, not the model's. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   /** Stops the process; whatever is pending is rejected. Resolves when the process is gone. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
