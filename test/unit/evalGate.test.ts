@@ -362,6 +362,26 @@ describe('cloze eval as a CI gate, on part of the data or at its edges', () => {
     );
   });
 
+  test('the sources are the files rows were taken from, with the rows taken; a file none of whose rows is scored is not one', () => {
+    write('wrong.jsonl', `${rows(2, 'pos')}\n`);
+    write('some.jsonl', `${rows(1, 'pos')}\n${rows(2, 'positive')}\n${rows(1, 'negative', 'a dull film')}\n`);
+    const file = cloze1('data: wrong.jsonl\ndata: some.jsonl\n');
+    const text = cloze('eval', file);
+    assert.match(text.stdout, /· 3 labelled rows from some\.jsonl\n/);
+    const json = JSON.parse(cloze('eval', file, '--format', 'json').stdout) as {
+      sources: Array<{ path: string; rows: number }>;
+      notEvaluated: Array<{ file: string }>;
+    };
+    assert.deepEqual(
+      json.sources.map((s) => [path.basename(s.path), s.rows]),
+      [['some.jsonl', 3]],
+    );
+    assert.deepEqual(
+      json.notEvaluated.map((n) => path.basename(n.file)),
+      ['wrong.jsonl'],
+    );
+  });
+
   test('a file with errors is evaluated as far as it can be, and fails the run: text, JSON, JUnit and --gate', async () => {
     write('fine.jsonl', `${rows(8, 'positive')}\n${rows(2, 'negative')}\n`);
     const text =

@@ -37,6 +37,7 @@ import {
 
 export interface EvaluationSource {
   readonly path: string;
+  /** Its labelled rows taken (the rows read, less those skipped: no label, an undeclared one, a column missing). */
   readonly rows: number;
 }
 
@@ -220,7 +221,6 @@ export async function evaluationRows(
         `${path.basename(file)} has no \`label\` column (it has ${quotedNames(data.columns)}): the gold labels are read from a column named \`label\`.`,
       );
     }
-    sources.push({ path: file, rows: data.rows.length });
     const before = rows.length;
     const fileUndeclared = new Set<string>();
     // The columns the rows fill the fields from: a row without one would be scored with that field empty.
@@ -243,6 +243,9 @@ export async function evaluationRows(
         rowFiles.push(file);
       }
     });
+    // A source is a file rows were taken from, with how many: a file none of whose rows is scored is
+    // not one (it is among `notEvaluated`), or the report's "N labelled rows from …" would name it.
+    if (rows.length > before) sources.push({ path: file, rows: rows.length - before });
     // Read, but not one row scored (every label undeclared, or none given): as good as not evaluated.
     if (labelColumn && rows.length === before) {
       const labels = [...fileUndeclared];
