@@ -382,6 +382,35 @@ describe('cloze eval as a CI gate, on part of the data or at its edges', () => {
     );
   });
 
+  test('the wmean line gives the calibrated weights too when they differ from the raw ones (the table shows both ensembles)', () => {
+    const lines = fs.readFileSync(sst2, 'utf8').split('\n');
+    write('d40.jsonl', lines.slice(0, 40).join('\n'));
+    const examples = lines
+      .slice(40, 52)
+      .map((line) => JSON.parse(line) as { text: string; label: string })
+      .map((row) => `example ${row.label}: ${row.text}`);
+    const file = write(
+      'weights.cloze',
+      ['model: tiny-random-bert-uncased', 'data: d40.jsonl', 'pattern a: {text} It was [MASK].', 'pattern b: Just [MASK]! {text}']
+        .concat(['verbalizer:', '  positive: great', '  negative: terrible', ...examples, ''])
+        .join('\n'),
+    );
+    const json = JSON.parse(cloze('eval', file, '--format', 'json').stdout) as {
+      weights: { raw: Record<string, number>; calibrated: Record<string, number> };
+    };
+    const text = (record: Record<string, number>): string =>
+      Object.entries(record)
+        .map(([name, w]) => `${name} ${w.toFixed(2)}`)
+        .join(', ');
+    // The random-weight model's raw and calibrated accuracies on the 12 examples differ (else this checks nothing).
+    assert.notEqual(text(json.weights.raw), text(json.weights.calibrated));
+    assert.ok(
+      cloze('eval', file).stdout.includes(
+        `wmean weights (accuracy on the file's 12 labelled examples): ${text(json.weights.raw)} (calibrated: ${text(json.weights.calibrated)})\n`,
+      ),
+    );
+  });
+
   test('a file with errors is evaluated as far as it can be, and fails the run: text, JSON, JUnit and --gate', async () => {
     write('fine.jsonl', `${rows(8, 'positive')}\n${rows(2, 'negative')}\n`);
     const text =

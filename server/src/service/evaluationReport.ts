@@ -52,12 +52,18 @@ function calibrationLine(result: Evaluation): string {
     withError.length === 0
       ? ''
       : `; left out, with an error: the example${withError.length === 1 ? '' : 's'} on line${withError.length === 1 ? '' : 's'} ${withError.map((example) => example.line).join(', ')}`;
+  // The table shows the weighted ensemble raw and calibrated: each by its own weights, so both are said when they differ.
+  const weightsText = (record: Record<string, number>): string =>
+    Object.entries(record)
+      .map(([name, w]) => `${name} ${w.toFixed(2)}`)
+      .join(', ');
+  const weightSets = (w: NonNullable<Evaluation['weights']>): string => {
+    const [shown, other, otherName] = result.calibrate ? [w.calibrated, w.raw, 'raw'] : [w.raw, w.calibrated, 'calibrated'];
+    const same = weightsText(shown) === weightsText(other);
+    return same ? weightsText(shown) : `${weightsText(shown)} (${otherName}: ${weightsText(other)})`;
+  };
   const weights = result.weights
-    ? `wmean weights (accuracy on the file's ${result.weights.examples === 1 ? 'one labelled example' : `${result.weights.examples} labelled examples`}${leftOut}): ${Object.entries(
-        result.calibrate ? result.weights.calibrated : result.weights.raw,
-      )
-        .map(([name, w]) => `${name} ${w.toFixed(2)}`)
-        .join(', ')}`
+    ? `wmean weights (accuracy on the file's ${result.weights.examples === 1 ? 'one labelled example' : `${result.weights.examples} labelled examples`}${leftOut}): ${weightSets(result.weights)}`
     : `wmean: the file has no labelled example${withError.length > 0 ? ' without an error' : ''}, so the weighted ensemble is the plain mean${leftOut}`;
   const problems = Object.entries(result.priorProblems ?? {}).map(
     ([pattern, why]) => `\nno prior for ${pattern}: ${why}, so its calibrated figures are its raw ones`,
