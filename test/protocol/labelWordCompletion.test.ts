@@ -155,4 +155,36 @@ describe('label-word completion over LSP', () => {
       assert.ok(item.detail?.endsWith(`Ġ${item.label}`), item.detail);
     }
   });
+
+  test('with models: the words proposed are one token in every model the file lists, not only the default', async () => {
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    clients.push(client);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-label-words-'));
+    fs.writeFileSync(path.join(dir, 'rows.jsonl'), fs.readFileSync(sst2, 'utf8').split('\n').slice(0, 120).join('\n'));
+    // At the start of the input RoBERTa reads the word without its space, where it splits many of them (`hor rible`).
+    const head = [
+      'model: review-bert-small',
+      'models: tiny-random-roberta',
+      'data: rows.jsonl',
+      'pattern lead: [MASK]! {review}',
+      'verbalizer:',
+    ];
+    const text = [...head, '  positive: great', '  negative: horrible, ', ''].join('\n');
+    const uri = open(client, dir, 'two.cloze', text);
+    // Once RoBERTa's tokenizer is loaded, it splits `horrible` where its mask is.
+    await client.diagnostics(uri, (d) => d.some((x) => /not one token in tiny-random-roberta/.test(x.message)));
+    const words = (await ranked(client, uri, 6, 22)).items.map((i) => i.label);
+    assert.ok(words.length >= 3, JSON.stringify(words));
+    // Each word, written in, draws no label-word error for either model.
+    await client.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version: 2 },
+      contentChanges: [{ text: [...head, '  positive: great', `  negative: ${words.join(', ')}`, ''].join('\n') }],
+    });
+    const diagnostics = await client.diagnostics(uri);
+    const wordErrors = diagnostics.filter((d) => String(d.code).startsWith('label-word') && d.severity === 1);
+    assert.deepEqual(
+      wordErrors.map((d) => d.message),
+      [],
+    );
+  });
 });

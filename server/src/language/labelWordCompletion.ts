@@ -1,6 +1,9 @@
 import type { ClozeDocument } from './ast';
 import type { CompletionProposal } from './complete';
+import { labelWordForms, singleToken } from './labelWords';
 import { positionAt } from './positions';
+import type { TokenizerView } from './tokenizer';
+import { verbalizerEntries } from './validateLabelWords';
 
 /**
  * Completion at a verbalizer entry (after `label:`, or after a comma in a
@@ -71,6 +74,17 @@ export function verbalizerEntryAt(doc: ClozeDocument, offset: number): Verbalize
   };
 }
 
+/**
+ * Whether `word` is one known token of `tokenizer` in each mask context of `label`'s patterns. The
+ * ranking comes from the default model; a proposal must also pass the label-word check of the other
+ * models the file lists, or choosing it would put an error in the file.
+ */
+export function oneTokenIn(doc: ClozeDocument, label: string, word: string, tokenizer: TokenizerView): boolean {
+  const entry = verbalizerEntries(doc).find((e) => e.entry.label.text === label);
+  if (!entry) return true;
+  return labelWordForms(word, entry.contexts, tokenizer).every((form) => singleToken(form, tokenizer) !== undefined);
+}
+
 /** How many words a label entry proposes. */
 const PROPOSED = 20;
 
@@ -79,7 +93,12 @@ const PROPOSED = 20;
  * the words already in the entry, each with its score in the detail; one
  * inert item saying why when the ranking is not ready.
  */
-export function labelWordProposals(site: VerbalizerEntrySite, ranking: LabelWordRanking | undefined): CompletionProposal[] {
+export function labelWordProposals(
+  site: VerbalizerEntrySite,
+  ranking: LabelWordRanking | undefined,
+  /** The other models' check (`oneTokenIn`), and their names; a word one of them splits is not proposed. */
+  others?: { readonly models: readonly string[]; readonly accepts: (word: string) => boolean },
+): CompletionProposal[] {
   if (!ranking) return [];
   const note = (label: string, detail: string): CompletionProposal[] => [
     // Inserts what is already there: choosing it changes nothing.
@@ -90,11 +109,12 @@ export function labelWordProposals(site: VerbalizerEntrySite, ranking: LabelWord
   const words = ranking.byLabel.get(site.label);
   // A label the ranking does not know (typed since, or not in the first verbalizer): nothing to say.
   if (!words) return [];
-  const fresh = words.filter((w) => !site.words.includes(w.word));
+  const also = others && others.models.length > 0 ? others : undefined;
+  const fresh = words.filter((w) => !site.words.includes(w.word) && (also?.accepts(w.word) ?? true));
   if (fresh.length === 0)
     return note(
       'no other label word found',
-      `no other word is likelier on ${site.label}'s rows than on the other labels' (${ranking.rows} rows)`,
+      `no other word is likelier on ${site.label}'s rows than on the other labels' (${ranking.rows} rows)${also ? ` and one token of ${also.models.join(', ')} too` : ''}`,
     );
   return fresh.slice(0, PROPOSED).map((w, i) => ({
     label: w.word,
@@ -102,7 +122,8 @@ export function labelWordProposals(site: VerbalizerEntrySite, ranking: LabelWord
     detail: `mean log P ${w.logProbability.toFixed(2)} on ${site.label} rows (${(w.logProbability - w.otherLogProbability).toFixed(2)} above the other labels) · ${w.token}`,
     documentation:
       `\`${w.token}\` at the mask: mean log-probability ${w.logProbability.toFixed(3)} over the ${ranking.rows} labelled rows' ` +
-      `\`${site.label}\` rows, ${w.otherLogProbability.toFixed(3)} on the other labels' (LM-BFF's class-conditional ranking, as \`cloze suggest\` uses it).`,
+      `\`${site.label}\` rows, ${w.otherLogProbability.toFixed(3)} on the other labels' (LM-BFF's class-conditional ranking, as \`cloze suggest\` uses it).` +
+      (also ? ` One token of ${also.models.join(', ')} too.` : ''),
     sortText: String(i).padStart(3, '0'),
     replace: site.replace,
   }));

@@ -77,7 +77,7 @@ import { evaluateDocument, previewData } from './customRequests';
 import { ModelComparisons } from './modelComparison';
 import { DataLenses } from './dataLenses';
 import { topTokensFromPreview } from './fixHints';
-import { labelWordProposals, verbalizerEntryAt } from '../language/labelWordCompletion';
+import { labelWordProposals, oneTokenIn, verbalizerEntryAt } from '../language/labelWordCompletion';
 import { LabelWordRankings } from './labelWordRankings';
 import { exampleProblems } from '../language/exampleProblems';
 import {
@@ -1008,7 +1008,14 @@ export class ClozeServer {
       quantized: settings.quantized,
       limits: dataLimits(settings),
     });
-    const items = labelWordProposals(site, ranking)
+    // The ranking is the default model's; the file's other models, as far as their tokenizers are loaded
+    // (the diagnostics load them), must take each proposed word as one token too.
+    const { loaded } = service.loadedTokenizers(service.otherModelChoices(doc, file, choice, settings.models));
+    const others = {
+      models: loaded.map((tokenizer) => tokenizer.modelId),
+      accepts: (word: string) => loaded.every((tokenizer) => oneTokenIn(doc, site.label, word, tokenizer)),
+    };
+    const items = labelWordProposals(site, ranking, others)
       .filter((proposal) => this.completionNotes || proposal.insertText !== '')
       .map((proposal) => ({
         label: proposal.label,
