@@ -151,3 +151,44 @@ describe('several models with support calibration', () => {
     }
   });
 });
+
+describe('the label-word matrix when a model cannot be loaded', () => {
+  test('a listed model that is not there is said unavailable, not "not loaded yet"; a missing default keeps the matrix', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-models-missing-'));
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    const hoverOn = async (source: string, name: string): Promise<string> => {
+      const missingUri = pathToFileURL(path.join(folder, name)).href;
+      await client.connection.sendNotification('textDocument/didOpen', {
+        textDocument: { uri: missingUri, languageId: 'cloze', version: 1, text: source },
+      });
+      // The missing model's problem is published once the other tokenizers are loaded too.
+      await client.diagnostics(missingUri, (d) => d.some((x) => /tiny-random-roberta/.test(x.message)));
+      const lines = source.split('\n');
+      const line = lines.findIndex((l) => l.includes('terrible'));
+      const hover = (await client.connection.sendRequest('textDocument/hover', {
+        textDocument: { uri: missingUri },
+        position: { line, character: lines[line].indexOf('terrible') + 2 },
+      })) as Hover;
+      return (hover.contents as { value: string }).value;
+    };
+    try {
+      const body = ['pattern lead: [MASK]! {review}', 'verbalizer:', '  positive: great', '  negative: terrible', ''];
+      const listed = await hoverOn(
+        ['model: review-bert-small', 'models: no-such-model, tiny-random-roberta', ...body].join('\n'),
+        'a.cloze',
+      );
+      assert.match(listed, /one token in 1 of 2 models/);
+      assert.match(listed, /_Unavailable \(see the problem on its line\): no-such-model\._/);
+      assert.doesNotMatch(listed, /Not loaded yet/);
+      const noDefault = await hoverOn(
+        ['model: no-such-default', 'models: review-bert-small, tiny-random-roberta', ...body].join('\n'),
+        'b.cloze',
+      );
+      for (const id of ['review-bert-small', 'tiny-random-roberta']) assert.match(noDefault, new RegExp(`\\| ${id} \\|`));
+      assert.match(noDefault, /_Unavailable \(see the problem on its line\): no-such-default\._/);
+    } finally {
+      await client.close();
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});

@@ -930,15 +930,29 @@ export class ClozeServer {
       // Several models: a label word's hover is a model × token matrix (of the tokenizers loaded now).
       const wordNode = nodeAt(doc, offset);
       const others = this.trusted ? service.otherModelChoices(doc, file, choice, settings.models) : [];
-      if (wordNode?.kind === 'label-word' && tokenizer && others.length > 0) {
+      if (wordNode?.kind === 'label-word' && others.length > 0) {
         const { loaded, missing } = service.loadedTokenizers(others);
-        const matrix = service.boundedByTokenizer(
-          choice,
-          () => labelWordMatrix(doc, wordNode.word, wordNode.entry, [tokenizer, ...loaded]),
-          () => undefined,
-        );
-        const pending = missing.length > 0 ? `\n\n_Not loaded yet: ${missing.join(', ')}._` : '';
-        if (matrix) result = { span: wordNode.word.span, markdown: matrix + pending };
+        const tokenizers = tokenizer ? [tokenizer, ...loaded] : loaded;
+        // A model that cannot be loaded (its problem is published, or it is not on this machine and is not
+        // downloaded for a check) is not "not loaded yet": it never will be while the file stays as it is.
+        const published = this.lastDiagnostics.get(uri)?.diagnostics ?? [];
+        const said = (id: string): boolean =>
+          published.some((d) => d.code === 'model-unavailable' && d.message.startsWith(`Model ${id} is `));
+        const failed = [...(tokenizer ? [] : [choice.id]), ...missing.filter(said)];
+        const waiting = missing.filter((id) => !said(id));
+        const notes = [
+          ...(failed.length > 0 ? [`_Unavailable (see the problem on its line): ${failed.join(', ')}._`] : []),
+          ...(waiting.length > 0 ? [`_Not loaded yet: ${waiting.join(', ')}._`] : []),
+        ];
+        const matrix =
+          tokenizers.length > 0
+            ? service.boundedByTokenizer(
+                choice,
+                () => labelWordMatrix(doc, wordNode.word, wordNode.entry, tokenizers),
+                () => undefined,
+              )
+            : undefined;
+        if (matrix) result = { span: wordNode.word.span, markdown: [matrix, ...notes].join('\n\n') };
       }
       return result ? { span: result.span, value: { result, doc, offset, choice } } : undefined;
     });
