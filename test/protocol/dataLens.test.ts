@@ -9,6 +9,7 @@ import type { CodeLens } from 'vscode-languageserver-protocol';
 import type { EvaluateResult } from '../../server/src/protocol/messages';
 import { eventually } from '../support/eventually';
 import { startServer, type TestClient } from '../support/lsp';
+import { brokenModelFolder } from '../support/brokenModels';
 import { sentenceDataDocument } from '../support/documents';
 import { cliMain, modelsDir, sst2Lines } from '../support/paths';
 
@@ -303,6 +304,39 @@ describe('a model replaced in its folder while its document is open', () => {
       assert.ok(second.ok, JSON.stringify(second));
       assert.notEqual(second.evaluation.ensemble.meanGoldProbability, first.evaluation.ensemble.meanGoldProbability);
       assert.ok(random.accuracy.startsWith(` ${pct(second.evaluation.ensemble.accuracy ?? NaN)} (`), JSON.stringify(random));
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('the evaluation lens with a listed model whose ONNX file is broken', () => {
+  test('says what is wrong in words, not ONNX Runtime’s message', async () => {
+    const { root } = brokenModelFolder('m', 'truncated');
+    fs.writeFileSync(path.join(root, 'dev.jsonl'), `${sst2Lines(0, 10).join('\n')}\n`);
+    const source = [
+      'model: review-bert-small',
+      'models: ./m',
+      'pattern short: {sentence} It was [MASK].',
+      'verbalizer:',
+      '  positive: great',
+      '  negative: terrible',
+      'data: dev.jsonl',
+      '',
+    ].join('\n');
+    const brokenUri = pathToFileURL(path.join(root, 'doc.cloze')).href;
+    fs.writeFileSync(path.join(root, 'doc.cloze'), source);
+    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
+    try {
+      await client.connection.sendNotification('textDocument/didOpen', {
+        textDocument: { uri: brokenUri, languageId: 'cloze', version: 1, text: source },
+      });
+      const title = await eventually('the broken model’s figure', async () => {
+        const lenses = (await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri: brokenUri } })) as CodeLens[];
+        return lenses.map((lens) => lens.command?.title ?? '').find((t) => t.includes('./m: no evaluation'));
+      });
+      assert.match(title, /\.\/m: no evaluation \(cannot be loaded: the file is not a complete ONNX model\)/);
+      assert.doesNotMatch(title, /protobuf|ONNXRuntime|\/tmp\//i);
     } finally {
       await client.close();
     }

@@ -9,7 +9,8 @@ import type { ClozeSettings } from '../protocol/settings';
 import { DataEvaluations, dataModelKey, type DataEvaluation, type DataFigures } from '../service/dataEvaluation';
 import type { ClozeLanguageService, ModelChoice } from '../service/languageService';
 import { ScoreMemo } from '../service/scoreMemo';
-import { EvaluateCommand } from './lenses';
+import { EvaluateCommand, shortReason } from './lenses';
+import { describeModelFailure } from '../model/modelFailure';
 
 /**
  * The evaluation lens above each `data:` line: for the ensemble, accuracy,
@@ -237,7 +238,14 @@ export class DataLenses {
       return { model: choice.id, ok: true, evaluation };
     } catch (error) {
       if (isCancelled(error)) return { model: choice.id, ok: false, reason: CANCELLED };
-      return { model: choice.id, ok: false, reason: (error instanceof Error ? error.message : String(error)).split('\n')[0] };
+      // On a lens: what went wrong in words (describeModelFailure), without the folder's path and advice, which
+      // the preview's problem and `cloze eval` give in full.
+      const described = shortReason(describeModelFailure(error instanceof Error ? error.message : String(error)));
+      return {
+        model: choice.id,
+        ok: false,
+        reason: described.replace(/^.*? could not be loaded for scoring(?: from .*?)?: /, 'cannot be loaded: '),
+      };
     }
   }
 
