@@ -87,6 +87,14 @@ describe('the models: line', () => {
     );
     // Each replaces the item being typed, not the whole list.
     for (const p of proposals) assert.equal(text.slice(p.replace.start, p.replace.end), 'tiny');
+    // Nor the default model of the `model:` line: it is checked and scored already.
+    const withDefault = withCursor('model: review-bert-small\nmodels: tiny-random-roberta, $$');
+    assert.deepEqual(
+      completeAt(parse(withDefault.text), withDefault.offset, { models: local })
+        .filter((p) => p.detail === 'models folder')
+        .map((p) => p.label),
+      ['tiny-random-bert-uncased'],
+    );
   });
 });
 

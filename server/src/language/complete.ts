@@ -51,12 +51,15 @@ export function completeAt(doc: ClozeDocument, offset: number, data: CompletionD
   const model = /^model\s*:\s*/.exec(before);
   if (model) return modelIds(doc, lineStart + model[0].length, offset, data);
 
-  // `models: a, b, |`: the current item (after the last comma), never a model listed already.
+  // `models: a, b, |`: the current item (after the last comma), never a model listed already, nor the default.
   const models = /^models\s*:/.exec(before);
   if (models) {
     const item = /[^,:]*$/.exec(before)?.[0] ?? '';
     const start = offset - item.trimStart().length;
-    const listed = new Set(doc.modelLists.flatMap((line) => line.entries.map((entry) => entry.id)));
+    const listed = new Set([
+      ...doc.models.map((line) => line.id),
+      ...doc.modelLists.flatMap((line) => line.entries.map((entry) => entry.id)),
+    ]);
     const unlisted = (data.models ?? []).filter((m) => !listed.has(m.id) || m.id === item.trim());
     return modelIds(doc, start, offset, { ...data, models: unlisted });
   }
