@@ -14,6 +14,7 @@ import {
   type Diagnostic,
 } from '../../server/src/language';
 import { nodeAt } from '../../server/src/language/find';
+import { modelHover } from '../../server/src/language/models';
 import { withCursor } from '../support/cursor';
 import { loadTokenizer, serviceFor } from '../support/service';
 
@@ -221,5 +222,15 @@ describe('label words checked against every model (real tokenizers)', () => {
     const both = hover('pattern a: {r} It was [MASK].\npattern b: {r}[MASK].\nverbalizer:\n  positive: gr$$eat\n');
     assert.match(both, /\| model \| after a space \| no space \|/);
     assert.match(both, /\| tiny-random-roberta \| `Ġgreat` \(372\) ✓ \| `great` \(12338\) ✓ \|/);
+  });
+});
+
+describe('the model id hover', () => {
+  test("keeps the reason's code spans as code and shows the rest as written", () => {
+    const doc = parse('model: no_such-model\n');
+    const where = 'Not found: `no_such-model` is neither in /tmp/my_models nor in the download cache';
+    const markdown = modelHover(doc.models[0], { role: 'default', where });
+    assert.ok(markdown.includes('`no_such-model` is neither in /tmp/my\\_models'), markdown);
+    assert.ok(!markdown.includes('\\`'), markdown);
   });
 });

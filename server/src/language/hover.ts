@@ -100,6 +100,17 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (char) => `\\${char}`);
 }
 
+/**
+ * A message of ours as Markdown: its `code` spans stay code (they name ids, words and files), the
+ * rest is escaped, so a path's `_` or `*` is shown as written.
+ */
+export function messageMarkdown(text: string): string {
+  return text
+    .split(/(`[^`\n]+`)/)
+    .map((part, i) => (i % 2 === 1 ? part : escapeMarkdown(part)))
+    .join('');
+}
+
 /** Inside backticks only a backtick needs care. */
 export function escapeCode(text: string): string {
   return text.replace(/`/g, 'ˋ');

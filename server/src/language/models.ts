@@ -1,6 +1,6 @@
 import type { ClozeDocument, Diagnostic, LabelEntry, LabelWord, ModelRef, Span } from './ast';
 import { labelWordForms, maskContexts, singleToken } from './labelWords';
-import { escapeCode, escapeMarkdown } from './hover';
+import { escapeCode, escapeMarkdown, messageMarkdown } from './hover';
 import { formatPieces, type TokenizerView } from './tokenizer';
 
 /**
@@ -123,7 +123,7 @@ export function modelHover(ref: ModelRef, facts: ModelFacts): string {
     facts.role === 'default'
       ? "the file's model: the lenses, hovers and fixes score with it"
       : 'checked against: every label word must be one token in it too';
-  const lines = [`**${escapeMarkdown(ref.id)}** — ${role}`, '', escapeMarkdown(facts.where)];
+  const lines = [`**${escapeMarkdown(ref.id)}** — ${role}`, '', messageMarkdown(facts.where)];
   const tokenizer = facts.tokenizer;
   if (tokenizer) {
     lines.push(
