@@ -2,6 +2,10 @@
 // words checked against each model's real tokenizer (three tokenizer families: WordPiece, byte-level
 // BPE, SentencePiece), the default model, the model × token hover, completion and the outline.
 
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -16,6 +20,7 @@ import {
 import { nodeAt } from '../../server/src/language/find';
 import { modelHover } from '../../server/src/language/models';
 import { withCursor } from '../support/cursor';
+import { cliMain, modelsDir } from '../support/paths';
 import { loadTokenizer, serviceFor } from '../support/service';
 
 const THREE = 'tiny-random-bert-uncased, tiny-random-roberta, tiny-random-albert-xenova';
@@ -232,5 +237,35 @@ describe('the model id hover', () => {
     const markdown = modelHover(doc.models[0], { role: 'default', where });
     assert.ok(markdown.includes('`no_such-model` is neither in /tmp/my\\_models'), markdown);
     assert.ok(!markdown.includes('\\`'), markdown);
+  });
+});
+
+describe('one model folder named twice, under two spellings', () => {
+  test('is a model-duplicate warning on the second, and is checked and previewed once', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-same-model-'));
+    const file = path.join(dir, 'same.cloze');
+    const roberta = path.relative(dir, path.join(modelsDir(), 'tiny-random-roberta'));
+    fs.writeFileSync(
+      file,
+      [
+        'model: review-bert-small',
+        `models: ${path.join(modelsDir(), 'review-bert-small')}/, tiny-random-roberta, ${roberta}`,
+        'pattern a: {text} It was [MASK].',
+        'verbalizer:',
+        '  positive: great',
+        '  negative: terrible',
+        'example positive: A fine film.',
+        '',
+      ].join('\n'),
+    );
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [cliMain, ...args, file, '--models-dir', modelsDir(), '--offline'], { encoding: 'utf8' });
+    const check = run('check');
+    const warnings = check.stdout.split('\n').filter((line) => line.includes('model-duplicate'));
+    assert.equal(warnings.length, 2, check.stdout);
+    assert.match(warnings[0], /is the model folder of `review-bert-small`/);
+    assert.match(warnings[1], /is the model folder of `tiny-random-roberta`/);
+    const preview = JSON.parse(run('preview', '--format', 'json').stdout) as { models: string[] };
+    assert.deepEqual(preview.models, ['review-bert-small', 'tiny-random-roberta']);
   });
 });

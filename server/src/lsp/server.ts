@@ -634,6 +634,8 @@ export class ClozeServer {
       }
       this.noteModel(uri, choice.id);
       const settings = await this.settingsFor(uri);
+      // A models: entry that names a folder named already (another spelling of the same model) is said here.
+      const checked = [...structural, ...service.sameModelWarnings(doc, file, choice, settings.models)];
       const needed = this.filesToFetch(choice, settings);
       if (needed) this.scheduleLookUp(uri, choice.id, needed);
       // A failed download of what is still missing: of everything, or of the ONNX file alone once the
@@ -648,7 +650,7 @@ export class ClozeServer {
         // Not in the cache yet: the default's tokenizer checks wait for its download (of this model only).
         if (downloadFailure !== undefined) this.modelStates.report(uri, choice.id, 'unavailable', downloadFailure);
         else this.modelStates.report(uri, choice.id, 'loading', 'downloading');
-        await this.publishWithOtherModels(document, version, doc, service, others, [...structural, ...failure]);
+        await this.publishWithOtherModels(document, version, doc, service, others, [...checked, ...failure]);
         return;
       }
       const loaded = service.loadedTokenizer(choice);
@@ -656,13 +658,13 @@ export class ClozeServer {
         if (downloadFailure !== undefined) this.modelStates.report(uri, choice.id, 'unavailable', downloadFailure);
         else this.reportTokenizerReady(uri, choice);
         await this.publishWithOtherModels(document, version, doc, service, others, [
-          ...structural,
+          ...checked,
           ...service.tokenChecks(doc, choice, loaded),
           ...failure,
         ]);
         return;
       }
-      this.publish(uri, version, doc, structural);
+      this.publish(uri, version, doc, checked);
       // Worded as the check's diagnostic will be (and reported again below): the status item's tooltip
       // changed its first words between the two reports (seen in test:vscode).
       if (!choice.location.ok)
@@ -674,7 +676,7 @@ export class ClozeServer {
       if (failed) this.modelStates.report(uri, choice.id, 'unavailable', failed.message);
       else this.reportTokenizerReady(uri, choice);
       const weights = tokens.some((d) => d.code === 'model-unavailable') ? [] : failure;
-      await this.publishWithOtherModels(document, version, doc, service, others, [...structural, ...tokens, ...weights]);
+      await this.publishWithOtherModels(document, version, doc, service, others, [...checked, ...tokens, ...weights]);
     } catch (error) {
       this.connection.console.error(
         `Validation of ${uri} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

@@ -5,7 +5,7 @@ import { fileLevelSpan, validateStructure, type DataSetSummary } from '../langua
 import { listedModels, otherModels } from '../language/models';
 import { validateWithTokenizer } from '../language/validateTokens';
 import { downloadModel, hubOptionsFromEnv, TOKENIZER_FILES } from '../model/download';
-import { resolveModel, withModelsDirNote, type ModelLocation, type ModelSettings } from '../model/resolve';
+import { locationKey, resolveModel, withModelsDirNote, type ModelLocation, type ModelSettings } from '../model/resolve';
 import { boundedTokenizing, checkBudgetMs, TokenizerCache, TokenizerTimeout } from '../model/tokenizers';
 import { DataSetSummaries, defaultDataLimits, type DataLimits } from './dataSets';
 
@@ -71,14 +71,57 @@ export class ClozeLanguageService {
     choice: ModelChoice,
     fromSettings: readonly string[] = [],
   ): ModelChoice[] {
+    return this.resolvedOthers(doc, documentPath, choice, fromSettings).filter((other) => other.sameAs === undefined);
+  }
+
+  /**
+   * `model-duplicate` warnings for entries of `models:` that name, under another spelling (a path, a
+   * trailing slash), a model folder the file names already: they are checked and scored once.
+   */
+  sameModelWarnings(
+    doc: ClozeDocument,
+    documentPath: string | undefined,
+    choice: ModelChoice,
+    fromSettings: readonly string[] = [],
+  ): Diagnostic[] {
+    return this.resolvedOthers(doc, documentPath, choice, fromSettings).flatMap((other): Diagnostic[] =>
+      other.sameAs === undefined || other.listedBySetting
+        ? []
+        : [
+            {
+              code: 'model-duplicate',
+              severity: 'warning',
+              span: other.span,
+              message: `\`${other.id}\` is the model folder of \`${other.sameAs}\`, which the file names already; it is checked and scored once. Remove this one.`,
+            },
+          ],
+    );
+  }
+
+  private resolvedOthers(
+    doc: ClozeDocument,
+    documentPath: string | undefined,
+    choice: ModelChoice,
+    fromSettings: readonly string[],
+  ): Array<ModelChoice & { readonly sameAs?: string }> {
     const documentDir = documentPath ? path.dirname(documentPath) : undefined;
-    return otherModels(doc, choice.id, fromSettings).map((ref) => ({
-      id: ref.id,
-      span: ref.idSpan ?? fileLevelSpan(doc),
-      origin: ref.idSpan ? 'file' : 'settings',
-      listedBySetting: !ref.idSpan,
-      location: resolveModel(ref.id, documentDir, this.settings),
-    }));
+    // The folders named so far, by the id that named them first: the default's, then the list's in order.
+    const named = new Map<string, string>();
+    if (choice.location.ok) named.set(locationKey(choice.location), choice.id);
+    return otherModels(doc, choice.id, fromSettings).map((ref) => {
+      const location = resolveModel(ref.id, documentDir, this.settings);
+      const key = location.ok ? locationKey(location) : undefined;
+      const sameAs = key !== undefined ? named.get(key) : undefined;
+      if (key !== undefined && sameAs === undefined) named.set(key, ref.id);
+      return {
+        id: ref.id,
+        span: ref.idSpan ?? fileLevelSpan(doc),
+        origin: ref.idSpan ? 'file' : 'settings',
+        listedBySetting: !ref.idSpan,
+        location,
+        ...(sameAs !== undefined ? { sameAs } : {}),
+      };
+    });
   }
 
   /**
@@ -224,7 +267,8 @@ export class ClozeLanguageService {
     const tokens = await this.checkTokens(doc, choice);
     // With --model the file is checked against that model alone.
     const others = override === undefined ? await this.otherChecks(doc, this.otherModelChoices(doc, documentPath, choice), true) : [];
-    return [...structural, ...tokens, ...others].sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
+    const aliases = override === undefined ? this.sameModelWarnings(doc, documentPath, choice) : [];
+    return [...structural, ...tokens, ...others, ...aliases].sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
   }
 
   /** The one `model-unavailable` diagnostic of a model choice, saying why. */
