@@ -16,6 +16,8 @@ export interface FakeHub {
   readonly url: string;
   /** Every request path, in order. */
   readonly requests: string[];
+  /** The headers of every request, in the order of `requests`. */
+  readonly requestHeaders: http.IncomingHttpHeaders[];
   /** The model ids asked for (the first path segments before /resolve/). */
   modelsAsked(): string[];
   close(): Promise<void>;
@@ -32,20 +34,32 @@ export interface FakeHubOptions {
   readonly breakAfterBytes?: number;
   /** Serve https:// with this key and certificate (test/fixtures/tls), at `https://127.0.0.1:<port>` (the certificate names that address). */
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /**
+   * Answers a request in the hub's place (a captive portal, a mirror that misbehaves): called first with the
+   * request's model id and file (`cdn`: the path the hub redirects large files to); returns true when it answered.
+   */
+  readonly intercept?: (
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    target: { readonly id: string; readonly file: string; readonly cdn: boolean },
+  ) => boolean;
 }
 
 export async function startHub(options: FakeHubOptions): Promise<FakeHub> {
   const requests: string[] = [];
+  const requestHeaders: http.IncomingHttpHeaders[] = [];
   const sockets = new Set<net.Socket>();
   const hashes = new Map<string, string>();
   const handler = (request: http.IncomingMessage, response: http.ServerResponse): void => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     requests.push(url.pathname);
+    requestHeaders.push(request.headers);
     const cdn = url.pathname.startsWith('/cdn/');
     const match = /^\/(?:cdn\/)?(.+?)\/resolve\/main\/(.+)$/.exec(url.pathname);
     if (!match) return void response.writeHead(404).end('Not found');
     const id = decodeURIComponent(match[1]!);
     const file = match[2]!;
+    if (options.intercept?.(request, response, { id, file, cdn })) return;
     if (options.gated?.includes(id)) return void response.writeHead(401, { 'x-error-code': 'GatedRepo' }).end('Access restricted');
     const folder = options.models[id];
     const full = folder ? path.join(folder, ...file.split('/')) : undefined;
@@ -91,6 +105,7 @@ export async function startHub(options: FakeHubOptions): Promise<FakeHub> {
   return {
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
+    requestHeaders,
     modelsAsked: () =>
       requests
         .map((p) => decodeURIComponent(/^\/(?:cdn\/)?(.+?)\/resolve\//.exec(p)?.[1] ?? p))

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import type * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  cacheState,
   DownloadError,
   downloadModel,
   onnxFile,
@@ -315,5 +318,132 @@ describe('downloading through a proxy (HTTP_PROXY, NO_PROXY) on loopback', () =>
     assert.equal(error.kind, 'http');
     assert.match(error.message, /^the proxy http:\/\/127\.0\.0\.1:\d+ answered 502 for config\.json of 127\.0\.0\.1:\d+\. Try again later/);
     await proxy.close();
+  });
+});
+
+const PORTAL = '<!DOCTYPE html><html><head><title>Hotel WiFi</title></head><body><h1>Please log in</h1></body></html>\n';
+const LFS_POINTER = 'version https://git-lfs.github.com/spec/v1\noid sha256:' + '0'.repeat(64) + '\nsize 1333392\n';
+
+/** Hubs closed after the file's tests whatever they asserted: an open one would keep the test process alive. */
+const openHubs: FakeHub[] = [];
+after(async () => Promise.all(openHubs.map((hub) => hub.close())));
+
+/** A hub whose answers `answer` replaces where it returns true (a captive portal, a mirror that misbehaves). */
+async function misbehavingHub(answer: (response: http.ServerResponse, file: string, cdn: boolean) => boolean): Promise<FakeHub> {
+  const hub = await startHub({
+    models: { [id]: source() },
+    intercept: (_request, response, target) => answer(response, target.file, target.cdn),
+  });
+  openHubs.push(hub);
+  return hub;
+}
+
+describe('answers that are not the file are never saved', () => {
+  test('a captive portal answering every URL with a web page: said as such, and nothing lands in the cache', async () => {
+    const hub = await misbehavingHub((response) => {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PORTAL);
+      return true;
+    });
+    const cacheDir = freshCache();
+    const error = await failure(downloadModel({ id, cacheDir, files: [...TOKENIZER_FILES, onnxFile(true)], hub: hubOptions(hub.url) }));
+    assert.match(
+      error.message,
+      /^127\.0\.0\.1:\d+ answered config\.json with a web page \(text\/html\), not the file: a login page or captive portal/,
+    );
+    assert.deepEqual(filesUnder(path.join(cacheDir, id)), []);
+  });
+
+  test('a web page sent as a binary file in place of the ONNX file is refused too', async () => {
+    const hub = await misbehavingHub((response, _file, cdn) => {
+      if (!cdn) return false;
+      response.writeHead(200, { 'content-type': 'application/octet-stream' }).end(PORTAL);
+      return true;
+    });
+    const cacheDir = freshCache();
+    const error = await failure(downloadModel({ id, cacheDir, files: [...TOKENIZER_FILES, onnxFile(true)], hub: hubOptions(hub.url) }));
+    assert.match(error.message, /answered onnx\/model_quantized\.onnx with a web page/);
+    assert.ok(!fs.existsSync(path.join(cacheDir, id, onnxFile(true))));
+    assert.deepEqual(filesUnder(path.join(cacheDir, '.partial')), []);
+  });
+
+  test('a git-lfs pointer from a mirror cloned without git-lfs is refused, naming the cause', async () => {
+    const hub = await misbehavingHub((response, file) => {
+      if (!file.endsWith('.onnx')) return false;
+      response
+        .writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(LFS_POINTER.length) })
+        .end(LFS_POINTER);
+      return true;
+    });
+    const cacheDir = freshCache();
+    const error = await failure(
+      downloadModel({ id, cacheDir, files: [...TOKENIZER_FILES, onnxFile(true)], hub: hubOptions(hub.url), userInterface: 'cli' }),
+    );
+    assert.equal(error.kind, 'damaged');
+    assert.match(
+      error.message,
+      /^127\.0\.0\.1:\d+ sent a git-lfs pointer in place of onnx\/model_quantized\.onnx of hub-test\/review-bert-small-xenova: .*git lfs pull/,
+    );
+    assert.ok(!fs.existsSync(path.join(cacheDir, id, onnxFile(true))));
+  });
+
+  test('bytes that cannot start an ONNX model are refused', async () => {
+    const junk = Buffer.from('PK\x03\x04 not a model at all, a zip file maybe');
+    const hub = await misbehavingHub((response, file) => {
+      if (!file.endsWith('.onnx')) return false;
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(junk.length) }).end(junk);
+      return true;
+    });
+    const cacheDir = freshCache();
+    const error = await failure(downloadModel({ id, cacheDir, files: [onnxFile(true)], hub: hubOptions(hub.url) }));
+    assert.match(
+      error.message,
+      /^onnx\/model_quantized\.onnx of hub-test\/review-bert-small-xenova from 127\.0\.0\.1:\d+ is not an ONNX model/,
+    );
+    assert.ok(!fs.existsSync(path.join(cacheDir, id, onnxFile(true))));
+  });
+
+  test('asks for the files as they are (Accept-Encoding: identity), and refuses a compressed answer', async () => {
+    const zlib = await import('node:zlib');
+    const plain = await startHub({ models: { [id]: source() } });
+    openHubs.push(plain);
+    await downloadModel({ id, cacheDir: freshCache(), files: [...TOKENIZER_FILES, onnxFile(true)], hub: hubOptions(plain.url) });
+    assert.equal(plain.requestHeaders.length, 5);
+    for (const headers of plain.requestHeaders) assert.equal(headers['accept-encoding'], 'identity');
+    // A mirror that gzips anyway: not saved (it would not parse, and the hub's SHA-256 is of the plain bytes).
+    const gzipping = await misbehavingHub((response, file) => {
+      const body = zlib.gzipSync(fs.readFileSync(path.join(source(), file)));
+      response
+        .writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(body.length) })
+        .end(body);
+      return true;
+    });
+    const cacheDir = freshCache();
+    const error = await failure(downloadModel({ id, cacheDir, files: TOKENIZER_FILES, hub: hubOptions(gzipping.url) }));
+    assert.match(
+      error.message,
+      /^127\.0\.0\.1:\d+ sent config\.json compressed \(Content-Encoding: gzip\) although Cloze asks for it as it is/,
+    );
+    assert.deepEqual(filesUnder(path.join(cacheDir, id)), []);
+  });
+
+  test('a cache that an older version filled with a web page or a pointer is fetched again', async () => {
+    const hub = await startHub({ models: { [id]: source() } });
+    openHubs.push(hub);
+    const cacheDir = freshCache();
+    const files = [...TOKENIZER_FILES, onnxFile(true)];
+    await downloadModel({ id, cacheDir, files, hub: hubOptions(hub.url) });
+    // What an older version saved and recorded: the pointer's bytes, with their size and hash in the manifest.
+    const onnx = path.join(cacheDir, id, onnxFile(true));
+    fs.writeFileSync(onnx, LFS_POINTER);
+    const manifestFile = path.join(cacheDir, id, '.cloze-download.json');
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as { files: Record<string, { size: number; sha256: string }> };
+    manifest.files[onnxFile(true)] = { size: LFS_POINTER.length, sha256: crypto.createHash('sha256').update(LFS_POINTER).digest('hex') };
+    fs.writeFileSync(manifestFile, JSON.stringify(manifest));
+    assert.deepEqual(cacheState(cacheDir, id, files), { missing: [], damaged: [onnxFile(true)] });
+    hub.requests.length = 0;
+    await downloadModel({ id, cacheDir, files, hub: hubOptions(hub.url) });
+    assert.deepEqual(hub.requests, [`/${id}/resolve/main/${onnxFile(true)}`, `/cdn/${id}/resolve/main/${onnxFile(true)}`]);
+    assert.ok(fs.readFileSync(onnx).equals(fs.readFileSync(path.join(source(), onnxFile(true)))));
+    assert.deepEqual(cacheState(cacheDir, id, files), { missing: [], damaged: [] });
   });
 });

@@ -92,11 +92,13 @@ function readManifest(folder: string): Record<string, FileRecord> | undefined {
 }
 
 /**
- * What the cache holds of a model, from `stat` calls only (cheap enough for
- * every keystroke): which of `files` are missing, and which are damaged (a
- * size other than the one the manifest recorded when they were downloaded).
- * A folder without a manifest (filled by transformers.js or by hand) is
- * trusted as it is.
+ * What the cache holds of a model, from `stat` calls (cheap enough for every
+ * keystroke): which of `files` are missing, and which are damaged (a size
+ * other than the one the manifest recorded when they were downloaded, or an
+ * ONNX file this downloader saved whose first bytes are not an ONNX model's:
+ * a web page or a git-lfs pointer that older versions accepted; read once
+ * per size and modification time). A folder without a manifest (filled by
+ * transformers.js or by hand) is trusted as it is.
  */
 export function cacheState(cacheDir: string, id: string, files: readonly string[]): { missing: string[]; damaged: string[] } {
   const folder = modelFolder(cacheDir, id);
@@ -112,10 +114,94 @@ export function cacheState(cacheDir: string, id: string, files: readonly string[
       continue;
     }
     const record = manifest?.[file];
-    if (record && record.size !== size) damaged.push(file);
+    if (record && (record.size !== size || !savedOnnxLooksRight(path.join(folder, file)))) damaged.push(file);
   }
   return { missing, damaged };
 }
+
+/** Whether an ONNX file in the cache starts as one does, by path, size and modification time (a read of a few bytes, once). */
+const onnxHeads = new Map<string, boolean>();
+
+function savedOnnxLooksRight(file: string): boolean {
+  if (!file.endsWith('.onnx')) return true;
+  try {
+    const stat = fs.statSync(file);
+    const key = `${file}\0${stat.size}\0${stat.mtimeMs}\0${stat.ino}`;
+    let right = onnxHeads.get(key);
+    if (right === undefined) {
+      right = contentProblem(file, readHead(file)) === undefined;
+      if (onnxHeads.size >= 256) onnxHeads.clear();
+      onnxHeads.set(key, right);
+    }
+    return right;
+  } catch {
+    return true; // Gone or unreadable: the loader says why.
+  }
+}
+
+function readHead(file: string, length = 512): Buffer {
+  const descriptor = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(length);
+    return head.subarray(0, fs.readSync(descriptor, head, 0, length, 0));
+  } finally {
+    fs.closeSync(descriptor);
+  }
+}
+
+const LFS_POINTER = 'version https://git-lfs.github.com/spec/';
+
+/**
+ * Why the first bytes of a downloaded file show it is not the file asked for:
+ * a web page (a captive portal or login page answering in the hub's place), a
+ * git-lfs pointer (a mirror cloned without git-lfs), or, for an ONNX file,
+ * bytes that cannot start an ONNX model. Cheap: the first few bytes only.
+ */
+function contentProblem(file: string, head: Buffer): 'web-page' | 'lfs-pointer' | 'not-onnx' | undefined {
+  const text = head
+    .toString('latin1')
+    .replace(/^\uFEFF/, '')
+    .trimStart();
+  if (text.startsWith(LFS_POINTER)) return 'lfs-pointer';
+  if (/^<(!doctype\s+html|html|head|body|meta|title)\b/i.test(text)) return 'web-page';
+  if (file.endsWith('.onnx') && !startsLikeOnnx(head)) return 'not-onnx';
+  return undefined;
+}
+
+/**
+ * An ONNX file is a serialised ModelProto (protobuf): it starts with the tag of
+ * one of its fields, with that field's wire type. Exporters write ir_version
+ * (field 1, a varint) first, so real files start with 0x08; the other fields
+ * are accepted in case one does not. Text, HTML, JSON and gzip never pass.
+ */
+function startsLikeOnnx(head: Buffer): boolean {
+  if (head.length < 2) return false;
+  let tag = head[0]!;
+  let rest = 1;
+  if (tag & 0x80) {
+    if (head[1]! & 0x80) return false;
+    tag = (tag & 0x7f) | (head[1]! << 7);
+    rest = 2;
+  }
+  const field = tag >> 3;
+  const wireType = tag & 7;
+  if (field === 1) return wireType === 0 && head[rest]! > 0 && head[rest]! < 0x80; // ir_version: a small number
+  return ONNX_MODEL_FIELDS.get(field) === wireType;
+}
+
+/** ModelProto's fields (onnx.proto) and their wire types: 0 a varint, 2 a length-delimited value. */
+const ONNX_MODEL_FIELDS = new Map([
+  [2, 2], // producer_name
+  [3, 2], // producer_version
+  [4, 2], // domain
+  [5, 0], // model_version
+  [6, 2], // doc_string
+  [7, 2], // graph
+  [8, 2], // opset_import
+  [14, 2], // metadata_props
+  [20, 2], // training_info
+  [25, 2], // functions
+]);
 
 /** Why a download failed, in words a user can act on; `kind` lets callers (and tests) tell failures apart. */
 export class DownloadError extends Error {
@@ -175,7 +261,7 @@ export async function downloadModel(request: DownloadRequest): Promise<void> {
     try {
       const url = `${hub.endpoint}/${id.split('/').map(encodeURIComponent).join('/')}/resolve/main/${file}`;
       let fileTotal: number | undefined;
-      const record = await fetchToFile(url, temporary, hub, signal, (bytes, total) => {
+      const { record, host, expectedSha } = await fetchToFile(url, temporary, hub, signal, (bytes, total) => {
         if (total !== undefined && fileTotal === undefined) {
           fileTotal = total;
           announced += total;
@@ -185,11 +271,18 @@ export async function downloadModel(request: DownloadRequest): Promise<void> {
       }).catch((error: unknown) => {
         throw explain(error, id, file, hub, request.userInterface ?? 'editor');
       });
+      // Checked before it is renamed into the cache: what lands there is trusted by every later run.
+      const problem = contentProblem(file, readHead(temporary));
+      if (problem) throw wrongContent(problem, id, file, host, request.userInterface ?? 'editor');
+      // After the content check: a web page in the file's place is said as one, not as a wrong hash.
+      if (expectedSha !== undefined && record.sha256 !== expectedSha) {
+        throw new DownloadError('damaged', `the file arrived damaged (its SHA-256 is not the hub's). Try again.`);
+      }
       if (file.endsWith('.json')) {
         try {
           JSON.parse(fs.readFileSync(temporary, 'utf8'));
         } catch {
-          throw new DownloadError('damaged', `${file} of ${id} arrived damaged (not valid JSON). Try again later.`);
+          throw new DownloadError('damaged', `${file} of ${id} arrived damaged from ${host} (not valid JSON). Try again later.`);
         }
       }
       const target = path.join(folder, file);
@@ -279,14 +372,58 @@ function shownProxy(proxy: URL): string {
   return `${proxy.protocol}//${proxy.host}`;
 }
 
+function retryHint(ui: UserInterface): string {
+  return ui === 'cli' ? 'Run the command again to retry.' : 'Edit the id or save the file to try again.';
+}
+
+function folderHint(ui: UserInterface): string {
+  return `put the model in the models folder (${modelsFolderHint(ui)})`;
+}
+
+/** A body that is not the file asked for, said with what put it there and what to do. */
+function wrongContent(
+  problem: 'web-page' | 'lfs-pointer' | 'not-onnx',
+  id: string,
+  file: string,
+  host: string,
+  ui: UserInterface,
+): DownloadError {
+  const retry = retryHint(ui);
+  if (problem === 'web-page') return webPageAnswer(file, host, ui);
+  if (problem === 'lfs-pointer') {
+    return new DownloadError(
+      'damaged',
+      `${host} sent a git-lfs pointer in place of ${file} of ${id}: the mirror (HF_ENDPOINT) holds the repository without its large files (cloned without git-lfs). Run \`git lfs pull\` in the mirror's copy, or ${folderHint(ui)}. ${retry}`,
+    );
+  }
+  return new DownloadError(
+    'damaged',
+    `${file} of ${id} from ${host} is not an ONNX model (its first bytes are not an ONNX file's), so it was not saved. Check the mirror (HF_ENDPOINT) or the network in between, or ${folderHint(ui)}. ${retry}`,
+  );
+}
+
+function webPageAnswer(file: string, host: string, ui: UserInterface): DownloadError {
+  return new DownloadError(
+    'http',
+    `${host} answered ${file} with a web page (text/html), not the file: a login page or captive portal (hotel, train or company Wi-Fi) is answering in the hub's place. Log in to the network in a browser, then try again; or ${folderHint(ui)}. ${retryHint(ui)}`,
+  );
+}
+
 function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: UserInterface): DownloadError {
   if (error instanceof DownloadError) return error;
   if (!(error instanceof HttpFailure)) return new DownloadError('disk', `${file} of ${id} could not be saved: ${messageOf(error)}.`);
   const { status, code, host } = error;
-  const retry = ui === 'cli' ? 'Run the command again to retry.' : 'Edit the id or save the file to try again.';
-  const folder = `put the model in the models folder (${modelsFolderHint(ui)})`;
+  const retry = retryHint(ui);
+  const folder = folderHint(ui);
   const environment = ui === 'cli' ? 'environment' : "editor's environment";
   if (code === 'ABORT') return cancelled();
+  if (code === 'WEB_PAGE') return webPageAnswer(file, host, ui);
+  if (code === 'ENCODED') {
+    return new DownloadError(
+      'http',
+      `${host} sent ${file} compressed (Content-Encoding: ${error.message}) although Cloze asks for it as it is (Accept-Encoding: identity), so it was not saved: the mirror (HF_ENDPOINT) or a proxy on the way compresses it. Ask its administrator, or ${folder}. ${retry}`,
+    );
+  }
   const proxyAdvice =
     ui === 'cli'
       ? 'Check HTTPS_PROXY (and NO_PROXY) in the environment'
@@ -398,7 +535,8 @@ function seconds(ms: number): string {
 /**
  * One GET into `target`, following redirects (the hub sends large files to a
  * CDN), with the timeouts of `hub`. Reports bytes as they arrive; checks the
- * length and, when the hub names it (`X-Linked-Etag`, the LFS SHA-256), the hash.
+ * length, and returns the hash the hub names (`X-Linked-Etag`, the LFS SHA-256)
+ * for the caller to compare once it has checked what the bytes are.
  */
 async function fetchToFile(
   url: string,
@@ -406,7 +544,7 @@ async function fetchToFile(
   hub: HubOptions,
   signal: AbortSignal | undefined,
   onBytes: (bytes: number, total: number | undefined) => void,
-): Promise<FileRecord> {
+): Promise<{ readonly record: FileRecord; readonly host: string; readonly expectedSha: string | undefined }> {
   let current = new URL(url);
   let expectedSha: string | undefined;
   for (let redirects = 0; redirects < 10; redirects++) {
@@ -425,9 +563,21 @@ async function fetchToFile(
       response.resume();
       throw new HttpFailure(status, undefined, `HTTP ${status}`, current.host, answeringProxy);
     }
+    // A model file is never a web page: a captive portal or login page answers 200 text/html for every URL.
+    if (/^\s*(text\/html|application\/xhtml\+xml)\b/i.test(headerOf(response, 'content-type') ?? '')) {
+      response.resume();
+      throw new HttpFailure(200, 'WEB_PAGE', 'a web page', current.host, answeringProxy);
+    }
+    // Only the bytes as they are can be checked against the hub's length and SHA-256 and be loaded.
+    const encoding = (headerOf(response, 'content-encoding') ?? '').trim().toLowerCase();
+    if (encoding !== '' && encoding !== 'identity') {
+      response.resume();
+      throw new HttpFailure(200, 'ENCODED', encoding, current.host, answeringProxy);
+    }
     const lengthHeader = headerOf(response, 'content-length');
     const total = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-    return receive(response, target, total, expectedSha, hub, signal, onBytes, current.host);
+    const record = await receive(response, target, total, hub, signal, onBytes, current.host);
+    return { record, host: current.host, expectedSha };
   }
   throw new HttpFailure(undefined, 'REDIRECTS', 'too many redirects', current.host);
 }
@@ -459,7 +609,8 @@ function get(
       return reject(failure('BAD_PROXY', `${proxy.variable} is "${withoutCredentials(proxy.invalid)}"`));
     }
     const client = url.protocol === 'http:' ? http : https;
-    const headers: Record<string, string> = { 'user-agent': 'cloze-language-server' };
+    // Identity: without Accept-Encoding any encoding is acceptable (RFC 9110), and a mirror may gzip the files.
+    const headers: Record<string, string> = { 'user-agent': 'cloze-language-server', 'accept-encoding': 'identity' };
     if (token) headers['authorization'] = `Bearer ${token}`;
     // A new agent per request: no connection is kept alive between downloads. Its socket to the proxy
     // is not the request's until the proxy has answered CONNECT, so destroying the request does not
@@ -528,12 +679,11 @@ function get(
   });
 }
 
-/** Streams a response body into `target`, with the read timeout, the abort signal and the length/hash checks. */
+/** Streams a response body into `target`, with the read timeout, the abort signal and the length check; hashes it. */
 function receive(
   response: http.IncomingMessage,
   target: string,
   total: number | undefined,
-  expectedSha: string | undefined,
   hub: HubOptions,
   signal: AbortSignal | undefined,
   onBytes: (bytes: number, total: number | undefined) => void,
@@ -579,11 +729,7 @@ function receive(
           ),
         );
       }
-      const sha256 = hash.digest('hex');
-      if (expectedSha !== undefined && sha256 !== expectedSha) {
-        return finish(new DownloadError('damaged', `the file arrived damaged (its SHA-256 is not the hub's). Try again.`));
-      }
-      finish(undefined, { size, sha256 });
+      finish(undefined, { size, sha256: hash.digest('hex') });
     });
   });
 }
