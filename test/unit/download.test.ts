@@ -447,3 +447,22 @@ describe('answers that are not the file are never saved', () => {
     assert.deepEqual(cacheState(cacheDir, id, files), { missing: [], damaged: [] });
   });
 });
+
+describe('redirects Cloze does not follow', () => {
+  test("a Location that is not http:// or https:// is the server's error, said as a redirect, not a disk problem", async () => {
+    const hub = await misbehavingHub((response, file) => {
+      if (!file.endsWith('.onnx')) return false;
+      response.writeHead(302, { location: 'file:///etc/passwd' }).end();
+      return true;
+    });
+    const cacheDir = freshCache();
+    const error = await failure(downloadModel({ id, cacheDir, files: [onnxFile(true)], hub: hubOptions(hub.url), userInterface: 'cli' }));
+    assert.equal(error.kind, 'http');
+    assert.match(
+      error.message,
+      /^127\.0\.0\.1:\d+ redirected onnx\/model_quantized\.onnx to a file:\/\/ URL: Cloze follows redirects to http:\/\/ and https:\/\/ only\. Check HF_ENDPOINT/,
+    );
+    assert.doesNotMatch(error.message, /could not be saved/);
+    assert.deepEqual(filesUnder(path.join(cacheDir, id)), []);
+  });
+});

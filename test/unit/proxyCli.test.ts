@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startHub, type FakeHub } from '../support/hub';
+import { startHub, trackConnections, type FakeHub } from '../support/hub';
 import { cliMain, modelsDir, repoRoot } from '../support/paths';
 import { scratchCache, type Run } from '../support/previewCli';
 import { startProxy, type FakeProxy, type FakeProxyOptions } from '../support/proxy';
@@ -116,5 +119,84 @@ describe('cloze check downloads a hub model through an HTTPS_PROXY', () => {
     // Not held open by the proxy's socket: it exits within seconds of the timeout, well before the test's 60 s.
     assert.ok(run.ms < 20_000, `took ${Math.round(run.ms)} ms`);
     assert.deepEqual(proxy.requests, [`CONNECT ${new URL(hub.url).host}`]);
+  });
+});
+
+/**
+ * One port speaking TLS and plain HTTP, as a TLS-terminating mirror that writes
+ * http:// Location headers: its https:// side redirects every request to the
+ * same path over http:// on the same host and port; the plain side records the
+ * Authorization header it gets.
+ */
+async function startDowngradingMirror(): Promise<{ url: string; plainRequests: string[]; close(): Promise<void> }> {
+  const plainRequests: string[] = [];
+  let port = 0;
+  const secure = https.createServer(
+    { key: fs.readFileSync(path.join(tls, 'localhost.key')), cert: fs.readFileSync(certificate) },
+    (request, response) => void response.writeHead(302, { location: `http://127.0.0.1:${port}${request.url}` }).end(),
+  );
+  const plain = http.createServer((request, response) => {
+    plainRequests.push(`${request.url} authorization=${request.headers.authorization ?? '-'}`);
+    response.writeHead(404).end();
+  });
+  const sockets = new Set<net.Socket>();
+  trackConnections(secure, sockets);
+  trackConnections(plain, sockets);
+  await Promise.all([secure, plain].map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+  const portOf = (server: net.Server): number => (server.address() as net.AddressInfo).port;
+  const front = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    // A TLS ClientHello starts with 0x16; anything else is plain HTTP. Each goes on to its server.
+    socket.once('data', (first: Buffer) => {
+      const upstream = net.connect(portOf(first[0] === 0x16 ? secure : plain), '127.0.0.1', () => {
+        upstream.write(first);
+        socket.pipe(upstream);
+        upstream.pipe(socket);
+      });
+      sockets.add(upstream);
+      upstream.on('close', () => sockets.delete(upstream));
+      upstream.on('error', () => socket.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  port = (front.address() as net.AddressInfo).port;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    plainRequests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        secure.close();
+        plain.close();
+        front.close(() => resolve());
+      }),
+  };
+}
+
+describe('cloze check and a mirror that redirects https:// to http://', () => {
+  test('the redirect is refused and said, and HF_TOKEN never travels over plain http://', async () => {
+    const mirror = await startDowngradingMirror();
+    try {
+      const file = path.join(scratchCache('cloze-downgrade-file-'), 'reviews.cloze');
+      fs.writeFileSync(file, 'pattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\n');
+      const run = await check(file, {
+        HF_ENDPOINT: mirror.url,
+        HF_TOKEN: 'hf_secret_token',
+        NODE_EXTRA_CA_CERTS: certificate,
+        CLOZE_CACHE_DIR: scratchCache('cloze-downgrade-cache-'),
+      });
+      // Nothing reached the plain side: neither the request nor the token.
+      assert.deepEqual(mirror.plainRequests, []);
+      assert.equal(run.code, 1, run.stdout + run.stderr);
+      assert.match(
+        run.stdout,
+        /127\.0\.0\.1:\d+ redirected config\.json from https:\/\/ to http:\/\/127\.0\.0\.1:\d+, plain http:\/\/: Cloze does not follow a redirect that drops TLS/,
+      );
+      assert.doesNotMatch(run.stdout + run.stderr, /hf_secret_token/);
+    } finally {
+      await mirror.close();
+    }
   });
 });

@@ -418,6 +418,18 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
   const environment = ui === 'cli' ? 'environment' : "editor's environment";
   if (code === 'ABORT') return cancelled();
   if (code === 'WEB_PAGE') return webPageAnswer(file, host, ui);
+  if (code === 'DOWNGRADE') {
+    return new DownloadError(
+      'http',
+      `${host} redirected ${file} from https:// to ${error.message}, plain http://: Cloze does not follow a redirect that drops TLS (the file, and HF_TOKEN, would travel unencrypted). Have the mirror (HF_ENDPOINT) redirect to https://, or ${folder}. ${retry}`,
+    );
+  }
+  if (code === 'BAD_REDIRECT') {
+    return new DownloadError(
+      'http',
+      `${host} redirected ${file} to ${error.message}: Cloze follows redirects to http:// and https:// only. Check HF_ENDPOINT (a mirror with the hub's layout), or ${folder}. ${retry}`,
+    );
+  }
   if (code === 'ENCODED') {
     return new DownloadError(
       'http',
@@ -547,16 +559,17 @@ async function fetchToFile(
 ): Promise<{ readonly record: FileRecord; readonly host: string; readonly expectedSha: string | undefined }> {
   let current = new URL(url);
   let expectedSha: string | undefined;
+  const hubOrigin = new URL(hub.endpoint).origin;
   for (let redirects = 0; redirects < 10; redirects++) {
-    const sameHost = current.host === new URL(hub.endpoint).host;
-    const { response, answeringProxy } = await get(current, hub, sameHost ? hub.token : undefined, signal);
+    // The token goes to the hub's own origin only (scheme, host and port): never to a CDN, nor over plain http://.
+    const { response, answeringProxy } = await get(current, hub, current.origin === hubOrigin ? hub.token : undefined, signal);
     const status = response.statusCode ?? 0;
     const linked = headerOf(response, 'x-linked-etag') ?? headerOf(response, 'etag');
     const sha = linked?.replace(/^W\//, '').replace(/"/g, '');
     if (sha && /^[0-9a-f]{64}$/.test(sha) && expectedSha === undefined) expectedSha = sha;
     if (status >= 300 && status < 400 && response.headers.location) {
       response.resume();
-      current = new URL(response.headers.location, current);
+      current = redirectTarget(response.headers.location, current, answeringProxy);
       continue;
     }
     if (status !== 200) {
@@ -580,6 +593,34 @@ async function fetchToFile(
     return { record, host: current.host, expectedSha };
   }
   throw new HttpFailure(undefined, 'REDIRECTS', 'too many redirects', current.host);
+}
+
+/**
+ * Where a redirect leads, if Cloze follows it: http:// or https:// only (a
+ * `file:` or `ftp:` Location is the server's error, not a place to read), and
+ * never from https:// down to http://, as huggingface_hub and requests refuse
+ * it: the file would come unauthenticated and unchecked by TLS.
+ */
+function redirectTarget(location: string, from: URL, answeringProxy: string | undefined): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new HttpFailure(
+      undefined,
+      'BAD_REDIRECT',
+      `a Location that is not a URL ("${location.slice(0, 80)}")`,
+      from.host,
+      answeringProxy,
+    );
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new HttpFailure(undefined, 'BAD_REDIRECT', `a ${next.protocol}// URL`, from.host, answeringProxy);
+  }
+  if (from.protocol === 'https:' && next.protocol === 'http:') {
+    throw new HttpFailure(undefined, 'DOWNGRADE', next.origin, from.host, answeringProxy);
+  }
+  return next;
 }
 
 function headerOf(response: http.IncomingMessage, name: string): string | undefined {
