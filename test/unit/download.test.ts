@@ -466,3 +466,56 @@ describe('redirects Cloze does not follow', () => {
     assert.deepEqual(filesUnder(path.join(cacheDir, id)), []);
   });
 });
+
+describe('refusals that are not the hub saying the model is gated', () => {
+  test('a 403 from the CDN the hub redirects to names that host, and says nothing of a gated model', async () => {
+    const cdn = await misbehavingHub((response) => {
+      response.writeHead(403, { 'content-type': 'text/plain' }).end('Request has expired');
+      return true;
+    });
+    const hub = await misbehavingHub((response, file) => {
+      if (!file.endsWith('.onnx')) return false;
+      response.writeHead(302, { location: `${cdn.url}/cdn/${id}/resolve/main/${file}` }).end();
+      return true;
+    });
+    const error = await failure(
+      downloadModel({ id, cacheDir: freshCache(), files: [onnxFile(true)], hub: { ...hubOptions(hub.url), token: 'hf_token' } }),
+    );
+    const cdnHost = new URL(cdn.url).host;
+    assert.ok(
+      error.message.startsWith(`${cdnHost}, where the hub sent the download of onnx/model_quantized.onnx, refused it (403)`),
+      error.message,
+    );
+    assert.match(error.message, /a firewall or proxy blocks that host, or the signed download link expired/);
+    assert.doesNotMatch(error.message, /gated|HF_TOKEN/);
+  });
+
+  test("a 403 from the hub's address without the hub's error headers is a firewall's, not a gated model", async () => {
+    const hub = await misbehavingHub((response) => {
+      response.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden by policy');
+      return true;
+    });
+    const error = await failure(
+      downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url), userInterface: 'cli' }),
+    );
+    assert.match(
+      error.message,
+      /^127\.0\.0\.1:\d+ refused config\.json \(403\) without the hub's error headers: a firewall, proxy or web filter/,
+    );
+    assert.doesNotMatch(error.message, /gated|HF_TOKEN/);
+  });
+
+  test('429 says when to try again, and suggests HF_TOKEN for the hub’s anonymous limit', async () => {
+    const hub = await misbehavingHub((response) => {
+      response.writeHead(429, { 'retry-after': '30', 'x-error-message': 'rate limited' }).end();
+      return true;
+    });
+    const error = await failure(
+      downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url), userInterface: 'cli' }),
+    );
+    assert.match(
+      error.message,
+      /^127\.0\.0\.1:\d+ answered 429 \(too many requests\) for config\.json: try again in 30 s\. The hub limits anonymous downloads more: set HF_TOKEN/,
+    );
+  });
+});

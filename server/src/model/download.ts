@@ -333,9 +333,20 @@ class HttpFailure extends Error {
     readonly host: string,
     /** The proxy the request went through, as `host:port` (never its credentials). */
     readonly proxy?: string,
+    /** What an HTTP answer said beyond its status. */
+    readonly answer?: AnswerDetails,
   ) {
     super(message);
   }
+}
+
+interface AnswerDetails {
+  /** The answer came from the hub's origin (`HF_ENDPOINT`), not from the CDN it redirected to. */
+  readonly fromHub: boolean;
+  /** The hub's own error headers (`X-Error-Code`, else `X-Error-Message`): a firewall or proxy does not send them. */
+  readonly hubError: string | undefined;
+  /** `Retry-After`, as sent. */
+  readonly retryAfter: string | undefined;
 }
 
 /**
@@ -515,10 +526,28 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
           `${id} has no ${file} on the hub (404): it is not exported for transformers.js. Use a Xenova/* export of the model${file.startsWith('onnx/') ? `, or ${ui === 'cli' ? 'the other precision (--no-quantized)' : 'switch cloze.quantized'}` : ''}.`,
         );
   }
-  if (status === 401 || status === 403) {
+  if ((status === 401 || status === 403) && error.answer?.fromHub && error.answer.hubError !== undefined) {
     return new DownloadError(
       'unauthorized',
       `the hub refused ${file} (${status}): ${id} is gated or private, or does not exist. Check the id; for a gated model accept its terms on huggingface.co and set HF_TOKEN in the ${environment}.${hub.token ? ' The HF_TOKEN set has no access to it.' : ''}`,
+    );
+  }
+  if (status === 401 || status === 403) {
+    // Not the hub's word on the model: the token never goes to the CDN, and the hub's refusals carry X-Error-Code.
+    const network = `Check the network (behind a proxy: set HTTPS_PROXY${ui === 'cli' ? '' : " or VS Code's http.proxy"})`;
+    return new DownloadError(
+      'http',
+      error.answer?.fromHub
+        ? `${host} refused ${file} (${status}) without the hub's error headers: a firewall, proxy or web filter in front of it answered, not the hub, so this says nothing about ${id}. ${network}, ask the network's administrator to allow ${host}, or ${folder}. ${retry}`
+        : `${host}, where the hub sent the download of ${file}, refused it (${status}): a firewall or proxy blocks that host, or the signed download link expired (a new one comes with the next try). ${network}, ask the network's administrator to allow ${host}, or ${folder}. ${retry}`,
+    );
+  }
+  if (status === 429) {
+    const when = retryAfterWords(error.answer?.retryAfter);
+    const anonymous = error.answer?.fromHub && !hub.token;
+    return new DownloadError(
+      'http',
+      `${host} answered 429 (too many requests) for ${file}: ${when ? `try again ${when}` : 'try again in a few minutes'}.${anonymous ? ` The hub limits anonymous downloads more: set HF_TOKEN (a Hugging Face access token) in the ${environment}.` : ''} ${retry}`,
     );
   }
   if (status !== undefined) {
@@ -539,6 +568,18 @@ const UNTRUSTED_CERTIFICATE = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'CERT_UNTRUSTED',
 ]);
+
+/** `Retry-After` in words ("in 30 s", "after 14:05 UTC"), or undefined when it is absent or not understood. */
+function retryAfterWords(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const wait = Number(trimmed);
+    return wait < 120 ? `in ${wait} s` : `in ${Math.ceil(wait / 60)} minutes`;
+  }
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : `after ${new Date(date).toISOString().slice(11, 16)} UTC`;
+}
 
 function seconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(1))} s`;
@@ -574,7 +615,11 @@ async function fetchToFile(
     }
     if (status !== 200) {
       response.resume();
-      throw new HttpFailure(status, undefined, `HTTP ${status}`, current.host, answeringProxy);
+      throw new HttpFailure(status, undefined, `HTTP ${status}`, current.host, answeringProxy, {
+        fromHub: current.origin === hubOrigin,
+        hubError: headerOf(response, 'x-error-code') ?? headerOf(response, 'x-error-message'),
+        retryAfter: headerOf(response, 'retry-after'),
+      });
     }
     // A model file is never a web page: a captive portal or login page answers 200 text/html for every URL.
     if (/^\s*(text\/html|application\/xhtml\+xml)\b/i.test(headerOf(response, 'content-type') ?? '')) {
