@@ -9,6 +9,7 @@ import {
   cacheState,
   DownloadError,
   downloadModel,
+  hubOptionsFromEnv,
   onnxFile,
   TOKENIZER_FILES,
   type DownloadProgress,
@@ -516,6 +517,68 @@ describe('refusals that are not the hub saying the model is gated', () => {
     assert.match(
       error.message,
       /^127\.0\.0\.1:\d+ answered 429 \(too many requests\) for config\.json: try again in 30 s\. The hub limits anonymous downloads more: set HF_TOKEN/,
+    );
+  });
+});
+
+describe('settings and failures that are not the network', () => {
+  test('an HF_ENDPOINT without a scheme, or not http(s), is said naming the variable before anything is sent', async () => {
+    for (const value of ['huggingface.co', 'ftp://mirror.example.com']) {
+      const error = await failure(
+        downloadModel({
+          id,
+          cacheDir: freshCache(),
+          files: TOKENIZER_FILES,
+          hub: hubOptionsFromEnv({ HF_ENDPOINT: value }),
+          userInterface: 'cli',
+        }),
+      );
+      assert.equal(error.kind, 'settings');
+      assert.ok(
+        error.message.startsWith(`HF_ENDPOINT is "${value}": it is not an http:// or https:// URL. Set it in the environment`),
+        error.message,
+      );
+    }
+  });
+
+  test('an HF_TOKEN with a trailing line break is trimmed; one with a control character inside is refused without showing it', async () => {
+    const hub = await misbehavingHub(() => false);
+    const cacheDir = freshCache();
+    await downloadModel({
+      id,
+      cacheDir,
+      files: TOKENIZER_FILES,
+      hub: { ...hubOptionsFromEnv({ HF_ENDPOINT: hub.url, HF_TOKEN: 'hf_abc \r\n' }), connectTimeoutMs: 2000 },
+    });
+    assert.deepEqual(
+      hub.requestHeaders.map((headers) => headers.authorization),
+      TOKENIZER_FILES.map(() => 'Bearer hf_abc'),
+    );
+    const error = await failure(
+      downloadModel({
+        id,
+        cacheDir: freshCache(),
+        files: TOKENIZER_FILES,
+        hub: hubOptionsFromEnv({ HF_ENDPOINT: hub.url, HF_TOKEN: 'hf_se\u0001cret' }),
+      }),
+    );
+    assert.equal(error.kind, 'settings');
+    assert.match(
+      error.message,
+      /^HF_TOKEN holds a control character or a character that is not ASCII, so it cannot be sent\. Set it in the editor's environment/,
+    );
+    assert.doesNotMatch(error.message, /se.?cret/);
+  });
+
+  test('"could not be saved" is kept for the file system: a cache where a file blocks the model folder', async () => {
+    const hub = await misbehavingHub(() => false);
+    const cacheDir = freshCache();
+    fs.writeFileSync(path.join(cacheDir, 'hub-test'), 'a file where the folder goes');
+    const error = await failure(downloadModel({ id, cacheDir, files: TOKENIZER_FILES, hub: hubOptions(hub.url) }));
+    assert.equal(error.kind, 'disk');
+    assert.match(
+      error.message,
+      /^config\.json of hub-test\/review-bert-small-xenova could not be saved in .*hub-test.review-bert-small-xenova: ENOTDIR/,
     );
   });
 });

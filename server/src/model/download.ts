@@ -57,7 +57,8 @@ function positiveNumber(value: string | undefined, fallback: number): number {
 export function hubOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HubOptions {
   return {
     endpoint: (env['HF_ENDPOINT'] || 'https://huggingface.co').replace(/\/+$/, ''),
-    token: env['HF_TOKEN'] || env['HUGGING_FACE_HUB_TOKEN'] || undefined,
+    // Trimmed as huggingface_hub does: a token pasted with a line break (CR/LF) or spaces still works.
+    token: (env['HF_TOKEN'] || env['HUGGING_FACE_HUB_TOKEN'] || '').trim() || undefined,
     connectTimeoutMs: positiveNumber(env['CLOZE_HUB_CONNECT_TIMEOUT_MS'], 10_000),
     readTimeoutMs: positiveNumber(env['CLOZE_HUB_READ_TIMEOUT_MS'], 20_000),
   };
@@ -206,7 +207,7 @@ const ONNX_MODEL_FIELDS = new Map([
 /** Why a download failed, in words a user can act on; `kind` lets callers (and tests) tell failures apart. */
 export class DownloadError extends Error {
   constructor(
-    readonly kind: 'cancelled' | 'timeout' | 'offline' | 'not-found' | 'unauthorized' | 'http' | 'damaged' | 'disk',
+    readonly kind: 'cancelled' | 'timeout' | 'offline' | 'not-found' | 'unauthorized' | 'http' | 'damaged' | 'disk' | 'settings',
     message: string,
   ) {
     super(message);
@@ -241,7 +242,9 @@ export interface DownloadRequest {
  * a `DownloadError`.
  */
 export async function downloadModel(request: DownloadRequest): Promise<void> {
-  const { id, cacheDir, hub, signal } = request;
+  const { id, cacheDir, signal } = request;
+  const ui = request.userInterface ?? 'editor';
+  const hub = checkedHub(request.hub, ui);
   const folder = modelFolder(cacheDir, id);
   const state = cacheState(cacheDir, id, request.files);
   const todo = request.files.filter((file) => state.missing.includes(file) || state.damaged.includes(file));
@@ -269,11 +272,11 @@ export async function downloadModel(request: DownloadRequest): Promise<void> {
         received += bytes;
         request.onProgress?.({ file, receivedBytes: received, totalBytes: announced > 0 ? announced : undefined });
       }).catch((error: unknown) => {
-        throw explain(error, id, file, hub, request.userInterface ?? 'editor');
+        throw explain(error, id, file, hub, ui);
       });
       // Checked before it is renamed into the cache: what lands there is trusted by every later run.
       const problem = contentProblem(file, readHead(temporary));
-      if (problem) throw wrongContent(problem, id, file, host, request.userInterface ?? 'editor');
+      if (problem) throw wrongContent(problem, id, file, host, ui);
       // After the content check: a web page in the file's place is said as one, not as a wrong hash.
       if (expectedSha !== undefined && record.sha256 !== expectedSha) {
         throw new DownloadError('damaged', `the file arrived damaged (its SHA-256 is not the hub's). Try again.`);
@@ -286,14 +289,49 @@ export async function downloadModel(request: DownloadRequest): Promise<void> {
         }
       }
       const target = path.join(folder, file);
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.renameSync(temporary, target);
-      writeManifest(folder, file, record);
+      try {
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.renameSync(temporary, target);
+        writeManifest(folder, file, record);
+      } catch (error) {
+        throw new DownloadError('disk', `${file} of ${id} could not be saved in ${folder}: ${messageOf(error)}.`);
+      }
       request.onFile?.(file);
     } finally {
       fs.rmSync(temporary, { force: true });
     }
   }
+}
+
+/**
+ * The hub settings, checked before anything is sent: an `HF_ENDPOINT` that is
+ * not an http(s) URL, or an `HF_TOKEN` that cannot go in a header, is said
+ * naming the variable, not as a failure to save or a Node message. The token
+ * is trimmed (as huggingface_hub does) whoever built the options.
+ */
+function checkedHub(hub: HubOptions, ui: UserInterface): HubOptions {
+  const environment = ui === 'cli' ? 'environment' : "editor's environment";
+  let endpoint: URL | undefined;
+  try {
+    endpoint = new URL(hub.endpoint);
+  } catch {
+    endpoint = undefined;
+  }
+  if (!endpoint || (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:')) {
+    throw new DownloadError(
+      'settings',
+      `HF_ENDPOINT is "${withoutCredentials(hub.endpoint)}": it is not an http:// or https:// URL. Set it in the ${environment} to the address of a mirror with the hub's layout, e.g. https://hf-mirror.example.com, or unset it for https://huggingface.co.`,
+    );
+  }
+  const token = hub.token?.trim() || undefined;
+  // Printable ASCII only: Node refuses control characters in a header, and a real token has nothing else.
+  if (token !== undefined && /[^\x20-\x7e]/.test(token)) {
+    throw new DownloadError(
+      'settings',
+      `HF_TOKEN holds a control character or a character that is not ASCII, so it cannot be sent. Set it in the ${environment} to the token exactly as huggingface.co shows it (hf_…).`,
+    );
+  }
+  return { ...hub, token };
 }
 
 /** Parts left by a process that was killed mid-download; a day old, no download can still be writing them. */
@@ -422,7 +460,12 @@ function webPageAnswer(file: string, host: string, ui: UserInterface): DownloadE
 
 function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: UserInterface): DownloadError {
   if (error instanceof DownloadError) return error;
-  if (!(error instanceof HttpFailure)) return new DownloadError('disk', `${file} of ${id} could not be saved: ${messageOf(error)}.`);
+  if (!(error instanceof HttpFailure)) {
+    // A file-system error (it has a syscall: open, write…) is the disk's; anything else is not, and is not called so.
+    return (error as NodeJS.ErrnoException | undefined)?.syscall !== undefined
+      ? new DownloadError('disk', `${file} of ${id} could not be saved: ${messageOf(error)}.`)
+      : new DownloadError('http', `the download of ${file} of ${id} failed: ${messageOf(error)}.`);
+  }
   const { status, code, host } = error;
   const retry = retryHint(ui);
   const folder = folderHint(ui);
