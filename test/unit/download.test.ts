@@ -582,3 +582,133 @@ describe('settings and failures that are not the network', () => {
     );
   });
 });
+
+/** A hub whose ONNX file (on its CDN path) is answered by `send`, with the real bytes and their length. */
+async function onnxBodyHub(send: (request: http.IncomingMessage, response: http.ServerResponse, data: Buffer) => void): Promise<FakeHub> {
+  const data = fs.readFileSync(path.join(source(), onnxFile(true)));
+  const hub = await startHub({
+    models: { [id]: source() },
+    intercept: (request, response, target) => {
+      // Redirected without hashing the file first, so that no read timeout of these tests waits on the hub's hashing.
+      if (!target.cdn) response.writeHead(302, { location: `/cdn/${id}/resolve/main/${target.file}` }).end();
+      else send(request, response, data);
+      return true;
+    },
+  });
+  openHubs.push(hub);
+  return hub;
+}
+
+describe('a body that begins and does not end right says how far it came, from where', () => {
+  test('a stall after half the file: "stalled after N of M bytes", not "sent no answer"', async () => {
+    let half = 0;
+    const hub = await onnxBodyHub((_request, response, data) => {
+      half = Math.floor(data.length / 2);
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.length) });
+      response.write(data.subarray(0, half)); // and nothing more, the connection kept open
+    });
+    const error = await failure(downloadModel({ id, cacheDir: freshCache(), files: [onnxFile(true)], hub: hubOptions(hub.url, 300) }));
+    const total = fs.statSync(path.join(source(), onnxFile(true))).size;
+    assert.equal(error.kind, 'timeout');
+    assert.match(
+      error.message,
+      new RegExp(
+        `^the download of onnx/model_quantized\\.onnx from 127\\.0\\.0\\.1:\\d+ stalled after ${half} of ${total} bytes: nothing came for 0\\.3 s\\.`,
+      ),
+    );
+    assert.doesNotMatch(error.message, /sent no answer|captive portal/);
+  });
+
+  test('a stall through an http:// proxy names the proxy', async () => {
+    const hub = await onnxBodyHub((_request, response, data) => {
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.length) });
+      response.write(data.subarray(0, 1000));
+    });
+    const proxy = await startProxy();
+    try {
+      const error = await withEnvironment({ HTTP_PROXY: proxy.url }, () =>
+        failure(downloadModel({ id, cacheDir: freshCache(), files: [onnxFile(true)], hub: hubOptions(hub.url, 300) })),
+      );
+      assert.match(
+        error.message,
+        /^the download of onnx\/model_quantized\.onnx from 127\.0\.0\.1:\d+ through the proxy http:\/\/127\.0\.0\.1:\d+ stalled after 1000 of \d+ bytes/,
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('a connection reset mid-file: "broke off after N of M bytes", not "cannot be reached"', async () => {
+    const hub = await onnxBodyHub((request, response, data) => {
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.length) });
+      response.write(data.subarray(0, Math.floor(data.length / 2)), () => request.socket.destroy());
+    });
+    const error = await failure(downloadModel({ id, cacheDir: freshCache(), files: [onnxFile(true)], hub: hubOptions(hub.url) }));
+    assert.match(error.message, /^the download of onnx\/model_quantized\.onnx from 127\.0\.0\.1:\d+ broke off after \d+ of \d+ bytes/);
+    assert.doesNotMatch(error.message, /cannot be reached|Check the network/);
+  });
+
+  test('a body shorter than its Content-Length, then the end: "broke off after N of M bytes"', async () => {
+    const hub = await onnxBodyHub((request, response, data) => {
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.length + 1000) });
+      response.end(data, () => request.socket.end());
+    });
+    const error = await failure(downloadModel({ id, cacheDir: freshCache(), files: [onnxFile(true)], hub: hubOptions(hub.url) }));
+    const total = fs.statSync(path.join(source(), onnxFile(true))).size;
+    assert.match(
+      error.message,
+      new RegExp(`^the download of onnx/model_quantized\\.onnx from 127\\.0\\.0\\.1:\\d+ broke off after \\d+ of ${total + 1000} bytes`),
+    );
+  });
+
+  test('a body longer than its Content-Length: "sent more than the N bytes it announced"', async () => {
+    const hub = await misbehavingHub((response, file) => {
+      const data = fs.readFileSync(path.join(source(), file));
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(data.length - 100) });
+      response.end(data);
+      return true;
+    });
+    const length = fs.statSync(path.join(source(), 'config.json')).size - 100;
+    const error = await failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url) }));
+    assert.match(
+      error.message,
+      new RegExp(`^127\\.0\\.0\\.1:\\d+ sent more than the ${length} bytes it announced for config\\.json, so it was not saved`),
+    );
+  });
+
+  test('a wrong SHA-256 and JSON that does not parse name the file and the host', async () => {
+    const badSha = await startHub({
+      models: { [id]: source() },
+      intercept: (_request, response, target) => {
+        if (target.cdn || !target.file.endsWith('.onnx')) return false;
+        response.writeHead(302, { location: `/cdn/${id}/resolve/main/${target.file}`, 'x-linked-etag': `"${'0'.repeat(64)}"` }).end();
+        return true;
+      },
+    });
+    openHubs.push(badSha);
+    const sha = await failure(downloadModel({ id, cacheDir: freshCache(), files: [onnxFile(true)], hub: hubOptions(badSha.url) }));
+    assert.match(
+      sha.message,
+      /^onnx\/model_quantized\.onnx of hub-test\/review-bert-small-xenova arrived damaged from 127\.0\.0\.1:\d+: its SHA-256 is not the one the hub gave/,
+    );
+    const notJson = await misbehavingHub((response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"cut": ');
+      return true;
+    });
+    const json = await failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(notJson.url) }));
+    assert.match(
+      json.message,
+      /^config\.json of hub-test\/review-bert-small-xenova arrived damaged from 127\.0\.0\.1:\d+ \(not valid JSON\)/,
+    );
+  });
+
+  test('a redirect loop says "too many redirects"', async () => {
+    const hub = await misbehavingHub((response, file) => {
+      response.writeHead(302, { location: `/${id}/resolve/main/${file}` }).end();
+      return true;
+    });
+    const error = await failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url) }));
+    assert.match(error.message, /^127\.0\.0\.1:\d+ answered config\.json with too many redirects/);
+    assert.doesNotMatch(error.message, /cannot be reached|REDIRECTS/);
+  });
+});

@@ -279,7 +279,10 @@ export async function downloadModel(request: DownloadRequest): Promise<void> {
       if (problem) throw wrongContent(problem, id, file, host, ui);
       // After the content check: a web page in the file's place is said as one, not as a wrong hash.
       if (expectedSha !== undefined && record.sha256 !== expectedSha) {
-        throw new DownloadError('damaged', `the file arrived damaged (its SHA-256 is not the hub's). Try again.`);
+        throw new DownloadError(
+          'damaged',
+          `${file} of ${id} arrived damaged from ${host}: its SHA-256 is not the one the hub gave. ${retryHint(ui)}`,
+        );
       }
       if (file.endsWith('.json')) {
         try {
@@ -373,6 +376,8 @@ class HttpFailure extends Error {
     readonly proxy?: string,
     /** What an HTTP answer said beyond its status. */
     readonly answer?: AnswerDetails,
+    /** How far the body had come when it failed (the answer had begun). */
+    readonly body?: { readonly received: number; readonly total: number | undefined },
   ) {
     super(message);
   }
@@ -419,6 +424,27 @@ function withoutCredentials(value: string): string {
 /** A proxy URL as messages show it: scheme, host and port, without credentials. */
 function shownProxy(proxy: URL): string {
   return `${proxy.protocol}//${proxy.host}`;
+}
+
+/** A body that began and did not end right: how far it came, from where, and through which proxy. */
+function bodyFailure(error: HttpFailure, file: string, hub: HubOptions, ui: UserInterface): DownloadError {
+  const { received, total } = error.body!;
+  const from = `the download of ${file} from ${error.host}${error.proxy ? ` through the proxy ${error.proxy}` : ''}`;
+  const howFar = `${received}${total !== undefined ? ` of ${total}` : ''} bytes`;
+  const environment = ui === 'cli' ? 'environment' : "editor's environment";
+  if (error.code === 'BODY_STALLED') {
+    return new DownloadError(
+      'timeout',
+      `${from} stalled after ${howFar}: nothing came for ${seconds(hub.readTimeoutMs)}. ${retryHint(ui)} On a slow network, raise CLOZE_HUB_READ_TIMEOUT_MS in the ${environment}.`,
+    );
+  }
+  if (error.code === 'BODY_TOO_LONG') {
+    return new DownloadError(
+      'damaged',
+      `${error.host}${error.proxy ? ` (through the proxy ${error.proxy})` : ''} sent more than the ${total} bytes it announced for ${file}, so it was not saved: the server or a proxy on the way is at fault. ${retryHint(ui)}`,
+    );
+  }
+  return new DownloadError('damaged', `${from} broke off after ${howFar} (${error.message}). ${retryHint(ui)}`);
 }
 
 function retryHint(ui: UserInterface): string {
@@ -472,6 +498,13 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
   const environment = ui === 'cli' ? 'environment' : "editor's environment";
   if (code === 'ABORT') return cancelled();
   if (code === 'WEB_PAGE') return webPageAnswer(file, host, ui);
+  if (error.body !== undefined) return bodyFailure(error, file, hub, ui);
+  if (code === 'REDIRECTS') {
+    return new DownloadError(
+      'http',
+      `${host} answered ${file} with too many redirects (more than 10, or a loop): the hub or mirror (HF_ENDPOINT) is misconfigured. Try again later, or ${folder}. ${retry}`,
+    );
+  }
   if (code === 'DOWNGRADE') {
     return new DownloadError(
       'http',
@@ -646,7 +679,12 @@ async function fetchToFile(
   const hubOrigin = new URL(hub.endpoint).origin;
   for (let redirects = 0; redirects < 10; redirects++) {
     // The token goes to the hub's own origin only (scheme, host and port): never to a CDN, nor over plain http://.
-    const { response, answeringProxy } = await get(current, hub, current.origin === hubOrigin ? hub.token : undefined, signal);
+    const { response, answeringProxy, viaProxy, late } = await get(
+      current,
+      hub,
+      current.origin === hubOrigin ? hub.token : undefined,
+      signal,
+    );
     const status = response.statusCode ?? 0;
     const linked = headerOf(response, 'x-linked-etag') ?? headerOf(response, 'etag');
     const sha = linked?.replace(/^W\//, '').replace(/"/g, '');
@@ -677,10 +715,10 @@ async function fetchToFile(
     }
     const lengthHeader = headerOf(response, 'content-length');
     const total = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-    const record = await receive(response, target, total, hub, signal, onBytes, current.host);
+    const record = await receive(response, target, total, hub, signal, onBytes, current.host, viaProxy, late);
     return { record, host: current.host, expectedSha };
   }
-  throw new HttpFailure(undefined, 'REDIRECTS', 'too many redirects', current.host);
+  throw new HttpFailure(undefined, 'REDIRECTS', 'too many redirects', current.host, undefined, undefined);
 }
 
 /**
@@ -727,7 +765,13 @@ function get(
   hub: HubOptions,
   token: string | undefined,
   signal: AbortSignal | undefined,
-): Promise<{ readonly response: http.IncomingMessage; readonly answeringProxy: string | undefined }> {
+): Promise<{
+  readonly response: http.IncomingMessage;
+  readonly answeringProxy: string | undefined;
+  readonly viaProxy: string | undefined;
+  /** An error of the connection once the answer had begun, for `receive` to say with the body's progress. */
+  readonly late: { error?: NodeJS.ErrnoException };
+}> {
   return new Promise((resolve, reject) => {
     const proxy = proxyFor(url);
     const proxyShown = proxy && 'url' in proxy ? shownProxy(proxy.url) : undefined;
@@ -778,8 +822,16 @@ function get(
       if (socket.connecting) socket.once(url.protocol === 'https:' && !agent ? 'secureConnect' : 'connect', connected);
       else connected();
     });
-    request.on('error', (error: NodeJS.ErrnoException) => fail(error.code ?? 'ERROR', error.message));
+    const late: { error?: NodeJS.ErrnoException } = {};
+    let answer: http.IncomingMessage | undefined;
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      if (answer === undefined) return fail(error.code ?? 'ERROR', error.message);
+      late.error = error;
+      // A parse error once the announced body is complete is bytes beyond it (`receive` says so); else the body broke.
+      if (!(answer.complete && error.code?.startsWith('HPE_'))) answer.destroy();
+    });
     request.on('response', (response) => {
+      answer = response;
       clearTimeout(connectTimer);
       signal?.removeEventListener('abort', onAbort);
       // Through an http:// proxy (HTTP_PROXY, for an http:// hub or mirror) the proxy answers in the hub's place:
@@ -803,7 +855,7 @@ function get(
         );
       }
       // Over https:// the answer is the hub's (the proxy only tunnels); over http:// a proxy may answer in its place.
-      resolve({ response, answeringProxy: url.protocol === 'http:' ? proxyShown : undefined });
+      resolve({ response, answeringProxy: url.protocol === 'http:' ? proxyShown : undefined, viaProxy: proxyShown, late });
     });
   });
 }
@@ -817,6 +869,8 @@ function receive(
   signal: AbortSignal | undefined,
   onBytes: (bytes: number, total: number | undefined) => void,
   host: string,
+  viaProxy: string | undefined,
+  late: { readonly error?: NodeJS.ErrnoException },
 ): Promise<FileRecord> {
   return new Promise((resolve, reject) => {
     const out = fs.createWriteStream(target);
@@ -834,30 +888,33 @@ function receive(
         reject(error);
       } else resolve(record!);
     };
+    // The answer has begun: a failure now is one of this body, said with how far it came (and through which proxy).
+    const bodyFailure = (code: string, message: string): HttpFailure =>
+      new HttpFailure(undefined, code, message, host, viaProxy, undefined, { received: size, total });
     const onAbort = (): void => finish(new HttpFailure(undefined, 'ABORT', 'aborted', host));
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    response.socket?.setTimeout(hub.readTimeoutMs, () => finish(new HttpFailure(undefined, 'READ_TIMEOUT', 'no data', host)));
+    response.socket?.setTimeout(hub.readTimeoutMs, () => finish(bodyFailure('BODY_STALLED', 'no data')));
     onBytes(0, total);
     response.on('data', (chunk: Buffer) => {
       size += chunk.length;
       hash.update(chunk);
       onBytes(chunk.length, total);
     });
-    response.on('error', (error: NodeJS.ErrnoException) => finish(new HttpFailure(undefined, error.code ?? 'ERROR', error.message, host)));
-    response.on('aborted', () => finish(new HttpFailure(undefined, 'ECONNRESET', 'the connection broke off', host)));
+    response.on('error', (error: NodeJS.ErrnoException) => finish(bodyFailure('BODY_BROKEN', error.code ?? error.message)));
+    response.on('aborted', () => finish(bodyFailure('BODY_BROKEN', late.error?.code ?? 'ECONNRESET')));
+    // Destroyed before its end (the connection failed): no 'end' will come to finish the file.
+    response.on('close', () => {
+      if (!response.complete) finish(bodyFailure('BODY_BROKEN', late.error?.code ?? 'ECONNRESET'));
+    });
     out.on('error', (error) => finish(error));
     response.pipe(out);
     out.on('finish', () => {
       if (done) return;
-      if (!response.complete || (total !== undefined && size !== total)) {
-        return finish(
-          new DownloadError(
-            'damaged',
-            `the download broke off after ${size}${total !== undefined ? ` of ${total}` : ''} bytes. Try again.`,
-          ),
-        );
+      if ((total !== undefined && size > total) || late.error?.code?.startsWith('HPE_')) {
+        return finish(bodyFailure('BODY_TOO_LONG', 'more than announced'));
       }
+      if (!response.complete || (total !== undefined && size !== total)) return finish(bodyFailure('BODY_BROKEN', 'cut short'));
       finish(undefined, { size, sha256: hash.digest('hex') });
     });
   });
