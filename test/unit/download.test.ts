@@ -294,14 +294,14 @@ describe('downloading through a proxy (HTTP_PROXY, NO_PROXY) on loopback', () =>
     assert.equal(refused.kind, 'offline');
     assert.match(
       refused.message,
-      /^the proxy http:\/\/127\.0\.0\.1:\d+ cannot be reached \(ECONNREFUSED\)\. Check VS Code's http\.proxy setting or HTTPS_PROXY/,
+      /^the proxy http:\/\/127\.0\.0\.1:\d+ cannot be reached \(ECONNREFUSED\)\. Check VS Code's http\.proxy setting or HTTP_PROXY \(and NO_PROXY\)/,
     );
     const socks = await withEnvironment({ HTTP_PROXY: 'socks5://ada:secret@proxy.example.com:1080' }, () =>
       failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url), userInterface: 'cli' })),
     );
     assert.match(
       socks.message,
-      /^HTTP_PROXY is "socks5:\/\/…@proxy\.example\.com:1080": it is not an http:\/\/ or https:\/\/ URL\. Check HTTPS_PROXY/,
+      /^HTTP_PROXY is "socks5:\/\/…@proxy\.example\.com:1080": it is not an http:\/\/ or https:\/\/ URL\. Check HTTP_PROXY \(and NO_PROXY\)/,
     );
     // A password with / or @ in it: nothing before the last @ is shown.
     const slashed = await withEnvironment({ HTTP_PROXY: 'socks5://ada:se/cr@t@proxy.example.com:1080' }, () =>
@@ -710,5 +710,42 @@ describe('a body that begins and does not end right says how far it came, from w
     const error = await failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url) }));
     assert.match(error.message, /^127\.0\.0\.1:\d+ answered config\.json with too many redirects/);
     assert.doesNotMatch(error.message, /cannot be reached|REDIRECTS/);
+  });
+});
+
+describe('proxy failures name the variable that set the proxy, and what went wrong with it', () => {
+  test("a forward proxy that accepts and never answers is said as the proxy's silence, naming HTTP_PROXY", async () => {
+    const hub = await misbehavingHub(() => false);
+    const proxy = await startProxy({ silent: true });
+    try {
+      const error = await withEnvironment({ HTTP_PROXY: proxy.url }, () =>
+        failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url, 300), userInterface: 'cli' })),
+      );
+      assert.equal(error.kind, 'timeout');
+      assert.match(
+        error.message,
+        /^the proxy http:\/\/127\.0\.0\.1:\d+ accepted the request for config\.json of 127\.0\.0\.1:\d+ but sent no answer within 0\.3 s, neither its own nor the host's\. Check HTTP_PROXY \(and NO_PROXY\) in the environment/,
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('credentials in the proxy URL that the proxy rejects (407) are said to be rejected, never shown', async () => {
+    const hub = await misbehavingHub(() => false);
+    const proxy = await startProxy({ credentials: 'ada:right' });
+    try {
+      const error = await withEnvironment({ HTTP_PROXY: proxy.url.replace('http://', 'http://ada:wrong@') }, () =>
+        failure(downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions(hub.url), userInterface: 'cli' })),
+      );
+      assert.equal(error.kind, 'unauthorized');
+      assert.match(
+        error.message,
+        /^the proxy http:\/\/127\.0\.0\.1:\d+ rejected the credentials in HTTP_PROXY \(407\): check the user name and password/,
+      );
+      assert.doesNotMatch(error.message, /wrong|ada/);
+    } finally {
+      await proxy.close();
+    }
   });
 });

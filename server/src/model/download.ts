@@ -381,6 +381,11 @@ class HttpFailure extends Error {
   ) {
     super(message);
   }
+
+  /** The variable that named the proxy (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`), set by `fetchToFile`. */
+  proxyVariable: string | undefined;
+  /** The proxy's URL held credentials (so a 407 means they were rejected). */
+  proxyCredentials = false;
 }
 
 interface AnswerDetails {
@@ -523,10 +528,12 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
       `${host} sent ${file} compressed (Content-Encoding: ${error.message}) although Cloze asks for it as it is (Accept-Encoding: identity), so it was not saved: the mirror (HF_ENDPOINT) or a proxy on the way compresses it. Ask its administrator, or ${folder}. ${retry}`,
     );
   }
+  // The variable that named this proxy: HTTP_PROXY for an http:// mirror, not always HTTPS_PROXY.
+  const variable = error.proxyVariable ?? 'HTTPS_PROXY';
   const proxyAdvice =
     ui === 'cli'
-      ? 'Check HTTPS_PROXY (and NO_PROXY) in the environment'
-      : "Check VS Code's http.proxy setting or HTTPS_PROXY (and NO_PROXY) in the editor's environment";
+      ? `Check ${variable} (and NO_PROXY) in the environment`
+      : `Check VS Code's http.proxy setting or ${variable} (and NO_PROXY) in the editor's environment`;
   if (code === 'BAD_PROXY') {
     return new DownloadError(
       'offline',
@@ -542,6 +549,12 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
   }
   if (error.proxy !== undefined) {
     const through = `the proxy ${error.proxy}`;
+    if (status === 407 && error.proxyCredentials) {
+      return new DownloadError(
+        'unauthorized',
+        `${through} rejected the credentials in ${variable} (407): check the user name and password in its URL (percent-encode special characters: @ as %40, a space as %20)${ui === 'cli' ? '' : ", or VS Code's http.proxy setting"}. ${retry}`,
+      );
+    }
     if (status === 407) {
       return new DownloadError(
         'unauthorized',
@@ -558,6 +571,12 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
       return new DownloadError(
         'http',
         `${through} answered ${status} for ${file} of ${host}. Try again later; if it persists, ${proxyAdvice.charAt(0).toLowerCase()}${proxyAdvice.slice(1)}. ${retry}`,
+      );
+    }
+    if (code === 'PROXY_SILENT') {
+      return new DownloadError(
+        'timeout',
+        `${through} accepted the request for ${file} of ${host} but sent no answer within ${seconds(hub.readTimeoutMs)}, neither its own nor the host's. ${proxyAdvice}, or ${folder}. ${retry}`,
       );
     }
     if (code === 'CONNECT_TIMEOUT') {
@@ -678,45 +697,55 @@ async function fetchToFile(
   let expectedSha: string | undefined;
   const hubOrigin = new URL(hub.endpoint).origin;
   for (let redirects = 0; redirects < 10; redirects++) {
-    // The token goes to the hub's own origin only (scheme, host and port): never to a CDN, nor over plain http://.
-    const { response, answeringProxy, viaProxy, late } = await get(
-      current,
-      hub,
-      current.origin === hubOrigin ? hub.token : undefined,
-      signal,
-    );
-    const status = response.statusCode ?? 0;
-    const linked = headerOf(response, 'x-linked-etag') ?? headerOf(response, 'etag');
-    const sha = linked?.replace(/^W\//, '').replace(/"/g, '');
-    if (sha && /^[0-9a-f]{64}$/.test(sha) && expectedSha === undefined) expectedSha = sha;
-    if (status >= 300 && status < 400 && response.headers.location) {
-      response.resume();
-      current = redirectTarget(response.headers.location, current, answeringProxy);
-      continue;
+    try {
+      // The token goes to the hub's own origin only (scheme, host and port): never to a CDN, nor over plain http://.
+      const { response, answeringProxy, viaProxy, late } = await get(
+        current,
+        hub,
+        current.origin === hubOrigin ? hub.token : undefined,
+        signal,
+      );
+      const status = response.statusCode ?? 0;
+      const linked = headerOf(response, 'x-linked-etag') ?? headerOf(response, 'etag');
+      const sha = linked?.replace(/^W\//, '').replace(/"/g, '');
+      if (sha && /^[0-9a-f]{64}$/.test(sha) && expectedSha === undefined) expectedSha = sha;
+      if (status >= 300 && status < 400 && response.headers.location) {
+        response.resume();
+        current = redirectTarget(response.headers.location, current, answeringProxy);
+        continue;
+      }
+      if (status !== 200) {
+        response.resume();
+        throw new HttpFailure(status, undefined, `HTTP ${status}`, current.host, answeringProxy, {
+          fromHub: current.origin === hubOrigin,
+          hubError: headerOf(response, 'x-error-code') ?? headerOf(response, 'x-error-message'),
+          retryAfter: headerOf(response, 'retry-after'),
+        });
+      }
+      // A model file is never a web page: a captive portal or login page answers 200 text/html for every URL.
+      if (/^\s*(text\/html|application\/xhtml\+xml)\b/i.test(headerOf(response, 'content-type') ?? '')) {
+        response.resume();
+        throw new HttpFailure(200, 'WEB_PAGE', 'a web page', current.host, answeringProxy);
+      }
+      // Only the bytes as they are can be checked against the hub's length and SHA-256 and be loaded.
+      const encoding = (headerOf(response, 'content-encoding') ?? '').trim().toLowerCase();
+      if (encoding !== '' && encoding !== 'identity') {
+        response.resume();
+        throw new HttpFailure(200, 'ENCODED', encoding, current.host, answeringProxy);
+      }
+      const lengthHeader = headerOf(response, 'content-length');
+      const total = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+      const record = await receive(response, target, total, hub, signal, onBytes, current.host, viaProxy, late);
+      return { record, host: current.host, expectedSha };
+    } catch (error) {
+      // Which variable named the proxy, and whether its URL held credentials: what the message tells the user to check.
+      if (error instanceof HttpFailure && (error.proxy !== undefined || error.code === 'BAD_PROXY')) {
+        const proxy = proxyFor(current);
+        error.proxyVariable = proxy?.variable;
+        error.proxyCredentials = proxy !== undefined && 'url' in proxy && proxy.url.username !== '';
+      }
+      throw error;
     }
-    if (status !== 200) {
-      response.resume();
-      throw new HttpFailure(status, undefined, `HTTP ${status}`, current.host, answeringProxy, {
-        fromHub: current.origin === hubOrigin,
-        hubError: headerOf(response, 'x-error-code') ?? headerOf(response, 'x-error-message'),
-        retryAfter: headerOf(response, 'retry-after'),
-      });
-    }
-    // A model file is never a web page: a captive portal or login page answers 200 text/html for every URL.
-    if (/^\s*(text\/html|application\/xhtml\+xml)\b/i.test(headerOf(response, 'content-type') ?? '')) {
-      response.resume();
-      throw new HttpFailure(200, 'WEB_PAGE', 'a web page', current.host, answeringProxy);
-    }
-    // Only the bytes as they are can be checked against the hub's length and SHA-256 and be loaded.
-    const encoding = (headerOf(response, 'content-encoding') ?? '').trim().toLowerCase();
-    if (encoding !== '' && encoding !== 'identity') {
-      response.resume();
-      throw new HttpFailure(200, 'ENCODED', encoding, current.host, answeringProxy);
-    }
-    const lengthHeader = headerOf(response, 'content-length');
-    const total = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-    const record = await receive(response, target, total, hub, signal, onBytes, current.host, viaProxy, late);
-    return { record, host: current.host, expectedSha };
   }
   throw new HttpFailure(undefined, 'REDIRECTS', 'too many redirects', current.host, undefined, undefined);
 }
@@ -817,7 +846,10 @@ function get(
         clearTimeout(connectTimer);
         connectTimer = undefined;
         // From here on, silence longer than the read timeout ends the request.
-        request.setTimeout(hub.readTimeoutMs, () => fail('READ_TIMEOUT', 'no answer'));
+        // Through an http:// proxy the silence may be the proxy's own: it answers in the host's place.
+        request.setTimeout(hub.readTimeoutMs, () =>
+          fail(proxyShown && url.protocol === 'http:' ? 'PROXY_SILENT' : 'READ_TIMEOUT', 'no answer'),
+        );
       };
       if (socket.connecting) socket.once(url.protocol === 'https:' && !agent ? 'secureConnect' : 'connect', connected);
       else connected();
