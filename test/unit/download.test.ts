@@ -11,6 +11,7 @@ import {
   downloadModel,
   hubOptionsFromEnv,
   onnxFile,
+  partFilePrefix,
   TOKENIZER_FILES,
   type DownloadProgress,
   type HubOptions,
@@ -747,5 +748,27 @@ describe('proxy failures name the variable that set the proxy, and what went wro
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('part files left by a process that was stopped', () => {
+  test("a finished download removes the stale parts of the same file, and no one else's", async () => {
+    const hub = await misbehavingHub(() => false);
+    const cacheDir = freshCache();
+    const partial = path.join(cacheDir, '.partial');
+    fs.mkdirSync(partial, { recursive: true });
+    // An hour old (the general sweep waits a day): a killed download of tokenizer.json, and one of another model.
+    const stale = path.join(partial, `${partFilePrefix(id, 'tokenizer.json')}killed.part`);
+    const other = path.join(partial, `${partFilePrefix('hub-test/other', 'tokenizer.json')}killed.part`);
+    const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
+    for (const part of [stale, other]) {
+      fs.writeFileSync(part, 'half a file');
+      fs.utimesSync(part, hourAgo, hourAgo);
+    }
+    // A part being written now (another process) is left alone too.
+    const live = path.join(partial, `${partFilePrefix(id, 'tokenizer.json')}live.part`);
+    fs.writeFileSync(live, 'being written');
+    await downloadModel({ id, cacheDir, files: TOKENIZER_FILES, hub: hubOptions(hub.url) });
+    assert.deepEqual(filesUnder(partial), [path.basename(live), path.basename(other)].sort());
   });
 });

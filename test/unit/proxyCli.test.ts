@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startHub, trackConnections, type FakeHub } from '../support/hub';
 import { cliMain, modelsDir, repoRoot } from '../support/paths';
+import { eventually } from '../support/eventually';
 import { scratchCache, type Run } from '../support/previewCli';
 import { startProxy, type FakeProxy, type FakeProxyOptions } from '../support/proxy';
 
@@ -197,6 +198,41 @@ describe('cloze check and a mirror that redirects https:// to http://', () => {
       assert.doesNotMatch(run.stdout + run.stderr, /hf_secret_token/);
     } finally {
       await mirror.close();
+    }
+  });
+});
+
+describe('cloze stopped by Ctrl-C while it downloads', () => {
+  test('removes the part file of the download under way, and ends by the signal', async () => {
+    // Slow: 300 KB/s, so the ONNX file is still coming when the signal is sent.
+    const hub = await startHub({ models: { [id]: path.join(modelsDir(), 'review-bert-small-xenova') }, bytesPerSecond: 300_000 });
+    try {
+      const file = path.join(scratchCache('cloze-sigint-file-'), 'reviews.cloze');
+      fs.writeFileSync(file, 'pattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\n');
+      const cacheDir = scratchCache('cloze-sigint-cache-');
+      const partial = path.join(cacheDir, '.partial');
+      const child = spawn(process.execPath, [cliMain, 'preview', file, '--model', id], {
+        cwd: repoRoot,
+        env: { ...process.env, CLOZE_MODELS_DIR: '', HF_ENDPOINT: hub.url, CLOZE_CACHE_DIR: cacheDir },
+        stdio: 'ignore',
+      });
+      const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.on('exit', (code, signal) => resolve({ code, signal })),
+      );
+      // The ONNX file's part has bytes in it: the download is under way.
+      await eventually(
+        'a part file with bytes in it',
+        () =>
+          fs.existsSync(partial) &&
+          fs.readdirSync(partial).some((name) => (fs.statSync(path.join(partial, name), { throwIfNoEntry: false })?.size ?? 0) > 100_000),
+        60_000,
+      );
+      child.kill('SIGINT');
+      const { code, signal } = await ended;
+      assert.ok(signal === 'SIGINT' || code === 130, `ended with code ${code}, signal ${signal}`);
+      assert.deepEqual(fs.readdirSync(partial), []);
+    } finally {
+      await hub.close();
     }
   });
 });

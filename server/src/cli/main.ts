@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import * as path from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { removePartialDownloads } from '../model/download';
 import { isModelPath } from '../model/resolve';
 import { logStrayRejections } from '../model/strayRejections';
 import { runCheck, type CheckOptions } from './check';
@@ -345,20 +346,22 @@ async function main(): Promise<void> {
   // Only a format the command writes: `check --format junit` or `export --format json` is a usage error, said on
   // stderr, not a report in a format the command does not have.
   const format = requested && subcommand !== undefined && REPORT_FORMATS[subcommand]?.includes(requested) ? requested : undefined;
-  if (format) {
-    const command = `cloze ${subcommand ?? ''}`.trim();
-    jsonFailure.start(format, command);
-    // Stopped (Ctrl-C, a CI job's timeout): stdout still gets its one report, with 128 + the signal's number.
-    for (const [signal, code] of [
-      ['SIGINT', 130],
-      ['SIGTERM', 143],
-    ] as const) {
-      process.once(signal, () => {
-        process.stderr.write(`${command}: stopped by ${signal}.\n`);
-        jsonFailure.finish(code);
-        process.exit(code);
-      });
-    }
+  const command = `cloze ${subcommand ?? ''}`.trim();
+  if (format) jsonFailure.start(format, command);
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => {
+      // Stopped (Ctrl-C, a CI job's timeout): a download's part file goes too (else it waits a day in the cache).
+      removePartialDownloads();
+      // Without a report format the signal's own ending (the listener is gone, so this ends the process).
+      if (!format) return void process.kill(process.pid, signal);
+      // With one, stdout still gets its one report, with 128 + the signal's number.
+      process.stderr.write(`${command}: stopped by ${signal}.\n`);
+      jsonFailure.finish(code);
+      process.exit(code);
+    });
   }
   try {
     await program.parseAsync(process.argv);

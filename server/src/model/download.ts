@@ -260,7 +260,9 @@ export async function downloadModel(request: DownloadRequest): Promise<void> {
   let announced = 0;
   for (const file of todo) {
     if (signal?.aborted) throw cancelled();
-    const temporary = path.join(partial, `${crypto.randomUUID()}.part`);
+    const prefix = partFilePrefix(id, file);
+    const temporary = path.join(partial, `${prefix}${crypto.randomUUID()}.part`);
+    ownParts.add(temporary);
     try {
       const url = `${hub.endpoint}/${id.split('/').map(encodeURIComponent).join('/')}/resolve/main/${file}`;
       let fileTotal: number | undefined;
@@ -300,9 +302,51 @@ export async function downloadModel(request: DownloadRequest): Promise<void> {
         throw new DownloadError('disk', `${file} of ${id} could not be saved in ${folder}: ${messageOf(error)}.`);
       }
       request.onFile?.(file);
+      removeStalePartsOf(partial, prefix, hub);
     } finally {
+      ownParts.delete(temporary);
       fs.rmSync(temporary, { force: true });
     }
+  }
+}
+
+/** The part files this process is writing, removed by `removePartialDownloads` when it is stopped. */
+const ownParts = new Set<string>();
+
+/**
+ * Removes the part files of the downloads under way, synchronously: for a
+ * SIGINT/SIGTERM handler (the CLI's), since a stopped process runs no
+ * `finally` and its parts (up to a model's size) would wait a day for the sweep.
+ */
+export function removePartialDownloads(): void {
+  for (const part of ownParts) fs.rmSync(part, { force: true });
+  ownParts.clear();
+}
+
+/** The start of the part files' names of one file of one model, so that a finished download can find the older ones. */
+export function partFilePrefix(id: string, file: string): string {
+  return `${crypto.createHash('sha256').update(`${id}/${file}`).digest('hex').slice(0, 16)}-`;
+}
+
+/**
+ * Once a file has landed: the parts of the same file that processes killed
+ * mid-download left. A part not written for twice the read timeout (and at
+ * least 5 minutes) has no download behind it: a live one writes or times out.
+ */
+function removeStalePartsOf(partial: string, prefix: string, hub: HubOptions): void {
+  const before = Date.now() - Math.max(2 * hub.readTimeoutMs, 5 * 60 * 1000);
+  try {
+    for (const name of fs.readdirSync(partial)) {
+      if (!name.startsWith(prefix) || !name.endsWith('.part')) continue;
+      const file = path.join(partial, name);
+      try {
+        if (fs.statSync(file).mtimeMs < before) fs.rmSync(file, { force: true });
+      } catch {
+        // Gone already.
+      }
+    }
+  } catch {
+    // The sweep is a courtesy: the file has landed.
   }
 }
 
