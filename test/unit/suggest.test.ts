@@ -449,4 +449,62 @@ describe('cloze suggest', () => {
       JSON.stringify(first),
     );
   });
+
+  test('a `models:` line: only words that are one token in every model are proposed, so each suggestion passes cloze check', () => {
+    // The field report: review-bert-small proposed wonderful/horrible/awful, which tiny-random-roberta splits
+    // where the mask opens the input (`[MASK]! …`), so the block pasted in failed cloze check.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
+    const data = path.join(dir, 'rows.jsonl');
+    fs.writeFileSync(data, sst2Lines(0, 300).join('\n'));
+    const head =
+      'model: review-bert-small\nmodels: review-bert-small, tiny-random-roberta\npattern lead: [MASK]! {text}\npattern short: {text} It was [MASK].\n';
+    const file = path.join(dir, 'two.cloze');
+    fs.writeFileSync(file, head);
+    const run = cloze('suggest', file, '--data', data, '--top', '3', '--format', 'json');
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as SuggestJson & { model: string; checkedModels: string[]; unavailable: unknown[] };
+    assert.ok(result.suggestions.length > 0);
+    for (const suggestion of result.suggestions) {
+      const pasted = path.join(dir, 'pasted.cloze');
+      const block = Object.entries(suggestion.words).map(([label, words]) => `  ${label}: ${words.join(', ')}`);
+      fs.writeFileSync(pasted, `${head}verbalizer:\n${block.join('\n')}\n`);
+      const checked = cloze('check', pasted);
+      assert.equal(checked.status, 0, `${JSON.stringify(suggestion.words)}: ${checked.stdout}`);
+    }
+    // Every candidate too: a verbalizer of all of them has no label word the models do not read as one token.
+    const all = path.join(dir, 'all.cloze');
+    const block = Object.entries(result.candidates).map(([label, words]) => `  ${label}: ${words.map((c) => c.word).join(', ')}`);
+    fs.writeFileSync(all, `${head}verbalizer:\n${block.join('\n')}\n`);
+    const checked = cloze('check', all, '--format', 'json');
+    const codes = (JSON.parse(checked.stdout) as Array<{ diagnostics: Array<{ code: string }> }>)[0].diagnostics.map((d) => d.code);
+    assert.ok(!codes.some((code) => code === 'label-word-multi-token' || code === 'label-word-unknown'), checked.stdout);
+    // Scored with the default model; the words checked against both.
+    assert.equal(result.model, 'review-bert-small');
+    assert.deepEqual(result.checkedModels, ['review-bert-small', 'tiny-random-roberta']);
+    assert.deepEqual(result.unavailable, []);
+  });
+
+  test("a model of `models:` that cannot be loaded is named on stderr, in the header and in the JSON's `unavailable`, and the run exits 1", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-suggest-'));
+    const data = path.join(dir, 'rows.jsonl');
+    fs.writeFileSync(data, sst2Lines(0, 60).join('\n'));
+    const file = path.join(dir, 'missing.cloze');
+    fs.writeFileSync(file, 'model: review-bert-small\nmodels: review-bert-small, no-such-model\npattern short: {text} It was [MASK].\n');
+    const text = cloze('suggest', file, '--data', data, '--top', '1');
+    assert.equal(text.status, 1, text.stderr);
+    assert.match(text.stderr, /could not be checked against no-such-model: Model no-such-model is unavailable/);
+    assert.match(
+      text.stdout,
+      /^scored with review-bert-small only; words proposed only if one token in review-bert-small \(not checked in no-such-model: not loaded\)$/m,
+    );
+    const json = cloze('suggest', file, '--data', data, '--top', '1', '--format', 'json');
+    assert.equal(json.status, 1, json.stderr);
+    const result = JSON.parse(json.stdout) as { checkedModels: string[]; unavailable: Array<{ model: string; message: string }> };
+    assert.deepEqual(result.checkedModels, ['review-bert-small']);
+    assert.deepEqual(
+      result.unavailable.map((u) => u.model),
+      ['no-such-model'],
+    );
+    assert.match(result.unavailable[0].message, /no-such-model/);
+  });
 });

@@ -14,6 +14,9 @@ import {
   type SuggestResult,
 } from '../service/suggest';
 import { openScoringSession, type ScoringOptions } from './session';
+import type { TokenizerView } from '../language/tokenizer';
+import type { ClozeLanguageService } from '../service/languageService';
+import type { ClozeDocument } from '../language/ast';
 
 /**
  * `cloze suggest <file>`: whole verbalizers searched on the labelled rows of
@@ -43,6 +46,11 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
   const { doc, tokenizer, engine } = session;
   try {
     session.report(session.errors.filter((d) => d.code !== 'verbalizer-missing'));
+    const others = await otherTokenizers(session.service, doc, file, options.model);
+    for (const { model, message } of others.unavailable) {
+      process.stderr.write(`cloze suggest: the label words could not be checked against ${model}: ${message}\n`);
+    }
+    const checkedModels = [tokenizer.modelId, ...others.loaded.map((t) => t.modelId)];
     const fromCommandLine = options.data !== undefined && options.data.length > 0;
     // The same file named twice would count its rows twice.
     const files = [
@@ -90,21 +98,41 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
       calibration,
       criterion: options.criterion,
       ranking: options.ranking,
+      alsoSingleIn: others.loaded,
     });
     const seconds = (performance.now() - started) / 1000;
     if (options.format === 'json') {
       const skippedFiles = notEvaluated.map(({ path: notRead, reason }) => ({ file: notRead, reason }));
       process.stdout.write(
-        `${JSON.stringify({ ...result, file, data: sources.map((s) => s.path), notEvaluated: skippedFiles, seconds }, null, 2)}\n`,
+        `${JSON.stringify(
+          {
+            ...result,
+            checkedModels,
+            unavailable: others.unavailable,
+            file,
+            data: sources.map((s) => s.path),
+            notEvaluated: skippedFiles,
+            seconds,
+          },
+          null,
+          2,
+        )}\n`,
       );
     } else {
-      process.stdout.write(formatText(result, sources, seconds));
+      process.stdout.write(formatText(result, sources, seconds, checkedModels, others.unavailable));
     }
     // A label without a candidate (its rows unscored, or no word likelier there than elsewhere) leaves nothing to combine.
     const empty = result.labels.filter((label) => (result.candidates[label] ?? []).length === 0);
     if (result.suggestions.length === 0) {
       process.stderr.write(
-        `cloze suggest: no verbalizer could be built: ${empty.length > 0 ? `no candidate word for ${empty.join(', ')} (no word of the model's top tokens is likelier on its rows than on the others', or its rows were not scored)` : 'no candidate words'}.\n`,
+        `cloze suggest: no verbalizer could be built: ${empty.length > 0 ? `no candidate word for ${empty.join(', ')} (no word of the model's top tokens${checkedModels.length > 1 ? ` that is one token in ${checkedModels.join(', ')}` : ''} is likelier on its rows than on the others', or its rows were not scored)` : 'no candidate words'}.\n`,
+      );
+      return 1;
+    }
+    // The words were not checked against a model of the file: pasted in, they may fail `cloze check` there.
+    if (others.unavailable.length > 0) {
+      process.stderr.write(
+        `cloze suggest: exit 1: ${others.unavailable.map((u) => u.model).join(', ')} could not be loaded, so the words may not be one token there.\n`,
       );
       return 1;
     }
@@ -120,6 +148,33 @@ export async function runSuggest(file: string, options: SuggestCommandOptions): 
   } finally {
     await engine.dispose();
   }
+}
+
+/**
+ * The tokenizers of the file's models besides the one that scores: its `models:` line and, when
+ * `--model` scores instead, its own `model:`. A suggestion pasted into the file is checked by
+ * `cloze check` against all of them, so its words must be one token in each. Loaded as `cloze check`
+ * loads them (the language service); one that cannot be loaded is returned with the reason.
+ */
+async function otherTokenizers(
+  service: ClozeLanguageService,
+  doc: ClozeDocument,
+  file: string,
+  override: string | undefined,
+): Promise<{ loaded: TokenizerView[]; unavailable: Array<{ model: string; message: string }> }> {
+  const scoring = service.modelChoice(doc, file, override).id;
+  const fileDefault = service.modelChoice(doc, file);
+  const choices = [...(fileDefault.origin === 'file' ? [fileDefault] : []), ...service.otherModelChoices(doc, file, fileDefault)].filter(
+    (choice, i, all) => choice.id !== scoring && all.findIndex((other) => other.id === choice.id) === i,
+  );
+  const loaded: TokenizerView[] = [];
+  const unavailable: Array<{ model: string; message: string }> = [];
+  for (const choice of choices) {
+    const result = await service.tokenizer(choice);
+    if (result.ok) loaded.push(result.tokenizer);
+    else unavailable.push({ model: choice.id, message: result.diagnostic.message });
+  }
+  return { loaded, unavailable };
 }
 
 function percent(value: number | null): string {
@@ -147,6 +202,8 @@ function formatText(
   result: SuggestResult,
   sources: ReadonlyArray<{ readonly path: string; readonly rows: number }>,
   seconds: number,
+  checkedModels: readonly string[],
+  unavailable: ReadonlyArray<{ readonly model: string }>,
 ): string {
   const lines: string[] = [];
   const calibrated = result.calibration === 'none' ? '' : ` calibrated (${result.calibration})`;
@@ -155,6 +212,12 @@ function formatText(
     // An unnamed pattern's display name is already "pattern 1".
     `model ${result.model} · ${result.patterns.map((name) => (/^pattern \d+$/.test(name) ? name : `pattern ${name}`)).join(', ')} · ${rowsText(result.rows, sources)}`,
   );
+  // Only the scoring model ranks; the file's other models only rule out words they do not read as one token.
+  if (checkedModels.length > 1 || unavailable.length > 0) {
+    lines.push(
+      `scored with ${result.model} only; words proposed only if one token in ${checkedModels.join(', ')}${unavailable.length > 0 ? ` (not checked in ${unavailable.map((u) => u.model).join(', ')}: not loaded)` : ''}`,
+    );
+  }
   lines.push(`searched ${result.tried} ${result.tried === 1 ? 'verbalizer' : 'verbalizers'} in ${seconds.toFixed(1)} s`);
   lines.push('');
   const petal = result.ranking === 'petal';

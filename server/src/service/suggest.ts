@@ -36,6 +36,10 @@ import type { PreviewRow } from './preview';
  *    a factor of 100 of its best word. With the `petal` ranking, the words
  *    with the highest likelihood ratio instead (PETAL, labelSearch.ts), among
  *    those that score higher for the label than for any other.
+ *    With a `models:` line, only words that are one token in every other
+ *    model's tokenizer too (in each pattern's mask context, as its
+ *    label-word check tokenizes them) can be candidates; those models do
+ *    not score.
  * 3. Search. Verbalizers built from the candidates (one word per label, then
  *    up to `maxWordsPerLabel`) are ranked by their accuracy on the rows, with
  *    the arithmetic `cloze eval` uses. The CLI's defaults (one word per label,
@@ -58,6 +62,12 @@ export interface SuggestOptions {
   readonly poolTopK?: number;
   /** Words pooled per label before exact scoring. */
   readonly poolSize?: number;
+  /**
+   * The tokenizers of the file's other models (`models:`): a word is proposed only if it is one
+   * token in each of them too, in every pattern's mask context, or the verbalizer pasted in would
+   * fail `cloze check` there. They do not score: only the scoring model's probabilities rank.
+   */
+  readonly alsoSingleIn?: readonly TokenizerView[];
   readonly onProgress?: (stage: 'pool' | 'candidates' | 'search') => void;
 }
 
@@ -141,6 +151,11 @@ export interface SearchTable {
   readonly table: WordTable;
   /** The file's own verbalizer as word indices, when all its words are single tokens. */
   readonly current: WordChoice | null;
+  /**
+   * Per word: may it be proposed (one token in every tokenizer of `alsoSingleIn`)? The file's own
+   * words are in the table to score its verbalizer even when they are not.
+   */
+  readonly proposable: readonly boolean[];
   /** Inputs run through the scorer per pass. */
   readonly inputs: number;
 }
@@ -151,7 +166,7 @@ export async function buildSearchTable(
   scorer: Scorer,
   labels: readonly string[],
   rows: readonly PreviewRow[],
-  options: Pick<SuggestOptions, 'candidates' | 'poolTopK' | 'poolSize' | 'onProgress'>,
+  options: Pick<SuggestOptions, 'candidates' | 'poolTopK' | 'poolSize' | 'onProgress' | 'alsoSingleIn'>,
 ): Promise<SearchTable> {
   const patterns = doc.patterns.filter(hasSingleMask);
   const labelled = rows.filter((row) => row.label !== null && labels.includes(row.label));
@@ -169,6 +184,8 @@ export async function buildSearchTable(
   const pool = new Map<string, PoolWord>();
   const mass = labels.map(() => new Map<string, number>());
   const formOf = wordForms(patterns, tokenizer);
+  const singleInOthers = (options.alsoSingleIn ?? []).map((other) => wordForms(patterns, other));
+  const proposable = (word: string): boolean => singleInOthers.every((formIn) => formIn(word) !== undefined);
   for (let p = 0; p < patterns.length; p++) {
     for (let r = 0; r < labelled.length; r++) {
       for (const { token, tokenId, p: probability } of first[at(p, r)].top) {
@@ -183,13 +200,21 @@ export async function buildSearchTable(
     }
   }
   const poolSize = options.poolSize ?? Math.max(60, 3 * options.candidates);
+  // A word another model of the file splits (a label-word-multi-token error there) is never proposed,
+  // but stays in the table: the label's likeliest word is what a candidate's mass is measured against
+  // (labelCandidates). The pool size counts the words that can be proposed.
   const pooled = new Set(
-    mass.flatMap((byWord) =>
-      [...byWord]
-        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-        .slice(0, poolSize)
-        .map(([word]) => word),
-    ),
+    mass.flatMap((byWord) => {
+      const sorted = [...byWord].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([word]) => word);
+      const out: string[] = [];
+      let kept = 0;
+      for (const word of sorted) {
+        if (kept >= poolSize) break;
+        out.push(word);
+        if (proposable(word)) kept++;
+      }
+      return out;
+    }),
   );
   // The file's own words join the pool, so the current verbalizer is scored the same way.
   const entries = doc.verbalizers[0]?.entries ?? [];
@@ -205,7 +230,7 @@ export async function buildSearchTable(
   const second = await scorer(inputs, wordIds, 1);
   const table = wordTable(words, wordIds, patterns.length, labelled.length, second, at);
   const current = currentValid ? currentWords.map((ws) => [...new Set(ws)].map((word) => index.get(word) ?? -1)) : null;
-  return { patterns, gold, words, table, current, inputs: inputs.length };
+  return { patterns, gold, words, table, current, proposable: words.map((w) => proposable(w.word)), inputs: inputs.length };
 }
 
 /**
@@ -222,19 +247,25 @@ export function labelCandidates(
   /** How far below the label's best word a candidate may fall, in nats. */
   gap: number = MASS_GAP,
   ranking: CandidateRanking = 'lm-bff',
+  /** Words that may be candidates (SearchTable.proposable); the others are never candidates. */
+  proposable?: readonly boolean[],
 ): { ranked: Float64Array[]; candidates: number[][]; ratios?: Float64Array[] } {
   const ranked = Array.from({ length: labelCount }, (_, label) => classConditionalLogProbability(table, gold, label));
+  const may = (w: number): boolean => proposable?.[w] ?? true;
+  // The mass a candidate must come near is the label's likeliest word's, proposable or not: a word
+  // another model splits still shows what the model puts there, and rare words stay out.
+  const bestOf = (scores: Float64Array): number => Math.max(...scores);
   if (ranking === 'petal') {
     // PETAL's order (petal.py), over the words that carry real mass on the label's rows (within
     // `gap` of its best word, as below): by the ratio alone the accuracy search picks rare words
     // whose tiny probabilities happen to separate the rows (love/overall on SST-2).
     const ratios = Array.from({ length: labelCount }, (_, label) => likelihoodRatio(table, gold, label));
     const candidates = ratios.map((scores, label) => {
-      const best = Math.max(...ranked[label]);
+      const best = bestOf(ranked[label]);
       return topCandidates(
         scores,
         k,
-        (w) => ranked[label][w] >= best - gap && ratios.every((other, l) => l === label || scores[w] > other[w]),
+        (w) => may(w) && ranked[label][w] >= best - gap && ratios.every((other, l) => l === label || scores[w] > other[w]),
       );
     });
     return { ranked, candidates, ratios };
@@ -244,8 +275,12 @@ export function labelCandidates(
   // few hundred rows the accuracy search finds rare words (`more`/`so`) whose tiny
   // probabilities happen to separate the rows, and do not generalise.
   const candidateIndices = ranked.map((scores, label) => {
-    const best = Math.max(...scores);
-    return topCandidates(scores, k, (w) => scores[w] >= best - gap && ranked.every((other, l) => l === label || scores[w] > other[w]));
+    const best = bestOf(scores);
+    return topCandidates(
+      scores,
+      k,
+      (w) => may(w) && scores[w] >= best - gap && ranked.every((other, l) => l === label || scores[w] > other[w]),
+    );
   });
 
   return { ranked, candidates: candidateIndices };
@@ -259,13 +294,20 @@ export async function suggestVerbalizers(
   rows: readonly PreviewRow[],
   options: SuggestOptions,
 ): Promise<SuggestResult> {
-  const { patterns, gold, words, table, current, inputs } = await buildSearchTable(doc, tokenizer, scorer, labels, rows, options);
+  const { patterns, gold, words, table, current, proposable, inputs } = await buildSearchTable(
+    doc,
+    tokenizer,
+    scorer,
+    labels,
+    rows,
+    options,
+  );
   const ranking = options.ranking ?? 'lm-bff';
   const {
     ranked,
     candidates: candidateIndices,
     ratios,
-  } = labelCandidates(table, gold, labels.length, options.candidates, MASS_GAP, ranking);
+  } = labelCandidates(table, gold, labels.length, options.candidates, MASS_GAP, ranking, proposable);
 
   // 3. Whole verbalizers by accuracy.
   options.onProgress?.('search');
@@ -320,7 +362,8 @@ export async function suggestVerbalizers(
 /**
  * A word's token in each pattern's mask context, through labelWords.ts as the
  * validator and the scorer see it; undefined unless it is one known token in
- * every context.
+ * every context (with another model's tokenizer: a word its label-word check
+ * would report as several tokens or unknown).
  */
 function wordForms(patterns: readonly Pattern[], tokenizer: TokenizerView): (word: string) => PoolWord | undefined {
   const memo = new Map<string, PoolWord | undefined>();
