@@ -78,6 +78,36 @@ describe('cloze preview with several models', () => {
     assert.match(run.stdout, /tiny-random-roberta/);
   });
 
+  test('--format json lists a model that cannot be loaded under `unavailable`, with why, as cloze eval does', async () => {
+    const [some, none] = await Promise.all([
+      preview(file, '--model', 'tiny-random-roberta', '--model', 'no-such-model', '--format', 'json'),
+      preview(file, '--model', 'no-such-model', '--model', 'no-other-model', '--format', 'json'),
+    ]);
+    assert.equal(some.code, 1);
+    const result = JSON.parse(some.stdout) as {
+      models: string[];
+      previews: Preview[];
+      unavailable: Array<{ model: string; message: string }>;
+    };
+    assert.deepEqual(result.models, ['tiny-random-roberta']);
+    assert.equal(result.previews.length, 1);
+    assert.deepEqual(
+      result.unavailable.map((u) => u.model),
+      ['no-such-model'],
+    );
+    assert.match(result.unavailable[0].message, /^Model no-such-model is unavailable/);
+    // No model loaded: still one JSON document naming each model and why.
+    assert.equal(none.code, 1);
+    const empty = JSON.parse(none.stdout) as { file: string; models: string[]; previews: Preview[]; unavailable: Array<{ model: string }> };
+    assert.equal(empty.file, file);
+    assert.deepEqual(empty.models, []);
+    assert.deepEqual(empty.previews, []);
+    assert.deepEqual(
+      empty.unavailable.map((u) => u.model),
+      ['no-such-model', 'no-other-model'],
+    );
+  });
+
   test('a file that cannot be previewed with any model (no verbalizer) is said once, not once per model', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-compare-'));
     const broken = path.join(dir, 'no-verbalizer.cloze');

@@ -46,13 +46,32 @@ interface Column {
   readonly info: ModelInfo;
 }
 
+/** The id a column previews, for the JSON's `unavailable` (the file's default when the column names none). */
+function columnId(file: string, column: ModelColumn, options: ScoringOptions): string {
+  if (column.override !== undefined) return column.override;
+  if (column.listed !== undefined) return column.listed;
+  const source = readSourceFile(file);
+  if (!source.ok) return 'the default model';
+  const doc = parse(source.text);
+  return createService(options).modelChoice(doc, file).id;
+}
+
 export async function runComparison(file: string, columns: readonly ModelColumn[], options: CompareOptions): Promise<number> {
   const done: Column[] = [];
   // Problems shared by every model (the file's structure) are said once.
   const said = new Set<string>();
   let failed = 0;
+  // As `cloze eval`'s: a model left out of the JSON is listed with why, not only said on stderr.
+  const unavailable: Array<{ model: string; message: string }> = [];
   for (const column of columns) {
-    const session = await openScoringSession(file, { ...options, model: column.override, listedModel: column.listed }, 'previewed', said);
+    const id = columnId(file, column, { ...options, model: undefined });
+    const onModelUnavailable = (message: string): void => void unavailable.push({ model: id, message });
+    const session = await openScoringSession(
+      file,
+      { ...options, model: column.override, listedModel: column.listed, onModelUnavailable },
+      'previewed',
+      said,
+    );
     if (typeof session === 'number') {
       if (session === 2) return 2;
       failed++;
@@ -73,10 +92,17 @@ export async function runComparison(file: string, columns: readonly ModelColumn[
       await engine.dispose();
     }
   }
-  if (done.length === 0) return 1;
+  // No model loaded: the JSON still says which and why, as `cloze eval`'s does; a file that cannot be
+  // previewed with any model (its structure) has no model to list, and the CLI's failure JSON says why.
+  if (done.length === 0) {
+    if (options.format === 'json' && unavailable.length > 0) {
+      process.stdout.write(`${JSON.stringify({ file, models: [], previews: [], unavailable }, null, 2)}\n`);
+    }
+    return 1;
+  }
   if (options.format === 'json') {
     const previews = done.map(({ result, info }) => ({ ...result, quantized: info.quantized, engine: engineReport(info) }));
-    process.stdout.write(`${JSON.stringify({ file, models: done.map((c) => c.result.model), previews }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ file, models: done.map((c) => c.result.model), previews, unavailable }, null, 2)}\n`);
   } else {
     process.stdout.write(formatComparison(done.map((c) => c.result)));
   }
