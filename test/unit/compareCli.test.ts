@@ -108,6 +108,24 @@ describe('cloze preview with several models', () => {
     );
   });
 
+  test('a label word one model skips in some patterns only is said with the model and those patterns', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-compare-'));
+    const contexts = path.join(dir, 'contexts.cloze');
+    // RoBERTa splits `terrible` at the start of the input (`[MASK]!`), not after a space; BERT reads it whole.
+    fs.writeFileSync(
+      contexts,
+      'model: tiny-random-bert-uncased\nmodels: tiny-random-roberta\npattern lead: [MASK]! {text}\npattern short: {text} It was [MASK].\n' +
+        'verbalizer:\n  positive: great\n  negative: terrible, bad\nexample negative: Dull.\n',
+    );
+    const run = await preview(contexts);
+    assert.equal(run.code, 0, run.stderr);
+    const skipped = run.stdout.split('\n').filter((line) => line.includes('skipped label word'));
+    assert.deepEqual(
+      skipped.map((line) => line.replace(/: it .*/, '')),
+      ['tiny-random-roberta: skipped label word `terrible` (negative) in pattern lead'],
+    );
+  });
+
   test('a file that cannot be previewed with any model (no verbalizer) is said once, not once per model', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-compare-'));
     const broken = path.join(dir, 'no-verbalizer.cloze');

@@ -146,6 +146,25 @@ describe('cloze preview', () => {
     }
   });
 
+  test('a label word skipped in some patterns only (its mask context splits it) is said with those patterns', async () => {
+    const dir = fs.mkdtempSync(path.join(cacheDir, 'skipped-'));
+    const file = path.join(dir, 'contexts.cloze');
+    // RoBERTa splits `terrible` at the start of the input (`[MASK]!`), not after a space (`It was [MASK].`).
+    fs.writeFileSync(
+      file,
+      'model: tiny-random-roberta\npattern lead: [MASK]! {text}\npattern short: {text} It was [MASK].\n' +
+        'verbalizer:\n  positive: great\n  negative: terrible, bad\nexample negative: Dull.\n',
+    );
+    const [run, json] = await Promise.all([preview(file), preview(file, '--format', 'json')]);
+    assert.equal(run.code, 0, run.stderr);
+    const { skippedWords } = JSON.parse(json.stdout) as { skippedWords: Array<{ word: string; patterns: string[] }> };
+    assert.deepEqual(
+      skippedWords.map((s) => [s.word, s.patterns]),
+      [['terrible', ['lead']]],
+    );
+    assert.match(run.stdout, /^skipped label word `terrible` \(negative\) in pattern lead: it is not one token: terrible → /m);
+  });
+
   test('a bad --top-k is a usage error (exit 2)', async () => {
     const run = await badTopK;
     assert.equal(run.code, 2);

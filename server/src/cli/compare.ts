@@ -1,6 +1,7 @@
 import { parse } from '../language/parse';
 import { engineReport, type ModelInfo } from '../model/engine';
 import { computePreview, type PreviewResult } from '../service/preview';
+import { skippedWordLine } from '../service/previewReport';
 import { createService } from './check';
 import { openScoringSession, type ScoringOptions } from './session';
 import { readSourceFile } from './sourceFile';
@@ -128,8 +129,7 @@ export function formatComparison(results: readonly PreviewResult[]): string {
   );
   lines.push(`labels: ${first.labels.join(', ')}`);
   for (const result of results) {
-    for (const skipped of result.skippedWords)
-      lines.push(`${result.model}: skipped label word \`${skipped.word}\` (${skipped.label}): it ${skipped.reason}`);
+    for (const skipped of result.skippedWords) lines.push(`${result.model}: ${skippedWordLine(skipped, result.patterns)}`);
   }
   for (const excluded of first.excluded)
     lines.push(`not previewed: ${excluded.pattern} (line ${excluded.line}): ${excluded.reason} (${excluded.code})`);

@@ -1,4 +1,4 @@
-import type { ExamplePreview, PatternResult, PreviewResult } from './preview';
+import type { ExamplePreview, PatternResult, PreviewResult, SkippedWord } from './preview';
 
 /**
  * The preview as text, for `cloze preview` and for editors that show it as a message (the server's
@@ -19,6 +19,19 @@ function mark(correct: boolean | null): string {
 }
 
 /**
+ * The line saying a label word is left out of the scores. A word is skipped per pattern (its mask
+ * context can split it in one pattern and not in another: RoBERTa's `terrible` at the start of the
+ * input but not after a space), so the patterns are named unless it is skipped in every one.
+ */
+export function skippedWordLine(skipped: SkippedWord, patterns: readonly string[]): string {
+  const everywhere = patterns.every((name) => skipped.patterns.includes(name));
+  // An unnamed pattern's display name is already "pattern 2".
+  const names = skipped.patterns.map((name) => (/^pattern \d+$/.test(name) ? name : `pattern ${name}`));
+  const where = everywhere ? '' : ` in ${names.join(' and ')}`;
+  return `skipped label word \`${skipped.word}\` (${skipped.label})${where}: it ${skipped.reason}`;
+}
+
+/**
  * A table per example: one row per pattern and one for the ensemble. `engine` is the file, graph
  * and precision that ran (`describeEngine`); `calibrateHint` names the interface's own switch.
  */
@@ -29,7 +42,7 @@ export function previewText(result: PreviewResult, engine: string | undefined, c
     : `label probabilities P(label | input) (${calibrateHint})`;
   lines.push(`model ${result.model}${engine ? ` (${engine})` : ''} · ${numbers}`);
   lines.push(`labels: ${result.labels.join(', ')}`);
-  for (const skipped of result.skippedWords) lines.push(`skipped label word \`${skipped.word}\` (${skipped.label}): it ${skipped.reason}`);
+  for (const skipped of result.skippedWords) lines.push(skippedWordLine(skipped, result.patterns));
   for (const excluded of result.excluded)
     lines.push(`not previewed: ${excluded.pattern} (line ${excluded.line}): ${excluded.reason} (${excluded.code})`);
   for (const example of result.excludedExamples) lines.push(`not previewed: the example on line ${example.line}: ${example.message}`);
