@@ -209,4 +209,35 @@ describe('cloze eval with several models', () => {
     assert.equal(run.stderr.match(/verbalizer-missing/g)?.length, 1, run.stderr);
     assert.doesNotMatch(run.stderr, /could not be evaluated/);
   });
+
+  test('side by side: models that left out rows (their own mask token in the text) are not said to be on the same rows', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-eval-models-'));
+    const data = path.join(dir, 'rows.jsonl');
+    // One row RoBERTa cannot score (`<mask>` is its mask token), one BERT cannot (`[MASK]`): 21 rows each, not the same 21.
+    const rows = [
+      ...fs
+        .readFileSync(path.join(path.dirname(modelsDir()), 'data', 'sst2-dev.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .slice(0, 20),
+      JSON.stringify({ text: 'the <mask> was great fun', label: 'positive' }),
+      JSON.stringify({ text: 'a [MASK] of a movie, dull', label: 'negative' }),
+    ];
+    fs.writeFileSync(data, rows.join('\n'));
+    const two = path.join(dir, 'two.cloze');
+    fs.writeFileSync(
+      two,
+      'model: review-bert-small\nmodels: review-bert-small, tiny-random-roberta\npattern short: {text} It was [MASK].\nverbalizer:\n  positive: great\n  negative: bad\n',
+    );
+    const run = await evaluate(two, '--data', data);
+    assert.equal(run.code, 0, run.stderr);
+    const side = run.stdout.slice(run.stdout.indexOf('side by side:'));
+    assert.doesNotMatch(side, /the same/);
+    assert.match(side, /^side by side: accuracy · macro-F1 on the rows each model scored, of 22 /);
+    assert.match(
+      side,
+      /\nrows each model scored, of 22:\n {2}review-bert-small +short 21 \(left out: 1 whose text holds its mask token\)\n/,
+    );
+    assert.match(side, /\n {2}tiny-random-roberta +short 21 \(left out: 1 whose text holds its mask token\)\n/);
+  });
 });

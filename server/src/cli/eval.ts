@@ -578,7 +578,23 @@ function printUnavailable(file: string, unavailable: readonly Unavailable[], for
 function formatSideBySide(runs: readonly ModelRun[], unavailable: readonly string[]): string {
   const [first] = runs;
   const calibrate = first.result.calibrate;
-  const lines = [`side by side: ${calibrate ? 'calibrated accuracy' : 'accuracy'} · macro-F1 on the same ${first.result.evaluated} rows`];
+  const total = first.result.evaluated;
+  // A model leaves out of a pattern's figures the rows it cannot score there: text holding its own mask
+  // token (`<mask>` for RoBERTa, `[MASK]` for BERT), the mask cut off at its max length, NaN logits. So
+  // the rows differ between models, and an evaluation has their counts, not which rows they are: "the
+  // same rows" is said only when no model left one out.
+  const leftOut = runs.map((run) =>
+    Object.entries(run.result.unscored)
+      .map(([pattern, u]) => ({ pattern, n: u.maskCutOff + u.nonFinite + u.severalMasks, u }))
+      .filter((entry) => entry.n > 0),
+  );
+  const same = leftOut.every((entries) => entries.length === 0);
+  const measure = `${calibrate ? 'calibrated accuracy' : 'accuracy'} · macro-F1`;
+  const lines = [
+    same
+      ? `side by side: ${measure} on the same ${total} rows`
+      : `side by side: ${measure} on the rows each model scored, of ${total} (they may differ: below)`,
+  ];
   const nameWidth = Math.max(19, ...first.result.figures.map((set) => set.name.length + 2));
   const cellWidth = Math.max(15, ...runs.map((run) => run.result.model.length + 2));
   lines.push(`  ${'pattern'.padEnd(nameWidth)}${runs.map((run) => run.result.model.padEnd(cellWidth)).join('')}`.trimEnd());
@@ -594,6 +610,26 @@ function formatSideBySide(runs: readonly ModelRun[], unavailable: readonly strin
     const cells = runs.map((run) => (run.gate ? (run.gate.passed ? 'passed' : 'FAILED') : '').padEnd(cellWidth));
     const min = runs.find((run) => run.gate)?.gate?.minAccuracy ?? null;
     lines.push(`  ${`gate ≥ ${percent(min)}`.padEnd(nameWidth)}${cells.join('')}`.trimEnd());
+  }
+  if (!same) {
+    lines.push(`rows each model scored, of ${total}:`);
+    const modelWidth = Math.max(...runs.map((run) => run.result.model.length));
+    runs.forEach((run, i) => {
+      const scored =
+        leftOut[i].length === 0
+          ? `all ${total}`
+          : leftOut[i]
+              .map(({ pattern, n, u }) => {
+                const why = [
+                  ...(u.severalMasks > 0 ? [`${u.severalMasks} whose text holds its mask token`] : []),
+                  ...(u.maskCutOff > 0 ? [`${u.maskCutOff} with the mask cut off`] : []),
+                  ...(u.nonFinite > 0 ? [`${u.nonFinite} with NaN or infinite logits`] : []),
+                ];
+                return `${pattern} ${total - n} (left out: ${why.join(', ')})`;
+              })
+              .join('; ');
+      lines.push(`  ${run.result.model.padEnd(modelWidth)}  ${scored}`);
+    });
   }
   if (unavailable.length > 0) lines.push(`not evaluated (could not be loaded or scored): ${unavailable.join(', ')}`);
   return `${lines.join('\n')}\n`;
