@@ -343,6 +343,13 @@ describe('cloze eval as a CI gate, on part of the data or at its edges', () => {
       skippedWords: Array<{ word: string; label: string }>;
       excludedExamples: Array<{ line: number }>;
     };
+    // A word split in one pattern's mask context only is said with that pattern (RoBERTa: no space before `[MASK]!`).
+    const partial = write(
+      'partial.cloze',
+      'model: tiny-random-roberta\npattern lead: [MASK]! {text}\npattern short: {text} It was [MASK].\n' +
+        'verbalizer:\n  positive: great\n  negative: terrible, bad\ndata: words.jsonl\n',
+    );
+    assert.match(cloze('eval', partial).stdout, /^skipped label word `terrible` \(negative\) in pattern lead: it is not one token/m);
     assert.deepEqual(
       json.skippedWords.map((w) => [w.word, w.label]),
       [['marvellousness', 'positive']],

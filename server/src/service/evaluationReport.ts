@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { AccuracySummary } from './preview';
+import { skippedWordLine } from './previewReport';
 import type { Evaluation, FigureSet, FiguresRecord } from './evaluate';
 
 /**
@@ -91,7 +92,13 @@ export function evaluationText(result: Evaluation, modelFile: string): string {
     lines.push(`not evaluated: ${excluded.pattern} (line ${excluded.line}): ${excluded.reason} (${excluded.code})`);
   }
   // The figures are those of the words that were scored: a word left out is said beside them, as `cloze preview` says it.
-  for (const skipped of result.skippedWords) lines.push(`skipped label word \`${skipped.word}\` (${skipped.label}): it ${skipped.reason}`);
+  for (const skipped of result.skippedWords)
+    lines.push(
+      skippedWordLine(
+        skipped,
+        result.patterns.map((p) => p.pattern),
+      ),
+    );
   lines.push(calibrationLine(result));
   lines.push('');
   lines.push(
