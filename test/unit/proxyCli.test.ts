@@ -236,3 +236,40 @@ describe('cloze stopped by Ctrl-C while it downloads', () => {
     }
   });
 });
+
+describe('cloze preview while a model downloads', () => {
+  test('says on stderr that it downloads, how far it came and when it is done; nothing once the model is in the cache', async () => {
+    const hub = await startHub({ models: { [id]: path.join(modelsDir(), 'review-bert-small-xenova') } });
+    try {
+      const cacheDir = scratchCache('cloze-download-progress-');
+      const file = path.join(scratchCache('cloze-download-progress-file-'), 'p.cloze');
+      fs.writeFileSync(
+        file,
+        `model: ${id}\npattern: {review} It was [MASK].\nverbalizer:\n  positive: great\n  negative: terrible\nexample positive: Fine.\n`,
+      );
+      const preview = (): Promise<Run> =>
+        new Promise((resolve) =>
+          execFile(
+            process.execPath,
+            [cliMain, 'preview', file],
+            {
+              cwd: repoRoot,
+              env: { ...process.env, CLOZE_MODELS_DIR: '', HF_ENDPOINT: hub.url, CLOZE_CACHE_DIR: cacheDir },
+              timeout: 120_000,
+            },
+            (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+          ),
+        );
+      // stderr is a pipe here, as in a CI log: lines, not a bar.
+      const first = await preview();
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, new RegExp(`^cloze: downloading ${id} from the hub…$`, 'm'));
+      assert.match(first.stderr, new RegExp(`^cloze: downloaded ${id}: \\d+\\.\\d MB in \\d+\\.\\d s$`, 'm'));
+      const again = await preview();
+      assert.equal(again.code, 0, again.stderr);
+      assert.doesNotMatch(again.stderr, /download/);
+    } finally {
+      await hub.close();
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { downloadReporter } from './downloadProgress';
 import type { ClozeDocument, Diagnostic } from '../language/ast';
 import { parse } from '../language/parse';
 import { positionAt } from '../language/positions';
@@ -133,15 +134,21 @@ export async function openScoringSession(
       // The model file is fetched by Cloze's downloader (timeouts, atomic files) and read from the cache.
       const files = [...TOKENIZER_FILES, onnxFile(options.quantized)];
       const remote = location;
+      const progress = downloadReporter(location.id);
       await downloadModel({
         id: location.id,
         cacheDir: service.settings.cacheDir,
         files,
         hub: hubOptionsFromEnv(),
         userInterface: 'cli',
-      }).catch((error: unknown) => {
-        throw new Error(withModelsDirNote(error instanceof Error ? error.message : String(error), remote));
-      });
+        onProgress: progress.onProgress,
+      }).then(
+        () => progress.done(true),
+        (error: unknown) => {
+          progress.done(false);
+          throw new Error(withModelsDirNote(error instanceof Error ? error.message : String(error), remote));
+        },
+      );
       location = { ...location, source: 'cache' };
     }
     engine = await MaskedLmEngine.load(location, service.settings.cacheDir, {
