@@ -34,7 +34,14 @@ export class ModelComparisons {
   ): Promise<ComparedModel[]> {
     const outcomes = others.map((choice) => {
       const id = `${uri}#model:${choice.id}`;
-      const key = JSON.stringify([version, choice.id, settings.quantized, settings.preview.topK, settings.preview.calibrate, settings.preview.calibration]);
+      const key = JSON.stringify([
+        version,
+        choice.id,
+        settings.quantized,
+        settings.preview.topK,
+        settings.preview.calibrate,
+        settings.preview.calibration,
+      ]);
       const entry = this.entries.get(id);
       if (entry?.key === key) return entry.outcome;
       const outcome = this.previewOf(id, version, doc, service, choice, settings);
