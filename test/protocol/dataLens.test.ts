@@ -313,17 +313,8 @@ describe('a model replaced in its folder while its document is open', () => {
 describe('the evaluation lens with a listed model whose ONNX file is broken', () => {
   test('says what is wrong in words, not ONNX Runtime’s message', async () => {
     const { root } = brokenModelFolder('m', 'truncated');
-    fs.writeFileSync(path.join(root, 'dev.jsonl'), `${sst2Lines(0, 10).join('\n')}\n`);
-    const source = [
-      'model: review-bert-small',
-      'models: ./m',
-      'pattern short: {sentence} It was [MASK].',
-      'verbalizer:',
-      '  positive: great',
-      '  negative: terrible',
-      'data: dev.jsonl',
-      '',
-    ].join('\n');
+    fs.writeFileSync(path.join(root, 'rows.jsonl'), `${sst2Lines(0, 10).join('\n')}\n`);
+    const source = sentenceDataDocument('review-bert-small', ['models: ./m']);
     const brokenUri = pathToFileURL(path.join(root, 'doc.cloze')).href;
     fs.writeFileSync(path.join(root, 'doc.cloze'), source);
     const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });

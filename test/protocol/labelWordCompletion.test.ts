@@ -48,13 +48,20 @@ describe('label-word completion over LSP', () => {
   const clients: TestClient[] = [];
   after(async () => Promise.all(clients.map((c) => c.close())));
 
+  /** A server (closed after the tests) and a folder whose rows.jsonl holds the first `count` SST-2 rows. */
+  async function serverWithRows(count: number, setup?: Parameters<typeof startServer>[2]): Promise<{ client: TestClient; dir: string }> {
+    const settings = { modelsDir: modelsDir(), allowRemoteModels: false };
+    const client = await startServer(settings, {}, setup);
+    clients.push(client);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-label-words-'));
+    fs.writeFileSync(path.join(dir, 'rows.jsonl'), fs.readFileSync(sst2, 'utf8').split('\n').slice(0, count).join('\n'));
+    return { client, dir };
+  }
+
   test('review-bert-small: sentiment words for each label, best first, never waiting for the model', async () => {
     // As the VS Code extension: it shows the "scoring…" note without inserting it.
     const settings = { modelsDir: modelsDir(), allowRemoteModels: false };
-    const client = await startServer(settings, {}, { initializationOptions: { settings, completionNotes: true } });
-    clients.push(client);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-label-words-'));
-    fs.writeFileSync(path.join(dir, 'rows.jsonl'), fs.readFileSync(sst2, 'utf8').split('\n').slice(0, 120).join('\n'));
+    const { client, dir } = await serverWithRows(120, { initializationOptions: { settings, completionNotes: true } });
     const text = [
       'model: review-bert-small',
       'data: rows.jsonl',
@@ -103,10 +110,7 @@ describe('label-word completion over LSP', () => {
   });
 
   test('a client that did not ask for notes (Neovim 0.7 inserts them) gets no "scoring…" item, then the words', async () => {
-    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
-    clients.push(client);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-label-words-'));
-    fs.writeFileSync(path.join(dir, 'rows.jsonl'), fs.readFileSync(sst2, 'utf8').split('\n').slice(0, 60).join('\n'));
+    const { client, dir } = await serverWithRows(60);
     const text = [
       'model: review-bert-small',
       'data: rows.jsonl',
@@ -157,10 +161,7 @@ describe('label-word completion over LSP', () => {
   });
 
   test('with models: the words proposed are one token in every model the file lists, not only the default', async () => {
-    const client = await startServer({ modelsDir: modelsDir(), allowRemoteModels: false });
-    clients.push(client);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloze-label-words-'));
-    fs.writeFileSync(path.join(dir, 'rows.jsonl'), fs.readFileSync(sst2, 'utf8').split('\n').slice(0, 120).join('\n'));
+    const { client, dir } = await serverWithRows(120);
     // At the start of the input RoBERTa reads the word without its space, where it splits many of them (`hor rible`).
     const head = [
       'model: review-bert-small',
