@@ -418,6 +418,20 @@ describe('cloze eval as a CI gate, on part of the data or at its edges', () => {
     );
   });
 
+  test('rows scored on an input cut to fit the model are counted per pattern, in the text and the JSON', () => {
+    write('cut.jsonl', `${rows(3, 'positive')}\n${rows(3, 'negative', 'a dull film')}\n`);
+    // About 170 tokens between the text and the mask: review-bert-small reads 128, so the text is cut away.
+    const filler = Array.from({ length: 13 }, () => 'the plot of the film was set in a small town near the sea').join(' ');
+    const file = write(
+      'cut.cloze',
+      `model: review-bert-small\npattern tail: {text} ${filler} It was [MASK].\npattern short: {text} It was [MASK].\n` +
+        'verbalizer:\n  positive: great\n  negative: terrible\ndata: cut.jsonl\n',
+    );
+    assert.match(cloze('eval', file).stdout, /^cut to fit review-bert-small, scored on what was left: tail 6 rows /m);
+    const json = JSON.parse(cloze('eval', file, '--format', 'json').stdout) as { truncated: Record<string, number> };
+    assert.deepEqual(json.truncated, { tail: 6 });
+  });
+
   test('a file with errors is evaluated as far as it can be, and fails the run: text, JSON, JUnit and --gate', async () => {
     write('fine.jsonl', `${rows(8, 'positive')}\n${rows(2, 'negative')}\n`);
     const text =

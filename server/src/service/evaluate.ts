@@ -54,6 +54,12 @@ export interface Evaluation {
    * too long), or no numbers from the model (NaN or infinite logits). Only patterns with some.
    */
   readonly unscored: Record<string, { readonly maskCutOff: number; readonly nonFinite: number; readonly severalMasks: number }>;
+  /**
+   * Per pattern, rows scored on an input cut to fit the model (the text away from the mask dropped):
+   * their figures are of what was left. Only patterns with some. A model that reads fewer tokens
+   * than the others can lose a whole field this way and predict the same label for every row.
+   */
+  readonly truncated: Record<string, number>;
   /** Patterns whose content-free prior could not be measured, and why (their calibrated figures are the raw ones). */
   readonly priorProblems?: Record<string, string>;
   readonly labels: readonly string[];
@@ -435,6 +441,12 @@ export async function evaluate(
         const nonFinite = missed.filter((r) => r.nonFinite).length;
         const severalMasks = missed.filter((r) => r.severalMasks).length;
         return missed.length > 0 ? [[name, { maskCutOff: missed.length - nonFinite - severalMasks, nonFinite, severalMasks }]] : [];
+      }),
+    ),
+    truncated: Object.fromEntries(
+      patterns.flatMap((name, p) => {
+        const cut = previews.filter((example) => example.results[p]?.maskFound && example.results[p]?.truncated).length;
+        return cut > 0 ? [[name, cut]] : [];
       }),
     ),
     labels,

@@ -88,6 +88,11 @@ export function evaluationText(result: Evaluation, modelFile: string): string {
     ];
     lines.push(`not scored by ${pattern}, left out of its figures: ${why.join('; ')}`);
   }
+  const cut = Object.entries(result.truncated);
+  if (cut.length > 0)
+    lines.push(
+      `cut to fit ${result.model}, scored on what was left: ${cut.map(([pattern, n]) => `${pattern} ${rows(n)}`).join(', ')} (the text farthest from the mask dropped)`,
+    );
   for (const excluded of result.excluded) {
     lines.push(`not evaluated: ${excluded.pattern} (line ${excluded.line}): ${excluded.reason} (${excluded.code})`);
   }
