@@ -576,6 +576,8 @@ describe('preview hovers with many examples (review-bert-small, 25 SST-2 sentenc
     assert.equal(word.split('\n').filter((l) => l.startsWith('| ') && !/^\| (example|_mean)/.test(l)).length, HOVER_ROWS);
     assert.match(word, /\| _mean of 25_ \| \*\*\d+\.\d\u00a0%\*\* \| \*\*\d+\.\d\u00a0%\*\* \|/);
     assert.match(word, /and 15 more examples/);
+    // The numbers say whose they are (the hover may hold a matrix of several models' tokens above them).
+    assert.match(word, new RegExp(`^\\*\\*p\\(terrible \\| x\\)\\*\\* under \`${preview.model}\` and rank in its vocabulary`, 'm'));
     // A word the preview did not score (not a label word here, as a multi-token one is not): no table of dashes.
     assert.equal(labelWordHover(preview, 'negative', 'fantastically'), '');
   });

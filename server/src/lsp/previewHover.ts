@@ -123,7 +123,8 @@ export function labelWordHover(result: PreviewResult, label: string, word: strin
   const allScored = result.examples.every((example) => result.patterns.every((pattern) => found(example, pattern) !== undefined));
   const meanLabel = allScored ? `mean of ${result.examples.length}` : 'mean over the examples scored';
   return [
-    `**p(${escapeCode(word)} | x)** and rank in the vocabulary, per example and pattern:`,
+    // Beside a model × token matrix of several models, the numbers name the one model that gave them.
+    `**p(${escapeCode(word)} | x)** under \`${escapeCode(result.model)}\` and rank in its vocabulary, per example and pattern:`,
     '',
     `| example | ${result.patterns.map(cell).join(' | ')} |`,
     `|---|${result.patterns.map(() => '---').join('|')}|`,
