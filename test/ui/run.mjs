@@ -442,6 +442,9 @@ try {
       await page.keyboard.press('Enter');
       await page.locator('.quick-input-list .monaco-list-row', { hasText: 'model:' }).first().waitFor({ timeout: 10_000 });
       await page.keyboard.press('Enter');
+      // The editor renders only the lines in view, and an earlier check may have left it scrolled down
+      // (seen once in a fresh clone: the edit was made, line 1 was not on screen): the top of the file.
+      await page.keyboard.press('Control+Home');
       await page.locator('.monaco-editor .view-line', { hasText: 'model: someone/unknown-bert' }).first().waitFor({ timeout: 10_000 });
       const item = page.locator('.statusbar-item', { hasText: 'someone/unknown-bert: unavailable' }).first();
       await item.waitFor({ timeout: 30_000 });
