@@ -6,7 +6,12 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { candidateWord, likelihoodRatio, scoreVerbalizer, selectRows, type WordTable } from '../../server/src/language/labelSearch';
+import { parse } from '../../server/src/language';
+import type { MaskScores } from '../../server/src/language/scores';
+import type { PreviewRow } from '../../server/src/service/preview';
+import { suggestVerbalizers } from '../../server/src/service/suggest';
 import { cliMain, fixturesDir, modelsDir, sst2Lines } from '../support/paths';
+import { loadTokenizer } from '../support/service';
 
 /**
  * `cloze suggest` (issue 13, item 3) through the real engine: on SST-2 rows
@@ -482,6 +487,59 @@ describe('cloze suggest', () => {
     assert.equal(result.model, 'review-bert-small');
     assert.deepEqual(result.checkedModels, ['review-bert-small', 'tiny-random-roberta']);
     assert.deepEqual(result.unavailable, []);
+  });
+
+  test('two words that are one token in another model of the file never go to two labels, nor twice to one', async () => {
+    // Scored with a cased model, `Great` and `great` are two tokens; in an uncased model of `models:` they are one, and a
+    // verbalizer holding both fails `cloze check` there (label-word-ambiguous across labels, label-word-repeated within one).
+    const cased = await loadTokenizer('tiny-random-bert-cased');
+    const uncased = await loadTokenizer('tiny-random-bert-uncased');
+    const id = (word: string): number => {
+      const pieces = cased.tokenize(` ${word}`);
+      assert.equal(pieces.length, 1, `${word} is one token in tiny-random-bert-cased`);
+      return pieces[0].id;
+    };
+    // The answers a model could give: on positive rows `Great` likeliest, then `good`; on negative rows `great`, then `bad`.
+    // So by every criterion the best verbalizer is Great/great, which the uncased model reads as one token.
+    const answers: Record<string, Record<string, number>> = {
+      positive: { Great: 0.5, good: 0.2, great: 0.05, bad: 0.05 },
+      negative: { great: 0.5, bad: 0.2, Great: 0.05, good: 0.05 },
+    };
+    const scorer = (inputs: readonly string[], wordIds: readonly number[], topK: number): Promise<MaskScores[]> =>
+      Promise.resolve(
+        inputs.map((input) => {
+          const p = answers[input.includes('lovely') ? 'positive' : 'negative'];
+          const all = Object.entries(p)
+            .sort((a, b) => b[1] - a[1])
+            .map(([token, probability]) => ({ token, tokenId: id(token), p: probability }));
+          const top = all.slice(0, topK);
+          const byId = new Map(all.map((t) => [t.tokenId, t.p]));
+          return {
+            maskFound: true,
+            truncated: false,
+            top,
+            words: wordIds.map((tokenId) => ({ tokenId, p: byId.get(tokenId) ?? 0, rank: 1 })),
+          };
+        }),
+      );
+    const rows: PreviewRow[] = Array.from({ length: 20 }, (_, i) => ({
+      line: i + 1,
+      label: i % 2 === 0 ? 'positive' : 'negative',
+      fields: new Map([['text', i % 2 === 0 ? `a lovely film ${i}` : `a dull film ${i}`]]),
+    }));
+    const doc = parse('pattern: {text} It was [MASK].\n');
+    const options = { top: 10, candidates: 4, maxWordsPerLabel: 2, calibration: 'none' as const, poolSize: 4 };
+    const alone = await suggestVerbalizers(doc, cased, scorer, ['positive', 'negative'], rows, options);
+    // Without another model the search may use both (the scenario above is real for the scoring model alone).
+    assert.deepEqual(alone.suggestions[0].words, { positive: ['Great'], negative: ['great'] });
+    const checked = await suggestVerbalizers(doc, cased, scorer, ['positive', 'negative'], rows, { ...options, alsoSingleIn: [uncased] });
+    assert.ok(checked.suggestions.length > 0, JSON.stringify(checked.candidates));
+    for (const suggestion of checked.suggestions) {
+      const lowered = Object.values(suggestion.words)
+        .flat()
+        .map((word) => word.toLowerCase());
+      assert.equal(new Set(lowered).size, lowered.length, JSON.stringify(suggestion.words));
+    }
   });
 
   test("a model of `models:` that cannot be loaded is named on stderr, in the header and in the JSON's `unavailable`, and the run exits 1", () => {

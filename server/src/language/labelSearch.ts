@@ -236,6 +236,14 @@ export interface SearchOptions {
   readonly beam?: number;
   /** How verbalizers are ranked (and whether an added word earns its place); `accuracy` unless given. */
   readonly criterion?: SelectionCriterion;
+  /**
+   * Per word, the tokens it is scored as (one key per model and mask context). Two words of a
+   * verbalizer must not share one: across labels one token would vote for both (`cloze check`'s
+   * label-word-ambiguous error), within a label it counts once (label-word-repeated). Distinct
+   * words of the scoring model can still be one token in another of the file's models
+   * (`Great`/`great` in an uncased one).
+   */
+  readonly tokenKeys?: readonly (readonly string[])[];
 }
 
 /**
@@ -255,7 +263,12 @@ export function searchVerbalizers(
   const compare = (a: VerbalizerScore, b: VerbalizerScore): number => compareScores(a, b, criterion);
   const seen = new Map<string, VerbalizerScore>();
   const key = (choice: WordChoice): string => choice.map((words) => [...words].sort((a, b) => a - b).join('+')).join('|');
-  const distinct = (choice: WordChoice): boolean => new Set(choice.flat()).size === choice.flat().length;
+  const distinct = (choice: WordChoice): boolean => {
+    const words = choice.flat();
+    if (new Set(words).size !== words.length) return false;
+    const keys = options.tokenKeys ? words.flatMap((w) => options.tokenKeys?.[w] ?? []) : [];
+    return new Set(keys).size === keys.length;
+  };
   // Verbalizers tried; `kept` are those listed (an added word must earn its place).
   let tried = 0;
   const score = (choice: WordChoice, keep: (result: VerbalizerScore) => boolean = () => true): VerbalizerScore | undefined => {

@@ -156,6 +156,8 @@ export interface SearchTable {
    * words are in the table to score its verbalizer even when they are not.
    */
   readonly proposable: readonly boolean[];
+  /** Per word, the token it is in each model (the scoring one first) and pattern (SearchOptions.tokenKeys). */
+  readonly tokenKeys: readonly (readonly string[])[];
   /** Inputs run through the scorer per pass. */
   readonly inputs: number;
 }
@@ -230,7 +232,10 @@ export async function buildSearchTable(
   const second = await scorer(inputs, wordIds, 1);
   const table = wordTable(words, wordIds, patterns.length, labelled.length, second, at);
   const current = currentValid ? currentWords.map((ws) => [...new Set(ws)].map((word) => index.get(word) ?? -1)) : null;
-  return { patterns, gold, words, table, current, proposable: words.map((w) => proposable(w.word)), inputs: inputs.length };
+  const tokenKeys = words.map((w) =>
+    [w, ...singleInOthers.map((formIn) => formIn(w.word))].flatMap((form, model) => form?.ids.map((id, p) => `${model}:${p}:${id}`) ?? []),
+  );
+  return { patterns, gold, words, table, current, proposable: words.map((w) => proposable(w.word)), tokenKeys, inputs: inputs.length };
 }
 
 /**
@@ -294,7 +299,7 @@ export async function suggestVerbalizers(
   rows: readonly PreviewRow[],
   options: SuggestOptions,
 ): Promise<SuggestResult> {
-  const { patterns, gold, words, table, current, proposable, inputs } = await buildSearchTable(
+  const { patterns, gold, words, table, current, proposable, tokenKeys, inputs } = await buildSearchTable(
     doc,
     tokenizer,
     scorer,
@@ -316,6 +321,7 @@ export async function suggestVerbalizers(
     maxWordsPerLabel: options.maxWordsPerLabel,
     calibration: options.calibration,
     criterion: options.criterion ?? 'accuracy',
+    tokenKeys,
   });
   const describe = (choice: readonly (readonly number[])[]): SuggestedVerbalizer => {
     const scored = scoreVerbalizer(table, gold, choice, options.calibration);
