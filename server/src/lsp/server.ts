@@ -635,7 +635,8 @@ export class ClozeServer {
       this.noteModel(uri, choice.id);
       const settings = await this.settingsFor(uri);
       // A models: entry that names a folder named already (another spelling of the same model) is said here.
-      const checked = [...structural, ...service.sameModelWarnings(doc, file, choice, settings.models)];
+      const listed = service.otherModelsOf(doc, file, choice, settings.models);
+      const checked = [...structural, ...listed.duplicates];
       const needed = this.filesToFetch(choice, settings);
       if (needed) this.scheduleLookUp(uri, choice.id, needed);
       // A failed download of what is still missing: of everything, or of the ONNX file alone once the
@@ -645,7 +646,7 @@ export class ClozeServer {
       const downloadFailure = download?.state === 'failed' ? withModelsDirNote(download.error.message, choice.location) : undefined;
       const failure = downloadFailure !== undefined ? [service.modelUnavailable(choice, downloadFailure)] : [];
       // Each model is checked on its own: the other models' checks never wait for the default's state.
-      const others = service.otherModelChoices(doc, file, choice, settings.models);
+      const others = listed.choices;
       if (choice.location.ok && choice.location.source === 'remote') {
         // Not in the cache yet: the default's tokenizer checks wait for its download (of this model only).
         if (downloadFailure !== undefined) this.modelStates.report(uri, choice.id, 'unavailable', downloadFailure);

@@ -71,31 +71,37 @@ export class ClozeLanguageService {
     choice: ModelChoice,
     fromSettings: readonly string[] = [],
   ): ModelChoice[] {
-    return this.resolvedOthers(doc, documentPath, choice, fromSettings).filter((other) => other.sameAs === undefined);
+    return this.otherModelsOf(doc, documentPath, choice, fromSettings).choices;
   }
 
   /**
-   * `model-duplicate` warnings for entries of `models:` that name, under another spelling (a path, a
-   * trailing slash), a model folder the file names already: they are checked and scored once.
+   * The other models (`otherModelChoices`) and `model-duplicate` warnings for entries of `models:`
+   * that name, under another spelling (a path, a trailing slash), a model folder the file names
+   * already: they are checked and scored once. One resolution of the entries (each stats the
+   * models' folders) for both.
    */
-  sameModelWarnings(
+  otherModelsOf(
     doc: ClozeDocument,
     documentPath: string | undefined,
     choice: ModelChoice,
     fromSettings: readonly string[] = [],
-  ): Diagnostic[] {
-    return this.resolvedOthers(doc, documentPath, choice, fromSettings).flatMap((other): Diagnostic[] =>
-      other.sameAs === undefined || other.listedBySetting
-        ? []
-        : [
-            {
-              code: 'model-duplicate',
-              severity: 'warning',
-              span: other.span,
-              message: `\`${other.id}\` is the model folder of \`${other.sameAs}\`, which the file names already; it is checked and scored once. Remove this one.`,
-            },
-          ],
-    );
+  ): { readonly choices: ModelChoice[]; readonly duplicates: Diagnostic[] } {
+    const resolved = this.resolvedOthers(doc, documentPath, choice, fromSettings);
+    return {
+      choices: resolved.filter((other) => other.sameAs === undefined),
+      duplicates: resolved.flatMap((other): Diagnostic[] =>
+        other.sameAs === undefined || other.listedBySetting
+          ? []
+          : [
+              {
+                code: 'model-duplicate',
+                severity: 'warning',
+                span: other.span,
+                message: `\`${other.id}\` is the model folder of \`${other.sameAs}\`, which the file names already; it is checked and scored once. Remove this one.`,
+              },
+            ],
+      ),
+    };
   }
 
   private resolvedOthers(
@@ -266,8 +272,9 @@ export class ClozeLanguageService {
     const choice = this.modelChoice(doc, documentPath, override);
     const tokens = await this.checkTokens(doc, choice);
     // With --model the file is checked against that model alone.
-    const others = override === undefined ? await this.otherChecks(doc, this.otherModelChoices(doc, documentPath, choice), true) : [];
-    const aliases = override === undefined ? this.sameModelWarnings(doc, documentPath, choice) : [];
+    const listed = override === undefined ? this.otherModelsOf(doc, documentPath, choice) : undefined;
+    const others = listed ? await this.otherChecks(doc, listed.choices, true) : [];
+    const aliases = listed?.duplicates ?? [];
     return [...structural, ...tokens, ...others, ...aliases].sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
   }
 
