@@ -149,6 +149,17 @@ describe('downloading a model from a hub on loopback', () => {
     assert.equal(error.kind, 'offline');
     assert.match(error.message, /cannot be reached \(ECONNREFUSED\)/);
   });
+
+  test('a mirror at an http:// address that cannot be reached: the advice names HTTP_PROXY, the variable that would reach it', async () => {
+    // `.invalid` never resolves (RFC 6761): ENOTFOUND, or EAI_AGAIN where no name server answers.
+    const error = await failure(
+      downloadModel({ id, cacheDir: freshCache(), files: TOKENIZER_FILES, hub: hubOptions('http://cloze-mirror.invalid') }),
+    );
+    assert.equal(error.kind, 'offline');
+    assert.match(error.message, /^offline: cloze-mirror\.invalid cannot be reached \((ENOTFOUND|EAI_AGAIN)\)/);
+    assert.match(error.message, /behind a proxy: set HTTP_PROXY/);
+    assert.doesNotMatch(error.message, /HTTPS_PROXY/);
+  });
 });
 
 describe('downloads that do not finish', () => {

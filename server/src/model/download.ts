@@ -639,7 +639,7 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
   if (code === 'CONNECT_TIMEOUT') {
     return new DownloadError(
       'timeout',
-      `no connection to ${host} within ${seconds(hub.connectTimeoutMs)}. Check the network (behind a proxy: set HTTPS_PROXY${ui === 'cli' ? '' : " or VS Code's http.proxy"}), or ${folder}. ${retry}`,
+      `no connection to ${host} within ${seconds(hub.connectTimeoutMs)}. Check the network (behind a proxy: set ${variable}${ui === 'cli' ? '' : " or VS Code's http.proxy"}), or ${folder}. ${retry}`,
     );
   }
   if (code === 'READ_TIMEOUT') {
@@ -651,7 +651,7 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'ENETDOWN') {
     return new DownloadError(
       'offline',
-      `offline: ${host} cannot be reached (${code}). Connect to the network (behind a proxy: set HTTPS_PROXY${ui === 'cli' ? '' : " or VS Code's http.proxy"}), or ${folder}. ${retry}`,
+      `offline: ${host} cannot be reached (${code}). Connect to the network (behind a proxy: set ${variable}${ui === 'cli' ? '' : " or VS Code's http.proxy"}), or ${folder}. ${retry}`,
     );
   }
   if (status === 404) {
@@ -673,7 +673,7 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
   }
   if (status === 401 || status === 403) {
     // Not the hub's word on the model: the token never goes to the CDN, and the hub's refusals carry X-Error-Code.
-    const network = `Check the network (behind a proxy: set HTTPS_PROXY${ui === 'cli' ? '' : " or VS Code's http.proxy"})`;
+    const network = `Check the network (behind a proxy: set ${variable}${ui === 'cli' ? '' : " or VS Code's http.proxy"})`;
     return new DownloadError(
       'http',
       error.answer?.fromHub
@@ -787,6 +787,9 @@ async function fetchToFile(
         const proxy = proxyFor(current);
         error.proxyVariable = proxy?.variable;
         error.proxyCredentials = proxy !== undefined && 'url' in proxy && proxy.url.username !== '';
+      } else if (error instanceof HttpFailure) {
+        // A direct connection: the variable that would name a proxy for this URL (an http:// mirror reads HTTP_PROXY).
+        error.proxyVariable = current.protocol === 'http:' ? 'HTTP_PROXY' : 'HTTPS_PROXY';
       }
       throw error;
     }
