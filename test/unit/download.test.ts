@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -132,6 +134,27 @@ describe('downloading a model from a hub on loopback', () => {
     const noOnnx = await failure(downloadModel({ id, cacheDir, files: ['onnx/model_fp16.onnx'], hub: hubOptions(hub.url) }));
     assert.match(noOnnx.message, /has no onnx\/model_fp16\.onnx on the hub \(404\): it is not exported for transformers\.js/);
     assert.deepEqual(filesUnder(cacheDir), []);
+  });
+
+  test('a bare 404, as a filtering network answers every request: not "the hub has no model", and the id is not blamed', async () => {
+    // What this very machine's network does for any address it does not let through: 404, no body, no hub headers.
+    const server = createServer((_request, response) => response.writeHead(404, { server: 'filter' }).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const cacheDir = freshCache();
+      const error = await failure(downloadModel({ id, cacheDir, files: TOKENIZER_FILES, hub: hubOptions(`http://127.0.0.1:${port}`) }));
+      assert.equal(error.kind, 'not-found');
+      assert.match(
+        error.message,
+        /^127\.0\.0\.1:\d+ answered 404 for config\.json of hub-test\/review-bert-small-xenova without the hub's error headers/,
+      );
+      assert.match(error.message, /a proxy or web filter on the way may have answered in its place/);
+      assert.doesNotMatch(error.message, /the hub has no model|Check the id:/);
+      assert.deepEqual(filesUnder(cacheDir), []);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   test('401: gated or private, and what to do', async () => {

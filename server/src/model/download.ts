@@ -654,6 +654,15 @@ function explain(error: unknown, id: string, file: string, hub: HubOptions, ui: 
       `offline: ${host} cannot be reached (${code}). Connect to the network (behind a proxy: set ${variable}${ui === 'cli' ? '' : " or VS Code's http.proxy"}), or ${folder}. ${retry}`,
     );
   }
+  if (status === 404 && error.answer?.fromHub && error.answer.hubError === undefined) {
+    // The hub says why it has no file (X-Error-Code: RepoNotFound, EntryNotFound); a filtering network that answers
+    // every request with 404 does not, and "check the id" would send the user after an id that is right.
+    const mirror = hub.endpoint !== 'https://huggingface.co';
+    return new DownloadError(
+      'not-found',
+      `${host} answered 404 for ${file} of ${id} without the hub's error headers (X-Error-Code), so it may not be the hub answering: ${mirror ? 'the mirror (HF_ENDPOINT) may not hold it, or ' : ''}a proxy or web filter on the way may have answered in its place. Check the id and the network, or ${folder}. ${retry}`,
+    );
+  }
   if (status === 404) {
     return file === TOKENIZER_FILES[0]
       ? new DownloadError(
